@@ -1,0 +1,173 @@
+"""The ``openmps`` command: init, submit, serve, and administration helpers.
+
+Exit codes: 0 success; 1 the request ran and its response holds an ``<errorContext>`` (or a
+command failed with an OpenMPS error); 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openmps.app import Deployment, default_home, init_deployment, open_deployment, registry
+from openmps.cli.ldif_cmd import ldif_app
+from openmps.errors import MpsError
+from openmps.types import Secret
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="OpenMPS: open hosted provisioning.")
+app.add_typer(ldif_app, name="ldif")
+err = Console(stderr=True)
+out = Console()
+
+
+class State:
+    home: Path = default_home()
+
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data folder of the deployment (default: $OPENMPS_HOME or ./openmps-data)."),
+]
+
+
+@app.callback()
+def main_options(home: HomeOption = None) -> None:
+    if home is not None:
+        State.home = home
+
+
+def fail(error: MpsError) -> typer.Exit:
+    err.print(f"[red]error[/red] {error.hex_code}: {error.description}")
+    return typer.Exit(1)
+
+
+def generated_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    core = "".join(secrets.choice(alphabet) for _ in range(20))
+    return core + secrets.choice(string.digits) + "!"  # meets the complexity policy whatever core holds
+
+
+def deployment() -> Deployment:
+    try:
+        return open_deployment(State.home)
+    except MpsError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def init(
+    domain: Annotated[
+        str, typer.Option("--domain", help="DNS name of the hosting domain, e.g. fabrikam.com")
+    ],
+    admin_password: Annotated[
+        str | None,
+        typer.Option("--admin-password", help="Password of administrator@<domain> (default: generated)"),
+    ] = None,
+) -> None:
+    """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
+    password = admin_password or generated_password()
+    try:
+        d = init_deployment(State.home, domain=domain, admin_password=Secret(password))
+    except MpsError as exc:
+        raise fail(exc) from None
+    _announce(d, password if admin_password is None else None)
+
+
+def _announce(d: Deployment, generated: str | None) -> None:
+    out.print(f"[green]Initialized[/green] {d.layout.domain} in {State.home}")
+    out.print(f"  administrator: administrator@{d.layout.dns_name}")
+    if generated is not None:
+        path = State.home / "initial-admin-password"
+        path.write_text(generated + "\n")
+        path.chmod(0o600)
+        out.print(f"  password:      {generated}   (also in {path}, readable by you only)")
+
+
+@app.command()
+def submit(
+    file: Annotated[str, typer.Argument(help="Request XML file, or - for standard input")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Run as this UPN (default: the administrator)")
+    ] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Password of --user")] = None,
+) -> None:
+    """Run one request in-process and print the response XML."""
+    if (user is None) != (password is None):
+        err.print("--user and --password go together")
+        raise typer.Exit(2)
+    try:
+        document = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        err.print(f"cannot read {file}: {exc.strerror}")
+        raise typer.Exit(2) from None
+    d = deployment()
+    try:
+        caller = d.authenticator.authenticate(user, password) if user and password else d.administrator()
+    except MpsError as exc:
+        raise fail(exc) from None
+    outcome = d.submit(document, caller, client="cli")
+    sys.stdout.buffer.write(outcome.to_bytes())
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    domain: Annotated[str, typer.Option(help="Domain to initialize on first use")] = "fabrikam.com",
+) -> None:
+    """Serve POST /provisioning over HTTP, initializing a deployment on first use."""
+    import uvicorn
+
+    from openmps.web.app import create_app
+
+    try:
+        d = open_deployment(State.home)
+    except MpsError:
+        password = generated_password()
+        try:
+            d = init_deployment(State.home, domain=domain, admin_password=Secret(password))
+        except MpsError as exc:
+            raise fail(exc) from None
+        _announce(d, password)
+    out.print(
+        f"Serving on http://{host}:{port}/provisioning — sign in with HTTP Basic as "
+        f"administrator@{d.layout.dns_name}"
+    )
+    uvicorn.run(create_app(d), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def procedures() -> None:
+    """List the namespaces and procedures this deployment answers."""
+    table = Table("namespace", "procedure", "access", "role", "description")
+    for spec in registry():
+        table.add_row(spec.namespace, spec.name, spec.access, spec.requires.name, spec.doc)
+    out.print(table)
+
+
+@app.command()
+def audit(limit: Annotated[int, typer.Option(help="How many records")] = 20) -> None:
+    """Show the most recent audit records."""
+    table = Table("time", "caller", "procedures", "outcome", "ms", "error")
+    for r in deployment().audit.recent(limit):
+        table.add_row(
+            r.at.isoformat(timespec="seconds"),
+            r.caller,
+            " ".join(r.procedures),
+            r.outcome,
+            f"{r.duration_ms:.1f}",
+            f"{r.error_code} {r.error_description}" if r.error_code else "",
+        )
+    out.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,95 @@
+"""The tables of the embedded store (SQLAlchemy Core).
+
+One MetaData for every provider that keeps state in SQL (directory, audit; resources and plans
+next), so a request's writes share one real transaction.  Alembic migrations in
+``db/migrations`` create exactly these tables; ``tests/unit/test_migrations.py`` checks that the
+two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# Deployment-wide settings: the domain DN, the domain SID, the next RID.
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per directory entry.  ``tree_key`` is the DN's RDNs root-first, so a subtree is a key
+# prefix and a subtree search is an index range scan.
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dn", Text, nullable=False),
+    Column("dn_norm", Text, nullable=False, unique=True),
+    Column("tree_key", Text, nullable=False, unique=True),
+    Column("parent_id", Integer, ForeignKey("entries.id"), nullable=True, index=True),
+    Column("object_guid", String(36), nullable=False, unique=True),
+    Column("object_sid", String(184), nullable=False, unique=True),
+)
+
+# Every attribute value of every entry (objectGUID/objectSid live in ``entries``).
+entry_values = Table(
+    "entry_values",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey("entries.id", ondelete="CASCADE"), nullable=False),
+    Column("attr", String(128), nullable=False),  # as first written
+    Column("name", String(128), nullable=False),  # lower-cased, for matching
+    Column("value", Text, nullable=False),
+    Column("value_norm", Text, nullable=False),
+    Index("ix_entry_values_entry", "entry_id", "name"),
+    Index("ix_entry_values_lookup", "name", "value_norm"),
+    # The store's own guarantee of uniqueness for sAMAccountName, userPrincipalName and
+    # proxyAddresses: the rules above check first for a clear error, this catches any race.
+    Index(
+        "uq_entry_values_unique_attrs",
+        "name",
+        "value_norm",
+        unique=True,
+        sqlite_where=text("name IN ('samaccountname', 'userprincipalname', 'proxyaddresses')"),
+        postgresql_where=text("name IN ('samaccountname', 'userprincipalname', 'proxyaddresses')"),
+    ),
+)
+
+# The audit log: one row per request, never a secret in it.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("caller", Text, nullable=False),
+    Column("procedures", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error_code", String(10), nullable=True),
+    Column("error_description", Text, nullable=True),
+    Column("duration_ms", Float, nullable=False),
+    Column("client", Text, nullable=True),
+)

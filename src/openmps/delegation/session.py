@@ -1,0 +1,157 @@
+"""Role checks on the hosting tree (reference §5.2), and the providers a request's procedures get.
+
+A caller holds a role on a target when its token holds the SID of that role's group in the
+target's organization or in an organization above it:
+
+* Domain Admin — ``Domain Admins``; every role, everywhere.
+* OrgCreator — ``UserCreators`` (``Admins@<Org>``) of the hosting or a reseller organization at or
+  above the target.
+* UserCreator — ``UserCreators`` of any organization at or above the target, or ``ChildOrgCreators``
+  (``CSRAdmins@<Org>``) of an organization strictly above the target's (reseller CSRs).
+* User — any of the above, or ``AllUsers@<Org>`` of the target's organization.
+
+A caller that holds no role at all in the target's organization chain is told the target does not
+exist — the same answer as for a DN that really does not exist — so tenants cannot probe each
+other.  A caller that can see the target but lacks the role gets AccessDenied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from openmps.delegation.layout import Layout, OrgNames, OrgType
+from openmps.delegation.passwords import Passwords
+from openmps.directory.interface import Entry
+from openmps.directory.service import DirectoryService
+from openmps.engine.context import Caller
+from openmps.engine.declaration import Role
+from openmps.errors import AccessDenied, NotFound
+from openmps.types import DN
+
+
+@dataclass(frozen=True)
+class Org:
+    """An organization found above a target: its entry and type."""
+
+    entry: Entry
+    kind: OrgType
+
+    @property
+    def dn(self) -> DN:
+        return self.entry.dn
+
+    @property
+    def names(self) -> OrgNames:
+        return OrgNames(self.entry.dn)
+
+
+@dataclass
+class Providers:
+    """What hosting procedures work with, bound to one unit of work."""
+
+    directory: DirectoryService
+    layout: Layout
+    passwords: Passwords
+    _orgs: dict[DN, list[Org]] = field(default_factory=dict)
+
+    def org_chain(self, target: DN) -> list[Org]:
+        """The organizations containing ``target``, innermost first (the hosting org last)."""
+        if target in self._orgs:
+            return self._orgs[target]
+        chain: list[Org] = []
+        if target.is_within(self.layout.hosting):
+            for node in (target, *target.ancestors()):
+                if not node.is_within(self.layout.hosting):
+                    break
+                entry = self.directory.find(node)
+                if entry is None:
+                    continue
+                kind = self.org_type_of(entry)
+                if kind is not None and kind is not OrgType.PRIVATE:
+                    chain.append(Org(entry, kind))
+        self._orgs[target] = chain
+        return chain
+
+    def org_type_of(self, entry: Entry) -> OrgType | None:
+        pointer = self.directory.well_known(entry, "OrgType")
+        if pointer is None:
+            return None
+        try:
+            return OrgType(pointer.rdn_value.lower())
+        except ValueError:
+            return None
+
+    def forget(self, dn: DN) -> None:
+        """Drop cached organization chains under ``dn`` (after the org was created or deleted)."""
+        for key in [k for k in self._orgs if k.is_within(dn) or dn.is_within(k)]:
+            del self._orgs[key]
+
+
+class HostingSession:
+    """The :class:`openmps.engine.context.Session` of the hosting namespaces."""
+
+    def __init__(self, providers: Providers, domain_sid: str) -> None:
+        self._providers = providers
+        self._domain_admins_sid = f"{domain_sid}-512"
+        self._sids: dict[DN, str] = {}  # SIDs never change: cache them for the request
+
+    @property
+    def providers(self) -> Providers:
+        return self._providers
+
+    def is_domain_admin(self, caller: Caller) -> bool:
+        return self._domain_admins_sid in caller.token
+
+    def require(self, caller: Caller, role: Role, target: DN | None) -> None:
+        if self.is_domain_admin(caller):
+            if target is not None and not self._providers.directory.exists(target):
+                raise NotFound(f"no such object: {target.ldap_path}", dn=str(target))
+            return
+        if role is Role.AUTHENTICATED:
+            return
+        if role is Role.DOMAIN_ADMIN or target is None:
+            raise AccessDenied("Insufficient Privilege! Not Domain Administrator", role=role.name)
+        chain = self._providers.org_chain(target)
+        held = self._held_roles(caller, chain)
+        if not held or not self._providers.directory.exists(target):
+            raise NotFound(f"no such object: {target.ldap_path}", dn=str(target))
+        if role not in held:
+            raise AccessDenied(
+                f"{caller.name} does not hold the {_ROLE_NAMES[role]} role on {target.ldap_path}",
+                role=role.name,
+            )
+
+    def _held_roles(self, caller: Caller, chain: list[Org]) -> set[Role]:
+        held: set[Role] = set()
+        token = caller.token
+        directory = self._providers.directory
+        for level, org in enumerate(chain):
+            creators = directory.well_known(org.entry, "UserCreators")
+            if creators is not None and self._sid_of(creators) in token:
+                held |= {Role.USER, Role.USER_CREATOR}
+                if org.kind in (OrgType.HOSTING, OrgType.RESELLER):
+                    held.add(Role.ORG_CREATOR)
+            csrs = directory.well_known(org.entry, "ChildOrgCreators")
+            if csrs is not None and self._sid_of(csrs) in token:
+                held.add(Role.USER)
+                if level > 0:
+                    held.add(Role.USER_CREATOR)
+            if level == 0 and self._sid_of(org.names.all_users) in token:
+                held.add(Role.USER)
+        return held
+
+    def _sid_of(self, dn: DN) -> str:
+        if dn not in self._sids:
+            entry = self._providers.directory.find(dn)
+            self._sids[dn] = entry.sid if entry is not None else ""
+        return self._sids[dn]
+
+
+_ROLE_NAMES = {
+    Role.AUTHENTICATED: "authenticated user",
+    Role.USER: "User",
+    Role.USER_CREATOR: "UserCreator",
+    Role.ORG_CREATOR: "OrgCreator",
+    Role.DOMAIN_ADMIN: "Domain Admin",
+    Role.SERVICE: "service",
+}

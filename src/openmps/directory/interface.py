@@ -1,0 +1,160 @@
+"""The directory seam: what every backend (embedded SQL, OpenLDAP, Samba AD) provides.
+
+Nothing above this module sees SQL or LDAP.  A backend is bound to one unit of work (one request):
+its writes commit or roll back with the request.  Rules that must hold whatever the backend
+(naming, tenancy, DACL evaluation) live above it, in :mod:`openmps.directory.service`; a backend
+only stores, searches and enforces uniqueness of the attributes in :data:`UNIQUE_ATTRIBUTES` as a
+second line of defence.
+
+Errors (all from :mod:`openmps.errors`):
+``NotFound`` — the entry (or the parent of an entry being added) does not exist;
+``AlreadyExists`` — an entry with that DN exists;
+``ConstraintViolation`` — a unique attribute value is taken (``fields``: attribute, value);
+``NotEmpty`` — deleting an entry that has children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from openmps.directory.filters import Filter
+from openmps.types import DN
+
+# Values unique across the whole directory.  sAMAccountName is unique per domain in AD; one OpenMPS
+# deployment serves one domain, so "per domain" and "global" coincide.
+UNIQUE_ATTRIBUTES: frozenset[str] = frozenset({"samaccountname", "userprincipalname", "proxyaddresses"})
+
+# Attributes whose values are DNs (compared and stored in DN-normalized form).
+DN_ATTRIBUTES: frozenset[str] = frozenset({"member", "managedby", "distinguishedname"})
+
+# Computed by the backend, never written by callers.
+OPERATIONAL_ATTRIBUTES: frozenset[str] = frozenset({"memberof", "distinguishedname"})
+
+
+def normalize_value(attr_key: str, value: str) -> str:
+    """The form a value is compared and indexed in: DNs canonical, everything else casefolded."""
+    if attr_key in DN_ATTRIBUTES:
+        return DN.parse(value).norm
+    return value.casefold()
+
+
+class Scope(Enum):
+    BASE = "base"
+    ONELEVEL = "one"
+    SUBTREE = "sub"
+
+
+class ChangeOp(Enum):
+    ADD = "add"
+    DELETE = "delete"
+    REPLACE = "replace"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One modification: ADD values, DELETE values (all values when empty), REPLACE all values."""
+
+    op: ChangeOp
+    attr: str
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def add(cls, attr: str, *values: str) -> Change:
+        return cls(ChangeOp.ADD, attr, values)
+
+    @classmethod
+    def delete(cls, attr: str, *values: str) -> Change:
+        return cls(ChangeOp.DELETE, attr, values)
+
+    @classmethod
+    def replace(cls, attr: str, *values: str) -> Change:
+        return cls(ChangeOp.REPLACE, attr, values)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A snapshot of one entry.  Attribute names are matched case-insensitively."""
+
+    dn: DN
+    attributes: Mapping[str, tuple[str, ...]]  # keyed by lower-cased name
+    names: Mapping[str, str] = field(default_factory=dict)  # lower-cased → name as first written
+
+    def get(self, attr: str) -> tuple[str, ...]:
+        return self.attributes.get(attr.lower(), ())
+
+    def first(self, attr: str, default: str | None = None) -> str | None:
+        values = self.attributes.get(attr.lower())
+        return values[0] if values else default
+
+    def has_class(self, object_class: str) -> bool:
+        wanted = object_class.casefold()
+        return any(v.casefold() == wanted for v in self.get("objectClass"))
+
+    @property
+    def object_classes(self) -> frozenset[str]:
+        return frozenset(v.lower() for v in self.get("objectClass"))
+
+    @property
+    def guid(self) -> str:
+        return self.first("objectGUID") or ""
+
+    @property
+    def sid(self) -> str:
+        return self.first("objectSid") or ""
+
+    def items(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(name as written, values) pairs, for export."""
+        for key, values in self.attributes.items():
+            yield self.names.get(key, key), values
+
+
+class Directory(Protocol):
+    """A directory backend bound to one unit of work."""
+
+    def get(self, dn: DN) -> Entry:
+        """The entry at ``dn`` with all its attributes, ``memberOf`` included.  NotFound if absent."""
+        ...
+
+    def find(self, dn: DN) -> Entry | None:
+        """Like :meth:`get`, but None when absent."""
+        ...
+
+    def exists(self, dn: DN) -> bool: ...
+
+    def search(
+        self,
+        base: DN,
+        scope: Scope = Scope.SUBTREE,
+        filter: Filter | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """Entries under ``base`` matching ``filter``, parents first.  NotFound if base is absent."""
+        ...
+
+    def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
+        """Create an entry.  The backend assigns objectGUID and objectSid when they are not given."""
+        ...
+
+    def modify(self, dn: DN, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` atomically."""
+        ...
+
+    def delete(self, dn: DN) -> None:
+        """Delete a leaf entry; NotEmpty when it has children.  Its DN leaves every group's member."""
+        ...
+
+    def move(self, dn: DN, new_dn: DN) -> None:
+        """Rename or move an entry and its subtree; member values pointing into it follow."""
+        ...
+
+    def member_of(self, dn: DN) -> list[DN]:
+        """The groups that list ``dn`` in their ``member`` attribute (direct membership only)."""
+        ...
+
+    def holder(self, attr: str, value: str) -> DN | None:
+        """The entry holding ``value`` in ``attr`` (case-insensitive), if any: for unique attributes."""
+        ...

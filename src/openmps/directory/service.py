@@ -1,0 +1,139 @@
+"""Directory rules that hold whatever the backend: uniqueness, naming, DACLs, tokens.
+
+Procedures and the delegation model talk to this service, never to a backend directly, so the
+embedded store and a real LDAP server behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from openmps.directory import acl, wellknown
+from openmps.directory.filters import Filter
+from openmps.directory.interface import UNIQUE_ATTRIBUTES, Change, Directory, Entry, Scope
+from openmps.directory.naming import sam_candidates
+from openmps.errors import ConstraintViolation, NotFound
+from openmps.types import DN
+
+SECURITY_DESCRIPTOR = "nTSecurityDescriptor"
+WELL_KNOWN = "otherWellKnownObjects"
+
+
+class DirectoryService:
+    def __init__(self, backend: Directory) -> None:
+        self.backend = backend
+        self._dacls: dict[DN, tuple[acl.Dacl, frozenset[str]] | None] = {}
+
+    # --- plain access -----------------------------------------------------------------------------
+
+    def get(self, dn: DN) -> Entry:
+        return self.backend.get(dn)
+
+    def find(self, dn: DN) -> Entry | None:
+        return self.backend.find(dn)
+
+    def exists(self, dn: DN) -> bool:
+        return self.backend.exists(dn)
+
+    def search(
+        self,
+        base: DN,
+        scope: Scope = Scope.SUBTREE,
+        filter: Filter | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        return self.backend.search(base, scope, filter, limit=limit)
+
+    def modify(self, dn: DN, changes: Sequence[Change]) -> None:
+        self._check_unique(dn, {c.attr: c.values for c in changes if c.op.value != "delete"})
+        self.backend.modify(dn, changes)
+        self._dacls.pop(dn, None)
+
+    def delete(self, dn: DN) -> None:
+        self.backend.delete(dn)
+        self._dacls.pop(dn, None)
+
+    def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
+        """Add an entry, first checking unique values so the error names who holds them."""
+        attrs = {k: list(v) for k, v in attributes.items()}
+        self._check_unique(dn, attrs)
+        return self.backend.add(dn, attrs)
+
+    def _check_unique(self, dn: DN, attrs: Mapping[str, Iterable[str]]) -> None:
+        for attr, values in attrs.items():
+            if attr.lower() not in UNIQUE_ATTRIBUTES:
+                continue
+            for value in values:
+                holder = self.backend.holder(attr, value)
+                if holder is not None and holder != dn:
+                    raise ConstraintViolation(
+                        # The holder stays out of the text: it may be another tenant's object.
+                        f"{attr} '{value}' is already in use",
+                        attr=attr,
+                        value=value,
+                        holder=str(holder),
+                    )
+
+    # --- naming -----------------------------------------------------------------------------------
+
+    def allocate_sam_account_name(self, seed: str) -> str:
+        """A free sAMAccountName for ``seed`` by the MPS algorithm (seed 003), or ConstraintViolation."""
+        tried = []
+        for candidate in sam_candidates(seed):
+            if not candidate:
+                break
+            if self.backend.holder("sAMAccountName", candidate) is None:
+                return candidate
+            tried.append(candidate)
+        raise ConstraintViolation(
+            f"no free sAMAccountName for '{seed}' (tried {', '.join(tried) or 'nothing usable'})", seed=seed
+        )
+
+    # --- well-known objects -----------------------------------------------------------------------
+
+    def well_known(self, entry: Entry, name: str) -> DN | None:
+        return wellknown.lookup(entry.get(WELL_KNOWN), name)
+
+    # --- security ---------------------------------------------------------------------------------
+
+    def dacl_of(self, entry: Entry) -> acl.Dacl:
+        return acl.parse_sddl(entry.first(SECURITY_DESCRIPTOR) or "")
+
+    def groups_of(self, dn: DN) -> list[DN]:
+        """Every group ``dn`` belongs to, directly or through nested groups (cycle-safe)."""
+        seen: dict[DN, None] = {}
+        frontier = [dn]
+        while frontier:
+            nxt = []
+            for member in frontier:
+                for group in self.backend.member_of(member):
+                    if group not in seen and group != dn:
+                        seen[group] = None
+                        nxt.append(group)
+            frontier = nxt
+        return list(seen)
+
+    def token_of(self, entry: Entry) -> frozenset[str]:
+        """The SIDs a principal acts with: its own, its groups', Everyone and Authenticated Users."""
+        sids = {entry.sid, acl.EVERYONE, acl.AUTHENTICATED_USERS}
+        for group in self.groups_of(entry.dn):
+            found = self.backend.find(group)
+            if found is not None:
+                sids.add(found.sid)
+        return frozenset(sids)
+
+    def check_access(self, token: frozenset[str], dn: DN, desired: acl.Right) -> bool:
+        """Whether ``token`` is granted ``desired`` on ``dn`` by its DACL and the inherited ones."""
+        chain = []
+        for node in (dn, *dn.ancestors()):
+            if node not in self._dacls:
+                found = self.backend.find(node)
+                self._dacls[node] = (self.dacl_of(found), found.object_classes) if found else None
+            item = self._dacls[node]
+            if item is None:
+                if node == dn:
+                    raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+                continue
+            chain.append(item)
+        return acl.check_access(token=token, chain=chain, desired=desired)

@@ -1,0 +1,498 @@
+"""The embedded directory backend: entries and their values in SQL tables.
+
+Bound to one unit of work; every statement runs on its connection, so directory writes commit or
+roll back with the request.  ``objectGUID`` and ``objectSid`` are columns of ``entries`` and
+``memberOf`` is computed from ``member`` values (AD's back-link), so neither can drift.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from openmps.db.schema import entries, entry_values, settings
+from openmps.directory import filters as f
+from openmps.directory.interface import (
+    OPERATIONAL_ATTRIBUTES,
+    UNIQUE_ATTRIBUTES,
+    Change,
+    ChangeOp,
+    Entry,
+    Scope,
+    normalize_value,
+)
+from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
+from openmps.types import DN
+
+_COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
+_MAX_IN = 500  # values per IN (...) list
+
+_GET = (
+    select(
+        entries.c.id,
+        entries.c.dn,
+        entries.c.object_guid,
+        entries.c.object_sid,
+        entry_values.c.attr,
+        entry_values.c.name,
+        entry_values.c.value,
+    )
+    .select_from(entries.outerjoin(entry_values, entry_values.c.entry_id == entries.c.id))
+    .where(entries.c.dn_norm == bindparam("dn_norm"))
+    .order_by(entry_values.c.id)
+)
+_ID = select(entries.c.id).where(entries.c.dn_norm == bindparam("dn_norm"))
+_MEMBER_OF = (
+    select(entries.c.dn)
+    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
+    .where(entry_values.c.name == "member", entry_values.c.value_norm == bindparam("dn_norm"))
+    .order_by(entries.c.id)
+)
+_HOLDER = (
+    select(entries.c.dn)
+    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
+    .where(entry_values.c.name == bindparam("name"), entry_values.c.value_norm == bindparam("norm"))
+    .limit(1)
+)
+_NEXT_RID = (
+    update(settings)
+    .where(settings.c.name == "next_rid")
+    .values(value=cast(cast(settings.c.value, Integer) + 1, Text))
+    .returning(settings.c.value)
+)
+
+
+class SqlDirectory:
+    """A :class:`~openmps.directory.interface.Directory` on the SQL store."""
+
+    def __init__(self, connection: Callable[[], Connection], *, domain_sid: str) -> None:
+        self._connection = connection
+        self._domain_sid = domain_sid
+
+    @property
+    def _conn(self) -> Connection:
+        return self._connection()
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def find(self, dn: DN) -> Entry | None:
+        rows = self._conn.execute(_GET, {"dn_norm": dn.norm}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        values: dict[str, list[str]] = defaultdict(list)
+        names: dict[str, str] = {}
+        for row in rows:
+            if row.name is not None:
+                values[row.name].append(row.value)
+                names.setdefault(row.name, row.attr)
+        self._add_computed(values, names, first.object_guid, first.object_sid, dn.norm)
+        return Entry(DN.parse(first.dn), {k: tuple(v) for k, v in values.items()}, names)
+
+    def get(self, dn: DN) -> Entry:
+        entry = self.find(dn)
+        if entry is None:
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        return entry
+
+    def exists(self, dn: DN) -> bool:
+        return self._conn.execute(_ID, {"dn_norm": dn.norm}).first() is not None
+
+    def member_of(self, dn: DN) -> list[DN]:
+        return [DN.parse(r.dn) for r in self._conn.execute(_MEMBER_OF, {"dn_norm": dn.norm})]
+
+    def holder(self, attr: str, value: str) -> DN | None:
+        key = attr.lower()
+        row = self._conn.execute(_HOLDER, {"name": key, "norm": normalize_value(key, value)}).first()
+        return DN.parse(row.dn) if row else None
+
+    def search(
+        self,
+        base: DN,
+        scope: Scope = Scope.SUBTREE,
+        filter: f.Filter | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        base_row = self._conn.execute(
+            select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == base.norm)
+        ).first()
+        if base_row is None:
+            raise NotFound(f"no such object: {base.ldap_path}", dn=str(base))
+        query = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid)
+        if scope is Scope.BASE:
+            query = query.where(entries.c.id == base_row.id)
+        elif scope is Scope.ONELEVEL:
+            query = query.where(entries.c.parent_id == base_row.id)
+        else:
+            prefix = base_row.tree_key
+            query = query.where(entries.c.tree_key >= prefix, entries.c.tree_key < prefix + "\uffff")
+        exact = True
+        if filter is not None:
+            condition, exact = _compile(filter)
+            query = query.where(condition)
+        query = query.order_by(entries.c.tree_key)
+        if limit is not None and exact:
+            query = query.limit(limit)
+        found = self._load(self._conn.execute(query).all())
+        if not exact and filter is not None:
+            found = [e for e in found if f.matches(filter, e.attributes)]
+            if limit is not None:
+                found = found[:limit]
+        return found
+
+    def _load(self, rows: Sequence[object]) -> list[Entry]:
+        """Entries for rows of (id, dn, object_guid, object_sid), values fetched in batches."""
+        values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        names: dict[int, dict[str, str]] = defaultdict(dict)
+        ids = [r.id for r in rows]  # type: ignore[attr-defined]
+        for chunk in _chunks(ids):
+            for v in self._conn.execute(
+                select(
+                    entry_values.c.entry_id, entry_values.c.attr, entry_values.c.name, entry_values.c.value
+                )
+                .where(entry_values.c.entry_id.in_(chunk))
+                .order_by(entry_values.c.id)
+            ):
+                values[v.entry_id][v.name].append(v.value)
+                names[v.entry_id].setdefault(v.name, v.attr)
+        norms = {r.id: DN.parse(r.dn).norm for r in rows}  # type: ignore[attr-defined]
+        member_of: dict[str, list[str]] = defaultdict(list)
+        for chunk in _chunks(list(norms.values())):
+            for m in self._conn.execute(
+                select(entry_values.c.value_norm, entries.c.dn)
+                .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
+                .where(entry_values.c.name == "member", entry_values.c.value_norm.in_(chunk))
+            ):
+                member_of[m.value_norm].append(m.dn)
+        result = []
+        for r in rows:
+            vals, nms = values[r.id], names[r.id]  # type: ignore[attr-defined]
+            vals["objectguid"] = [r.object_guid]  # type: ignore[attr-defined]
+            vals["objectsid"] = [r.object_sid]  # type: ignore[attr-defined]
+            nms.update(_COLUMN_ATTRS)
+            groups = member_of.get(norms[r.id])  # type: ignore[attr-defined]
+            if groups:
+                vals["memberof"] = groups
+                nms["memberof"] = "memberOf"
+            result.append(Entry(DN.parse(r.dn), {k: tuple(v) for k, v in vals.items()}, nms))  # type: ignore[attr-defined]
+        return result
+
+    def _add_computed(
+        self, values: dict[str, list[str]], names: dict[str, str], guid: str, sid: str, dn_norm: str
+    ) -> None:
+        values["objectguid"] = [guid]
+        values["objectsid"] = [sid]
+        names.update(_COLUMN_ATTRS)
+        groups = [r.dn for r in self._conn.execute(_MEMBER_OF, {"dn_norm": dn_norm})]
+        if groups:
+            values["memberof"] = groups
+            names["memberof"] = "memberOf"
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
+        if not dn:
+            raise InvalidArgument("the root DN cannot be added")
+        conn = self._conn
+        attrs = {k: list(v) for k, v in attributes.items()}
+        parent_id: int | None = None
+        tree_key = dn.relative_key()
+        parent = None
+        if len(dn) > 1:
+            parent = conn.execute(
+                select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == dn.parent.norm)
+            ).first()
+        if parent is not None:
+            parent_id, tree_key = parent.id, parent.tree_key + _key_part(dn)
+        elif not _is_naming_context(attrs):
+            # Only a naming context (a domain) may stand without a parent, as on an LDAP server.
+            raise NotFound(
+                f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent) if len(dn) > 1 else ""
+            )
+        guid = _pop_single(attrs, "objectGUID") or str(uuid.uuid4())
+        sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
+        rows = _value_rows(attrs)
+        try:
+            entry_id = conn.execute(
+                insert(entries).returning(entries.c.id),
+                {
+                    "dn": str(dn),
+                    "dn_norm": dn.norm,
+                    "tree_key": tree_key,
+                    "parent_id": parent_id,
+                    "object_guid": str(uuid.UUID(guid)),
+                    "object_sid": sid,
+                },
+            ).scalar_one()
+        except IntegrityError as exc:
+            if self.exists(dn):
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from exc
+            raise ConstraintViolation(f"objectGUID or objectSid of {dn.ldap_path} is already used") from exc
+        except ValueError as exc:
+            raise InvalidArgument(f"'{guid}' is not a valid objectGUID") from exc
+        self._insert_values(entry_id, rows)
+        # Only the identity comes back: callers that need the attributes re-read (keeps adds lean).
+        return Entry(dn, {"objectguid": (str(uuid.UUID(guid)),), "objectsid": (sid,)}, dict(_COLUMN_ATTRS))
+
+    def modify(self, dn: DN, changes: Sequence[Change]) -> None:
+        conn = self._conn
+        row = conn.execute(_ID, {"dn_norm": dn.norm}).first()
+        if row is None:
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        entry_id = row.id
+        for change in changes:
+            key = change.attr.lower()
+            if key in OPERATIONAL_ATTRIBUTES or key in _COLUMN_ATTRS:
+                raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
+            norms = [normalize_value(key, v) for v in change.values]
+            if change.op is ChangeOp.REPLACE or (change.op is ChangeOp.DELETE and not change.values):
+                conn.execute(
+                    delete(entry_values).where(
+                        entry_values.c.entry_id == entry_id, entry_values.c.name == key
+                    )
+                )
+            elif change.op is ChangeOp.DELETE:
+                result = conn.execute(
+                    delete(entry_values).where(
+                        entry_values.c.entry_id == entry_id,
+                        entry_values.c.name == key,
+                        entry_values.c.value_norm.in_(norms),
+                    )
+                )
+                if result.rowcount != len(set(norms)):
+                    raise ConstraintViolation(
+                        f"cannot delete a value of '{change.attr}' that {dn.ldap_path} does not have",
+                        attr=change.attr,
+                    )
+            if change.op is not ChangeOp.DELETE and change.values:
+                if change.op is ChangeOp.ADD:
+                    present = conn.execute(
+                        select(entry_values.c.value_norm).where(
+                            entry_values.c.entry_id == entry_id,
+                            entry_values.c.name == key,
+                            entry_values.c.value_norm.in_(norms),
+                        )
+                    ).first()
+                    if present is not None:
+                        raise AlreadyExists(
+                            f"{dn.ldap_path} already has the value '{present.value_norm}' in '{change.attr}'",
+                            attr=change.attr,
+                        )
+                self._insert_values(entry_id, _value_rows({change.attr: list(change.values)}))
+
+    def delete(self, dn: DN) -> None:
+        conn = self._conn
+        row = conn.execute(_ID, {"dn_norm": dn.norm}).first()
+        if row is None:
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        if conn.execute(select(exists().where(entries.c.parent_id == row.id))).scalar():
+            raise NotEmpty(f"{dn.ldap_path} has children and cannot be deleted", dn=str(dn))
+        conn.execute(delete(entry_values).where(entry_values.c.entry_id == row.id))
+        conn.execute(
+            delete(entry_values).where(entry_values.c.name == "member", entry_values.c.value_norm == dn.norm)
+        )
+        conn.execute(delete(entries).where(entries.c.id == row.id))
+
+    def move(self, dn: DN, new_dn: DN) -> None:
+        conn = self._conn
+        row = conn.execute(
+            select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == dn.norm)
+        ).first()
+        if row is None:
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        if self.exists(new_dn):
+            raise AlreadyExists(f"the object {new_dn.ldap_path} already exists", dn=str(new_dn))
+        if new_dn.is_within(dn, strict=True):
+            raise InvalidArgument(f"cannot move {dn.ldap_path} below itself")
+        parent = conn.execute(
+            select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == new_dn.parent.norm)
+        ).first()
+        if parent is None:
+            raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
+        old_prefix = row.tree_key
+        subtree = conn.execute(
+            select(entries.c.id, entries.c.dn).where(
+                entries.c.tree_key >= old_prefix, entries.c.tree_key < old_prefix + "\uffff"
+            )
+        ).all()
+        depth = len(dn)
+        for item in subtree:
+            old = DN.parse(item.dn)
+            moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)
+            conn.execute(
+                update(entries)
+                .where(entries.c.id == item.id)
+                .values(dn=str(moved), dn_norm=moved.norm, tree_key=moved.relative_key())
+            )
+            conn.execute(
+                update(entry_values)
+                .where(entry_values.c.name == "member", entry_values.c.value_norm == old.norm)
+                .values(value=str(moved), value_norm=moved.norm)
+            )
+        conn.execute(update(entries).where(entries.c.id == row.id).values(parent_id=parent.id))
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _next_rid(self) -> int:
+        return int(self._conn.execute(_NEXT_RID).scalar_one())
+
+    def _insert_values(self, entry_id: int, rows: list[dict[str, str]]) -> None:
+        if not rows:
+            return
+        for r in rows:
+            r["entry_id"] = entry_id  # type: ignore[assignment]
+        try:
+            self._conn.execute(insert(entry_values), rows)
+        except IntegrityError as exc:
+            for r in rows:
+                if r["name"] in UNIQUE_ATTRIBUTES:
+                    holder = self.holder(r["name"], r["value"])
+                    if holder is not None:
+                        raise ConstraintViolation(
+                            f"{r['attr']} '{r['value']}' is already in use",
+                            attr=r["attr"],
+                            value=r["value"],
+                            holder=str(holder),
+                        ) from exc
+            raise ConstraintViolation("a unique attribute value is used twice in one entry") from exc
+
+
+def _is_naming_context(attrs: Mapping[str, Iterable[str]]) -> bool:
+    classes = {v.lower() for k, vs in attrs.items() if k.lower() == "objectclass" for v in vs}
+    return bool(classes & {"domain", "domaindns"})
+
+
+def _pop_single(attrs: dict[str, list[str]], name: str) -> str | None:
+    for key in list(attrs):
+        if key.lower() == name.lower():
+            values = attrs.pop(key)
+            if len(values) != 1:
+                raise InvalidArgument(f"'{name}' takes exactly one value")
+            return values[0]
+    return None
+
+
+def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[dict[str, str]]:
+    rows = []
+    for attr, values in attrs.items():
+        key = attr.lower()
+        if key in OPERATIONAL_ATTRIBUTES:
+            raise InvalidArgument(f"the attribute '{attr}' is computed and cannot be written", attr=attr)
+        seen: set[str] = set()
+        for value in values:
+            if not isinstance(value, str) or "\x00" in value:
+                raise InvalidArgument(f"the value of '{attr}' must be text without NUL characters", attr=attr)
+            norm = normalize_value(key, value)
+            if norm in seen:
+                continue  # LDAP sets: a repeated value is stored once
+            seen.add(norm)
+            rows.append({"attr": attr, "name": key, "value": value, "value_norm": norm})
+    return rows
+
+
+def _key_part(dn: DN) -> str:
+    """The leaf RDN's share of ``tree_key`` (``DN.relative_key`` minus the parent's)."""
+    return dn.relative_key()[len(dn.parent.relative_key()) :] if len(dn) > 1 else dn.relative_key()
+
+
+def _chunks(items: list, size: int = _MAX_IN) -> Iterable[list]:  # type: ignore[type-arg]
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- filters → SQL ------------------------------------------------------------------------------
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _value_exists(name: str, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    v = entry_values.alias()
+    return exists().where(v.c.entry_id == entries.c.id, v.c.name == name, *[c(v) for c in conds])  # type: ignore[operator]
+
+
+def _compile(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:
+    """(SQL condition, exact).  Not exact → the caller re-checks rows with ``filters.matches``."""
+    if isinstance(flt, f.And | f.Or):
+        parts = [_compile(i) for i in flt.items]
+        if not parts:
+            return (true() if isinstance(flt, f.And) else false()), True
+        conds = [p[0] for p in parts]
+        return (and_(*conds) if isinstance(flt, f.And) else or_(*conds)), all(p[1] for p in parts)
+    if isinstance(flt, f.Not):
+        cond, ok = _compile(flt.item)
+        return ~cond, ok
+    key = flt.attr.lower()
+    if key in _COLUMN_ATTRS or key in ("distinguishedname", "memberof"):
+        return _compile_special(flt, key)
+    if isinstance(flt, f.Present):
+        return _value_exists(key), True
+    if isinstance(flt, f.Equal | f.Approx):
+        try:
+            norm = normalize_value(key, flt.value)
+        except InvalidArgument:
+            return false(), True
+        return _value_exists(key, lambda v: v.c.value_norm == norm), True
+    if isinstance(flt, f.Substring):
+        pattern = (
+            _like_escape((flt.initial or "").casefold())
+            + "%"
+            + "".join(_like_escape(a.casefold()) + "%" for a in flt.any)
+            + _like_escape((flt.final or "").casefold())
+        )
+        return _value_exists(key, lambda v: v.c.value_norm.like(pattern, escape="\\")), key not in ("member",)
+    # >= and <= compare numbers numerically: let SQL narrow to entries that have the attribute
+    return _value_exists(key), False
+
+
+def _compile_special(flt: f.Filter, key: str) -> tuple[ColumnElement[bool], bool]:
+    if isinstance(flt, f.Present):
+        if key == "memberof":
+            return exists().where(
+                entry_values.c.name == "member", entry_values.c.value_norm == entries.c.dn_norm
+            ), True
+        return true(), True
+    if isinstance(flt, f.Equal | f.Approx):
+        if key == "memberof":
+            try:
+                group = DN.parse(flt.value).norm
+            except InvalidArgument:
+                return false(), True
+            g = entries.alias()
+            return exists().where(
+                entry_values.c.name == "member",
+                entry_values.c.value_norm == entries.c.dn_norm,
+                entry_values.c.entry_id == g.c.id,
+                g.c.dn_norm == group,
+            ), True
+        if key == "distinguishedname":
+            try:
+                return entries.c.dn_norm == DN.parse(flt.value).norm, True
+            except InvalidArgument:
+                return false(), True
+        column = entries.c.object_guid if key == "objectguid" else entries.c.object_sid
+        return func.lower(column) == flt.value.casefold(), True
+    return true(), False

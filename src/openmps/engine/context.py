@@ -1,0 +1,116 @@
+"""What a running procedure sees: the caller, its providers, and the engine to call back into."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from lxml import etree
+
+from openmps.engine.declaration import Role
+from openmps.types import DN
+
+if TYPE_CHECKING:
+    from openmps.engine.engine import Invocation
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated principal and its security token (its SID and its groups' SIDs)."""
+
+    name: str
+    dn: DN | None
+    sid: str
+    token: frozenset[str] = field(default_factory=frozenset)
+    is_service: bool = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+SERVICE = Caller(name="OpenMPS service account", dn=None, sid="S-1-5-18", is_service=True)
+
+
+class UnitOfWork(Protocol):
+    """One request's transaction (see ``openmps.db.store.SqlUnitOfWork``)."""
+
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+    def on_rollback(self, undo: Callable[[], None], label: str) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+P_co = TypeVar("P_co", covariant=True)
+
+
+class Session(Protocol[P_co]):
+    """The providers bound to one unit of work, and the checks that need them.
+
+    Built by the composition root; the engine only calls :meth:`require`.
+    """
+
+    @property
+    def providers(self) -> P_co: ...
+
+    def require(self, caller: Caller, role: Role, target: DN | None) -> None:
+        """Raise AccessDenied (or NotFound, when the caller may not even see the target)."""
+        ...
+
+
+P = TypeVar("P")
+
+
+class ProcedureContext(Generic[P]):
+    """Handed to ``run()``: who is calling, the providers, and ``call`` for nested procedures."""
+
+    def __init__(self, invocation: Invocation, caller: Caller, providers: P) -> None:
+        self._invocation = invocation
+        self.caller = caller
+        self.providers = providers
+
+    @property
+    def request_id(self) -> str:
+        return self._invocation.request_id
+
+    def call(
+        self, namespace: str, procedure: str, execute_data: etree._Element, *, as_service: bool = False
+    ) -> etree._Element:
+        """Run another procedure in this transaction: roles re-checked, ``<errorSource>`` frame pushed.
+
+        ``as_service`` runs it as the engine's own account (MPF ``impersonate="2"``); use it only
+        after this procedure has checked the caller's rights on everything the callee touches.
+        """
+        caller = SERVICE if as_service else self.caller
+        self._invocation.invoke(namespace, procedure, execute_data, caller=caller, nested=True)
+        return execute_data
+
+
+def args(**values: Any) -> etree._Element:
+    """An ``<executeData>`` element from keyword arguments (for ``ctx.call``); None values are left out."""
+    root = etree.Element("executeData")
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, etree._Element):
+            root.append(value)
+            continue
+        child = etree.SubElement(root, name)
+        if isinstance(value, bool):
+            child.text = "1" if value else "0"
+        elif isinstance(value, DN):
+            child.text = value.ldap_path
+        elif hasattr(value, "reveal"):
+            child.text = value.reveal()
+            child.set("do-not-log", "1")
+        else:
+            child.text = str(value)
+    return root
+
+
+def iter_elements(node: etree._Element) -> Iterator[etree._Element]:
+    return (c for c in node if isinstance(c.tag, str))

@@ -1,0 +1,305 @@
+"""Declaring procedures: one class per procedure, every surface derived from it.
+
+A procedure is a class whose annotated fields are its arguments::
+
+    @procedure("Hosted Exchange", "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path")
+    class DeleteBusinessUser:
+        '''Delete a business user of an organization.'''
+        path: Annotated[DN, Xml("path")]
+        def run(self, ctx: ProcedureContext[Hosting]) -> Iterable[etree._Element]: ...
+
+From the declaration come the XML argument validation (errors name the element), the role check
+the engine makes before ``run()``, ``docs/api/`` and the committed signature snapshot.  Nothing
+is registered at import time: namespaces list their classes and the composition root registers
+them in a :class:`Registry`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from lxml import etree
+
+from openmps.errors import InvalidArgument, MissingArgument, NotImplementedYet, UnknownProcedure
+from openmps.types import DN, Secret, Upn
+
+
+class Role(Enum):
+    """The role a caller must hold on a procedure's target (reference §5.2)."""
+
+    AUTHENTICATED = "any authenticated caller"
+    USER = "member of the target organization (AllUsers@Org) or above"
+    USER_CREATOR = "UserCreator: admin of the target organization or of an organization above it"
+    ORG_CREATOR = "OrgCreator: admin of the hosting or reseller organization the target lies in"
+    DOMAIN_ADMIN = "Domain Admins"
+    SERVICE = "the engine itself (private procedures)"
+
+
+@dataclass(frozen=True)
+class Xml:
+    """How an argument appears in ``<executeData>``."""
+
+    name: str
+    doc: str = ""
+    item: str | None = None  # list arguments: the repeated child element (e.g. planName)
+    not_yet: str | None = None  # documented by MPS, not provided by this release: a clear error
+
+
+@dataclass(frozen=True)
+class Property:
+    """One ``<property name="…"><value>…</value></property>`` of a ``<properties>`` argument."""
+
+    name: str
+    values: tuple[str, ...]
+    append: bool = False
+
+
+Properties = tuple[Property, ...]
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    attr: str
+    xml: Xml
+    kind: str  # str | bool | int | dn | upn | secret | list | properties | node
+    required: bool
+    default: Any
+
+    @property
+    def type_name(self) -> str:
+        return {"list": f"list of <{self.xml.item}>", "node": "XML", "properties": "properties"}.get(
+            self.kind, self.kind
+        )
+
+
+@dataclass(frozen=True)
+class ProcedureSpec:
+    namespace: str
+    name: str
+    cls: type
+    requires: Role
+    scope: str | None
+    access: Literal["public", "private"]
+    kind: Literal["read", "write"]
+    args: tuple[ArgSpec, ...]
+    doc: str = field(default="")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace.casefold(), self.name.casefold())
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(a.xml.name for a in self.args if a.kind == "secret")
+
+    def bind(self, execute_data: etree._Element) -> Any:
+        """An instance of the procedure class with its arguments read from ``execute_data``."""
+        by_name = {a.xml.name: a for a in self.args}
+        given: dict[str, etree._Element] = {}
+        for child in execute_data:
+            if not isinstance(child.tag, str):
+                continue
+            spec = by_name.get(child.tag)
+            if spec is None:
+                raise InvalidArgument(
+                    f"'{child.tag}' is not an argument of {self.namespace}::{self.name}",
+                    argument=child.tag,
+                )
+            if child.tag in given:
+                raise InvalidArgument(f"'{child.tag}' is given more than once", argument=child.tag)
+            given[child.tag] = child
+        values: dict[str, Any] = {}
+        for spec in self.args:
+            element = given.get(spec.xml.name)
+            if element is None:
+                if spec.required:
+                    raise MissingArgument(f"'{spec.xml.name}' is required", argument=spec.xml.name)
+                values[spec.attr] = spec.default
+                continue
+            if spec.xml.not_yet:
+                raise NotImplementedYet(f"'{spec.xml.name}' is not supported yet: {spec.xml.not_yet}")
+            values[spec.attr] = _convert(spec, element)
+        instance = object.__new__(self.cls)
+        instance.__dict__.update(values)
+        return instance
+
+
+def _text(spec: ArgSpec, element: etree._Element) -> str:
+    if len(element):
+        raise InvalidArgument(f"'{spec.xml.name}' must be text, not XML", argument=spec.xml.name)
+    text = (element.text or "").strip()
+    if "\x00" in text:
+        raise InvalidArgument(f"'{spec.xml.name}' must not contain NUL characters", argument=spec.xml.name)
+    return text
+
+
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+
+
+def _convert(spec: ArgSpec, element: etree._Element) -> Any:
+    name = spec.xml.name
+    if spec.kind == "node":
+        return element
+    if spec.kind == "list":
+        return tuple(_list_items(spec, element))
+    if spec.kind == "properties":
+        return tuple(_properties(element))
+    text = _text(spec, element)
+    if spec.kind == "bool":
+        if text == "" or text.lower() in _TRUE:  # an empty element is a flag that is set
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise InvalidArgument(f"'{name}' must be true or false, not '{text}'", argument=name)
+    if text == "" and spec.kind != "secret":
+        raise InvalidArgument(f"'{name}' must not be empty", argument=name)
+    if spec.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise InvalidArgument(f"'{name}' must be an integer, not '{text}'", argument=name) from None
+    if spec.kind == "dn":
+        try:
+            return DN.from_path(text)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"'{name}': {exc.description}", argument=name) from None
+    if spec.kind == "upn":
+        try:
+            return Upn.parse(text)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"'{name}': {exc.description}", argument=name) from None
+    if spec.kind == "secret":
+        return Secret(element.text or "")
+    return text
+
+
+def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != spec.xml.item:
+            raise InvalidArgument(
+                f"'{spec.xml.name}' may only hold <{spec.xml.item}> elements, not <{child.tag}>",
+                argument=spec.xml.name,
+            )
+        yield _text(ArgSpec(spec.attr, Xml(spec.xml.item), "str", True, None), child)
+
+
+def _properties(element: etree._Element) -> Iterator[Property]:
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != "property" or not child.get("name"):
+            raise InvalidArgument(
+                "'properties' may only hold <property name=\"…\"> elements", argument="properties"
+            )
+        name = child.get("name", "")
+        values = [(v.text or "").strip() for v in child if v.tag == "value"]
+        if not values and (child.text or "").strip():
+            values = [(child.text or "").strip()]
+        if any("\x00" in v for v in values):
+            raise InvalidArgument(f"property '{name}' must not contain NUL characters", argument="properties")
+        yield Property(name, tuple(values), append=child.get("mode") == "append")
+
+
+_KINDS: dict[Any, str] = {str: "str", bool: "bool", int: "int", DN: "dn", Upn: "upn", Secret: "secret"}
+
+
+def _kind_of(tp: Any) -> tuple[str, bool]:
+    """(kind, optional) of an annotation."""
+    optional = False
+    if get_origin(tp) in (types.UnionType, typing.Union):
+        members = [a for a in get_args(tp) if a is not type(None)]
+        optional = len(members) != len(get_args(tp))
+        tp = members[0]
+    if tp in _KINDS:
+        return _KINDS[tp], optional
+    if tp is etree._Element:
+        return "node", optional
+    if get_origin(tp) is tuple and get_args(tp)[:1] == (str,):
+        return "list", optional
+    if get_origin(tp) is tuple and get_args(tp)[:1] == (Property,):
+        return "properties", optional
+    raise TypeError(f"unsupported argument type {tp!r}")
+
+
+C = TypeVar("C", bound=type)
+
+
+def procedure(
+    namespace: str,
+    name: str,
+    *,
+    requires: Role,
+    scope: str | None = None,
+    access: Literal["public", "private"] = "public",
+    kind: Literal["read", "write"] = "write",
+) -> Callable[[C], C]:
+    """Declare a class as an MPF procedure (see the module docstring)."""
+
+    def wrap(cls: C) -> C:
+        hints = get_type_hints(cls, include_extras=True)
+        args = []
+        for attr, hint in hints.items():
+            if get_origin(hint) is not Annotated:
+                continue
+            base, *meta = get_args(hint)
+            xml = next((m for m in meta if isinstance(m, Xml)), None)
+            if xml is None:
+                continue
+            arg_kind, optional = _kind_of(base)
+            has_default = attr in cls.__dict__
+            default = cls.__dict__.get(attr)
+            args.append(ArgSpec(attr, xml, arg_kind, not (optional or has_default), default))
+        if scope is not None and scope not in {a.attr for a in args}:
+            raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        cls.__mps_spec__ = ProcedureSpec(  # type: ignore[attr-defined]
+            namespace, name, cls, requires, scope, access, kind, tuple(args), doc
+        )
+        return cls
+
+    return wrap
+
+
+def spec_of(cls: type) -> ProcedureSpec:
+    spec = getattr(cls, "__mps_spec__", None)
+    if not isinstance(spec, ProcedureSpec):
+        raise TypeError(f"{cls.__name__} is not declared with @procedure")
+    return spec
+
+
+class Registry:
+    """The namespaces and procedures a deployment answers."""
+
+    def __init__(self, classes: Iterable[type] = ()) -> None:
+        self._specs: dict[tuple[str, str], ProcedureSpec] = {}
+        self._namespaces: dict[str, str] = {}
+        for cls in classes:
+            self.add(cls)
+
+    def add(self, cls: type, *, alias_namespace: str | None = None) -> None:
+        spec = spec_of(cls)
+        namespace = alias_namespace or spec.namespace
+        key = (namespace.casefold(), spec.name.casefold())
+        if key in self._specs:
+            raise ValueError(f"{namespace}::{spec.name} is declared twice")
+        self._specs[key] = spec
+        self._namespaces[namespace.casefold()] = namespace
+
+    def get(self, namespace: str, name: str) -> ProcedureSpec:
+        spec = self._specs.get((namespace.casefold(), name.casefold()))
+        if spec is None:
+            if namespace.casefold() not in self._namespaces:
+                raise UnknownProcedure(f"unknown namespace '{namespace}'", namespace=namespace)
+            raise UnknownProcedure(f"unknown procedure '{name}' in namespace '{namespace}'", procedure=name)
+        return spec
+
+    def __iter__(self) -> Iterator[ProcedureSpec]:
+        return iter(sorted(self._specs.values(), key=lambda s: (s.namespace, s.name)))

@@ -1,0 +1,192 @@
+"""The provisioning engine: one request in, one response out, one transaction in between.
+
+``Engine.submit`` parses the document (hardened), runs it with the MPF interpreter, and for each
+step binds the procedure's declared arguments, checks the caller's role on the target, then runs
+it.  Any error rolls the whole request back (SQL rollback plus compensating steps in reverse
+order) and is answered as ``<errorContext>`` with its ``<errorSource>`` stack; anything that is not
+an :class:`MpsError` is logged with the request id and answered as an internal error, never as a
+traceback.  Every request is audited, failed ones included.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+
+from openmps.engine.audit import AuditRecord, AuditSink
+from openmps.engine.context import SERVICE, Caller, ProcedureContext, Session, UnitOfWork
+from openmps.engine.declaration import ProcedureSpec, Registry, Role
+from openmps.engine.interpreter import RunLimits, run_request
+from openmps.engine.redaction import mask, redact
+from openmps.engine.xmlsafe import XmlLimits, parse_document
+from openmps.errors import AccessDenied, InternalError, MpsError, UnknownProcedure
+
+log = logging.getLogger("openmps.engine")
+
+# Names masked in every response whatever the client marked (declared secrets are added per registry).
+ALWAYS_SECRET = frozenset({"password", "newPassword", "oldPassword"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request_id: str
+    response: etree._Element
+    error: MpsError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_bytes(self) -> bytes:
+        return etree.tostring(self.response, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+class Engine:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        open_uow: Callable[[], UnitOfWork],
+        open_session: Callable[[UnitOfWork], Session[Any]],
+        audit: AuditSink,
+        xml_limits: XmlLimits | None = None,
+        run_limits: RunLimits | None = None,
+    ) -> None:
+        self.registry = registry
+        self._open_uow = open_uow
+        self._open_session = open_session
+        self._audit = audit
+        self.xml_limits = xml_limits or XmlLimits()
+        self._run_limits = run_limits or RunLimits()
+        self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
+
+    def submit(self, document: bytes | str, caller: Caller, *, client: str | None = None) -> Outcome:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        invocation: Invocation | None = None
+        error: MpsError | None = None
+        try:
+            root = parse_document(document, self.xml_limits)
+            uow = self._open_uow()
+            invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
+            try:
+                response = run_request(root, invocation, self._run_limits)
+                uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+        except MpsError as exc:
+            error = exc
+        except Exception:
+            log.exception("request %s failed with an internal error", request_id)
+            error = InternalError(
+                f"internal error; the server log has the details under request {request_id}"
+            )
+        if error is not None:
+            response = error_response(error)
+        redact(response, self.secret_names)
+        self._write_audit(request_id, caller, invocation, error, started, client)
+        return Outcome(request_id, response, error)
+
+    def _write_audit(
+        self,
+        request_id: str,
+        caller: Caller,
+        invocation: Invocation | None,
+        error: MpsError | None,
+        started: float,
+        client: str | None,
+    ) -> None:
+        record = AuditRecord(
+            request_id=request_id,
+            at=datetime.now(UTC),
+            caller=caller.name,
+            procedures=tuple(invocation.procedures) if invocation else (),
+            outcome="success" if error is None else "failure",
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error_code=error.hex_code if error else None,
+            error_description=error.description if error else None,
+            client=client,
+        )
+        try:
+            self._audit.write(record)
+        except Exception:  # an audit outage must not turn a committed request into a failure
+            log.exception("could not write the audit record of request %s", request_id)
+
+
+class Invocation:
+    """One request in flight: the interpreter's step runner and the engine behind ``ctx.call``."""
+
+    def __init__(
+        self, engine: Engine, caller: Caller, uow: UnitOfWork, session: Session[Any], request_id: str
+    ):
+        self.engine = engine
+        self.caller = caller
+        self.uow = uow
+        self.session = session
+        self.request_id = request_id
+        self.procedures: list[str] = []
+
+    # StepRunner
+    def execute(
+        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+    ) -> None:
+        if impersonate == 2:
+            # Running as the engine's account is for procedures that have checked their caller
+            # first; a client asking for it would bypass every role check.
+            raise AccessDenied(
+                "impersonate='2' (run as the service account) is not allowed in a client request"
+            )
+        self.invoke(namespace, procedure, execute_data, caller=self.caller, nested=False)
+
+    def savepoint(self) -> Any:
+        return self.uow.savepoint()
+
+    def invoke(
+        self, namespace: str, procedure: str, execute_data: etree._Element, *, caller: Caller, nested: bool
+    ) -> None:
+        try:
+            spec = self.engine.registry.get(namespace, procedure)
+            if spec.access == "private" and not nested:
+                # Indistinguishable from an unknown procedure: private names are not an API.
+                raise UnknownProcedure(f"unknown procedure '{procedure}' in namespace '{namespace}'")
+            self.procedures.append(f"{spec.namespace}::{spec.name}")
+            self._run(spec, execute_data, caller)
+        except MpsError as exc:
+            exc.sources.append((namespace, procedure))
+            raise
+
+    def _run(self, spec: ProcedureSpec, execute_data: etree._Element, caller: Caller) -> None:
+        instance = spec.bind(execute_data)
+        for element in execute_data:
+            if isinstance(element.tag, str) and element.tag in spec.secrets:
+                mask(element)
+        prepare = getattr(instance, "prepare", None)
+        if prepare is not None:
+            prepare(
+                self.session.providers
+            )  # CPU-only work (password hashing) before the store's write lock is taken
+        if spec.requires is Role.SERVICE:
+            if not caller.is_service and caller is not SERVICE:
+                raise AccessDenied(f"{spec.namespace}::{spec.name} runs only as the service account")
+        elif not caller.is_service:
+            target = getattr(instance, spec.scope) if spec.scope else None
+            self.session.require(caller, spec.requires, target)
+        outputs = instance.run(ProcedureContext(self, caller, self.session.providers))
+        for output in outputs or ():
+            execute_data.append(output)
+
+
+def error_response(error: MpsError) -> etree._Element:
+    response = etree.Element("response")
+    context = etree.SubElement(response, "errorContext", code=error.hex_code, description=error.description)
+    for namespace, procedure in error.sources:
+        etree.SubElement(context, "errorSource", namespace=namespace, procedure=procedure)
+    return response

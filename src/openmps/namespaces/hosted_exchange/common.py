@@ -1,0 +1,115 @@
+"""What the Hosted Exchange procedures share: the namespace name, settable attributes, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.engine.declaration import Property
+from openmps.errors import InvalidArgument, NotFound
+from openmps.types import DN
+
+NAMESPACE = "Hosted Exchange"
+EXCHANGE_LATER = (
+    "Exchange enabling (mail stores, plans, SMTP recipient policies) arrives with the Resource Manager"
+)
+
+# Attributes a caller may set through <properties>, by object kind.  Everything else — identity,
+# security, membership, Exchange and password attributes — is set by the procedures themselves.
+COMMON_ATTRIBUTES = frozenset(
+    a.lower()
+    for a in (
+        "description",
+        "displayName",
+        "telephoneNumber",
+        "otherTelephone",
+        "facsimileTelephoneNumber",
+        "street",
+        "streetAddress",
+        "postalAddress",
+        "postalCode",
+        "postOfficeBox",
+        "l",
+        "st",
+        "c",
+        "co",
+        "countryCode",
+        "physicalDeliveryOfficeName",
+        "wWWHomePage",
+        "url",
+        "info",
+        "company",
+    )
+)
+USER_ATTRIBUTES = COMMON_ATTRIBUTES | frozenset(
+    a.lower()
+    for a in (
+        "givenName",
+        "sn",
+        "initials",
+        "middleName",
+        "title",
+        "department",
+        "employeeID",
+        "employeeNumber",
+        "employeeType",
+        "homePhone",
+        "otherHomePhone",
+        "mobile",
+        "otherMobile",
+        "pager",
+        "otherPager",
+        "ipPhone",
+        "otherIpPhone",
+        "homePostalAddress",
+        "personalTitle",
+        "generationQualifier",
+        "preferredLanguage",
+        *(f"extensionAttribute{i}" for i in range(1, 16)),
+    )
+)
+OU_ATTRIBUTES = COMMON_ATTRIBUTES | frozenset({"businesscategory", "seealso"})
+
+MAX_NAME_LENGTH = 64
+
+
+def property_attributes(
+    properties: Iterable[Property], allowed: frozenset[str], kind: str
+) -> dict[str, list[str]]:
+    """<properties> as attributes, refusing anything not settable on ``kind`` objects."""
+    attrs: dict[str, list[str]] = {}
+    for prop in properties:
+        if prop.name.lower() not in allowed:
+            raise InvalidArgument(
+                f"property '{prop.name}' is not a settable attribute of {kind} objects", property=prop.name
+            )
+        if not prop.values:
+            raise InvalidArgument(f"property '{prop.name}' has no value", property=prop.name)
+        attrs.setdefault(prop.name, []).extend(prop.values)
+    return attrs
+
+
+def check_name(name: str, what: str) -> str:
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"{what} '{name[:20]}…' is longer than {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 for c in name):
+        raise InvalidArgument(f"{what} must not contain control characters")
+    if name.strip() != name or not name:
+        raise InvalidArgument(f"{what} '{name}' must not be empty or start or end with spaces")
+    return name
+
+
+def org_at(providers: Providers, dn: DN, *kinds: OrgType) -> Org:
+    """The organization whose root is ``dn``; InvalidArgument when it is not one of ``kinds``."""
+    chain = providers.org_chain(dn)
+    if not chain or chain[0].dn != dn:
+        if not providers.directory.exists(dn):
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        raise InvalidArgument(f"{dn.ldap_path} is not an organization", dn=str(dn))
+    if kinds and chain[0].kind not in kinds:
+        wanted = " or ".join(k.value for k in kinds)
+        raise InvalidArgument(
+            f"{dn.ldap_path} is a {chain[0].kind.value} organization, not a {wanted} organization", dn=str(dn)
+        )
+    return chain[0]

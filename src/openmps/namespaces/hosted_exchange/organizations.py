@@ -1,0 +1,174 @@
+"""Hosted Exchange organizations: resellers and business (customer) organizations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.organizations import build_organization, delete_organization_tree
+from openmps.delegation.session import Providers
+from openmps.directory import filters, wellknown
+from openmps.directory.interface import Scope
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty
+from openmps.namespaces.hosted_exchange.common import (
+    EXCHANGE_LATER,
+    NAMESPACE,
+    OU_ATTRIBUTES,
+    check_name,
+    org_at,
+    property_attributes,
+)
+from openmps.namespaces.hosted_exchange.render import org_element, properties_element
+from openmps.types import DN, is_valid_dns_name
+
+Ctx = ProcedureContext[Providers]
+DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
+
+
+def _org_attributes(name: str, description: str | None, properties: Properties) -> dict[str, list[str]]:
+    attrs = property_attributes(properties, OU_ATTRIBUTES, "organizationalUnit")
+    if description is not None:
+        attrs["description"] = [description]
+    return attrs
+
+
+def _new_org_dn(ctx: Ctx, container: DN, name: str) -> DN:
+    dn = container.child("OU", check_name(name, "name"))
+    if ctx.providers.directory.exists(dn):
+        raise AlreadyExists(f"the organization {dn.ldap_path} already exists", dn=str(dn))
+    return dn
+
+
+@procedure(NAMESPACE, "CreateResellerOrganization", requires=Role.ORG_CREATOR, scope="container")
+class CreateResellerOrganization:
+    """Create a reseller organization under the hosting organization."""
+
+    container: Annotated[DN, Xml("container", "LDAP path of the hosting OU")]
+    name: Annotated[str, Xml("name", "name of the new reseller OU")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    description: Annotated[str | None, Xml("description", "free text")] = None
+    properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        parent = org_at(ctx.providers, self.container, OrgType.HOSTING)
+        dn = _new_org_dn(ctx, self.container, self.name)
+        attrs = _org_attributes(self.name, self.description, self.properties)
+        built = build_organization(
+            ctx.providers, parent=parent, dn=dn, kind=OrgType.RESELLER, attributes=attrs
+        )
+        return [org_element(built)]
+
+
+@procedure(NAMESPACE, "CreateBusinessOrganization", requires=Role.ORG_CREATOR, scope="container")
+class CreateBusinessOrganization:
+    """Create a business organization (identity part) in a reseller organization."""
+
+    container: Annotated[DN, Xml("container", "LDAP path of the reseller OU")]
+    name: Annotated[str, Xml("name", "name of the new organization OU")]
+    smtp_domain: Annotated[str, Xml("SMTPDomain", "primary SMTP domain; becomes the org's UPN suffix")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    description: Annotated[str | None, Xml("description", "free text")] = None
+    properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
+    mail_store: Annotated[etree._Element | None, Xml("mailStore", not_yet=EXCHANGE_LATER)] = None
+    public_store: Annotated[etree._Element | None, Xml("publicStore", not_yet=EXCHANGE_LATER)] = None
+    create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", not_yet=EXCHANGE_LATER)] = False
+    available_plans: Annotated[etree._Element | None, Xml("availablePlans", not_yet=EXCHANGE_LATER)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        parent = org_at(providers, self.container, OrgType.RESELLER)
+        domain = self.smtp_domain.lower()
+        if not is_valid_dns_name(domain):
+            raise InvalidArgument(f"'SMTPDomain': '{self.smtp_domain}' is not a valid DNS domain name")
+        owner = providers.directory.search(
+            providers.layout.hosting, Scope.SUBTREE, filters.eq("uPNSuffixes", domain), limit=1
+        )
+        if owner:
+            raise ConstraintViolation(
+                f"the domain '{domain}' already belongs to {owner[0].dn.ldap_path}", domain=domain
+            )
+        dn = _new_org_dn(ctx, self.container, self.name)
+        attrs = _org_attributes(self.name, self.description, self.properties)
+        attrs["uPNSuffixes"] = [domain]
+        built = build_organization(providers, parent=parent, dn=dn, kind=OrgType.CUSTOMER, attributes=attrs)
+        return [org_element(built)]
+
+
+@procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path")
+class DeleteBusinessOrganization:
+    """Delete a business organization; refused while it still has users."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the organization")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    delete_smtp_domain: Annotated[bool, Xml("deleteSMTPDomain", not_yet=EXCHANGE_LATER)] = False
+    smtp_domain: Annotated[str | None, Xml("SMTPDomain", not_yet=EXCHANGE_LATER)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org_at(providers, self.path, OrgType.CUSTOMER)
+        users = providers.directory.search(
+            self.path, Scope.SUBTREE, filters.eq("objectClass", "user"), limit=1
+        )
+        if users:
+            raise NotEmpty(
+                f"{self.path.ldap_path} still has users (such as {users[0].dn.ldap_path}); delete them first",
+                dn=str(self.path),
+            )
+        delete_organization_tree(providers.directory, self.path)
+        providers.forget(self.path)
+        return ()
+
+
+@procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path")
+class DeleteResellerOrganization:
+    """Delete a reseller organization; refused while it still has organizations or users."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the reseller organization")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org_at(providers, self.path, OrgType.RESELLER)
+        inside = providers.directory.search(
+            self.path,
+            Scope.SUBTREE,
+            filters.or_(filters.eq("objectClass", "user"), filters.eq("objectClass", "organizationalUnit")),
+            limit=2,
+        )
+        if any(e.dn != self.path for e in inside):
+            raise NotEmpty(f"{self.path.ldap_path} still has organizations or users", dn=str(self.path))
+        delete_organization_tree(providers.directory, self.path)
+        providers.forget(self.path)
+        return ()
+
+
+@procedure(NAMESPACE, "GetBusinessOrganization", requires=Role.USER, scope="path", kind="read")
+class GetBusinessOrganization:
+    """An organization's attributes and well-known objects."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the organization")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path)
+        element = etree.Element("org", path=org.dn.ldap_path, name=org.dn.rdn_value, type=org.kind.value)
+        wko = etree.SubElement(element, "otherWellKnownObjects")
+        for value in org.entry.get("otherWellKnownObjects"):
+            name, target = wellknown.decode(value)
+            etree.SubElement(wko, "obj", wkName=name, name=target.ldap_path)
+        element.append(properties_element(org.entry))
+        return [element]
+
+
+PROCEDURES = (
+    CreateResellerOrganization,
+    CreateBusinessOrganization,
+    DeleteBusinessOrganization,
+    DeleteResellerOrganization,
+    GetBusinessOrganization,
+)

@@ -1,0 +1,189 @@
+"""Hosted Exchange business users (seed 003)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Change, Entry, Scope
+from openmps.directory.naming import sam_seed
+from openmps.directory.service import DirectoryService
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.errors import AlreadyExists, InvalidArgument
+from openmps.namespaces.hosted_exchange.common import (
+    EXCHANGE_LATER,
+    NAMESPACE,
+    USER_ATTRIBUTES,
+    check_name,
+    org_at,
+    property_attributes,
+)
+from openmps.namespaces.hosted_exchange.render import member_of_elements, properties_element
+from openmps.types import DN, Secret, Upn
+
+Ctx = ProcedureContext[Providers]
+DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
+USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
+NORMAL_ACCOUNT = 0x200
+ACCOUNT_DISABLED = 0x2
+
+
+@procedure(NAMESPACE, "CreateBusinessUser", requires=Role.USER_CREATOR, scope="container")
+class CreateBusinessUser:
+    """Create a business user; optionally set its password and make it an admin of its organization."""
+
+    container: Annotated[DN, Xml("container", "LDAP path of the organization OU")]
+    user_principal_name: Annotated[Upn, Xml("userPrincipalName", "user@<a domain of the organization>")]
+    is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    new_password: Annotated[Secret | None, Xml("newPassword", "password; never logged or echoed")] = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
+    given_name: Annotated[str | None, Xml("givenName")] = None
+    middle_name: Annotated[str | None, Xml("middleName")] = None
+    sn: Annotated[str | None, Xml("sn", "surname")] = None
+    initials: Annotated[str | None, Xml("initials")] = None
+    description: Annotated[str | None, Xml("description")] = None
+    properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
+    sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
+    plan_name: Annotated[str | None, Xml("planName", not_yet=EXCHANGE_LATER)] = None
+    mail_store: Annotated[etree._Element | None, Xml("mailStore", not_yet=EXCHANGE_LATER)] = None
+    proxy_addresses: Annotated[etree._Element | None, Xml("proxyAddresses", not_yet=EXCHANGE_LATER)] = None
+    alias: Annotated[str | None, Xml("alias", not_yet=EXCHANGE_LATER)] = None
+
+    _password_hash: str | None = None
+
+    def prepare(self, providers: Providers) -> None:
+        """Check and hash the password before the store is touched: hashing is the costly part."""
+        if self.new_password is not None:
+            names = (self.user_principal_name.local, self.sam_account_name or "")
+            providers.passwords.check_policy(self.new_password, account_names=names)
+            self._password_hash = providers.passwords.hash(self.new_password)
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        directory = providers.directory
+        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        upn = str(self.user_principal_name)
+        suffixes = {s.casefold() for s in org.entry.get("uPNSuffixes")}
+        if self.user_principal_name.domain.casefold() not in suffixes:
+            raise InvalidArgument(
+                f"'userPrincipalName': '{self.user_principal_name.domain}' is not a domain of "
+                f"{org.dn.ldap_path}",
+                argument="userPrincipalName",
+            )
+        dn = self.container.child("CN", upn)
+        if directory.exists(dn):
+            raise AlreadyExists(f"the user {dn.ldap_path} already exists", dn=str(dn))
+        attrs = self._attributes(upn)
+        attrs["sAMAccountName"] = [self._sam(directory)]
+        directory.add(dn, attrs)
+        groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
+        for group in groups:
+            directory.modify(group, [Change.add("member", str(dn))])
+        user = etree.Element("user", path=dn.ldap_path, name=upn)
+        member_of_elements(user, groups)
+        return [user]
+
+    def _attributes(self, upn: str) -> dict[str, list[str]]:
+        attrs = property_attributes(self.properties, USER_ATTRIBUTES, "user")
+        named = {
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "middleName": self.middle_name,
+            "sn": self.sn,
+            "initials": self.initials,
+            "description": self.description,
+        }
+        for attr, value in named.items():
+            if value is not None:
+                attrs[attr] = [check_name(value, attr) if attr == "displayName" else value]
+        control = NORMAL_ACCOUNT if self._password_hash else NORMAL_ACCOUNT | ACCOUNT_DISABLED
+        attrs.update(
+            objectClass=list(USER_CLASSES),
+            cn=[upn],
+            userPrincipalName=[upn],
+            userAccountControl=[str(control)],
+        )
+        if self._password_hash:
+            attrs["userPassword"] = [self._password_hash]
+        return attrs
+
+    def _sam(self, directory: DirectoryService) -> str:
+        if self.sam_account_name is None:
+            return directory.allocate_sam_account_name(str(self.user_principal_name))
+        if sam_seed(self.sam_account_name) != self.sam_account_name:
+            raise InvalidArgument(
+                f"'sAMAccountName': '{self.sam_account_name}' must be at most 20 characters without "
+                '"/\\[]:|<>+=;?,*@ and must not end with a dot',
+                argument="sAMAccountName",
+            )
+        return self.sam_account_name
+
+
+def _business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
+    """The user at ``path`` and its organization; InvalidArgument unless it is a business user."""
+    entry = providers.directory.get(path)
+    chain = providers.org_chain(path)
+    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(f"{path.ldap_path} is not a business user", dn=str(path))
+    return chain[0], entry
+
+
+@procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path")
+class DeleteBusinessUser:
+    """Delete a business user; it leaves every group it was in."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the user")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _business_user(ctx.providers, self.path)
+        ctx.providers.directory.delete(self.path)
+        return ()
+
+
+def user_element(entry: Entry) -> etree._Element:
+    element = etree.Element("user", path=entry.dn.ldap_path, name=entry.dn.rdn_value)
+    element.append(properties_element(entry, skip=("memberOf",)))
+    member_of_elements(element, [DN.parse(g) for g in entry.get("memberOf")])
+    return element
+
+
+@procedure(NAMESPACE, "GetBusinessUser", requires=Role.USER, scope="path", kind="read")
+class GetBusinessUser:
+    """A business user's attributes and group memberships (never its password)."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the user")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _, entry = _business_user(ctx.providers, self.path)
+        return [user_element(entry)]
+
+
+@procedure(NAMESPACE, "GetBusinessUsers", requires=Role.USER, scope="path", kind="read")
+class GetBusinessUsers:
+    """The users of an organization: path, UPN, sAMAccountName and display name of each."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the organization")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        users = etree.Element("users")
+        for entry in ctx.providers.directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user")):
+            item = etree.SubElement(users, "user", path=entry.dn.ldap_path, name=entry.dn.rdn_value)
+            for attr in ("userPrincipalName", "sAMAccountName", "displayName"):
+                value = entry.first(attr)
+                if value is not None:
+                    item.set(attr, value)
+        return [users]
+
+
+PROCEDURES = (CreateBusinessUser, DeleteBusinessUser, GetBusinessUser, GetBusinessUsers)

@@ -1,0 +1,488 @@
+"""Value types shared by every layer: distinguished names, user principal names, secrets.
+
+These are the only way OpenMPS code handles a DN, a UPN or a password.  Parsing validates once, at
+the edge, and rejects anything ambiguous with an :class:`~openmps.errors.InvalidArgument` that names
+the offending text; building a DN from user input goes through :meth:`DN.child`, which takes the value
+verbatim and escapes it when rendered, so a value can never smuggle in another RDN.
+This module imports nothing of openmps but the errors.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeAlias
+
+from openmps.errors import InvalidArgument
+
+__all__ = ["DN", "MAX_DN_LENGTH", "Secret", "Upn", "escape_dn_value", "is_valid_dns_name"]
+
+MAX_DN_LENGTH = 4096
+
+AVA: TypeAlias = tuple[str, str]
+RDN: TypeAlias = tuple[AVA, ...]
+
+_ATTR_TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# RFC 4514 §3: the characters a backslash may precede (besides a hex pair).
+_DN_ESCAPABLE = frozenset('\\"+,;<>=# ')
+_DN_MUST_ESCAPE = frozenset('\\"+,;<>')
+_DN_UNESCAPED_FORBIDDEN = frozenset('";<>')
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_SERVER_RE = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{{1,5}}))?")
+_DNS_LABEL_RE = re.compile(r"[A-Za-z0-9-]+")
+_UPN_LOCAL_SPECIALS = frozenset("._-'!#$%&*+/=?^`{|}~")
+_UPN_FORBIDDEN = frozenset('(),:;<>[]\\"')
+
+
+def _show(text: str, limit: int = 300) -> str:
+    """Quote ``text`` for an error description: verbatim, but with unprintable characters escaped."""
+    shown = text if len(text) <= limit else text[:limit]
+    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    suffix = "" if len(text) <= limit else f"... ({len(text)} characters)"
+    return f"'{body}'{suffix}"
+
+
+def _dn_error(text: str, reason: str, **fields: object) -> InvalidArgument:
+    return InvalidArgument(f"{_show(text)} is not a valid distinguished name: {reason}", text=text, **fields)
+
+
+def escape_dn_value(value: str) -> str:
+    """Escape an attribute value for a DN string (RFC 4514 §2.4), so it parses back to itself.
+
+    Escapes ``" + , ; < > \\``, a leading ``#`` or space, a trailing space, and control characters
+    (NUL as ``\\00``, others as ``\\XX``).
+    """
+    out: list[str] = []
+    last = len(value) - 1
+    for index, char in enumerate(value):
+        if char in _DN_MUST_ESCAPE:
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or char == "\x7f":
+            out.append(f"\\{ord(char):02X}")
+        elif (index == 0 and char in "# ") or (index == last and char == " "):
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _check_attr_type(attr: object, shown: str) -> str:
+    if not isinstance(attr, str) or not _ATTR_TYPE_RE.fullmatch(attr):
+        raise InvalidArgument(
+            f"{_show(str(attr))} is not a valid attribute type in {shown}: expected a name or an OID",
+            attr=attr,
+        )
+    return attr
+
+
+def _check_value(value: object, shown: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{value!r} is not a valid RDN value in {shown}: not a string", value=value)
+    if "\x00" in value:
+        raise InvalidArgument(
+            f"{_show(value)} is not a valid RDN value: it contains a NUL character", value=value
+        )
+    return value
+
+
+def _parse_dn(text: str) -> tuple[RDN, ...]:
+    """Parse RFC 4514 text into RDNs, leaf first, values unescaped (the worker of :meth:`DN.parse`)."""
+    n = len(text)
+    if n == 0:
+        return ()
+    rdns: list[RDN] = []
+    i = 0
+    while True:
+        rdn_start = i
+        avas: list[AVA] = []
+        while True:
+            # --- attribute type, up to '=' ---
+            j = i
+            while j < n and text[j] not in "=,+":
+                j += 1
+            if j == n or text[j] != "=":
+                if text[i:j].strip(" "):
+                    raise _dn_error(
+                        text, f"missing '=' after {text[i:j].strip(' ')!r} at position {i}", position=i
+                    )
+                if not avas:
+                    raise _dn_error(text, f"empty RDN at position {rdn_start}", position=rdn_start)
+                raise _dn_error(
+                    text, f"empty attribute value assertion after '+' at position {i}", position=i
+                )
+            attr = text[i:j].strip(" ")
+            if not attr:
+                raise _dn_error(text, f"empty attribute type at position {i}", position=i)
+            if not _ATTR_TYPE_RE.fullmatch(attr):
+                raise _dn_error(text, f"invalid attribute type {attr!r} at position {i}", position=i)
+            # --- value, up to an unescaped ',' or '+' ---
+            k = j + 1
+            while k < n and text[k] == " ":
+                k += 1
+            if k < n and text[k] == "#":
+                raise _dn_error(text, f"hex-encoded (BER) value at position {k} is not supported", position=k)
+            chars: list[str] = []
+            keep = 0  # length of `chars` once unescaped trailing spaces are dropped
+            pending = bytearray()
+            pending_at = k
+            while k < n:
+                char = text[k]
+                if char == "\\":
+                    if k + 1 == n:
+                        raise _dn_error(text, f"trailing backslash at position {k}", position=k)
+                    nxt = text[k + 1]
+                    if nxt in _HEX_DIGITS:
+                        if k + 2 == n or text[k + 2] not in _HEX_DIGITS:
+                            raise _dn_error(text, f"bad escape at position {k}", position=k)
+                        if not pending:
+                            pending_at = k
+                        pending.append(int(text[k + 1 : k + 3], 16))
+                        k += 3
+                        continue
+                    if nxt not in _DN_ESCAPABLE:
+                        raise _dn_error(text, f"bad escape '\\{nxt}' at position {k}", position=k)
+                    if pending:
+                        _flush(text, pending, pending_at, chars)
+                    chars.append(nxt)
+                    keep = len(chars)
+                    k += 2
+                    continue
+                if char in ",+":
+                    break
+                if char in _DN_UNESCAPED_FORBIDDEN:
+                    raise _dn_error(text, f"unescaped {char!r} at position {k}", position=k)
+                if pending:
+                    keep = _flush(text, pending, pending_at, chars)
+                chars.append(char)
+                if char != " ":
+                    keep = len(chars)
+                k += 1
+            if pending:
+                keep = _flush(text, pending, pending_at, chars)
+            avas.append((attr, "".join(chars[:keep])))
+            if k < n and text[k] == "+":
+                i = k + 1
+                continue
+            break
+        rdns.append(tuple(avas))
+        if k == n:
+            return tuple(rdns)
+        i = k + 1  # past the ','
+
+
+def _flush(text: str, pending: bytearray, at: int, chars: list[str]) -> int:
+    """Decode the pending ``\\XX`` bytes as UTF-8 onto ``chars``; return the new kept length."""
+    if pending:
+        try:
+            decoded = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _dn_error(text, f"hex escapes at position {at} are not valid UTF-8", position=at) from None
+        if "\x00" in decoded:
+            raise _dn_error(text, f"NUL character (\\00) at position {at}", position=at)
+        chars.extend(decoded)
+        pending.clear()
+    return len(chars)
+
+
+def _unescape_slashes(text: str) -> str:
+    """Turn the ADSI path escape ``\\/`` into ``/``, leaving every other escape untouched."""
+    if "\\/" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append("/" if text[i + 1] == "/" else text[i : i + 2])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DN:
+    """A distinguished name: RDNs leaf first, each a tuple of ``(attrType, value)`` with raw values.
+
+    Equality and hashing go by :attr:`norm`, so ``OU=Hosting,DC=Com`` equals ``ou=hosting,dc=com``.
+    The root (empty) DN has no RDNs and is falsy.
+    """
+
+    rdns: tuple[RDN, ...]
+    _norm_rdns: tuple[str, ...] = field(init=False, repr=False)
+    _norm: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rdns = tuple(tuple((a, v) for a, v in rdn) for rdn in self.rdns)
+        shown = "a distinguished name"
+        norm_rdns: list[str] = []
+        for rdn in rdns:
+            if not rdn:
+                raise InvalidArgument("a distinguished name cannot contain an empty RDN")
+            parts = sorted(
+                f"{_check_attr_type(a, shown).lower()}={escape_dn_value(_check_value(v, shown).casefold())}"
+                for a, v in rdn
+            )
+            norm_rdns.append("+".join(parts))
+        object.__setattr__(self, "rdns", rdns)
+        object.__setattr__(self, "_norm_rdns", tuple(norm_rdns))
+        object.__setattr__(self, "_norm", ",".join(norm_rdns))
+
+    @classmethod
+    def parse(cls, text: str) -> DN:
+        """Parse an RFC 4514 string, tolerating spaces around ``,`` ``=`` ``+`` as AD does.
+
+        ``""`` is the root DN.  Rejects empty RDNs, missing ``=``, bad attribute types, NUL (raw or
+        ``\\00``), bad or trailing escapes, the ``#`` hex (BER) form and text over 4096 characters.
+        """
+        if not isinstance(text, str):
+            raise InvalidArgument(f"{text!r} is not a valid distinguished name: not a string", text=text)
+        if len(text) > MAX_DN_LENGTH:
+            raise _dn_error(text, f"longer than {MAX_DN_LENGTH} characters", length=len(text))
+        if "\x00" in text:
+            at = text.index("\x00")
+            raise _dn_error(text, f"NUL character at position {at}", position=at)
+        return cls(_parse_dn(text))
+
+    @classmethod
+    def from_path(cls, path: str) -> DN:
+        """Parse an ADSI path (``LDAP://[server[:port]/]<dn>``) or a bare DN; the server is dropped.
+
+        The part after ``LDAP://`` up to the first ``/`` is a server only if it has no ``=``.  In the
+        DN, ``\\/`` stands for ``/`` as ADSI writes it.
+        """
+        if not isinstance(path, str):
+            raise InvalidArgument(f"{path!r} is not a valid LDAP path: not a string", path=path)
+        rest = path
+        if path[:7].lower() == "ldap://":
+            rest = path[7:]
+            slash = rest.find("/")
+            head = rest if slash < 0 else rest[:slash]
+            if "=" not in head:
+                match = _SERVER_RE.fullmatch(head)
+                if head and (match is None or (match.group(1) and not 0 < int(match.group(1)) < 65536)):
+                    raise InvalidArgument(
+                        f"{_show(path)} is not a valid LDAP path: {_show(head)} is not a server[:port]",
+                        path=path,
+                    )
+                rest = "" if slash < 0 else rest[slash + 1 :]
+            if not rest.strip(" "):
+                raise InvalidArgument(f"{_show(path)} is not a valid LDAP path: it names no DN", path=path)
+        try:
+            return cls.parse(_unescape_slashes(rest))
+        except InvalidArgument as exc:
+            raise InvalidArgument(
+                f"{_show(path)} is not a valid LDAP path: {exc.description}", path=path, **exc.fields
+            ) from None
+
+    def __str__(self) -> str:
+        return ",".join("+".join(f"{a}={escape_dn_value(v)}" for a, v in rdn) for rdn in self.rdns)
+
+    def __repr__(self) -> str:
+        return f"DN({str(self)!r})"
+
+    @property
+    def ldap_path(self) -> str:
+        """``LDAP://`` + the DN, with ``/`` written ``\\/`` as ADSI does (see :meth:`from_path`)."""
+        return "LDAP://" + str(self).replace("/", "\\/")
+
+    @property
+    def norm(self) -> str:
+        """Canonical form for comparison and keys: types lower-cased, values casefolded and escaped,
+        the AVAs of a multi-valued RDN sorted, no spaces."""
+        return self._norm
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DN):
+            return NotImplemented
+        return self._norm == other._norm
+
+    def __hash__(self) -> int:
+        return hash(self._norm)
+
+    def __len__(self) -> int:
+        return len(self.rdns)
+
+    def __bool__(self) -> bool:
+        return bool(self.rdns)
+
+    @property
+    def parent(self) -> DN:
+        """The DN one level up; the root DN has none."""
+        if not self.rdns:
+            raise InvalidArgument("the root DN has no parent")
+        return DN(self.rdns[1:])
+
+    @property
+    def rdn_attr(self) -> str:
+        """Attribute type of the first AVA of the leaf RDN, as written."""
+        if not self.rdns:
+            raise InvalidArgument("the root DN has no RDN")
+        return self.rdns[0][0][0]
+
+    @property
+    def rdn_value(self) -> str:
+        """Unescaped value of the first AVA of the leaf RDN."""
+        if not self.rdns:
+            raise InvalidArgument("the root DN has no RDN")
+        return self.rdns[0][0][1]
+
+    def child(self, attr: str, value: str) -> DN:
+        """The DN one level below, with ``value`` taken verbatim: the safe way to build from user input.
+
+        ``base.child("CN", "evil,OU=Hosting")`` is ONE RDN whose value contains a comma.
+        """
+        _check_attr_type(attr, "a new RDN")
+        _check_value(value, "a new RDN")
+        return DN((((attr, value),), *self.rdns))
+
+    def is_within(self, other: DN, *, strict: bool = False) -> bool:
+        """True if this DN equals ``other`` or lies below it (only below if ``strict``), ignoring case."""
+        depth = len(other._norm_rdns)
+        if len(self._norm_rdns) < depth + (1 if strict else 0):
+            return False
+        return depth == 0 or self._norm_rdns[-depth:] == other._norm_rdns
+
+    def ancestors(self) -> Iterator[DN]:
+        """Parent, grandparent, ... up to but excluding the root DN."""
+        for index in range(1, len(self.rdns)):
+            yield DN(self.rdns[index:])
+
+    def relative_key(self) -> str:
+        """A key under which every descendant of this DN sorts right after it.
+
+        It is the norm RDNs root first, each followed by ``"\\x00"``, so the keys of the subtree of B
+        are exactly those starting with ``B.relative_key()`` (a SQL prefix range scan:
+        ``key >= k AND key < k[:-1] + "\\x01"``).  Values cannot contain NUL, so it is unambiguous.
+        """
+        return "".join(r + "\x00" for r in reversed(self._norm_rdns))
+
+
+def _dns_name_problem(text: str) -> str | None:
+    """Why ``text`` is not a DNS name as OpenMPS accepts it, or None if it is one."""
+    if not text:
+        return "the domain is empty"
+    if len(text) > 253:
+        return "the domain is longer than 253 characters"
+    labels = text.split(".")
+    if len(labels) < 2:
+        return "the domain needs at least two labels"
+    for label in labels:
+        if not label:
+            return "the domain has an empty label"
+        if len(label) > 63:
+            return f"the domain label {label!r} is longer than 63 characters"
+        if not _DNS_LABEL_RE.fullmatch(label):
+            return f"the domain label {_show(label)} has characters other than letters, digits and '-'"
+        if label[0] == "-" or label[-1] == "-":
+            return f"the domain label {label!r} starts or ends with '-'"
+    if labels[-1].isdigit():
+        return f"the top-level label {labels[-1]!r} is all digits"
+    return None
+
+
+def is_valid_dns_name(text: str) -> bool:
+    """True if ``text`` is a DNS name as UPN and SMTP domains need it.
+
+    Two or more labels of 1..63 ``[A-Za-z0-9-]`` not starting or ending with ``-``, at most 253
+    characters in all, and a top-level label that is not all digits.
+    """
+    return isinstance(text, str) and _dns_name_problem(text) is None
+
+
+def _upn_local_problem(local: str) -> str | None:
+    if not local:
+        return "the local part is empty"
+    if len(local) > 64:
+        return "the local part is longer than 64 characters"
+    for index, char in enumerate(local):
+        if unicodedata.category(char).startswith("C"):
+            return f"control character {char!r} at position {index}"
+        if char.isspace():
+            return f"whitespace at position {index}"
+        if char in _UPN_FORBIDDEN:
+            return f"character {char!r} at position {index} is not allowed"
+        if not (char.isalpha() or char in "0123456789" or char in _UPN_LOCAL_SPECIALS):
+            return f"character {char!r} at position {index} is not allowed"
+    if local[0] == "." or local[-1] == ".":
+        return "the local part starts or ends with '.'"
+    if ".." in local:
+        return "the local part contains '..'"
+    return None
+
+
+@dataclass(frozen=True)
+class Upn:
+    """A userPrincipalName ``local@domain``, validated on construction."""
+
+    local: str
+    domain: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.local, str) or not isinstance(self.domain, str):
+            raise InvalidArgument(f"{self.local!r}@{self.domain!r} is not a valid user principal name")
+        text = f"{self.local}@{self.domain}"
+        problem = _upn_local_problem(self.local) or _dns_name_problem(self.domain)
+        if problem is not None:
+            raise InvalidArgument(f"{_show(text)} is not a valid user principal name: {problem}", upn=text)
+
+    @classmethod
+    def parse(cls, text: str) -> Upn:
+        """Parse ``local@domain``: exactly one ``@``, a 1..64 character local part, a DNS domain."""
+        if not isinstance(text, str):
+            raise InvalidArgument(f"{text!r} is not a valid user principal name: not a string", upn=text)
+        if len(text) > 256:
+            raise InvalidArgument(
+                f"{_show(text)} is not a valid user principal name: longer than 256 characters", upn=text
+            )
+        if text.count("@") != 1:
+            raise InvalidArgument(
+                f"{_show(text)} is not a valid user principal name: it must contain exactly one '@'", upn=text
+            )
+        local, domain = text.split("@")
+        return cls(local, domain)
+
+    def __str__(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    @property
+    def norm(self) -> str:
+        """The casefolded UPN, for comparison and keys."""
+        return str(self).casefold()
+
+
+class Secret:
+    """A sensitive string (a password) that never shows itself in repr, str, f-strings or logs."""
+
+    __slots__ = ("_value",)
+    __hash__ = None  # type: ignore[assignment]  # unhashable: a secret is no key
+    _MASK: ClassVar[str] = "********"
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise InvalidArgument("a secret must be a string")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The wrapped value; call it only where the value is actually needed."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{self._MASK}')"
+
+    def __str__(self) -> str:
+        return self._MASK
+
+    def __format__(self, format_spec: str) -> str:
+        return format(self._MASK, format_spec)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(
+            self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
+        )

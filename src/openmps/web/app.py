@@ -1,0 +1,98 @@
+"""HTTP: ``POST /provisioning`` takes an MPF request document and answers the response document.
+
+Thin by design: authenticate (HTTP Basic against directory users), hand the body to the engine in
+a worker thread, render.  The status code tells the error class (``MpsError.http_status``); the
+body is always the MPF response document, never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from lxml import etree
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from openmps.app import Deployment
+from openmps.engine.engine import error_response
+from openmps.errors import InternalError, MpsError, NotAuthenticated, RequestTooLarge
+
+log = logging.getLogger("openmps.web")
+XML = "text/xml; charset=utf-8"
+REALM = 'Basic realm="OpenMPS", charset="UTF-8"'
+
+
+def _xml(element: etree._Element, status: int, headers: dict[str, str] | None = None) -> Response:
+    body = etree.tostring(element, xml_declaration=True, encoding="utf-8")
+    return Response(body, status_code=status, media_type=XML, headers=headers)
+
+
+def _error(error: MpsError) -> Response:
+    headers = {"WWW-Authenticate": REALM} if isinstance(error, NotAuthenticated) else None
+    return _xml(error_response(error), error.http_status, headers)
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise NotAuthenticated("authentication required: HTTP Basic with a user principal name and password")
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotAuthenticated("malformed Basic credentials") from None
+    if not sep:
+        raise NotAuthenticated("malformed Basic credentials")
+    return user, password
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(deployment: Deployment) -> Starlette:
+    limit = deployment.engine.xml_limits.max_bytes
+
+    async def provisioning(request: Request) -> Response:
+        try:
+            user, password = _credentials(request)
+            caller = await run_in_threadpool(deployment.authenticator.authenticate, user, password)
+            body = await _body(request, limit)
+            client = request.client.host if request.client else None
+            outcome = await run_in_threadpool(deployment.engine.submit, body, caller, client=client)
+        except MpsError as exc:
+            return _error(exc)
+        except Exception:
+            log.exception("unexpected error serving /provisioning")
+            return _error(InternalError("internal error; see the server log"))
+        status = 200 if outcome.error is None else outcome.error.http_status
+        return Response(
+            outcome.to_bytes(),
+            status_code=status,
+            media_type=XML,
+            headers={"X-Request-Id": outcome.request_id},
+        )
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/provisioning", provisioning, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )

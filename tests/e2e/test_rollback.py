@@ -1,0 +1,198 @@
+"""A failing request leaves no trace: a failure is injected after every directory write of every
+write procedure, and the whole store must equal its state before the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from conftest import HOSTING, fast_passwords, he, ok, org_path
+from openmps.app import Deployment, open_deployment
+from openmps.db.schema import audit_log, metadata
+from openmps.directory.interface import Directory
+from openmps.errors import InternalError
+
+WRITES = ("add", "modify", "delete", "move")
+
+
+class InjectedFault(InternalError):
+    """Raised by the test after the N-th directory write."""
+
+
+class FailAfter:
+    """A Directory that performs each write, then fails after the ``n``-th one."""
+
+    def __init__(self, inner: Directory, n: int, counter: list[int]) -> None:
+        self._inner = inner
+        self._n = n
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            self._counter[0] += 1
+            if self._counter[0] == self._n:
+                raise InjectedFault(f"injected failure after write {self._n} ({name})")
+            return result
+
+        return write
+
+
+def snapshot(d: Deployment) -> dict[str, list[tuple[Any, ...]]]:
+    with d.sql.connect() as conn:
+        return {
+            t.name: sorted(tuple(r) for r in conn.execute(select(t)))
+            for t in metadata.sorted_tables
+            if t is not audit_log
+        }
+
+
+SCENARIOS: dict[str, tuple[Callable[[Deployment], None], Sequence[str]]] = {}
+
+
+def scenario(name: str, setup: Callable[[Deployment], None], *requests: str) -> None:
+    SCENARIOS[name] = (setup, requests)
+
+
+def _reseller(d: Deployment) -> None:
+    ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
+
+
+def _customer(d: Deployment) -> None:
+    _reseller(d)
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="alpineskihouse",
+                SMTPDomain="alpineskihouse.com",
+            )
+        )
+    )
+
+
+def _user(d: Deployment) -> None:
+    _customer(d)
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=org_path("WH", "alpineskihouse"),
+                userPrincipalName="bob@alpineskihouse.com",
+                isAdmin=True,
+                newPassword="Pass1Word",
+            )
+        )
+    )
+
+
+def _nothing(d: Deployment) -> None:
+    return None
+
+
+scenario(
+    "CreateResellerOrganization", _nothing, he("CreateResellerOrganization", container=HOSTING, name="WH")
+)
+scenario(
+    "CreateBusinessOrganization",
+    _reseller,
+    he(
+        "CreateBusinessOrganization",
+        container=org_path("WH"),
+        name="alpineskihouse",
+        SMTPDomain="alpineskihouse.com",
+    ),
+)
+scenario(
+    "CreateBusinessUser",
+    _customer,
+    he(
+        "CreateBusinessUser",
+        container=org_path("WH", "alpineskihouse"),
+        userPrincipalName="bob@alpineskihouse.com",
+        isAdmin=True,
+        newPassword="Pass1Word",
+        displayName="Bob",
+    ),
+)
+scenario(
+    "DeleteBusinessUser",
+    _user,
+    he("DeleteBusinessUser", path="LDAP://CN=bob@alpineskihouse.com," + org_path("WH", "alpineskihouse")[7:]),
+)
+scenario(
+    "DeleteBusinessOrganization",
+    _customer,
+    he("DeleteBusinessOrganization", path=org_path("WH", "alpineskihouse")),
+)
+scenario(
+    "DeleteResellerOrganization",
+    _reseller,
+    he("DeleteResellerOrganization", path=org_path("WH")),
+)
+# Several executes in one request: the second one's failure must undo the first one too.
+scenario(
+    "org and users in one request",
+    _reseller,
+    "<request><procedure>"
+    + "".join(
+        he(p, **a)[len("<request><procedure>") : -len("</procedure></request>")]
+        for p, a in (
+            (
+                "CreateBusinessOrganization",
+                {"container": org_path("WH"), "name": "contoso", "SMTPDomain": "contoso.com"},
+            ),
+            (
+                "CreateBusinessUser",
+                {
+                    "container": org_path("WH", "contoso"),
+                    "userPrincipalName": "a@contoso.com",
+                    "isAdmin": True,
+                },
+            ),
+            (
+                "CreateBusinessUser",
+                {
+                    "container": org_path("WH", "contoso"),
+                    "userPrincipalName": "b@contoso.com",
+                    "isAdmin": False,
+                },
+            ),
+        )
+    )
+    + "</procedure></request>",
+)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_failure_after_every_write_leaves_no_trace(tmp_path: Any, deployment: Deployment, name: str) -> None:
+    setup, requests = SCENARIOS[name]
+    setup(deployment)
+    home = tmp_path / "home"
+    before = snapshot(deployment)
+    n = 1
+    while True:
+        counter = [0]
+        faulty = open_deployment(
+            home,
+            passwords=fast_passwords(),
+            directory_wrapper=lambda inner, n=n, c=counter: FailAfter(inner, n, c),
+        )
+        caller = faulty.administrator()
+        outcome = faulty.submit("".join(requests), caller)
+        if outcome.error is None:
+            break
+        assert outcome.error.hex_code == "0x80004005", outcome.error
+        assert "injected failure" in outcome.error.description
+        assert snapshot(faulty) == before, f"write {n} of {name} left a trace"
+        n += 1
+    assert n > 1, "the scenario made no directory write"
+    assert snapshot(deployment) != before

@@ -1,0 +1,134 @@
+"""Every public procedure × every persona of the delegation model.
+
+ok: the call succeeds; denied: AccessDenied (the caller may see the target but lacks the role);
+hidden: NotFound, exactly as for a target that does not exist, so no tenant can probe another.
+Each cell runs on its own copy of one prepared world.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import HOSTING, build_world, fast_passwords, he, ok, org_path
+from openmps.app import init_deployment, open_deployment, registry
+from openmps.engine.context import Caller
+from openmps.types import DN, Secret
+
+ALPINE = org_path("WH", "alpineskihouse")
+WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+PERSONAS = (
+    "domain_admin",
+    "hosting_admin",
+    "reseller_admin",
+    "reseller_csr",
+    "other_reseller_admin",
+    "customer_admin",
+    "other_customer_admin",
+    "user",
+)
+# persona order as above
+CUSTOMER_WRITE = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "denied")
+CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
+ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
+HOSTING_ONLY = ("ok", "ok", "hidden", "hidden", "hidden", "hidden", "hidden", "hidden")
+
+CASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "CreateResellerOrganization": (
+        he("CreateResellerOrganization", container=HOSTING, name="R9"),
+        HOSTING_ONLY,
+    ),
+    "DeleteResellerOrganization": (he("DeleteResellerOrganization", path=org_path("R3")), HOSTING_ONLY),
+    "CreateBusinessOrganization": (
+        he("CreateBusinessOrganization", container=org_path("WH"), name="newco", SMTPDomain="newco.com"),
+        ORG_CREATE,
+    ),
+    "DeleteBusinessOrganization": (
+        he("DeleteBusinessOrganization", path=org_path("WH", "emptyco")),
+        ORG_CREATE,
+    ),
+    "GetBusinessOrganization": (he("GetBusinessOrganization", path=ALPINE), CUSTOMER_READ),
+    "CreateBusinessUser": (
+        he("CreateBusinessUser", container=ALPINE, userPrincipalName="new@alpineskihouse.com", isAdmin=False),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteBusinessUser": (he("DeleteBusinessUser", path=WORKER), CUSTOMER_WRITE),
+    "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
+    "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("world") / "home"
+    d = init_deployment(
+        home, domain="fabrikam.com", admin_password=Secret("Adm1nPassw0rd!"), passwords=fast_passwords()
+    )
+    world = build_world(d)
+    ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="R3")))
+    ok(
+        d.submit(
+            he("CreateBusinessOrganization", container=org_path("WH"), name="emptyco", SMTPDomain="empty.co")
+        )
+    )
+    (home / "callers.txt").write_text(
+        "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
+    )
+    d.sql.dispose()
+    return home
+
+
+def test_every_public_procedure_is_in_the_matrix() -> None:
+    public = {s.name for s in registry() if s.access == "public"}
+    assert public == set(CASES)
+
+
+def _caller(home: Path, persona: str) -> Caller:
+    names = dict(line.split("\t") for line in (home / "callers.txt").read_text().splitlines())
+    d = open_deployment(home, passwords=fast_passwords())
+    from openmps.delegation.authn import caller_for
+
+    return d.read(
+        lambda directory: caller_for(
+            directory,
+            directory.backend.holder("userPrincipalName", names[persona])
+            or DN.parse("CN=Administrator,CN=Users,DC=fabrikam,DC=com"),
+        )
+    )
+
+
+@pytest.mark.parametrize("procedure", list(CASES))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_matrix(template: Path, tmp_path: Path, procedure: str, persona: str) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(template, home)
+    document, expected = CASES[procedure]
+    want = expected[PERSONAS.index(persona)]
+    d = open_deployment(home, passwords=fast_passwords())
+    caller = _caller(home, persona)
+    outcome = d.submit(document, caller)
+    got = (
+        "ok"
+        if outcome.error is None
+        else {
+            "0x80070005": "denied",
+            "0x80072030": "hidden",
+        }.get(outcome.error.hex_code, f"{outcome.error.hex_code} {outcome.error.description}")
+    )
+    assert got == want, f"{persona} → {procedure}: {outcome.to_bytes().decode()}"
+
+
+def test_hidden_is_indistinguishable_from_missing(template: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(template, home)
+    d = open_deployment(home, passwords=fast_passwords())
+    caller = _caller(home, "other_customer_admin")
+    real = d.submit(he("GetBusinessUser", path=WORKER), caller).error
+    fake_path = WORKER.replace("worker@", "nobody@")
+    fake = d.submit(he("GetBusinessUser", path=fake_path), caller).error
+    assert real is not None and fake is not None
+    assert (real.hex_code, type(real)) == (fake.hex_code, type(fake))
+    assert real.description == f"no such object: {WORKER}"
+    assert fake.description == f"no such object: {fake_path}"
