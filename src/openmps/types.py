@@ -9,6 +9,7 @@ This module imports nothing of openmps but the errors.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 import unicodedata
@@ -233,6 +234,15 @@ class DN:
         object.__setattr__(self, "_norm", ",".join(norm_rdns))
 
     @classmethod
+    def _trusted(cls, rdns: tuple[RDN, ...], norm_rdns: tuple[str, ...]) -> DN:
+        """A DN from parts of an already validated DN: no re-validation (DNs are built on hot paths)."""
+        dn = object.__new__(cls)
+        object.__setattr__(dn, "rdns", rdns)
+        object.__setattr__(dn, "_norm_rdns", norm_rdns)
+        object.__setattr__(dn, "_norm", ",".join(norm_rdns))
+        return dn
+
+    @classmethod
     def parse(cls, text: str) -> DN:
         """Parse an RFC 4514 string, tolerating spaces around ``,`` ``=`` ``+`` as AD does.
 
@@ -246,7 +256,7 @@ class DN:
         if "\x00" in text:
             at = text.index("\x00")
             raise _dn_error(text, f"NUL character at position {at}", position=at)
-        return cls(_parse_dn(text))
+        return _parse_cached(text)
 
     @classmethod
     def from_path(cls, path: str) -> DN:
@@ -280,6 +290,10 @@ class DN:
             ) from None
 
     def __str__(self) -> str:
+        return self._text
+
+    @functools.cached_property
+    def _text(self) -> str:  # DNs are immutable and rendered often: render once
         return ",".join("+".join(f"{a}={escape_dn_value(v)}" for a, v in rdn) for rdn in self.rdns)
 
     def __repr__(self) -> str:
@@ -315,7 +329,7 @@ class DN:
         """The DN one level up; the root DN has none."""
         if not self.rdns:
             raise InvalidArgument("the root DN has no parent")
-        return DN(self.rdns[1:])
+        return DN._trusted(self.rdns[1:], self._norm_rdns[1:])
 
     @property
     def rdn_attr(self) -> str:
@@ -338,7 +352,8 @@ class DN:
         """
         _check_attr_type(attr, "a new RDN")
         _check_value(value, "a new RDN")
-        return DN((((attr, value),), *self.rdns))
+        norm = f"{attr.lower()}={escape_dn_value(value.casefold())}"
+        return DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns))
 
     def is_within(self, other: DN, *, strict: bool = False) -> bool:
         """True if this DN equals ``other`` or lies below it (only below if ``strict``), ignoring case."""
@@ -350,16 +365,23 @@ class DN:
     def ancestors(self) -> Iterator[DN]:
         """Parent, grandparent, ... up to but excluding the root DN."""
         for index in range(1, len(self.rdns)):
-            yield DN(self.rdns[index:])
+            yield DN._trusted(self.rdns[index:], self._norm_rdns[index:])
 
     def relative_key(self) -> str:
         """A key under which every descendant of this DN sorts right after it.
 
-        It is the norm RDNs root first, each followed by ``"\\x00"``, so the keys of the subtree of B
-        are exactly those starting with ``B.relative_key()`` (a SQL prefix range scan:
-        ``key >= k AND key < k[:-1] + "\\x01"``).  Values cannot contain NUL, so it is unambiguous.
+        It is the norm RDNs root first, each followed by ``"\\x01"``, so the keys of the subtree of B
+        are exactly those starting with ``B.relative_key()`` (a SQL prefix range scan).  Norm values
+        escape every control character, so the separator is unambiguous; it is not NUL because
+        PostgreSQL text cannot hold NUL.
         """
-        return "".join(r + "\x00" for r in reversed(self._norm_rdns))
+        return "".join(r + "\x01" for r in reversed(self._norm_rdns))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_cached(text: str) -> DN:
+    """DNs are immutable and the same few thousand are parsed over and over: parse each once."""
+    return DN(_parse_dn(text))
 
 
 def _dns_name_problem(text: str) -> str | None:

@@ -198,7 +198,7 @@ def test_relative_key_prefix_property() -> None:
     inside = [base, base.child("CN", "u1"), base.child("OU", "Sub").child("CN", "deep")]
     outside = [DN.parse("OU=AB,DC=x"), DN.parse("OU=A\\,B,DC=x"), DN.parse("DC=x"), DN.parse("OU=B,DC=x")]
     key = base.relative_key()
-    assert key == "dc=x\x00ou=a\x00"
+    assert key == "dc=x\x01ou=a\x01"
     for dn in inside:
         assert dn.relative_key().startswith(key)
     for dn in outside:

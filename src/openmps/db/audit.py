@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 
 from sqlalchemy import Engine, insert, select
 
 from openmps.db.schema import audit_log
+from openmps.db.store import SqlUnitOfWork
 from openmps.engine.audit import AuditRecord
+
+_INSERT = insert(audit_log)
 
 
 class SqlAuditSink:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def write(self, record: AuditRecord) -> None:
-        row = asdict(record)
+    def write(self, record: AuditRecord, uow: object | None = None) -> None:
+        row = {f.name: getattr(record, f.name) for f in fields(record)}  # asdict() deep-copies: slow
         row["procedures"] = ",".join(record.procedures)
+        if isinstance(uow, SqlUnitOfWork):
+            uow.connection.execute(_INSERT, row)
+            return
         with self._engine.begin() as conn:
-            conn.execute(insert(audit_log), row)
+            conn.execute(_INSERT, row)
 
     def recent(self, limit: int = 50) -> list[AuditRecord]:
         with self._engine.connect() as conn:

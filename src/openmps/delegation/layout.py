@@ -8,6 +8,7 @@ checks that read them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -38,19 +39,19 @@ class Layout:
     def dns_name(self) -> str:
         return ".".join(r[0][1] for r in self.domain.rdns)
 
-    @property
+    @functools.cached_property
     def users(self) -> DN:
         return self.domain.child("CN", "Users")
 
-    @property
+    @functools.cached_property
     def domain_admins(self) -> DN:
         return self.users.child("CN", "Domain Admins")
 
-    @property
+    @functools.cached_property
     def administrator(self) -> DN:
         return self.users.child("CN", "Administrator")
 
-    @property
+    @functools.cached_property
     def hosting(self) -> DN:
         return self.domain.child("OU", "Hosting")
 
@@ -68,47 +69,47 @@ class OrgNames:
     def name(self) -> str:
         return self.root.rdn_value
 
-    @property
+    @functools.cached_property
     def private(self) -> DN:
         return self.root.child("CN", PRIVATE)
 
-    @property
+    @functools.cached_property
     def multi_group(self) -> DN:
         return self.private.child("CN", "MultiGroup")
 
-    @property
+    @functools.cached_property
     def user_n(self) -> DN:
         return self.multi_group.child("CN", "UserN")
 
-    @property
+    @functools.cached_property
     def child_org_n(self) -> DN:
         return self.multi_group.child("CN", "ChildOrgN")
 
-    @property
+    @functools.cached_property
     def all_users_pointer(self) -> DN:
         return self.user_n.child("CN", f"AllUsers@{self.name}")
 
-    @property
+    @functools.cached_property
     def admins(self) -> DN:
         return self.root.child("CN", f"Admins@{self.name}")
 
-    @property
+    @functools.cached_property
     def csr_admins(self) -> DN:
         return self.root.child("CN", f"CSRAdmins@{self.name}")
 
-    @property
+    @functools.cached_property
     def all_users(self) -> DN:
         return self.private.child("CN", f"AllUsers@{self.name}")
 
     # groups a reseller (or the hosting org) keeps for the organizations below it
-    @property
+    @functools.cached_property
     def all_customers(self) -> DN:
         return self.private.child("CN", f"AllCustomers@{self.name}")
 
-    @property
+    @functools.cached_property
     def all_customer_admins(self) -> DN:
         return self.private.child("CN", f"AllCustomerAdminsGroups@{self.name}")
 
-    @property
+    @functools.cached_property
     def all_customer_csr_admins(self) -> DN:
         return self.private.child("CN", f"AllCustomerCSRAdminsGroups@{self.name}")

@@ -28,10 +28,12 @@ from openmps.engine.declaration import Role
 from openmps.errors import AccessDenied, NotFound
 from openmps.types import DN
 
+CHAIN_ATTRIBUTES = ("objectClass", "otherWellKnownObjects", "uPNSuffixes")
+
 
 @dataclass(frozen=True)
 class Org:
-    """An organization found above a target: its entry and type."""
+    """An organization found above a target: its entry (``CHAIN_ATTRIBUTES`` only) and type."""
 
     entry: Entry
     kind: OrgType
@@ -60,10 +62,11 @@ class Providers:
             return self._orgs[target]
         chain: list[Org] = []
         if target.is_within(self.layout.hosting):
-            for node in (target, *target.ancestors()):
-                if not node.is_within(self.layout.hosting):
-                    break
-                entry = self.directory.find(node)
+            nodes = [n for n in (target, *target.ancestors()) if n.is_within(self.layout.hosting)]
+            # one round trip for the whole chain, only what the role checks read
+            found = self.directory.find_many(nodes, attributes=CHAIN_ATTRIBUTES)
+            for node in nodes:
+                entry = found.get(node)
                 if entry is None:
                     continue
                 kind = self.org_type_of(entry)

@@ -15,7 +15,7 @@ Errors (all from :mod:`openmps.errors`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -123,6 +123,14 @@ class Directory(Protocol):
         ...
 
     def exists(self, dn: DN) -> bool: ...
+
+    def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
+        """The entries among ``dns`` that exist, in one round trip where the backend can.
+
+        Only ``attributes`` (all stored ones when None) plus objectGUID and objectSid; memberOf is
+        not computed here — use :meth:`get` for it.
+        """
+        ...
 
     def search(
         self,

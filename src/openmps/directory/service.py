@@ -6,11 +6,11 @@ embedded store and a real LDAP server behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from openmps.directory import acl, wellknown
 from openmps.directory.filters import Filter
-from openmps.directory.interface import UNIQUE_ATTRIBUTES, Change, Directory, Entry, Scope
+from openmps.directory.interface import Change, Directory, Entry, Scope
 from openmps.directory.naming import sam_candidates
 from openmps.errors import ConstraintViolation, NotFound
 from openmps.types import DN
@@ -45,8 +45,10 @@ class DirectoryService:
     ) -> list[Entry]:
         return self.backend.search(base, scope, filter, limit=limit)
 
+    def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
+        return self.backend.find_many(dns, attributes=attributes)
+
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
-        self._check_unique(dn, {c.attr: c.values for c in changes if c.op.value != "delete"})
         self.backend.modify(dn, changes)
         self._dacls.pop(dn, None)
 
@@ -55,25 +57,9 @@ class DirectoryService:
         self._dacls.pop(dn, None)
 
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
-        """Add an entry, first checking unique values so the error names who holds them."""
-        attrs = {k: list(v) for k, v in attributes.items()}
-        self._check_unique(dn, attrs)
-        return self.backend.add(dn, attrs)
-
-    def _check_unique(self, dn: DN, attrs: Mapping[str, Iterable[str]]) -> None:
-        for attr, values in attrs.items():
-            if attr.lower() not in UNIQUE_ATTRIBUTES:
-                continue
-            for value in values:
-                holder = self.backend.holder(attr, value)
-                if holder is not None and holder != dn:
-                    raise ConstraintViolation(
-                        # The holder stays out of the text: it may be another tenant's object.
-                        f"{attr} '{value}' is already in use",
-                        attr=attr,
-                        value=value,
-                        holder=str(holder),
-                    )
+        """Add an entry.  Unique values (``UNIQUE_ATTRIBUTES``) are the backend's guarantee: each
+        backend enforces them atomically and answers ConstraintViolation (see the contract tests)."""
+        return self.backend.add(dn, attributes)
 
     # --- naming -----------------------------------------------------------------------------------
 

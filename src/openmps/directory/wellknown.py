@@ -7,6 +7,7 @@ fixed: MPS's published GUID where one exists, otherwise a UUIDv5 of the name.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from openmps.errors import InvalidArgument
@@ -22,6 +23,7 @@ PUBLISHED = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def guid_of(name: str) -> str:
     return PUBLISHED.get(name) or uuid.uuid5(_NAMESPACE, name).hex.upper()
 

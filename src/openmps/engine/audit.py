@@ -21,6 +21,7 @@ class AuditRecord:
 
 
 class AuditSink(Protocol):
-    def write(self, record: AuditRecord) -> None:
-        """Persist ``record`` outside the request's transaction, so failures are audited too."""
+    def write(self, record: AuditRecord, uow: object | None = None) -> None:
+        """Persist ``record``: inside ``uow`` for a request about to commit (a change is never
+        committed unaudited), or in a transaction of its own after a rollback."""
         ...

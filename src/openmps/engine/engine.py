@@ -78,6 +78,8 @@ class Engine:
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
             try:
                 response = run_request(root, invocation, self._run_limits)
+                record = self._record(request_id, caller, invocation, None, started, client)
+                self._audit.write(record, uow)  # in the same transaction: nothing commits unaudited
                 uow.commit()
             except BaseException:
                 uow.rollback()
@@ -91,20 +93,23 @@ class Engine:
             )
         if error is not None:
             response = error_response(error)
+            try:
+                self._audit.write(self._record(request_id, caller, invocation, error, started, client))
+            except Exception:  # the answer still goes out; the log tells the operator
+                log.exception("could not write the audit record of request %s", request_id)
         redact(response, self.secret_names)
-        self._write_audit(request_id, caller, invocation, error, started, client)
         return Outcome(request_id, response, error)
 
-    def _write_audit(
-        self,
+    @staticmethod
+    def _record(
         request_id: str,
         caller: Caller,
         invocation: Invocation | None,
         error: MpsError | None,
         started: float,
         client: str | None,
-    ) -> None:
-        record = AuditRecord(
+    ) -> AuditRecord:
+        return AuditRecord(
             request_id=request_id,
             at=datetime.now(UTC),
             caller=caller.name,
@@ -115,10 +120,6 @@ class Engine:
             error_description=error.description if error else None,
             client=client,
         )
-        try:
-            self._audit.write(record)
-        except Exception:  # an audit outage must not turn a committed request into a failure
-            log.exception("could not write the audit record of request %s", request_id)
 
 
 class Invocation:

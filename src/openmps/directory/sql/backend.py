@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy import (
     Connection,
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import entries, entry_values, settings
 from openmps.directory import filters as f
 from openmps.directory.interface import (
@@ -83,6 +84,57 @@ _NEXT_RID = (
 )
 
 
+_ROW = select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == bindparam("dn_norm"))
+_ROWS_BY_NORM = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid).where(
+    entries.c.dn_norm.in_(bindparam("norms", expanding=True))
+)
+_VALUES_OF = (
+    select(entry_values.c.entry_id, entry_values.c.attr, entry_values.c.name, entry_values.c.value)
+    .where(entry_values.c.entry_id.in_(bindparam("ids", expanding=True)))
+    .order_by(entry_values.c.id)
+)
+_GROUPS_OF = (
+    select(entry_values.c.value_norm, entries.c.dn)
+    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
+    .where(entry_values.c.name == "member", entry_values.c.value_norm.in_(bindparam("norms", expanding=True)))
+)
+_ENTRY_COLUMNS = ("dn", "dn_norm", "tree_key", "parent_id", "object_guid", "object_sid")
+_VALUE_COLUMNS = ("entry_id", "attr", "name", "value", "value_norm")
+_INSERT_ENTRY = insert(entries).values({c: bindparam(c) for c in _ENTRY_COLUMNS}).returning(entries.c.id)
+
+
+_INSERT_VALUES = insert(entry_values).values({c: bindparam(c) for c in _VALUE_COLUMNS})
+_existing = entry_values.alias("existing")
+_ADD_VALUE = insert(entry_values).from_select(
+    ["entry_id", "attr", "name", "value", "value_norm"],
+    select(
+        bindparam("entry_id", type_=Integer),
+        bindparam("attr", type_=Text),
+        bindparam("name", type_=Text),
+        bindparam("value", type_=Text),
+        bindparam("value_norm", type_=Text),
+    ).where(
+        ~exists().where(
+            _existing.c.entry_id == bindparam("entry_id", type_=Integer),
+            _existing.c.name == bindparam("name", type_=Text),
+            _existing.c.value_norm == bindparam("value_norm", type_=Text),
+        )
+    ),
+)
+
+
+# The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
+_P_GET = Prepared(_GET)
+_P_ID = Prepared(_ID)
+_P_MEMBER_OF = Prepared(_MEMBER_OF)
+_P_HOLDER = Prepared(_HOLDER)
+_P_NEXT_RID = Prepared(_NEXT_RID)
+_P_ROW = Prepared(_ROW)
+_P_INSERT_ENTRY = Prepared(_INSERT_ENTRY)
+_P_INSERT_VALUES = Prepared(_INSERT_VALUES)
+_P_ADD_VALUE = Prepared(_ADD_VALUE)
+
+
 class SqlDirectory:
     """A :class:`~openmps.directory.interface.Directory` on the SQL store."""
 
@@ -97,7 +149,7 @@ class SqlDirectory:
     # --- reads ------------------------------------------------------------------------------------
 
     def find(self, dn: DN) -> Entry | None:
-        rows = self._conn.execute(_GET, {"dn_norm": dn.norm}).all()
+        rows = _P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
         if not rows:
             return None
         first = rows[0]
@@ -110,6 +162,25 @@ class SqlDirectory:
         self._add_computed(values, names, first.object_guid, first.object_sid, dn.norm)
         return Entry(DN.parse(first.dn), {k: tuple(v) for k, v in values.items()}, names)
 
+    def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
+        wanted = None if attributes is None else {a.lower() for a in attributes}
+        found = {}
+        for dn in dns:
+            rows = _P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
+            if not rows:
+                continue
+            values: dict[str, list[str]] = defaultdict(list)
+            names: dict[str, str] = dict(_COLUMN_ATTRS)
+            for row in rows:
+                if row.name is not None and (wanted is None or row.name in wanted):
+                    values[row.name].append(row.value)
+                    names.setdefault(row.name, row.attr)
+            values["objectguid"] = [rows[0].object_guid]
+            values["objectsid"] = [rows[0].object_sid]
+            entry_dn = DN.parse(rows[0].dn)
+            found[entry_dn] = Entry(entry_dn, {k: tuple(v) for k, v in values.items()}, names)
+        return found
+
     def get(self, dn: DN) -> Entry:
         entry = self.find(dn)
         if entry is None:
@@ -117,14 +188,14 @@ class SqlDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return self._conn.execute(_ID, {"dn_norm": dn.norm}).first() is not None
+        return _P_ID.execute(self._conn, {"dn_norm": dn.norm}).first() is not None
 
     def member_of(self, dn: DN) -> list[DN]:
-        return [DN.parse(r.dn) for r in self._conn.execute(_MEMBER_OF, {"dn_norm": dn.norm})]
+        return [DN.parse(r.dn) for r in _P_MEMBER_OF.execute(self._conn, {"dn_norm": dn.norm})]
 
     def holder(self, attr: str, value: str) -> DN | None:
         key = attr.lower()
-        row = self._conn.execute(_HOLDER, {"name": key, "norm": normalize_value(key, value)}).first()
+        row = _P_HOLDER.execute(self._conn, {"name": key, "norm": normalize_value(key, value)}).first()
         return DN.parse(row.dn) if row else None
 
     def search(
@@ -135,9 +206,7 @@ class SqlDirectory:
         *,
         limit: int | None = None,
     ) -> list[Entry]:
-        base_row = self._conn.execute(
-            select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == base.norm)
-        ).first()
+        base_row = _P_ROW.execute(self._conn, {"dn_norm": base.norm}).first()
         if base_row is None:
             raise NotFound(f"no such object: {base.ldap_path}", dn=str(base))
         query = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid)
@@ -180,11 +249,7 @@ class SqlDirectory:
         norms = {r.id: DN.parse(r.dn).norm for r in rows}  # type: ignore[attr-defined]
         member_of: dict[str, list[str]] = defaultdict(list)
         for chunk in _chunks(list(norms.values())):
-            for m in self._conn.execute(
-                select(entry_values.c.value_norm, entries.c.dn)
-                .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-                .where(entry_values.c.name == "member", entry_values.c.value_norm.in_(chunk))
-            ):
+            for m in self._conn.execute(_GROUPS_OF, {"norms": chunk}):
                 member_of[m.value_norm].append(m.dn)
         result = []
         for r in rows:
@@ -205,7 +270,7 @@ class SqlDirectory:
         values["objectguid"] = [guid]
         values["objectsid"] = [sid]
         names.update(_COLUMN_ATTRS)
-        groups = [r.dn for r in self._conn.execute(_MEMBER_OF, {"dn_norm": dn_norm})]
+        groups = [r.dn for r in _P_MEMBER_OF.execute(self._conn, {"dn_norm": dn_norm})]
         if groups:
             values["memberof"] = groups
             names["memberof"] = "memberOf"
@@ -221,9 +286,7 @@ class SqlDirectory:
         tree_key = dn.relative_key()
         parent = None
         if len(dn) > 1:
-            parent = conn.execute(
-                select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == dn.parent.norm)
-            ).first()
+            parent = _P_ROW.execute(conn, {"dn_norm": dn.parent.norm}).first()
         if parent is not None:
             parent_id, tree_key = parent.id, parent.tree_key + _key_part(dn)
         elif not _is_naming_context(attrs):
@@ -235,8 +298,8 @@ class SqlDirectory:
         sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
         rows = _value_rows(attrs)
         try:
-            entry_id = conn.execute(
-                insert(entries).returning(entries.c.id),
+            entry_id = _P_INSERT_ENTRY.execute(
+                conn,
                 {
                     "dn": str(dn),
                     "dn_norm": dn.norm,
@@ -258,7 +321,7 @@ class SqlDirectory:
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         conn = self._conn
-        row = conn.execute(_ID, {"dn_norm": dn.norm}).first()
+        row = _P_ID.execute(conn, {"dn_norm": dn.norm}).first()
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         entry_id = row.id
@@ -286,25 +349,20 @@ class SqlDirectory:
                         f"cannot delete a value of '{change.attr}' that {dn.ldap_path} does not have",
                         attr=change.attr,
                     )
-            if change.op is not ChangeOp.DELETE and change.values:
-                if change.op is ChangeOp.ADD:
-                    present = conn.execute(
-                        select(entry_values.c.value_norm).where(
-                            entry_values.c.entry_id == entry_id,
-                            entry_values.c.name == key,
-                            entry_values.c.value_norm.in_(norms),
-                        )
-                    ).first()
-                    if present is not None:
+            if change.op is ChangeOp.ADD:
+                for row in _value_rows({change.attr: list(change.values)}):
+                    # one statement: insert unless the entry already has the value
+                    if _P_ADD_VALUE.execute(conn, {**row, "entry_id": entry_id}).rowcount != 1:
                         raise AlreadyExists(
-                            f"{dn.ldap_path} already has the value '{present.value_norm}' in '{change.attr}'",
+                            f"{dn.ldap_path} already has the value '{row['value']}' in '{change.attr}'",
                             attr=change.attr,
                         )
+            elif change.op is ChangeOp.REPLACE and change.values:
                 self._insert_values(entry_id, _value_rows({change.attr: list(change.values)}))
 
     def delete(self, dn: DN) -> None:
         conn = self._conn
-        row = conn.execute(_ID, {"dn_norm": dn.norm}).first()
+        row = _P_ID.execute(conn, {"dn_norm": dn.norm}).first()
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         if conn.execute(select(exists().where(entries.c.parent_id == row.id))).scalar():
@@ -356,7 +414,7 @@ class SqlDirectory:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _next_rid(self) -> int:
-        return int(self._conn.execute(_NEXT_RID).scalar_one())
+        return int(_P_NEXT_RID.execute(self._conn).scalar_one())
 
     def _insert_values(self, entry_id: int, rows: list[dict[str, str]]) -> None:
         if not rows:
@@ -364,7 +422,7 @@ class SqlDirectory:
         for r in rows:
             r["entry_id"] = entry_id  # type: ignore[assignment]
         try:
-            self._conn.execute(insert(entry_values), rows)
+            _P_INSERT_VALUES.execute_many(self._conn, rows)
         except IntegrityError as exc:
             for r in rows:
                 if r["name"] in UNIQUE_ATTRIBUTES:

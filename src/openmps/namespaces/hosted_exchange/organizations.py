@@ -161,7 +161,7 @@ class GetBusinessOrganization:
         for value in org.entry.get("otherWellKnownObjects"):
             name, target = wellknown.decode(value)
             etree.SubElement(wko, "obj", wkName=name, name=target.ldap_path)
-        element.append(properties_element(org.entry))
+        element.append(properties_element(ctx.providers.directory.get(org.dn)))
         return [element]
 
 

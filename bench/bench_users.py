@@ -1,0 +1,242 @@
+"""CreateBusinessUser throughput, against baselines measured in the same run.
+
+    .venv/bin/python bench/bench_users.py [--users 2000] [--password-users 64]
+
+Rows printed:
+* raw SQLite: the rows one CreateBusinessUser writes (entry, its values, the AllUsers membership,
+  the audit record), one transaction per user, with the sqlite3 module on the same schema;
+* engine, in-process: CreateBusinessUser requests through ``Deployment.submit`` (no password);
+* engine over HTTP: the same through a real uvicorn server on loopback (HTTP Basic, keep-alive);
+* raw Argon2id, 2 threads: the password hash alone, on both cores;
+* engine with passwords, 2 threads: CreateBusinessUser with ``newPassword``, two callers at once.
+Ratios compare each engine row with its baseline; absolute rates drift with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from argon2 import PasswordHasher
+
+from openmps.app import Deployment, init_deployment
+from openmps.types import Secret
+
+ADMIN = ("administrator@fabrikam.com", "Adm1nPassw0rd!")
+RESELLER = "LDAP://OU=Hosting,DC=fabrikam,DC=com"
+ORG = "LDAP://OU=bench,OU=WH,OU=Hosting,DC=fabrikam,DC=com"
+
+
+def request(procedure: str, **args: str) -> str:
+    body = "".join(f"<{k}>{v}</{k}>" for k, v in args.items())
+    return (
+        f'<request><procedure><execute namespace="Hosted Exchange" procedure="{procedure}">'
+        f"<executeData>{body}</executeData>"
+        '<after source="executeData" destination="data" mode="merge"/></execute></procedure></request>'
+    )
+
+
+def user_request(i: int, prefix: str, password: str | None = None) -> str:
+    extra = {"newPassword": password} if password else {}
+    return request(
+        "CreateBusinessUser",
+        container=ORG,
+        userPrincipalName=f"{prefix}{i}@bench.example",
+        isAdmin="false",
+        displayName=f"User {i}",
+        **extra,
+    )
+
+
+def prepare(home: Path) -> Deployment:
+    d = init_deployment(home, domain="fabrikam.com", admin_password=Secret(ADMIN[1]))
+    for document in (
+        request("CreateResellerOrganization", container=RESELLER, name="WH"),
+        request(
+            "CreateBusinessOrganization",
+            container="LDAP://OU=WH,OU=Hosting,DC=fabrikam,DC=com",
+            name="bench",
+            SMTPDomain="bench.example",
+        ),
+    ):
+        assert d.submit(document).ok
+    return d
+
+
+def timed(n: int, work: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    work()
+    return n / (time.perf_counter() - started)
+
+
+def raw_sqlite(path: Path, n: int) -> float:
+    """The same rows as CreateBusinessUser, written with the sqlite3 module, a transaction each."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    org = conn.execute("SELECT id, tree_key FROM entries WHERE dn LIKE 'OU=bench,%'").fetchone()
+    group = conn.execute("SELECT id FROM entries WHERE dn LIKE 'CN=AllUsers@bench,%'").fetchone()[0]
+
+    def work() -> None:
+        for i in range(n):
+            upn = f"raw{i}@bench.example"
+            dn = f"CN={upn},OU=bench,OU=WH,OU=Hosting,DC=fabrikam,DC=com"
+            conn.execute("BEGIN IMMEDIATE")
+            rid = conn.execute(
+                "UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+                "WHERE name = 'next_rid' RETURNING value"
+            ).fetchone()[0]
+            entry = conn.execute(
+                "INSERT INTO entries (dn, dn_norm, tree_key, parent_id, object_guid, object_sid) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    dn,
+                    dn.lower(),
+                    org[1] + f"cn={upn}\x01",
+                    org[0],
+                    str(uuid.uuid4()),
+                    f"S-1-5-21-1-2-3-{rid}",
+                ),
+            ).fetchone()[0]
+            values = [
+                ("objectClass", "top"),
+                ("objectClass", "person"),
+                ("objectClass", "organizationalPerson"),
+                ("objectClass", "user"),
+                ("cn", upn),
+                ("userPrincipalName", upn),
+                ("userAccountControl", "514"),
+                ("displayName", f"User {i}"),
+                ("sAMAccountName", f"raw{i}_bench.example"[:20]),
+            ]
+            conn.executemany(
+                "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) VALUES (?, ?, ?, ?, ?)",
+                [(entry, a, a.lower(), v, v.lower()) for a, v in values],
+            )
+            conn.execute(
+                "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) VALUES (?, ?, ?, ?, ?)",
+                (group, "member", "member", dn, dn.lower()),
+            )
+            conn.execute(
+                "INSERT INTO audit_log (request_id, at, caller, procedures, outcome, duration_ms) "
+                "VALUES (?, datetime('now'), ?, ?, 'success', 0)",
+                (str(uuid.uuid4()), "administrator", "Hosted Exchange::CreateBusinessUser"),
+            )
+            conn.execute("COMMIT")
+
+    try:
+        return timed(n, work)
+    finally:
+        conn.close()
+
+
+def in_process(d: Deployment, n: int) -> float:
+    admin = d.administrator()
+
+    def work() -> None:
+        for i in range(n):
+            outcome = d.submit(user_request(i, "eng"), admin)
+            assert outcome.ok, outcome.to_bytes()
+
+    return timed(n, work)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def over_http(home: Path, n: int) -> float:
+    port = free_port()
+    env = {**os.environ, "OPENMPS_HOME": str(home)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "openmps", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=ADMIN, timeout=30) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            client.post("/provisioning", content=request("GetBusinessUsers", path=RESELLER))  # warm auth
+
+            def work() -> None:
+                for i in range(n):
+                    r = client.post("/provisioning", content=user_request(i, "web"))
+                    assert r.status_code == 200, r.text
+
+            return timed(n, work)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def in_threads(n: int, threads: int, one: Callable[[int], None]) -> float:
+    def work() -> None:
+        workers = [
+            threading.Thread(target=lambda t=t: [one(i) for i in range(t, n, threads)])
+            for t in range(threads)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+
+    return timed(n, work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--password-users", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        d = prepare(home)
+        rows: list[tuple[str, int, float, str]] = []
+        raw = raw_sqlite(home / "openmps.db", args.users)
+        rows.append(("raw SQLite, same rows (baseline)", args.users, raw, "1.00"))
+        engine = in_process(d, args.users)
+        rows.append(("engine in-process, no password", args.users, engine, f"{engine / raw:.2f} of raw"))
+        http = over_http(home, args.users // 2)
+        rows.append(("engine over HTTP, no password", args.users // 2, http, f"{http / raw:.2f} of raw"))
+        hasher = PasswordHasher()
+        kdf = in_threads(args.password_users, 2, lambda i: hasher.hash(f"Pa55word-{i}!"))
+        rows.append(("raw Argon2id hash, 2 threads (baseline)", args.password_users, kdf, "1.00"))
+        admin = d.administrator()
+
+        def with_password(i: int) -> None:
+            outcome = d.submit(user_request(i, "pw", "Pa55word!x"), admin)
+            assert outcome.ok, outcome.to_bytes()
+
+        pw = in_threads(args.password_users, 2, with_password)
+        rows.append(
+            ("engine with password, 2 threads", args.password_users, pw, f"{pw / kdf:.2f} of Argon2id")
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'ops':>6}  {'ops/s':>9}  ratio")
+    for name, n, rate, ratio in rows:
+        print(f"{name:<{width}}  {n:>6}  {rate:>9.1f}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m openmps`` is the ``openmps`` command."""
+
+from openmps.cli.main import main
+
+main()

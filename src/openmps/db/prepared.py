@@ -1,0 +1,94 @@
+"""Core statements compiled once per dialect and run on the connection's DBAPI cursor.
+
+SQLAlchemy's execution path costs ~40 µs per statement even with its compiled cache; the same
+statement on the DBAPI cursor costs ~4 µs.  A provisioning request runs a dozen small statements,
+so for the hot ones the difference is most of the request.  ``Prepared`` keeps them written as
+SQLAlchemy Core (one definition, any dialect) and runs them inside the same transaction, on the
+same DBAPI connection, that the SQLAlchemy ``Connection`` holds.  Use it only for statements whose
+parameters and results need no type conversion (text and integers).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+
+class Result:
+    """The rows of one execution, as named tuples (``row.id``), with SQLAlchemy-like accessors."""
+
+    def __init__(self, cursor: Any, row_type: Any) -> None:
+        self._cursor = cursor
+        self._row_type = row_type
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    def __iter__(self) -> Iterator[Any]:
+        make = self._row_type._make
+        return (make(r) for r in self._cursor)
+
+    def all(self) -> list[Any]:
+        make = self._row_type._make
+        return [make(r) for r in self._cursor.fetchall()]
+
+    def first(self) -> Any | None:
+        row = self._cursor.fetchone()
+        return None if row is None else self._row_type._make(row)
+
+    def scalar_one(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is None:
+            raise LookupError("the statement returned no row")
+        return row[0]
+
+
+class Prepared:
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, Any, dict[str, Any]]] = {}
+
+    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, Any, dict[str, Any]]:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            columns = [c[0] for c in getattr(compiled, "_result_columns", ())] or ["value"]
+            row_type = namedtuple("Row", columns, rename=True)  # type: ignore[misc]
+            # literals in the statement (``value + 1``) are anonymous parameters with defaults
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}
+            found = (compiled.string, order, row_type, defaults)
+            self._compiled[name] = found
+        return found
+
+    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Result:
+        sql, order, row_type, defaults = self._for(conn)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        values = {**defaults, **params} if params else defaults
+        args = [values[k] for k in order] if order is not None else values
+        try:
+            cursor.execute(sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translate(sql, args, exc, conn) from exc
+        return Result(cursor, row_type)
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        sql, order, _, _ = self._for(conn)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        args = [[r[k] for k in order] for r in rows] if order is not None else rows
+        try:
+            cursor.executemany(sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translate(sql, args, exc, conn) from exc
+
+
+def _translate(sql: str, args: Any, exc: Exception, conn: Connection) -> Exception:
+    """The SQLAlchemy exception (IntegrityError, …) callers already handle, as SQLAlchemy would raise."""
+    return DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error)
