@@ -15,7 +15,7 @@ from openmps.directory.naming import sam_seed
 from openmps.directory.service import DirectoryService
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Properties, Role, Xml, procedure
-from openmps.errors import AlreadyExists, InvalidArgument
+from openmps.errors import InvalidArgument
 from openmps.namespaces.hosted_exchange.common import (
     EXCHANGE_LATER,
     NAMESPACE,
@@ -77,9 +77,7 @@ class CreateBusinessUser:
                 f"{org.dn.ldap_path}",
                 argument="userPrincipalName",
             )
-        dn = self.container.child("CN", upn)
-        if directory.exists(dn):
-            raise AlreadyExists(f"the user {dn.ldap_path} already exists", dn=str(dn))
+        dn = self.container.child("CN", upn)  # an existing user: AlreadyExists from the add
         attrs = self._attributes(upn)
         attrs["sAMAccountName"] = [self._sam(directory)]
         directory.add(dn, attrs)
