@@ -83,7 +83,7 @@ def test_export_to_stdout(home: Path) -> None:
 
 def test_export_a_subtree_to_a_file(home: Path, tmp_path: Path) -> None:
     target = tmp_path / "hosting.ldif"
-    code, out, err = run(home, "export", "--base", "OU=Hosting,DC=fabrikam,DC=com", "--output", str(target))
+    code, out, err = run(home, "export", "--base", "LDAP://OU=Hosting,DC=fabrikam,DC=com", "-o", str(target))
     assert code == 0
     assert out == b""
     data = target.read_bytes()

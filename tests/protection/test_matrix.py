@@ -132,3 +132,24 @@ def test_hidden_is_indistinguishable_from_missing(template: Path, tmp_path: Path
     assert (real.hex_code, type(real)) == (fake.hex_code, type(fake))
     assert real.description == f"no such object: {WORKER}"
     assert fake.description == f"no such object: {fake_path}"
+
+
+@pytest.mark.parametrize("procedure", list(CASES))
+def test_anonymous_over_http_is_refused(template: Path, tmp_path: Path, procedure: str) -> None:
+    from conftest import AsgiClient
+    from openmps.web.app import create_app
+
+    home = tmp_path / "home"
+    shutil.copytree(template, home)
+    d = open_deployment(home, passwords=fast_passwords())
+    client = AsgiClient(create_app(d))
+    before = d.read(lambda directory: len(directory.search(directory.backend.get(HOSTING_DN).dn)))
+    response = client.post("/provisioning", content=CASES[procedure][0].encode())
+    assert response.status_code == 401  # type: ignore[attr-defined]
+    assert response.headers["www-authenticate"].startswith("Basic")  # type: ignore[attr-defined]
+    assert b'code="0x8007052E"' in response.content  # type: ignore[attr-defined]
+    after = d.read(lambda directory: len(directory.search(directory.backend.get(HOSTING_DN).dn)))
+    assert before == after
+
+
+HOSTING_DN = DN.from_path(HOSTING)

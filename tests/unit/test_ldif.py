@@ -262,7 +262,7 @@ dn: OU=Tenants,OU=Hosting,DC=fabrikam,DC=com
 changetype: modify
 delete: description
 
-dn: CN=WatOrgTypes,OU=Hosting,DC=fabrikam,DC=com
+dn: CN=Users,DC=fabrikam,DC=com
 changetype: modify
 """,
     )
@@ -383,7 +383,7 @@ def test_malformed_record_at_the_end_writes_nothing_even_without_a_transaction(s
     data = (ADD_OU + "\ndn: CN=bad\nno colon\n").encode()
     uow = store.open_uow()
     try:
-        with pytest.raises(InvalidArgument, match="line 22"):
+        with pytest.raises(InvalidArgument, match="line 23"):
             import_ldif(store.providers(uow).directory.backend, io.BytesIO(data))
         uow.commit()  # commit whatever was applied: nothing
     finally:

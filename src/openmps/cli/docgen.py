@@ -53,7 +53,8 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
 
 def _signature(spec: ProcedureSpec) -> str:
     args = " ".join(f"{a.xml.name}:{a.kind}{'!' if a.required else ''}" for a in spec.args)
-    return f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}] {args}"
+    right = f" {spec.right}" if spec.right else ""
+    return f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}] {args}"
 
 
 def render() -> dict[Path, str]:

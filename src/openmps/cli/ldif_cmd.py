@@ -25,7 +25,8 @@ ldif_app = typer.Typer(help="Export and import the directory as LDIF (RFC 2849).
 @ldif_app.command("export")
 def export_command(
     base: Annotated[
-        str | None, typer.Option("--base", help="DN of the subtree to export (default: the domain)")
+        str | None,
+        typer.Option("--base", help="DN or LDAP:// path of the subtree to export (default: the domain)"),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: standard output)")
@@ -37,7 +38,7 @@ def export_command(
     d = deployment()
     buffer = io.BytesIO()  # nothing is written unless the export succeeds
     try:
-        base_dn = DN.parse(base) if base is not None else d.layout.domain
+        base_dn = DN.from_path(base) if base is not None else d.layout.domain
 
         def work(directory: DirectoryService) -> int:
             return export_ldif(directory.backend, base_dn, buffer)

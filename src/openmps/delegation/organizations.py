@@ -163,7 +163,8 @@ def organization_dacl(
 
     Users of an organization may list and read it; its admins manage it; the parent's CSRs manage
     the organizations below them; the organization's CSRs have full control of its user objects
-    (inherit-only, user class).  A reseller's or the hosting org's users read only one level down,
+    (inherit-only, user class).  A hosting or reseller organization's admins have full control
+    below it and its CSRs read below it.  A reseller's or the hosting org's users read only one level down,
     so they see their customers' names but not inside them.
     """
     read_scope = INHERIT if kind is OrgType.CUSTOMER else INHERIT | AceFlag.NO_PROPAGATE_INHERIT
@@ -174,8 +175,12 @@ def organization_dacl(
     ]
     if parent_csr_admins:
         aces.append(Ace.grant(parent_csr_admins, PARENT_CSR_RIGHTS, flags=INHERIT))
-    admin_rights = ADMIN_RIGHTS if kind is OrgType.CUSTOMER else Right.GENERIC_ALL
-    aces.append(Ace.grant(admins, admin_rights, flags=INHERIT))
+    if kind is OrgType.CUSTOMER:
+        aces.append(Ace.grant(admins, ADMIN_RIGHTS, flags=INHERIT))
+    else:
+        # Hosting and reseller admins manage everything below; their CSRs read it.
+        aces.append(Ace.grant(admins, Right.GENERIC_ALL, flags=INHERIT))
+        aces.append(Ace.grant(csr_admins, Right.GENERIC_READ, flags=INHERIT))
     aces.append(
         Ace.grant(
             csr_admins,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from openmps.delegation.layout import Layout, OrgNames, OrgType
 from openmps.delegation.passwords import Passwords
+from openmps.directory import acl
 from openmps.directory.interface import Entry
 from openmps.directory.service import DirectoryService
 from openmps.engine.context import Caller
@@ -105,7 +106,7 @@ class HostingSession:
     def is_domain_admin(self, caller: Caller) -> bool:
         return self._domain_admins_sid in caller.token
 
-    def require(self, caller: Caller, role: Role, target: DN | None) -> None:
+    def require(self, caller: Caller, role: Role, target: DN | None, right: str | None = None) -> None:
         if self.is_domain_admin(caller):
             return  # a missing target is the procedure's NotFound, as for everyone
         if role is Role.AUTHENTICATED:
@@ -121,6 +122,18 @@ class HostingSession:
                 f"{caller.name} does not hold the {_ROLE_NAMES[role]} role on {target.ldap_path}",
                 role=role.name,
             )
+        if right is not None and not self._granted(caller, target, acl.right_from_name(f"ADS_RIGHT_{right}")):
+            raise AccessDenied(
+                f"the DACL of {target.ldap_path} does not grant {right} to {caller.name}", right=right
+            )
+
+    def _granted(self, caller: Caller, target: DN, right: acl.Right) -> bool:
+        directory = self._providers.directory
+        if directory.check_access(caller.token, target, right):
+            return True
+        # As in AD, DELETE_CHILD on the parent also allows deleting the object.
+        deleting = right in (acl.Right.DELETE, acl.Right.DS_DELETE_TREE)
+        return deleting and directory.check_access(caller.token, target.parent, acl.Right.DS_DELETE_CHILD)
 
     def _held_roles(self, caller: Caller, chain: list[Org]) -> set[Role]:
         held: set[Role] = set()

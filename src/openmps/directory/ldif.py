@@ -133,7 +133,7 @@ def import_ldif(directory: Directory, source: BinaryIO) -> ImportResult:
                 _move(directory, op)
                 modified += 1
         except MpsError as exc:
-            if str(op.dn) not in exc.description:
+            if not op.dn or str(op.dn) not in exc.description:
                 exc.description = f"{exc.description} (LDIF record '{op.dn}' at line {op.line})"
                 exc.args = (exc.description,)
             exc.fields.setdefault("line", op.line)
@@ -168,24 +168,25 @@ def _move(directory: Directory, op: _Move) -> None:
 def _parse(source: BinaryIO) -> Iterator[_Op]:
     first = True
     for record in _records(source):
-        if first and record[0].attr.lower() == "version":
-            if record[0].value.strip() != b"1":
-                raise InvalidArgument(f"line {record[0].number}: only LDIF version 1 is supported")
+        if first and record[0][1].lower().startswith(b"version:"):
+            version = _split(*record[0])
+            if version.attr.lower() != "version" or version.value.strip() != b"1":
+                raise InvalidArgument(f"line {version.number}: only LDIF version 1 is supported")
             record = record[1:]
         first = False
         if record:
             yield _op(record)
 
 
-def _op(record: list[_Line]) -> _Op:
-    head = record[0]
+def _op(record: list[tuple[int, bytes]]) -> _Op:
+    head = _split(*record[0])
     if head.attr.lower() != "dn":
         raise InvalidArgument(f"line {head.number}: a record must start with 'dn:', not '{head.attr}:'")
     try:
         dn = DN.parse(_text(head, "the DN"))
     except InvalidArgument as exc:
         raise InvalidArgument(f"line {head.number}: {exc.description}", line=head.number) from None
-    rest = record[1:]
+    rest = [_split(number, text, dn) for number, text in record[1:]]
     if rest and rest[0].attr.lower() == "control":
         raise _bad(dn, rest[0], "LDAP controls are not supported")
     if not rest or rest[0].attr.lower() != "changetype":
@@ -306,7 +307,7 @@ def _bad(dn: DN, line: _Line, message: str) -> InvalidArgument:
     return InvalidArgument(f"LDIF record '{dn}', line {line.number}: {message}", dn=str(dn), line=line.number)
 
 
-def _records(source: Iterable[bytes]) -> Iterator[list[_Line]]:
+def _records(source: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
     """Records as lists of unfolded lines, comments dropped (RFC 2849: folding, ``#``, blank lines)."""
     pending: list[tuple[int, bytearray]] = []
     in_comment = False
@@ -327,28 +328,30 @@ def _records(source: Iterable[bytes]) -> Iterator[list[_Line]]:
         if line:
             pending.append((number, bytearray(line)))
         elif pending:
-            yield [_split(n, bytes(text)) for n, text in pending]
+            yield [(n, bytes(text)) for n, text in pending]
             pending = []
     if pending:
-        yield [_split(n, bytes(text)) for n, text in pending]
+        yield [(n, bytes(text)) for n, text in pending]
 
 
-def _split(number: int, line: bytes) -> _Line:
+def _split(number: int, line: bytes, dn: DN | None = None) -> _Line:
+    """One unfolded line as (attribute, raw value); base64 decoded.  ``dn`` names the record in errors."""
+    where = f"line {number}" if dn is None else f"LDIF record '{dn}', line {number}"
     if line.rstrip(b" ") == b"-":
         return _Line(number, "-", b"")
     colon = line.find(b":")
     attr = line[:colon].decode("ascii", "replace").strip(" ") if colon > 0 else ""
     if not attr or not re.fullmatch(r"[A-Za-z0-9;.-]+", attr):
         shown = line[:60].decode("utf-8", "replace")
-        raise InvalidArgument(f"line {number}: expected 'attribute: value', got '{shown}'", line=number)
+        raise InvalidArgument(f"{where}: expected 'attribute: value', got '{shown}'", line=number)
     rest = line[colon + 1 :]
     if rest.startswith(b":"):
         try:
             value = base64.b64decode(rest[1:].strip(b" "), validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidArgument(f"line {number}: bad base64 value of '{attr}'", line=number) from None
+            raise InvalidArgument(f"{where}: bad base64 value of '{attr}'", line=number) from None
     elif rest.startswith(b"<"):
-        raise InvalidArgument(f"line {number}: values by URL ('{attr}:<') are not supported", line=number)
+        raise InvalidArgument(f"{where}: values by URL ('{attr}:<') are not supported", line=number)
     else:
         value = rest.lstrip(b" ")
     return _Line(number, attr, value)

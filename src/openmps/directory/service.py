@@ -111,15 +111,14 @@ class DirectoryService:
 
     def check_access(self, token: frozenset[str], dn: DN, desired: acl.Right) -> bool:
         """Whether ``token`` is granted ``desired`` on ``dn`` by its DACL and the inherited ones."""
-        chain = []
-        for node in (dn, *dn.ancestors()):
-            if node not in self._dacls:
-                found = self.backend.find(node)
-                self._dacls[node] = (self.dacl_of(found), found.object_classes) if found else None
-            item = self._dacls[node]
-            if item is None:
-                if node == dn:
-                    raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-                continue
-            chain.append(item)
+        nodes = [dn, *dn.ancestors()]
+        missing = [n for n in nodes if n not in self._dacls]
+        if missing:
+            found = self.backend.find_many(missing, attributes=(SECURITY_DESCRIPTOR, "objectClass"))
+            for node in missing:
+                entry = found.get(node)
+                self._dacls[node] = (self.dacl_of(entry), entry.object_classes) if entry else None
+        if self._dacls[dn] is None:
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        chain = [item for item in (self._dacls[n] for n in nodes) if item is not None]
         return acl.check_access(token=token, chain=chain, desired=desired)

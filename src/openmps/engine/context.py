@@ -57,8 +57,10 @@ class Session(Protocol[P_co]):
     @property
     def providers(self) -> P_co: ...
 
-    def require(self, caller: Caller, role: Role, target: DN | None) -> None:
-        """Raise AccessDenied (or NotFound, when the caller may not even see the target)."""
+    def require(self, caller: Caller, role: Role, target: DN | None, right: str | None = None) -> None:
+        """Check ``role`` on ``target``, then that the target's DACL grants ``right`` (an ADS right
+        name such as ``DS_CREATE_CHILD``).  Raise AccessDenied, or NotFound when the caller may not
+        even see the target."""
         ...
 
 

@@ -88,6 +88,7 @@ class ProcedureSpec:
     kind: Literal["read", "write"]
     args: tuple[ArgSpec, ...]
     doc: str = field(default="")
+    right: str | None = None  # the ADS right the target's DACL must grant the caller
 
     @property
     def key(self) -> tuple[str, str]:
@@ -240,8 +241,14 @@ def procedure(
     scope: str | None = None,
     access: Literal["public", "private"] = "public",
     kind: Literal["read", "write"] = "write",
+    right: str | None = None,
 ) -> Callable[[C], C]:
-    """Declare a class as an MPF procedure (see the module docstring)."""
+    """Declare a class as an MPF procedure (see the module docstring).
+
+    ``requires`` is the MPS role checked on the ``scope`` argument; ``right`` (e.g.
+    ``"DS_CREATE_CHILD"``) is the right the target's DACL must also grant, as AD would enforce it
+    on an impersonated caller.
+    """
 
     def wrap(cls: C) -> C:
         hints = get_type_hints(cls, include_extras=True)
@@ -261,7 +268,7 @@ def procedure(
             raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         cls.__mps_spec__ = ProcedureSpec(  # type: ignore[attr-defined]
-            namespace, name, cls, requires, scope, access, kind, tuple(args), doc
+            namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right
         )
         return cls
 

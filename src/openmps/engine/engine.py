@@ -179,7 +179,7 @@ class Invocation:
                 raise AccessDenied(f"{spec.namespace}::{spec.name} runs only as the service account")
         elif not caller.is_service:
             target = getattr(instance, spec.scope) if spec.scope else None
-            self.session.require(caller, spec.requires, target)
+            self.session.require(caller, spec.requires, target, spec.right)
         outputs = instance.run(ProcedureContext(self, caller, self.session.providers))
         for output in outputs or ():
             execute_data.append(output)

@@ -44,7 +44,13 @@ def _new_org_dn(ctx: Ctx, container: DN, name: str) -> DN:
     return dn
 
 
-@procedure(NAMESPACE, "CreateResellerOrganization", requires=Role.ORG_CREATOR, scope="container")
+@procedure(
+    NAMESPACE,
+    "CreateResellerOrganization",
+    requires=Role.ORG_CREATOR,
+    scope="container",
+    right="DS_CREATE_CHILD",
+)
 class CreateResellerOrganization:
     """Create a reseller organization under the hosting organization."""
 
@@ -64,7 +70,13 @@ class CreateResellerOrganization:
         return [org_element(built)]
 
 
-@procedure(NAMESPACE, "CreateBusinessOrganization", requires=Role.ORG_CREATOR, scope="container")
+@procedure(
+    NAMESPACE,
+    "CreateBusinessOrganization",
+    requires=Role.ORG_CREATOR,
+    scope="container",
+    right="DS_CREATE_CHILD",
+)
 class CreateBusinessOrganization:
     """Create a business organization (identity part) in a reseller organization."""
 
@@ -99,7 +111,7 @@ class CreateBusinessOrganization:
         return [org_element(built)]
 
 
-@procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path")
+@procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
 class DeleteBusinessOrganization:
     """Delete a business organization; refused while it still has users."""
 
@@ -124,7 +136,7 @@ class DeleteBusinessOrganization:
         return ()
 
 
-@procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path")
+@procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
 class DeleteResellerOrganization:
     """Delete a reseller organization; refused while it still has organizations or users."""
 
@@ -147,7 +159,9 @@ class DeleteResellerOrganization:
         return ()
 
 
-@procedure(NAMESPACE, "GetBusinessOrganization", requires=Role.USER, scope="path", kind="read")
+@procedure(
+    NAMESPACE, "GetBusinessOrganization", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP"
+)
 class GetBusinessOrganization:
     """An organization's attributes and well-known objects."""
 

@@ -34,7 +34,9 @@ NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
 
 
-@procedure(NAMESPACE, "CreateBusinessUser", requires=Role.USER_CREATOR, scope="container")
+@procedure(
+    NAMESPACE, "CreateBusinessUser", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD"
+)
 class CreateBusinessUser:
     """Create a business user; optionally set its password and make it an admin of its organization."""
 
@@ -133,7 +135,7 @@ def _business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
     return chain[0], entry
 
 
-@procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path")
+@procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
 class DeleteBusinessUser:
     """Delete a business user; it leaves every group it was in."""
 
@@ -153,7 +155,7 @@ def user_element(entry: Entry) -> etree._Element:
     return element
 
 
-@procedure(NAMESPACE, "GetBusinessUser", requires=Role.USER, scope="path", kind="read")
+@procedure(NAMESPACE, "GetBusinessUser", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP")
 class GetBusinessUser:
     """A business user's attributes and group memberships (never its password)."""
 
@@ -165,7 +167,9 @@ class GetBusinessUser:
         return [user_element(entry)]
 
 
-@procedure(NAMESPACE, "GetBusinessUsers", requires=Role.USER, scope="path", kind="read")
+@procedure(
+    NAMESPACE, "GetBusinessUsers", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST"
+)
 class GetBusinessUsers:
     """The users of an organization: path, UPN, sAMAccountName and display name of each."""
 
