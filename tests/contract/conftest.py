@@ -102,7 +102,9 @@ BACKENDS: dict[str, Callable[[Path], BackendFactory]] = {
 
 
 @pytest.fixture(scope="session", params=sorted(BACKENDS))
-def backend_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BackendFactory:
+def backend_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> BackendFactory:
     """The factory of one backend (the suite runs once per entry of :data:`BACKENDS`)."""
     name: str = request.param
     return BACKENDS[name](tmp_path_factory.mktemp(f"backend-{name}"))
@@ -123,3 +125,14 @@ def directory(backend: ContractBackend) -> Directory:
 @pytest.fixture
 def domain_sid(backend: ContractBackend) -> str:
     return backend.domain_sid
+
+
+@pytest.fixture(scope="session")
+def sql_store() -> Callable[[Path], str]:
+    """For SQL-only tests: creates an empty migrated store at a path and returns its domain SID."""
+
+    def create(path: Path) -> str:
+        create_sql_store(path)
+        return DOMAIN_SID
+
+    return create

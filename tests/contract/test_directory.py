@@ -127,20 +127,20 @@ class TestAdd:
         child = dn("CN=u,OU=Missing")
         with pytest.raises(NotFound) as exc_info:
             add_user(d, child)
-        assert_error(exc_info, NotFound, child)
+        assert_error(exc_info, NotFound, child.parent)
         assert not d.exists(child)
 
     def test_non_naming_context_without_any_parent_is_not_found(self, directory: Directory) -> None:
         with pytest.raises(NotFound) as exc_info:
             add_ou(directory, DN.parse("OU=orphan,DC=nowhere,DC=com"))
-        assert_error(exc_info, NotFound, "OU=orphan")
+        assert_error(exc_info, NotFound, "DC=nowhere,DC=com")
 
     def test_duplicate_dn_is_already_exists_case_insensitively(self, d: Directory) -> None:
         add_ou(d, dn("OU=People"))
         again = DN.parse("ou=PEOPLE, dc=Example ,DC=COM")
         with pytest.raises(AlreadyExists) as exc_info:
             add_ou(d, again)
-        assert_error(exc_info, AlreadyExists, "people")
+        assert_error(exc_info, AlreadyExists, dn("OU=People"))
         assert len(d.search(NC, Scope.ONELEVEL)) == 1
 
     def test_guid_and_sid_are_assigned(self, d: Directory, domain_sid: str) -> None:
@@ -447,7 +447,7 @@ class TestSearch:
         assert self._find(tree, f.and_(users, f.not_(f.LessOrEqual("n", "9")))) == {a1, ab1, b1}
 
     def test_negated_substring(self, tree: Directory) -> None:
-        a11, a1, ab1, b1 = dn("CN=a11,OU=A1,OU=A"), dn("CN=a1,OU=A"), dn("CN=ab1,OU=AB"), dn("CN=b1,OU=B")
+        a1, ab1, b1 = dn("CN=a1,OU=A"), dn("CN=ab1,OU=AB"), dn("CN=b1,OU=B")
         users = f.eq("objectClass", "user")
         assert self._find(tree, f.and_(users, f.not_(f.Substring("sn", "m", (), None)))) == {a1, ab1, b1}
 
@@ -639,7 +639,9 @@ class TestMembership:
         people.modify(g1, [Change.delete("member", "cn=u1, ou=People, dc=example, dc=com")])
         assert dnset(people.get(g1).get("member")) == {dn("CN=u2,OU=People")}
         assert set(people.member_of(dn("CN=u1,OU=People"))) == {dn("CN=g2")}
-        people.modify(g1, [Change.replace("member", str(dn("CN=u1,OU=People")), "cn=U1,ou=People,dc=example,dc=com")])
+        people.modify(
+            g1, [Change.replace("member", str(dn("CN=u1,OU=People")), "cn=U1,ou=People,dc=example,dc=com")]
+        )
         assert len(people.get(g1).get("member")) == 1
 
     def test_deleting_a_member_removes_it_from_groups(self, people: Directory) -> None:
@@ -787,7 +789,7 @@ class TestMove:
     def test_target_exists_is_already_exists(self, moving: Directory) -> None:
         with pytest.raises(AlreadyExists) as exc_info:
             moving.move(dn("CN=u2,OU=A"), DN.parse("cn=G,dc=example,dc=com"))
-        assert_error(exc_info, AlreadyExists, "cn=g")
+        assert_error(exc_info, AlreadyExists, dn("CN=g"))
         assert moving.exists(dn("CN=u2,OU=A"))
 
     def test_missing_source_or_target_parent_is_not_found(self, moving: Directory) -> None:
@@ -796,7 +798,7 @@ class TestMove:
         assert_error(exc_info, NotFound, dn("CN=ghost"))
         with pytest.raises(NotFound) as exc_info:
             moving.move(dn("CN=u2,OU=A"), dn("CN=u2,OU=Nowhere"))
-        assert_error(exc_info, NotFound, "OU=Nowhere")
+        assert_error(exc_info, NotFound, dn("OU=Nowhere"))
         assert moving.exists(dn("CN=u2,OU=A"))
 
     def test_prefix_sibling_is_not_moved(self, moving: Directory) -> None:
@@ -854,7 +856,9 @@ class TestUniqueness:
         self._check(exc_info, attr, variant)
 
     @pytest.mark.parametrize(("attr", "value", "variant"), UNIQUE_CASES)
-    def test_on_modify_replace(self, d: Directory, holder_dn: DN, attr: str, value: str, variant: str) -> None:
+    def test_on_modify_replace(
+        self, d: Directory, holder_dn: DN, attr: str, value: str, variant: str
+    ) -> None:
         other = add_user(d, dn("CN=other,OU=TenantTwo"), **{attr: ["mine-" + value]})
         with pytest.raises(ConstraintViolation) as exc_info:
             d.modify(other, [Change.replace(attr, variant)])
@@ -862,7 +866,7 @@ class TestUniqueness:
 
     @pytest.mark.parametrize("how", ["add", "modify-add", "modify-replace"])
     def test_refused_unique_value_changes_nothing(self, d: Directory, holder_dn: DN, how: str) -> None:
-        """A write refused for a taken value leaves the directory as it was (and the value with its holder)."""
+        """A write refused for a taken value leaves the directory as it was."""
         other = dn("CN=other,OU=TenantTwo")
         if how != "add":
             add_user(d, other, userPrincipalName=["mine@example.com"], description=["before"])
@@ -910,7 +914,9 @@ class TestUniqueness:
 
     def test_values_of_different_attributes_do_not_collide(self, d: Directory, holder_dn: DN) -> None:
         add_user(d, dn("CN=other,OU=TenantTwo"), description=["jdoe"], mail=["jdoe@example.com"])
-        add_user(d, dn("CN=third,OU=TenantTwo"), userPrincipalName=["jdoe"], sAMAccountName=["jdoe@example.com"])
+        add_user(
+            d, dn("CN=third,OU=TenantTwo"), userPrincipalName=["jdoe"], sAMAccountName=["jdoe@example.com"]
+        )
         assert d.holder("userPrincipalName", "jdoe") == dn("CN=third,OU=TenantTwo")
         assert d.holder("description", "jdoe") == dn("CN=other,OU=TenantTwo")
 

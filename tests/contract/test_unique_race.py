@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DOMAIN_SID, create_sql_store
 
 from openmps.db.store import SqlUnitOfWork, make_engine, sqlite_url
 from openmps.directory.interface import Scope
@@ -28,17 +28,15 @@ UPNS = ["race@example.com", "RACE@example.com", "Race@Example.COM", "race@EXAMPL
 WORKERS = 4
 
 
-def _worker(db: str, dn: str, upn: str, barrier: Any, results: Any) -> None:
+def _worker(db: str, domain_sid: str, dn: str, upn: str, barrier: Any, results: Any) -> None:
     """Add one entry holding ``upn`` in its own transaction; report the outcome on ``results``."""
     engine = make_engine(sqlite_url(Path(db)))
     uow = SqlUnitOfWork(engine)
-    directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
+    directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
     outcome: tuple[str, ...]
     try:
         barrier.wait(timeout=20)
-        directory.add(
-            DN.parse(dn), {"objectClass": ["top", "person", "user"], "userPrincipalName": [upn]}
-        )
+        directory.add(DN.parse(dn), {"objectClass": ["top", "person", "user"], "userPrincipalName": [upn]})
         time.sleep(0.05)  # hold the transaction open: the others are trying meanwhile
         uow.commit()
         outcome = ("committed", dn)
@@ -53,12 +51,11 @@ def _worker(db: str, dn: str, upn: str, barrier: Any, results: Any) -> None:
     results.put(outcome)
 
 
-def _setup(path: Path) -> None:
-    create_sql_store(path)
+def _setup(path: Path, domain_sid: str) -> None:
     engine = make_engine(sqlite_url(path))
     uow = SqlUnitOfWork(engine)
     try:
-        directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
+        directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
         directory.add(NC, {"objectClass": ["top", "domain", "domainDNS"], "dc": ["example"]})
         directory.add(PEOPLE, {"objectClass": ["top", "organizationalUnit"], "ou": ["People"]})
         uow.commit()
@@ -66,11 +63,11 @@ def _setup(path: Path) -> None:
         engine.dispose()
 
 
-def _holders(path: Path) -> tuple[list[DN], DN | None]:
+def _holders(path: Path, domain_sid: str) -> tuple[list[DN], DN | None]:
     engine = make_engine(sqlite_url(path))
     uow = SqlUnitOfWork(engine, readonly=True)
     try:
-        directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
+        directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
         users = [e.dn for e in directory.search(PEOPLE, Scope.ONELEVEL)]
         return users, directory.holder("userPrincipalName", "race@example.com")
     finally:
@@ -79,17 +76,18 @@ def _holders(path: Path) -> tuple[list[DN], DN | None]:
 
 
 @pytest.mark.parametrize("same_dn", [False, True], ids=["distinct-dns", "same-dn"])
-def test_one_of_concurrent_adds_of_a_upn_wins(tmp_path: Path, same_dn: bool) -> None:
+def test_one_of_concurrent_adds_of_a_upn_wins(
+    tmp_path: Path, sql_store: Callable[[Path], str], same_dn: bool
+) -> None:
     db = tmp_path / "race.sqlite"
-    _setup(db)
+    domain_sid = sql_store(db)
+    _setup(db, domain_sid)
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(WORKERS)
     results = ctx.Queue()
-    targets = [
-        str(PEOPLE.child("CN", "racer" if same_dn else f"racer{i}")) for i in range(WORKERS)
-    ]
+    targets = [str(PEOPLE.child("CN", "racer" if same_dn else f"racer{i}")) for i in range(WORKERS)]
     procs = [
-        ctx.Process(target=_worker, args=(str(db), targets[i], UPNS[i], barrier, results))
+        ctx.Process(target=_worker, args=(str(db), domain_sid, targets[i], UPNS[i], barrier, results))
         for i in range(WORKERS)
     ]
     for proc in procs:
@@ -111,6 +109,9 @@ def test_one_of_concurrent_adds_of_a_upn_wins(tmp_path: Path, same_dn: bool) -> 
     assert len(committed) == 1, outcomes
     expected = "AlreadyExists" if same_dn else "ConstraintViolation"
     assert [o[0] for o in refused] == [expected] * (WORKERS - 1), outcomes
-    users, holder = _holders(db)
-    assert users == [DN.parse(committed[0][1])]
-    assert holder == DN.parse(committed[0][1])
+    winner = committed[0][1]
+    for refusal in refused:  # the refusal does not reveal who holds the value
+        assert "racer" not in refusal[2].casefold() or same_dn, refusal
+    users, holder = _holders(db, domain_sid)
+    assert users == [DN.parse(winner)]
+    assert holder == DN.parse(winner)

@@ -12,6 +12,9 @@ import sys
 from itertools import groupby
 from pathlib import Path
 
+from lxml import etree
+from lxml.builder import ElementMaker
+
 from openmps.app import registry
 from openmps.engine.declaration import ArgSpec, ProcedureSpec
 from openmps.errors import all_error_classes
@@ -57,6 +60,63 @@ def _signature(spec: ProcedureSpec) -> str:
     return f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}] {args}"
 
 
+XS = "http://www.w3.org/2001/XMLSchema"
+x = ElementMaker(namespace=XS, nsmap={"xs": XS})
+# true/false/yes/no/1/0 in any case, or empty (an element that is present is a flag that is set)
+BOOL_PATTERN = "([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|1|0)?"
+SIMPLE = {
+    "str": "xs:string",
+    "secret": "xs:string",
+    "dn": "xs:string",
+    "upn": "xs:string",
+    "int": "xs:integer",
+}
+
+
+def _any_attribute() -> etree._Element:
+    return x.anyAttribute(processContents="skip")  # do-not-log and the like
+
+
+def _xsd_type(a: ArgSpec) -> etree._Element:
+    if a.kind == "node":
+        anything = x.any(processContents="skip", minOccurs="0", maxOccurs="unbounded")
+        return x.complexType(x.sequence(anything), _any_attribute(), mixed="true")
+    if a.kind == "list":
+        item = x.element(name=a.xml.item or "item", type="xs:string", minOccurs="0", maxOccurs="unbounded")
+        return x.complexType(x.sequence(item))
+    if a.kind == "properties":
+        value = x.element(name="value", type="xs:string", minOccurs="0", maxOccurs="unbounded")
+        prop = x.complexType(
+            x.sequence(value),
+            x.attribute(name="name", type="xs:string", use="required"),
+            x.attribute(name="mode", type="xs:string"),
+            mixed="true",
+        )
+        return x.complexType(
+            x.sequence(x.element(prop, name="property", minOccurs="0", maxOccurs="unbounded"))
+        )
+    base = "bool" if a.kind == "bool" else SIMPLE.get(a.kind, "xs:string")
+    return x.complexType(x.simpleContent(x.extension(_any_attribute(), base=base)))
+
+
+def xsd(spec: ProcedureSpec) -> str:
+    """An XML Schema of the procedure's ``<executeData>``, derived from its declaration."""
+    arguments = []
+    for a in spec.args:
+        element = x.element(name=a.xml.name, minOccurs="1" if a.required else "0")
+        if a.xml.doc:
+            element.append(x.annotation(x.documentation(a.xml.doc)))
+        element.append(_xsd_type(a))
+        arguments.append(element)
+    schema = x.schema(
+        etree.Comment(f" {spec.namespace}::{spec.name}: generated from its declaration, do not edit "),
+        x.simpleType(x.restriction(x.pattern(value=BOOL_PATTERN), base="xs:string"), name="bool"),
+        x.element(x.complexType(x.all(*arguments), _any_attribute()), name="executeData"),
+        elementFormDefault="unqualified",
+    )
+    return etree.tostring(schema, pretty_print=True, xml_declaration=True, encoding="utf-8").decode()
+
+
 def render() -> dict[Path, str]:
     files: dict[Path, str] = {}
     specs = list(registry())
@@ -74,6 +134,8 @@ def render() -> dict[Path, str]:
         for spec in group_list:
             body += _procedure(spec)
         files[ROOT / "docs" / "api" / name] = "\n".join(body).rstrip() + "\n"
+        for spec in group_list:
+            files[ROOT / "docs" / "api" / "schemas" / _slug(namespace) / f"{spec.name}.xsd"] = xsd(spec)
     files[ROOT / "docs" / "api" / "README.md"] = "\n".join(index) + "\n"
     files[ROOT / "docs" / "api" / "signatures.txt"] = "\n".join(_signature(s) for s in specs) + "\n"
     errors = [
