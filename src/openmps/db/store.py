@@ -36,6 +36,8 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
+        # every unit of work ends in an explicit commit or rollback: no reset round trip needed
+        pool_reset_on_return=None,
         **({"poolclass": StaticPool} if memory else {}),
     )
 

@@ -9,14 +9,28 @@ step runs, so a malformed request fails without side effects.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from lxml import etree
 
+from openmps.engine.compiler import (
+    NOT_XML_CHARS,
+    SIMPLE_PATH,
+    Compiler,
+    Execute,
+    ForEach,
+    Repeat,
+    Step,
+    Transform,
+    Try,
+    When,
+    XPathRef,
+    element_children,
+    where,
+)
 from openmps.errors import (
     InvalidArgument,
     MalformedRequest,
@@ -27,14 +41,6 @@ from openmps.errors import (
 )
 
 __all__ = ["RunLimits", "StepRunner", "run_request"]
-
-XSL_NS = "http://www.w3.org/1999/XSL/Transform"
-_XSL_TEMPLATE = f"{{{XSL_NS}}}template"
-_FIXED_ROOTS = ("data", "procedureData", "context")
-_MODES = ("insert", "merge", "replace", "move")
-_IF_NULL = ("fail", "ignore", "skip")
-_SIMPLE_PATH = re.compile(r"[^\W\d][\w.-]*(?:/[^\W\d][\w.-]*)*")
-_NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class StepRunner(Protocol):
@@ -59,288 +65,6 @@ class RunLimits:
     max_steps: int = 1_000_000  # executes actually run, over all forEach iterations and batch items
     max_iterations: int = 2_000_000  # step iterations attempted, including ones skipped by ifNull="skip"
     max_copied_elements: int = 10_000_000  # elements deep-copied by transforms, snapshots and XSLT
-
-
-# --- the compiled procedure -------------------------------------------------------------------------
-
-
-@dataclass
-class _Path:
-    text: str
-    xpath: etree.XPath
-    label: str  # "<before> (line 3) sourcePath", for messages
-
-
-@dataclass
-class _When:
-    select: str | None
-    case: str | None
-    source: str | None
-    path: _Path | None
-
-
-@dataclass
-class _Transform:
-    label: str
-    source: str
-    destination: str
-    source_path: _Path | None
-    destination_path: _Path | None
-    mode: str
-    if_null: str
-    allow_null: bool
-    xslt: etree.XSLT | None
-    whens: list[_When]
-
-
-@dataclass
-class _ForEach:
-    label: str
-    name: str
-    root: str
-    path: _Path
-    if_null: str
-
-
-@dataclass
-class _Repeat:
-    source: str
-    path: _Path | None
-
-
-@dataclass
-class _Execute:
-    namespace: str
-    procedure: str
-    impersonate: int
-    execute_data: etree._Element | None
-    before: list[_Transform] = field(default_factory=list)
-    after: list[_Transform] = field(default_factory=list)
-    for_each: list[_ForEach] = field(default_factory=list)
-    whens: list[_When] = field(default_factory=list)  # evaluated once, before any forEach
-    item_whens: list[_When] = field(default_factory=list)  # name a forEach: evaluated per item
-    repeat: _Repeat | None = None
-
-
-@dataclass
-class _Try:
-    body: list[_Step]
-    handler: list[_Step]
-
-
-_Step = _Execute | _Try | _Transform
-
-
-@dataclass
-class _Select:
-    source: str
-    path: _Path | None
-    default_case: str | None
-    if_null_case: str | None
-    cases: list[tuple[str, str]]
-
-
-# --- compiling: every structural error is found here, before any step runs ---------------------------
-
-
-def _name(el: etree._Element) -> str:
-    qname = etree.QName(el)
-    if el.prefix:
-        return f"{el.prefix}:{qname.localname}"
-    return el.tag if qname.namespace is None else f"{{{qname.namespace}}}{qname.localname}"
-
-
-def _where(el: etree._Element) -> str:
-    return f"<{_name(el)}>" + (f" (line {el.sourceline})" if el.sourceline else "")
-
-
-def _children(el: etree._Element) -> list[etree._Element]:
-    return [child for child in el if isinstance(child.tag, str)]
-
-
-def _required(el: etree._Element, attr: str) -> str:
-    value = el.get(attr)
-    if value is None or not value.strip():
-        raise MalformedRequest(f"{_where(el)} is missing the required attribute '{attr}'")
-    return value
-
-
-def _choice(el: etree._Element, attr: str, allowed: tuple[str, ...], default: str) -> str:
-    value = el.get(attr, default)
-    if value not in allowed:
-        raise MalformedRequest(f"{_where(el)} {attr}='{value}' is not one of {', '.join(allowed)}")
-    return value
-
-
-def _root_name(el: etree._Element, attr: str, allowed: tuple[str, ...]) -> str:
-    value = _required(el, attr)
-    if value not in allowed:
-        raise MalformedRequest(f"{_where(el)} {attr}='{value}' is not one of {', '.join(allowed)}")
-    return value
-
-
-def _path(el: etree._Element, attr: str, *, required: bool = False) -> _Path | None:
-    text = el.get(attr)
-    if text is None or not text.strip():
-        if required:
-            raise MalformedRequest(f"{_where(el)} is missing the required attribute '{attr}'")
-        return None
-    label = f"{_where(el)} {attr}"
-    namespaces = {prefix: uri for prefix, uri in el.nsmap.items() if prefix}
-    try:
-        xpath = etree.XPath(text, namespaces=namespaces, regexp=False, smart_strings=False)
-    except etree.XPathError as error:
-        raise InvalidArgument(f"{label} '{text}' is not a valid XPath expression: {error}") from None
-    return _Path(text, xpath, label)
-
-
-class _Compiler:
-    """Turns a <procedure> element into steps, checking every element and attribute."""
-
-    def __init__(self, procedure: etree._Element) -> None:
-        self.selects: dict[str, _Select] = {}
-        self.procedure_data: etree._Element | None = None
-        for child in _children(procedure):  # definitions first: a <when> may name a later <select>
-            if child.tag == "select":
-                self._select(child)
-            elif child.tag == "procedureData":
-                if self.procedure_data is not None:
-                    raise MalformedRequest(f"{_where(child)}: <procedure> has more than one <procedureData>")
-                self.procedure_data = child
-        self.steps = self._block(procedure, top=True)
-
-    def _select(self, el: etree._Element) -> None:
-        name = _required(el, "name")
-        if name in self.selects:
-            raise MalformedRequest(f"{_where(el)}: a <select> named '{name}' is already defined")
-        cases: list[tuple[str, str]] = []
-        for child in _children(el):
-            if child.tag != "where":
-                raise MalformedRequest(f"{_where(child)} is not allowed in <select>")
-            value = child.get("value")
-            if value is None:
-                raise MalformedRequest(f"{_where(child)} is missing the required attribute 'value'")
-            cases.append((value, _required(child, "case").strip()))
-        self.selects[name] = _Select(
-            source=_root_name(el, "source", _FIXED_ROOTS),
-            path=_path(el, "sourcePath"),
-            default_case=(el.get("defaultCase") or "").strip() or None,
-            if_null_case=(el.get("ifNullCase") or "").strip() or None,
-            cases=cases,
-        )
-
-    def _block(self, parent: etree._Element, *, top: bool) -> list[_Step]:
-        steps: list[_Step] = []
-        children = _children(parent)
-        index = 0
-        while index < len(children):
-            child = children[index]
-            tag = child.tag
-            if tag == "execute":
-                steps.append(self._execute(child))
-            elif tag == "transform":
-                steps.append(self._transform(child, _FIXED_ROOTS, standalone=True))
-            elif tag == "try":
-                following = children[index + 1] if index + 1 < len(children) else None
-                if following is None or following.tag != "catch":
-                    raise MalformedRequest(f"{_where(child)} must be immediately followed by its <catch>")
-                steps.append(_Try(self._block(child, top=False), self._block(following, top=False)))
-                index += 1
-            elif tag == "catch":
-                raise MalformedRequest(f"{_where(child)} is not immediately preceded by a <try>")
-            elif tag == "queue":
-                raise NotImplementedYet("<queue> (asynchronous requests) is not supported yet")
-            elif not (top and tag in ("select", "procedureData", "schema")):
-                raise MalformedRequest(f"{_where(child)} is not allowed in <{_name(parent)}>")
-            index += 1
-        return steps
-
-    def _execute(self, el: etree._Element) -> _Execute:
-        namespace, procedure = _required(el, "namespace"), _required(el, "procedure")
-        impersonate = _choice(el, "impersonate", ("0", "1", "2"), "0")
-        by_tag: dict[str, list[etree._Element]] = {}
-        for child in _children(el):
-            if child.tag not in ("executeData", "before", "after", "forEach", "when", "repeat"):
-                raise MalformedRequest(f"{_where(child)} is not allowed in <execute>")
-            by_tag.setdefault(child.tag, []).append(child)
-        for single in ("executeData", "repeat"):
-            if len(by_tag.get(single, [])) > 1:
-                raise MalformedRequest(f"{_where(by_tag[single][1])}: <execute> allows only one <{single}>")
-        data = by_tag.get("executeData", [])
-        step = _Execute(namespace, procedure, int(impersonate), data[0] if data else None)
-        names: list[str] = []
-        for el_fe in by_tag.get("forEach", []):
-            name = _required(el_fe, "name")
-            if name in names or name in (*_FIXED_ROOTS, "executeData"):
-                raise MalformedRequest(f"{_where(el_fe)} name '{name}' is already used in this <execute>")
-            root = el_fe.get("root", "data")
-            if root not in (*_FIXED_ROOTS, *names):
-                raise MalformedRequest(
-                    f"{_where(el_fe)} root='{root}' is not data, procedureData, context or an earlier forEach"
-                )
-            path = _path(el_fe, "path", required=True)
-            assert path is not None
-            if_null = _choice(el_fe, "ifNull", _IF_NULL, "fail")
-            step.for_each.append(_ForEach(_where(el_fe), name, root, path, if_null))
-            names.append(name)
-        sources = (*_FIXED_ROOTS, *names)
-        for el_when in by_tag.get("when", []):
-            when = self._when(el_when, sources)
-            (step.item_whens if when.source in names else step.whens).append(when)
-        for el_repeat in by_tag.get("repeat", []):
-            step.repeat = _Repeat(_root_name(el_repeat, "source", sources), _path(el_repeat, "sourcePath"))
-        roots = (*_FIXED_ROOTS, "executeData", *names)
-        step.before = [self._transform(t, roots, standalone=False) for t in by_tag.get("before", [])]
-        step.after = [self._transform(t, roots, standalone=False) for t in by_tag.get("after", [])]
-        return step
-
-    def _when(self, el: etree._Element, sources: tuple[str, ...]) -> _When:
-        select, source = el.get("select"), el.get("source")
-        if (select is None) == (source is None):
-            raise MalformedRequest(f"{_where(el)} needs either select+case or source+sourcePath")
-        if select is not None:
-            if select not in self.selects:
-                raise MalformedRequest(f"{_where(el)} select='{select}' names no <select> of this procedure")
-            return _When(select, _required(el, "case").strip(), None, None)
-        return _When(None, None, _root_name(el, "source", sources), _path(el, "sourcePath"))
-
-    def _transform(self, el: etree._Element, roots: tuple[str, ...], *, standalone: bool) -> _Transform:
-        templates: list[etree._Element] = []
-        whens: list[_When] = []
-        for child in _children(el):
-            if child.tag == _XSL_TEMPLATE:
-                templates.append(child)
-            elif standalone and child.tag == "when":
-                whens.append(self._when(child, _FIXED_ROOTS))
-            else:
-                raise MalformedRequest(f"{_where(child)} is not allowed in <{_name(el)}>")
-        return _Transform(
-            label=_where(el),
-            source=_root_name(el, "source", roots),
-            destination=_root_name(el, "destination", roots),
-            source_path=_path(el, "sourcePath"),
-            destination_path=_path(el, "destinationPath"),
-            mode=_choice(el, "mode", _MODES, "insert"),
-            if_null=_choice(el, "ifNull", _IF_NULL, "fail"),
-            allow_null=_choice(el, "allowNullTransform", ("0", "1", "false", "true"), "0") in ("1", "true"),
-            xslt=_compile_xslt(el, templates) if templates else None,
-            whens=whens,
-        )
-
-
-def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> etree.XSLT:
-    """Wrap the xsl:template children in a stylesheet; no file or network access, no regexps."""
-    nsmap: dict[str | None, str] = {}
-    for template in templates:
-        for prefix, uri in template.nsmap.items():
-            nsmap.setdefault(prefix, uri)
-    nsmap["xsl"] = XSL_NS
-    stylesheet = etree.Element(f"{{{XSL_NS}}}stylesheet", nsmap=nsmap, version="1.0")
-    stylesheet.extend(copy.deepcopy(template) for template in templates)
-    try:
-        return etree.XSLT(stylesheet, regexp=False, access_control=etree.XSLTAccessControl.DENY_ALL)
-    except etree.XSLTError as error:
-        raise InvalidArgument(f"{_where(el)} holds an invalid XSL template: {error}") from None
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -411,7 +135,7 @@ def _push_source(error: MpsError, namespace: str, procedure: str) -> None:
 def _write_error_context(context: etree._Element, error: MpsError) -> None:
     for old in context.findall("errorContext"):
         context.remove(old)
-    description = _NOT_XML_CHARS.sub("?", error.description)
+    description = NOT_XML_CHARS.sub("?", error.description)
     node = etree.SubElement(context, "errorContext", code=error.hex_code, description=description)
     for namespace, procedure in error.sources:
         etree.SubElement(node, "errorSource", namespace=namespace, procedure=procedure)
@@ -420,7 +144,7 @@ def _write_error_context(context: etree._Element, error: MpsError) -> None:
 class _Interpreter:
     """Runs compiled steps for each data node; counts work so a request cannot run away."""
 
-    def __init__(self, compiler: _Compiler, runner: StepRunner, limits: RunLimits) -> None:
+    def __init__(self, compiler: Compiler, runner: StepRunner, limits: RunLimits) -> None:
         self.selects = compiler.selects
         self.runner = runner
         self.limits = limits
@@ -452,19 +176,19 @@ class _Interpreter:
 
     # -- XPath
 
-    def evaluate(self, path: _Path, node: etree._Element, root: str) -> object:
+    def evaluate(self, path: XPathRef, node: etree._Element, root: str) -> object:
         try:
             return path.xpath(node)
         except etree.XPathError as error:
             raise InvalidArgument(f"{path.label} '{path.text}' failed on '{root}': {error}") from None
 
-    def elements(self, path: _Path, node: etree._Element, root: str) -> list[etree._Element]:
+    def elements(self, path: XPathRef, node: etree._Element, root: str) -> list[etree._Element]:
         result = self.evaluate(path, node, root)
         if not isinstance(result, list):
             return []
         return [item for item in result if isinstance(item, etree._Element) and isinstance(item.tag, str)]
 
-    def string_value(self, path: _Path | None, node: etree._Element, root: str) -> str | None:
+    def string_value(self, path: XPathRef | None, node: etree._Element, root: str) -> str | None:
         """XPath string value of the first node selected (None when nothing is selected)."""
         result = self.evaluate(path, node, root) if path is not None else [node]
         if isinstance(result, list):
@@ -487,7 +211,7 @@ class _Interpreter:
             return select.if_null_case if select.if_null_case is not None else select.default_case
         return next((case for match, case in select.cases if match == value), select.default_case)
 
-    def when_true(self, when: _When, scope: _Scope) -> bool:
+    def when_true(self, when: When, scope: _Scope) -> bool:
         if when.select is not None:
             return self.select_case(when.select, scope) == when.case
         assert when.source is not None
@@ -500,11 +224,11 @@ class _Interpreter:
 
     # -- steps
 
-    def run_block(self, steps: list[_Step], frame: _Frame) -> None:
+    def run_block(self, steps: list[Step], frame: _Frame) -> None:
         for step in steps:
-            if isinstance(step, _Execute):
+            if isinstance(step, Execute):
                 self.run_execute(step, frame)
-            elif isinstance(step, _Try):
+            elif isinstance(step, Try):
                 self.run_try(step, frame)
             else:
                 scope = _Scope(frame, None, {})
@@ -512,7 +236,7 @@ class _Interpreter:
                     with suppress(_Skip):
                         self.apply(step, scope)
 
-    def run_try(self, step: _Try, frame: _Frame) -> None:
+    def run_try(self, step: Try, frame: _Frame) -> None:
         saved = (self.copy(frame.data), self.copy(frame.procedure_data), self.copy(frame.context))
         try:
             with self.runner.savepoint():
@@ -530,7 +254,7 @@ class _Interpreter:
         _write_error_context(frame.context, caught)
         self.run_block(step.handler, frame)
 
-    def run_execute(self, step: _Execute, frame: _Frame) -> None:
+    def run_execute(self, step: Execute, frame: _Frame) -> None:
         if not all(self.when_true(when, _Scope(frame, None, {})) for when in step.whens):
             return
         for items in self.iterations_of(step, frame):
@@ -541,7 +265,7 @@ class _Interpreter:
             for _ in range(count):
                 self.run_once(step, frame, items)
 
-    def iterations_of(self, step: _Execute, frame: _Frame) -> Iterator[dict[str, etree._Element]]:
+    def iterations_of(self, step: Execute, frame: _Frame) -> Iterator[dict[str, etree._Element]]:
         """Bindings of forEach names to items, nested loops in declaration order (iteratively)."""
         items: dict[str, etree._Element] = {}
         loops = step.for_each
@@ -563,14 +287,14 @@ class _Interpreter:
                 stack.append(iter(self.items_of(loops[len(stack)], frame, items)))
 
     def items_of(
-        self, loop: _ForEach, frame: _Frame, items: dict[str, etree._Element]
+        self, loop: ForEach, frame: _Frame, items: dict[str, etree._Element]
     ) -> list[etree._Element]:
         nodes = self.elements(loop.path, _Scope(frame, None, items).node(loop.root), loop.root)
         if not nodes and loop.if_null == "fail":
             raise InvalidArgument(f"{loop.label} path '{loop.path.text}' selected nothing in '{loop.root}'")
         return nodes
 
-    def repeat_count(self, repeat: _Repeat, scope: _Scope) -> int:
+    def repeat_count(self, repeat: Repeat, scope: _Scope) -> int:
         value = self.string_value(repeat.path, scope.node(repeat.source), repeat.source)
         where = f"<repeat> sourcePath '{repeat.path.text if repeat.path else '.'}' in '{repeat.source}'"
         if value is None:
@@ -585,7 +309,7 @@ class _Interpreter:
             self._abort(f"{where} asks for {count} runs (max_iterations)", "max_iterations")
         return count
 
-    def run_once(self, step: _Execute, frame: _Frame, items: dict[str, etree._Element]) -> None:
+    def run_once(self, step: Execute, frame: _Frame, items: dict[str, etree._Element]) -> None:
         self.iterations += 1
         if self.iterations > self.limits.max_iterations:
             limit = self.limits.max_iterations
@@ -617,7 +341,7 @@ class _Interpreter:
 
     # -- transforms
 
-    def apply(self, t: _Transform, scope: _Scope) -> None:
+    def apply(self, t: Transform, scope: _Scope) -> None:
         origin = scope.node(t.source)
         nodes = self.elements(t.source_path, origin, t.source) if t.source_path else [origin]
         if not nodes:
@@ -664,7 +388,7 @@ class _Interpreter:
 
     def move(
         self,
-        t: _Transform,
+        t: Transform,
         nodes: list[etree._Element],
         originals: list[etree._Element],
         destination: etree._Element,
@@ -683,7 +407,7 @@ class _Interpreter:
             destination.append(node)
             node.tail = None
 
-    def destination(self, t: _Transform, scope: _Scope) -> etree._Element:
+    def destination(self, t: Transform, scope: _Scope) -> etree._Element:
         root = scope.node(t.destination)
         if t.destination_path is None:
             return root
@@ -691,7 +415,7 @@ class _Interpreter:
         if found:
             return found[0]
         text = t.destination_path.text.strip()
-        if not _SIMPLE_PATH.fullmatch(text):
+        if not SIMPLE_PATH.fullmatch(text):
             raise InvalidArgument(f"{t.label} destinationPath '{text}' selected nothing in '{t.destination}'")
         node = root
         for name in text.split("/"):
@@ -699,7 +423,7 @@ class _Interpreter:
             node = child if child is not None else etree.SubElement(node, name)
         return node
 
-    def xsl(self, t: _Transform, node: etree._Element) -> etree._Element | None:
+    def xsl(self, t: Transform, node: etree._Element) -> etree._Element | None:
         assert t.xslt is not None
         try:
             result = t.xslt(etree.ElementTree(self.copy(node)))
@@ -727,7 +451,7 @@ def run_request(
     contexts: list[etree._Element] = []
     procedures: list[etree._Element] = []
     unknown: list[str] = []
-    for child in _children(request):
+    for child in element_children(request):
         if child.tag == "data":
             datas.append(child)
         elif child.tag == "context":
@@ -737,7 +461,7 @@ def run_request(
         elif child.tag == "globalData":
             raise NotImplementedYet("<globalData> (queued batch requests) is not supported yet")
         else:
-            unknown.append(_where(child))
+            unknown.append(where(child))
     if unknown:
         raise MalformedRequest(f"<request> has unknown child element(s): {', '.join(unknown)}")
     if not procedures:
@@ -747,7 +471,7 @@ def run_request(
     if len(contexts) > 1:
         raise MalformedRequest(f"request has {len(contexts)} <context> elements; at most one is allowed")
 
-    compiler = _Compiler(procedures[0])
+    compiler = Compiler(procedures[0])
     interpreter = _Interpreter(compiler, runner, limits)
     response = etree.Element("response")
     for data in datas or [etree.Element("data")]:
