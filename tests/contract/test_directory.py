@@ -529,8 +529,18 @@ class TestModify:
 
     def test_delete_absent_value_is_constraint_violation(self, d: Directory, user: DN) -> None:
         with pytest.raises(ConstraintViolation) as exc_info:
+            d.modify(user, [Change.delete("description", "missing")])
+        assert_error(exc_info, ConstraintViolation, "description", user)
+        assert set(d.get(user).get("description")) == {"one", "two"}
+
+    def test_delete_absent_value_names_the_value(self, d: Directory, user: DN) -> None:
+        with pytest.raises(ConstraintViolation) as exc_info:
+            d.modify(user, [Change.delete("description", "missing")])
+        assert_error(exc_info, ConstraintViolation, "missing")
+
+    def test_delete_of_present_and_absent_values_deletes_nothing(self, d: Directory, user: DN) -> None:
+        with pytest.raises(ConstraintViolation):
             d.modify(user, [Change.delete("description", "one", "missing")])
-        assert_error(exc_info, ConstraintViolation, "description", user, "missing")
         assert set(d.get(user).get("description")) == {"one", "two"}
 
     def test_delete_all_values(self, d: Directory, user: DN) -> None:
