@@ -14,7 +14,14 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from conftest import (
+from openmps.app import Deployment
+from openmps.db.schema import audit_log, entries, entry_values, metadata
+from openmps.directory.interface import Change
+from openmps.engine.engine import Outcome
+from openmps.errors import NotAuthenticated
+from openmps.types import DN, escape_dn_value
+from openmps.web.app import create_app
+from support import (
     ADMIN_PASSWORD,
     HOSTING,
     USER_PASSWORD,
@@ -26,13 +33,6 @@ from conftest import (
     org_path,
     request_xml,
 )
-from openmps.app import Deployment
-from openmps.db.schema import audit_log, entries, entry_values, metadata
-from openmps.directory.interface import Change
-from openmps.engine.engine import Outcome
-from openmps.errors import NotAuthenticated
-from openmps.types import DN, escape_dn_value
-from openmps.web.app import create_app
 
 # docs/errors.md
 INVALID = "0x80070057"
@@ -150,9 +150,7 @@ XXE_SYSTEM = (
     '<?xml version="1.0"?><!DOCTYPE request [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     + GET_USERS.format(path="&xxe;")
 )
-_LOL = ['<!ENTITY lol0 "lol">'] + [
-    f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
-]
+_LOL = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE request [' + "".join(_LOL) + "]>" + GET_USERS.format(path="&lol9;")
 )
@@ -297,7 +295,9 @@ def test_org_name_is_one_literal_rdn_or_refused(world: World, procedure: str, ke
     assert values_of(d, d.layout.hosting) == hosting_before
     assert values_of(d, container) == container_before
     named_hosting = [
-        dn for dn in all_dns(d) if len(dn.rdns[0]) == 1 and dn.rdn_attr.lower() == "ou" and dn.rdn_value == "Hosting"
+        dn
+        for dn in all_dns(d)
+        if len(dn.rdns[0]) == 1 and dn.rdn_attr.lower() == "ou" and dn.rdn_value == "Hosting"
     ]
     assert named_hosting == [d.layout.hosting]
     # and it reads back under its literal name
@@ -356,7 +356,9 @@ def test_hostile_rdn_value_in_a_well_formed_path_finds_nothing(
         "LDAP://OU=Hosting,DC=contoso,DC=com",
     ],
 )
-@pytest.mark.parametrize("procedure", ["GetBusinessUsers", "GetBusinessOrganization", "DeleteBusinessOrganization"])
+@pytest.mark.parametrize(
+    "procedure", ["GetBusinessUsers", "GetBusinessOrganization", "DeleteBusinessOrganization"]
+)
 def test_wildcards_and_smuggled_rdns_match_nothing(world: World, procedure: str, path: str) -> None:
     refused(world, he(procedure, path=path), NOT_FOUND, "no such object")
 
@@ -733,10 +735,18 @@ def _doc(password: str, **overrides: object) -> str:
 
 # (id, document builder taking the password, expected code, description fragments, persona)
 ARGUMENT_CASES: list[tuple[str, Any, str, tuple[str, ...], str]] = [
-    ("unknown-argument", lambda p: _doc(p, bogus="1"), INVALID, ("'bogus'", "not an argument"), "domain_admin"),
+    (
+        "unknown-argument",
+        lambda p: _doc(p, bogus="1"),
+        INVALID,
+        ("'bogus'", "not an argument"),
+        "domain_admin",
+    ),
     (
         "given-twice",
-        lambda p: _doc(p).replace("<isAdmin>true</isAdmin>", "<isAdmin>true</isAdmin><isAdmin>false</isAdmin>"),
+        lambda p: _doc(p).replace(
+            "<isAdmin>true</isAdmin>", "<isAdmin>true</isAdmin><isAdmin>false</isAdmin>"
+        ),
         INVALID,
         ("'isAdmin'", "more than once"),
         "domain_admin",
@@ -833,7 +843,11 @@ def test_successful_create_does_not_leak_the_password(world: World, caplog: pyte
 EXCHANGE = [
     ("CreateBusinessUser", "planName", "BaseMail"),
     ("CreateBusinessUser", "mailStore", RawXml("<data>x</data>")),
-    ("CreateBusinessUser", "proxyAddresses", RawXml("<proxyAddress>SMTP:x@alpineskihouse.com</proxyAddress>")),
+    (
+        "CreateBusinessUser",
+        "proxyAddresses",
+        RawXml("<proxyAddress>SMTP:x@alpineskihouse.com</proxyAddress>"),
+    ),
     ("CreateBusinessUser", "alias", "carol"),
     ("CreateBusinessOrganization", "availablePlans", RawXml("<planName>BaseMail</planName>")),
     ("CreateBusinessOrganization", "createSMTPDomain", True),
@@ -844,12 +858,18 @@ EXCHANGE = [
 ]
 EXCHANGE_REQUIRED: dict[str, dict[str, object]] = {
     "CreateBusinessUser": _create_user("Ex-Passw0rd!"),
-    "CreateBusinessOrganization": {"container": org_path("WH"), "name": "exorg", "SMTPDomain": "exorg.example"},
+    "CreateBusinessOrganization": {
+        "container": org_path("WH"),
+        "name": "exorg",
+        "SMTPDomain": "exorg.example",
+    },
     "DeleteBusinessOrganization": {"path": CONTOSO},
 }
 
 
-@pytest.mark.parametrize(("procedure", "argument", "value"), EXCHANGE, ids=[f"{p}.{a}" for p, a, _ in EXCHANGE])
+@pytest.mark.parametrize(
+    ("procedure", "argument", "value"), EXCHANGE, ids=[f"{p}.{a}" for p, a, _ in EXCHANGE]
+)
 def test_exchange_arguments_are_not_implemented_yet(
     world: World, procedure: str, argument: str, value: object
 ) -> None:

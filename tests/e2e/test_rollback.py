@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import HOSTING, fast_passwords, he, ok, org_path
 from openmps.app import Deployment, open_deployment
 from openmps.db.schema import audit_log, metadata
 from openmps.directory.interface import Directory
 from openmps.errors import InternalError
+from support import HOSTING, fast_passwords, he, ok, org_path
 
 WRITES = ("add", "modify", "delete", "move")
 

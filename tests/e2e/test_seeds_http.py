@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from conftest import ADMIN_PASSWORD, HOSTING, AsgiClient, he, ok, org_path
 from openmps.app import Deployment
 from openmps.web.app import create_app
+from support import ADMIN_PASSWORD, HOSTING, AsgiClient, he, ok, org_path
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "seeds"

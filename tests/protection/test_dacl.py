@@ -3,12 +3,12 @@ target's DACL (or the inherited ones) does not grant the right, as AD enforces i
 
 from __future__ import annotations
 
-from conftest import World, he, ok, org_path
 from openmps.directory import acl
 from openmps.directory.acl import Ace, Right
 from openmps.directory.interface import Change
 from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.types import DN
+from support import World, he, ok, org_path
 
 ALPINE = org_path("WH", "alpineskihouse")
 
@@ -24,7 +24,9 @@ def edit_dacl(world: World, dn: DN, edit: object) -> None:
 
 
 def create_user(world: World, persona: str, upn: str) -> object:
-    return world.submit(he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, isAdmin=False), persona)
+    return world.submit(
+        he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, isAdmin=False), persona
+    )
 
 
 def test_customer_admin_needs_create_child_from_the_dacl(world: World) -> None:

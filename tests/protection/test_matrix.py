@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOSTING, build_world, fast_passwords, he, ok, org_path
 from openmps.app import init_deployment, open_deployment, registry
 from openmps.engine.context import Caller
 from openmps.types import DN, Secret
+from support import HOSTING, build_world, fast_passwords, he, ok, org_path
 
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
@@ -136,8 +136,8 @@ def test_hidden_is_indistinguishable_from_missing(template: Path, tmp_path: Path
 
 @pytest.mark.parametrize("procedure", list(CASES))
 def test_anonymous_over_http_is_refused(template: Path, tmp_path: Path, procedure: str) -> None:
-    from conftest import AsgiClient
     from openmps.web.app import create_app
+    from support import AsgiClient
 
     home = tmp_path / "home"
     shutil.copytree(template, home)

@@ -50,7 +50,7 @@ SEED_002_BASIC = """<request>
                         <after source="executeData" destination="data" mode="merge"/>     
                 </execute>   
         </procedure> 
-</request>"""  # noqa: E501, W291
+</request>"""  # noqa: W291
 
 SEED_002_EXTENDED = """<request>   
         <procedure>     
@@ -100,7 +100,7 @@ SEED_002_EXTENDED = """<request>
                         <after source="executeData" destination="data" mode="merge" />     
                 </execute>   
         </procedure> 
-</request>"""  # noqa: E501, W291, W293
+</request>"""  # noqa: W291, W293
 
 SEED_003_BASIC = """<request> 
         <procedure>     

@@ -10,8 +10,10 @@ parameters and results need no type conversion (text and integers).
 
 from __future__ import annotations
 
+import itertools
 from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -92,3 +94,27 @@ class Prepared:
 def _translate(sql: str, args: Any, exc: Exception, conn: Connection) -> Exception:
     """The SQLAlchemy exception (IntegrityError, …) callers already handle, as SQLAlchemy would raise."""
     return DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error)
+
+
+_savepoints = itertools.count(1)
+
+
+@contextmanager
+def atomic(conn: Connection) -> Iterator[None]:
+    """A savepoint on the DBAPI connection: the statements inside apply whole or not at all.
+
+    One directory operation (an add with its values, a modify with all its changes) must be atomic
+    even when the request goes on after its failure (inside ``<try>``), and on PostgreSQL a failed
+    statement is only recoverable through a savepoint.  Raw, like ``Prepared``: two cheap
+    statements instead of SQLAlchemy's nested-transaction machinery.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    name = f"openmps_{next(_savepoints)}"
+    cursor.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        cursor.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    cursor.execute(f"RELEASE SAVEPOINT {name}")

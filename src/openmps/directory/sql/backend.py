@@ -31,10 +31,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from openmps.db.prepared import Prepared
+from openmps.db.prepared import Prepared, atomic
 from openmps.db.schema import entries, entry_values, settings
 from openmps.directory import filters as f
 from openmps.directory.interface import (
+    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -226,7 +227,8 @@ class SqlDirectory:
             query = query.limit(limit)
         found = self._load(self._conn.execute(query).all())
         if not exact and filter is not None:
-            found = [e for e in found if f.matches(filter, e.attributes)]
+            wanted = _comparable_filter(filter)
+            found = [e for e in found if f.matches(wanted, _comparable_attributes(e))]
             if limit is not None:
                 found = found[:limit]
         return found
@@ -295,70 +297,90 @@ class SqlDirectory:
                 f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent) if len(dn) > 1 else ""
             )
         guid = _pop_single(attrs, "objectGUID") or str(uuid.uuid4())
-        sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
-        rows = _value_rows(attrs)
         try:
-            entry_id = _P_INSERT_ENTRY.execute(
-                conn,
-                {
-                    "dn": str(dn),
-                    "dn_norm": dn.norm,
-                    "tree_key": tree_key,
-                    "parent_id": parent_id,
-                    "object_guid": str(uuid.UUID(guid)),
-                    "object_sid": sid,
-                },
-            ).scalar_one()
-        except IntegrityError as exc:
-            if self.exists(dn):
-                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from exc
-            raise ConstraintViolation(f"objectGUID or objectSid of {dn.ldap_path} is already used") from exc
-        except ValueError as exc:
-            raise InvalidArgument(f"'{guid}' is not a valid objectGUID") from exc
-        self._insert_values(entry_id, rows)
+            guid = str(uuid.UUID(guid))
+        except ValueError:
+            raise InvalidArgument(f"'{guid}' is not a valid objectGUID", attr="objectGUID") from None
+        rows = _value_rows(attrs)
+        with atomic(conn):  # the entry and its values, or nothing
+            sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
+            try:
+                entry_id = _P_INSERT_ENTRY.execute(
+                    conn,
+                    {
+                        "dn": str(dn),
+                        "dn_norm": dn.norm,
+                        "tree_key": tree_key,
+                        "parent_id": parent_id,
+                        "object_guid": guid,
+                        "object_sid": sid,
+                    },
+                ).scalar_one()
+            except IntegrityError as exc:
+                if self.exists(dn):
+                    raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from exc
+                raise ConstraintViolation(
+                    f"objectGUID or objectSid of {dn.ldap_path} is already used", dn=str(dn)
+                ) from exc
+            self._insert_values(entry_id, rows)
         # Only the identity comes back: callers that need the attributes re-read (keeps adds lean).
-        return Entry(dn, {"objectguid": (str(uuid.UUID(guid)),), "objectsid": (sid,)}, dict(_COLUMN_ATTRS))
+        return Entry(dn, {"objectguid": (guid,), "objectsid": (sid,)}, dict(_COLUMN_ATTRS))
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         conn = self._conn
         row = _P_ID.execute(conn, {"dn_norm": dn.norm}).first()
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        entry_id = row.id
-        for change in changes:
-            key = change.attr.lower()
-            if key in OPERATIONAL_ATTRIBUTES or key in _COLUMN_ATTRS:
-                raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
-            norms = [normalize_value(key, v) for v in change.values]
-            if change.op is ChangeOp.REPLACE or (change.op is ChangeOp.DELETE and not change.values):
-                conn.execute(
-                    delete(entry_values).where(
-                        entry_values.c.entry_id == entry_id, entry_values.c.name == key
-                    )
+        with atomic(conn):  # every change, or none
+            for change in changes:
+                self._apply(conn, dn, row.id, change)
+
+    def _apply(self, conn: Connection, dn: DN, entry_id: int, change: Change) -> None:
+        key = change.attr.lower()
+        if key in OPERATIONAL_ATTRIBUTES or key in _COLUMN_ATTRS:
+            raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
+        rows = _value_rows({change.attr: list(change.values)})
+        if change.op is ChangeOp.REPLACE or (change.op is ChangeOp.DELETE and not rows):
+            conn.execute(
+                delete(entry_values).where(entry_values.c.entry_id == entry_id, entry_values.c.name == key)
+            )
+            if rows:
+                self._insert_values(entry_id, rows)
+        elif change.op is ChangeOp.DELETE:
+            norms = [r["value_norm"] for r in rows]
+            present = conn.execute(
+                select(entry_values.c.value_norm).where(
+                    entry_values.c.entry_id == entry_id,
+                    entry_values.c.name == key,
+                    entry_values.c.value_norm.in_(norms),
                 )
-            elif change.op is ChangeOp.DELETE:
-                result = conn.execute(
-                    delete(entry_values).where(
-                        entry_values.c.entry_id == entry_id,
-                        entry_values.c.name == key,
-                        entry_values.c.value_norm.in_(norms),
-                    )
+            ).scalars()
+            missing = [r["value"] for r in rows if r["value_norm"] not in set(present)]
+            if missing:
+                raise ConstraintViolation(
+                    f"cannot delete '{missing[0]}' from '{change.attr}': {dn.ldap_path} does not have it",
+                    attr=change.attr,
+                    value=missing[0],
                 )
-                if result.rowcount != len(set(norms)):
-                    raise ConstraintViolation(
-                        f"cannot delete a value of '{change.attr}' that {dn.ldap_path} does not have",
+            conn.execute(
+                delete(entry_values).where(
+                    entry_values.c.entry_id == entry_id,
+                    entry_values.c.name == key,
+                    entry_values.c.value_norm.in_(norms),
+                )
+            )
+        else:
+            for value_row in rows:
+                try:  # one statement: insert unless the entry already has the value
+                    added = _P_ADD_VALUE.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
+                except IntegrityError as exc:
+                    raise _unique_violation(value_row) from exc
+                if added != 1:
+                    raise AlreadyExists(
+                        f"{dn.ldap_path} already has the value '{value_row['value']}' in '{change.attr}'",
                         attr=change.attr,
+                        value=value_row["value"],
                     )
-            if change.op is ChangeOp.ADD:
-                for row in _value_rows({change.attr: list(change.values)}):
-                    # one statement: insert unless the entry already has the value
-                    if _P_ADD_VALUE.execute(conn, {**row, "entry_id": entry_id}).rowcount != 1:
-                        raise AlreadyExists(
-                            f"{dn.ldap_path} already has the value '{row['value']}' in '{change.attr}'",
-                            attr=change.attr,
-                        )
-            elif change.op is ChangeOp.REPLACE and change.values:
-                self._insert_values(entry_id, _value_rows({change.attr: list(change.values)}))
 
     def delete(self, dn: DN) -> None:
         conn = self._conn
@@ -424,17 +446,17 @@ class SqlDirectory:
         try:
             _P_INSERT_VALUES.execute_many(self._conn, rows)
         except IntegrityError as exc:
-            for r in rows:
-                if r["name"] in UNIQUE_ATTRIBUTES:
-                    holder = self.holder(r["name"], r["value"])
-                    if holder is not None:
-                        raise ConstraintViolation(
-                            f"{r['attr']} '{r['value']}' is already in use",
-                            attr=r["attr"],
-                            value=r["value"],
-                            holder=str(holder),
-                        ) from exc
-            raise ConstraintViolation("a unique attribute value is used twice in one entry") from exc
+            unique = [
+                r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self.holder(r["name"], r["value"])
+            ]
+            raise _unique_violation(unique[0] if unique else rows[0]) from exc
+
+
+def _unique_violation(row: Mapping[str, str]) -> ConstraintViolation:
+    # The holder stays out of the error: it may be another tenant's object.
+    return ConstraintViolation(
+        f"{row['attr']} '{row['value']}' is already in use", attr=row["attr"], value=row["value"]
+    )
 
 
 def _is_naming_context(attrs: Mapping[str, Iterable[str]]) -> bool:
@@ -453,20 +475,24 @@ def _pop_single(attrs: dict[str, list[str]], name: str) -> str | None:
 
 
 def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[dict[str, str]]:
+    """Rows for ``entry_values``: one per distinct (attribute, normalized value), whatever spelling
+    of the attribute name each value came under (LDAP attributes are sets, names case-insensitive)."""
     rows = []
+    seen: set[tuple[str, str]] = set()
+    spelling: dict[str, str] = {}
     for attr, values in attrs.items():
         key = attr.lower()
         if key in OPERATIONAL_ATTRIBUTES:
             raise InvalidArgument(f"the attribute '{attr}' is computed and cannot be written", attr=attr)
-        seen: set[str] = set()
+        written = spelling.setdefault(key, attr)
         for value in values:
             if not isinstance(value, str) or "\x00" in value:
                 raise InvalidArgument(f"the value of '{attr}' must be text without NUL characters", attr=attr)
             norm = normalize_value(key, value)
-            if norm in seen:
-                continue  # LDAP sets: a repeated value is stored once
-            seen.add(norm)
-            rows.append({"attr": attr, "name": key, "value": value, "value_norm": norm})
+            if (key, norm) in seen:
+                continue
+            seen.add((key, norm))
+            rows.append({"attr": written, "name": key, "value": value, "value_norm": norm})
     return rows
 
 
@@ -481,6 +507,35 @@ def _chunks(items: list, size: int = _MAX_IN) -> Iterable[list]:  # type: ignore
 
 
 # --- filters → SQL ------------------------------------------------------------------------------
+
+
+_DN_VALUED = frozenset({*DN_ATTRIBUTES, "memberof"})
+
+
+def _comparable_attributes(entry: Entry) -> dict[str, Sequence[str]]:
+    """An entry's attributes as the Python recheck compares them: DN values in canonical form."""
+    attrs: dict[str, Sequence[str]] = {
+        k: [normalize_value("distinguishedname", v) for v in vs] if k in _DN_VALUED else vs
+        for k, vs in entry.attributes.items()
+    }
+    attrs["distinguishedname"] = [entry.dn.norm]
+    return attrs
+
+
+def _comparable_filter(flt: f.Filter) -> f.Filter:
+    """``flt`` with the values of DN-valued assertions in canonical form (see above)."""
+    if isinstance(flt, f.And):
+        return f.And(tuple(_comparable_filter(i) for i in flt.items))
+    if isinstance(flt, f.Or):
+        return f.Or(tuple(_comparable_filter(i) for i in flt.items))
+    if isinstance(flt, f.Not):
+        return f.Not(_comparable_filter(flt.item))
+    if isinstance(flt, f.Equal | f.Approx) and flt.attr_key in _DN_VALUED:
+        try:
+            return type(flt)(flt.attr, DN.parse(flt.value).norm)
+        except InvalidArgument:
+            return flt
+    return flt
 
 
 def _like_escape(text: str) -> str:
@@ -501,8 +556,9 @@ def _compile(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:
         conds = [p[0] for p in parts]
         return (and_(*conds) if isinstance(flt, f.And) else or_(*conds)), all(p[1] for p in parts)
     if isinstance(flt, f.Not):
-        cond, ok = _compile(flt.item)
-        return ~cond, ok
+        cond, exact = _compile(flt.item)
+        # NOT of an approximate prefilter is no prefilter at all: let the recheck decide
+        return (~cond, True) if exact else (true(), False)
     key = flt.attr.lower()
     if key in _COLUMN_ATTRS or key in ("distinguishedname", "memberof"):
         return _compile_special(flt, key)

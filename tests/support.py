@@ -1,0 +1,183 @@
+"""Test helpers: request builders, a small hosting world of tenants, an in-process HTTP client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from argon2 import PasswordHasher
+from lxml import etree
+
+from openmps.app import Deployment
+from openmps.delegation.passwords import Passwords
+from openmps.engine.context import Caller
+from openmps.engine.engine import Outcome
+
+ADMIN_PASSWORD = "Adm1nPassw0rd!"
+USER_PASSWORD = "Us3rPassw0rd!"
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+HOSTING = "LDAP://OU=Hosting,DC=fabrikam,DC=com"
+
+
+def fast_passwords() -> Passwords:
+    """Argon2id with minimal cost: the same code path, without 50 ms per hash in every test."""
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
+def request_xml(namespace: str, procedure: str, /, **args: object) -> str:
+    """A request document calling one procedure, in the seeds' canonical shape."""
+    parts = []
+    for name, value in args.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, RawXml):
+            parts.append(f"<{name}>{value.xml}</{name}>")
+        else:
+            parts.append(f"<{name}>{escape(str(value))}</{name}>")
+    return (
+        f'<request><procedure><execute namespace="{namespace}" procedure="{procedure}" impersonate="1">'
+        f"<executeData>{''.join(parts)}</executeData>"
+        '<after source="executeData" destination="data" mode="merge"/></execute></procedure></request>'
+    )
+
+
+@dataclass(frozen=True)
+class RawXml:
+    xml: str
+
+
+def he(procedure: str, /, **args: object) -> str:
+    return request_xml("Hosted Exchange", procedure, **args)
+
+
+def ok(outcome: Outcome) -> etree._Element:
+    assert outcome.error is None, etree.tostring(outcome.response).decode()
+    return outcome.response
+
+
+def org_path(*names: str) -> str:
+    """LDAP path of an organization: org_path("WH", "alpineskihouse") → OU=alpineskihouse,OU=WH,…"""
+    return "LDAP://" + ",".join(f"OU={n}" for n in reversed(names)) + ",OU=Hosting,DC=fabrikam,DC=com"
+
+
+@dataclass
+class World:
+    """Two resellers, three customers, and a caller for each persona of the delegation model."""
+
+    deployment: Deployment
+    callers: dict[str, Caller | None]
+
+    def submit(self, document: str, persona: str = "domain_admin") -> Outcome:
+        caller = self.callers[persona]
+        assert caller is not None
+        return self.deployment.submit(document, caller)
+
+
+def create_user(d: Deployment, org: str, upn: str, *, admin: bool = False) -> None:
+    document = he(
+        "CreateBusinessUser", container=org, userPrincipalName=upn, isAdmin=admin, newPassword=USER_PASSWORD
+    )
+    ok(d.submit(document))
+
+
+def make_user(d: Deployment, org: str, upn: str, *, admin: bool = False) -> Caller:
+    create_user(d, org, upn, admin=admin)
+    return d.authenticator.authenticate(upn, USER_PASSWORD)
+
+
+def add_member(d: Deployment, group_dn: str, member_upn: str) -> None:
+    from openmps.directory.interface import Change
+    from openmps.types import DN
+
+    uow = d.open_uow()
+    directory = d.providers(uow).directory
+    holder = directory.backend.holder("userPrincipalName", member_upn)
+    directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
+    uow.commit()
+
+
+def build_world(d: Deployment) -> World:
+    admin = d.administrator()
+    for reseller in ("WH", "R2"):
+        ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name=reseller)))
+    for reseller, customer, domain in (
+        ("WH", "alpineskihouse", "alpineskihouse.com"),
+        ("WH", "contoso", "contoso.com"),
+        ("R2", "fourthcoffee", "fourthcoffee.com"),
+    ):
+        ok(
+            d.submit(
+                he(
+                    "CreateBusinessOrganization",
+                    container=org_path(reseller),
+                    name=customer,
+                    SMTPDomain=domain,
+                )
+            )
+        )
+    # Hosting and reseller admins are users of the organizations they administer (MPS convention:
+    # Admins@<Org> holds them); they live in a customer org of their own here for simplicity.
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="staff",
+                SMTPDomain="staff.example",
+            )
+        )
+    )
+    for upn in (
+        "hoster@staff.example",
+        "wh-admin@staff.example",
+        "wh-csr@staff.example",
+        "r2-admin@staff.example",
+    ):
+        # created now, signed in only after joining their groups: a token is computed at sign-in
+        create_user(d, org_path("WH", "staff"), upn)
+    add_member(d, "CN=Admins@Hosting,OU=Hosting,DC=fabrikam,DC=com", "hoster@staff.example")
+    add_member(d, "CN=Admins@WH,OU=WH,OU=Hosting,DC=fabrikam,DC=com", "wh-admin@staff.example")
+    add_member(d, "CN=CSRAdmins@WH,OU=WH,OU=Hosting,DC=fabrikam,DC=com", "wh-csr@staff.example")
+    add_member(d, "CN=Admins@R2,OU=R2,OU=Hosting,DC=fabrikam,DC=com", "r2-admin@staff.example")
+    callers: dict[str, Caller | None] = {
+        "domain_admin": admin,
+        "hosting_admin": d.authenticator.authenticate("hoster@staff.example", USER_PASSWORD),
+        "reseller_admin": d.authenticator.authenticate("wh-admin@staff.example", USER_PASSWORD),
+        "reseller_csr": d.authenticator.authenticate("wh-csr@staff.example", USER_PASSWORD),
+        "other_reseller_admin": d.authenticator.authenticate("r2-admin@staff.example", USER_PASSWORD),
+        "customer_admin": make_user(
+            d, org_path("WH", "alpineskihouse"), "boss@alpineskihouse.com", admin=True
+        ),
+        "other_customer_admin": make_user(d, org_path("WH", "contoso"), "boss@contoso.com", admin=True),
+        "user": make_user(d, org_path("WH", "alpineskihouse"), "worker@alpineskihouse.com"),
+        "anonymous": None,
+    }
+    return World(d, callers)
+
+
+class AsgiClient:
+    """A synchronous HTTP client for the ASGI app, in-process (httpx over ASGITransport)."""
+
+    def __init__(self, app: object) -> None:
+        self._app = app
+
+    def request(self, method: str, url: str, **kwargs: object) -> object:
+        import asyncio
+
+        import httpx
+
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self._app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://openmps.test") as client:
+                return await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+        return asyncio.run(go())
+
+    def post(self, url: str, **kwargs: object) -> object:
+        return self.request("POST", url, **kwargs)
+
+    def get(self, url: str, **kwargs: object) -> object:
+        return self.request("GET", url, **kwargs)

@@ -1,0 +1,478 @@
+"""``@procedure`` declarations and ``ProcedureSpec.bind``: every argument kind, every binding error
+(exact class, description naming the element), and the Registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import pytest
+from lxml import etree
+
+from openmps.engine.declaration import (
+    ProcedureSpec,
+    Properties,
+    Property,
+    Registry,
+    Role,
+    Xml,
+    procedure,
+    spec_of,
+)
+from openmps.errors import InvalidArgument, MissingArgument, NotImplementedYet, UnknownProcedure
+from openmps.types import DN, Secret, Upn
+
+NS = "Toy Space"
+
+
+@procedure(NS, "Everything", requires=Role.USER_CREATOR, scope="target")
+class Everything:
+    """Every argument kind.
+
+    A second paragraph that is not the summary.
+    """
+
+    text: Annotated[str, Xml("text", "free text")]
+    flag: Annotated[bool, Xml("flag")]
+    count: Annotated[int, Xml("count")]
+    target: Annotated[DN, Xml("target")]
+    upn: Annotated[Upn, Xml("upn")]
+    secret: Annotated[Secret, Xml("secret")]
+    plans: Annotated[tuple[str, ...], Xml("plans", item="planName")]
+    properties: Annotated[Properties, Xml("properties")]
+    node: Annotated[etree._Element, Xml("node")]
+    maybe_text: Annotated[str | None, Xml("maybeText")]
+    default_count: Annotated[int, Xml("defaultCount")] = 7
+    default_flag: Annotated[bool, Xml("defaultFlag")] = False
+    later: Annotated[str | None, Xml("later", not_yet="arrives with the next release")] = None
+    not_an_argument: int = 3
+    annotated_but_no_xml: Annotated[int, "just a note"] = 4
+
+    def run(self, ctx: Any) -> Iterable[etree._Element]:
+        return ()
+
+
+@procedure(NS, "Small", requires=Role.AUTHENTICATED, kind="read", access="private")
+class Small:
+    name: Annotated[str, Xml("name")]
+
+    def run(self, ctx: Any) -> Iterable[etree._Element]:
+        return ()
+
+
+@procedure("Other Space", "Small", requires=Role.DOMAIN_ADMIN)
+class OtherSmall:
+    """Same procedure name, other namespace."""
+
+    name: Annotated[str, Xml("name")]
+
+
+@procedure("toy SPACE", "EVERYTHING", requires=Role.USER)
+class EverythingAgain:
+    """The same key as Everything, spelled differently."""
+
+    x: Annotated[str, Xml("x")]
+
+
+SPEC = spec_of(Everything)
+REQUIRED = (
+    "<text>hello</text><flag>true</flag><count>42</count>"
+    "<target>LDAP://dc01.fabrikam.com:389/OU=a,DC=fabrikam,DC=com</target>"
+    "<upn>bob@fabrikam.com</upn><secret>Pa55word!</secret>"
+    "<plans><planName>Gold</planName><planName>Silver</planName></plans>"
+    "<properties/><node><anything x='1'><deep/></anything></node>"
+)
+
+
+def data(inner: str) -> etree._Element:
+    return etree.fromstring(f"<executeData>{inner}</executeData>")
+
+
+def bind(inner: str, spec: ProcedureSpec = SPEC) -> Any:
+    return spec.bind(data(inner))
+
+
+def with_(element: str, xml: str) -> str:
+    """REQUIRED with ``<element>…</element>`` replaced by ``xml`` (dropped when ``xml`` is empty)."""
+    root = data(REQUIRED)
+    old = root.find(element)
+    if xml:
+        old.addprevious(etree.fromstring(xml))
+    root.remove(old)
+    return "".join(etree.tostring(c).decode() for c in root)
+
+
+def raises(exc_type: type[Exception], inner: str, *fragments: str) -> Exception:
+    with pytest.raises(exc_type) as info:
+        bind(inner)
+    assert type(info.value) is exc_type
+    description = info.value.description  # type: ignore[attr-defined]
+    for fragment in fragments:
+        assert fragment in description, (fragment, description)
+    return info.value
+
+
+# --- the declaration ---------------------------------------------------------------------------------
+
+
+def test_spec_lists_the_annotated_xml_fields_in_order() -> None:
+    assert [(a.attr, a.xml.name, a.kind, a.required) for a in SPEC.args] == [
+        ("text", "text", "str", True),
+        ("flag", "flag", "bool", True),
+        ("count", "count", "int", True),
+        ("target", "target", "dn", True),
+        ("upn", "upn", "upn", True),
+        ("secret", "secret", "secret", True),
+        ("plans", "plans", "list", True),
+        ("properties", "properties", "properties", True),
+        ("node", "node", "node", True),
+        ("maybe_text", "maybeText", "str", False),
+        ("default_count", "defaultCount", "int", False),
+        ("default_flag", "defaultFlag", "bool", False),
+        ("later", "later", "str", False),
+    ]
+    assert {a.attr: a.default for a in SPEC.args if not a.required} == {
+        "maybe_text": None,
+        "default_count": 7,
+        "default_flag": False,
+        "later": None,
+    }
+    assert [a.type_name for a in SPEC.args if a.kind in ("list", "node", "properties")] == [
+        "list of <planName>",
+        "properties",
+        "XML",
+    ]
+
+
+def test_spec_metadata() -> None:
+    assert SPEC.namespace == NS and SPEC.name == "Everything" and SPEC.cls is Everything
+    assert SPEC.requires is Role.USER_CREATOR and SPEC.scope == "target"
+    assert SPEC.access == "public" and SPEC.kind == "write"
+    assert SPEC.key == ("toy space", "everything")
+    assert SPEC.doc == "Every argument kind."
+    assert SPEC.secrets == frozenset({"secret"})
+    small = spec_of(Small)
+    assert (small.access, small.kind, small.scope, small.doc) == ("private", "read", None, "")
+
+
+def test_scope_must_name_an_argument() -> None:
+    with pytest.raises(TypeError, match="scope 'nowhere' is not an argument"):
+
+        @procedure(NS, "Bad", requires=Role.USER, scope="nowhere")
+        class Bad:
+            name: Annotated[str, Xml("name")]
+
+
+def test_unsupported_argument_type_is_refused() -> None:
+    with pytest.raises(TypeError, match="unsupported argument type"):
+
+        @procedure(NS, "Bad", requires=Role.USER)
+        class Bad:
+            ratio: Annotated[float, Xml("ratio")]
+
+
+def test_spec_of_an_undeclared_class() -> None:
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError, match="Plain is not declared with @procedure"):
+        spec_of(Plain)
+
+
+# --- binding every kind ------------------------------------------------------------------------------
+
+
+def test_bind_every_kind() -> None:
+    execute_data = data(REQUIRED)
+    node = execute_data.find("node")
+    bound = SPEC.bind(execute_data)
+    assert isinstance(bound, Everything)
+    assert bound.text == "hello"
+    assert bound.flag is True
+    assert bound.count == 42
+    assert bound.target == DN.parse("OU=a,DC=fabrikam,DC=com")
+    assert bound.upn == Upn("bob", "fabrikam.com")
+    assert isinstance(bound.secret, Secret) and bound.secret.reveal() == "Pa55word!"
+    assert "Pa55word!" not in repr(bound.secret) and "Pa55word!" not in f"{bound.secret}"
+    assert bound.plans == ("Gold", "Silver")
+    assert bound.properties == ()
+    assert bound.node is node
+    assert bound.maybe_text is None
+    assert bound.default_count == 7 and bound.default_flag is False and bound.later is None
+    assert bound.not_an_argument == 3  # class attributes stay reachable
+    # binding does not touch the element: masking secrets is the engine's job
+    assert execute_data.find("secret").text == "Pa55word!"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", True),
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+    ],
+)
+def test_bool(text: str, expected: bool) -> None:
+    assert bind(with_("flag", f"<flag>{text}</flag>")).flag is expected
+
+
+def test_bool_empty_element_is_a_set_flag() -> None:
+    assert bind(with_("flag", "<flag/>")).flag is True
+    assert bind(REQUIRED + "<defaultFlag/>").default_flag is True
+
+
+@pytest.mark.parametrize("text", ["maybe", "2", "on", "t"])
+def test_bool_refuses_other_words(text: str) -> None:
+    error = raises(
+        InvalidArgument, with_("flag", f"<flag>{text}</flag>"), "'flag'", f"'{text}'", "true or false"
+    )
+    assert error.fields == {"argument": "flag"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0", 0), ("-5", -5), ("12345678901234", 12345678901234)])
+def test_int(text: str, expected: int) -> None:
+    assert bind(with_("count", f"<count>{text}</count>")).count == expected
+
+
+@pytest.mark.parametrize("text", ["4.2", "forty", "0x10", "1e3"])
+def test_int_refuses_non_integers(text: str) -> None:
+    raises(InvalidArgument, with_("count", f"<count>{text}</count>"), "'count'", "integer", f"'{text}'")
+
+
+def test_int_default_is_overridden_when_given() -> None:
+    assert bind(REQUIRED + "<defaultCount>9</defaultCount>").default_count == 9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LDAP://server/OU=a,DC=fabrikam,DC=com",
+        "LDAP://dc01.fabrikam.com:389/OU=a,DC=fabrikam,DC=com",
+        "ldap://OU=a,DC=fabrikam,DC=com",
+        "LDAP://OU=a,DC=fabrikam,DC=com",
+        "OU=a,DC=fabrikam,DC=com",
+        "ou=A, dc=Fabrikam, dc=COM",
+    ],
+)
+def test_dn_from_path_or_bare(text: str) -> None:
+    assert bind(with_("target", f"<target>{text}</target>")).target == DN.parse("OU=a,DC=fabrikam,DC=com")
+
+
+def test_dn_keeps_an_escaped_comma_in_one_rdn() -> None:
+    target = bind(with_("target", r"<target>LDAP://OU=evil\,OU=Hosting,DC=fabrikam,DC=com</target>")).target
+    assert target.rdn_value == "evil,OU=Hosting" and len(target) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["evil", "LDAP://", "LDAP://bad host/OU=a,DC=b", "OU=a,,DC=b", "OU=a\\", "LDAP://server:99999/OU=a"],
+)
+def test_dn_refuses_malformed_paths(text: str) -> None:
+    raises(InvalidArgument, with_("target", f"<target>{text}</target>"), "'target'", "not a valid")
+
+
+def test_upn() -> None:
+    assert bind(with_("upn", "<upn>Alice.B@Sub.Fabrikam.com</upn>")).upn == Upn("Alice.B", "Sub.Fabrikam.com")
+
+
+@pytest.mark.parametrize("text", ["a@b", "nobody", "a@@b.com", "a b@b.com", "@b.com"])
+def test_upn_refuses_malformed(text: str) -> None:
+    raises(InvalidArgument, with_("upn", f"<upn>{text}</upn>"), "'upn'", "not a valid user principal name")
+
+
+@pytest.mark.parametrize("text", ["", "  Pa55 word  ", "x"])
+def test_secret_takes_the_text_verbatim_even_empty(text: str) -> None:
+    bound = bind(with_("secret", f"<secret>{text}</secret>"))
+    assert bound.secret.reveal() == text
+
+
+def test_secret_empty_element() -> None:
+    assert bind(with_("secret", "<secret/>")).secret.reveal() == ""
+
+
+def test_list_items_in_order_comments_skipped() -> None:
+    bound = bind(with_("plans", "<plans><planName>A</planName><!-- c --><planName>B</planName></plans>"))
+    assert bound.plans == ("A", "B")
+    assert bind(with_("plans", "<plans/>")).plans == ()
+
+
+def test_list_refuses_other_children() -> None:
+    raises(
+        InvalidArgument,
+        with_("plans", "<plans><planName>A</planName><plan>B</plan></plans>"),
+        "'plans'",
+        "<planName>",
+        "<plan>",
+    )
+
+
+def test_list_item_must_be_text() -> None:
+    raises(
+        InvalidArgument, with_("plans", "<plans><planName><b/></planName></plans>"), "'planName'", "not XML"
+    )
+
+
+def test_list_item_must_not_be_empty() -> None:
+    raises(InvalidArgument, with_("plans", "<plans><planName/></plans>"), "'planName'", "empty")
+
+
+def test_properties_with_value_children_and_direct_text() -> None:
+    xml = (
+        "<properties>"
+        '<property name="otherHomePhone"><value>1</value><value>2</value></property>'
+        '<property name="street">1703 NE 91st</property>'
+        '<property name="info" mode="append"><value>x</value></property>'
+        '<property name="empty"/>'
+        "</properties>"
+    )
+    assert bind(with_("properties", xml)).properties == (
+        Property("otherHomePhone", ("1", "2")),
+        Property("street", ("1703 NE 91st",)),
+        Property("info", ("x",), append=True),
+        Property("empty", ()),
+    )
+
+
+def test_properties_value_children_win_over_direct_text() -> None:
+    xml = '<properties><property name="a">ignored<value>v</value></property></properties>'
+    assert bind(with_("properties", xml)).properties == (Property("a", ("v",)),)
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        "<properties><prop name='a'>x</prop></properties>",
+        "<properties><property>x</property></properties>",
+        "<properties><property name=''>x</property></properties>",
+    ],
+)
+def test_properties_refuse_anything_but_named_property(xml: str) -> None:
+    raises(InvalidArgument, with_("properties", xml), "'properties'", "<property name=")
+
+
+def test_node_is_the_element_itself() -> None:
+    bound = bind(with_("node", "<node>text only</node>"))
+    assert etree.tostring(bound.node) == b"<node>text only</node>"
+
+
+# --- binding errors ----------------------------------------------------------------------------------
+
+
+def test_str_must_be_text_not_xml() -> None:
+    raises(InvalidArgument, with_("text", "<text>a<b/>c</text>"), "'text'", "must be text, not XML")
+
+
+def test_empty_str_is_refused() -> None:
+    raises(InvalidArgument, with_("text", "<text/>"), "'text'", "must not be empty")
+    raises(InvalidArgument, with_("count", "<count></count>"), "'count'", "must not be empty")
+
+
+@pytest.mark.parametrize("element", [a.xml.name for a in SPEC.args if a.required])
+def test_missing_required_argument(element: str) -> None:
+    error = raises(MissingArgument, with_(element, ""), f"'{element}' is required")
+    assert isinstance(error, InvalidArgument) and error.hex_code == "0x80070057"
+    assert error.fields == {"argument": element}  # type: ignore[attr-defined]
+
+
+def test_unknown_argument() -> None:
+    error = raises(
+        InvalidArgument, REQUIRED + "<bogus>1</bogus>", "'bogus'", "not an argument of Toy Space::Everything"
+    )
+    assert error.fields == {"argument": "bogus"}  # type: ignore[attr-defined]
+
+
+def test_argument_names_are_case_sensitive() -> None:
+    raises(InvalidArgument, with_("text", "<Text>x</Text>"), "'Text'", "not an argument")
+
+
+@pytest.mark.parametrize("element", ["text", "secret", "plans", "defaultCount"])
+def test_argument_given_twice(element: str) -> None:
+    inner = REQUIRED + ("<defaultCount>1</defaultCount>" if element == "defaultCount" else "")
+    duplicate = etree.tostring(data(inner).find(element)).decode()
+    raises(InvalidArgument, inner + duplicate, f"'{element}'", "more than once")
+
+
+def test_not_yet_argument_given() -> None:
+    error = raises(
+        NotImplementedYet,
+        REQUIRED + "<later>x</later>",
+        "'later' is not supported yet",
+        "arrives with the next release",
+    )
+    assert error.hex_code == "0x80004001"
+
+
+def test_not_yet_argument_refused_even_when_empty() -> None:
+    raises(NotImplementedYet, REQUIRED + "<later/>", "'later'")
+
+
+def test_comments_and_processing_instructions_are_not_arguments() -> None:
+    bound = bind("<!-- note -->" + REQUIRED + "<?pi x?>")
+    assert bound.text == "hello"
+
+
+def test_unknown_argument_is_reported_before_missing_ones() -> None:
+    raises(InvalidArgument, "<bogus/>", "'bogus'")
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+
+def test_registry_lookup_is_case_insensitive() -> None:
+    registry = Registry([Everything, Small, OtherSmall])
+    assert registry.get("toy space", "EVERYTHING") is SPEC
+    assert registry.get("TOY SPACE", "everything") is SPEC
+    assert registry.get("Other Space", "small") is spec_of(OtherSmall)
+    assert registry.get("toy space", "small") is spec_of(Small)
+
+
+def test_registry_unknown_namespace() -> None:
+    registry = Registry([Everything])
+    with pytest.raises(UnknownProcedure) as info:
+        registry.get("Nope Space", "Everything")
+    assert info.value.description == "unknown namespace 'Nope Space'"
+    assert info.value.fields == {"namespace": "Nope Space"}
+    assert info.value.hex_code == "0x80070032"
+
+
+def test_registry_unknown_procedure_in_a_known_namespace() -> None:
+    registry = Registry([Everything])
+    with pytest.raises(UnknownProcedure) as info:
+        registry.get("toy space", "Nothing")
+    assert info.value.description == "unknown procedure 'Nothing' in namespace 'toy space'"
+    assert info.value.fields == {"procedure": "Nothing"}
+
+
+def test_registry_refuses_duplicates() -> None:
+    with pytest.raises(ValueError, match="Toy Space::Everything is declared twice"):
+        Registry([Everything, Everything])
+    with pytest.raises(ValueError, match="declared twice"):
+        Registry([Everything, EverythingAgain])  # same key, other spelling
+
+
+def test_registry_alias_namespace() -> None:
+    registry = Registry([Everything])
+    registry.add(Everything, alias_namespace="Alias Space")
+    assert registry.get("alias space", "everything") is SPEC
+    with pytest.raises(ValueError, match="declared twice"):
+        registry.add(Everything, alias_namespace="ALIAS SPACE")
+
+
+def test_registry_iterates_sorted() -> None:
+    registry = Registry([Small, OtherSmall, Everything])
+    assert [(s.namespace, s.name) for s in registry] == [
+        ("Other Space", "Small"),
+        ("Toy Space", "Everything"),
+        ("Toy Space", "Small"),
+    ]
+
+
+def test_registry_refuses_undeclared_classes() -> None:
+    with pytest.raises(TypeError, match="not declared with @procedure"):
+        Registry([int])
