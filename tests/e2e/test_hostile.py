@@ -317,9 +317,11 @@ DN_ARGUMENTS: dict[tuple[str, str], dict[str, object]] = {
     ("GetBusinessUsers", "path"): {},
 }
 
+DN_IDS = [f"{p}.{a}" for p, a in DN_ARGUMENTS]
+
 
 @pytest.mark.parametrize("key", list(HOSTILE))
-@pytest.mark.parametrize(("procedure", "argument"), list(DN_ARGUMENTS), ids="{0[0]}.{0[1]}".format)
+@pytest.mark.parametrize(("procedure", "argument"), list(DN_ARGUMENTS), ids=DN_IDS)
 def test_malformed_path_is_invalid_argument_naming_it(
     world: World, procedure: str, argument: str, key: str
 ) -> None:
@@ -327,11 +329,15 @@ def test_malformed_path_is_invalid_argument_naming_it(
     if key in XML_ILLEGAL:
         _xml_illegal(world, document)
         return
-    refused(world, document, INVALID, f"'{argument}'", "not a valid")
+    # stray whitespace is refused as such; everything else as a malformed path
+    reason = (
+        "must not start or end with whitespace" if key in ("space-lead", "space-trail") else "not a valid"
+    )
+    refused(world, document, INVALID, f"'{argument}'", reason)
 
 
 @pytest.mark.parametrize("key", list(HOSTILE))
-@pytest.mark.parametrize(("procedure", "argument"), list(DN_ARGUMENTS), ids="{0[0]}.{0[1]}".format)
+@pytest.mark.parametrize(("procedure", "argument"), list(DN_ARGUMENTS), ids=DN_IDS)
 def test_hostile_rdn_value_in_a_well_formed_path_finds_nothing(
     world: World, procedure: str, argument: str, key: str
 ) -> None:

@@ -113,7 +113,14 @@ def test_candidates_ask_for_the_documented_digit_counts() -> None:
 
 def test_candidates_of_a_short_seed_append_to_the_whole_seed() -> None:
     got = list(sam_candidates("bob@x.com", digits=lambda n: "0" * n))
-    assert got == ["bob_x.com", "bob_x.com000", "bob_x.com000", "bob_x.com000", "bob_x.com00000", "bob_x.com00000"]
+    assert got == [
+        "bob_x.com",
+        "bob_x.com000",
+        "bob_x.com000",
+        "bob_x.com000",
+        "bob_x.com00000",
+        "bob_x.com00000",
+    ]
 
 
 def test_default_digits_are_random_decimal() -> None:
@@ -230,7 +237,14 @@ class FixedSecrets:
 UPN = "abcdefghijklmnopqrstuvwxyz@alpineskihouse.com"
 SEED = "abcdefghijklmnopqrst"
 # what FixedSecrets("1234567890") draws: 123, 456, 789, then 01234, 56789
-CANDIDATES = [SEED, SEED[:17] + "123", SEED[:17] + "456", SEED[:17] + "789", SEED[:15] + "01234", SEED[:15] + "56789"]
+CANDIDATES = [
+    SEED,
+    SEED[:17] + "123",
+    SEED[:17] + "456",
+    SEED[:17] + "789",
+    SEED[:15] + "01234",
+    SEED[:15] + "56789",
+]
 
 
 def test_fixed_digits_give_the_expected_candidates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,10 +25,6 @@ def sam_candidates(name: str, *, digits: Callable[[int], str] | None = None) -> 
     seed = sam_seed(name)
     yield seed
     for _ in range(3):
-        yield _no_trailing_dot(seed[:17]) + draw(3)
+        yield seed[:17] + draw(3)
     for _ in range(2):
-        yield _no_trailing_dot(seed[:15]) + draw(5)
-
-
-def _no_trailing_dot(text: str) -> str:
-    return text[:-1] + "_" if text.endswith(".") else text
+        yield seed[:15] + draw(5)

@@ -133,9 +133,19 @@ class ProcedureSpec:
 def _text(spec: ArgSpec, element: etree._Element) -> str:
     if len(element):
         raise InvalidArgument(f"'{spec.xml.name}' must be text, not XML", argument=spec.xml.name)
-    text = (element.text or "").strip()
+    text = element.text or ""
+    if spec.kind in ("bool", "int"):
+        return text.strip()  # XML Schema collapses whitespace for these types
+    return _exact(spec.xml.name, text)
+
+
+def _exact(name: str, text: str) -> str:
+    """A text value as given: names and paths with stray whitespace are refused, not silently trimmed,
+    so what is stored is what the response echoes."""
     if "\x00" in text:
-        raise InvalidArgument(f"'{spec.xml.name}' must not contain NUL characters", argument=spec.xml.name)
+        raise InvalidArgument(f"'{name}' must not contain NUL characters", argument=name)
+    if text != text.strip():
+        raise InvalidArgument(f"'{name}' must not start or end with whitespace", argument=name)
     return text
 
 
@@ -151,6 +161,10 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
         return tuple(_list_items(spec, element))
     if spec.kind == "properties":
         return tuple(_properties(element))
+    if spec.kind == "secret":
+        if len(element):
+            raise InvalidArgument(f"'{name}' must be text, not XML", argument=name)
+        return Secret(element.text or "")  # verbatim: spaces are part of a password
     text = _text(spec, element)
     if spec.kind == "bool":
         if text == "" or text.lower() in _TRUE:  # an empty element is a flag that is set
@@ -158,7 +172,7 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
         if text.lower() in _FALSE:
             return False
         raise InvalidArgument(f"'{name}' must be true or false, not '{text}'", argument=name)
-    if text == "" and spec.kind != "secret":
+    if text == "":
         raise InvalidArgument(f"'{name}' must not be empty", argument=name)
     if spec.kind == "int":
         try:
@@ -175,8 +189,6 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
             return Upn.parse(text)
         except InvalidArgument as exc:
             raise InvalidArgument(f"'{name}': {exc.description}", argument=name) from None
-    if spec.kind == "secret":
-        return Secret(element.text or "")
     return text
 
 
@@ -189,7 +201,10 @@ def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
                 f"'{spec.xml.name}' may only hold <{spec.xml.item}> elements, not <{child.tag}>",
                 argument=spec.xml.name,
             )
-        yield _text(ArgSpec(spec.attr, Xml(spec.xml.item), "str", True, None), child)
+        item = _text(ArgSpec(spec.attr, Xml(spec.xml.item or ""), "str", True, None), child)
+        if not item:
+            raise InvalidArgument(f"'{spec.xml.item}' must not be empty", argument=spec.xml.name)
+        yield item
 
 
 def _properties(element: etree._Element) -> Iterator[Property]:
@@ -201,12 +216,11 @@ def _properties(element: etree._Element) -> Iterator[Property]:
                 "'properties' may only hold <property name=\"…\"> elements", argument="properties"
             )
         name = child.get("name", "")
-        values = [(v.text or "").strip() for v in child if v.tag == "value"]
-        if not values and (child.text or "").strip():
-            values = [(child.text or "").strip()]
-        if any("\x00" in v for v in values):
-            raise InvalidArgument(f"property '{name}' must not contain NUL characters", argument="properties")
-        yield Property(name, tuple(values), append=child.get("mode") == "append")
+        texts = [v.text or "" for v in child if v.tag == "value"]
+        if not texts and (child.text or "").strip():
+            texts = [child.text or ""]  # <property name="street">1703 NE 91st</property>
+        values = tuple(_exact(f"property '{name}'", t) for t in texts)
+        yield Property(name, values, append=child.get("mode") == "append")
 
 
 _KINDS: dict[Any, str] = {str: "str", bool: "bool", int: "int", DN: "dn", Upn: "upn", Secret: "secret"}

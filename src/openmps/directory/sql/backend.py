@@ -129,6 +129,15 @@ _P_GET = Prepared(_GET)
 _P_ID = Prepared(_ID)
 _P_MEMBER_OF = Prepared(_MEMBER_OF)
 _P_HOLDER = Prepared(_HOLDER)
+_P_HELD_ELSEWHERE = Prepared(
+    select(entry_values.c.id)
+    .where(
+        entry_values.c.name == bindparam("name"),
+        entry_values.c.value_norm == bindparam("norm"),
+        entry_values.c.entry_id != bindparam("entry_id"),
+    )
+    .limit(1)
+)
 _P_NEXT_RID = Prepared(_NEXT_RID)
 _P_ROW = Prepared(_ROW)
 _P_INSERT_ENTRY = Prepared(_INSERT_ENTRY)
@@ -446,10 +455,13 @@ class SqlDirectory:
         try:
             _P_INSERT_VALUES.execute_many(self._conn, rows)
         except IntegrityError as exc:
-            unique = [
-                r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self.holder(r["name"], r["value"])
-            ]
-            raise _unique_violation(unique[0] if unique else rows[0]) from exc
+            # the entry's own rows may already be in (executemany stops at the failing one)
+            taken = [r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
+            raise _unique_violation(taken[0] if taken else rows[0]) from exc
+
+    def _held_elsewhere(self, row: Mapping[str, str], entry_id: int) -> bool:
+        params = {"name": row["name"], "norm": row["value_norm"], "entry_id": entry_id}
+        return _P_HELD_ELSEWHERE.execute(self._conn, params).first() is not None
 
 
 def _unique_violation(row: Mapping[str, str]) -> ConstraintViolation:

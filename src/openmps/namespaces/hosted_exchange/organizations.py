@@ -101,9 +101,8 @@ class CreateBusinessOrganization:
             providers.layout.hosting, Scope.SUBTREE, filters.eq("uPNSuffixes", domain), limit=1
         )
         if owner:
-            raise ConstraintViolation(
-                f"the domain '{domain}' already belongs to {owner[0].dn.ldap_path}", domain=domain
-            )
+            # not naming the owner: it may be another reseller's tenant
+            raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
         attrs["uPNSuffixes"] = [domain]
