@@ -51,12 +51,17 @@ def _dn_error(text: str, reason: str, **fields: object) -> InvalidArgument:
     return InvalidArgument(f"{_show(text)} is not a valid distinguished name: {reason}", text=text, **fields)
 
 
+_NEEDS_ESCAPE = re.compile(r'["+,;<>\\\x00-\x1f\x7f]|^[# ]| $')
+
+
 def escape_dn_value(value: str) -> str:
     """Escape an attribute value for a DN string (RFC 4514 §2.4), so it parses back to itself.
 
     Escapes ``" + , ; < > \\``, a leading ``#`` or space, a trailing space, and control characters
     (NUL as ``\\00``, others as ``\\XX``).
     """
+    if not _NEEDS_ESCAPE.search(value):
+        return value  # the common case, on every DN rendered: skip the character loop
     out: list[str] = []
     last = len(value) - 1
     for index, char in enumerate(value):

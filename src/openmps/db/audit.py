@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import audit_log
 from openmps.db.store import SqlUnitOfWork
 from openmps.engine.audit import AuditRecord
 
 _INSERT = insert(audit_log)
+_COLUMNS = (
+    "request_id",
+    "at",
+    "caller",
+    "procedures",
+    "outcome",
+    "error_code",
+    "error_description",
+    "duration_ms",
+    "client",
+)
+# The hot path (every successful request): prepared, with the timestamp in SQLAlchemy's own
+# SQLite text format so SQLAlchemy reads it back as a datetime.
+_P_INSERT = Prepared(insert(audit_log).values({c: bindparam(c) for c in _COLUMNS}))
 
 
 class SqlAuditSink:
@@ -21,7 +36,11 @@ class SqlAuditSink:
         row = {f.name: getattr(record, f.name) for f in fields(record)}  # asdict() deep-copies: slow
         row["procedures"] = ",".join(record.procedures)
         if isinstance(uow, SqlUnitOfWork):
-            uow.connection.execute(_INSERT, row)
+            conn = uow.connection
+            if conn.dialect.name == "sqlite":
+                _P_INSERT.execute(conn, {**row, "at": record.at.strftime("%Y-%m-%d %H:%M:%S.%f")})
+            else:
+                conn.execute(_INSERT, row)
             return
         with self._engine.begin() as conn:
             conn.execute(_INSERT, row)

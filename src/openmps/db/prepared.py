@@ -40,6 +40,10 @@ class Result:
         make = self._row_type._make
         return [make(r) for r in self._cursor.fetchall()]
 
+    def tuples(self) -> list[tuple[Any, ...]]:
+        """The rows as plain tuples, in column order: for loops where per-row objects cost too much."""
+        return list(self._cursor.fetchall())
+
     def first(self) -> Any | None:
         row = self._cursor.fetchone()
         return None if row is None else self._row_type._make(row)
@@ -61,6 +65,8 @@ class Prepared:
         found = self._compiled.get(name)
         if found is None:
             compiled = self.statement.compile(dialect=conn.dialect)
+            if "POSTCOMPILE" in compiled.string:
+                raise TypeError("a prepared statement needs a fixed shape: no expanding IN parameters")
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             columns = [c[0] for c in getattr(compiled, "_result_columns", ())] or ["value"]
             row_type = namedtuple("Row", columns, rename=True)  # type: ignore[misc]

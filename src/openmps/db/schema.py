@@ -64,7 +64,8 @@ entry_values = Table(
     Column("name", String(128), nullable=False),  # lower-cased, for matching
     Column("value", Text, nullable=False),
     Column("value_norm", Text, nullable=False),
-    Index("ix_entry_values_entry", "entry_id", "name"),
+    # (entry, attribute, value): membership checks stay O(log n) however large the group
+    Index("ix_entry_values_entry", "entry_id", "name", "value_norm"),
     Index("ix_entry_values_lookup", "name", "value_norm"),
     # The store's own guarantee of uniqueness for sAMAccountName, userPrincipalName and
     # proxyAddresses: the rules above check first for a clear error, this catches any race.

@@ -7,6 +7,7 @@ roll back with the request.  ``objectGUID`` and ``objectSid`` are columns of ``e
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -145,6 +146,29 @@ _P_INSERT_VALUES = Prepared(_INSERT_VALUES)
 _P_ADD_VALUE = Prepared(_ADD_VALUE)
 
 
+@functools.lru_cache(maxsize=64)
+def _find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
+    """Entries (and their values, all or ``names``) for ``count`` DNs: a prepared statement per shape."""
+    join = entry_values.c.entry_id == entries.c.id
+    if names is not None:
+        wanted = [bindparam(f"a{i}", n) for i, n in enumerate(names)]
+        join = and_(join, entry_values.c.name.in_(wanted) if wanted else false())
+    return Prepared(
+        select(
+            entries.c.id,
+            entries.c.dn,
+            entries.c.object_guid,
+            entries.c.object_sid,
+            entry_values.c.attr,
+            entry_values.c.name,
+            entry_values.c.value,
+        )
+        .select_from(entries.outerjoin(entry_values, join))
+        .where(entries.c.dn_norm.in_([bindparam(f"dn{i}") for i in range(count)]))
+        .order_by(entries.c.id, entry_values.c.id)
+    )
+
+
 class SqlDirectory:
     """A :class:`~openmps.directory.interface.Directory` on the SQL store."""
 
@@ -173,22 +197,27 @@ class SqlDirectory:
         return Entry(DN.parse(first.dn), {k: tuple(v) for k, v in values.items()}, names)
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
-        wanted = None if attributes is None else {a.lower() for a in attributes}
+        if not dns:
+            return {}
+        names_wanted = None if attributes is None else tuple(sorted({a.lower() for a in attributes}))
+        statement = _find_many_statement(len(dns), names_wanted)  # one round trip for all of them
+        params = {f"dn{i}": dn.norm for i, dn in enumerate(dns)}
+        # plain tuples (id, dn, object_guid, object_sid, attr, name, value), ordered by entry: this runs
+        # for every organization above every target of every request
+        heads: dict[int, tuple[str, str, str]] = {}
+        values: dict[int, dict[str, list[str]]] = defaultdict(dict)
+        names: dict[int, dict[str, str]] = defaultdict(lambda: dict(_COLUMN_ATTRS))
+        for entry_id, dn_text, guid, sid, attr, name, value in statement.execute(self._conn, params).tuples():
+            heads.setdefault(entry_id, (dn_text, guid, sid))
+            if name is not None:
+                values[entry_id].setdefault(name, []).append(value)
+                names[entry_id].setdefault(name, attr)
         found = {}
-        for dn in dns:
-            rows = _P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
-            if not rows:
-                continue
-            values: dict[str, list[str]] = defaultdict(list)
-            names: dict[str, str] = dict(_COLUMN_ATTRS)
-            for row in rows:
-                if row.name is not None and (wanted is None or row.name in wanted):
-                    values[row.name].append(row.value)
-                    names.setdefault(row.name, row.attr)
-            values["objectguid"] = [rows[0].object_guid]
-            values["objectsid"] = [rows[0].object_sid]
-            entry_dn = DN.parse(rows[0].dn)
-            found[entry_dn] = Entry(entry_dn, {k: tuple(v) for k, v in values.items()}, names)
+        for entry_id, (dn_text, guid, sid) in heads.items():
+            attrs = {k: tuple(v) for k, v in values[entry_id].items()}
+            attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
+            entry_dn = DN.parse(dn_text)
+            found[entry_dn] = Entry(entry_dn, attrs, names[entry_id])
         return found
 
     def get(self, dn: DN) -> Entry:

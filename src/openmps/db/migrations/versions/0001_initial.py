@@ -52,7 +52,7 @@ def upgrade() -> None:
             ["entry_id"], ["entries.id"], name="fk_entry_values_entry_id_entries", ondelete="CASCADE"
         ),
     )
-    op.create_index("ix_entry_values_entry", "entry_values", ["entry_id", "name"])
+    op.create_index("ix_entry_values_entry", "entry_values", ["entry_id", "name", "value_norm"])
     op.create_index("ix_entry_values_lookup", "entry_values", ["name", "value_norm"])
     op.create_index(
         "uq_entry_values_unique_attrs",
