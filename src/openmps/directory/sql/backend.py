@@ -7,36 +7,23 @@ roll back with the request.  ``objectGUID`` and ``objectSid`` are columns of ``e
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy import (
     Connection,
-    Integer,
-    Text,
-    and_,
-    bindparam,
-    cast,
     delete,
     exists,
-    false,
-    func,
-    insert,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import ColumnElement
 
-from openmps.db.prepared import Prepared, atomic
-from openmps.db.schema import entries, entry_values, settings
+from openmps.db.prepared import atomic
+from openmps.db.schema import entries, entry_values
 from openmps.directory import filters as f
 from openmps.directory.interface import (
-    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -45,128 +32,25 @@ from openmps.directory.interface import (
     Scope,
     normalize_value,
 )
+from openmps.directory.sql.filter_sql import comparable_attributes, comparable_filter, compile_filter
+from openmps.directory.sql.statements import (
+    COLUMN_ATTRS,
+    GROUPS_OF,
+    MAX_IN,
+    P_ADD_VALUE,
+    P_GET,
+    P_HELD_ELSEWHERE,
+    P_HOLDER,
+    P_ID,
+    P_INSERT_ENTRY,
+    P_INSERT_VALUES,
+    P_MEMBER_OF,
+    P_NEXT_RID,
+    P_ROW,
+    find_many_statement,
+)
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN
-
-_COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
-_MAX_IN = 500  # values per IN (...) list
-
-_GET = (
-    select(
-        entries.c.id,
-        entries.c.dn,
-        entries.c.object_guid,
-        entries.c.object_sid,
-        entry_values.c.attr,
-        entry_values.c.name,
-        entry_values.c.value,
-    )
-    .select_from(entries.outerjoin(entry_values, entry_values.c.entry_id == entries.c.id))
-    .where(entries.c.dn_norm == bindparam("dn_norm"))
-    .order_by(entry_values.c.id)
-)
-_ID = select(entries.c.id).where(entries.c.dn_norm == bindparam("dn_norm"))
-_MEMBER_OF = (
-    select(entries.c.dn)
-    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == "member", entry_values.c.value_norm == bindparam("dn_norm"))
-    .order_by(entries.c.id)
-)
-_HOLDER = (
-    select(entries.c.dn)
-    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == bindparam("name"), entry_values.c.value_norm == bindparam("norm"))
-    .limit(1)
-)
-_NEXT_RID = (
-    update(settings)
-    .where(settings.c.name == "next_rid")
-    .values(value=cast(cast(settings.c.value, Integer) + 1, Text))
-    .returning(settings.c.value)
-)
-
-
-_ROW = select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == bindparam("dn_norm"))
-_ROWS_BY_NORM = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid).where(
-    entries.c.dn_norm.in_(bindparam("norms", expanding=True))
-)
-_VALUES_OF = (
-    select(entry_values.c.entry_id, entry_values.c.attr, entry_values.c.name, entry_values.c.value)
-    .where(entry_values.c.entry_id.in_(bindparam("ids", expanding=True)))
-    .order_by(entry_values.c.id)
-)
-_GROUPS_OF = (
-    select(entry_values.c.value_norm, entries.c.dn)
-    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == "member", entry_values.c.value_norm.in_(bindparam("norms", expanding=True)))
-)
-_ENTRY_COLUMNS = ("dn", "dn_norm", "tree_key", "parent_id", "object_guid", "object_sid")
-_VALUE_COLUMNS = ("entry_id", "attr", "name", "value", "value_norm")
-_INSERT_ENTRY = insert(entries).values({c: bindparam(c) for c in _ENTRY_COLUMNS}).returning(entries.c.id)
-
-
-_INSERT_VALUES = insert(entry_values).values({c: bindparam(c) for c in _VALUE_COLUMNS})
-_existing = entry_values.alias("existing")
-_ADD_VALUE = insert(entry_values).from_select(
-    ["entry_id", "attr", "name", "value", "value_norm"],
-    select(
-        bindparam("entry_id", type_=Integer),
-        bindparam("attr", type_=Text),
-        bindparam("name", type_=Text),
-        bindparam("value", type_=Text),
-        bindparam("value_norm", type_=Text),
-    ).where(
-        ~exists().where(
-            _existing.c.entry_id == bindparam("entry_id", type_=Integer),
-            _existing.c.name == bindparam("name", type_=Text),
-            _existing.c.value_norm == bindparam("value_norm", type_=Text),
-        )
-    ),
-)
-
-
-# The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
-_P_GET = Prepared(_GET)
-_P_ID = Prepared(_ID)
-_P_MEMBER_OF = Prepared(_MEMBER_OF)
-_P_HOLDER = Prepared(_HOLDER)
-_P_HELD_ELSEWHERE = Prepared(
-    select(entry_values.c.id)
-    .where(
-        entry_values.c.name == bindparam("name"),
-        entry_values.c.value_norm == bindparam("norm"),
-        entry_values.c.entry_id != bindparam("entry_id"),
-    )
-    .limit(1)
-)
-_P_NEXT_RID = Prepared(_NEXT_RID)
-_P_ROW = Prepared(_ROW)
-_P_INSERT_ENTRY = Prepared(_INSERT_ENTRY)
-_P_INSERT_VALUES = Prepared(_INSERT_VALUES)
-_P_ADD_VALUE = Prepared(_ADD_VALUE)
-
-
-@functools.lru_cache(maxsize=64)
-def _find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
-    """Entries (and their values, all or ``names``) for ``count`` DNs: a prepared statement per shape."""
-    join = entry_values.c.entry_id == entries.c.id
-    if names is not None:
-        wanted = [bindparam(f"a{i}", n) for i, n in enumerate(names)]
-        join = and_(join, entry_values.c.name.in_(wanted) if wanted else false())
-    return Prepared(
-        select(
-            entries.c.id,
-            entries.c.dn,
-            entries.c.object_guid,
-            entries.c.object_sid,
-            entry_values.c.attr,
-            entry_values.c.name,
-            entry_values.c.value,
-        )
-        .select_from(entries.outerjoin(entry_values, join))
-        .where(entries.c.dn_norm.in_([bindparam(f"dn{i}") for i in range(count)]))
-        .order_by(entries.c.id, entry_values.c.id)
-    )
 
 
 class SqlDirectory:
@@ -183,7 +67,7 @@ class SqlDirectory:
     # --- reads ------------------------------------------------------------------------------------
 
     def find(self, dn: DN) -> Entry | None:
-        rows = _P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
+        rows = P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
         if not rows:
             return None
         first = rows[0]
@@ -200,13 +84,13 @@ class SqlDirectory:
         if not dns:
             return {}
         names_wanted = None if attributes is None else tuple(sorted({a.lower() for a in attributes}))
-        statement = _find_many_statement(len(dns), names_wanted)  # one round trip for all of them
+        statement = find_many_statement(len(dns), names_wanted)  # one round trip for all of them
         params = {f"dn{i}": dn.norm for i, dn in enumerate(dns)}
         # plain tuples (id, dn, object_guid, object_sid, attr, name, value), ordered by entry: this runs
         # for every organization above every target of every request
         heads: dict[int, tuple[str, str, str]] = {}
         values: dict[int, dict[str, list[str]]] = defaultdict(dict)
-        names: dict[int, dict[str, str]] = defaultdict(lambda: dict(_COLUMN_ATTRS))
+        names: dict[int, dict[str, str]] = defaultdict(lambda: dict(COLUMN_ATTRS))
         for entry_id, dn_text, guid, sid, attr, name, value in statement.execute(self._conn, params).tuples():
             heads.setdefault(entry_id, (dn_text, guid, sid))
             if name is not None:
@@ -227,14 +111,14 @@ class SqlDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return _P_ID.execute(self._conn, {"dn_norm": dn.norm}).first() is not None
+        return P_ID.execute(self._conn, {"dn_norm": dn.norm}).first() is not None
 
     def member_of(self, dn: DN) -> list[DN]:
-        return [DN.parse(r.dn) for r in _P_MEMBER_OF.execute(self._conn, {"dn_norm": dn.norm})]
+        return [DN.parse(r.dn) for r in P_MEMBER_OF.execute(self._conn, {"dn_norm": dn.norm})]
 
     def holder(self, attr: str, value: str) -> DN | None:
         key = attr.lower()
-        row = _P_HOLDER.execute(self._conn, {"name": key, "norm": normalize_value(key, value)}).first()
+        row = P_HOLDER.execute(self._conn, {"name": key, "norm": normalize_value(key, value)}).first()
         return DN.parse(row.dn) if row else None
 
     def search(
@@ -245,7 +129,7 @@ class SqlDirectory:
         *,
         limit: int | None = None,
     ) -> list[Entry]:
-        base_row = _P_ROW.execute(self._conn, {"dn_norm": base.norm}).first()
+        base_row = P_ROW.execute(self._conn, {"dn_norm": base.norm}).first()
         if base_row is None:
             raise NotFound(f"no such object: {base.ldap_path}", dn=str(base))
         query = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid)
@@ -258,15 +142,15 @@ class SqlDirectory:
             query = query.where(entries.c.tree_key >= prefix, entries.c.tree_key < prefix + "\uffff")
         exact = True
         if filter is not None:
-            condition, exact = _compile(filter)
+            condition, exact = compile_filter(filter)
             query = query.where(condition)
         query = query.order_by(entries.c.tree_key)
         if limit is not None and exact:
             query = query.limit(limit)
         found = self._load(self._conn.execute(query).all())
         if not exact and filter is not None:
-            wanted = _comparable_filter(filter)
-            found = [e for e in found if f.matches(wanted, _comparable_attributes(e))]
+            wanted = comparable_filter(filter)
+            found = [e for e in found if f.matches(wanted, comparable_attributes(e))]
             if limit is not None:
                 found = found[:limit]
         return found
@@ -289,14 +173,14 @@ class SqlDirectory:
         norms = {r.id: DN.parse(r.dn).norm for r in rows}  # type: ignore[attr-defined]
         member_of: dict[str, list[str]] = defaultdict(list)
         for chunk in _chunks(list(norms.values())):
-            for m in self._conn.execute(_GROUPS_OF, {"norms": chunk}):
+            for m in self._conn.execute(GROUPS_OF, {"norms": chunk}):
                 member_of[m.value_norm].append(m.dn)
         result = []
         for r in rows:
             vals, nms = values[r.id], names[r.id]  # type: ignore[attr-defined]
             vals["objectguid"] = [r.object_guid]  # type: ignore[attr-defined]
             vals["objectsid"] = [r.object_sid]  # type: ignore[attr-defined]
-            nms.update(_COLUMN_ATTRS)
+            nms.update(COLUMN_ATTRS)
             groups = member_of.get(norms[r.id])  # type: ignore[attr-defined]
             if groups:
                 vals["memberof"] = groups
@@ -309,8 +193,8 @@ class SqlDirectory:
     ) -> None:
         values["objectguid"] = [guid]
         values["objectsid"] = [sid]
-        names.update(_COLUMN_ATTRS)
-        groups = [r.dn for r in _P_MEMBER_OF.execute(self._conn, {"dn_norm": dn_norm})]
+        names.update(COLUMN_ATTRS)
+        groups = [r.dn for r in P_MEMBER_OF.execute(self._conn, {"dn_norm": dn_norm})]
         if groups:
             values["memberof"] = groups
             names["memberof"] = "memberOf"
@@ -326,7 +210,7 @@ class SqlDirectory:
         tree_key = dn.relative_key()
         parent = None
         if len(dn) > 1:
-            parent = _P_ROW.execute(conn, {"dn_norm": dn.parent.norm}).first()
+            parent = P_ROW.execute(conn, {"dn_norm": dn.parent.norm}).first()
         if parent is not None:
             parent_id, tree_key = parent.id, parent.tree_key + _key_part(dn)
         elif not _is_naming_context(attrs):
@@ -343,7 +227,7 @@ class SqlDirectory:
         with atomic(conn):  # the entry and its values, or nothing
             sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
             try:
-                entry_id = _P_INSERT_ENTRY.execute(
+                entry_id = P_INSERT_ENTRY.execute(
                     conn,
                     {
                         "dn": str(dn),
@@ -362,11 +246,11 @@ class SqlDirectory:
                 ) from exc
             self._insert_values(entry_id, rows)
         # Only the identity comes back: callers that need the attributes re-read (keeps adds lean).
-        return Entry(dn, {"objectguid": (guid,), "objectsid": (sid,)}, dict(_COLUMN_ATTRS))
+        return Entry(dn, {"objectguid": (guid,), "objectsid": (sid,)}, dict(COLUMN_ATTRS))
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         conn = self._conn
-        row = _P_ID.execute(conn, {"dn_norm": dn.norm}).first()
+        row = P_ID.execute(conn, {"dn_norm": dn.norm}).first()
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         with atomic(conn):  # every change, or none
@@ -375,7 +259,7 @@ class SqlDirectory:
 
     def _apply(self, conn: Connection, dn: DN, entry_id: int, change: Change) -> None:
         key = change.attr.lower()
-        if key in OPERATIONAL_ATTRIBUTES or key in _COLUMN_ATTRS:
+        if key in OPERATIONAL_ATTRIBUTES or key in COLUMN_ATTRS:
             raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
         rows = _value_rows({change.attr: list(change.values)})
         if change.op is ChangeOp.REPLACE or (change.op is ChangeOp.DELETE and not rows):
@@ -410,7 +294,7 @@ class SqlDirectory:
         else:
             for value_row in rows:
                 try:  # one statement: insert unless the entry already has the value
-                    added = _P_ADD_VALUE.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
+                    added = P_ADD_VALUE.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
                 except IntegrityError as exc:
                     raise _unique_violation(value_row) from exc
                 if added != 1:
@@ -422,7 +306,7 @@ class SqlDirectory:
 
     def delete(self, dn: DN) -> None:
         conn = self._conn
-        row = _P_ID.execute(conn, {"dn_norm": dn.norm}).first()
+        row = P_ID.execute(conn, {"dn_norm": dn.norm}).first()
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         if conn.execute(select(exists().where(entries.c.parent_id == row.id))).scalar():
@@ -474,7 +358,7 @@ class SqlDirectory:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _next_rid(self) -> int:
-        return int(_P_NEXT_RID.execute(self._conn).scalar_one())
+        return int(P_NEXT_RID.execute(self._conn).scalar_one())
 
     def _insert_values(self, entry_id: int, rows: list[dict[str, str]]) -> None:
         if not rows:
@@ -482,7 +366,7 @@ class SqlDirectory:
         for r in rows:
             r["entry_id"] = entry_id  # type: ignore[assignment]
         try:
-            _P_INSERT_VALUES.execute_many(self._conn, rows)
+            P_INSERT_VALUES.execute_many(self._conn, rows)
         except IntegrityError as exc:
             # the entry's own rows may already be in (executemany stops at the failing one)
             taken = [r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
@@ -490,7 +374,7 @@ class SqlDirectory:
 
     def _held_elsewhere(self, row: Mapping[str, str], entry_id: int) -> bool:
         params = {"name": row["name"], "norm": row["value_norm"], "entry_id": entry_id}
-        return _P_HELD_ELSEWHERE.execute(self._conn, params).first() is not None
+        return P_HELD_ELSEWHERE.execute(self._conn, params).first() is not None
 
 
 def _unique_violation(row: Mapping[str, str]) -> ConstraintViolation:
@@ -542,112 +426,6 @@ def _key_part(dn: DN) -> str:
     return dn.relative_key()[len(dn.parent.relative_key()) :] if len(dn) > 1 else dn.relative_key()
 
 
-def _chunks(items: list, size: int = _MAX_IN) -> Iterable[list]:  # type: ignore[type-arg]
+def _chunks(items: list, size: int = MAX_IN) -> Iterable[list]:  # type: ignore[type-arg]
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-# --- filters → SQL ------------------------------------------------------------------------------
-
-
-_DN_VALUED = frozenset({*DN_ATTRIBUTES, "memberof"})
-
-
-def _comparable_attributes(entry: Entry) -> dict[str, Sequence[str]]:
-    """An entry's attributes as the Python recheck compares them: DN values in canonical form."""
-    attrs: dict[str, Sequence[str]] = {
-        k: [normalize_value("distinguishedname", v) for v in vs] if k in _DN_VALUED else vs
-        for k, vs in entry.attributes.items()
-    }
-    attrs["distinguishedname"] = [entry.dn.norm]
-    return attrs
-
-
-def _comparable_filter(flt: f.Filter) -> f.Filter:
-    """``flt`` with the values of DN-valued assertions in canonical form (see above)."""
-    if isinstance(flt, f.And):
-        return f.And(tuple(_comparable_filter(i) for i in flt.items))
-    if isinstance(flt, f.Or):
-        return f.Or(tuple(_comparable_filter(i) for i in flt.items))
-    if isinstance(flt, f.Not):
-        return f.Not(_comparable_filter(flt.item))
-    if isinstance(flt, f.Equal | f.Approx) and flt.attr_key in _DN_VALUED:
-        try:
-            return type(flt)(flt.attr, DN.parse(flt.value).norm)
-        except InvalidArgument:
-            return flt
-    return flt
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _value_exists(name: str, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
-    v = entry_values.alias()
-    return exists().where(v.c.entry_id == entries.c.id, v.c.name == name, *[c(v) for c in conds])  # type: ignore[operator]
-
-
-def _compile(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:
-    """(SQL condition, exact).  Not exact → the caller re-checks rows with ``filters.matches``."""
-    if isinstance(flt, f.And | f.Or):
-        parts = [_compile(i) for i in flt.items]
-        if not parts:
-            return (true() if isinstance(flt, f.And) else false()), True
-        conds = [p[0] for p in parts]
-        return (and_(*conds) if isinstance(flt, f.And) else or_(*conds)), all(p[1] for p in parts)
-    if isinstance(flt, f.Not):
-        cond, exact = _compile(flt.item)
-        # NOT of an approximate prefilter is no prefilter at all: let the recheck decide
-        return (~cond, True) if exact else (true(), False)
-    key = flt.attr.lower()
-    if key in _COLUMN_ATTRS or key in ("distinguishedname", "memberof"):
-        return _compile_special(flt, key)
-    if isinstance(flt, f.Present):
-        return _value_exists(key), True
-    if isinstance(flt, f.Equal | f.Approx):
-        try:
-            norm = normalize_value(key, flt.value)
-        except InvalidArgument:
-            return false(), True
-        return _value_exists(key, lambda v: v.c.value_norm == norm), True
-    if isinstance(flt, f.Substring):
-        pattern = (
-            _like_escape((flt.initial or "").casefold())
-            + "%"
-            + "".join(_like_escape(a.casefold()) + "%" for a in flt.any)
-            + _like_escape((flt.final or "").casefold())
-        )
-        return _value_exists(key, lambda v: v.c.value_norm.like(pattern, escape="\\")), key not in ("member",)
-    # >= and <= compare numbers numerically: let SQL narrow to entries that have the attribute
-    return _value_exists(key), False
-
-
-def _compile_special(flt: f.Filter, key: str) -> tuple[ColumnElement[bool], bool]:
-    if isinstance(flt, f.Present):
-        if key == "memberof":
-            return exists().where(
-                entry_values.c.name == "member", entry_values.c.value_norm == entries.c.dn_norm
-            ), True
-        return true(), True
-    if isinstance(flt, f.Equal | f.Approx):
-        if key == "memberof":
-            try:
-                group = DN.parse(flt.value).norm
-            except InvalidArgument:
-                return false(), True
-            g = entries.alias()
-            return exists().where(
-                entry_values.c.name == "member",
-                entry_values.c.value_norm == entries.c.dn_norm,
-                entry_values.c.entry_id == g.c.id,
-                g.c.dn_norm == group,
-            ), True
-        if key == "distinguishedname":
-            try:
-                return entries.c.dn_norm == DN.parse(flt.value).norm, True
-            except InvalidArgument:
-                return false(), True
-        column = entries.c.object_guid if key == "objectguid" else entries.c.object_sid
-        return func.lower(column) == flt.value.casefold(), True
-    return true(), False
