@@ -248,3 +248,19 @@ def test_a_successful_sign_in_does_not_open_the_door_to_a_wrong_password(org: De
     org.authenticator.authenticate("bob@alpineskihouse.com", USER_PASSWORD)
     refused_sign_in(org, "bob@alpineskihouse.com", "Wr0ng-Password")
     refused_sign_in(org, "bob@alpineskihouse.com", USER_PASSWORD + "x")
+
+
+def test_unknown_accounts_cost_a_verification_too(deployment: Deployment) -> None:
+    """No user probing by timing: an unknown UPN is checked against a decoy hash."""
+    calls: list[str] = []
+    passwords = deployment.passwords
+    original = passwords.verify
+
+    def counting(stored: str | None, password: str) -> bool:
+        calls.append(password)
+        return original(stored, password)
+
+    passwords.verify = counting  # type: ignore[method-assign]
+    with pytest.raises(NotAuthenticated):
+        deployment.authenticator.authenticate("nobody@alpineskihouse.com", "Whatever1!")
+    assert calls == ["Whatever1!"]

@@ -40,23 +40,34 @@ class Authenticator:
         self._cache: dict[bytes, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
+    def _key_of(self, upn: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{upn.casefold()}\0{password}".encode(), hashlib.sha256).digest()
+
+    def cached(self, upn: str, password: str) -> Caller | None:
+        """The Caller of a sign-in verified less than ``ttl`` seconds ago, without touching the store."""
+        with self._lock:
+            hit = self._cache.get(self._key_of(upn, password))
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
     def authenticate(self, upn: str, password: str) -> Caller:
         failure = NotAuthenticated("logon failure: unknown user name or bad password")
         try:
             Upn.parse(upn)
         except Exception:
             raise failure from None
-        key = hmac.new(self._key, f"{upn.casefold()}\0{password}".encode(), hashlib.sha256).digest()
+        hit = self.cached(upn, password)
+        if hit is not None:
+            return hit
+        key = self._key_of(upn, password)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit and hit[0] > now:
-                return hit[1]
 
         def check(directory: DirectoryService) -> Caller:
             holder = directory.backend.holder("userPrincipalName", upn)
             entry = directory.find(holder) if holder else None
-            if entry is None or not self._passwords.verify(entry.first("userPassword"), password):
+            if entry is None:
+                self._passwords.verify_nothing(password)  # as slow as a real check: no user probing
+                raise failure
+            if not self._passwords.verify(entry.first("userPassword"), password):
                 raise failure
             if int(entry.first("userAccountControl") or "0") & ACCOUNT_DISABLED:
                 raise failure

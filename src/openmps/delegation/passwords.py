@@ -23,6 +23,7 @@ MAX_LENGTH = 256
 class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
+        self._decoy: str | None = None
 
     def check_policy(self, password: Secret, *, account_names: tuple[str, ...] = ()) -> None:
         value = password.reveal()
@@ -50,6 +51,12 @@ class Passwords:
 
     def hash(self, password: Secret) -> str:
         return SCHEME + self._hasher.hash(password.reveal())
+
+    def verify_nothing(self, password: str) -> None:
+        """Spend what a verification costs, for unknown accounts: answers take the same time."""
+        if self._decoy is None:
+            self._decoy = self._hasher.hash("decoy password, never valid")
+        self.verify(SCHEME + self._decoy, password)
 
     def verify(self, stored: str | None, password: str) -> bool:
         if not stored or not stored.startswith(SCHEME):
