@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from openmps.delegation.layout import Layout, OrgNames, OrgType
+from openmps.delegation.layout import OrgNames, OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import acl, wellknown
 from openmps.directory.acl import Ace, AceFlag, Dacl, Right
@@ -207,7 +207,3 @@ def _encode(pointers: Sequence[tuple[str, DN]]) -> list[str]:
 def _sid(directory: DirectoryService, dn: DN) -> str | None:
     entry = directory.find(dn)
     return entry.sid if entry else None
-
-
-def hosting_layout_names(layout: Layout) -> OrgNames:
-    return OrgNames(layout.hosting)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -112,7 +112,3 @@ def args(**values: Any) -> etree._Element:
         else:
             child.text = str(value)
     return root
-
-
-def iter_elements(node: etree._Element) -> Iterator[etree._Element]:
-    return (c for c in node if isinstance(c.tag, str))
