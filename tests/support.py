@@ -92,11 +92,10 @@ def add_member(d: Deployment, group_dn: str, member_upn: str) -> None:
     from openmps.directory.interface import Change
     from openmps.types import DN
 
-    uow = d.open_uow()
-    directory = d.providers(uow).directory
-    holder = directory.backend.holder("userPrincipalName", member_upn)
-    directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
-    uow.commit()
+    with d.transaction() as providers:
+        directory = providers.directory
+        holder = directory.backend.holder("userPrincipalName", member_upn)
+        directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
 
 
 def build_world(d: Deployment) -> World:
@@ -181,3 +180,17 @@ class AsgiClient:
 
     def get(self, url: str, **kwargs: object) -> object:
         return self.request("GET", url, **kwargs)
+
+
+def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the audit log: equal snapshots mean nothing was written."""
+    from sqlalchemy import select
+
+    from openmps.db.schema import audit_log, metadata
+
+    with d.sql.connect() as conn:
+        return {
+            t.name: sorted(tuple(r) for r in conn.execute(select(t)))
+            for t in metadata.sorted_tables
+            if t is not audit_log
+        }

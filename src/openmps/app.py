@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -74,6 +75,20 @@ class Deployment:
     def open_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sql)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Providers]:
+        """Providers on one unit of work, committed at the end, rolled back on any error.
+
+        For tools that work below the engine (init, LDIF import, repair): no roles, no audit.
+        """
+        uow = self.open_uow()
+        try:
+            yield self.providers(uow)
+        except BaseException:
+            uow.rollback()
+            raise
+        uow.commit()
+
     def providers(self, uow: SqlUnitOfWork) -> Providers:
         backend: Directory = SqlDirectory(lambda: uow.connection, domain_sid=self.domain_sid)
         if self.directory_wrapper is not None:
@@ -111,9 +126,10 @@ def open_deployment(
 ) -> Deployment:
     """Open an initialized deployment (InvalidOperation if ``openmps init`` has not run)."""
     home = home or default_home()
-    sql = make_engine(url or database_url(home))
-    if url is None and not (home / "openmps.db").exists() and not os.environ.get("OPENMPS_DATABASE_URL"):
+    url = url or database_url(home)
+    if url == sqlite_url(home / "openmps.db") and not (home / "openmps.db").exists():
         raise InvalidOperation(f"no OpenMPS deployment in '{home}': run 'openmps init --domain <name>' first")
+    sql = make_engine(url)
     migrate(sql)
     values = read_settings(sql)
     if "domain" not in values:
@@ -161,8 +177,8 @@ def init_deployment(
             ],
         )
         initialize_directory(deployment.providers(uow), domain_sid=domain_sid, admin_password=admin_password)
-        uow.commit()
     except BaseException:
         uow.rollback()
         raise
+    uow.commit()
     return deployment

@@ -15,7 +15,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from openmps.app import Deployment
-from openmps.db.schema import audit_log, entries, entry_values, metadata
+from openmps.db.schema import audit_log, entries, entry_values
 from openmps.directory.interface import Change
 from openmps.engine.engine import Outcome
 from openmps.errors import NotAuthenticated
@@ -32,6 +32,7 @@ from support import (
     ok,
     org_path,
     request_xml,
+    snapshot,
 )
 
 # docs/errors.md
@@ -61,16 +62,6 @@ CONTOSO_BOSS = user_path("boss@contoso.com", CONTOSO)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def snapshot(d: Deployment) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table but the audit log (a failed request is audited, and nothing else)."""
-    with d.sql.connect() as conn:
-        return {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)))
-            for t in metadata.sorted_tables
-            if t is not audit_log
-        }
 
 
 def response_text(outcome: Outcome) -> str:
@@ -572,11 +563,8 @@ def test_upn_used_in_another_org_does_not_reveal_it(world: World) -> None:
     d = world.deployment
     # Give contoso alpineskihouse.com as a second suffix (as an operator might), so that the domain
     # check passes and the directory's uniqueness is what must refuse.
-    uow = d.open_uow()
-    d.providers(uow).directory.modify(
-        DN.from_path(CONTOSO), [Change.add("uPNSuffixes", "alpineskihouse.com")]
-    )
-    uow.commit()
+    with d.transaction() as providers:
+        providers.directory.modify(DN.from_path(CONTOSO), [Change.add("uPNSuffixes", "alpineskihouse.com")])
     description = refused(
         world,
         he(

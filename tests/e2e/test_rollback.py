@@ -7,13 +7,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from openmps.app import Deployment, open_deployment
-from openmps.db.schema import audit_log, metadata
 from openmps.directory.interface import Directory
 from openmps.errors import InternalError
-from support import HOSTING, fast_passwords, he, ok, org_path
+from support import HOSTING, fast_passwords, he, ok, org_path, snapshot
 
 WRITES = ("add", "modify", "delete", "move")
 
@@ -43,15 +41,6 @@ class FailAfter:
             return result
 
         return write
-
-
-def snapshot(d: Deployment) -> dict[str, list[tuple[Any, ...]]]:
-    with d.sql.connect() as conn:
-        return {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)))
-            for t in metadata.sorted_tables
-            if t is not audit_log
-        }
 
 
 SCENARIOS: dict[str, tuple[Callable[[Deployment], None], Sequence[str]]] = {}

@@ -14,13 +14,10 @@ ALPINE = org_path("WH", "alpineskihouse")
 
 
 def edit_dacl(world: World, dn: DN, edit: object) -> None:
-    d = world.deployment
-    uow = d.open_uow()
-    directory = d.providers(uow).directory
-    entry = directory.get(dn)
-    dacl = edit(directory.dacl_of(entry))  # type: ignore[operator]
-    directory.modify(dn, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
-    uow.commit()
+    with world.deployment.transaction() as providers:
+        directory = providers.directory
+        dacl = edit(directory.dacl_of(directory.get(dn)))  # type: ignore[operator]
+        directory.modify(dn, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
 
 
 def create_user(world: World, persona: str, upn: str) -> object:

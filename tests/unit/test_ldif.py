@@ -62,14 +62,8 @@ def empty_store(home: Path, like: Deployment) -> Deployment:
 
 
 def write(d: Deployment, work: Callable[[Directory], T]) -> T:
-    uow = d.open_uow()
-    try:
-        result = work(d.providers(uow).directory.backend)
-    except BaseException:
-        uow.rollback()
-        raise
-    uow.commit()
-    return result
+    with d.transaction() as providers:
+        return work(providers.directory.backend)
 
 
 def dump(d: Deployment, base: DN = DOMAIN) -> bytes:

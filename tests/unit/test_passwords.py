@@ -232,15 +232,14 @@ def test_every_failure_is_the_same_not_authenticated(org: Deployment, upn: str, 
 def test_disabled_account_with_a_hash_still_cannot_sign_in(org: Deployment) -> None:
     """The disabled flag alone refuses: give the disabled account a valid hash behind the API's back."""
     dn = DN.from_path(ORG).child("CN", "idle@alpineskihouse.com")
-    uow = org.open_uow()
-    directory = org.providers(uow).directory
-    directory.modify(dn, [Change.add("userPassword", org.passwords.hash(Secret(USER_PASSWORD)))])
-    uow.commit()
+    with org.transaction() as providers:
+        providers.directory.modify(
+            dn, [Change.add("userPassword", org.passwords.hash(Secret(USER_PASSWORD)))]
+        )
     refused_sign_in(org, "idle@alpineskihouse.com", USER_PASSWORD)
     # clearing the disabled flag (0x2) is what lets it in
-    uow = org.open_uow()
-    org.providers(uow).directory.modify(dn, [Change.replace("userAccountControl", "512")])
-    uow.commit()
+    with org.transaction() as providers:
+        providers.directory.modify(dn, [Change.replace("userAccountControl", "512")])
     assert org.authenticator.authenticate("idle@alpineskihouse.com", USER_PASSWORD).dn == dn
 
 

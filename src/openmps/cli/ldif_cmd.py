@@ -70,15 +70,9 @@ def import_command(
     except OSError as exc:
         err.print(f"cannot read {file}: {exc.strerror}")
         raise typer.Exit(2) from None
-    d = deployment()
-    uow = d.open_uow()
     try:
-        result = import_ldif(d.providers(uow).directory.backend, source)
-        uow.commit()
+        with deployment().transaction() as providers:
+            result = import_ldif(providers.directory.backend, source)
     except MpsError as exc:
-        uow.rollback()
         raise fail(exc) from None
-    except BaseException:
-        uow.rollback()
-        raise
     out.print(f"added {result.added}, modified {result.modified}, deleted {result.deleted}", highlight=False)
