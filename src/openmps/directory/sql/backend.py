@@ -67,7 +67,7 @@ class SqlDirectory:
     # --- reads ------------------------------------------------------------------------------------
 
     def find(self, dn: DN) -> Entry | None:
-        rows = P_GET.execute(self._conn, {"dn_norm": dn.norm}).all()
+        rows = P_GET.execute(self._conn, {"dn0": dn.norm}).all()
         if not rows:
             return None
         first = rows[0]

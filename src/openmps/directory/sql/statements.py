@@ -15,20 +15,6 @@ from openmps.db.schema import entries, entry_values, settings
 COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
 MAX_IN = 500  # values per IN (...) list
 
-GET = (
-    select(
-        entries.c.id,
-        entries.c.dn,
-        entries.c.object_guid,
-        entries.c.object_sid,
-        entry_values.c.attr,
-        entry_values.c.name,
-        entry_values.c.value,
-    )
-    .select_from(entries.outerjoin(entry_values, entry_values.c.entry_id == entries.c.id))
-    .where(entries.c.dn_norm == bindparam("dn_norm"))
-    .order_by(entry_values.c.id)
-)
 ID = select(entries.c.id).where(entries.c.dn_norm == bindparam("dn_norm"))
 MEMBER_OF = (
     select(entries.c.dn)
@@ -87,7 +73,6 @@ ADD_VALUE = insert(entry_values).from_select(
 
 
 # The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
-P_GET = Prepared(GET)
 P_ID = Prepared(ID)
 P_MEMBER_OF = Prepared(MEMBER_OF)
 P_HOLDER = Prepared(HOLDER)
@@ -128,3 +113,6 @@ def find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
         .where(entries.c.dn_norm.in_([bindparam(f"dn{i}") for i in range(count)]))
         .order_by(entries.c.id, entry_values.c.id)
     )
+
+
+P_GET = find_many_statement(1, None)  # one entry with all its values; parameter ``dn0``
