@@ -383,9 +383,18 @@ class DN:
         return "".join(r + "\x01" for r in reversed(self._norm_rdns))
 
 
+# A DN with nothing to unescape: ``type=value`` pairs, values without specials or edge spaces.
+_PLAIN_EDGE = r'[^\s,+"\\<>;=#\x00-\x1f\x7f]'  # a value's first or last character
+_PLAIN_INNER = r'[^,+"\\<>;=\x00-\x1f\x7f]'
+_PLAIN_RDN = rf"[A-Za-z][A-Za-z0-9-]*={_PLAIN_EDGE}(?:{_PLAIN_INNER}*{_PLAIN_EDGE})?"
+_PLAIN_DN = re.compile(f"{_PLAIN_RDN}(?:,{_PLAIN_RDN})*")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse_cached(text: str) -> DN:
     """DNs are immutable and the same few thousand are parsed over and over: parse each once."""
+    if _PLAIN_DN.fullmatch(text):  # the common case, split without the RFC 4514 state machine
+        return DN(tuple(((a, v),) for a, v in (part.split("=", 1) for part in text.split(","))))
     return DN(_parse_dn(text))
 
 

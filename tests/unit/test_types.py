@@ -443,3 +443,18 @@ def test_secret_equality_and_unhashable() -> None:
         hash(Secret("a"))
     with pytest.raises(AttributeError):
         Secret("a").other = 1  # type: ignore[attr-defined]
+
+
+@given(
+    st.lists(
+        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12), min_size=1, max_size=5
+    )
+)
+def test_the_plain_dn_fast_path_agrees_with_the_full_parser(values: list[str]) -> None:
+    from openmps.types import _parse_dn
+
+    dn = DN.parse("DC=example")
+    for value in values:
+        dn = dn.child("CN", value)
+    text = str(dn)
+    assert DN.parse(text).rdns == DN(_parse_dn(text)).rdns == dn.rdns
