@@ -45,6 +45,7 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
         f"- access: {spec.access}, {spec.kind}",
         f"- role: {spec.requires.name} ({spec.requires.value})"
         + (f" on `{spec.scope}`" if spec.scope else ""),
+        *([f"- DACL right on `{spec.scope}`: {spec.right}"] if spec.right else []),
         "",
         "| argument | type | required | notes |",
         "|---|---|---|---|",

@@ -44,7 +44,9 @@ class CreateBusinessUser:
     user_principal_name: Annotated[Upn, Xml("userPrincipalName", "user@<a domain of the organization>")]
     is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
     preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
-    new_password: Annotated[Secret | None, Xml("newPassword", "password; never logged or echoed")] = None
+    new_password: Annotated[
+        Secret | None, Xml("newPassword", "password, checked against the policy of docs/security.md")
+    ] = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     given_name: Annotated[str | None, Xml("givenName")] = None
     middle_name: Annotated[str | None, Xml("middleName")] = None
