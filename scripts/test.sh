@@ -10,6 +10,8 @@ fi
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
+echo "== mypy --strict"
+.venv/bin/mypy
 echo "== import contracts"
 .venv/bin/lint-imports
 echo "== docs/api is generated from the registry and must be current"

@@ -14,11 +14,12 @@ import itertools
 from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class Result:
@@ -56,7 +57,7 @@ class Result:
 
 
 class Prepared:
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, Any, dict[str, Any]]] = {}
 
@@ -64,7 +65,7 @@ class Prepared:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
-            compiled = self.statement.compile(dialect=conn.dialect)
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=conn.dialect))
             if "POSTCOMPILE" in compiled.string:
                 raise TypeError("a prepared statement needs a fixed shape: no expanding IN parameters")
             order = tuple(compiled.positiontup or ()) if compiled.positional else None

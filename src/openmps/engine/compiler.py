@@ -297,9 +297,9 @@ def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> etree.
         for prefix, uri in template.nsmap.items():
             nsmap.setdefault(prefix, uri)
     nsmap["xsl"] = XSL_NS
-    stylesheet = etree.Element(f"{{{XSL_NS}}}stylesheet", nsmap=nsmap, version="1.0")
+    stylesheet = etree.Element(f"{{{XSL_NS}}}stylesheet", nsmap=nsmap, version="1.0")  # type: ignore[arg-type]
     stylesheet.extend(copy.deepcopy(template) for template in templates)
     try:
-        return etree.XSLT(stylesheet, regexp=False, access_control=etree.XSLTAccessControl.DENY_ALL)
+        return etree.XSLT(stylesheet, regexp=False, access_control=etree.XSLTAccessControl.DENY_ALL)  # type: ignore[attr-defined]
     except etree.XSLTError as error:
         raise InvalidArgument(f"{where(el)} holds an invalid XSL template: {error}") from None

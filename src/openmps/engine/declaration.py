@@ -125,7 +125,7 @@ class ProcedureSpec:
             if spec.xml.not_yet:
                 raise NotImplementedYet(f"'{spec.xml.name}' is not supported yet: {spec.xml.not_yet}")
             values[spec.attr] = _convert(spec, element)
-        instance = object.__new__(self.cls)
+        instance: Any = object.__new__(self.cls)
         instance.__dict__.update(values)
         return instance
 

@@ -402,7 +402,9 @@ class _Interpreter:
                 raise InvalidArgument(f"{t.label} cannot move a node into itself or its own descendant")
         if t.xslt is not None:  # the transformed nodes arrive; the originals leave
             for node in originals:
-                node.getparent().remove(node)
+                parent = node.getparent()
+                if parent is not None:
+                    parent.remove(node)
         for node in nodes:
             destination.append(node)
             node.tail = None

@@ -8,7 +8,9 @@ attribute count are bounded while the document streams in, so a hostile body is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from lxml import etree
 
@@ -43,7 +45,8 @@ class _Guard:
     def check(self, parser: etree.XMLPullParser) -> None:
         """Consume pending events; raise RequestRejected as soon as a limit is passed."""
         limits = self.limits
-        for _event, element in parser.read_events():
+        for _event, item in parser.read_events():
+            element = cast(etree._Element, item)  # "start" events carry elements
             if self.elements == 0 and _has_doctype(element):
                 raise RequestRejected(_DTD_MESSAGE)
             self.elements += 1
@@ -71,12 +74,13 @@ class _Guard:
 
 def _has_doctype(element: etree._Element) -> bool:
     docinfo = element.getroottree().docinfo
-    return bool(docinfo.doctype) or docinfo.internalDTD is not None or docinfo.externalDTD is not None
+    doctype = getattr(docinfo, "doctype", "")  # missing from lxml-stubs
+    return bool(doctype) or docinfo.internalDTD is not None or docinfo.externalDTD is not None
 
 
 def _syntax_message(error: etree.XMLSyntaxError) -> str:
     """libxml2's own message with line and column, without Python traceback text."""
-    for entry in error.error_log:
+    for entry in cast(Iterable[Any], error.error_log):
         if entry.level >= etree.ErrorLevels.ERROR:
             message = entry.message.strip()
             return f"{message} (line {entry.line}, column {entry.column})"

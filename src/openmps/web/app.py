@@ -73,9 +73,9 @@ def create_app(deployment: Deployment) -> Starlette:
             # Sign in before reading the body: nobody gets 10 MB read without valid credentials.
             # A recent sign-in is answered from memory; only a real Argon2 check needs a thread.
             authenticator = deployment.authenticator
-            caller = authenticator.cached(user, password) or await run_in_threadpool(
-                authenticator.authenticate, user, password
-            )
+            caller = authenticator.cached(user, password)
+            if caller is None:
+                caller = await run_in_threadpool(authenticator.authenticate, user, password)
             body = await _body(request, limit)
             client = request.client.host if request.client else None
             outcome = await run_in_threadpool(deployment.engine.submit, body, caller, client=client)

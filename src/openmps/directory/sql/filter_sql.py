@@ -6,7 +6,8 @@ and the backend re-checks those rows in Python with ``filters.matches``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import and_, exists, false, func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -52,9 +53,9 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _value_exists(name: str, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+def _value_exists(name: str, *conds: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
     v = entry_values.alias()
-    return exists().where(v.c.entry_id == entries.c.id, v.c.name == name, *[c(v) for c in conds])  # type: ignore[operator]
+    return exists().where(v.c.entry_id == entries.c.id, v.c.name == name, *[c(v) for c in conds])
 
 
 def compile_filter(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:

@@ -6,6 +6,7 @@ The ``P_`` ones run on the DBAPI cursor (``db/prepared.py``): they are the provi
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from sqlalchemy import Integer, Text, and_, bindparam, cast, exists, false, insert, select, update
 
@@ -97,7 +98,7 @@ def find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
     """Entries (and their values, all or ``names``) for ``count`` DNs: a prepared statement per shape."""
     join = entry_values.c.entry_id == entries.c.id
     if names is not None:
-        wanted = [bindparam(f"a{i}", n) for i, n in enumerate(names)]
+        wanted: list[Any] = [bindparam(f"a{i}", n) for i, n in enumerate(names)]
         join = and_(join, entry_values.c.name.in_(wanted) if wanted else false())
     return Prepared(
         select(
