@@ -98,6 +98,21 @@ def add_member(d: Deployment, group_dn: str, member_upn: str) -> None:
         directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
 
 
+def make_alpineskihouse(d: Deployment) -> None:
+    """Reseller WH and its customer alpineskihouse (alpineskihouse.com), as in the seeds."""
+    ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="alpineskihouse",
+                SMTPDomain="alpineskihouse.com",
+            )
+        )
+    )
+
+
 def build_world(d: Deployment) -> World:
     admin = d.administrator()
     for reseller in ("WH", "R2"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from openmps.app import Deployment, open_deployment
 from openmps.types import DN
-from support import HOSTING, fast_passwords, he, ok, org_path
+from support import fast_passwords, he, make_alpineskihouse, ok, org_path
 
 WORKERS = 3
 PER_WORKER = 15
@@ -31,17 +31,7 @@ def _worker(home: str, worker: int) -> list[str]:
 
 
 def test_processes_provisioning_at_once(deployment: Deployment, tmp_path: Path) -> None:
-    ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="alpineskihouse",
-                SMTPDomain="alpineskihouse.com",
-            )
-        )
-    )
+    make_alpineskihouse(deployment)
     home = str(tmp_path / "home")
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
         results = pool.starmap(_worker, [(home, w) for w in range(WORKERS)])

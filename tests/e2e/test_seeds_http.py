@@ -15,7 +15,7 @@ from lxml import etree
 
 from openmps.app import Deployment
 from openmps.web.app import create_app
-from support import ADMIN_PASSWORD, HOSTING, AsgiClient, he, ok, org_path
+from support import ADMIN_PASSWORD, HOSTING, AsgiClient, he, make_alpineskihouse, ok, org_path
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "seeds"
@@ -149,17 +149,7 @@ def test_seed_002_identity_part(client: AsgiClient, deployment: Deployment) -> N
 
 @pytest.mark.parametrize("name", ["003-request-1.xml", "003-request-2.xml", "003-request-3.xml"])
 def test_seed_003(client: AsgiClient, deployment: Deployment, name: str) -> None:
-    ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="alpineskihouse",
-                SMTPDomain="alpineskihouse.com",
-            )
-        )
-    )
+    make_alpineskihouse(deployment)
     status, response = post(client, seed(name))
     assert status == 501
     assert "'planName' is not supported yet" in response.find("errorContext").get("description")

@@ -20,7 +20,7 @@ from openmps.db.schema import audit_log, metadata
 from openmps.directory import naming
 from openmps.directory.naming import sam_candidates, sam_seed
 from openmps.types import DN
-from support import HOSTING, USER_PASSWORD, he, ok, org_path
+from support import USER_PASSWORD, he, make_alpineskihouse, ok, org_path
 
 ILLEGAL = '"/\\[]:|<>+=;?,*'
 ORG = org_path("WH", "alpineskihouse")
@@ -157,17 +157,7 @@ def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
 
 @pytest.fixture
 def org(deployment: Deployment) -> Deployment:
-    ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="alpineskihouse",
-                SMTPDomain="alpineskihouse.com",
-            )
-        )
-    )
+    make_alpineskihouse(deployment)
     return deployment
 
 

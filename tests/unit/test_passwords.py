@@ -10,7 +10,15 @@ from openmps.delegation.passwords import MAX_LENGTH, MIN_LENGTH, SCHEME, Passwor
 from openmps.directory.interface import Change
 from openmps.errors import InvalidArgument, NotAuthenticated, PasswordPolicyViolation
 from openmps.types import DN, Secret
-from support import ADMIN_PASSWORD, HOSTING, USER_PASSWORD, fast_passwords, he, ok, org_path
+from support import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    fast_passwords,
+    he,
+    make_alpineskihouse,
+    ok,
+    org_path,
+)
 
 ORG = org_path("WH", "alpineskihouse")
 
@@ -144,17 +152,7 @@ FAILURE = "logon failure: unknown user name or bad password"
 
 @pytest.fixture
 def org(deployment: Deployment) -> Deployment:
-    ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="alpineskihouse",
-                SMTPDomain="alpineskihouse.com",
-            )
-        )
-    )
+    make_alpineskihouse(deployment)
     ok(
         deployment.submit(
             he(
