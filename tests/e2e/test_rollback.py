@@ -54,22 +54,8 @@ def _reseller(d: Deployment) -> None:
     ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
 
 
-def _customer(d: Deployment) -> None:
-    _reseller(d)
-    ok(
-        d.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="alpineskihouse",
-                SMTPDomain="alpineskihouse.com",
-            )
-        )
-    )
-
-
 def _user(d: Deployment) -> None:
-    _customer(d)
+    make_alpineskihouse(d)
     ok(
         d.submit(
             he(
@@ -102,7 +88,7 @@ scenario(
 )
 scenario(
     "CreateBusinessUser",
-    _customer,
+    make_alpineskihouse,
     he(
         "CreateBusinessUser",
         container=org_path("WH", "alpineskihouse"),
@@ -119,7 +105,7 @@ scenario(
 )
 scenario(
     "DeleteBusinessOrganization",
-    _customer,
+    make_alpineskihouse,
     he("DeleteBusinessOrganization", path=org_path("WH", "alpineskihouse")),
 )
 scenario(
