@@ -11,7 +11,7 @@ import pytest
 from openmps.app import Deployment, open_deployment
 from openmps.directory.interface import Directory
 from openmps.errors import InternalError
-from support import HOSTING, fast_passwords, he, ok, org_path, snapshot
+from support import HOSTING, fast_passwords, he, make_alpineskihouse, ok, org_path, snapshot
 
 WRITES = ("add", "modify", "delete", "move")
 
