@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from openmps.engine.audit import AuditRecord, AuditSink
-from openmps.engine.context import SERVICE, Caller, ProcedureContext, Session, UnitOfWork
+from openmps.engine.context import Caller, ProcedureContext, Session, UnitOfWork
 from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import mask, redact
@@ -171,11 +171,10 @@ class Invocation:
                 mask(element)
         prepare = getattr(instance, "prepare", None)
         if prepare is not None:
-            prepare(
-                self.session.providers
-            )  # CPU-only work (password hashing) before the store's write lock is taken
+            # CPU-only work (password hashing) before the store's write lock is taken
+            prepare(self.session.providers)
         if spec.requires is Role.SERVICE:
-            if not caller.is_service and caller is not SERVICE:
+            if not caller.is_service:
                 raise AccessDenied(f"{spec.namespace}::{spec.name} runs only as the service account")
         elif not caller.is_service:
             target = getattr(instance, spec.scope) if spec.scope else None
