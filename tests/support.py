@@ -209,3 +209,18 @@ def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
             for t in metadata.sorted_tables
             if t is not audit_log
         }
+
+
+def rm(procedure: str, /, **args: object) -> str:
+    return request_xml("Exchange Resource Manager", procedure, **args)
+
+
+def mail_stores(*stores: tuple[str, str, int, bool]) -> RawXml:
+    """<mailStores> for AddExchangeResources from (server, name, megabytes, shared)."""
+    return RawXml(
+        "".join(
+            f"<mailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
+            f"<megabytes>{mb}</megabytes><shared>{int(shared)}</shared></mailStore>"
+            for server, name, mb, shared in stores
+        )
+    )

@@ -32,7 +32,8 @@ from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange
+from openmps.namespaces import hosted_exchange, resource_manager
+from openmps.resources.sql import SqlResourceLedger
 from openmps.types import Secret, is_valid_dns_name
 
 T = TypeVar("T")
@@ -49,7 +50,10 @@ def database_url(home: Path) -> str:
 
 
 def registry() -> Registry:
-    return Registry(hosted_exchange.PROCEDURES)
+    procedures = Registry([*hosted_exchange.PROCEDURES, *resource_manager.PROCEDURES])
+    for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
+        procedures.add(cls, alias_namespace=resource_manager.ALIAS)
+    return procedures
 
 
 @dataclass
@@ -93,7 +97,9 @@ class Deployment:
         backend: Directory = SqlDirectory(lambda: uow.connection, domain_sid=self.domain_sid)
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
-        return Providers(DirectoryService(backend), self.layout, self.passwords)
+        return Providers(
+            DirectoryService(backend), self.layout, self.passwords, SqlResourceLedger(lambda: uow.connection)
+        )
 
     def open_session(self, uow: UnitOfWork) -> HostingSession:
         assert isinstance(uow, SqlUnitOfWork)

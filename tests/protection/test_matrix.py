@@ -15,7 +15,7 @@ import pytest
 from openmps.app import init_deployment, open_deployment, registry
 from openmps.engine.context import Caller
 from openmps.types import DN, Secret
-from support import HOSTING, build_world, fast_passwords, he, ok, org_path
+from support import HOSTING, RawXml, build_world, fast_passwords, he, mail_stores, ok, org_path, rm
 
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
@@ -34,6 +34,9 @@ CUSTOMER_WRITE = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "denied")
 CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
 ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
 HOSTING_ONLY = ("ok", "ok", "hidden", "hidden", "hidden", "hidden", "hidden", "hidden")
+DOMAIN_ONLY = ("ok", "denied", "denied", "denied", "denied", "denied", "denied", "denied")
+BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+FOURTH = org_path("R2", "fourthcoffee")
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateResellerOrganization": (
@@ -57,6 +60,29 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeleteBusinessUser": (he("DeleteBusinessUser", path=WORKER), CUSTOMER_WRITE),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
+    # Exchange Resource Manager: infrastructure, Domain Admins only
+    "AddExchangeResources": (
+        rm("AddExchangeResources", mailStores=mail_stores(("EXBE09", "MS9", 50, True))),
+        DOMAIN_ONLY,
+    ),
+    "GetExchangeResources": (rm("GetExchangeResources"), DOMAIN_ONLY),
+    "ModifyResources": (rm("ModifyResources", mailStoreName="MS1", megabytes=2000), DOMAIN_ONLY),
+    "RemoveExchangeResources": (rm("RemoveExchangeResources", mailStoreName="SPARE"), DOMAIN_ONLY),
+    "AllocateOrganization": (
+        rm(
+            "AllocateOrganization",
+            organization=org_path("WH", "contoso"),
+            mailStore=RawXml("<megabytes>10</megabytes>"),
+        ),
+        DOMAIN_ONLY,
+    ),
+    "DeallocateOrganization": (rm("DeallocateOrganization", organization=FOURTH), DOMAIN_ONLY),
+    "AllocateMailbox": (
+        rm("AllocateMailbox", organization=ALPINE, mailbox=BOSS, kilobytes=1000),
+        DOMAIN_ONLY,
+    ),
+    "DeallocateMailbox": (rm("DeallocateMailbox", mailbox=WORKER), DOMAIN_ONLY),
+    "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
 }
 
 
@@ -73,6 +99,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             he("CreateBusinessOrganization", container=org_path("WH"), name="emptyco", SMTPDomain="empty.co")
         )
     )
+    stores = mail_stores(("EXBE01", "MS1", 1000, True), ("EXBE01", "SPARE", 100, False))
+    ok(d.submit(rm("AddExchangeResources", mailStores=stores)))
+    for org in (ALPINE, FOURTH):
+        ok(
+            d.submit(
+                rm("AllocateOrganization", organization=org, mailStore=RawXml("<megabytes>100</megabytes>"))
+            )
+        )
+    ok(d.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=1000)))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

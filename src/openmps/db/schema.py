@@ -9,6 +9,7 @@ two agree.
 from __future__ import annotations
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -93,4 +95,51 @@ audit_log = Table(
     Column("error_description", Text, nullable=True),
     Column("duration_ms", Float, nullable=False),
     Column("client", Text, nullable=True),
+)
+
+
+# --- Resource Manager (reference §2.4) --------------------------------------------------------------
+# Sizes are kilobytes: stores are registered in megabytes, mailboxes sized in kilobytes.
+
+rm_stores = Table(
+    "rm_stores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # business | consumer | public
+    Column("server_name", String(256), nullable=False),
+    Column("store_name", String(256), nullable=False),
+    Column("store_key", String(256), nullable=False, unique=True),  # kind + casefolded name
+    Column("shared", Integer, nullable=False),
+    Column("capacity_kb", Integer, nullable=False),
+    Column("allocated_kb", Integer, nullable=False),
+    CheckConstraint("allocated_kb >= 0 AND allocated_kb <= capacity_kb", name="within_capacity"),
+)
+
+rm_front_ends = Table(
+    "rm_front_ends",
+    metadata,
+    Column("server_key", String(256), primary_key=True),
+    Column("server_name", String(256), nullable=False),
+)
+
+# An organization's share of a store; its mailboxes use part of it.
+rm_allocations = Table(
+    "rm_allocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_guid", String(36), nullable=False),
+    Column("store_id", Integer, ForeignKey("rm_stores.id"), nullable=False, index=True),
+    Column("allocated_kb", Integer, nullable=False),
+    Column("used_kb", Integer, nullable=False),
+    UniqueConstraint("org_guid", "store_id", name="uq_rm_allocations_org_store"),
+    CheckConstraint("used_kb >= 0 AND used_kb <= allocated_kb", name="within_allocation"),
+)
+
+rm_mailboxes = Table(
+    "rm_mailboxes",
+    metadata,
+    Column("mailbox_guid", String(36), primary_key=True),
+    Column("org_guid", String(36), nullable=False, index=True),
+    Column("store_id", Integer, ForeignKey("rm_stores.id"), nullable=False),
+    Column("size_kb", Integer, nullable=False),
 )

@@ -27,6 +27,7 @@ from openmps.directory.service import DirectoryService
 from openmps.engine.context import Caller
 from openmps.engine.declaration import Role
 from openmps.errors import AccessDenied, NotFound
+from openmps.resources.interface import ResourceLedger
 from openmps.types import DN
 
 CHAIN_ATTRIBUTES = ("objectClass", "otherWellKnownObjects", "uPNSuffixes")
@@ -55,6 +56,7 @@ class Providers:
     directory: DirectoryService
     layout: Layout
     passwords: Passwords
+    resources: ResourceLedger
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
     def org_chain(self, target: DN) -> list[Org]:

@@ -323,4 +323,6 @@ class Registry:
         return spec
 
     def __iter__(self) -> Iterator[ProcedureSpec]:
-        return iter(sorted(self._specs.values(), key=lambda s: (s.namespace, s.name)))
+        """Each declared procedure once (a procedure answered under an alias namespace too)."""
+        unique = {id(s): s for s in self._specs.values()}.values()
+        return iter(sorted(unique, key=lambda s: (s.namespace, s.name)))

@@ -1,0 +1,206 @@
+"""Allocating organizations on mail stores and mailboxes inside their organization's space."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import InvalidArgument, NotFound
+from openmps.namespaces.resource_manager.stores import NAMESPACE
+from openmps.namespaces.resource_manager.xmlargs import (
+    flag,
+    items,
+    megabytes,
+    optional_text,
+    text,
+    unknown_children,
+)
+from openmps.resources.interface import BUSINESS, KB_PER_MB, Store
+from openmps.resources.placement import (
+    MailboxAlgorithm,
+    OrgAlgorithm,
+    parse_algorithm,
+    place_mailbox,
+    plan_organization,
+)
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+MAX_KILOBYTES = 1 << 40
+
+
+def customer_org(providers: Providers, dn: DN) -> Org:
+    chain = providers.org_chain(dn)
+    if not chain or chain[0].dn != dn:
+        if not providers.directory.exists(dn):
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        raise InvalidArgument(f"{dn.ldap_path} is not an organization", dn=str(dn))
+    if chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(f"{dn.ldap_path} is a {chain[0].kind.value} organization, not a business one")
+    return chain[0]
+
+
+def mailbox_of(providers: Providers, org: Org, dn: DN) -> str:
+    """The objectGUID of a user of ``org``: the mailbox's identity in the ledger."""
+    entry = providers.directory.get(dn)
+    if not entry.has_class("user") or not dn.is_within(org.dn, strict=True):
+        raise InvalidArgument(f"{dn.ldap_path} is not a user of {org.dn.ldap_path}", dn=str(dn))
+    return entry.guid
+
+
+def store_ref(store: Store, tag: str = "mailStore") -> etree._Element:
+    element = etree.Element(tag)
+    etree.SubElement(element, "serverName").text = store.server_name
+    etree.SubElement(element, "mailStoreName").text = store.store_name
+    return element
+
+
+@procedure(NAMESPACE, "AllocateOrganization", requires=Role.DOMAIN_ADMIN)
+class AllocateOrganization:
+    """Give a business organization mail storage: by amount and algorithm, or on named stores."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    mail_store: Annotated[
+        etree._Element,
+        Xml("mailStore", "megabytes, shared (0|1), @algorithm tightPack|minStoreCount; or sourceMailStores"),
+    ]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = customer_org(providers, self.organization)
+        ledger = providers.resources
+        unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
+        sources = self.mail_store.find("sourceMailStores")
+        if sources is not None:  # explicit stores: all of them or nothing (the request rolls back)
+            pieces = []
+            for item in items(sources, "sourceMailStore"):
+                unknown_children(item, {"serverName", "mailStoreName", "megabytes"})
+                store = ledger.store(BUSINESS, text(item, "mailStoreName"))
+                if store.server_name.casefold() != text(item, "serverName").casefold():
+                    raise NotFound(f"'{store.store_name}' is not on server '{text(item, 'serverName')}'")
+                pieces.append((store.store_id, megabytes(item) * KB_PER_MB))
+            if not pieces:
+                raise InvalidArgument("'mailStore/sourceMailStores' names no store")
+        else:
+            algorithm = parse_algorithm(
+                OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.TIGHT_PACK
+            )
+            pieces = plan_organization(
+                ledger.rooms(BUSINESS),
+                org=org.entry.guid,
+                kilobytes=megabytes(self.mail_store) * KB_PER_MB,
+                shared=flag(self.mail_store, "shared", default=True),
+                algorithm=algorithm,
+            )
+        ledger.allocate(org.entry.guid, pieces)
+        stores = {s.store_id: s for s in ledger.stores(BUSINESS)}
+        result = etree.Element("sourceMailStores")
+        for store_id, kilobytes in pieces:
+            piece = store_ref(stores[store_id], "sourceMailStore")
+            etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
+            result.append(piece)
+        return [result]
+
+
+@procedure(NAMESPACE, "DeallocateOrganization", requires=Role.DOMAIN_ADMIN)
+class DeallocateOrganization:
+    """Return all of an organization's mail storage; refused while it has mailboxes."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = customer_org(ctx.providers, self.organization)
+        released = ctx.providers.resources.deallocate_organization(org.entry.guid)
+        element = etree.Element("released")
+        etree.SubElement(element, "megabytes").text = str(released // KB_PER_MB)
+        return [element]
+
+
+@procedure(NAMESPACE, "AllocateMailbox", requires=Role.DOMAIN_ADMIN)
+class AllocateMailbox:
+    """Place a mailbox on one of its organization's stores (tightPack or level, or a named store)."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
+    kilobytes: Annotated[int, Xml("kilobytes", "mailbox size")]
+    mail_store: Annotated[
+        etree._Element | None, Xml("mailStore", "@algorithm tightPack|level, or serverName + mailStoreName")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        ledger = providers.resources
+        org = customer_org(providers, self.organization)
+        mailbox = mailbox_of(providers, org, self.mailbox)
+        if not 0 < self.kilobytes <= MAX_KILOBYTES:
+            raise InvalidArgument(f"'kilobytes' must be from 1 to {MAX_KILOBYTES}, not {self.kilobytes}")
+        slots = ledger.slots(org.entry.guid)
+        named = None
+        algorithm = MailboxAlgorithm.TIGHT_PACK
+        if self.mail_store is not None:
+            unknown_children(self.mail_store, {"serverName", "mailStoreName"})
+            server, name = (
+                optional_text(self.mail_store, "serverName"),
+                optional_text(self.mail_store, "mailStoreName"),
+            )
+            if (server is None) != (name is None):
+                raise InvalidArgument("'mailStore/serverName' and 'mailStore/mailStoreName' go together")
+            if name is not None:
+                named = ledger.store(BUSINESS, name)
+                if server is not None and named.server_name.casefold() != server.casefold():
+                    raise NotFound(f"'{name}' is not on server '{server}'")
+                slots = [s for s in slots if s.store_id == named.store_id]
+                if not slots:
+                    raise InvalidArgument(f"the organization holds no space on '{name}'")
+            algorithm = parse_algorithm(MailboxAlgorithm, self.mail_store.get("algorithm"), algorithm)
+        slot = place_mailbox(slots, kilobytes=self.kilobytes, algorithm=algorithm)
+        ledger.place_mailbox(
+            org=org.entry.guid, mailbox=mailbox, store_id=slot.store_id, kilobytes=self.kilobytes
+        )
+        store = next(s for s in ledger.stores(BUSINESS) if s.store_id == slot.store_id)
+        return [store_ref(store)]
+
+
+@procedure(NAMESPACE, "DeallocateMailbox", requires=Role.DOMAIN_ADMIN)
+class DeallocateMailbox:
+    """Return a mailbox's space to its organization."""
+
+    mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        guid = ctx.providers.directory.get(self.mailbox).guid
+        place = ctx.providers.resources.release_mailbox(guid)
+        element = store_ref(place.store)
+        etree.SubElement(element, "kilobytes").text = str(place.size_kb)
+        return [element]
+
+
+@procedure(NAMESPACE, "QueryMailboxAllocation", requires=Role.DOMAIN_ADMIN, kind="read")
+class QueryMailboxAllocation:
+    """Where a mailbox is allocated, and how large it is."""
+
+    mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        guid = ctx.providers.directory.get(self.mailbox).guid
+        place = ctx.providers.resources.mailbox(guid)
+        if place is None:
+            raise NotFound(f"{self.mailbox.ldap_path} has no mailbox allocation", dn=str(self.mailbox))
+        element = store_ref(place.store)
+        etree.SubElement(element, "kilobytes").text = str(place.size_kb)
+        return [element]
+
+
+PROCEDURES = (
+    AllocateOrganization,
+    DeallocateOrganization,
+    AllocateMailbox,
+    DeallocateMailbox,
+    QueryMailboxAllocation,
+)

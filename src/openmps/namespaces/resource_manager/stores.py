@@ -1,0 +1,151 @@
+"""Registering mail stores, public stores and front-end servers; resizing and unregistering them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.session import Providers
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import InvalidArgument
+from openmps.namespaces.resource_manager.xmlargs import (
+    flag,
+    items,
+    megabytes,
+    optional_text,
+    text,
+    unknown_children,
+)
+from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
+
+NAMESPACE = "Exchange Resource Manager"
+Ctx = ProcedureContext[Providers]
+KINDS = {"mailStore": BUSINESS, "consumerMailStore": CONSUMER, "publicStore": PUBLIC}
+
+
+def store_element(store: Store) -> etree._Element:
+    tag = {BUSINESS: "mailStore", CONSUMER: "consumerMailStore", PUBLIC: "publicStore"}[store.kind]
+    element = etree.Element(tag)
+    for name, value in (
+        ("serverName", store.server_name),
+        ("publicStoreName" if store.kind == PUBLIC else "mailStoreName", store.store_name),
+        ("megabytes", str(store.capacity_kb // KB_PER_MB)),
+        ("allocatedMegabytes", str(store.allocated_kb // KB_PER_MB)),
+        ("freeMegabytes", str(store.free_kb // KB_PER_MB)),
+        ("shared", "1" if store.shared else "0"),
+        ("organizations", str(store.organizations)),
+    ):
+        etree.SubElement(element, name).text = value
+    return element
+
+
+@procedure(NAMESPACE, "AddExchangeResources", requires=Role.DOMAIN_ADMIN)
+class AddExchangeResources:
+    """Register existing mail stores, public stores, consumer stores and front-end servers."""
+
+    mail_stores: Annotated[
+        etree._Element | None, Xml("mailStores", "mailStore: serverName, mailStoreName, megabytes, shared")
+    ] = None
+    public_stores: Annotated[
+        etree._Element | None, Xml("publicStores", "publicStore: serverName, publicStoreName?, megabytes")
+    ] = None
+    front_ends: Annotated[etree._Element | None, Xml("frontEndServers", "frontEndServer: serverName")] = None
+    consumer_stores: Annotated[
+        etree._Element | None, Xml("consumerMailStores", "mailStore: serverName, mailStoreName, megabytes")
+    ] = None
+    preferred_dc: Annotated[
+        str | None, Xml("preferredDomainController", "accepted for MPS compatibility")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        ledger = ctx.providers.resources
+        added: list[Store] = []
+        for kind, parent in ((BUSINESS, self.mail_stores), (CONSUMER, self.consumer_stores)):
+            for item in items(parent, "mailStore"):
+                unknown_children(item, {"serverName", "mailStoreName", "megabytes", "shared"})
+                server, name, size = text(item, "serverName"), text(item, "mailStoreName"), megabytes(item)
+                shared = flag(item, "shared", default=True) if kind == BUSINESS else True
+                added.append(
+                    ledger.add_store(kind=kind, server=server, name=name, megabytes=size, shared=shared)
+                )
+        for item in items(self.public_stores, "publicStore"):
+            unknown_children(item, {"serverName", "publicStoreName", "megabytes"})
+            server, size = text(item, "serverName"), megabytes(item)
+            name = optional_text(item, "publicStoreName") or f"Public Folder Store ({server})"
+            added.append(ledger.add_store(kind=PUBLIC, server=server, name=name, megabytes=size, shared=True))
+        for item in items(self.front_ends, "frontEndServer"):
+            unknown_children(item, {"serverName"})
+            ledger.add_front_end(text(item, "serverName"))
+        if not added and self.front_ends is None:
+            raise InvalidArgument(
+                "nothing to add: give mailStores, publicStores, consumerMailStores or frontEndServers"
+            )
+        resources = etree.Element("resources")
+        resources.extend(store_element(s) for s in added)
+        return [resources]
+
+
+@procedure(NAMESPACE, "GetExchangeResources", requires=Role.DOMAIN_ADMIN, kind="read")
+class GetExchangeResources:
+    """Every registered store with its size, what is allocated, what is free, and how many hold it."""
+
+    preferred_dc: Annotated[
+        str | None, Xml("preferredDomainController", "accepted for MPS compatibility")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        ledger = ctx.providers.resources
+        resources = etree.Element("resources")
+        resources.extend(store_element(s) for s in ledger.stores())
+        front_ends = etree.SubElement(resources, "frontEndServers")
+        for server in ledger.front_ends():
+            etree.SubElement(etree.SubElement(front_ends, "frontEndServer"), "serverName").text = server
+        return [resources]
+
+
+def _kind(store_type: str | None) -> str:
+    if store_type is None:
+        return BUSINESS
+    if store_type not in KINDS:
+        raise InvalidArgument(f"'storeType' must be one of {', '.join(KINDS)}, not '{store_type}'")
+    return KINDS[store_type]
+
+
+@procedure(NAMESPACE, "ModifyResources", requires=Role.DOMAIN_ADMIN)
+class ModifyResources:
+    """Set a store's registered size; it cannot shrink below what is allocated on it."""
+
+    store_name: Annotated[str, Xml("mailStoreName", "the store to resize")]
+    size: Annotated[int, Xml("megabytes", "the new size")]
+    store_type: Annotated[
+        str | None, Xml("storeType", "mailStore (default), consumerMailStore or publicStore")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        if not 0 < self.size <= 1 << 30:
+            raise InvalidArgument(f"'megabytes' must be from 1 to {1 << 30}, not {self.size}")
+        return [
+            store_element(
+                ctx.providers.resources.resize_store(_kind(self.store_type), self.store_name, self.size)
+            )
+        ]
+
+
+@procedure(NAMESPACE, "RemoveExchangeResources", requires=Role.DOMAIN_ADMIN)
+class RemoveExchangeResources:
+    """Unregister a store that no organization or mailbox holds."""
+
+    store_name: Annotated[str, Xml("mailStoreName", "the store to unregister")]
+    store_type: Annotated[
+        str | None, Xml("storeType", "mailStore (default), consumerMailStore or publicStore")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        ctx.providers.resources.remove_store(_kind(self.store_type), self.store_name)
+        return ()
+
+
+PROCEDURES = (AddExchangeResources, GetExchangeResources, ModifyResources, RemoveExchangeResources)

@@ -1,0 +1,62 @@
+"""The Resource Manager's ledger, as the namespaces see it: registered stores and who holds how much.
+
+Invariants, at every moment and under concurrent requests from many processes:
+* the allocations on a store never exceed its capacity;
+* the mailboxes of an organization on a store never exceed the organization's allocation there;
+* an unshared store serves one organization only.
+Implementations (``resources/sql.py``) commit every change that could break one with a guarded
+update whose row count is checked, so a placement made from a stale view fails cleanly
+(QuotaExceeded) instead of over-booking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from openmps.resources.placement import Slot, StoreRoom
+
+BUSINESS, CONSUMER, PUBLIC = "business", "consumer", "public"
+KB_PER_MB = 1024
+
+
+@dataclass(frozen=True)
+class Store:
+    store_id: int
+    kind: str
+    server_name: str
+    store_name: str
+    shared: bool
+    capacity_kb: int
+    allocated_kb: int
+    organizations: int
+
+    @property
+    def free_kb(self) -> int:
+        return self.capacity_kb - self.allocated_kb
+
+
+@dataclass(frozen=True)
+class MailboxPlace:
+    mailbox: str
+    org: str
+    store: Store
+    size_kb: int
+
+
+class ResourceLedger(Protocol):
+    def add_store(self, *, kind: str, server: str, name: str, megabytes: int, shared: bool) -> Store: ...
+    def add_front_end(self, server: str) -> None: ...
+    def front_ends(self) -> list[str]: ...
+    def stores(self, kind: str | None = None) -> list[Store]: ...
+    def store(self, kind: str, name: str) -> Store: ...
+    def resize_store(self, kind: str, name: str, megabytes: int) -> Store: ...
+    def remove_store(self, kind: str, name: str) -> None: ...
+    def rooms(self, kind: str) -> list[StoreRoom]: ...
+    def allocate(self, org: str, pieces: Sequence[tuple[int, int]]) -> None: ...
+    def slots(self, org: str) -> list[Slot]: ...
+    def deallocate_organization(self, org: str) -> int: ...
+    def place_mailbox(self, *, org: str, mailbox: str, store_id: int, kilobytes: int) -> None: ...
+    def mailbox(self, mailbox: str) -> MailboxPlace | None: ...
+    def release_mailbox(self, mailbox: str) -> MailboxPlace: ...

@@ -1,0 +1,240 @@
+"""The Resource Manager's ledger in the SQL store, on the request's connection (same transaction
+as the directory).  See ``resources/interface.py`` for the invariants; each is kept by a guarded
+``UPDATE … WHERE <invariant still holds>`` with a row-count check, and by CHECK constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from openmps.db.schema import rm_allocations, rm_front_ends, rm_mailboxes, rm_stores
+from openmps.errors import AlreadyExists, NotEmpty, NotFound, QuotaExceeded
+from openmps.resources.interface import KB_PER_MB, MailboxPlace, Store
+from openmps.resources.placement import Slot, StoreRoom
+
+
+def _key(kind: str, name: str) -> str:
+    return f"{kind}:{name.casefold()}"
+
+
+class SqlResourceLedger:
+    """The ledger in the SQL store, on the request's connection (same transaction as the directory)."""
+
+    def __init__(self, connection: Callable[[], Connection]) -> None:
+        self._connection = connection
+
+    @property
+    def _conn(self) -> Connection:
+        return self._connection()
+
+    # --- stores -----------------------------------------------------------------------------------
+
+    def add_store(self, *, kind: str, server: str, name: str, megabytes: int, shared: bool) -> Store:
+        try:
+            self._conn.execute(
+                insert(rm_stores).values(
+                    kind=kind,
+                    server_name=server,
+                    store_name=name,
+                    store_key=_key(kind, name),
+                    shared=int(shared),
+                    capacity_kb=megabytes * KB_PER_MB,
+                    allocated_kb=0,
+                )
+            )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"the {kind} store '{name}' is already registered", store=name) from exc
+        return self.store(kind, name)
+
+    def add_front_end(self, server: str) -> None:
+        try:
+            self._conn.execute(insert(rm_front_ends).values(server_key=server.casefold(), server_name=server))
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"the front-end server '{server}' is already registered", server=server
+            ) from exc
+
+    def front_ends(self) -> list[str]:
+        rows = self._conn.execute(select(rm_front_ends.c.server_name).order_by(rm_front_ends.c.server_key))
+        return [r.server_name for r in rows]
+
+    def stores(self, kind: str | None = None) -> list[Store]:
+        holders = (
+            select(func.count())
+            .where(rm_allocations.c.store_id == rm_stores.c.id)
+            .scalar_subquery()
+            .label("organizations")
+        )
+        query = select(rm_stores, holders).order_by(rm_stores.c.kind, rm_stores.c.store_key)
+        if kind is not None:
+            query = query.where(rm_stores.c.kind == kind)
+        return [
+            Store(
+                r.id,
+                r.kind,
+                r.server_name,
+                r.store_name,
+                bool(r.shared),
+                r.capacity_kb,
+                r.allocated_kb,
+                r.organizations,
+            )
+            for r in self._conn.execute(query)
+        ]
+
+    def store(self, kind: str, name: str) -> Store:
+        for s in self.stores(kind):
+            if s.store_name.casefold() == name.casefold():
+                return s
+        raise NotFound(f"no {kind} store named '{name}' is registered", store=name)
+
+    def resize_store(self, kind: str, name: str, megabytes: int) -> Store:
+        store = self.store(kind, name)
+        capacity = megabytes * KB_PER_MB
+        changed = self._conn.execute(
+            update(rm_stores)
+            .where(rm_stores.c.id == store.store_id, rm_stores.c.allocated_kb <= capacity)
+            .values(capacity_kb=capacity)
+        ).rowcount
+        if changed != 1:
+            raise QuotaExceeded(
+                f"'{name}' cannot shrink to {megabytes} MB: {store.allocated_kb // KB_PER_MB} MB allocated",
+                store=name,
+            )
+        return self.store(kind, name)
+
+    def remove_store(self, kind: str, name: str) -> None:
+        store = self.store(kind, name)
+        in_use = exists().where(rm_allocations.c.store_id == store.store_id)
+        removed = self._conn.execute(
+            delete(rm_stores).where(
+                rm_stores.c.id == store.store_id, rm_stores.c.allocated_kb == 0, not_(in_use)
+            )
+        ).rowcount
+        if removed != 1:
+            raise NotEmpty(f"'{name}' still has consumers and cannot be unregistered", store=name)
+
+    # --- organizations ----------------------------------------------------------------------------
+
+    def rooms(self, kind: str) -> list[StoreRoom]:
+        holders: dict[int, set[str]] = {}
+        for row in self._conn.execute(select(rm_allocations.c.store_id, rm_allocations.c.org_guid)):
+            holders.setdefault(row.store_id, set()).add(row.org_guid)
+        return [
+            StoreRoom(
+                s.store_id,
+                s.store_name,
+                s.capacity_kb,
+                s.allocated_kb,
+                s.shared,
+                frozenset(holders.get(s.store_id, ())),
+            )
+            for s in self.stores(kind)
+        ]
+
+    def allocate(self, org: str, pieces: Sequence[tuple[int, int]]) -> None:
+        """Commit a placement: every piece, guarded, or QuotaExceeded (the caller's unit of work
+        rolls the other pieces back)."""
+        conn = self._conn
+        for store_id, kilobytes in pieces:
+            other_holder = exists().where(
+                rm_allocations.c.store_id == store_id, rm_allocations.c.org_guid != org
+            )
+            grown = conn.execute(
+                update(rm_stores)
+                .where(
+                    rm_stores.c.id == store_id,
+                    rm_stores.c.allocated_kb + kilobytes <= rm_stores.c.capacity_kb,
+                    or_(rm_stores.c.shared == 1, not_(other_holder)),
+                )
+                .values(allocated_kb=rm_stores.c.allocated_kb + kilobytes)
+            ).rowcount
+            if grown != 1:
+                raise QuotaExceeded(
+                    f"store {store_id} cannot take {kilobytes // KB_PER_MB} MB more for this organization",
+                    store_id=store_id,
+                )
+            mine = and_(rm_allocations.c.org_guid == org, rm_allocations.c.store_id == store_id)
+            if not conn.execute(
+                update(rm_allocations)
+                .where(mine)
+                .values(allocated_kb=rm_allocations.c.allocated_kb + kilobytes)
+            ).rowcount:
+                conn.execute(
+                    insert(rm_allocations).values(
+                        org_guid=org, store_id=store_id, allocated_kb=kilobytes, used_kb=0
+                    )
+                )
+
+    def slots(self, org: str) -> list[Slot]:
+        rows = self._conn.execute(
+            select(rm_allocations, rm_stores.c.store_name)
+            .join(rm_stores, rm_stores.c.id == rm_allocations.c.store_id)
+            .where(rm_allocations.c.org_guid == org)
+            .order_by(rm_allocations.c.store_id)
+        )
+        return [Slot(r.store_id, r.store_name, r.allocated_kb, r.used_kb) for r in rows]
+
+    def deallocate_organization(self, org: str) -> int:
+        """Return an organization's storage to its stores; NotEmpty while it has mailboxes."""
+        conn = self._conn
+        if conn.execute(select(exists().where(rm_mailboxes.c.org_guid == org))).scalar():
+            raise NotEmpty("the organization still has mailboxes; deallocate them first", org=org)
+        released = 0
+        for slot in self.slots(org):
+            conn.execute(
+                update(rm_stores)
+                .where(rm_stores.c.id == slot.store_id)
+                .values(allocated_kb=rm_stores.c.allocated_kb - slot.allocated_kb)
+            )
+            released += slot.allocated_kb
+        conn.execute(delete(rm_allocations).where(rm_allocations.c.org_guid == org))
+        return released
+
+    # --- mailboxes --------------------------------------------------------------------------------
+
+    def place_mailbox(self, *, org: str, mailbox: str, store_id: int, kilobytes: int) -> None:
+        conn = self._conn
+        used = conn.execute(
+            update(rm_allocations)
+            .where(
+                rm_allocations.c.org_guid == org,
+                rm_allocations.c.store_id == store_id,
+                rm_allocations.c.used_kb + kilobytes <= rm_allocations.c.allocated_kb,
+            )
+            .values(used_kb=rm_allocations.c.used_kb + kilobytes)
+        ).rowcount
+        if used != 1:
+            raise QuotaExceeded(
+                f"the organization has no {kilobytes} KB free on store {store_id}", store_id=store_id
+            )
+        try:
+            conn.execute(
+                insert(rm_mailboxes).values(
+                    mailbox_guid=mailbox, org_guid=org, store_id=store_id, size_kb=kilobytes
+                )
+            )
+        except IntegrityError as exc:
+            raise AlreadyExists("the mailbox already has an allocation", mailbox=mailbox) from exc
+
+    def mailbox(self, mailbox: str) -> MailboxPlace | None:
+        row = self._conn.execute(select(rm_mailboxes).where(rm_mailboxes.c.mailbox_guid == mailbox)).first()
+        if row is None:
+            return None
+        store = next(s for s in self.stores() if s.store_id == row.store_id)
+        return MailboxPlace(row.mailbox_guid, row.org_guid, store, row.size_kb)
+
+    def release_mailbox(self, mailbox: str) -> MailboxPlace:
+        place = self.mailbox(mailbox)
+        if place is None:
+            raise NotFound("the mailbox has no allocation", mailbox=mailbox)
+        conn = self._conn
+        conn.execute(
+            update(rm_allocations)
+            .where(rm_allocations.c.org_guid == place.org, rm_allocations.c.store_id == place.store.store_id)
+            .values(used_kb=rm_allocations.c.used_kb - place.size_kb)
+        )
+        conn.execute(delete(rm_mailboxes).where(rm_mailboxes.c.mailbox_guid == mailbox))
+        return place

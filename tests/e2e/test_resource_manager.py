@@ -1,0 +1,242 @@
+"""The Exchange Resource Manager procedures through the engine: registration, organization and
+mailbox allocation, all-or-nothing, hostile inputs, and the invariants after every step."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+
+from openmps.app import Deployment
+from openmps.db.schema import rm_allocations, rm_mailboxes, rm_stores
+from support import RawXml, World, mail_stores, ok, org_path, request_xml, rm, snapshot
+
+ALPINE = org_path("WH", "alpineskihouse")
+CONTOSO = org_path("WH", "contoso")
+WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+
+
+def invariants(d: Deployment) -> None:
+    """Σ allocations ≤ capacity per store; Σ mailboxes ≤ allocation per org and store;
+    an unshared store has at most one organization."""
+    with d.sql.connect() as conn:
+        for store in conn.execute(select(rm_stores)):
+            held = conn.execute(
+                select(func.coalesce(func.sum(rm_allocations.c.allocated_kb), 0), func.count()).where(
+                    rm_allocations.c.store_id == store.id
+                )
+            ).one()
+            assert held[0] == store.allocated_kb <= store.capacity_kb
+            assert store.shared or held[1] <= 1
+        for alloc in conn.execute(select(rm_allocations)):
+            used = conn.execute(
+                select(func.coalesce(func.sum(rm_mailboxes.c.size_kb), 0)).where(
+                    rm_mailboxes.c.org_guid == alloc.org_guid, rm_mailboxes.c.store_id == alloc.store_id
+                )
+            ).scalar()
+            assert used == alloc.used_kb <= alloc.allocated_kb
+
+
+def refused(world: World, document: str, code: str, *fragments: str) -> None:
+    before = snapshot(world.deployment)
+    outcome = world.submit(document)
+    assert outcome.error is not None, etree.tostring(outcome.response)
+    assert outcome.error.hex_code == code, outcome.error
+    for fragment in fragments:
+        assert fragment in outcome.error.description, outcome.error.description
+    assert snapshot(world.deployment) == before
+
+
+@pytest.fixture
+def stocked(world: World) -> World:
+    ok(
+        world.submit(
+            rm(
+                "AddExchangeResources",
+                mailStores=mail_stores(
+                    ("EXBE01", "MS1", 1000, True),
+                    ("EXBE01", "MS2", 500, True),
+                    ("EXBE02", "DEDICATED", 300, False),
+                ),
+                publicStores=RawXml(
+                    "<publicStore><serverName>EXBE02</serverName><megabytes>2000</megabytes></publicStore>"
+                ),
+                frontEndServers=RawXml("<frontEndServer><serverName>EXFE01</serverName></frontEndServer>"),
+            )
+        )
+    )
+    return world
+
+
+def allocate_org(
+    world: World, org: str, mb: int, shared: bool = True, algorithm: str = "tightPack"
+) -> etree._Element:
+    body = f"<megabytes>{mb}</megabytes><shared>{int(shared)}</shared>"
+    document = rm("AllocateOrganization", organization=org, mailStore=RawXml(body)).replace(
+        "<mailStore>", f'<mailStore algorithm="{algorithm}">'
+    )
+    return ok(world.submit(document))
+
+
+def test_registration_and_listing(stocked: World) -> None:
+    resources = ok(stocked.submit(rm("GetExchangeResources"))).find("data/resources")
+    mail = {e.findtext("mailStoreName"): e for e in resources.findall("mailStore")}
+    assert mail["MS1"].findtext("megabytes") == "1000" and mail["MS1"].findtext("freeMegabytes") == "1000"
+    assert mail["DEDICATED"].findtext("shared") == "0"
+    assert resources.find("publicStore").findtext("publicStoreName") == "Public Folder Store (EXBE02)"
+    assert resources.findtext("frontEndServers/frontEndServer/serverName") == "EXFE01"
+    # also answered under the "Ex" name, as MPS does
+    ok(stocked.submit(request_xml("Exchange Resource Manager Ex", "GetExchangeResources")))
+
+
+def test_organization_then_mailboxes(stocked: World) -> None:
+    pieces = allocate_org(stocked, ALPINE, 1200).findall("data/sourceMailStores/sourceMailStore")
+    assert [(p.findtext("mailStoreName"), p.findtext("megabytes")) for p in pieces] == [
+        ("MS2", "500"),
+        ("MS1", "700"),
+    ]
+    placed = ok(stocked.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=20000)))
+    assert placed.findtext("data/mailStore/mailStoreName") in ("MS1", "MS2")
+    query = ok(stocked.submit(rm("QueryMailboxAllocation", mailbox=WORKER)))
+    assert query.findtext("data/mailStore/kilobytes") == "20000"
+    invariants(stocked.deployment)
+    refused(stocked, rm("DeallocateOrganization", organization=ALPINE), "0x80072015", "still has mailboxes")
+    ok(stocked.submit(rm("DeallocateMailbox", mailbox=WORKER)))
+    released = ok(stocked.submit(rm("DeallocateOrganization", organization=ALPINE)))
+    assert released.findtext("data/released/megabytes") == "1200"
+    invariants(stocked.deployment)
+    free = ok(stocked.submit(rm("GetExchangeResources"))).findall("data/resources/mailStore")
+    assert all(e.findtext("allocatedMegabytes") == "0" for e in free)
+
+
+def test_unshared_store_serves_one_organization(stocked: World) -> None:
+    allocate_org(stocked, ALPINE, 100, shared=False)
+    body = "<megabytes>100</megabytes><shared>0</shared>"
+    refused(
+        stocked,
+        rm("AllocateOrganization", organization=CONTOSO, mailStore=RawXml(body)),
+        "0x80070070",
+        "unshared",
+    )
+    invariants(stocked.deployment)
+
+
+def test_explicit_stores_are_all_or_nothing(stocked: World) -> None:
+    sources = (
+        "<sourceMailStores>"
+        "<sourceMailStore><serverName>EXBE01</serverName><mailStoreName>MS1</mailStoreName><megabytes>200</megabytes></sourceMailStore>"
+        "<sourceMailStore><serverName>EXBE01</serverName><mailStoreName>MS2</mailStoreName><megabytes>900</megabytes></sourceMailStore>"
+        "</sourceMailStores>"
+    )
+    refused(stocked, rm("AllocateOrganization", organization=ALPINE, mailStore=RawXml(sources)), "0x80070070")
+    missing = sources.replace("MS2", "NOPE")
+    refused(
+        stocked,
+        rm("AllocateOrganization", organization=ALPINE, mailStore=RawXml(missing)),
+        "0x80072030",
+        "NOPE",
+    )
+
+
+def test_a_named_mailbox_store_needs_the_organizations_space(stocked: World) -> None:
+    allocate_org(stocked, ALPINE, 100, algorithm="minStoreCount")  # all on MS1, the emptiest
+    named = RawXml("<serverName>EXBE01</serverName><mailStoreName>MS2</mailStoreName>")
+    refused(
+        stocked,
+        rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=1000, mailStore=named),
+        "0x80070057",
+        "no space on 'MS2'",
+    )
+    too_big = rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=200 * 1024)
+    refused(stocked, too_big, "0x80070070", "no store with 204800 KB free")
+
+
+@pytest.mark.parametrize(
+    ("document", "code", "fragment"),
+    [
+        (
+            rm("AddExchangeResources", mailStores=mail_stores(("EXBE01", "MS1", 10, True))),
+            "0x80071392",
+            "already registered",
+        ),
+        (
+            rm(
+                "AddExchangeResources",
+                mailStores=RawXml(
+                    "<mailStore><serverName>X</serverName><mailStoreName>N</mailStoreName><megabytes>-5</megabytes></mailStore>"
+                ),
+            ),
+            "0x80070057",
+            "mailStore/megabytes",
+        ),
+        (
+            rm(
+                "AddExchangeResources",
+                mailStores=RawXml(
+                    "<mailStore><serverName>X</serverName><mailStoreName>N</mailStoreName><megabytes>99999999999999</megabytes></mailStore>"
+                ),
+            ),
+            "0x80070057",
+            "mailStore/megabytes",
+        ),
+        (
+            rm(
+                "AddExchangeResources",
+                mailStores=RawXml(
+                    "<mailStore><serverName>X</serverName><megabytes>5</megabytes></mailStore>"
+                ),
+            ),
+            "0x80070057",
+            "mailStore/mailStoreName",
+        ),
+        (rm("AddExchangeResources", mailStores=RawXml("<disk/>")), "0x80070057", "<disk>"),
+        (rm("AddExchangeResources"), "0x80070057", "nothing to add"),
+        (rm("ModifyResources", mailStoreName="NOPE", megabytes=10), "0x80072030", "NOPE"),
+        (rm("RemoveExchangeResources", mailStoreName="MS1", storeType="tape"), "0x80070057", "storeType"),
+        (
+            rm("AllocateOrganization", organization=ALPINE, mailStore=RawXml("<megabytes>0</megabytes>")),
+            "0x80070057",
+            "megabytes",
+        ),
+        (
+            rm(
+                "AllocateOrganization",
+                organization=org_path("WH"),
+                mailStore=RawXml("<megabytes>5</megabytes>"),
+            ),
+            "0x80070057",
+            "reseller organization",
+        ),
+        (
+            rm("AllocateMailbox", organization=ALPINE, mailbox=CONTOSO, kilobytes=10),
+            "0x80070057",
+            "not a user of",
+        ),
+        (
+            rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=-1),
+            "0x80070057",
+            "'kilobytes'",
+        ),
+    ],
+)
+def test_bad_input_changes_nothing(stocked: World, document: str, code: str, fragment: str) -> None:
+    refused(stocked, document, code, fragment)
+
+
+def test_resizing_and_unregistering(stocked: World) -> None:
+    allocate_org(stocked, ALPINE, 600, algorithm="minStoreCount")  # MS1 holds 600 MB
+    refused(
+        stocked, rm("ModifyResources", mailStoreName="MS1", megabytes=500), "0x80070070", "600 MB allocated"
+    )
+    grown = ok(stocked.submit(rm("ModifyResources", mailStoreName="MS1", megabytes=2000)))
+    assert grown.findtext("data/mailStore/freeMegabytes") == "1400"
+    refused(stocked, rm("RemoveExchangeResources", mailStoreName="MS1"), "0x80072015", "consumers")
+    ok(stocked.submit(rm("RemoveExchangeResources", mailStoreName="MS2")))
+    invariants(stocked.deployment)
+
+
+def test_only_domain_admins(stocked: World) -> None:
+    for persona in ("hosting_admin", "reseller_admin", "customer_admin", "user"):
+        outcome = stocked.submit(rm("GetExchangeResources"), persona)
+        assert outcome.error is not None and outcome.error.hex_code == "0x80070005"
