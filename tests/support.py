@@ -224,3 +224,29 @@ def mail_stores(*stores: tuple[str, str, int, bool]) -> RawXml:
             for server, name, mb, shared in stores
         )
     )
+
+
+def check_invariants(sql: object) -> None:
+    """The Resource Manager's invariants, straight from the tables: allocations within each store's
+    capacity, mailboxes within each organization's allocation, one organization per unshared store."""
+    from sqlalchemy import Engine, func, select
+
+    from openmps.db.schema import rm_allocations, rm_mailboxes, rm_stores
+
+    assert isinstance(sql, Engine)
+    with sql.connect() as conn:
+        for store in conn.execute(select(rm_stores)):
+            held, holders = conn.execute(
+                select(func.coalesce(func.sum(rm_allocations.c.allocated_kb), 0), func.count()).where(
+                    rm_allocations.c.store_id == store.id
+                )
+            ).one()
+            assert held == store.allocated_kb <= store.capacity_kb, store
+            assert store.shared or holders <= 1, store
+        for alloc in conn.execute(select(rm_allocations)):
+            used = conn.execute(
+                select(func.coalesce(func.sum(rm_mailboxes.c.size_kb), 0)).where(
+                    rm_mailboxes.c.org_guid == alloc.org_guid, rm_mailboxes.c.store_id == alloc.store_id
+                )
+            ).scalar()
+            assert used == alloc.used_kb <= alloc.allocated_kb, alloc

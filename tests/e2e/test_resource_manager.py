@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
 
 from openmps.app import Deployment
-from openmps.db.schema import rm_allocations, rm_mailboxes, rm_stores
-from support import RawXml, World, mail_stores, ok, org_path, request_xml, rm, snapshot
+from support import RawXml, World, check_invariants, mail_stores, ok, org_path, request_xml, rm, snapshot
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -18,24 +16,7 @@ BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 
 
 def invariants(d: Deployment) -> None:
-    """Σ allocations ≤ capacity per store; Σ mailboxes ≤ allocation per org and store;
-    an unshared store has at most one organization."""
-    with d.sql.connect() as conn:
-        for store in conn.execute(select(rm_stores)):
-            held = conn.execute(
-                select(func.coalesce(func.sum(rm_allocations.c.allocated_kb), 0), func.count()).where(
-                    rm_allocations.c.store_id == store.id
-                )
-            ).one()
-            assert held[0] == store.allocated_kb <= store.capacity_kb
-            assert store.shared or held[1] <= 1
-        for alloc in conn.execute(select(rm_allocations)):
-            used = conn.execute(
-                select(func.coalesce(func.sum(rm_mailboxes.c.size_kb), 0)).where(
-                    rm_mailboxes.c.org_guid == alloc.org_guid, rm_mailboxes.c.store_id == alloc.store_id
-                )
-            ).scalar()
-            assert used == alloc.used_kb <= alloc.allocated_kb
+    check_invariants(d.sql)
 
 
 def refused(world: World, document: str, code: str, *fragments: str) -> None:

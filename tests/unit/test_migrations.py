@@ -24,3 +24,14 @@ def test_migrations_match_the_schema(tmp_path: Path) -> None:
     assert indexes["uq_entry_values_unique_attrs"]["unique"]
     assert indexes["ix_entry_values_entry"]["column_names"] == ["entry_id", "name", "value_norm"]
     engine.dispose()
+
+
+def test_constraint_names_follow_the_naming_convention(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path / "c.db"))
+    migrate(engine)
+    with engine.connect() as conn:
+        checks = {
+            c["name"] for t in ("rm_stores", "rm_allocations") for c in inspect(conn).get_check_constraints(t)
+        }
+    assert checks == {"ck_rm_stores_within_capacity", "ck_rm_allocations_within_allocation"}
+    engine.dispose()

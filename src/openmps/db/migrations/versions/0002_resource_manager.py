@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_rm_stores"),
         sa.UniqueConstraint("store_key", name="uq_rm_stores_store_key"),
         sa.CheckConstraint(
-            "allocated_kb >= 0 AND allocated_kb <= capacity_kb", name="ck_rm_stores_within_capacity"
+            "allocated_kb >= 0 AND allocated_kb <= capacity_kb", name=op.f("ck_rm_stores_within_capacity")
         ),
     )
     op.create_table(
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["store_id"], ["rm_stores.id"], name="fk_rm_allocations_store_id_rm_stores"),
         sa.UniqueConstraint("org_guid", "store_id", name="uq_rm_allocations_org_store"),
         sa.CheckConstraint(
-            "used_kb >= 0 AND used_kb <= allocated_kb", name="ck_rm_allocations_within_allocation"
+            "used_kb >= 0 AND used_kb <= allocated_kb", name=op.f("ck_rm_allocations_within_allocation")
         ),
     )
     op.create_index("ix_rm_allocations_store_id", "rm_allocations", ["store_id"])

@@ -1,0 +1,135 @@
+"""Processes allocating from the same stores at once never over-book.
+
+All workers plan from the same snapshot, wait for each other at a barrier, then commit their
+plans one after the other, so every plan but the first is stale: the worst case.  The guarded
+updates must refuse whatever no longer fits; the invariants must hold at the end."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
+from openmps.errors import QuotaExceeded
+from openmps.resources.interface import BUSINESS
+from openmps.resources.placement import MailboxAlgorithm, OrgAlgorithm, Slot, place_mailbox, plan_organization
+from openmps.resources.sql import SqlResourceLedger
+from support import check_invariants
+
+WORKERS = 4
+ROUNDS = 8
+MB = 1024
+
+
+def _organizations(path: str, worker: int, barrier: Any) -> tuple[int, int]:
+    engine = make_engine(sqlite_url(Path(path)))
+    won = lost = 0
+    for i in range(ROUNDS):
+        org = f"org-{worker}-{i}"
+        reader = SqlUnitOfWork(engine, readonly=True)
+        rooms = SqlResourceLedger(lambda reader=reader: reader.connection).rooms(BUSINESS)
+        reader.rollback()
+        try:
+            pieces = plan_organization(
+                rooms, org=org, kilobytes=30 * MB, shared=True, algorithm=OrgAlgorithm.TIGHT_PACK
+            )
+        except QuotaExceeded:
+            pieces = []
+        barrier.wait()  # everyone has planned from the same view: all but the first are stale
+        if not pieces:
+            lost += 1
+            continue
+        writer = SqlUnitOfWork(engine)
+        try:
+            SqlResourceLedger(lambda writer=writer: writer.connection).allocate(org, pieces)
+        except QuotaExceeded:
+            writer.rollback()
+            lost += 1
+            continue
+        writer.commit()
+        won += 1
+    engine.dispose()
+    return won, lost
+
+
+def _mailboxes(path: str, worker: int, barrier: Any) -> tuple[int, int]:
+    engine = make_engine(sqlite_url(Path(path)))
+    won = lost = 0
+    for i in range(ROUNDS):
+        reader = SqlUnitOfWork(engine, readonly=True)
+        slots = SqlResourceLedger(lambda reader=reader: reader.connection).slots("shared-org")
+        reader.rollback()
+        try:
+            slot: Slot | None = place_mailbox(slots, kilobytes=10 * MB, algorithm=MailboxAlgorithm.LEVEL)
+        except QuotaExceeded:
+            slot = None
+        barrier.wait()
+        if slot is None:
+            lost += 1
+            continue
+        writer = SqlUnitOfWork(engine)
+        try:
+            SqlResourceLedger(lambda writer=writer: writer.connection).place_mailbox(
+                org="shared-org", mailbox=f"mbx-{worker}-{i}", store_id=slot.store_id, kilobytes=10 * MB
+            )
+        except QuotaExceeded:
+            writer.rollback()
+            lost += 1
+            continue
+        writer.commit()
+        won += 1
+    engine.dispose()
+    return won, lost
+
+
+def _store(tmp_path: Path) -> str:
+    path = tmp_path / "race.db"
+    engine = make_engine(sqlite_url(path))
+    migrate(engine)
+    uow = SqlUnitOfWork(engine)
+    ledger = SqlResourceLedger(lambda: uow.connection)
+    for name in ("MS1", "MS2"):
+        ledger.add_store(kind=BUSINESS, server="EXBE01", name=name, megabytes=100, shared=True)
+    uow.commit()
+    engine.dispose()
+    return str(path)
+
+
+def _race(target: object, path: str) -> list[tuple[int, int]]:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(WORKERS) as pool:
+        barrier = manager.Barrier(WORKERS, timeout=60)
+        return pool.starmap(target, [(path, w, barrier) for w in range(WORKERS)])  # type: ignore[arg-type]
+
+
+def test_racing_organizations_never_overbook(tmp_path: Path) -> None:
+    path = _store(tmp_path)
+    results = _race(_organizations, path)
+    won = sum(w for w, _ in results)
+    # 200 MB in two stores, 30 MB per organization: at most 6 fit, and that many do
+    assert won == 6, results
+    assert sum(w + lost for w, lost in results) == WORKERS * ROUNDS
+    check_invariants(make_engine(sqlite_url(Path(path))))
+
+
+def test_racing_mailboxes_never_overbook_their_organization(tmp_path: Path) -> None:
+    path = _store(tmp_path)
+    engine = make_engine(sqlite_url(Path(path)))
+    uow = SqlUnitOfWork(engine)
+    ledger = SqlResourceLedger(lambda: uow.connection)
+    ledger.allocate(
+        "shared-org",
+        plan_organization(
+            ledger.rooms(BUSINESS),
+            org="shared-org",
+            kilobytes=95 * MB,
+            shared=True,
+            algorithm=OrgAlgorithm.MIN_STORE_COUNT,
+        ),
+    )
+    uow.commit()
+    results = _race(_mailboxes, path)
+    # 95 MB on one store, 10 MB mailboxes: 9 fit
+    assert sum(w for w, _ in results) == 9, results
+    check_invariants(engine)
