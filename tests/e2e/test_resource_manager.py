@@ -7,7 +7,7 @@ import pytest
 from lxml import etree
 
 from openmps.app import Deployment
-from support import RawXml, World, check_invariants, mail_stores, ok, org_path, request_xml, rm, snapshot
+from support import RawXml, World, check_invariants, he, mail_stores, ok, org_path, request_xml, rm, snapshot
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -221,3 +221,17 @@ def test_only_domain_admins(stocked: World) -> None:
     for persona in ("hosting_admin", "reseller_admin", "customer_admin", "user"):
         outcome = stocked.submit(rm("GetExchangeResources"), persona)
         assert outcome.error is not None and outcome.error.hex_code == "0x80070005"
+
+
+def test_deleting_a_user_and_then_its_organization_returns_the_space(stocked: World) -> None:
+    allocate_org(stocked, CONTOSO, 300)
+    contoso_boss = "LDAP://CN=boss@contoso.com," + CONTOSO[len("LDAP://") :]
+    ok(stocked.submit(rm("AllocateMailbox", organization=CONTOSO, mailbox=contoso_boss, kilobytes=50_000)))
+    refused(stocked, he("DeleteBusinessOrganization", path=CONTOSO), "0x80072015", "still has users")
+    ok(stocked.submit(he("DeleteBusinessUser", path=contoso_boss)))
+    invariants(stocked.deployment)
+    assert stocked.submit(rm("QueryMailboxAllocation", mailbox=contoso_boss)).error is not None
+    ok(stocked.submit(he("DeleteBusinessOrganization", path=CONTOSO)))
+    stores = ok(stocked.submit(rm("GetExchangeResources"))).findall("data/resources/mailStore")
+    assert all(s.findtext("allocatedMegabytes") == "0" for s in stores)
+    invariants(stocked.deployment)

@@ -11,7 +11,18 @@ import pytest
 from openmps.app import Deployment, open_deployment
 from openmps.directory.interface import Directory
 from openmps.errors import InternalError
-from support import HOSTING, fast_passwords, he, make_alpineskihouse, ok, org_path, snapshot
+from support import (
+    HOSTING,
+    RawXml,
+    fast_passwords,
+    he,
+    mail_stores,
+    make_alpineskihouse,
+    ok,
+    org_path,
+    rm,
+    snapshot,
+)
 
 WRITES = ("add", "modify", "delete", "move")
 
@@ -106,6 +117,25 @@ scenario(
 scenario(
     "DeleteBusinessOrganization",
     make_alpineskihouse,
+    he("DeleteBusinessOrganization", path=org_path("WH", "alpineskihouse")),
+)
+
+
+def _customer_with_storage(d: Deployment) -> None:
+    make_alpineskihouse(d)
+    ok(d.submit(rm("AddExchangeResources", mailStores=mail_stores(("EXBE01", "MS1", 500, True)))))
+    alpine = org_path("WH", "alpineskihouse")
+    ok(
+        d.submit(
+            rm("AllocateOrganization", organization=alpine, mailStore=RawXml("<megabytes>200</megabytes>"))
+        )
+    )
+
+
+# the storage returned to the store must come back with the organization
+scenario(
+    "DeleteBusinessOrganization with storage",
+    _customer_with_storage,
     he("DeleteBusinessOrganization", path=org_path("WH", "alpineskihouse")),
 )
 scenario(

@@ -112,7 +112,7 @@ class CreateBusinessOrganization:
 
 @procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
 class DeleteBusinessOrganization:
-    """Delete a business organization; refused while it still has users."""
+    """Delete a business organization and return its mail storage; refused while it has users."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
     preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
@@ -121,7 +121,7 @@ class DeleteBusinessOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org_at(providers, self.path, OrgType.CUSTOMER)
+        org = org_at(providers, self.path, OrgType.CUSTOMER)
         users = providers.directory.search(
             self.path, Scope.SUBTREE, filters.eq("objectClass", "user"), limit=1
         )
@@ -130,6 +130,7 @@ class DeleteBusinessOrganization:
                 f"{self.path.ldap_path} still has users (such as {users[0].dn.ldap_path}); delete them first",
                 dn=str(self.path),
             )
+        providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
         delete_organization_tree(providers.directory, self.path)
         providers.forget(self.path)
         return ()

@@ -139,13 +139,16 @@ def _business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
 
 @procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
 class DeleteBusinessUser:
-    """Delete a business user; it leaves every group it was in."""
+    """Delete a business user: it leaves every group, and its mailbox space returns to its org."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
     preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _business_user(ctx.providers, self.path)
+        _, entry = _business_user(ctx.providers, self.path)
+        resources = ctx.providers.resources
+        if resources.mailbox(entry.guid) is not None:
+            resources.release_mailbox(entry.guid)  # its space goes back to the organization
         ctx.providers.directory.delete(self.path)
         return ()
 
