@@ -5,6 +5,7 @@ as the directory).  See ``resources/interface.py`` for the invariants; each is k
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -61,15 +62,29 @@ class SqlResourceLedger:
         return [r.server_name for r in rows]
 
     def stores(self, kind: str | None = None) -> list[Store]:
-        holders = (
-            select(func.count())
-            .where(rm_allocations.c.store_id == rm_stores.c.id)
-            .scalar_subquery()
-            .label("organizations")
+        condition = rm_stores.c.kind == kind if kind is not None else None
+        return self._select_stores(condition)
+
+    def store(self, kind: str, name: str) -> Store:
+        found = self._select_stores(rm_stores.c.store_key == _key(kind, name))
+        if not found:
+            raise NotFound(f"no {kind} store named '{name}' is registered", store=name)
+        return found[0]
+
+    def stores_by_id(self, ids: Sequence[int]) -> dict[int, Store]:
+        return {s.store_id: s for s in self._select_stores(rm_stores.c.id.in_(list(ids)))}
+
+    def _select_stores(self, condition: Any) -> list[Store]:
+        # one grouped join, not a count per store: listings of thousands of stores stay cheap
+        count = func.count(rm_allocations.c.id).label("organizations")
+        query = (
+            select(rm_stores, count)
+            .select_from(rm_stores.outerjoin(rm_allocations, rm_allocations.c.store_id == rm_stores.c.id))
+            .group_by(rm_stores.c.id)
+            .order_by(rm_stores.c.kind, rm_stores.c.store_key)
         )
-        query = select(rm_stores, holders).order_by(rm_stores.c.kind, rm_stores.c.store_key)
-        if kind is not None:
-            query = query.where(rm_stores.c.kind == kind)
+        if condition is not None:
+            query = query.where(condition)
         return [
             Store(
                 r.id,
@@ -83,12 +98,6 @@ class SqlResourceLedger:
             )
             for r in self._conn.execute(query)
         ]
-
-    def store(self, kind: str, name: str) -> Store:
-        for s in self.stores(kind):
-            if s.store_name.casefold() == name.casefold():
-                return s
-        raise NotFound(f"no {kind} store named '{name}' is registered", store=name)
 
     def resize_store(self, kind: str, name: str, megabytes: int) -> Store:
         store = self.store(kind, name)
@@ -119,19 +128,34 @@ class SqlResourceLedger:
     # --- organizations ----------------------------------------------------------------------------
 
     def rooms(self, kind: str) -> list[StoreRoom]:
+        # Only an unshared store's holders matter to placement: read just those.
         holders: dict[int, set[str]] = {}
-        for row in self._conn.execute(select(rm_allocations.c.store_id, rm_allocations.c.org_guid)):
+        unshared = (
+            select(rm_allocations.c.store_id, rm_allocations.c.org_guid)
+            .join(rm_stores, rm_stores.c.id == rm_allocations.c.store_id)
+            .where(rm_stores.c.shared == 0, rm_stores.c.kind == kind)
+        )
+        for row in self._conn.execute(unshared):
             holders.setdefault(row.store_id, set()).add(row.org_guid)
+        rows = self._conn.execute(
+            select(
+                rm_stores.c.id,
+                rm_stores.c.store_name,
+                rm_stores.c.capacity_kb,
+                rm_stores.c.allocated_kb,
+                rm_stores.c.shared,
+            ).where(rm_stores.c.kind == kind)
+        )
         return [
             StoreRoom(
-                s.store_id,
-                s.store_name,
-                s.capacity_kb,
-                s.allocated_kb,
-                s.shared,
-                frozenset(holders.get(s.store_id, ())),
+                r.id,
+                r.store_name,
+                r.capacity_kb,
+                r.allocated_kb,
+                bool(r.shared),
+                frozenset(holders.get(r.id, ())),
             )
-            for s in self.stores(kind)
+            for r in rows
         ]
 
     def allocate(self, org: str, pieces: Sequence[tuple[int, int]]) -> None:
@@ -223,7 +247,7 @@ class SqlResourceLedger:
         row = self._conn.execute(select(rm_mailboxes).where(rm_mailboxes.c.mailbox_guid == mailbox)).first()
         if row is None:
             return None
-        store = next(s for s in self.stores() if s.store_id == row.store_id)
+        store = self.stores_by_id([row.store_id])[row.store_id]
         return MailboxPlace(row.mailbox_guid, row.org_guid, store, row.size_kb)
 
     def release_mailbox(self, mailbox: str) -> MailboxPlace:

@@ -99,7 +99,7 @@ class AllocateOrganization:
                 algorithm=algorithm,
             )
         ledger.allocate(org.entry.guid, pieces)
-        stores = {s.store_id: s for s in ledger.stores(BUSINESS)}
+        stores = ledger.stores_by_id([store_id for store_id, _ in pieces])
         result = etree.Element("sourceMailStores")
         for store_id, kilobytes in pieces:
             piece = store_ref(stores[store_id], "sourceMailStore")
@@ -163,8 +163,7 @@ class AllocateMailbox:
         ledger.place_mailbox(
             org=org.entry.guid, mailbox=mailbox, store_id=slot.store_id, kilobytes=self.kilobytes
         )
-        store = next(s for s in ledger.stores(BUSINESS) if s.store_id == slot.store_id)
-        return [store_ref(store)]
+        return [store_ref(ledger.stores_by_id([slot.store_id])[slot.store_id])]
 
 
 @procedure(NAMESPACE, "DeallocateMailbox", requires=Role.DOMAIN_ADMIN)
