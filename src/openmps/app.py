@@ -33,6 +33,8 @@ from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces import hosted_exchange, resource_manager
+from openmps.plans import samples as plan_samples
+from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
 from openmps.types import Secret, is_valid_dns_name
 
@@ -98,7 +100,11 @@ class Deployment:
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
         return Providers(
-            DirectoryService(backend), self.layout, self.passwords, SqlResourceLedger(lambda: uow.connection)
+            DirectoryService(backend),
+            self.layout,
+            self.passwords,
+            SqlResourceLedger(lambda: uow.connection),
+            SqlPlanCatalogue(lambda: uow.connection),
         )
 
     def open_session(self, uow: UnitOfWork) -> HostingSession:
@@ -182,7 +188,9 @@ def init_deployment(
                 {"name": "next_rid", "value": str(FIRST_RID)},
             ],
         )
-        initialize_directory(deployment.providers(uow), domain_sid=domain_sid, admin_password=admin_password)
+        providers = deployment.providers(uow)
+        initialize_directory(providers, domain_sid=domain_sid, admin_password=admin_password)
+        plan_samples.seed(providers.plans)
     except BaseException:
         uow.rollback()
         raise

@@ -35,6 +35,8 @@ CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
 ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
 HOSTING_ONLY = ("ok", "ok", "hidden", "hidden", "hidden", "hidden", "hidden", "hidden")
 DOMAIN_ONLY = ("ok", "denied", "denied", "denied", "denied", "denied", "denied", "denied")
+EVERYONE = ("ok",) * 8
+ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 FOURTH = org_path("R2", "fourthcoffee")
 
@@ -60,6 +62,32 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeleteBusinessUser": (he("DeleteBusinessUser", path=WORKER), CUSTOMER_WRITE),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
+    # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators
+    "CreatePlanFeatureTypes": (
+        he(
+            "CreatePlanFeatureTypes",
+            featureTypes=RawXml(
+                "<featureType><featureName>F</featureName><nativeAttribute>f</nativeAttribute>"
+                "<parentNode>mail</parentNode></featureType>"
+            ),
+        ),
+        DOMAIN_ONLY,
+    ),
+    "CreateMailboxPlan": (
+        he("CreateMailboxPlan", planName="P", features=RawXml('<feature name="MailboxSize">5</feature>')),
+        DOMAIN_ONLY,
+    ),
+    "GetPlans": (he("GetPlans"), EVERYONE),
+    "GetPlanDetail": (he("GetPlanDetail", planName="GoldMail"), EVERYONE),
+    "AddAvailablePlans": (
+        he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>GoldMail</planName>")),
+        ORG_MANAGE,
+    ),
+    "RemoveAvailablePlans": (
+        he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BaseMail</planName>")),
+        ORG_MANAGE,
+    ),
+    "GetAvailablePlans": (he("GetAvailablePlans", path=ALPINE), CUSTOMER_READ),
     # Exchange Resource Manager: infrastructure, Domain Admins only
     "AddExchangeResources": (
         rm("AddExchangeResources", mailStores=mail_stores(("EXBE09", "MS9", 50, True))),
@@ -108,6 +136,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         )
     ok(d.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=1000)))
+    ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BaseMail</planName>"))))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -143,3 +143,44 @@ rm_mailboxes = Table(
     Column("store_id", Integer, ForeignKey("rm_stores.id"), nullable=False),
     Column("size_kb", Integer, nullable=False),
 )
+
+
+# --- Plans database (reference §6) -----------------------------------------------------------------
+
+plan_feature_types = Table(
+    "plan_feature_types",
+    metadata,
+    Column("feature_key", String(128), primary_key=True),  # casefolded name
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("native_attribute", String(128), nullable=False),  # the MPS element, e.g. size
+    Column("parent_node", String(16), nullable=False),  # mail | properties
+    Column("data_type", String(16), nullable=False),  # int | bool | string
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_key", String(128), nullable=False, unique=True),  # casefolded name
+    Column("name", String(128), nullable=False),
+    Column("plan_type", String(32), nullable=False),  # ExchMailbox
+    Column("category", String(32), nullable=False),  # HeBusiness | HeConsumer
+    Column("status", String(16), nullable=False),  # Enabled | Disabled
+    Column("description", Text, nullable=False),
+)
+
+plan_features = Table(
+    "plan_features",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
+    Column("feature_key", String(128), ForeignKey("plan_feature_types.feature_key"), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+available_plans = Table(
+    "available_plans",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
+)

@@ -27,6 +27,7 @@ from openmps.directory.service import DirectoryService
 from openmps.engine.context import Caller
 from openmps.engine.declaration import Role
 from openmps.errors import AccessDenied, NotFound
+from openmps.plans.interface import PlanCatalogue
 from openmps.resources.interface import ResourceLedger
 from openmps.types import DN
 
@@ -57,6 +58,7 @@ class Providers:
     layout: Layout
     passwords: Passwords
     resources: ResourceLedger
+    plans: PlanCatalogue
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
     def org_chain(self, target: DN) -> list[Org]:

@@ -1,7 +1,7 @@
-"""The Hosted Exchange namespace (reference §2): organizations, users; mailboxes arrive next."""
+"""The Hosted Exchange namespace (reference §2): organizations, users, service plans; mailboxes next."""
 
 from __future__ import annotations
 
-from openmps.namespaces.hosted_exchange import organizations, users
+from openmps.namespaces.hosted_exchange import organizations, plans, users
 
-PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES, *plans.PROCEDURES)

@@ -1,0 +1,190 @@
+"""Service plans of Hosted Exchange: feature types, mailbox plans, plans available per organization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Providers
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import InvalidArgument
+from openmps.namespaces.hosted_exchange.common import NAMESPACE, org_at
+from openmps.plans.interface import MAIL, FeatureType, Plan
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
+
+
+def plan_element(plan: Plan) -> etree._Element:
+    return etree.Element(
+        "plan",
+        name=plan.name,
+        type=plan.plan_type,
+        category=plan.category,
+        status=plan.status,
+        description=plan.description,
+    )
+
+
+def _field(parent: etree._Element, name: str) -> str:
+    value = parent.findtext(name)
+    if value is None or not value or value != value.strip():
+        raise InvalidArgument(f"'{parent.tag}/{name}' is required and must be non-empty text", argument=name)
+    return value
+
+
+@procedure(NAMESPACE, "CreatePlanFeatureTypes", requires=Role.DOMAIN_ADMIN)
+class CreatePlanFeatureTypes:
+    """Define features that plans can set: the MPS element each becomes, under <mail> or <properties>."""
+
+    feature_types: Annotated[
+        etree._Element,
+        Xml(
+            "featureTypes",
+            "featureType: featureName, featureDescription, nativeAttribute, parentNode, xslDataType",
+        ),
+    ]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        catalogue = ctx.providers.plans
+        for item in self.feature_types:
+            if not isinstance(item.tag, str):
+                continue
+            if item.tag != "featureType":
+                raise InvalidArgument(f"<featureTypes> may only hold <featureType>, not <{item.tag}>")
+            catalogue.add_feature_type(
+                FeatureType(
+                    _field(item, "featureName"),
+                    item.findtext("featureDescription") or "",
+                    _field(item, "nativeAttribute"),
+                    _field(item, "parentNode"),
+                    item.findtext("xslDataType") or "string",
+                )
+            )
+        return ()
+
+
+@procedure(NAMESPACE, "CreateMailboxPlan", requires=Role.DOMAIN_ADMIN)
+class CreateMailboxPlan:
+    """Define a mailbox plan from feature values."""
+
+    plan_name: Annotated[str, Xml("planName", "unique name")]
+    features: Annotated[
+        etree._Element, Xml("features", 'feature name="<featureName>" with its value as text')
+    ]
+    description: Annotated[str | None, Xml("planDescription", "free text")] = None
+    category: Annotated[str | None, Xml("category", "HeBusiness (default) or HeConsumer")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        values = []
+        for item in self.features:
+            if not isinstance(item.tag, str):
+                continue
+            if item.tag != "feature" or not item.get("name"):
+                raise InvalidArgument('<features> may only hold <feature name="…"> elements')
+            values.append((item.get("name", ""), (item.text or "").strip()))
+        category = self.category or "HeBusiness"
+        if category not in ("HeBusiness", "HeConsumer"):
+            raise InvalidArgument(f"'category' must be HeBusiness or HeConsumer, not '{category}'")
+        plan = ctx.providers.plans.add_plan(
+            name=self.plan_name,
+            plan_type="ExchMailbox",
+            category=category,
+            description=self.description or "",
+            features=values,
+        )
+        return [plan_element(plan)]
+
+
+@procedure(NAMESPACE, "GetPlans", requires=Role.AUTHENTICATED, kind="read")
+class GetPlans:
+    """The service plans, optionally of one category."""
+
+    category: Annotated[str | None, Xml("category", "only plans of this category")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        element = etree.Element("plans")
+        for plan in ctx.providers.plans.plans():
+            if self.category is None or plan.category.casefold() == self.category.casefold():
+                element.append(plan_element(plan))
+        return [element]
+
+
+@procedure(NAMESPACE, "GetPlanDetail", requires=Role.AUTHENTICATED, kind="read")
+class GetPlanDetail:
+    """A plan expanded into the <mail> and <properties> that CreateMailbox stamps (seed 003's shape)."""
+
+    plan_name: Annotated[str, Xml("planName", "the plan")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        plan = ctx.providers.plans.plan(self.plan_name)
+        mail = etree.Element("mail")
+        properties = etree.Element("properties")
+        for feature, value in plan.features:
+            if feature.parent_node == MAIL:
+                etree.SubElement(mail, feature.native_attribute).text = value
+            else:
+                prop = etree.SubElement(properties, "property", name=feature.native_attribute)
+                etree.SubElement(prop, "value").text = value
+        return [mail, properties]
+
+
+@procedure(NAMESPACE, "AddAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
+class AddAvailablePlans:
+    """Let an organization's users get these plans (idempotent)."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    plan_names: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        ctx.providers.plans.make_available(org.entry.guid, self.plan_names)
+        return ()
+
+
+@procedure(NAMESPACE, "RemoveAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
+class RemoveAvailablePlans:
+    """Stop offering these plans to an organization's users."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    plan_names: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        ctx.providers.plans.make_unavailable(org.entry.guid, self.plan_names)
+        return ()
+
+
+@procedure(
+    NAMESPACE, "GetAvailablePlans", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP"
+)
+class GetAvailablePlans:
+    """The plans an organization's users may get."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        element = etree.Element("availablePlans")
+        for plan in ctx.providers.plans.available(org.entry.guid):
+            element.append(plan_element(plan))
+        return [element]
+
+
+PROCEDURES = (
+    CreatePlanFeatureTypes,
+    CreateMailboxPlan,
+    GetPlans,
+    GetPlanDetail,
+    AddAvailablePlans,
+    RemoveAvailablePlans,
+    GetAvailablePlans,
+)

@@ -1,0 +1,55 @@
+"""The Plans database as the namespaces see it: feature types, service plans, plans per organization.
+
+A plan is a named set of feature values; a feature type says which MPS element a value becomes
+(``size`` under ``<mail>``, ``msExchMailboxFolderSet`` under ``<properties>``) and of what type.
+GetPlanDetail turns a plan into the ``<mail>`` and ``<properties>`` that CreateMailbox stamps
+(reference §6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+MAIL, PROPERTIES = "mail", "properties"
+DATA_TYPES = ("int", "bool", "string")
+
+
+@dataclass(frozen=True)
+class FeatureType:
+    name: str
+    description: str
+    native_attribute: str
+    parent_node: str  # mail | properties
+    data_type: str  # int | bool | string
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: int
+    name: str
+    plan_type: str
+    category: str
+    status: str
+    description: str
+    features: tuple[tuple[FeatureType, str], ...]
+
+
+class PlanCatalogue(Protocol):
+    def add_feature_type(self, feature: FeatureType) -> None: ...
+    def feature_types(self) -> list[FeatureType]: ...
+    def add_plan(
+        self,
+        *,
+        name: str,
+        plan_type: str,
+        category: str,
+        description: str,
+        features: Sequence[tuple[str, str]],
+    ) -> Plan: ...
+    def plans(self) -> list[Plan]: ...
+    def plan(self, name: str) -> Plan: ...
+    def make_available(self, org: str, names: Sequence[str]) -> None: ...
+    def make_unavailable(self, org: str, names: Sequence[str]) -> None: ...
+    def available(self, org: str) -> list[Plan]: ...

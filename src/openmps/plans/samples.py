@@ -1,0 +1,67 @@
+"""The feature types and sample plans a new deployment starts with, so the seed documents run.
+
+The MPS documents name BaseMail, GoldMail and PlatinumMailPlus without publishing their features
+(reference §6 gap); these are ours, documented in docs/plans.md. GoldMail matches seed 003's
+sample output (20,000 KB, POP/IMAP/HTTP on, msExchMailboxFolderSet 108303).
+"""
+
+from __future__ import annotations
+
+from openmps.plans.interface import MAIL, PROPERTIES, FeatureType, PlanCatalogue
+
+FEATURE_TYPES = (
+    FeatureType("MailboxSize", "mailbox size in KB", "size", MAIL, "int"),
+    FeatureType("DisablePOP", "1 turns POP3 off", "disablePOP", MAIL, "bool"),
+    FeatureType("DisableIMAP", "1 turns IMAP4 off", "disableIMAP", MAIL, "bool"),
+    FeatureType("DisableHTTP", "1 turns Outlook Web Access off", "disableHTTP", MAIL, "bool"),
+    FeatureType("MailboxFolderSet", "OWA folder set", "msExchMailboxFolderSet", PROPERTIES, "int"),
+)
+
+SAMPLE_PLANS = (
+    (
+        "BaseMail",
+        "10 MB mailbox, POP3 and web access",
+        {
+            "MailboxSize": "10000",
+            "DisablePOP": "0",
+            "DisableIMAP": "1",
+            "DisableHTTP": "0",
+            "MailboxFolderSet": "108303",
+        },
+    ),
+    (
+        "GoldMail",
+        "20 MB mailbox, POP3, IMAP4 and web access",
+        {
+            "MailboxSize": "20000",
+            "DisablePOP": "0",
+            "DisableIMAP": "0",
+            "DisableHTTP": "0",
+            "MailboxFolderSet": "108303",
+        },
+    ),
+    (
+        "PlatinumMailPlus",
+        "50 MB mailbox, every protocol",
+        {
+            "MailboxSize": "50000",
+            "DisablePOP": "0",
+            "DisableIMAP": "0",
+            "DisableHTTP": "0",
+            "MailboxFolderSet": "108303",
+        },
+    ),
+)
+
+
+def seed(catalogue: PlanCatalogue) -> None:
+    for feature in FEATURE_TYPES:
+        catalogue.add_feature_type(feature)
+    for name, description, features in SAMPLE_PLANS:
+        catalogue.add_plan(
+            name=name,
+            plan_type="ExchMailbox",
+            category="HeBusiness",
+            description=description,
+            features=list(features.items()),
+        )

@@ -1,0 +1,160 @@
+"""The Plans database in the SQL store, on the request's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from openmps.db.schema import available_plans, plan_feature_types, plan_features, plans
+from openmps.errors import AlreadyExists, InvalidArgument, NotFound
+from openmps.plans.interface import DATA_TYPES, MAIL, PROPERTIES, FeatureType, Plan
+
+
+def _key(name: str) -> str:
+    return name.casefold()
+
+
+class SqlPlanCatalogue:
+    def __init__(self, connection: Callable[[], Connection]) -> None:
+        self._connection = connection
+
+    @property
+    def _conn(self) -> Connection:
+        return self._connection()
+
+    def add_feature_type(self, feature: FeatureType) -> None:
+        if feature.parent_node not in (MAIL, PROPERTIES):
+            raise InvalidArgument(f"'parentNode' must be mail or properties, not '{feature.parent_node}'")
+        if feature.data_type not in DATA_TYPES:
+            raise InvalidArgument(
+                f"'xslDataType' must be one of {', '.join(DATA_TYPES)}, not '{feature.data_type}'"
+            )
+        try:
+            self._conn.execute(
+                insert(plan_feature_types).values(
+                    feature_key=_key(feature.name),
+                    name=feature.name,
+                    description=feature.description,
+                    native_attribute=feature.native_attribute,
+                    parent_node=feature.parent_node,
+                    data_type=feature.data_type,
+                )
+            )
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"the feature type '{feature.name}' already exists", feature=feature.name
+            ) from exc
+
+    def feature_types(self) -> list[FeatureType]:
+        rows = self._conn.execute(select(plan_feature_types).order_by(plan_feature_types.c.feature_key))
+        return [
+            FeatureType(r.name, r.description, r.native_attribute, r.parent_node, r.data_type) for r in rows
+        ]
+
+    def add_plan(
+        self,
+        *,
+        name: str,
+        plan_type: str,
+        category: str,
+        description: str,
+        features: Sequence[tuple[str, str]],
+    ) -> Plan:
+        types = {_key(t.name): t for t in self.feature_types()}
+        values: dict[str, str] = {}
+        for feature, value in features:
+            kind = types.get(_key(feature))
+            if kind is None:
+                raise NotFound(f"no feature type named '{feature}'", feature=feature)
+            values[_key(feature)] = _checked(kind, value)
+        try:
+            plan_id = self._conn.execute(
+                insert(plans)
+                .values(
+                    plan_key=_key(name),
+                    name=name,
+                    plan_type=plan_type,
+                    category=category,
+                    status="Enabled",
+                    description=description,
+                )
+                .returning(plans.c.id)
+            ).scalar_one()
+        except IntegrityError as exc:
+            raise AlreadyExists(f"the plan '{name}' already exists", plan=name) from exc
+        for feature_key, value in values.items():
+            self._conn.execute(
+                insert(plan_features).values(plan_id=plan_id, feature_key=feature_key, value=value)
+            )
+        return self.plan(name)
+
+    def plans(self) -> list[Plan]:
+        return self._load(None)
+
+    def plan(self, name: str) -> Plan:
+        found = self._load(_key(name))
+        if not found:
+            raise NotFound(f"no plan named '{name}'", plan=name)
+        return found[0]
+
+    def _load(self, key: str | None) -> list[Plan]:
+        query = select(plans).order_by(plans.c.plan_key)
+        if key is not None:
+            query = query.where(plans.c.plan_key == key)
+        rows = self._conn.execute(query).all()
+        types = {_key(t.name): t for t in self.feature_types()}
+        features: dict[int, list[tuple[FeatureType, str]]] = {r.id: [] for r in rows}
+        if rows:
+            for f in self._conn.execute(
+                select(plan_features)
+                .where(plan_features.c.plan_id.in_(list(features)))
+                .order_by(plan_features.c.feature_key)
+            ):
+                features[f.plan_id].append((types[f.feature_key], f.value))
+        return [
+            Plan(r.id, r.name, r.plan_type, r.category, r.status, r.description, tuple(features[r.id]))
+            for r in rows
+        ]
+
+    def make_available(self, org: str, names: Sequence[str]) -> None:
+        for name in names:
+            plan = self.plan(name)
+            exists = self._conn.execute(
+                select(available_plans).where(
+                    available_plans.c.org_guid == org, available_plans.c.plan_id == plan.plan_id
+                )
+            ).first()
+            if exists is None:  # idempotent: already available is fine
+                self._conn.execute(insert(available_plans).values(org_guid=org, plan_id=plan.plan_id))
+
+    def make_unavailable(self, org: str, names: Sequence[str]) -> None:
+        for name in names:
+            plan = self.plan(name)
+            removed = self._conn.execute(
+                delete(available_plans).where(
+                    available_plans.c.org_guid == org, available_plans.c.plan_id == plan.plan_id
+                )
+            ).rowcount
+            if removed != 1:
+                raise NotFound(
+                    f"the plan '{plan.name}' is not available to this organization", plan=plan.name
+                )
+
+    def available(self, org: str) -> list[Plan]:
+        ids = {
+            r.plan_id
+            for r in self._conn.execute(
+                select(available_plans.c.plan_id).where(available_plans.c.org_guid == org)
+            )
+        }
+        return [p for p in self.plans() if p.plan_id in ids]
+
+
+def _checked(kind: FeatureType, value: str) -> str:
+    if kind.data_type == "int" and not (value.isdigit() and len(value) <= 12):
+        raise InvalidArgument(f"feature '{kind.name}' takes a whole number, not '{value}'", feature=kind.name)
+    if kind.data_type == "bool" and value not in ("0", "1"):
+        raise InvalidArgument(f"feature '{kind.name}' takes 0 or 1, not '{value}'", feature=kind.name)
+    return value

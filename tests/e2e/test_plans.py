@@ -1,0 +1,150 @@
+"""Service plans: seeded samples, plan detail in seed 003's shape, custom plans, plans per org."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from support import RawXml, World, he, ok, org_path, snapshot
+
+ALPINE = org_path("WH", "alpineskihouse")
+CONTOSO = org_path("WH", "contoso")
+
+
+def refused(world: World, document: str, code: str, fragment: str, persona: str = "domain_admin") -> None:
+    before = snapshot(world.deployment)
+    outcome = world.submit(document, persona)
+    assert outcome.error is not None, etree.tostring(outcome.response)
+    assert outcome.error.hex_code == code and fragment in outcome.error.description, outcome.error
+    assert snapshot(world.deployment) == before
+
+
+def test_a_new_deployment_has_the_sample_plans(world: World) -> None:
+    plans = ok(world.submit(he("GetPlans"), "user")).findall("data/plans/plan")
+    assert [p.get("name") for p in plans] == ["BaseMail", "GoldMail", "PlatinumMailPlus"]
+    assert {p.get("category") for p in plans} == {"HeBusiness"}
+
+
+def test_plan_detail_has_seed_003s_shape(world: World) -> None:
+    data = ok(world.submit(he("GetPlanDetail", planName="goldmail"), "user")).find("data")
+    mail = data.find("mail")
+    assert {c.tag: c.text for c in mail} == {
+        "size": "20000",
+        "disablePOP": "0",
+        "disableIMAP": "0",
+        "disableHTTP": "0",
+    }
+    prop = data.find("properties/property")
+    assert prop.get("name") == "msExchMailboxFolderSet" and prop.findtext("value") == "108303"
+
+
+def test_custom_features_and_plans(world: World) -> None:
+    types = RawXml(
+        "<featureType><featureName>OmaEnabled</featureName><featureDescription>mobile access</featureDescription>"
+        "<nativeAttribute>msExchOmaAdminWirelessEnable</nativeAttribute><parentNode>properties</parentNode>"
+        "<xslDataType>int</xslDataType></featureType>"
+    )
+    ok(world.submit(he("CreatePlanFeatureTypes", featureTypes=types)))
+    features = RawXml('<feature name="MailboxSize">100000</feature><feature name="OmaEnabled">1</feature>')
+    ok(
+        world.submit(
+            he("CreateMailboxPlan", planName="Mobile", features=features, planDescription="100 MB + OMA")
+        )
+    )
+    data = ok(world.submit(he("GetPlanDetail", planName="Mobile"))).find("data")
+    assert data.findtext("mail/size") == "100000"
+    assert data.find("properties/property").get("name") == "msExchOmaAdminWirelessEnable"
+
+
+@pytest.mark.parametrize(
+    ("document", "code", "fragment"),
+    [
+        (
+            he("CreateMailboxPlan", planName="X", features=RawXml('<feature name="Nope">1</feature>')),
+            "0x80072030",
+            "'Nope'",
+        ),
+        (
+            he(
+                "CreateMailboxPlan",
+                planName="X",
+                features=RawXml('<feature name="MailboxSize">big</feature>'),
+            ),
+            "0x80070057",
+            "whole number",
+        ),
+        (
+            he("CreateMailboxPlan", planName="X", features=RawXml('<feature name="DisablePOP">2</feature>')),
+            "0x80070057",
+            "0 or 1",
+        ),
+        (he("CreateMailboxPlan", planName="GOLDMAIL", features=RawXml("")), "0x80071392", "already exists"),
+        (he("CreateMailboxPlan", planName="X", features=RawXml("<size>1</size>")), "0x80070057", "<feature"),
+        (he("GetPlanDetail", planName="Nope"), "0x80072030", "'Nope'"),
+        (
+            he(
+                "CreatePlanFeatureTypes",
+                featureTypes=RawXml(
+                    "<featureType><featureName>Y</featureName><nativeAttribute>y</nativeAttribute><parentNode>elsewhere</parentNode></featureType>"
+                ),
+            ),
+            "0x80070057",
+            "parentNode",
+        ),
+        (
+            he(
+                "AddAvailablePlans",
+                path=ALPINE,
+                availablePlans=RawXml("<planName>BaseMail</planName><planName>Nope</planName>"),
+            ),
+            "0x80072030",
+            "'Nope'",
+        ),
+        (
+            he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>GoldMail</planName>")),
+            "0x80072030",
+            "not available",
+        ),
+        (
+            he(
+                "AddAvailablePlans",
+                path=org_path("WH"),
+                availablePlans=RawXml("<planName>BaseMail</planName>"),
+            ),
+            "0x80070057",
+            "reseller organization",
+        ),
+    ],
+)
+def test_bad_input_changes_nothing(world: World, document: str, code: str, fragment: str) -> None:
+    refused(world, document, code, fragment)
+
+
+def test_plans_available_per_organization(world: World) -> None:
+    plans = RawXml("<planName>BaseMail</planName><planName>GoldMail</planName>")
+    ok(world.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=plans), "reseller_admin"))
+    ok(
+        world.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=plans), "reseller_admin")
+    )  # idempotent
+    names = lambda org, persona: [  # noqa: E731
+        p.get("name")
+        for p in ok(world.submit(he("GetAvailablePlans", path=org), persona)).findall(
+            "data/availablePlans/plan"
+        )
+    ]
+    assert names(ALPINE, "user") == ["BaseMail", "GoldMail"]
+    assert names(CONTOSO, "other_customer_admin") == []
+    ok(
+        world.submit(
+            he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>basemail</planName>"))
+        )
+    )
+    assert names(ALPINE, "customer_admin") == ["GoldMail"]
+    # a customer admin may read its plans but not choose them
+    refused(
+        world,
+        he("AddAvailablePlans", path=ALPINE, availablePlans=plans),
+        "0x80070005",
+        "OrgCreator",
+        "customer_admin",
+    )
