@@ -843,10 +843,6 @@ EXCHANGE = [
         RawXml("<proxyAddress>SMTP:x@alpineskihouse.com</proxyAddress>"),
     ),
     ("CreateBusinessUser", "alias", "carol"),
-    ("CreateBusinessOrganization", "availablePlans", RawXml("<planName>BaseMail</planName>")),
-    ("CreateBusinessOrganization", "createSMTPDomain", True),
-    ("CreateBusinessOrganization", "mailStore", RawXml("<data>x</data>")),
-    ("CreateBusinessOrganization", "publicStore", RawXml("<data>x</data>")),
     ("DeleteBusinessOrganization", "deleteSMTPDomain", True),
     ("DeleteBusinessOrganization", "SMTPDomain", "contoso.com"),
 ]

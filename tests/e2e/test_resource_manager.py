@@ -235,3 +235,86 @@ def test_deleting_a_user_and_then_its_organization_returns_the_space(stocked: Wo
     stores = ok(stocked.submit(rm("GetExchangeResources"))).findall("data/resources/mailStore")
     assert all(s.findtext("allocatedMegabytes") == "0" for s in stores)
     invariants(stocked.deployment)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "fragment"),
+    [
+        ({"availablePlans": RawXml("<planName>Nope</planName>")}, "0x80072030", "'Nope'"),
+        ({"mailStore": RawXml("<megabytes>-1</megabytes>")}, "0x80070057", "mailStore/megabytes"),
+        (
+            {"mailStore": RawXml("<megabytes>999999</megabytes>")},
+            "0x80070070",
+            "not enough shared mail storage",
+        ),
+        (
+            {
+                "mailStore": RawXml("<megabytes>5</megabytes>"),
+                "publicStore": RawXml("<megabytes>x</megabytes>"),
+            },
+            "0x80070057",
+            "publicStore/megabytes",
+        ),
+        (
+            {
+                "mailStore": RawXml("<megabytes>5</megabytes>"),
+                "publicStore": RawXml(
+                    "<megabytes>5</megabytes><sourcePublicStoreServer>NOPE</sourcePublicStoreServer>"
+                ),
+            },
+            "0x80072030",
+            "'NOPE'",
+        ),
+    ],
+)
+def test_a_failing_exchange_step_undoes_the_whole_organization(
+    stocked: World, extra: dict[str, object], code: str, fragment: str
+) -> None:
+    document = he(
+        "CreateBusinessOrganization",
+        container=org_path("WH"),
+        name="newco",
+        SMTPDomain="newco.example",
+        **extra,
+    )
+    refused(stocked, document, code, fragment)
+
+
+def test_an_exchange_enabled_organization_and_its_deletion(stocked: World) -> None:
+    newco = org_path("WH", "newco")
+    mail = RawXml("<megabytes>100</megabytes><shared>1</shared>")
+    public = RawXml("<megabytes>50</megabytes><sourcePublicStoreServer>EXBE02</sourcePublicStoreServer>")
+    plans = RawXml("<planName>GoldMail</planName>")
+    ok(
+        stocked.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="newco",
+                SMTPDomain="newco.example",
+                mailStore=mail,
+                publicStore=public,
+                createSMTPDomain=True,
+                availablePlans=plans,
+            )
+        )
+    )
+    resources = ok(stocked.submit(rm("GetExchangeResources"))).find("data/resources")
+    assert sum(int(e.findtext("allocatedMegabytes")) for e in resources.findall("mailStore")) == 100
+    assert resources.find("publicStore").findtext("allocatedMegabytes") == "50"
+    invariants(stocked.deployment)
+    ok(stocked.submit(he("DeleteBusinessOrganization", path=newco)))
+    resources = ok(stocked.submit(rm("GetExchangeResources"))).find("data/resources")
+    stores = resources.findall("mailStore") + resources.findall("publicStore")
+    assert stores and all(e.findtext("allocatedMegabytes") == "0" for e in stores)
+    # the domain is free again
+    ok(
+        stocked.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="newco2",
+                SMTPDomain="newco.example",
+            )
+        )
+    )

@@ -15,7 +15,18 @@ from lxml import etree
 
 from openmps.app import Deployment
 from openmps.web.app import create_app
-from support import ADMIN_PASSWORD, HOSTING, AsgiClient, he, make_alpineskihouse, ok, org_path
+from support import (
+    ADMIN_PASSWORD,
+    HOSTING,
+    AsgiClient,
+    RawXml,
+    he,
+    mail_stores,
+    make_alpineskihouse,
+    ok,
+    org_path,
+    rm,
+)
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "seeds"
@@ -57,22 +68,70 @@ def test_committed_seed_requests_are_verbatim_copies() -> None:
         assert path.read_text() in texts, path.name
 
 
+STORES = mail_stores(
+    ("EXBE01", "BusinessMailstore3", 2000, True),
+    ("EXBE02", "BusinessMailstore1", 2000, True),
+    ("EXBE02", "BusinessMailstore2", 2000, True),
+)
+PUBLIC = RawXml("<publicStore><serverName>EXBE02</serverName><megabytes>5000</megabytes></publicStore>")
+
+
 @pytest.mark.parametrize("name", ["002-request-1.xml", "002-request-2.xml"])
-def test_seed_002_verbatim(client: AsgiClient, deployment: Deployment, name: str) -> None:
+def test_seed_002_verbatim_without_storage_is_refused_whole(
+    client: AsgiClient, deployment: Deployment, name: str
+) -> None:
     ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="Reseller1")))
     status, response = post(client, seed(name))
     error = response.find("errorContext")
-    assert status == 501 and error is not None
-    assert error.get("code") == "0x80004001"
-    assert "'mailStore' is not supported yet" in error.get("description", "")
-    assert error.find("errorSource").attrib == {
-        "namespace": "Hosted Exchange",
-        "procedure": "CreateBusinessOrganization",
-    }
+    assert status in (404, 409) and error is not None  # no stores registered: no storage to give
+    frames = [(s.get("namespace"), s.get("procedure")) for s in error.findall("errorSource")]
+    assert frames[0][0] == "Exchange Resource Manager" and frames[-1] == (
+        "Hosted Exchange",
+        "CreateBusinessOrganization",
+    )
     status, response = post(
         client, he("GetBusinessOrganization", path=org_path("Reseller1", "alpineskihouse"))
     )
-    assert status == 404  # nothing was created
+    assert status == 404  # nothing was created: no org, no allocation
+
+
+@pytest.mark.parametrize(
+    ("name", "mail", "public"),
+    [
+        ("002-request-1.xml", {"BusinessMailstore3": 1000}, 1000),
+        (
+            "002-request-2.xml",
+            {"BusinessMailstore1": 200, "BusinessMailstore2": 200, "BusinessMailstore3": 200},
+            500,
+        ),
+    ],
+)
+def test_seed_002_verbatim(
+    client: AsgiClient, deployment: Deployment, name: str, mail: dict[str, int], public: int
+) -> None:
+    ok(deployment.submit(he("CreateResellerOrganization", container=HOSTING, name="Reseller1")))
+    ok(deployment.submit(rm("AddExchangeResources", mailStores=STORES, publicStores=PUBLIC)))
+    status, response = post(client, seed(name))
+    assert status == 200, etree.tostring(response)
+    org = response.find("data/org")
+    assert org.get("name") == "alpineskihouse" and len(org.findall("dacl/ace")) == 6
+    resources = ok(deployment.submit(rm("GetExchangeResources"))).find("data/resources")
+    allocated = {
+        e.findtext("mailStoreName"): int(e.findtext("allocatedMegabytes"))
+        for e in resources.findall("mailStore")
+        if e.findtext("allocatedMegabytes") != "0"
+    }
+    if name.endswith("1.xml"):  # tightPack over equal stores: all of it on one store
+        assert sum(allocated.values()) == 1000 and len(allocated) == 1
+    else:
+        assert allocated == mail
+    assert resources.find("publicStore").findtext("allocatedMegabytes") == str(public)
+    plans = ok(deployment.submit(he("GetAvailablePlans", path=org_path("Reseller1", "alpineskihouse"))))
+    assert [p.get("name") for p in plans.findall("data/availablePlans/plan")] == [
+        "BaseMail",
+        "GoldMail",
+        "PlatinumMailPlus",
+    ]
 
 
 def test_seed_002_identity_part(client: AsgiClient, deployment: Deployment) -> None:

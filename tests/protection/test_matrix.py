@@ -105,6 +105,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "DeallocateOrganization": (rm("DeallocateOrganization", organization=FOURTH), DOMAIN_ONLY),
+    "AllocatePublicFolder": (rm("AllocatePublicFolder", organization=ALPINE, megabytes=10), DOMAIN_ONLY),
     "AllocateMailbox": (
         rm("AllocateMailbox", organization=ALPINE, mailbox=BOSS, kilobytes=1000),
         DOMAIN_ONLY,
@@ -128,7 +129,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     stores = mail_stores(("EXBE01", "MS1", 1000, True), ("EXBE01", "SPARE", 100, False))
-    ok(d.submit(rm("AddExchangeResources", mailStores=stores)))
+    public = RawXml("<publicStore><serverName>EXBE02</serverName><megabytes>100</megabytes></publicStore>")
+    ok(d.submit(rm("AddExchangeResources", mailStores=stores, publicStores=public)))
     for org in (ALPINE, FOURTH):
         ok(
             d.submit(

@@ -184,3 +184,14 @@ available_plans = Table(
     Column("org_guid", String(36), primary_key=True),
     Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
 )
+
+# An organization's SMTP domains (plans-database assets): one organization per domain.
+smtp_domains = Table(
+    "smtp_domains",
+    metadata,
+    Column("domain_key", String(256), primary_key=True),  # lower-cased
+    Column("domain", String(256), nullable=False),
+    Column("org_guid", String(36), nullable=False, index=True),
+    Column("domain_type", String(16), nullable=False),  # PrimaryDomain | SecondaryDomain | VanityDomain
+    Column("recipient_policy", Integer, nullable=False),  # createSMTPDomain was asked for
+)

@@ -55,6 +55,7 @@ class BuiltGroup:
 
 @dataclass
 class BuiltOrg:
+    root_guid: str
     root: BuiltContainer
     private: BuiltContainer
     groups: list[BuiltGroup]
@@ -104,7 +105,15 @@ def build_organization(
         ("MultiGroupPointer", names.multi_group),
     ]
     wko_private = [("ThisOrganizationRoot", dn), ("OrgType", layout.org_type(OrgType.PRIVATE))]
-    container(dn, "organizationalUnit", {**attributes, WELL_KNOWN: _encode(wko_root)})
+    root_guid = directory.add(
+        dn,
+        {
+            "objectClass": ["top", "organizationalUnit"],
+            "ou": [dn.rdn_value],
+            **attributes,
+            WELL_KNOWN: _encode(wko_root),
+        },
+    ).guid
     container(names.private, "container", {WELL_KNOWN: _encode(wko_private)})
     container(names.multi_group, "container")
     container(names.user_n, "container")
@@ -153,7 +162,7 @@ def build_organization(
     )
     root = BuiltContainer(dn, wko_root, [private], [admins, csr_admins])
     providers.forget(dn)
-    return BuiltOrg(root, private, [admins, csr_admins], dacl, trustees)
+    return BuiltOrg(root_guid, root, private, [admins, csr_admins], dacl, trustees)
 
 
 def organization_dacl(

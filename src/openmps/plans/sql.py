@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from openmps.db.schema import available_plans, plan_feature_types, plan_features, plans
-from openmps.errors import AlreadyExists, InvalidArgument, NotFound
-from openmps.plans.interface import DATA_TYPES, MAIL, PROPERTIES, FeatureType, Plan
+from openmps.db.schema import available_plans, plan_feature_types, plan_features, plans, smtp_domains
+from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotFound
+from openmps.plans.interface import DATA_TYPES, MAIL, PROPERTIES, FeatureType, Plan, SmtpDomain
 
 
 def _key(name: str) -> str:
@@ -150,6 +150,32 @@ class SqlPlanCatalogue:
             )
         }
         return [p for p in self.plans() if p.plan_id in ids]
+
+    def add_domain(self, org: str, domain: str, *, domain_type: str, recipient_policy: bool) -> SmtpDomain:
+        try:
+            self._conn.execute(
+                insert(smtp_domains).values(
+                    domain_key=domain.lower(),
+                    domain=domain,
+                    org_guid=org,
+                    domain_type=domain_type,
+                    recipient_policy=int(recipient_policy),
+                )
+            )
+        except IntegrityError as exc:
+            # not naming the owner: it may be another reseller's tenant
+            raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain) from exc
+        return SmtpDomain(domain, org, domain_type, recipient_policy)
+
+    def domains(self, org: str) -> list[SmtpDomain]:
+        rows = self._conn.execute(
+            select(smtp_domains).where(smtp_domains.c.org_guid == org).order_by(smtp_domains.c.domain_key)
+        )
+        return [SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy)) for r in rows]
+
+    def forget_organization(self, org: str) -> None:
+        self._conn.execute(delete(available_plans).where(available_plans.c.org_guid == org))
+        self._conn.execute(delete(smtp_domains).where(smtp_domains.c.org_guid == org))
 
 
 def _checked(kind: FeatureType, value: str) -> str:

@@ -192,13 +192,15 @@ class SqlResourceLedger:
                     )
                 )
 
-    def slots(self, org: str) -> list[Slot]:
-        rows = self._conn.execute(
+    def slots(self, org: str, kind: str | None = None) -> list[Slot]:
+        query = (
             select(rm_allocations, rm_stores.c.store_name)
             .join(rm_stores, rm_stores.c.id == rm_allocations.c.store_id)
             .where(rm_allocations.c.org_guid == org)
-            .order_by(rm_allocations.c.store_id)
         )
+        if kind is not None:
+            query = query.where(rm_stores.c.kind == kind)
+        rows = self._conn.execute(query.order_by(rm_allocations.c.store_id))
         return [Slot(r.store_id, r.store_name, r.allocated_kb, r.used_kb) for r in rows]
 
     def deallocate_organization(self, org: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from openmps.delegation.organizations import build_organization, delete_organiza
 from openmps.delegation.session import Providers
 from openmps.directory import filters, wellknown
 from openmps.directory.interface import Scope
-from openmps.engine.context import ProcedureContext
+from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty
 from openmps.namespaces.hosted_exchange.common import (
@@ -27,6 +28,9 @@ from openmps.namespaces.hosted_exchange.render import org_element, properties_el
 from openmps.types import DN, is_valid_dns_name
 
 Ctx = ProcedureContext[Providers]
+Node = etree._Element | None
+RESOURCE_MANAGER = "Exchange Resource Manager"
+MAIL_STORE_DOC = "megabytes, shared, @algorithm tightPack|minStoreCount, or sourceMailStores"
 DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
 
 
@@ -78,7 +82,7 @@ class CreateResellerOrganization:
     right="DS_CREATE_CHILD",
 )
 class CreateBusinessOrganization:
-    """Create a business organization (identity part) in a reseller organization."""
+    """Create a business organization in a reseller organization; with mailStore, Exchange-enable it."""
 
     container: Annotated[DN, Xml("container", "LDAP path of the reseller OU")]
     name: Annotated[str, Xml("name", "name of the new organization OU")]
@@ -86,10 +90,12 @@ class CreateBusinessOrganization:
     preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
     description: Annotated[str | None, Xml("description", "free text")] = None
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
-    mail_store: Annotated[etree._Element | None, Xml("mailStore", not_yet=EXCHANGE_LATER)] = None
-    public_store: Annotated[etree._Element | None, Xml("publicStore", not_yet=EXCHANGE_LATER)] = None
-    create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", not_yet=EXCHANGE_LATER)] = False
-    available_plans: Annotated[etree._Element | None, Xml("availablePlans", not_yet=EXCHANGE_LATER)] = None
+    mail_store: Annotated[Node, Xml("mailStore", MAIL_STORE_DOC)] = None
+    public_store: Annotated[
+        Node, Xml("publicStore", "megabytes, sourcePublicStoreServer; needs mailStore")
+    ] = None
+    create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
+    available_plans: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")] = ()
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
@@ -107,7 +113,28 @@ class CreateBusinessOrganization:
         attrs = _org_attributes(self.name, self.description, self.properties)
         attrs["uPNSuffixes"] = [domain]
         built = build_organization(providers, parent=parent, dn=dn, kind=OrgType.CUSTOMER, attributes=attrs)
+        guid = built.root_guid
+        providers.plans.add_domain(
+            guid, domain, domain_type="PrimaryDomain", recipient_policy=self.create_smtp_domain
+        )
+        providers.plans.make_available(guid, self.available_plans)
+        if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
+            self._allocate(ctx, dn)
         return [org_element(built)]
+
+    def _allocate(self, ctx: Ctx, dn: DN) -> None:
+        assert self.mail_store is not None
+        mail = copy.deepcopy(self.mail_store)
+        ctx.call(
+            RESOURCE_MANAGER, "AllocateOrganization", args(organization=dn, mailStore=mail), as_service=True
+        )
+        if self.public_store is not None:
+            size = self.public_store.findtext("megabytes")
+            if not size or not size.isdigit():
+                raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
+            server = self.public_store.findtext("sourcePublicStoreServer")
+            public = args(organization=dn, megabytes=size, serverName=server)
+            ctx.call(RESOURCE_MANAGER, "AllocatePublicFolder", public, as_service=True)
 
 
 @procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
@@ -131,6 +158,7 @@ class DeleteBusinessOrganization:
                 dn=str(self.path),
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
+        providers.plans.forget_organization(org.entry.guid)
         delete_organization_tree(providers.directory, self.path)
         providers.forget(self.path)
         return ()

@@ -21,7 +21,7 @@ from openmps.namespaces.resource_manager.xmlargs import (
     text,
     unknown_children,
 )
-from openmps.resources.interface import BUSINESS, KB_PER_MB, Store
+from openmps.resources.interface import BUSINESS, KB_PER_MB, PUBLIC, Store
 from openmps.resources.placement import (
     MailboxAlgorithm,
     OrgAlgorithm,
@@ -108,6 +108,49 @@ class AllocateOrganization:
         return [result]
 
 
+@procedure(NAMESPACE, "AllocatePublicFolder", requires=Role.DOMAIN_ADMIN)
+class AllocatePublicFolder:
+    """Give a business organization public-folder storage, on one server's public store if named."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    size: Annotated[int, Xml("megabytes", "public-folder storage")]
+    server: Annotated[
+        str | None, Xml("serverName", "the public store's server (sourcePublicStoreServer)")
+    ] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = customer_org(ctx.providers, self.organization)
+        ledger = ctx.providers.resources
+        if not 0 < self.size <= 1 << 30:
+            raise InvalidArgument(f"'megabytes' must be from 1 to {1 << 30}, not {self.size}")
+        rooms = ledger.rooms(PUBLIC)
+        if self.server is not None:
+            on_server = {
+                s.store_id
+                for s in ledger.stores(PUBLIC)
+                if s.server_name.casefold() == self.server.casefold()
+            }
+            if not on_server:
+                raise NotFound(f"no public store is registered on server '{self.server}'", server=self.server)
+            rooms = [r for r in rooms if r.store_id in on_server]
+        pieces = plan_organization(
+            rooms,
+            org=org.entry.guid,
+            kilobytes=self.size * KB_PER_MB,
+            shared=True,
+            algorithm=OrgAlgorithm.MIN_STORE_COUNT,  # one store where possible
+        )
+        ledger.allocate(org.entry.guid, pieces)
+        stores = ledger.stores_by_id([store_id for store_id, _ in pieces])
+        result = etree.Element("publicStores")
+        for store_id, kilobytes in pieces:
+            piece = etree.SubElement(result, "publicStore")
+            etree.SubElement(piece, "serverName").text = stores[store_id].server_name
+            etree.SubElement(piece, "publicStoreName").text = stores[store_id].store_name
+            etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
+        return [result]
+
+
 @procedure(NAMESPACE, "DeallocateOrganization", requires=Role.DOMAIN_ADMIN)
 class DeallocateOrganization:
     """Return all of an organization's mail storage; refused while it has mailboxes."""
@@ -140,7 +183,7 @@ class AllocateMailbox:
         mailbox = mailbox_of(providers, org, self.mailbox)
         if not 0 < self.kilobytes <= MAX_KILOBYTES:
             raise InvalidArgument(f"'kilobytes' must be from 1 to {MAX_KILOBYTES}, not {self.kilobytes}")
-        slots = ledger.slots(org.entry.guid)
+        slots = ledger.slots(org.entry.guid, BUSINESS)  # mailboxes live on mail stores only
         named = None
         algorithm = MailboxAlgorithm.TIGHT_PACK
         if self.mail_store is not None:
@@ -198,6 +241,7 @@ class QueryMailboxAllocation:
 
 PROCEDURES = (
     AllocateOrganization,
+    AllocatePublicFolder,
     DeallocateOrganization,
     AllocateMailbox,
     DeallocateMailbox,
