@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from openmps.types import DN
 from support import RawXml, World, he, ok, org_path, snapshot
 
 ALPINE = org_path("WH", "alpineskihouse")
@@ -148,3 +149,52 @@ def test_plans_available_per_organization(world: World) -> None:
         "OrgCreator",
         "customer_admin",
     )
+
+
+def events(world: World, org: str, **period: str) -> list[tuple[str, str]]:
+    found = ok(world.submit(he("GetBillableEvents", path=org, **period), "reseller_admin")).findall(
+        "data/events/event"
+    )
+    return [(e.get("type"), e.get("detail")) for e in found]
+
+
+def test_billable_events_follow_the_lifecycle(world: World) -> None:
+    assert events(world, ALPINE)[:2] == [
+        ("EN", "BusinessOrganization alpineskihouse created"),
+        ("AA", "PrimaryDomain alpineskihouse.com"),
+    ]
+    assert ("EN", "BusinessUser worker@alpineskihouse.com created") in events(world, ALPINE)
+    ok(
+        world.submit(
+            he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>GoldMail</planName>"))
+        )
+    )
+    ok(
+        world.submit(
+            he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>GoldMail</planName>"))
+        )
+    )
+    worker = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+    ok(world.submit(he("DeleteBusinessUser", path=worker)))
+    assert events(world, ALPINE)[-3:] == [
+        ("PA", "GoldMail"),
+        ("PR", "GoldMail"),
+        ("DE", "BusinessUser worker@alpineskihouse.com deleted"),
+    ]
+    # contoso's events are its own
+    assert all("alpineskihouse" not in detail for _, detail in events(world, CONTOSO))
+    assert events(world, ALPINE, **{"from": "2999-01-01"}) == []
+    assert len(events(world, ALPINE, to="2999-01-01T00:00:00+00:00")) == len(events(world, ALPINE))
+
+
+def test_a_deleted_user_keeps_its_customer_record(world: World) -> None:
+    worker = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+    guid = world.deployment.read(lambda d: d.get(DN.from_path(worker)).guid)
+    ok(world.submit(he("DeleteBusinessUser", path=worker)))
+    with world.deployment.transaction() as providers:
+        record = providers.plans.customer(guid)
+    assert record is not None and record.status == "Deleted" and record.customer_type == "BusinessUser"
+
+
+def test_bad_periods_are_refused(world: World) -> None:
+    refused(world, he("GetBillableEvents", path=ALPINE, to="yesterday"), "0x80070057", "'to'")

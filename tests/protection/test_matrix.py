@@ -88,6 +88,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ORG_MANAGE,
     ),
     "GetAvailablePlans": (he("GetAvailablePlans", path=ALPINE), CUSTOMER_READ),
+    "GetBillableEvents": (he("GetBillableEvents", path=ALPINE), ORG_MANAGE),
     # Exchange Resource Manager: infrastructure, Domain Admins only
     "AddExchangeResources": (
         rm("AddExchangeResources", mailStores=mail_stores(("EXBE09", "MS9", 50, True))),

@@ -195,3 +195,32 @@ smtp_domains = Table(
     Column("domain_type", String(16), nullable=False),  # PrimaryDomain | SecondaryDomain | VanityDomain
     Column("recipient_policy", Integer, nullable=False),  # createSMTPDomain was asked for
 )
+
+# Customer records (any org or user the plans database knows) and their billable events.
+# Deletes are status changes: a customer record is never removed.
+customers = Table(
+    "customers",
+    metadata,
+    Column("guid", String(36), primary_key=True),  # the directory object's objectGUID
+    Column(
+        "customer_type", String(32), nullable=False
+    ),  # BusinessOrganization | ResellerOrganization | BusinessUser
+    Column("org_guid", String(36), nullable=True, index=True),  # the owning organization
+    Column("name", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # Enabled | Disabled | Deleted
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("modified", DateTime(timezone=True), nullable=False),
+)
+
+billable_events = Table(
+    "billable_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("customer_guid", String(36), nullable=False),
+    Column("org_guid", String(36), nullable=True, index=True),
+    Column(
+        "event", String(2), nullable=False
+    ),  # EN enabled, DE deleted, PC plan change, AA/AD asset added/deleted …
+    Column("detail", Text, nullable=False),
+)

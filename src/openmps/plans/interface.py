@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 MAIL, PROPERTIES = "mail", "properties"
@@ -44,6 +45,26 @@ class SmtpDomain:
     recipient_policy: bool
 
 
+@dataclass(frozen=True)
+class Customer:
+    guid: str
+    customer_type: str  # BusinessOrganization | ResellerOrganization | BusinessUser
+    org: str | None
+    name: str
+    status: str  # Enabled | Disabled | Deleted
+    created: datetime
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class BillableEvent:
+    at: datetime
+    customer: str
+    org: str | None
+    event: str  # EN enabled, DS disabled, DE deleted, PA/PR plan added/removed, AA/AD asset added/deleted
+    detail: str
+
+
 class PlanCatalogue(Protocol):
     def add_feature_type(self, feature: FeatureType) -> None: ...
     def feature_types(self) -> list[FeatureType]: ...
@@ -68,3 +89,9 @@ class PlanCatalogue(Protocol):
     def forget_organization(self, org: str) -> None:
         """Drop an organization's plans and domains (it is being deleted)."""
         ...
+
+    def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer: ...
+    def set_status(self, guid: str, status: str) -> Customer: ...
+    def customer(self, guid: str) -> Customer | None: ...
+    def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None: ...
+    def events(self, org: str, *, since: datetime | None, until: datetime | None) -> list[BillableEvent]: ...

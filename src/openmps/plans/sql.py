@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from openmps.db.schema import available_plans, plan_feature_types, plan_features, plans, smtp_domains
+from openmps.db.schema import (
+    available_plans,
+    billable_events,
+    customers,
+    plan_feature_types,
+    plan_features,
+    plans,
+    smtp_domains,
+)
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotFound
-from openmps.plans.interface import DATA_TYPES, MAIL, PROPERTIES, FeatureType, Plan, SmtpDomain
+from openmps.plans.interface import (
+    DATA_TYPES,
+    MAIL,
+    PROPERTIES,
+    BillableEvent,
+    Customer,
+    FeatureType,
+    Plan,
+    SmtpDomain,
+)
 
 
 def _key(name: str) -> str:
@@ -176,6 +194,64 @@ class SqlPlanCatalogue:
     def forget_organization(self, org: str) -> None:
         self._conn.execute(delete(available_plans).where(available_plans.c.org_guid == org))
         self._conn.execute(delete(smtp_domains).where(smtp_domains.c.org_guid == org))
+
+    # --- customer records and billable events ------------------------------------------------------
+
+    def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer:
+        now = datetime.now(UTC)
+        self._conn.execute(
+            insert(customers).values(
+                guid=guid,
+                customer_type=customer_type,
+                org_guid=org,
+                name=name,
+                status="Enabled",
+                created=now,
+                modified=now,
+            )
+        )
+        self.log_event(guid, org, "EN", f"{customer_type} {name} created")
+        return Customer(guid, customer_type, org, name, "Enabled", now, now)
+
+    def set_status(self, guid: str, status: str) -> Customer:
+        record = self.customer(guid)
+        if record is None:
+            raise NotFound("no customer record for this object", guid=guid)
+        now = datetime.now(UTC)
+        self._conn.execute(
+            update(customers).where(customers.c.guid == guid).values(status=status, modified=now)
+        )
+        code = {"Enabled": "EN", "Disabled": "DS", "Deleted": "DE"}[status]
+        self.log_event(guid, record.org, code, f"{record.customer_type} {record.name} {status.lower()}")
+        return Customer(guid, record.customer_type, record.org, record.name, status, record.created, now)
+
+    def customer(self, guid: str) -> Customer | None:
+        r = self._conn.execute(select(customers).where(customers.c.guid == guid)).first()
+        if r is None:
+            return None
+        return Customer(r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified)
+
+    def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
+        self._conn.execute(
+            insert(billable_events).values(
+                at=datetime.now(UTC), customer_guid=customer, org_guid=org, event=event, detail=detail
+            )
+        )
+
+    def events(self, org: str, *, since: datetime | None, until: datetime | None) -> list[BillableEvent]:
+        query = (
+            select(billable_events)
+            .where(or_(billable_events.c.org_guid == org, billable_events.c.customer_guid == org))
+            .order_by(billable_events.c.id)
+        )
+        if since is not None:
+            query = query.where(billable_events.c.at >= since)
+        if until is not None:
+            query = query.where(billable_events.c.at < until)
+        return [
+            BillableEvent(r.at, r.customer_guid, r.org_guid, r.event, r.detail)
+            for r in self._conn.execute(query)
+        ]
 
 
 def _checked(kind: FeatureType, value: str) -> str:

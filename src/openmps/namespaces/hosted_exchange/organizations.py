@@ -71,6 +71,9 @@ class CreateResellerOrganization:
         built = build_organization(
             ctx.providers, parent=parent, dn=dn, kind=OrgType.RESELLER, attributes=attrs
         )
+        ctx.providers.plans.record_customer(
+            built.root_guid, customer_type="ResellerOrganization", org=parent.entry.guid, name=self.name
+        )
         return [org_element(built)]
 
 
@@ -114,10 +117,15 @@ class CreateBusinessOrganization:
         attrs["uPNSuffixes"] = [domain]
         built = build_organization(providers, parent=parent, dn=dn, kind=OrgType.CUSTOMER, attributes=attrs)
         guid = built.root_guid
-        providers.plans.add_domain(
+        catalogue = providers.plans
+        catalogue.record_customer(
+            guid, customer_type="BusinessOrganization", org=parent.entry.guid, name=self.name
+        )
+        catalogue.add_domain(
             guid, domain, domain_type="PrimaryDomain", recipient_policy=self.create_smtp_domain
         )
-        providers.plans.make_available(guid, self.available_plans)
+        catalogue.log_event(guid, guid, "AA", f"PrimaryDomain {domain}")
+        catalogue.make_available(guid, self.available_plans)
         if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
             self._allocate(ctx, dn)
         return [org_element(built)]
@@ -158,7 +166,13 @@ class DeleteBusinessOrganization:
                 dn=str(self.path),
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
+        for domain in providers.plans.domains(org.entry.guid):
+            providers.plans.log_event(
+                org.entry.guid, org.entry.guid, "AD", f"{domain.domain_type} {domain.domain}"
+            )
         providers.plans.forget_organization(org.entry.guid)
+        if providers.plans.customer(org.entry.guid) is not None:  # organizations imported later may have none
+            providers.plans.set_status(org.entry.guid, "Deleted")
         delete_organization_tree(providers.directory, self.path)
         providers.forget(self.path)
         return ()

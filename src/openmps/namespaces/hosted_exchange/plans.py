@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from lxml import etree
@@ -144,7 +145,12 @@ class AddAvailablePlans:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        ctx.providers.plans.make_available(org.entry.guid, self.plan_names)
+        catalogue = ctx.providers.plans
+        before = {p.name for p in catalogue.available(org.entry.guid)}
+        catalogue.make_available(org.entry.guid, self.plan_names)
+        for plan in catalogue.available(org.entry.guid):
+            if plan.name not in before:
+                catalogue.log_event(org.entry.guid, org.entry.guid, "PA", plan.name)
         return ()
 
 
@@ -158,7 +164,10 @@ class RemoveAvailablePlans:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        ctx.providers.plans.make_unavailable(org.entry.guid, self.plan_names)
+        catalogue = ctx.providers.plans
+        catalogue.make_unavailable(org.entry.guid, self.plan_names)
+        for name in self.plan_names:
+            catalogue.log_event(org.entry.guid, org.entry.guid, "PR", catalogue.plan(name).name)
         return ()
 
 
@@ -179,7 +188,41 @@ class GetAvailablePlans:
         return [element]
 
 
+@procedure(
+    NAMESPACE, "GetBillableEvents", requires=Role.ORG_CREATOR, scope="path", kind="read", right="DS_READ_PROP"
+)
+class GetBillableEvents:
+    """An organization's billable events (created, deleted, plans and assets added or removed) in a period."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    since: Annotated[str | None, Xml("from", "ISO 8601 date or time, inclusive")] = None
+    until: Annotated[str | None, Xml("to", "ISO 8601 date or time, exclusive")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        since, until = _when(self.since, "from"), _when(self.until, "to")
+        element = etree.Element("events")
+        for e in ctx.providers.plans.events(org.entry.guid, since=since, until=until):
+            etree.SubElement(
+                element, "event", at=e.at.isoformat(), type=e.event, customer=e.customer, detail=e.detail
+            )
+        return [element]
+
+
+def _when(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(
+            f"'{name}' must be an ISO 8601 date or time, not '{text}'", argument=name
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 PROCEDURES = (
+    GetBillableEvents,
     CreatePlanFeatureTypes,
     CreateMailboxPlan,
     GetPlans,

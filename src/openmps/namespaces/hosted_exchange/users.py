@@ -84,7 +84,10 @@ class CreateBusinessUser:
         dn = self.container.child("CN", upn)  # an existing user: AlreadyExists from the add
         attrs = self._attributes(upn)
         attrs["sAMAccountName"] = [self._sam(directory)]
-        directory.add(dn, attrs)
+        created = directory.add(dn, attrs)
+        providers.plans.record_customer(
+            created.guid, customer_type="BusinessUser", org=org.entry.guid, name=upn
+        )
         groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
         for group in groups:
             directory.modify(group, [Change.add("member", str(dn))])
@@ -149,6 +152,8 @@ class DeleteBusinessUser:
         resources = ctx.providers.resources
         if resources.mailbox(entry.guid) is not None:
             resources.release_mailbox(entry.guid)  # its space goes back to the organization
+        if ctx.providers.plans.customer(entry.guid) is not None:  # a soft delete: the record stays
+            ctx.providers.plans.set_status(entry.guid, "Deleted")
         ctx.providers.directory.delete(self.path)
         return ()
 
