@@ -14,6 +14,7 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, NotFound
 from openmps.namespaces.resource_manager.stores import NAMESPACE
 from openmps.namespaces.resource_manager.xmlargs import (
+    checked_megabytes,
     flag,
     items,
     megabytes,
@@ -121,8 +122,7 @@ class AllocatePublicFolder:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = customer_org(ctx.providers, self.organization)
         ledger = ctx.providers.resources
-        if not 0 < self.size <= 1 << 30:
-            raise InvalidArgument(f"'megabytes' must be from 1 to {1 << 30}, not {self.size}")
+        checked_megabytes(self.size)
         rooms = ledger.rooms(PUBLIC)
         if self.server is not None:
             on_server = {

@@ -12,6 +12,7 @@ from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.namespaces.resource_manager.xmlargs import (
+    checked_megabytes,
     flag,
     items,
     megabytes,
@@ -125,8 +126,7 @@ class ModifyResources:
     ] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        if not 0 < self.size <= 1 << 30:
-            raise InvalidArgument(f"'megabytes' must be from 1 to {1 << 30}, not {self.size}")
+        checked_megabytes(self.size)
         return [
             store_element(
                 ctx.providers.resources.resize_store(_kind(self.store_type), self.store_name, self.size)

@@ -45,6 +45,13 @@ def text(parent: etree._Element, name: str) -> str:
     return value
 
 
+def checked_megabytes(value: int, name: str = "megabytes") -> int:
+    """A size argument already bound as an integer, within the accepted range."""
+    if not 0 < value <= MAX_MEGABYTES:
+        raise InvalidArgument(f"'{name}' must be from 1 to {MAX_MEGABYTES}, not {value}", argument=name)
+    return value
+
+
 def megabytes(parent: etree._Element, name: str = "megabytes") -> int:
     value = text(parent, name)
     if not value.isdigit() or not 0 < int(value) <= MAX_MEGABYTES:
