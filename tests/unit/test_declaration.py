@@ -476,3 +476,20 @@ def test_registry_iterates_sorted() -> None:
 def test_registry_refuses_undeclared_classes() -> None:
     with pytest.raises(TypeError, match="not declared with @procedure"):
         Registry([int])
+
+
+def test_arguments_and_defaults_may_come_from_a_base_class() -> None:
+    class Shared:
+        plans: Annotated[tuple[str, ...], Xml("plans", item="planName")] = ()
+        hint: Annotated[str | None, Xml("hint")] = None
+
+    @procedure("Toy Space", "Inherits", requires=Role.AUTHENTICATED)
+    class Inherits(Shared):
+        """Uses shared arguments."""
+
+        name: Annotated[str, Xml("name")]
+
+    spec = spec_of(Inherits)
+    assert {a.xml.name: a.required for a in spec.args} == {"plans": False, "hint": False, "name": True}
+    bound = spec.bind(etree.fromstring(b"<executeData><name>x</name></executeData>"))
+    assert (bound.plans, bound.hint, bound.name) == ((), None, "x")

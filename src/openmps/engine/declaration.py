@@ -275,8 +275,10 @@ def procedure(
             if xml is None:
                 continue
             arg_kind, optional = _kind_of(base)
-            has_default = attr in cls.__dict__
-            default = cls.__dict__.get(attr)
+            # defaults may come from a base class that groups arguments several procedures share
+            owner = next((k for k in cls.__mro__ if attr in k.__dict__), None)
+            has_default = owner is not None
+            default = owner.__dict__[attr] if owner is not None else None
             args.append(ArgSpec(attr, xml, arg_kind, not (optional or has_default), default))
         if scope is not None and scope not in {a.attr for a in args}:
             raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")

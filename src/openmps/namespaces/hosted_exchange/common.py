@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
-from openmps.engine.declaration import Property
+from openmps.engine.declaration import Property, Xml
 from openmps.errors import InvalidArgument, NotFound
 from openmps.types import DN
 
 NAMESPACE = "Hosted Exchange"
+# Every Hosted Exchange procedure accepts MPS's domain-controller hint; OpenMPS has one directory.
+PreferredDC = Annotated[
+    str | None, Xml("preferredDomainController", "accepted for MPS compatibility; OpenMPS has one directory")
+]
 EXCHANGE_LATER = (
     "Exchange enabling (mail stores, plans, SMTP recipient policies) arrives with the Resource Manager"
 )

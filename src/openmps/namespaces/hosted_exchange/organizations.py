@@ -20,6 +20,7 @@ from openmps.namespaces.hosted_exchange.common import (
     EXCHANGE_LATER,
     NAMESPACE,
     OU_ATTRIBUTES,
+    PreferredDC,
     check_name,
     org_at,
     property_attributes,
@@ -31,7 +32,6 @@ Ctx = ProcedureContext[Providers]
 Node = etree._Element | None
 RESOURCE_MANAGER = "Exchange Resource Manager"
 MAIL_STORE_DOC = "megabytes, shared, @algorithm tightPack|minStoreCount, or sourceMailStores"
-DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
 
 
 def _org_attributes(name: str, description: str | None, properties: Properties) -> dict[str, list[str]]:
@@ -60,7 +60,7 @@ class CreateResellerOrganization:
 
     container: Annotated[DN, Xml("container", "LDAP path of the hosting OU")]
     name: Annotated[str, Xml("name", "name of the new reseller OU")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
     description: Annotated[str | None, Xml("description", "free text")] = None
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
 
@@ -90,7 +90,7 @@ class CreateBusinessOrganization:
     container: Annotated[DN, Xml("container", "LDAP path of the reseller OU")]
     name: Annotated[str, Xml("name", "name of the new organization OU")]
     smtp_domain: Annotated[str, Xml("SMTPDomain", "primary SMTP domain; becomes the org's UPN suffix")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
     description: Annotated[str | None, Xml("description", "free text")] = None
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
     mail_store: Annotated[Node, Xml("mailStore", MAIL_STORE_DOC)] = None
@@ -150,7 +150,7 @@ class DeleteBusinessOrganization:
     """Delete a business organization and return its mail storage; refused while it has users."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
     delete_smtp_domain: Annotated[bool, Xml("deleteSMTPDomain", not_yet=EXCHANGE_LATER)] = False
     smtp_domain: Annotated[str | None, Xml("SMTPDomain", not_yet=EXCHANGE_LATER)] = None
 
@@ -183,7 +183,7 @@ class DeleteResellerOrganization:
     """Delete a reseller organization; refused while it still has organizations or users."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the reseller organization")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
@@ -208,7 +208,7 @@ class GetBusinessOrganization:
     """An organization's attributes and well-known objects."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path)

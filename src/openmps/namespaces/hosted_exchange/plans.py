@@ -13,12 +13,11 @@ from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, org_at
+from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, org_at
 from openmps.plans.interface import MAIL, FeatureType, Plan
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
 
 
 def plan_element(plan: Plan) -> etree._Element:
@@ -135,13 +134,17 @@ class GetPlanDetail:
         return [mail, properties]
 
 
-@procedure(NAMESPACE, "AddAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
-class AddAvailablePlans:
-    """Let an organization's users get these plans (idempotent)."""
+class _PlansOfOrg:
+    """The arguments Add- and RemoveAvailablePlans share."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
     plan_names: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
+
+
+@procedure(NAMESPACE, "AddAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
+class AddAvailablePlans(_PlansOfOrg):
+    """Let an organization's users get these plans (idempotent)."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
@@ -155,12 +158,8 @@ class AddAvailablePlans:
 
 
 @procedure(NAMESPACE, "RemoveAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
-class RemoveAvailablePlans:
+class RemoveAvailablePlans(_PlansOfOrg):
     """Stop offering these plans to an organization's users."""
-
-    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
-    plan_names: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
@@ -178,7 +177,7 @@ class GetAvailablePlans:
     """The plans an organization's users may get."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)

@@ -20,6 +20,7 @@ from openmps.namespaces.hosted_exchange.common import (
     EXCHANGE_LATER,
     NAMESPACE,
     USER_ATTRIBUTES,
+    PreferredDC,
     check_name,
     org_at,
     property_attributes,
@@ -28,7 +29,6 @@ from openmps.namespaces.hosted_exchange.render import member_of_elements, proper
 from openmps.types import DN, Secret, Upn
 
 Ctx = ProcedureContext[Providers]
-DC_DOC = "accepted for MPS compatibility; OpenMPS has one directory"
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
@@ -43,7 +43,7 @@ class CreateBusinessUser:
     container: Annotated[DN, Xml("container", "LDAP path of the organization OU")]
     user_principal_name: Annotated[Upn, Xml("userPrincipalName", "user@<a domain of the organization>")]
     is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
     new_password: Annotated[
         Secret | None, Xml("newPassword", "password, checked against the policy of docs/security.md")
     ] = None
@@ -145,7 +145,7 @@ class DeleteBusinessUser:
     """Delete a business user: it leaves every group, and its mailbox space returns to its org."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _, entry = _business_user(ctx.providers, self.path)
@@ -170,7 +170,7 @@ class GetBusinessUser:
     """A business user's attributes and group memberships (never its password)."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _, entry = _business_user(ctx.providers, self.path)
@@ -184,7 +184,7 @@ class GetBusinessUsers:
     """The users of an organization: path, UPN, sAMAccountName and display name of each."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
-    preferred_dc: Annotated[str | None, Xml("preferredDomainController", DC_DOC)] = None
+    preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
