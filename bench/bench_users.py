@@ -4,6 +4,7 @@
 
 Rows printed:
 * raw SQLite: the rows one CreateBusinessUser writes (entry, its values, the AllUsers membership,
+  the customer record and its billable event,
   the audit record), one transaction per user, with the sqlite3 module on the same schema;
 * engine, in-process: CreateBusinessUser requests through ``Deployment.submit`` (no password);
 * engine over HTTP: the same through a real uvicorn server on loopback (HTTP Basic, keep-alive);
@@ -129,6 +130,16 @@ def raw_sqlite(path: Path, n: int) -> float:
             conn.execute(
                 "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) VALUES (?, ?, ?, ?, ?)",
                 (group, "member", "member", dn, dn.lower()),
+            )
+            conn.execute(
+                "INSERT INTO customers (guid, customer_type, org_guid, name, status, created, modified) "
+                "VALUES (?, 'BusinessUser', 'org', ?, 'Enabled', datetime('now'), datetime('now'))",
+                (str(uuid.uuid4()), upn),
+            )
+            conn.execute(
+                "INSERT INTO billable_events (at, customer_guid, org_guid, event, detail) "
+                "VALUES (datetime('now'), ?, 'org', 'EN', ?)",
+                (upn, f"BusinessUser {upn} created"),
             )
             conn.execute(
                 "INSERT INTO audit_log (request_id, at, caller, procedures, outcome, duration_ms) "

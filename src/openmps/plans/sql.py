@@ -29,6 +29,10 @@ from openmps.plans.interface import (
     SmtpDomain,
 )
 
+# Built once: these run on every create and delete (SQLAlchemy caches their compiled form).
+_INSERT_CUSTOMER = insert(customers)
+_INSERT_EVENT = insert(billable_events)
+
 
 def _key(name: str) -> str:
     return name.casefold()
@@ -200,15 +204,16 @@ class SqlPlanCatalogue:
     def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer:
         now = datetime.now(UTC)
         self._conn.execute(
-            insert(customers).values(
-                guid=guid,
-                customer_type=customer_type,
-                org_guid=org,
-                name=name,
-                status="Enabled",
-                created=now,
-                modified=now,
-            )
+            _INSERT_CUSTOMER,
+            {
+                "guid": guid,
+                "customer_type": customer_type,
+                "org_guid": org,
+                "name": name,
+                "status": "Enabled",
+                "created": now,
+                "modified": now,
+            },
         )
         self.log_event(guid, org, "EN", f"{customer_type} {name} created")
         return Customer(guid, customer_type, org, name, "Enabled", now, now)
@@ -233,9 +238,14 @@ class SqlPlanCatalogue:
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
         self._conn.execute(
-            insert(billable_events).values(
-                at=datetime.now(UTC), customer_guid=customer, org_guid=org, event=event, detail=detail
-            )
+            _INSERT_EVENT,
+            {
+                "at": datetime.now(UTC),
+                "customer_guid": customer,
+                "org_guid": org,
+                "event": event,
+                "detail": detail,
+            },
         )
 
     def events(self, org: str, *, since: datetime | None, until: datetime | None) -> list[BillableEvent]:
