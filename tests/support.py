@@ -98,9 +98,31 @@ def add_member(d: Deployment, group_dn: str, member_upn: str) -> None:
         directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
 
 
-def make_alpineskihouse(d: Deployment) -> None:
-    """Reseller WH and its customer alpineskihouse (alpineskihouse.com), as in the seeds."""
+def make_alpineskihouse(d: Deployment, *, exchange: bool = False) -> None:
+    """Reseller WH and its customer alpineskihouse (alpineskihouse.com), as in the seeds.
+
+    With ``exchange``: stores EXBE01/BusinessMailStore1 and EXBE02/BusinessMailStore2 (1000 MB each)
+    are registered, the org holds 50 MB on each, and BaseMail and GoldMail are available to it.
+    """
     ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
+    mail: dict[str, object] = {}
+    if exchange:
+        stores = mail_stores(
+            ("EXBE01", "BusinessMailStore1", 1000, True), ("EXBE02", "BusinessMailStore2", 1000, True)
+        )
+        ok(d.submit(rm("AddExchangeResources", mailStores=stores)))
+        mail = {
+            "mailStore": RawXml(
+                "<sourceMailStores>"
+                + "".join(
+                    f"<sourceMailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
+                    "<megabytes>50</megabytes></sourceMailStore>"
+                    for server, name in (("EXBE01", "BusinessMailStore1"), ("EXBE02", "BusinessMailStore2"))
+                )
+                + "</sourceMailStores>"
+            ),
+            "availablePlans": RawXml("<planName>BaseMail</planName><planName>GoldMail</planName>"),
+        }
     ok(
         d.submit(
             he(
@@ -108,6 +130,7 @@ def make_alpineskihouse(d: Deployment) -> None:
                 container=org_path("WH"),
                 name="alpineskihouse",
                 SMTPDomain="alpineskihouse.com",
+                **mail,
             )
         )
     )

@@ -835,19 +835,10 @@ def test_successful_create_does_not_leak_the_password(world: World, caplog: pyte
 # --- Exchange arguments ----------------------------------------------------------------------------
 
 EXCHANGE = [
-    ("CreateBusinessUser", "planName", "BaseMail"),
-    ("CreateBusinessUser", "mailStore", RawXml("<data>x</data>")),
-    (
-        "CreateBusinessUser",
-        "proxyAddresses",
-        RawXml("<proxyAddress>SMTP:x@alpineskihouse.com</proxyAddress>"),
-    ),
-    ("CreateBusinessUser", "alias", "carol"),
     ("DeleteBusinessOrganization", "deleteSMTPDomain", True),
     ("DeleteBusinessOrganization", "SMTPDomain", "contoso.com"),
 ]
 EXCHANGE_REQUIRED: dict[str, dict[str, object]] = {
-    "CreateBusinessUser": _create_user("Ex-Passw0rd!"),
     "CreateBusinessOrganization": {
         "container": org_path("WH"),
         "name": "exorg",

@@ -4,6 +4,7 @@ write procedure, and the whole store must equal its state before the request."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from support import (
 )
 
 WRITES = ("add", "modify", "delete", "move")
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
 
 class InjectedFault(InternalError):
@@ -143,6 +145,35 @@ scenario(
     _reseller,
     he("DeleteResellerOrganization", path=org_path("WH")),
 )
+
+
+def _exchange(d: Deployment) -> None:
+    make_alpineskihouse(d, exchange=True)
+
+
+def _mailbox(d: Deployment) -> None:
+    make_alpineskihouse(d, exchange=True)
+    ok(d.submit((SEEDS / "003-request-1.xml").read_text()))
+
+
+ADMIN = "LDAP://CN=admin@alpineskihouse.com," + org_path("WH", "alpineskihouse")[7:]
+scenario("CreateBusinessUser with a mailbox (seed 003)", _exchange, (SEEDS / "003-request-3.xml").read_text())
+scenario(
+    "CreateBusinessUser with proxy addresses",
+    _exchange,
+    he(
+        "CreateBusinessUser",
+        container=org_path("WH", "alpineskihouse"),
+        userPrincipalName="carol@alpineskihouse.com",
+        isAdmin=False,
+        planName="GoldMail",
+        proxyAddresses=RawXml("<value>c@alpineskihouse.com</value><value>sales@alpineskihouse.com</value>"),
+        alias="carol.k",
+    ),
+)
+scenario("ChangeUserMailboxPlan", _mailbox, he("ChangeUserMailboxPlan", path=ADMIN, planName="GoldMail"))
+scenario("DeleteMailbox", _mailbox, he("DeleteMailbox", path=ADMIN))
+scenario("DeleteBusinessUser with a mailbox", _mailbox, he("DeleteBusinessUser", path=ADMIN))
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

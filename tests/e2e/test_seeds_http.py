@@ -1,8 +1,7 @@
 """The seed documents' sample requests, verbatim, over HTTP against the ASGI app.
 
-Their Exchange arguments (mail stores, plans, recipient policies) belong to the Resource Manager
-issue: until it lands they must be refused with a clear error that changes nothing.  With those
-arguments removed, the identity part must answer in the documented shape.
+They run as they are, on a deployment with mail stores registered, and answer in the documented
+shapes; without the storage or plans they ask for, they are refused whole.
 """
 
 from __future__ import annotations
@@ -206,38 +205,75 @@ def test_seed_002_identity_part(client: AsgiClient, deployment: Deployment) -> N
     assert aces[-1].find("inheritedObjectTypeName").text == "{BF967ABA-0DE6-11D0-A285-00AA003049E2}"
 
 
-@pytest.mark.parametrize("name", ["003-request-1.xml", "003-request-2.xml", "003-request-3.xml"])
-def test_seed_003(client: AsgiClient, deployment: Deployment, name: str) -> None:
-    make_alpineskihouse(deployment)
+@pytest.mark.parametrize(
+    ("name", "store"),
+    [
+        ("003-request-1.xml", None),
+        ("003-request-2.xml", None),
+        ("003-request-3.xml", "BusinessMailStore1"),
+    ],
+)
+def test_seed_003(client: AsgiClient, deployment: Deployment, name: str, store: str | None) -> None:
+    make_alpineskihouse(deployment, exchange=True)
     status, response = post(client, seed(name))
-    assert status == 501
-    assert "'planName' is not supported yet" in response.find("errorContext").get("description")
-    assert b"Pass1Word" not in etree.tostring(response)
-
-    status, response = post(client, without_exchange(seed(name)))
     assert status == 200, etree.tostring(response)
     data = response.find("data")
     password = data.find("newPassword")
     assert password.get("do-not-log") == "1" and password.text is None
     assert b"Pass1Word" not in etree.tostring(response)
-    user = data.find("user")
+    # seed 003's response: the caller's properties and the mailbox's in one <properties>
+    [properties] = data.findall("properties")
+    props = {p.get("name"): p for p in properties.findall("property")}
     base = "OU=alpineskihouse,OU=WH,OU=Hosting,DC=fabrikam,DC=Com"
+    assert props["street"].text == "1703 NE 91st"
+    assert props["msExchQueryBaseDN"].findtext("value").casefold() == base.casefold()
+    assert props["mail"].findtext("value") == "admin@alpineskihouse.com"
+    assert props["msExchMailboxFolderSet"].findtext("value") == "108303"
+    assert props["msExchUserAccountControl"].findtext("value") == "0"
+    address_book = props["showInAddressBook"]
+    assert address_book.get("mode") == "append"
+    assert address_book.findtext("value") == (
+        "CN=Default Global Address List,CN=All Global Address Lists,CN=Address Lists Container,"
+        "CN=fabrikam,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=fabrikam,DC=com"
+    )
+    assert data.findtext("mail/size") == "10000"  # BaseMail
+    assert [data.findtext(f"mail/disable{p}") for p in ("POP", "IMAP", "HTTP")] == ["0", "1", "0"]
+    assert [v.text for v in data.findall("proxyAddresses/value")] == ["admin@alpineskihouse.com"]
+    user = data.find("user")
     assert user.get("path") == f"LDAP://CN=admin@alpineskihouse.com,{base}"
     assert user.get("name") == "admin@alpineskihouse.com"
     assert [g.get("name").casefold() for g in user.findall("memberOfGroup")] == [
         f"LDAP://CN=AllUsers@alpineskihouse,CN=_Private,{base}".casefold(),
         f"LDAP://CN=Admins@alpineskihouse,{base}".casefold(),
     ]
-    # the new admin can sign in with the seed's password and sees its own user
+    allocation = ok(deployment.submit(rm("QueryMailboxAllocation", mailbox=user.get("path"))))
+    assert allocation.findtext("data/mailStore/kilobytes") == "10000"
+    if store is not None:
+        assert allocation.findtext("data/mailStore/mailStoreName") == store
+    # the new admin can sign in with the seed's password and sees its own mailbox
     status, response = post(
         client, he("GetBusinessUser", path=user.get("path")), auth=("admin@alpineskihouse.com", "Pass1Word")
     )
     assert status == 200
     props = {p.get("name"): [v.text for v in p] for p in response.iter("property")}
     assert props["otherHomePhone"] == ["2065551212", "2065551213"]
-    assert props["street"] == ["1703 NE 91st"]
     assert props["sAMAccountName"] == ["admin_alpineskihouse"]
+    assert props["proxyAddresses"] == ["SMTP:admin@alpineskihouse.com"]
+    assert props["mailNickname"] == ["admin"]
     assert "userPassword" not in props
+
+
+def test_seed_003_without_an_available_plan_changes_nothing(
+    client: AsgiClient, deployment: Deployment
+) -> None:
+    make_alpineskihouse(deployment)  # no storage, no plans
+    status, response = post(client, seed("003-request-1.xml"))
+    assert status == 409
+    error = response.find("errorContext")
+    assert "'BaseMail' is not available" in error.get("description")
+    assert b"Pass1Word" not in etree.tostring(response)
+    users = ok(deployment.submit(he("GetBusinessUsers", path=org_path("WH", "alpineskihouse"))))
+    assert users.findall("data/users/user") == []
 
 
 def test_http_status_codes(client: AsgiClient, deployment: Deployment) -> None:

@@ -60,6 +60,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         CUSTOMER_WRITE,
     ),
     "DeleteBusinessUser": (he("DeleteBusinessUser", path=WORKER), CUSTOMER_WRITE),
+    "CreateMailbox": (he("CreateMailbox", path=BOSS, planName="BaseMail"), CUSTOMER_WRITE),
+    "ChangeUserMailboxPlan": (he("ChangeUserMailboxPlan", path=WORKER, planName="BaseMail"), CUSTOMER_WRITE),
+    "DeleteMailbox": (he("DeleteMailbox", path=WORKER), CUSTOMER_WRITE),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators

@@ -209,6 +209,7 @@ customers = Table(
     Column("name", Text, nullable=False),
     Column("status", String(16), nullable=False),  # Enabled | Disabled | Deleted
     Column("created", DateTime(timezone=True), nullable=False),
+    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=True),  # a user's mailbox plan
     Column("modified", DateTime(timezone=True), nullable=False),
 )
 

@@ -32,6 +32,9 @@ log = logging.getLogger("openmps.engine")
 
 # Names masked in every response whatever the client marked (declared secrets are added per registry).
 ALWAYS_SECRET = frozenset({"password", "newPassword", "oldPassword"})
+# A procedure's <properties> output joins the caller's own <properties>: MPS procedures stamp the
+# attributes they set into the request's property list (seed 003's CreateBusinessUser response).
+MERGED_OUTPUTS = frozenset({"properties"})
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,11 @@ class Invocation:
             self.session.require(caller, spec.requires, target, spec.right)
         outputs = instance.run(ProcedureContext(self, caller, self.session.providers))
         for output in outputs or ():
-            execute_data.append(output)
+            existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
+            if existing is not None:
+                existing.extend(list(output))
+            else:
+                execute_data.append(output)
 
 
 def error_response(error: MpsError) -> etree._Element:

@@ -173,6 +173,14 @@ class SqlPlanCatalogue:
         }
         return [p for p in self.plans() if p.plan_id in ids]
 
+    def is_available(self, org: str, plan_id: int) -> bool:
+        row = self._conn.execute(
+            select(available_plans.c.plan_id).where(
+                available_plans.c.org_guid == org, available_plans.c.plan_id == plan_id
+            )
+        ).first()
+        return row is not None
+
     def add_domain(self, org: str, domain: str, *, domain_type: str, recipient_policy: bool) -> SmtpDomain:
         try:
             self._conn.execute(
@@ -231,10 +239,26 @@ class SqlPlanCatalogue:
         return Customer(guid, record.customer_type, record.org, record.name, status, record.created, now)
 
     def customer(self, guid: str) -> Customer | None:
-        r = self._conn.execute(select(customers).where(customers.c.guid == guid)).first()
+        r = self._conn.execute(
+            select(customers, plans.c.name.label("plan_name"))
+            .select_from(customers.outerjoin(plans, plans.c.id == customers.c.plan_id))
+            .where(customers.c.guid == guid)
+        ).first()
         if r is None:
             return None
-        return Customer(r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified)
+        return Customer(
+            r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified, r.plan_name
+        )
+
+    def set_plan(self, guid: str, plan: str | None) -> None:
+        plan_id = self.plan(plan).plan_id if plan is not None else None
+        changed = self._conn.execute(
+            update(customers)
+            .where(customers.c.guid == guid)
+            .values(plan_id=plan_id, modified=datetime.now(UTC))
+        ).rowcount
+        if changed != 1:
+            raise NotFound("no customer record for this object", guid=guid)
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
         self._conn.execute(

@@ -264,3 +264,28 @@ class SqlResourceLedger:
         )
         conn.execute(delete(rm_mailboxes).where(rm_mailboxes.c.mailbox_guid == mailbox))
         return place
+
+    def resize_mailbox(self, mailbox: str, kilobytes: int) -> MailboxPlace:
+        place = self.mailbox(mailbox)
+        if place is None:
+            raise NotFound("the mailbox has no allocation", mailbox=mailbox)
+        delta = kilobytes - place.size_kb
+        used = self._conn.execute(
+            update(rm_allocations)
+            .where(
+                rm_allocations.c.org_guid == place.org,
+                rm_allocations.c.store_id == place.store.store_id,
+                rm_allocations.c.used_kb + delta <= rm_allocations.c.allocated_kb,
+            )
+            .values(used_kb=rm_allocations.c.used_kb + delta)
+        ).rowcount
+        if used != 1:
+            raise QuotaExceeded(
+                f"the organization has not {delta} KB more free on '{place.store.store_name}', where the "
+                "mailbox is; give it more space there first (ReallocateOrganizationMailNoMove)",
+                store=place.store.store_name,
+            )
+        self._conn.execute(
+            update(rm_mailboxes).where(rm_mailboxes.c.mailbox_guid == mailbox).values(size_kb=kilobytes)
+        )
+        return MailboxPlace(place.mailbox, place.org, place.store, kilobytes)

@@ -1,7 +1,12 @@
-"""The Hosted Exchange namespace (reference §2): organizations, users, service plans; mailboxes next."""
+"""The Hosted Exchange namespace (reference §2): organizations, users, mailboxes, service plans."""
 
 from __future__ import annotations
 
-from openmps.namespaces.hosted_exchange import organizations, plans, users
+from openmps.namespaces.hosted_exchange import mailboxes, organizations, plans, users
 
-PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES, *plans.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (
+    *organizations.PROCEDURES,
+    *users.PROCEDURES,
+    *mailboxes.PROCEDURES,
+    *plans.PROCEDURES,
+)

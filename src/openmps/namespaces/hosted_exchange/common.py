@@ -7,6 +7,7 @@ from typing import Annotated
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
+from openmps.directory.interface import Entry
 from openmps.engine.declaration import Property, Xml
 from openmps.errors import InvalidArgument, NotFound
 from openmps.types import DN
@@ -118,3 +119,12 @@ def org_at(providers: Providers, dn: DN, *kinds: OrgType) -> Org:
             f"{dn.ldap_path} is a {chain[0].kind.value} organization, not a {wanted} organization", dn=str(dn)
         )
     return chain[0]
+
+
+def business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
+    """The user at ``path`` and its organization; InvalidArgument unless it is a business user."""
+    entry = providers.directory.get(path)
+    chain = providers.org_chain(path)
+    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(f"{path.ldap_path} is not a business user", dn=str(path))
+    return chain[0], entry

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Annotated
 
 from lxml import etree
 
 from openmps.delegation.layout import OrgType
-from openmps.delegation.session import Org, Providers
+from openmps.delegation.session import Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.directory.naming import sam_seed
 from openmps.directory.service import DirectoryService
-from openmps.engine.context import ProcedureContext
+from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.namespaces.hosted_exchange.common import (
-    EXCHANGE_LATER,
     NAMESPACE,
     USER_ATTRIBUTES,
     PreferredDC,
+    business_user,
     check_name,
     org_at,
     property_attributes,
@@ -55,10 +56,14 @@ class CreateBusinessUser:
     description: Annotated[str | None, Xml("description")] = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
     sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
-    plan_name: Annotated[str | None, Xml("planName", not_yet=EXCHANGE_LATER)] = None
-    mail_store: Annotated[etree._Element | None, Xml("mailStore", not_yet=EXCHANGE_LATER)] = None
-    proxy_addresses: Annotated[etree._Element | None, Xml("proxyAddresses", not_yet=EXCHANGE_LATER)] = None
-    alias: Annotated[str | None, Xml("alias", not_yet=EXCHANGE_LATER)] = None
+    plan_name: Annotated[str | None, Xml("planName", "give the user a mailbox from this plan")] = None
+    mail_store: Annotated[
+        etree._Element | None, Xml("mailStore", "with planName: @algorithm, or serverName + mailStoreName")
+    ] = None
+    proxy_addresses: Annotated[
+        etree._Element | None, Xml("proxyAddresses", "with planName: value* extra SMTP addresses")
+    ] = None
+    alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 
     _password_hash: str | None = None
 
@@ -93,7 +98,29 @@ class CreateBusinessUser:
             directory.modify(group, [Change.add("member", str(dn))])
         user = etree.Element("user", path=dn.ldap_path, name=upn)
         member_of_elements(user, groups)
-        return [user]
+        return [*self._mailbox(ctx, dn), user]
+
+    def _mailbox(self, ctx: Ctx, dn: DN) -> list[etree._Element]:
+        """CreateMailbox's <properties>, <mail> and <proxyAddresses> when a plan was asked for."""
+        if self.plan_name is None:
+            given = [n for n, v in self._mail_arguments().items() if v is not None]
+            if given:
+                raise InvalidArgument(f"'{given[0]}' needs 'planName'", argument=given[0])
+            return []
+        mailbox = args(planName=self.plan_name, path=dn, **self._mail_arguments())
+        # as the service: the caller's UserCreator role on the container covers the new user
+        result = ctx.call(NAMESPACE, "CreateMailbox", mailbox, as_service=True)
+        return [e for e in result if e.tag in ("properties", "mail", "proxyAddresses")]
+
+    def _mail_arguments(self) -> dict[str, object]:
+        def copied(element: etree._Element | None) -> etree._Element | None:
+            return copy.deepcopy(element) if element is not None else None
+
+        return {
+            "mailStore": copied(self.mail_store),
+            "proxyAddresses": copied(self.proxy_addresses),
+            "alias": self.alias,
+        }
 
     def _attributes(self, upn: str) -> dict[str, list[str]]:
         attrs = property_attributes(self.properties, USER_ATTRIBUTES, "user")
@@ -131,15 +158,6 @@ class CreateBusinessUser:
         return self.sam_account_name
 
 
-def _business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
-    """The user at ``path`` and its organization; InvalidArgument unless it is a business user."""
-    entry = providers.directory.get(path)
-    chain = providers.org_chain(path)
-    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
-        raise InvalidArgument(f"{path.ldap_path} is not a business user", dn=str(path))
-    return chain[0], entry
-
-
 @procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
 class DeleteBusinessUser:
     """Delete a business user: it leaves every group, and its mailbox space returns to its org."""
@@ -148,7 +166,7 @@ class DeleteBusinessUser:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _, entry = _business_user(ctx.providers, self.path)
+        _, entry = business_user(ctx.providers, self.path)
         resources = ctx.providers.resources
         if resources.mailbox(entry.guid) is not None:
             resources.release_mailbox(entry.guid)  # its space goes back to the organization
@@ -173,7 +191,7 @@ class GetBusinessUser:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _, entry = _business_user(ctx.providers, self.path)
+        _, entry = business_user(ctx.providers, self.path)
         return [user_element(entry)]
 
 

@@ -1,0 +1,205 @@
+"""How a recipient looks to Exchange: where the configuration lives, its addresses, what a plan stamps.
+
+OpenMPS has no Exchange server to drive; it writes the recipient attributes Exchange 2003 reads
+(reference §2.6, §2.9), so a real Exchange, a migration tool or a report sees what MPS would have
+written.  The configuration naming context is addressed the way Exchange addresses it
+(``CN=<org>,CN=Microsoft Exchange,CN=Services,CN=Configuration,<domain>``, the organization
+named after the first domain label as in seed 003's default GAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from openmps.delegation.layout import Layout
+from openmps.delegation.session import Org, Providers
+from openmps.directory import wellknown
+from openmps.errors import InvalidArgument, InvalidOperation
+from openmps.plans.interface import MAIL, Plan
+from openmps.types import DN, Upn
+
+ADMINISTRATIVE_GROUP = "First Administrative Group"
+STORAGE_GROUP = "First Storage Group"
+PROTOCOLS = {"disablePOP": "POP3", "disableIMAP": "IMAP4", "disableHTTP": "HTTP"}
+
+# What CreateMailbox writes on a user and DeleteMailbox takes away, besides the plan's properties.
+RECIPIENT_ATTRIBUTES = (
+    "msExchQueryBaseDN",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "showInAddressBook",
+    "msExchUseOAB",
+    "msExchUserAccountControl",
+    "msExchMailboxGuid",
+    "homeMDB",
+    "msExchHomeServerName",
+    "mDBUseDefaults",
+    "mDBStorageQuota",
+    "mDBOverQuotaLimit",
+    "protocolSettings",
+)
+APPENDED = frozenset({"showInAddressBook"})  # shown with mode="append", as seed 003 answers
+
+
+def exchange_organization(layout: Layout) -> DN:
+    services = layout.domain.child("CN", "Configuration").child("CN", "Services")
+    return services.child("CN", "Microsoft Exchange").child("CN", layout.dns_name.split(".")[0])
+
+
+def default_gal(layout: Layout) -> DN:
+    lists = exchange_organization(layout).child("CN", "Address Lists Container")
+    return lists.child("CN", "All Global Address Lists").child("CN", "Default Global Address List")
+
+
+def home_mdb(layout: Layout, server: str, store: str) -> DN:
+    group = (
+        exchange_organization(layout).child("CN", "Administrative Groups").child("CN", ADMINISTRATIVE_GROUP)
+    )
+    information_store = group.child("CN", "Servers").child("CN", server).child("CN", "InformationStore")
+    return information_store.child("CN", STORAGE_GROUP).child("CN", store)
+
+
+def home_server_name(layout: Layout, server: str) -> str:
+    org = layout.dns_name.split(".")[0]
+    return f"/o={org}/ou={ADMINISTRATIVE_GROUP}/cn=Configuration/cn=Servers/cn={server}"
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """A mailbox plan as CreateMailbox applies it: GetPlanDetail's ``<mail>`` and ``<properties>``."""
+
+    plan: Plan
+    mail: dict[str, str]
+    properties: dict[str, str]
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanSettings:
+        mail: dict[str, str] = {}
+        properties: dict[str, str] = {}
+        for feature, value in plan.features:
+            (mail if feature.parent_node == MAIL else properties)[feature.native_attribute] = value
+        if not mail.get("size", "").isdigit() or int(mail["size"]) <= 0:
+            raise InvalidOperation(f"the plan '{plan.name}' sets no mailbox size", plan=plan.name)
+        return cls(plan, mail, properties)
+
+    @property
+    def size_kb(self) -> int:
+        return int(self.mail["size"])
+
+    def attributes(self) -> dict[str, list[str]]:
+        """The quota, protocol and plan-property attributes this plan stamps."""
+        size = self.mail["size"]
+        attrs = {name: [value] for name, value in self.properties.items()}
+        attrs.update(mDBUseDefaults=["FALSE"], mDBStorageQuota=[size], mDBOverQuotaLimit=[size])
+        disabled = [f"{p}§0" for flag, p in PROTOCOLS.items() if self.mail.get(flag) == "1"]
+        attrs["protocolSettings"] = disabled
+        return attrs
+
+    def mail_element(self) -> etree._Element:
+        element = etree.Element("mail")
+        for name, value in self.mail.items():
+            etree.SubElement(element, name).text = value
+        return element
+
+
+def available_plan(providers: Providers, org: Org, name: str) -> Plan:
+    """The named plan, if the organization's users may get it (EnsureServicePlanAvailable_)."""
+    plan = providers.plans.plan(name)
+    if not providers.plans.is_available(org.entry.guid, plan.plan_id):
+        raise InvalidOperation(
+            f"the plan '{plan.name}' is not available to {org.dn.ldap_path}; AddAvailablePlans first",
+            plan=plan.name,
+        )
+    return plan
+
+
+def org_domains(providers: Providers, org: Org) -> tuple[str, list[str]]:
+    """(primary domain, all domains) of an organization, lower-cased.
+
+    From the plans database; an organization that predates it (imported) falls back to its UPN suffixes.
+    """
+    records = providers.plans.domains(org.entry.guid)
+    if records:
+        primary = [d.domain for d in records if d.domain_type == "PrimaryDomain"]
+        everything = [d.domain for d in records]
+        return (primary or everything)[0].lower(), [d.lower() for d in everything]
+    suffixes = [s.lower() for s in org.entry.get("uPNSuffixes")]
+    if not suffixes:
+        raise InvalidOperation(f"{org.dn.ldap_path} has no SMTP domain", dn=str(org.dn))
+    return suffixes[0], suffixes
+
+
+def smtp_address(text: str, what: str) -> Upn:
+    value = text.strip()
+    if value[:5].lower() == "smtp:":
+        value = value[5:]
+    try:
+        return Upn.parse(value)
+    except InvalidArgument as exc:
+        problem = exc.description.split(": ", 1)[-1]
+        message = f"{what} '{text[:80]}' is not an SMTP address: {problem}"
+        raise InvalidArgument(message, argument=what) from None
+
+
+def mailbox_addresses(primary: Upn, extra: etree._Element | None, domains: list[str], org: Org) -> list[str]:
+    """The primary address first, then the extra ones (each on a domain of the organization)."""
+    addresses = [str(primary)]
+    seen = {primary.norm}
+    for item in extra if extra is not None else ():
+        if not isinstance(item.tag, str):
+            continue
+        if item.tag != "value" or len(item):
+            message = "<proxyAddresses> may only hold <value> elements"
+            raise InvalidArgument(message, argument="proxyAddresses")
+        address = smtp_address(item.text or "", "proxy address")
+        if address.domain.lower() not in domains:
+            raise InvalidArgument(
+                f"proxy address '{address}': '{address.domain}' is not a domain of {org.dn.ldap_path}",
+                argument="proxyAddresses",
+            )
+        if address.norm not in seen:
+            seen.add(address.norm)
+            addresses.append(str(address))
+    return addresses
+
+
+def proxy_values(addresses: list[str]) -> list[str]:
+    """proxyAddresses as Exchange stores them: ``SMTP:`` marks the primary, ``smtp:`` the others."""
+    return [f"SMTP:{addresses[0]}", *(f"smtp:{a}" for a in addresses[1:])]
+
+
+def address_book(layout: Layout, org: Org) -> tuple[list[str], list[str]]:
+    """(showInAddressBook, msExchUseOAB) for a recipient of ``org``: the default GAL, plus the
+    organization's own lists and offline address book once it has them."""
+    shown = [str(default_gal(layout))]
+    values = org.entry.get("otherWellKnownObjects")
+    for name in ("OrganizationGAL", "OrganizationAddressList"):
+        target = wellknown.lookup(values, name)
+        if target is not None:
+            shown.append(str(target))
+    oab = wellknown.lookup(values, "OrganizationOAB")
+    return shown, [str(oab)] if oab is not None else []
+
+
+def properties_output(attrs: dict[str, list[str]]) -> etree._Element:
+    """Stamped attributes as ``<properties>``, in seed 003's shape."""
+    element = etree.Element("properties")
+    for name, values in attrs.items():
+        if not values or name == "proxyAddresses":
+            continue
+        prop = etree.SubElement(element, "property", name=name)
+        if name in APPENDED:
+            prop.set("mode", "append")
+        for value in values:
+            etree.SubElement(prop, "value").text = value
+    return element
+
+
+def addresses_output(addresses: list[str]) -> etree._Element:
+    element = etree.Element("proxyAddresses")
+    for address in addresses:
+        etree.SubElement(element, "value").text = address
+    return element
