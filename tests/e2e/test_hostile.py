@@ -40,7 +40,6 @@ INVALID = "0x80070057"
 MALFORMED = "0xC00CE500"
 REJECTED = "0xC00CE501"  # RequestRejected and RequestTooLarge
 UNKNOWN = "0x80070032"
-NOT_YET = "0x80004001"
 NOT_FOUND = "0x80072030"
 CONSTRAINT = "0x8007202F"
 ACCESS_DENIED = "0x80070005"
@@ -830,29 +829,3 @@ def test_successful_create_does_not_leak_the_password(world: World, caplog: pyte
     outcome = world.submit(_doc(secret), "customer_admin")
     ok(outcome)
     _secret_absent(world, response_text(outcome), secret, caplog)
-
-
-# --- Exchange arguments ----------------------------------------------------------------------------
-
-EXCHANGE = [
-    ("DeleteBusinessOrganization", "deleteSMTPDomain", True),
-    ("DeleteBusinessOrganization", "SMTPDomain", "contoso.com"),
-]
-EXCHANGE_REQUIRED: dict[str, dict[str, object]] = {
-    "CreateBusinessOrganization": {
-        "container": org_path("WH"),
-        "name": "exorg",
-        "SMTPDomain": "exorg.example",
-    },
-    "DeleteBusinessOrganization": {"path": CONTOSO},
-}
-
-
-@pytest.mark.parametrize(
-    ("procedure", "argument", "value"), EXCHANGE, ids=[f"{p}.{a}" for p, a, _ in EXCHANGE]
-)
-def test_exchange_arguments_are_not_implemented_yet(
-    world: World, procedure: str, argument: str, value: object
-) -> None:
-    args = {**EXCHANGE_REQUIRED[procedure], argument: value}
-    refused(world, he(procedure, **args), NOT_YET, f"'{argument}'", "not supported yet")

@@ -174,6 +174,28 @@ scenario(
 scenario("ChangeUserMailboxPlan", _mailbox, he("ChangeUserMailboxPlan", path=ADMIN, planName="GoldMail"))
 scenario("DeleteMailbox", _mailbox, he("DeleteMailbox", path=ADMIN))
 scenario("DeleteBusinessUser with a mailbox", _mailbox, he("DeleteBusinessUser", path=ADMIN))
+scenario(
+    "CreateSMTPDomain as primary",
+    make_alpineskihouse,
+    he(
+        "CreateSMTPDomain",
+        path=org_path("WH", "alpineskihouse"),
+        SMTPDomain="ski.example",
+        domainTypeName="PrimaryDomain",
+    ),
+)
+
+
+def _secondary(d: Deployment) -> None:
+    make_alpineskihouse(d)
+    ok(d.submit(he("CreateSMTPDomain", path=org_path("WH", "alpineskihouse"), SMTPDomain="ski.example")))
+
+
+scenario(
+    "DeleteSMTPDomain",
+    _secondary,
+    he("DeleteSMTPDomain", path=org_path("WH", "alpineskihouse"), SMTPDomain="ski.example"),
+)
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

@@ -63,6 +63,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateMailbox": (he("CreateMailbox", path=BOSS, planName="BaseMail"), CUSTOMER_WRITE),
     "ChangeUserMailboxPlan": (he("ChangeUserMailboxPlan", path=WORKER, planName="BaseMail"), CUSTOMER_WRITE),
     "DeleteMailbox": (he("DeleteMailbox", path=WORKER), CUSTOMER_WRITE),
+    "CreateSMTPDomain": (he("CreateSMTPDomain", path=ALPINE, SMTPDomain="ski.example"), ORG_MANAGE),
+    "DeleteSMTPDomain": (he("DeleteSMTPDomain", path=ALPINE, SMTPDomain="spare.example"), ORG_MANAGE),
+    "GetSMTPDomains": (he("GetSMTPDomains", path=ALPINE), CUSTOMER_READ),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators
@@ -143,6 +146,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     ok(d.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=1000)))
     ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BaseMail</planName>"))))
+    ok(d.submit(he("CreateSMTPDomain", path=ALPINE, SMTPDomain="spare.example")))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

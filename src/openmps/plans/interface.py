@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Protocol
 
 MAIL, PROPERTIES = "mail", "properties"
+PRIMARY, SECONDARY, VANITY = "PrimaryDomain", "SecondaryDomain", "VanityDomain"
+DOMAIN_TYPES = (PRIMARY, SECONDARY, VANITY)
 DATA_TYPES = ("int", "bool", "string")
 
 
@@ -88,6 +90,12 @@ class PlanCatalogue(Protocol):
         self, org: str, domain: str, *, domain_type: str, recipient_policy: bool
     ) -> SmtpDomain: ...
     def domains(self, org: str) -> list[SmtpDomain]: ...
+    def domain(self, domain: str) -> SmtpDomain | None:
+        """The record of a domain, whichever organization holds it."""
+        ...
+
+    def set_domain_type(self, domain: str, domain_type: str) -> None: ...
+    def remove_domain(self, domain: str) -> None: ...
     def forget_organization(self, org: str) -> None:
         """Drop an organization's plans and domains (it is being deleted)."""
         ...

@@ -203,6 +203,24 @@ class SqlPlanCatalogue:
         )
         return [SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy)) for r in rows]
 
+    def domain(self, domain: str) -> SmtpDomain | None:
+        r = self._conn.execute(
+            select(smtp_domains).where(smtp_domains.c.domain_key == domain.lower())
+        ).first()
+        if r is None:
+            return None
+        return SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy))
+
+    def set_domain_type(self, domain: str, domain_type: str) -> None:
+        self._conn.execute(
+            update(smtp_domains)
+            .where(smtp_domains.c.domain_key == domain.lower())
+            .values(domain_type=domain_type)
+        )
+
+    def remove_domain(self, domain: str) -> None:
+        self._conn.execute(delete(smtp_domains).where(smtp_domains.c.domain_key == domain.lower()))
+
     def forget_organization(self, org: str) -> None:
         self._conn.execute(delete(available_plans).where(available_plans.c.org_guid == org))
         self._conn.execute(delete(smtp_domains).where(smtp_domains.c.org_guid == org))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from openmps.namespaces.hosted_exchange import mailboxes, organizations, plans, users
+from openmps.namespaces.hosted_exchange import domains, mailboxes, organizations, plans, users
 
 PROCEDURES: tuple[type, ...] = (
     *organizations.PROCEDURES,
     *users.PROCEDURES,
     *mailboxes.PROCEDURES,
+    *domains.PROCEDURES,
     *plans.PROCEDURES,
 )

@@ -17,9 +17,6 @@ NAMESPACE = "Hosted Exchange"
 PreferredDC = Annotated[
     str | None, Xml("preferredDomainController", "accepted for MPS compatibility; OpenMPS has one directory")
 ]
-EXCHANGE_LATER = (
-    "Exchange enabling (mail stores, plans, SMTP recipient policies) arrives with the Resource Manager"
-)
 
 # Attributes a caller may set through <properties>, by object kind.  Everything else — identity,
 # security, membership, Exchange and password attributes — is set by the procedures themselves.

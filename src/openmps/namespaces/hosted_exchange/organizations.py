@@ -15,9 +15,8 @@ from openmps.directory import filters, wellknown
 from openmps.directory.interface import Scope
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
-from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty
+from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty
 from openmps.namespaces.hosted_exchange.common import (
-    EXCHANGE_LATER,
     NAMESPACE,
     OU_ATTRIBUTES,
     PreferredDC,
@@ -25,8 +24,10 @@ from openmps.namespaces.hosted_exchange.common import (
     org_at,
     property_attributes,
 )
+from openmps.namespaces.hosted_exchange.domains import free_domain, record_domain
 from openmps.namespaces.hosted_exchange.render import org_element, properties_element
-from openmps.types import DN, is_valid_dns_name
+from openmps.plans.interface import PRIMARY
+from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
 Node = etree._Element | None
@@ -103,15 +104,7 @@ class CreateBusinessOrganization:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         parent = org_at(providers, self.container, OrgType.RESELLER)
-        domain = self.smtp_domain.lower()
-        if not is_valid_dns_name(domain):
-            raise InvalidArgument(f"'SMTPDomain': '{self.smtp_domain}' is not a valid DNS domain name")
-        owner = providers.directory.search(
-            providers.layout.hosting, Scope.SUBTREE, filters.eq("uPNSuffixes", domain), limit=1
-        )
-        if owner:
-            # not naming the owner: it may be another reseller's tenant
-            raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain)
+        domain = free_domain(providers, self.smtp_domain)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
         attrs["uPNSuffixes"] = [domain]
@@ -121,10 +114,7 @@ class CreateBusinessOrganization:
         catalogue.record_customer(
             guid, customer_type="BusinessOrganization", org=parent.entry.guid, name=self.name
         )
-        catalogue.add_domain(
-            guid, domain, domain_type="PrimaryDomain", recipient_policy=self.create_smtp_domain
-        )
-        catalogue.log_event(guid, guid, "AA", f"PrimaryDomain {domain}")
+        record_domain(providers, guid, domain, PRIMARY, self.create_smtp_domain)
         catalogue.make_available(guid, self.available_plans)
         if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
             self._allocate(ctx, dn)
@@ -151,8 +141,12 @@ class DeleteBusinessOrganization:
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
     preferred_dc: PreferredDC = None
-    delete_smtp_domain: Annotated[bool, Xml("deleteSMTPDomain", not_yet=EXCHANGE_LATER)] = False
-    smtp_domain: Annotated[str | None, Xml("SMTPDomain", not_yet=EXCHANGE_LATER)] = None
+    delete_smtp_domain: Annotated[
+        bool, Xml("deleteSMTPDomain", "also remove the recipient policies of its domains")
+    ] = False
+    smtp_domain: Annotated[
+        str | None, Xml("SMTPDomain", "with deleteSMTPDomain: only this domain's policy")
+    ] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
@@ -166,9 +160,21 @@ class DeleteBusinessOrganization:
                 dn=str(self.path),
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
-        for domain in providers.plans.domains(org.entry.guid):
+        domains = providers.plans.domains(org.entry.guid)
+        if self.smtp_domain is not None and not any(
+            d.domain.casefold() == self.smtp_domain.strip().casefold() for d in domains
+        ):
+            raise InvalidArgument(
+                f"'SMTPDomain': '{self.smtp_domain[:80]}' is not a domain of {self.path.ldap_path}",
+                argument="SMTPDomain",
+            )
+        for domain in domains:
+            policy = self.delete_smtp_domain and (
+                self.smtp_domain is None or domain.domain.casefold() == self.smtp_domain.strip().casefold()
+            )
+            note = ", recipient policy removed" if policy and domain.recipient_policy else ""
             providers.plans.log_event(
-                org.entry.guid, org.entry.guid, "AD", f"{domain.domain_type} {domain.domain}"
+                org.entry.guid, org.entry.guid, "AD", f"{domain.domain_type} {domain.domain}{note}"
             )
         providers.plans.forget_organization(org.entry.guid)
         if providers.plans.customer(org.entry.guid) is not None:  # organizations imported later may have none

@@ -1,0 +1,181 @@
+"""SMTP domains of a business organization (reference §2.9): one primary, any secondary or vanity ones.
+
+A domain belongs to one organization in the whole deployment.  It is a plans-database asset
+(AA/AD events for billing) and one of the organization's UPN suffixes, so users and addresses
+can be made on it.  Recipient policies are Exchange's; ``createSMTPDomain`` is recorded only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Change, Scope
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import ConstraintViolation, InvalidArgument, InvalidOperation, NotEmpty, NotFound
+from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, org_at
+from openmps.plans.interface import DOMAIN_TYPES, PRIMARY, SECONDARY, SmtpDomain
+from openmps.types import DN, is_valid_dns_name
+
+Ctx = ProcedureContext[Providers]
+
+
+def free_domain(providers: Providers, text: str) -> str:
+    """``text`` as a lower-case domain no organization holds; ConstraintViolation otherwise.
+
+    Both the plans database and the directory's UPN suffixes are asked: organizations imported
+    from elsewhere may have suffixes without a plans record.
+    """
+    domain = text.strip().lower()
+    if not is_valid_dns_name(domain):
+        raise InvalidArgument(
+            f"'SMTPDomain': '{text[:80]}' is not a valid DNS domain name", argument="SMTPDomain"
+        )
+    holder = providers.plans.domain(domain) is not None or providers.directory.search(
+        providers.layout.hosting, Scope.SUBTREE, filters.eq("uPNSuffixes", domain), limit=1
+    )
+    if holder:
+        # not naming the holder: it may be another reseller's tenant
+        raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain)
+    return domain
+
+
+def record_domain(providers: Providers, org: str, domain: str, domain_type: str, policy: bool) -> None:
+    providers.plans.add_domain(org, domain, domain_type=domain_type, recipient_policy=policy)
+    providers.plans.log_event(org, org, "AA", f"{domain_type} {domain}")
+
+
+def _retype(providers: Providers, org: str, record: SmtpDomain, domain_type: str) -> None:
+    providers.plans.set_domain_type(record.domain, domain_type)
+    providers.plans.log_event(org, org, "CM", f"{domain_type} {record.domain} (was {record.domain_type})")
+
+
+def _domain_element(domain: str, domain_type: str) -> etree._Element:
+    return etree.Element("domain", name=domain, type=domain_type)
+
+
+def _own_domain(providers: Providers, org: Org, text: str) -> SmtpDomain:
+    record = providers.plans.domain(text.strip().lower())
+    if record is None or record.org != org.entry.guid:  # another tenant's domain looks like none
+        raise NotFound(f"'{text[:80]}' is not a domain of {org.dn.ldap_path}", domain=text[:80])
+    return record
+
+
+@procedure(NAMESPACE, "CreateSMTPDomain", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
+class CreateSMTPDomain:
+    """Add an SMTP domain to an organization, or make one of its domains the primary one.
+
+    PrimaryDomain: a new domain becomes primary and the old primary secondary; an existing one is
+    swapped with the primary; the primary already is a no-op.  Secondary and vanity domains are
+    added, or an existing non-primary domain changes type.
+    """
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    smtp_domain: Annotated[str, Xml("SMTPDomain", "the domain")]
+    preferred_dc: PreferredDC = None
+    create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
+    domain_type: Annotated[
+        str, Xml("domainTypeName", "PrimaryDomain | SecondaryDomain (default) | VanityDomain")
+    ] = SECONDARY
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        guid = org.entry.guid
+        wanted = {t.casefold(): t for t in DOMAIN_TYPES}.get(self.domain_type.casefold())
+        if wanted is None:
+            raise InvalidArgument(
+                f"'domainTypeName' must be one of {', '.join(DOMAIN_TYPES)}, not '{self.domain_type[:40]}'",
+                argument="domainTypeName",
+            )
+        record = providers.plans.domain(self.smtp_domain.strip())
+        if record is not None and record.org == guid:
+            domain = record.domain
+            if record.domain_type == wanted:
+                return [_domain_element(domain, wanted)]  # already so: nothing to do
+            if record.domain_type == PRIMARY:
+                raise InvalidOperation(
+                    f"'{domain}' is the primary domain of {org.dn.ldap_path}; make another domain primary",
+                    domain=domain,
+                )
+            if wanted == PRIMARY:
+                self._demote_primary(providers, guid, record.domain_type)
+            _retype(providers, guid, record, wanted)
+            return [_domain_element(domain, wanted)]
+        domain = free_domain(providers, self.smtp_domain)
+        if wanted == PRIMARY:
+            self._demote_primary(providers, guid, SECONDARY)
+        record_domain(providers, guid, domain, wanted, self.create_smtp_domain)
+        providers.directory.modify(org.dn, [Change.add("uPNSuffixes", domain)])
+        return [_domain_element(domain, wanted)]
+
+    @staticmethod
+    def _demote_primary(providers: Providers, org: str, to: str) -> None:
+        for record in providers.plans.domains(org):
+            if record.domain_type == PRIMARY:
+                _retype(providers, org, record, to)
+
+
+@procedure(NAMESPACE, "DeleteSMTPDomain", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
+class DeleteSMTPDomain:
+    """Remove a secondary or vanity domain from an organization; refused while a user or address uses it."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    smtp_domain: Annotated[str, Xml("SMTPDomain", "the domain")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        record = _own_domain(providers, org, self.smtp_domain)
+        if record.domain_type == PRIMARY:
+            raise InvalidOperation(
+                f"'{record.domain}' is the primary domain of {org.dn.ldap_path}; make another domain "
+                "primary first",
+                domain=record.domain,
+            )
+        suffix = "@" + record.domain
+        users = providers.directory.search(
+            org.dn,
+            Scope.SUBTREE,
+            filters.or_(
+                filters.Substring("userPrincipalName", None, (), suffix),
+                filters.Substring("proxyAddresses", None, (), suffix),
+            ),
+            limit=1,
+        )
+        if users:
+            raise NotEmpty(
+                f"'{record.domain}' is still used by {users[0].dn.ldap_path}", domain=record.domain
+            )
+        providers.plans.remove_domain(record.domain)
+        providers.plans.log_event(
+            org.entry.guid, org.entry.guid, "AD", f"{record.domain_type} {record.domain}"
+        )
+        if any(s.lower() == record.domain for s in org.entry.get("uPNSuffixes")):
+            providers.directory.modify(org.dn, [Change.delete("uPNSuffixes", record.domain)])
+        return ()
+
+
+@procedure(NAMESPACE, "GetSMTPDomains", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP")
+class GetSMTPDomains:
+    """An organization's SMTP domains and their types."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        element = etree.Element("SMTPDomains")
+        for record in ctx.providers.plans.domains(org.entry.guid):
+            element.append(_domain_element(record.domain, record.domain_type))
+        return [element]
+
+
+PROCEDURES = (CreateSMTPDomain, DeleteSMTPDomain, GetSMTPDomains)
