@@ -147,6 +147,11 @@ scenario(
 )
 
 
+def _reseller_with_stores(d: Deployment) -> None:
+    _reseller(d)
+    ok(d.submit(rm("AddExchangeResources", mailStores=mail_stores(("EXBE01", "MS1", 500, True)))))
+
+
 def _exchange(d: Deployment) -> None:
     make_alpineskihouse(d, exchange=True)
 
@@ -195,6 +200,25 @@ scenario(
     "DeleteSMTPDomain",
     _secondary,
     he("DeleteSMTPDomain", path=org_path("WH", "alpineskihouse"), SMTPDomain="ski.example"),
+)
+# an organization whose address lists fail leaves no allocation behind
+scenario(
+    "CreateBusinessOrganization with storage and address lists",
+    _reseller_with_stores,
+    he(
+        "CreateBusinessOrganization",
+        container=org_path("WH"),
+        name="alpineskihouse",
+        SMTPDomain="alpineskihouse.com",
+        mailStore=RawXml("<megabytes>100</megabytes>"),
+        availablePlans=RawXml("<planName>BaseMail</planName>"),
+        createAddressLists=True,
+    ),
+)
+scenario(
+    "CreateOrganizationAddressLists with mail users",
+    _mailbox,
+    he("CreateOrganizationAddressLists", path=org_path("WH", "alpineskihouse")),
 )
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(

@@ -66,6 +66,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateSMTPDomain": (he("CreateSMTPDomain", path=ALPINE, SMTPDomain="ski.example"), ORG_MANAGE),
     "DeleteSMTPDomain": (he("DeleteSMTPDomain", path=ALPINE, SMTPDomain="spare.example"), ORG_MANAGE),
     "GetSMTPDomains": (he("GetSMTPDomains", path=ALPINE), CUSTOMER_READ),
+    "CreateOrganizationAddressLists": (he("CreateOrganizationAddressLists", path=ALPINE), ORG_MANAGE),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators

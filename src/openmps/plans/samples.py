@@ -15,6 +15,13 @@ FEATURE_TYPES = (
     FeatureType("DisableIMAP", "1 turns IMAP4 off", "disableIMAP", MAIL, "bool"),
     FeatureType("DisableHTTP", "1 turns Outlook Web Access off", "disableHTTP", MAIL, "bool"),
     FeatureType("MailboxFolderSet", "OWA folder set", "msExchMailboxFolderSet", PROPERTIES, "int"),
+    FeatureType(
+        "ShowInAddressLists",
+        "1: full Outlook, the org's own address lists",
+        "showInAddressLists",
+        MAIL,
+        "bool",
+    ),
 )
 
 SAMPLE_PLANS = (
@@ -42,13 +49,14 @@ SAMPLE_PLANS = (
     ),
     (
         "PlatinumMailPlus",
-        "50 MB mailbox, every protocol",
+        "50 MB mailbox, every protocol, full Outlook with the organization's address lists",
         {
             "MailboxSize": "50000",
             "DisablePOP": "0",
             "DisableIMAP": "0",
             "DisableHTTP": "0",
             "MailboxFolderSet": "108303",
+            "ShowInAddressLists": "1",
         },
     ),
 )

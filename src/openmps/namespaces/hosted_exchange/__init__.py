@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from openmps.namespaces.hosted_exchange import domains, mailboxes, organizations, plans, users
+from openmps.namespaces.hosted_exchange import (
+    address_lists,
+    domains,
+    mailboxes,
+    organizations,
+    plans,
+    users,
+)
 
 PROCEDURES: tuple[type, ...] = (
     *organizations.PROCEDURES,
     *users.PROCEDURES,
     *mailboxes.PROCEDURES,
     *domains.PROCEDURES,
+    *address_lists.PROCEDURES,
     *plans.PROCEDURES,
 )

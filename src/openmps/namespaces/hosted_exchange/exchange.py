@@ -86,6 +86,10 @@ class PlanSettings:
         return cls(plan, mail, properties)
 
     @property
+    def wants_address_lists(self) -> bool:
+        return self.mail.get("showInAddressLists") == "1"
+
+    @property
     def size_kb(self) -> int:
         return int(self.mail["size"])
 

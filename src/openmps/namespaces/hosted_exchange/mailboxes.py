@@ -20,6 +20,7 @@ from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound, NotImplementedYet
 from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
 from openmps.types import DN, Upn
 
@@ -120,6 +121,8 @@ class CreateMailbox:
         assert store is not None
         server, name = store.findtext("serverName") or "", store.findtext("mailStoreName") or ""
 
+        if settings.wants_address_lists:
+            org = create_address_lists(providers, org)  # full Outlook needs the org's own lists
         layout = providers.layout
         shown, oab = exchange.address_book(layout, org)
         attrs: dict[str, list[str]] = {

@@ -16,6 +16,7 @@ from openmps.directory.interface import Scope
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty
+from openmps.namespaces.hosted_exchange.address_lists import create_address_lists, delete_address_lists
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     OU_ATTRIBUTES,
@@ -100,6 +101,9 @@ class CreateBusinessOrganization:
     ] = None
     create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
     available_plans: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")] = ()
+    create_address_lists: Annotated[
+        bool, Xml("createAddressLists", "also create <Org> GAL, AL and OAL (ExchangeEnableOrganization)")
+    ] = False
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
@@ -118,6 +122,8 @@ class CreateBusinessOrganization:
         catalogue.make_available(guid, self.available_plans)
         if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
             self._allocate(ctx, dn)
+        if self.create_address_lists:
+            create_address_lists(providers, org_at(providers, dn, OrgType.CUSTOMER))
         return [org_element(built)]
 
     def _allocate(self, ctx: Ctx, dn: DN) -> None:
@@ -160,6 +166,7 @@ class DeleteBusinessOrganization:
                 dn=str(self.path),
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
+        delete_address_lists(providers, org)
         domains = providers.plans.domains(org.entry.guid)
         if self.smtp_domain is not None and not any(
             d.domain.casefold() == self.smtp_domain.strip().casefold() for d in domains
