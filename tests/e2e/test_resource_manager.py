@@ -318,3 +318,73 @@ def test_an_exchange_enabled_organization_and_its_deletion(stocked: World) -> No
             )
         )
     )
+
+
+def org_stores(response: etree._Element) -> dict[str, int]:
+    return {
+        s.findtext("mailStoreName"): int(s.findtext("megabytes"))
+        for s in response.findall("data/sourceMailStores/sourceMailStore")
+    }
+
+
+def reallocate(org: str, body: str) -> str:
+    return rm("ReallocateOrganizationMailNoMove", organization=org, mailStore=RawXml(body))
+
+
+def test_reallocation_grows_where_the_org_is_and_shrinks_one_store(stocked: World) -> None:
+    allocate_org(stocked, ALPINE, 100)  # tightPack: on MS2, the store with less free space
+    grown = ok(stocked.submit(reallocate(ALPINE, "<megabytes>50</megabytes>")))
+    assert org_stores(grown) == {"MS2": 150}
+    shrunk = ok(stocked.submit(reallocate(ALPINE, "<megabytes>-120</megabytes>")))
+    assert org_stores(shrunk) == {"MS2": 30}
+    # more than MS2 has left: the rest goes elsewhere (fewest stores: the emptiest one)
+    spread = ok(stocked.submit(reallocate(ALPINE, "<megabytes>600</megabytes>")))
+    assert org_stores(spread) == {"MS2": 30, "MS1": 600}
+    invariants(stocked.deployment)
+    # two stores now: a decrease must say where
+    refused(stocked, reallocate(ALPINE, "<megabytes>-10</megabytes>"), "0x80070057", "sourceMailStores")
+    body = (
+        '<sourceMailStores><sourceMailStore op="deallocate"><serverName>EXBE01</serverName>'
+        "<mailStoreName>MS2</mailStoreName><megabytes>30</megabytes></sourceMailStore>"
+        '<sourceMailStore op="allocate"><serverName>EXBE01</serverName>'
+        "<mailStoreName>MS1</mailStoreName><megabytes>30</megabytes></sourceMailStore></sourceMailStores>"
+    )
+    moved = ok(stocked.submit(reallocate(ALPINE, body)))
+    assert org_stores(moved) == {"MS1": 630}  # an emptied allocation disappears
+    invariants(stocked.deployment)
+
+
+def test_reallocation_never_takes_space_mailboxes_use(stocked: World) -> None:
+    allocate_org(stocked, ALPINE, 10)
+    ok(stocked.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=8 * 1024)))
+    refused(stocked, reallocate(ALPINE, "<megabytes>-5</megabytes>"), "0x80070070", "mailboxes use")
+    ok(stocked.submit(reallocate(ALPINE, "<megabytes>-2</megabytes>")))
+    invariants(stocked.deployment)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        ("<megabytes>0</megabytes>", "0x80070057", "non-zero"),
+        ("<megabytes>ten</megabytes>", "0x80070057", "non-zero"),
+        ("<megabytes>99999999999</megabytes>", "0x80070057", "mailStore/megabytes"),
+        ("<megabytes>100000</megabytes>", "0x80070070", "not enough"),
+        (
+            '<sourceMailStores><sourceMailStore op="steal"><serverName>EXBE01</serverName>'
+            "<mailStoreName>MS1</mailStoreName><megabytes>1</megabytes></sourceMailStore></sourceMailStores>",
+            "0x80070057",
+            "op must be",
+        ),
+        (
+            '<sourceMailStores><sourceMailStore op="deallocate"><serverName>EXBE01</serverName>'
+            "<mailStoreName>MS1</mailStoreName><megabytes>1</megabytes></sourceMailStore></sourceMailStores>",
+            "0x80072030",
+            "holds no space",
+        ),
+        ("<bogus/>", "0x80070057", "bogus"),
+    ],
+    ids=["zero", "text", "huge", "too-much", "bad-op", "not-held", "unknown-element"],
+)
+def test_bad_reallocations_change_nothing(stocked: World, body: str, code: str, fragment: str) -> None:
+    allocate_org(stocked, ALPINE, 100)
+    refused(stocked, reallocate(ALPINE, body), code, fragment)

@@ -113,6 +113,14 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "DeallocateOrganization": (rm("DeallocateOrganization", organization=FOURTH), DOMAIN_ONLY),
+    "ReallocateOrganizationMailNoMove": (
+        rm(
+            "ReallocateOrganizationMailNoMove",
+            organization=ALPINE,
+            mailStore=RawXml("<megabytes>5</megabytes>"),
+        ),
+        DOMAIN_ONLY,
+    ),
     "AllocatePublicFolder": (rm("AllocatePublicFolder", organization=ALPINE, megabytes=10), DOMAIN_ONLY),
     "AllocateMailbox": (
         rm("AllocateMailbox", organization=ALPINE, mailbox=BOSS, kilobytes=1000),

@@ -38,7 +38,9 @@ release = st.tuples(st.just("release"), st.integers(0, 40))
 deallocate = st.tuples(st.just("deallocate"), st.sampled_from(ORGS))
 resize = st.tuples(st.just("resize"), st.integers(0, 10), st.integers(1, 60))
 remove = st.tuples(st.just("remove"), st.integers(0, 10))
-operation = st.one_of(add_store, allocate, mailbox, release, deallocate, resize, remove)
+shrink = st.tuples(st.just("shrink"), st.sampled_from(ORGS), st.integers(0, 10), st.integers(1, 60 * 1024))
+grow_mailbox = st.tuples(st.just("grow"), st.integers(0, 40), st.integers(1, 30_000))
+operation = st.one_of(add_store, allocate, mailbox, release, deallocate, resize, remove, shrink, grow_mailbox)
 
 
 def apply(engine: Engine, op: tuple[object, ...], mailboxes: list[str]) -> None:
@@ -69,6 +71,12 @@ def apply(engine: Engine, op: tuple[object, ...], mailboxes: list[str]) -> None:
             mailboxes.append(guid)
         elif kind == "release" and mailboxes:
             ledger.release_mailbox(mailboxes.pop(int(op[1]) % len(mailboxes)))
+        elif kind == "shrink":
+            slots = ledger.slots(str(op[1]))
+            if slots:
+                ledger.shrink(str(op[1]), slots[int(op[2]) % len(slots)].store_id, int(op[3]))
+        elif kind == "grow" and mailboxes:
+            ledger.resize_mailbox(mailboxes[int(op[1]) % len(mailboxes)], int(op[2]))
         elif kind == "deallocate":
             ledger.deallocate_organization(str(op[1]))
         elif kind in ("resize", "remove") and stores:

@@ -203,6 +203,30 @@ class SqlResourceLedger:
         rows = self._conn.execute(query.order_by(rm_allocations.c.store_id))
         return [Slot(r.store_id, r.store_name, r.allocated_kb, r.used_kb) for r in rows]
 
+    def shrink(self, org: str, store_id: int, kilobytes: int) -> None:
+        conn = self._conn
+        mine = and_(rm_allocations.c.org_guid == org, rm_allocations.c.store_id == store_id)
+        shrunk = conn.execute(
+            update(rm_allocations)
+            .where(mine, rm_allocations.c.allocated_kb - kilobytes >= rm_allocations.c.used_kb)
+            .values(allocated_kb=rm_allocations.c.allocated_kb - kilobytes)
+        ).rowcount
+        if shrunk != 1:
+            held = conn.execute(select(rm_allocations).where(mine)).first()
+            if held is None:
+                raise NotFound(f"the organization holds no space on store {store_id}", store_id=store_id)
+            raise QuotaExceeded(
+                f"cannot give back {kilobytes // KB_PER_MB} MB on store {store_id}: the organization holds "
+                f"{held.allocated_kb // KB_PER_MB} MB there and its mailboxes use {held.used_kb} KB",
+                store_id=store_id,
+            )
+        conn.execute(
+            update(rm_stores)
+            .where(rm_stores.c.id == store_id)
+            .values(allocated_kb=rm_stores.c.allocated_kb - kilobytes)
+        )
+        conn.execute(delete(rm_allocations).where(mine, rm_allocations.c.allocated_kb == 0))
+
     def deallocate_organization(self, org: str) -> int:
         """Return an organization's storage to its stores; NotEmpty while it has mailboxes."""
         conn = self._conn

@@ -80,14 +80,12 @@ class AllocateOrganization:
         sources = self.mail_store.find("sourceMailStores")
         if sources is not None:  # explicit stores: all of them or nothing (the request rolls back)
             pieces = []
-            for item in items(sources, "sourceMailStore"):
-                unknown_children(item, {"serverName", "mailStoreName", "megabytes"})
-                store = ledger.store(BUSINESS, text(item, "mailStoreName"))
-                if store.server_name.casefold() != text(item, "serverName").casefold():
-                    raise NotFound(f"'{store.store_name}' is not on server '{text(item, 'serverName')}'")
-                pieces.append((store.store_id, megabytes(item) * KB_PER_MB))
-            if not pieces:
-                raise InvalidArgument("'mailStore/sourceMailStores' names no store")
+            for op, store_id, kilobytes in source_stores(providers, sources):
+                if op != "allocate":
+                    raise InvalidArgument(
+                        "AllocateOrganization only allocates: op='deallocate' is for resizing"
+                    )
+                pieces.append((store_id, kilobytes))
         else:
             algorithm = parse_algorithm(
                 OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.TIGHT_PACK
@@ -107,6 +105,104 @@ class AllocateOrganization:
             etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
             result.append(piece)
         return [result]
+
+
+def source_stores(providers: Providers, sources: etree._Element) -> list[tuple[str, int, int]]:
+    """(op, store id, kilobytes) of each ``<sourceMailStore op="allocate|deallocate">``."""
+    found = []
+    for item in items(sources, "sourceMailStore"):
+        unknown_children(item, {"serverName", "mailStoreName", "megabytes"})
+        store = providers.resources.store(BUSINESS, text(item, "mailStoreName"))
+        if store.server_name.casefold() != text(item, "serverName").casefold():
+            raise NotFound(f"'{store.store_name}' is not on server '{text(item, 'serverName')}'")
+        op = item.get("op", "allocate")
+        if op not in ("allocate", "deallocate"):
+            raise InvalidArgument(f"sourceMailStore op must be 'allocate' or 'deallocate', not '{op[:20]}'")
+        found.append((op, store.store_id, megabytes(item) * KB_PER_MB))
+    if not found:
+        raise InvalidArgument("'mailStore/sourceMailStores' names no store")
+    return found
+
+
+def allocation_element(providers: Providers, org: str) -> etree._Element:
+    """An organization's mail storage, store by store, as ``<sourceMailStores>``."""
+    slots = providers.resources.slots(org, BUSINESS)
+    stores = providers.resources.stores_by_id([s.store_id for s in slots])
+    result = etree.Element("sourceMailStores")
+    for slot in slots:
+        piece = store_ref(stores[slot.store_id], "sourceMailStore")
+        etree.SubElement(piece, "megabytes").text = str(slot.allocated_kb // KB_PER_MB)
+        etree.SubElement(piece, "usedKilobytes").text = str(slot.used_kb)
+        result.append(piece)
+    return result
+
+
+@procedure(NAMESPACE, "ReallocateOrganizationMailNoMove", requires=Role.DOMAIN_ADMIN)
+class ReallocateOrganizationMailNoMove:
+    """Change how much mail storage an organization may use, without moving a mailbox.
+
+    ``mailStore/megabytes`` is the change: an increase is placed automatically (on one of the
+    organization's stores when one can take it all, else by the algorithm); a decrease only when
+    the organization has exactly one store.  Otherwise ``sourceMailStores`` says which stores gain
+    (op="allocate") or give back (op="deallocate") how much.  Space its mailboxes use never goes.
+    """
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    mail_store: Annotated[
+        etree._Element,
+        Xml(
+            "mailStore",
+            "megabytes (signed change), shared, @algorithm; or sourceMailStores/sourceMailStore@op",
+        ),
+    ]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = customer_org(providers, self.organization).entry.guid
+        ledger = providers.resources
+        unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
+        sources = self.mail_store.find("sourceMailStores")
+        if sources is not None:
+            changes = source_stores(providers, sources)
+            for op, store_id, kilobytes in changes:  # give back first: the space may be reused below
+                if op == "deallocate":
+                    ledger.shrink(org, store_id, kilobytes)
+            grow = [(store_id, kb) for op, store_id, kb in changes if op == "allocate"]
+            if grow:
+                ledger.allocate(org, grow)
+            return [allocation_element(providers, org)]
+        change = optional_text(self.mail_store, "megabytes")
+        if change is None or not change.lstrip("-").isdigit() or int(change) == 0:
+            raise InvalidArgument(f"'mailStore/megabytes' must be a non-zero whole number, not '{change}'")
+        delta = checked_megabytes(abs(int(change)), "mailStore/megabytes") * KB_PER_MB
+        slots = ledger.slots(org, BUSINESS)
+        if int(change) < 0:
+            if len(slots) != 1:
+                raise InvalidArgument(
+                    f"the organization has {len(slots)} mail stores: say in sourceMailStores which "
+                    "give back space",
+                    argument="sourceMailStores",
+                )
+            ledger.shrink(org, slots[0].store_id, delta)
+            return [allocation_element(providers, org)]
+        rooms = ledger.rooms(BUSINESS)
+        mine = {s.store_id for s in slots}
+        roomy = [r for r in rooms if r.store_id in mine and r.free_kb >= delta]
+        if roomy:  # fewest stores per organization: grow where it already is
+            pieces = [(max(roomy, key=lambda r: (r.free_kb, -r.store_id)).store_id, delta)]
+        else:
+            algorithm = parse_algorithm(
+                OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.MIN_STORE_COUNT
+            )
+            pieces = plan_organization(
+                rooms,
+                org=org,
+                kilobytes=delta,
+                shared=flag(self.mail_store, "shared", default=True),
+                algorithm=algorithm,
+            )
+        ledger.allocate(org, pieces)
+        return [allocation_element(providers, org)]
 
 
 @procedure(NAMESPACE, "AllocatePublicFolder", requires=Role.DOMAIN_ADMIN)
@@ -241,6 +337,7 @@ class QueryMailboxAllocation:
 
 PROCEDURES = (
     AllocateOrganization,
+    ReallocateOrganizationMailNoMove,
     AllocatePublicFolder,
     DeallocateOrganization,
     AllocateMailbox,
