@@ -76,6 +76,18 @@ class World:
         return self.deployment.submit(document, caller)
 
 
+def refused(target: Deployment | World, document: str, code: str, *fragments: str) -> None:
+    """The request fails with ``code``, its description holds every fragment, and nothing changed."""
+    deployment = target.deployment if isinstance(target, World) else target
+    before = snapshot(deployment)
+    outcome = target.submit(document)
+    assert outcome.error is not None, etree.tostring(outcome.response)
+    assert outcome.error.hex_code == code, outcome.error
+    for fragment in fragments:
+        assert fragment in outcome.error.description, outcome.error.description
+    assert snapshot(deployment) == before
+
+
 def create_user(d: Deployment, org: str, upn: str, *, admin: bool = False) -> None:
     document = he(
         "CreateBusinessUser", container=org, userPrincipalName=upn, isAdmin=admin, newPassword=USER_PASSWORD

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from lxml import etree
 
 from openmps.app import Deployment
-from support import RawXml, World, he, make_alpineskihouse, ok, org_path, snapshot
+from support import RawXml, World, he, make_alpineskihouse, ok, org_path, refused, snapshot
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -24,16 +23,6 @@ def events(d: Deployment) -> list[tuple[str, str]]:
         for e in response.findall("data/events/event")
         if e.get("type") in ("AA", "AD", "CM")
     ]
-
-
-def refused(d: Deployment, request: str, code: str, *words: str) -> None:
-    before = snapshot(d)
-    outcome = d.submit(request)
-    assert outcome.error is not None, etree.tostring(outcome.response)
-    assert outcome.error.hex_code == code, outcome.error
-    for word in words:
-        assert word in outcome.error.description, outcome.error.description
-    assert snapshot(d) == before
 
 
 def add(path: str, domain: str, kind: str | None = None) -> str:

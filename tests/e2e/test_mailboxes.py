@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from openmps.app import Deployment
-from support import RawXml, check_invariants, he, make_alpineskihouse, ok, org_path, rm, snapshot
+from support import RawXml, check_invariants, he, make_alpineskihouse, ok, org_path, refused, rm
 
 ALPINE = org_path("WH", "alpineskihouse")
 
@@ -33,16 +33,6 @@ def create(d: Deployment, local: str, **mail: object) -> etree._Element:
 def entry(d: Deployment, local: str) -> dict[str, list[str]]:
     response = ok(d.submit(he("GetBusinessUser", path=user_path(local))))
     return {p.get("name"): [v.text for v in p] for p in response.iter("property")}
-
-
-def refused(d: Deployment, request: str, code: str, *words: str) -> None:
-    before = snapshot(d)
-    outcome = d.submit(request)
-    assert outcome.error is not None, etree.tostring(outcome.response)
-    assert outcome.error.hex_code == code, outcome.error
-    for word in words:
-        assert word in outcome.error.description, outcome.error.description
-    assert snapshot(d) == before
 
 
 def free_kb(d: Deployment) -> dict[str, int]:

@@ -7,7 +7,18 @@ import pytest
 from lxml import etree
 
 from openmps.app import Deployment
-from support import RawXml, World, check_invariants, he, mail_stores, ok, org_path, request_xml, rm, snapshot
+from support import (
+    RawXml,
+    World,
+    check_invariants,
+    he,
+    mail_stores,
+    ok,
+    org_path,
+    refused,
+    request_xml,
+    rm,
+)
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -17,16 +28,6 @@ BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 
 def invariants(d: Deployment) -> None:
     check_invariants(d.sql)
-
-
-def refused(world: World, document: str, code: str, *fragments: str) -> None:
-    before = snapshot(world.deployment)
-    outcome = world.submit(document)
-    assert outcome.error is not None, etree.tostring(outcome.response)
-    assert outcome.error.hex_code == code, outcome.error
-    for fragment in fragments:
-        assert fragment in outcome.error.description, outcome.error.description
-    assert snapshot(world.deployment) == before
 
 
 @pytest.fixture

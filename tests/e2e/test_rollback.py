@@ -220,6 +220,27 @@ scenario(
     _mailbox,
     he("CreateOrganizationAddressLists", path=org_path("WH", "alpineskihouse")),
 )
+
+
+def _public_store(d: Deployment) -> None:
+    make_alpineskihouse(d)
+    public = RawXml("<publicStore><serverName>EXPF01</serverName><megabytes>500</megabytes></publicStore>")
+    ok(d.submit(rm("AddExchangeResources", publicStores=public)))
+
+
+def _public_folder(d: Deployment) -> None:
+    _public_store(d)
+    ok(d.submit(he("CreatePublicFolder", path=org_path("WH", "alpineskihouse"), megabytes=100)))
+
+
+scenario(
+    "CreatePublicFolder",
+    _public_store,
+    he("CreatePublicFolder", path=org_path("WH", "alpineskihouse"), megabytes=100),
+)
+scenario(
+    "DeletePublicFolder", _public_folder, he("DeletePublicFolder", path=org_path("WH", "alpineskihouse"))
+)
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

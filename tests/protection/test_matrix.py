@@ -67,6 +67,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeleteSMTPDomain": (he("DeleteSMTPDomain", path=ALPINE, SMTPDomain="spare.example"), ORG_MANAGE),
     "GetSMTPDomains": (he("GetSMTPDomains", path=ALPINE), CUSTOMER_READ),
     "CreateOrganizationAddressLists": (he("CreateOrganizationAddressLists", path=ALPINE), ORG_MANAGE),
+    "CreatePublicFolder": (he("CreatePublicFolder", path=ALPINE, megabytes=10), ORG_MANAGE),
+    "DeletePublicFolder": (he("DeletePublicFolder", path=ALPINE, name="Spare"), ORG_MANAGE),
+    "GetPublicFolders": (he("GetPublicFolders", path=ALPINE), CUSTOMER_READ),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators
@@ -122,6 +125,15 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "AllocatePublicFolder": (rm("AllocatePublicFolder", organization=ALPINE, megabytes=10), DOMAIN_ONLY),
+    "DeallocatePublicFolder": (
+        rm(
+            "DeallocatePublicFolder",
+            organization=ALPINE,
+            publicStoreName="Public Folder Store (EXBE02)",
+            megabytes=10,
+        ),
+        DOMAIN_ONLY,
+    ),
     "AllocateMailbox": (
         rm("AllocateMailbox", organization=ALPINE, mailbox=BOSS, kilobytes=1000),
         DOMAIN_ONLY,
@@ -156,6 +168,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(d.submit(rm("AllocateMailbox", organization=ALPINE, mailbox=WORKER, kilobytes=1000)))
     ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BaseMail</planName>"))))
     ok(d.submit(he("CreateSMTPDomain", path=ALPINE, SMTPDomain="spare.example")))
+    ok(d.submit(he("CreatePublicFolder", path=ALPINE, megabytes=10, name="Spare")))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -8,6 +8,7 @@ from openmps.namespaces.hosted_exchange import (
     mailboxes,
     organizations,
     plans,
+    public_folders,
     users,
 )
 
@@ -17,5 +18,6 @@ PROCEDURES: tuple[type, ...] = (
     *mailboxes.PROCEDURES,
     *domains.PROCEDURES,
     *address_lists.PROCEDURES,
+    *public_folders.PROCEDURES,
     *plans.PROCEDURES,
 )

@@ -26,6 +26,7 @@ from openmps.namespaces.hosted_exchange.common import (
     property_attributes,
 )
 from openmps.namespaces.hosted_exchange.domains import free_domain, record_domain
+from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.render import org_element, properties_element
 from openmps.plans.interface import PRIMARY
 from openmps.types import DN
@@ -132,13 +133,13 @@ class CreateBusinessOrganization:
         ctx.call(
             RESOURCE_MANAGER, "AllocateOrganization", args(organization=dn, mailStore=mail), as_service=True
         )
-        if self.public_store is not None:
+        if self.public_store is not None:  # the organization's top-level public folder
             size = self.public_store.findtext("megabytes")
             if not size or not size.isdigit():
                 raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
             server = self.public_store.findtext("sourcePublicStoreServer")
-            public = args(organization=dn, megabytes=size, serverName=server)
-            ctx.call(RESOURCE_MANAGER, "AllocatePublicFolder", public, as_service=True)
+            org = org_at(ctx.providers, dn, OrgType.CUSTOMER)
+            create_public_folder(ctx, org, self.name, int(size), server)
 
 
 @procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")

@@ -11,7 +11,7 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import InvalidArgument, NotFound
+from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
 from openmps.namespaces.resource_manager.stores import NAMESPACE
 from openmps.namespaces.resource_manager.xmlargs import (
     checked_megabytes,
@@ -207,7 +207,8 @@ class ReallocateOrganizationMailNoMove:
 
 @procedure(NAMESPACE, "AllocatePublicFolder", requires=Role.DOMAIN_ADMIN)
 class AllocatePublicFolder:
-    """Give a business organization public-folder storage, on one server's public store if named."""
+    """Give a business organization public-folder storage on one public store (a folder lives in one):
+    the one with the most room, on the named server if one is given."""
 
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
     size: Annotated[int, Xml("megabytes", "public-folder storage")]
@@ -218,33 +219,42 @@ class AllocatePublicFolder:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         org = customer_org(ctx.providers, self.organization)
         ledger = ctx.providers.resources
-        checked_megabytes(self.size)
-        rooms = ledger.rooms(PUBLIC)
+        kilobytes = checked_megabytes(self.size) * KB_PER_MB
+        stores = ledger.stores(PUBLIC)
         if self.server is not None:
-            on_server = {
-                s.store_id
-                for s in ledger.stores(PUBLIC)
-                if s.server_name.casefold() == self.server.casefold()
-            }
-            if not on_server:
+            stores = [s for s in stores if s.server_name.casefold() == self.server.casefold()]
+            if not stores:
                 raise NotFound(f"no public store is registered on server '{self.server}'", server=self.server)
-            rooms = [r for r in rooms if r.store_id in on_server]
-        pieces = plan_organization(
-            rooms,
-            org=org.entry.guid,
-            kilobytes=self.size * KB_PER_MB,
-            shared=True,
-            algorithm=OrgAlgorithm.MIN_STORE_COUNT,  # one store where possible
-        )
-        ledger.allocate(org.entry.guid, pieces)
-        stores = ledger.stores_by_id([store_id for store_id, _ in pieces])
-        result = etree.Element("publicStores")
-        for store_id, kilobytes in pieces:
-            piece = etree.SubElement(result, "publicStore")
-            etree.SubElement(piece, "serverName").text = stores[store_id].server_name
-            etree.SubElement(piece, "publicStoreName").text = stores[store_id].store_name
-            etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
+        roomy = [s for s in stores if s.free_kb >= kilobytes]
+        if not roomy:
+            most = max((s.free_kb for s in stores), default=0) // KB_PER_MB
+            raise QuotaExceeded(
+                f"no public store has {self.size} MB free (the most on one store is {most} MB)",
+                needed_kb=kilobytes,
+            )
+        store = max(roomy, key=lambda s: (s.free_kb, -s.store_id))
+        ledger.allocate(org.entry.guid, [(store.store_id, kilobytes)])
+        result = etree.Element("publicStore")
+        etree.SubElement(result, "serverName").text = store.server_name
+        etree.SubElement(result, "publicStoreName").text = store.store_name
+        etree.SubElement(result, "megabytes").text = str(self.size)
         return [result]
+
+
+@procedure(NAMESPACE, "DeallocatePublicFolder", requires=Role.DOMAIN_ADMIN)
+class DeallocatePublicFolder:
+    """Return public-folder storage of an organization to its public store."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    store_name: Annotated[str, Xml("publicStoreName", "the public store")]
+    size: Annotated[int, Xml("megabytes", "how much to return")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = customer_org(ctx.providers, self.organization)
+        ledger = ctx.providers.resources
+        store = ledger.store(PUBLIC, self.store_name)
+        ledger.shrink(org.entry.guid, store.store_id, checked_megabytes(self.size) * KB_PER_MB)
+        return ()
 
 
 @procedure(NAMESPACE, "DeallocateOrganization", requires=Role.DOMAIN_ADMIN)
@@ -339,6 +349,7 @@ PROCEDURES = (
     AllocateOrganization,
     ReallocateOrganizationMailNoMove,
     AllocatePublicFolder,
+    DeallocatePublicFolder,
     DeallocateOrganization,
     AllocateMailbox,
     DeallocateMailbox,

@@ -1,0 +1,162 @@
+"""An organization's top-level public folders (reference §2.9): storage from a public store.
+
+A folder is a ``publicFolder`` entry in ``CN=Public Folders,CN=_Private,<org>``: its public store
+(``homeMDB``), its quota (``mDBStorageQuota``, KB) and a DACL for the organization's own groups
+only, as MPS sets explicit permissions with Everyone removed so other tenants never see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import acl, filters
+from openmps.directory.acl import Ace, Dacl, Right
+from openmps.directory.interface import Entry, Scope
+from openmps.directory.service import SECURITY_DESCRIPTOR
+from openmps.engine.context import ProcedureContext, args
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import AlreadyExists, InvalidArgument, NotFound
+from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, check_name, org_at
+from openmps.resources.interface import KB_PER_MB
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+RESOURCE_MANAGER = "Exchange Resource Manager"
+MEMBERS = Right.DS_READ_PROP | Right.DS_WRITE_PROP | Right.DS_CREATE_CHILD | Right.ACTRL_DS_LIST
+OWNERS = MEMBERS | Right.DS_DELETE_CHILD | Right.DELETE | Right.READ_CONTROL | Right.WRITE_DAC
+
+
+def folders_container(org: Org) -> DN:
+    return org.names.private.child("CN", "Public Folders")
+
+
+def create_public_folder(
+    ctx: Ctx, org: Org, name: str, megabytes: int, server: str | None = None
+) -> etree._Element:
+    providers = ctx.providers
+    directory = providers.directory
+    container = folders_container(org)
+    dn = container.child("CN", check_name(name, "name"))
+    if directory.exists(dn):
+        raise AlreadyExists(f"the public folder '{name}' of {org.dn.ldap_path} already exists", dn=str(dn))
+    placed = ctx.call(
+        RESOURCE_MANAGER,
+        "AllocatePublicFolder",
+        args(organization=org.dn, megabytes=megabytes, serverName=server),
+        as_service=True,
+    ).find("publicStore")
+    assert placed is not None
+    store_server, store = placed.findtext("serverName") or "", placed.findtext("publicStoreName") or ""
+    if not directory.exists(container):
+        directory.add(container, {"objectClass": ["top", "container"], "cn": ["Public Folders"]})
+    names = org.names
+    all_users, admins = (directory.get(g).sid for g in (names.all_users, names.admins))
+    dacl = Dacl((Ace.grant(all_users, MEMBERS), Ace.grant(admins, OWNERS)))
+    directory.add(
+        dn,
+        {
+            "objectClass": ["top", "publicFolder"],
+            "cn": [name],
+            "displayName": [name],
+            "folderPathname": [f"\\{name}"],
+            "homeMDB": [str(exchange.home_mdb(providers.layout, store_server, store))],
+            "mDBStorageQuota": [str(megabytes * KB_PER_MB)],
+            SECURITY_DESCRIPTOR: [acl.to_sddl(dacl)],
+        },
+    )
+    guid = org.entry.guid
+    providers.plans.log_event(guid, guid, "PF", f"public folder {name} ({megabytes} MB on {store})")
+    return _folder_element(directory.get(dn))
+
+
+def _folder_element(entry: Entry) -> etree._Element:
+    element = etree.Element("publicFolder", name=entry.dn.rdn_value, path=entry.dn.ldap_path)
+    store = DN.parse(entry.first("homeMDB") or "")
+    etree.SubElement(element, "serverName").text = store.parent.parent.parent.rdn_value
+    etree.SubElement(element, "publicStoreName").text = store.rdn_value
+    etree.SubElement(element, "megabytes").text = str(int(entry.first("mDBStorageQuota") or 0) // KB_PER_MB)
+    return element
+
+
+@procedure(NAMESPACE, "CreatePublicFolder", requires=Role.ORG_CREATOR, scope="path", right="DS_CREATE_CHILD")
+class CreatePublicFolder:
+    """Create an organization's top-level public folder, with storage on one public store."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    megabytes: Annotated[int, Xml("megabytes", "the folder's storage")]
+    preferred_dc: PreferredDC = None
+    smtp_domain: Annotated[
+        str | None, Xml("SMTPDomain", "a domain of the org (MPS compatibility; folders are not mail-enabled)")
+    ] = None
+    name: Annotated[str | None, Xml("name", "folder name; default: the organization's name")] = None
+    server: Annotated[str | None, Xml("serverName", "put it on this server's public store")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        if self.smtp_domain is not None:
+            _, domains = exchange.org_domains(ctx.providers, org)
+            if self.smtp_domain.strip().lower() not in domains:
+                message = f"'SMTPDomain': '{self.smtp_domain[:80]}' is not a domain of {org.dn.ldap_path}"
+                raise InvalidArgument(message, argument="SMTPDomain")
+        name = self.name if self.name is not None else org.dn.rdn_value
+        return [create_public_folder(ctx, org, name, self.megabytes, self.server)]
+
+
+@procedure(NAMESPACE, "DeletePublicFolder", requires=Role.ORG_CREATOR, scope="path", right="DS_DELETE_CHILD")
+class DeletePublicFolder:
+    """Delete an organization's public folder and return its storage."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    preferred_dc: PreferredDC = None
+    name: Annotated[str | None, Xml("name", "folder name; default: the organization's name")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        name = self.name if self.name is not None else org.dn.rdn_value
+        dn = folders_container(org).child("CN", check_name(name, "name"))
+        entry = providers.directory.find(dn)
+        if entry is None:
+            raise NotFound(f"{org.dn.ldap_path} has no public folder '{name}'", dn=str(dn))
+        folder = _folder_element(entry)
+        release = args(
+            organization=org.dn,
+            publicStoreName=folder.findtext("publicStoreName"),
+            megabytes=folder.findtext("megabytes"),
+        )
+        ctx.call(RESOURCE_MANAGER, "DeallocatePublicFolder", release, as_service=True)
+        providers.directory.delete(dn)
+        guid = org.entry.guid
+        providers.plans.log_event(guid, guid, "FD", f"public folder {name}")
+        return ()
+
+
+@procedure(
+    NAMESPACE, "GetPublicFolders", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST"
+)
+class GetPublicFolders:
+    """An organization's public folders, their stores and sizes."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        element = etree.Element("publicFolders")
+        container = folders_container(org)
+        if ctx.providers.directory.exists(container):
+            found = ctx.providers.directory.search(
+                container, Scope.ONELEVEL, filters.eq("objectClass", "publicFolder")
+            )
+            for entry in sorted(found, key=lambda e: e.dn.rdn_value.casefold()):
+                element.append(_folder_element(entry))
+        return [element]
+
+
+PROCEDURES = (CreatePublicFolder, DeletePublicFolder, GetPublicFolders)
