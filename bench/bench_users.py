@@ -10,6 +10,9 @@ Rows printed:
 * engine over HTTP: the same through a real uvicorn server on loopback (HTTP Basic, keep-alive);
 * engine in-process, batches: 100 users per request through ``<forEach>`` (one transaction each),
   the way bulk MPS clients send them;
+* raw SQLite with a mailbox: the same rows plus what CreateMailbox writes (baseline of the next two);
+* engine in-process with a plan: CreateBusinessUser with ``planName`` BaseMail, one per request and
+  100 per request;
 * raw Argon2id, 2 threads: the password hash alone, on both cores;
 * engine with passwords, 2 threads: CreateBusinessUser with ``newPassword``, two callers at once.
 Ratios compare each engine row with its baseline; absolute rates drift with the machine.
@@ -50,8 +53,10 @@ def request(procedure: str, **args: str) -> str:
     )
 
 
-def user_request(i: int, prefix: str, password: str | None = None) -> str:
+def user_request(i: int, prefix: str, password: str | None = None, plan: str | None = None) -> str:
     extra = {"newPassword": password} if password else {}
+    if plan:
+        extra["planName"] = plan
     return request(
         "CreateBusinessUser",
         container=ORG,
@@ -74,6 +79,25 @@ def prepare(home: Path) -> Deployment:
         ),
     ):
         assert d.submit(document).ok
+    # storage for the mailbox rows: four stores, the organization holds room for every mailbox
+    stores = "".join(
+        f"<mailStore><serverName>EX{i}</serverName><mailStoreName>MS{i}</mailStoreName>"
+        "<megabytes>100000</megabytes><shared>1</shared></mailStore>"
+        for i in range(4)
+    )
+    for procedure, body in (
+        ("AddExchangeResources", f"<mailStores>{stores}</mailStores>"),
+        (
+            "AllocateOrganization",
+            f"<organization>{ORG}</organization><mailStore><megabytes>390000</megabytes></mailStore>",
+        ),
+    ):
+        document = (
+            f'<request><procedure><execute namespace="Exchange Resource Manager" procedure="{procedure}">'
+            f"<executeData>{body}</executeData></execute></procedure></request>"
+        )
+        assert d.submit(document).ok
+    assert d.submit(request("AddAvailablePlans", path=ORG, availablePlans="<planName>BaseMail</planName>")).ok
     return d
 
 
@@ -83,8 +107,25 @@ def timed(n: int, work: Callable[[], None]) -> float:
     return n / (time.perf_counter() - started)
 
 
-def raw_sqlite(path: Path, n: int) -> float:
-    """The same rows as CreateBusinessUser, written with the sqlite3 module, a transaction each."""
+MAILBOX_VALUES = (  # what CreateMailbox stamps for BaseMail, besides mail and proxyAddresses
+    ("mailNickname", "x"),
+    ("msExchQueryBaseDN", "OU=bench,OU=WH,OU=Hosting,DC=fabrikam,DC=com"),
+    ("msExchMailboxFolderSet", "108303"),
+    ("mDBUseDefaults", "FALSE"),
+    ("mDBStorageQuota", "10000"),
+    ("mDBOverQuotaLimit", "10000"),
+    ("protocolSettings", "IMAP4§0"),
+    ("showInAddressBook", "CN=Default Global Address List,CN=All Global Address Lists,CN=fabrikam"),
+    ("msExchUserAccountControl", "0"),
+    ("homeMDB", "CN=MS0,CN=First Storage Group,CN=InformationStore,CN=EX0,CN=Servers"),
+    ("msExchHomeServerName", "/o=fabrikam/ou=First Administrative Group/cn=Configuration/cn=Servers/cn=EX0"),
+)
+
+
+def raw_sqlite(path: Path, n: int, *, mailbox: bool = False) -> float:
+    """The same rows as CreateBusinessUser, written with the sqlite3 module, a transaction each;
+    with ``mailbox``, also what CreateMailbox writes (its attributes, the Resource Manager's
+    mailbox row and the organization's used space, the user's plan and its PC event)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -93,7 +134,7 @@ def raw_sqlite(path: Path, n: int) -> float:
 
     def work() -> None:
         for i in range(n):
-            upn = f"raw{i}@bench.example"
+            upn = f"raw{'m' if mailbox else ''}{i}@bench.example"
             dn = f"CN={upn},OU=bench,OU=WH,OU=Hosting,DC=fabrikam,DC=com"
             conn.execute("BEGIN IMMEDIATE")
             rid = conn.execute(
@@ -121,8 +162,15 @@ def raw_sqlite(path: Path, n: int) -> float:
                 ("userPrincipalName", upn),
                 ("userAccountControl", "514"),
                 ("displayName", f"User {i}"),
-                ("sAMAccountName", f"raw{i}_bench.example"[:20]),
+                ("sAMAccountName", upn.replace("@", "_")[:20]),
             ]
+            if mailbox:
+                values += [
+                    *MAILBOX_VALUES,
+                    ("mail", upn),
+                    ("proxyAddresses", f"SMTP:{upn}"),
+                    ("msExchMailboxGuid", str(uuid.uuid4())),
+                ]
             conn.executemany(
                 "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) VALUES (?, ?, ?, ?, ?)",
                 [(entry, a, a.lower(), v, v.lower()) for a, v in values],
@@ -141,6 +189,26 @@ def raw_sqlite(path: Path, n: int) -> float:
                 "VALUES (datetime('now'), ?, 'org', 'EN', ?)",
                 (upn, f"BusinessUser {upn} created"),
             )
+            if mailbox:
+                customer = conn.execute("SELECT max(rowid) FROM customers").fetchone()[0]
+                conn.execute(
+                    "UPDATE customers SET plan_id = 1, modified = datetime('now') WHERE rowid = ?",
+                    (customer,),
+                )
+                conn.execute(
+                    "INSERT INTO billable_events (at, customer_guid, org_guid, event, detail) "
+                    "VALUES (datetime('now'), ?, 'org', 'PC', '(none) -> BaseMail')",
+                    (upn,),
+                )
+                conn.execute(
+                    "UPDATE rm_allocations SET used_kb = used_kb + 10000 WHERE id = (SELECT min(id) FROM "
+                    "rm_allocations) AND used_kb + 10000 <= allocated_kb"
+                )
+                conn.execute(
+                    "INSERT INTO rm_mailboxes (mailbox_guid, org_guid, store_id, size_kb) "
+                    "VALUES (?, 'org', 1, 10000)",
+                    (str(uuid.uuid4()),),
+                )
             conn.execute(
                 "INSERT INTO audit_log (request_id, at, caller, procedures, outcome, duration_ms) "
                 "VALUES (?, datetime('now'), ?, ?, 'success', 0)",
@@ -154,38 +222,41 @@ def raw_sqlite(path: Path, n: int) -> float:
         conn.close()
 
 
-def in_process(d: Deployment, n: int) -> float:
+def in_process(d: Deployment, n: int, plan: str | None = None) -> float:
     admin = d.administrator()
+    prefix = "engp" if plan else "eng"
 
     def work() -> None:
         for i in range(n):
-            outcome = d.submit(user_request(i, "eng"), admin)
+            outcome = d.submit(user_request(i, prefix, plan=plan), admin)
             assert outcome.ok, outcome.to_bytes()
 
     return timed(n, work)
 
 
-def batch_request(start: int, size: int) -> str:
+def batch_request(start: int, size: int, plan: str | None = None) -> str:
+    prefix = "batp" if plan else "bat"
     users = "".join(
-        f"<user><userPrincipalName>bat{i}@bench.example</userPrincipalName></user>"
+        f"<user><userPrincipalName>{prefix}{i}@bench.example</userPrincipalName></user>"
         for i in range(start, start + size)
     )
+    mailbox = f"<planName>{plan}</planName>" if plan else ""
     return (
         f"<request><data><users>{users}</users></data><procedure>"
         '<execute namespace="Hosted Exchange" procedure="CreateBusinessUser">'
         '<forEach name="user" root="data" path="users/user"/>'
-        f"<executeData><container>{ORG}</container><isAdmin>false</isAdmin></executeData>"
+        f"<executeData><container>{ORG}</container><isAdmin>false</isAdmin>{mailbox}</executeData>"
         '<before source="user" sourcePath="userPrincipalName" destination="executeData"/>'
         "</execute></procedure></request>"
     )
 
 
-def in_batches(d: Deployment, n: int, size: int = 100) -> float:
+def in_batches(d: Deployment, n: int, size: int = 100, plan: str | None = None) -> float:
     admin = d.administrator()
 
     def work() -> None:
         for start in range(0, n, size):
-            outcome = d.submit(batch_request(start, size), admin)
+            outcome = d.submit(batch_request(start, size, plan), admin)
             assert outcome.ok, outcome.to_bytes()
 
     return timed(n, work)
@@ -258,6 +329,19 @@ def main() -> None:
         rows.append(("engine in-process, no password", args.users, engine, f"{engine / raw:.2f} of raw"))
         batch = in_batches(d, args.users)
         rows.append(("engine in-process, 100 per request", args.users, batch, f"{batch / raw:.2f} of raw"))
+        raw_mail = raw_sqlite(home / "openmps.db", args.users, mailbox=True)
+        rows.append(("raw SQLite, same rows with a mailbox (baseline)", args.users, raw_mail, "1.00"))
+        plan = in_process(d, args.users, "BaseMail")
+        rows.append(("engine in-process, with a plan", args.users, plan, f"{plan / raw_mail:.2f} of raw"))
+        plan_batch = in_batches(d, args.users, plan="BaseMail")
+        rows.append(
+            (
+                "engine in-process, with a plan, 100 per request",
+                args.users,
+                plan_batch,
+                f"{plan_batch / raw_mail:.2f} of raw",
+            )
+        )
         http = over_http(home, args.users // 2)
         rows.append(("engine over HTTP, no password", args.users // 2, http, f"{http / raw:.2f} of raw"))
         hasher = PasswordHasher()

@@ -23,8 +23,8 @@ _COLUMNS = (
     "duration_ms",
     "client",
 )
-# The hot path (every successful request): prepared, with the timestamp in SQLAlchemy's own
-# SQLite text format so SQLAlchemy reads it back as a datetime.
+# The hot path (every successful request): prepared (the timestamp goes through the dialect's
+# bind processor, so SQLAlchemy reads it back as a datetime).
 _P_INSERT = Prepared(insert(audit_log).values({c: bindparam(c) for c in _COLUMNS}))
 
 
@@ -36,11 +36,7 @@ class SqlAuditSink:
         row = {f.name: getattr(record, f.name) for f in fields(record)}  # asdict() deep-copies: slow
         row["procedures"] = ",".join(record.procedures)
         if isinstance(uow, SqlUnitOfWork):
-            conn = uow.connection
-            if conn.dialect.name == "sqlite":
-                _P_INSERT.execute(conn, {**row, "at": record.at.strftime("%Y-%m-%d %H:%M:%S.%f")})
-            else:
-                conn.execute(_INSERT, row)
+            _P_INSERT.execute(uow.connection, row)
             return
         with self._engine.begin() as conn:
             conn.execute(_INSERT, row)

@@ -4,8 +4,9 @@ SQLAlchemy's execution path costs ~40 µs per statement even with its compiled c
 statement on the DBAPI cursor costs ~4 µs.  A provisioning request runs a dozen small statements,
 so for the hot ones the difference is most of the request.  ``Prepared`` keeps them written as
 SQLAlchemy Core (one definition, any dialect) and runs them inside the same transaction, on the
-same DBAPI connection, that the SQLAlchemy ``Connection`` holds.  Use it only for statements whose
-parameters and results need no type conversion (text and integers).
+same DBAPI connection, that the SQLAlchemy ``Connection`` holds.  Parameters go through the
+dialect's bind processors (datetimes on SQLite); results come back as the driver gives them, so
+use it for statements whose results are text and integers.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ class Result:
 class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, Any, dict[str, Any]]] = {}
+        self._compiled: dict[
+            str, tuple[str, tuple[str, ...] | None, Any, dict[str, Any], dict[str, Any]]
+        ] = {}
 
-    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, Any, dict[str, Any]]:
+    def _for(
+        self, conn: Connection
+    ) -> tuple[str, tuple[str, ...] | None, Any, dict[str, Any], dict[str, Any]]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
@@ -73,14 +78,17 @@ class Prepared:
             row_type = namedtuple("Row", columns, rename=True)  # type: ignore[misc]
             # literals in the statement (``value + 1``) are anonymous parameters with defaults
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
-            found = (compiled.string, order, row_type, defaults)
+            processors = dict(compiled._bind_processors)
+            found = (compiled.string, order, row_type, defaults, processors)
             self._compiled[name] = found
         return found
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Result:
-        sql, order, row_type, defaults = self._for(conn)
+        sql, order, row_type, defaults, processors = self._for(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         values = {**defaults, **params} if params else defaults
+        if processors:
+            values = _processed(values, processors)
         args = [values[k] for k in order] if order is not None else values
         try:
             cursor.execute(sql, args)
@@ -89,13 +97,23 @@ class Prepared:
         return Result(cursor, row_type)
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        sql, order, _, _ = self._for(conn)
+        sql, order, _, _, processors = self._for(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if processors:
+            rows = [_processed(r, processors) for r in rows]
         args = [[r[k] for k in order] for r in rows] if order is not None else rows
         try:
             cursor.executemany(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _translate(sql, args, exc, conn) from exc
+
+
+def _processed(values: Mapping[str, Any], processors: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key, process in processors.items():
+        if out.get(key) is not None:
+            out[key] = process(out[key])
+    return out
 
 
 def _translate(sql: str, args: Any, exc: Exception, conn: Connection) -> Exception:

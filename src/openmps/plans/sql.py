@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import (
     available_plans,
     billable_events,
@@ -30,8 +31,59 @@ from openmps.plans.interface import (
 )
 
 # Built once: these run on every create and delete (SQLAlchemy caches their compiled form).
-_INSERT_CUSTOMER = insert(customers)
-_INSERT_EVENT = insert(billable_events)
+_CUSTOMER_COLUMNS = ("guid", "customer_type", "org_guid", "name", "status", "created", "modified")
+_INSERT_CUSTOMER = Prepared(insert(customers).values({c: bindparam(c) for c in _CUSTOMER_COLUMNS}))
+_EVENT_COLUMNS = ("at", "customer_guid", "org_guid", "event", "detail")
+_INSERT_EVENT = Prepared(insert(billable_events).values({c: bindparam(c) for c in _EVENT_COLUMNS}))
+_SET_PLAN = Prepared(
+    update(customers)
+    .where(customers.c.guid == bindparam("b_guid"))
+    .values(plan_id=bindparam("b_plan_id"), modified=bindparam("b_modified"))
+)
+_CUSTOMER_PLAN = Prepared(
+    select(plans.c.name)
+    .select_from(customers.outerjoin(plans, plans.c.id == customers.c.plan_id))
+    .where(customers.c.guid == bindparam("guid"))
+)
+_DOMAINS = Prepared(
+    select(
+        smtp_domains.c.domain,
+        smtp_domains.c.org_guid,
+        smtp_domains.c.domain_type,
+        smtp_domains.c.recipient_policy,
+    )
+    .where(smtp_domains.c.org_guid == bindparam("org"))
+    .order_by(smtp_domains.c.domain_key)
+)
+# A plan with its features, one row per feature: every mailbox create reads one.
+_PLAN = Prepared(
+    select(
+        plans.c.id,
+        plans.c.name,
+        plans.c.plan_type,
+        plans.c.category,
+        plans.c.status,
+        plans.c.description,
+        plan_feature_types.c.name.label("feature"),
+        plan_feature_types.c.description.label("feature_description"),
+        plan_feature_types.c.native_attribute,
+        plan_feature_types.c.parent_node,
+        plan_feature_types.c.data_type,
+        plan_features.c.value,
+    )
+    .select_from(
+        plans.outerjoin(plan_features, plan_features.c.plan_id == plans.c.id).outerjoin(
+            plan_feature_types, plan_feature_types.c.feature_key == plan_features.c.feature_key
+        )
+    )
+    .where(plans.c.plan_key == bindparam("key"))
+    .order_by(plan_features.c.feature_key)
+)
+_IS_AVAILABLE = Prepared(
+    select(available_plans.c.plan_id).where(
+        available_plans.c.org_guid == bindparam("org"), available_plans.c.plan_id == bindparam("plan_id")
+    )
+)
 
 
 def _key(name: str) -> str:
@@ -41,6 +93,7 @@ def _key(name: str) -> str:
 class SqlPlanCatalogue:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
+        self._plans: dict[str, Plan] = {}  # read in this unit of work
 
     @property
     def _conn(self) -> Connection:
@@ -110,16 +163,31 @@ class SqlPlanCatalogue:
             self._conn.execute(
                 insert(plan_features).values(plan_id=plan_id, feature_key=feature_key, value=value)
             )
+        self._plans.clear()
         return self.plan(name)
 
     def plans(self) -> list[Plan]:
         return self._load(None)
 
     def plan(self, name: str) -> Plan:
-        found = self._load(_key(name))
-        if not found:
+        key = _key(name)
+        if key in self._plans:
+            return self._plans[key]
+        rows = _PLAN.execute(self._conn, {"key": key}).all()
+        if not rows:
             raise NotFound(f"no plan named '{name}'", plan=name)
-        return found[0]
+        r = rows[0]
+        features = tuple(
+            (
+                FeatureType(f.feature, f.feature_description, f.native_attribute, f.parent_node, f.data_type),
+                f.value,
+            )
+            for f in rows
+            if f.feature is not None
+        )
+        plan = Plan(r.id, r.name, r.plan_type, r.category, r.status, r.description, features)
+        self._plans[key] = plan
+        return plan
 
     def _load(self, key: str | None) -> list[Plan]:
         query = select(plans).order_by(plans.c.plan_key)
@@ -174,12 +242,7 @@ class SqlPlanCatalogue:
         return [p for p in self.plans() if p.plan_id in ids]
 
     def is_available(self, org: str, plan_id: int) -> bool:
-        row = self._conn.execute(
-            select(available_plans.c.plan_id).where(
-                available_plans.c.org_guid == org, available_plans.c.plan_id == plan_id
-            )
-        ).first()
-        return row is not None
+        return _IS_AVAILABLE.execute(self._conn, {"org": org, "plan_id": plan_id}).first() is not None
 
     def add_domain(self, org: str, domain: str, *, domain_type: str, recipient_policy: bool) -> SmtpDomain:
         try:
@@ -198,9 +261,7 @@ class SqlPlanCatalogue:
         return SmtpDomain(domain, org, domain_type, recipient_policy)
 
     def domains(self, org: str) -> list[SmtpDomain]:
-        rows = self._conn.execute(
-            select(smtp_domains).where(smtp_domains.c.org_guid == org).order_by(smtp_domains.c.domain_key)
-        )
+        rows = _DOMAINS.execute(self._conn, {"org": org})
         return [SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy)) for r in rows]
 
     def domain(self, domain: str) -> SmtpDomain | None:
@@ -229,8 +290,8 @@ class SqlPlanCatalogue:
 
     def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer:
         now = datetime.now(UTC)
-        self._conn.execute(
-            _INSERT_CUSTOMER,
+        _INSERT_CUSTOMER.execute(
+            self._conn,
             {
                 "guid": guid,
                 "customer_type": customer_type,
@@ -268,19 +329,20 @@ class SqlPlanCatalogue:
             r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified, r.plan_name
         )
 
+    def customer_plan(self, guid: str) -> tuple[bool, str | None]:
+        row = _CUSTOMER_PLAN.execute(self._conn, {"guid": guid}).first()
+        return (False, None) if row is None else (True, row.name)
+
     def set_plan(self, guid: str, plan: str | None) -> None:
         plan_id = self.plan(plan).plan_id if plan is not None else None
-        changed = self._conn.execute(
-            update(customers)
-            .where(customers.c.guid == guid)
-            .values(plan_id=plan_id, modified=datetime.now(UTC))
-        ).rowcount
+        params = {"b_guid": guid, "b_plan_id": plan_id, "b_modified": datetime.now(UTC)}
+        changed = _SET_PLAN.execute(self._conn, params).rowcount
         if changed != 1:
             raise NotFound("no customer record for this object", guid=guid)
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
-        self._conn.execute(
-            _INSERT_EVENT,
+        _INSERT_EVENT.execute(
+            self._conn,
             {
                 "at": datetime.now(UTC),
                 "customer_guid": customer,

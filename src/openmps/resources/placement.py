@@ -69,6 +69,7 @@ class Slot:
     name: str
     allocated_kb: int
     used_kb: int
+    server: str = ""
 
     @property
     def free_kb(self) -> int:

@@ -7,13 +7,43 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import rm_allocations, rm_front_ends, rm_mailboxes, rm_stores
 from openmps.errors import AlreadyExists, NotEmpty, NotFound, QuotaExceeded
 from openmps.resources.interface import KB_PER_MB, MailboxPlace, Store
 from openmps.resources.placement import Slot, StoreRoom
+
+# The mailbox path (every mailbox create), run on the DBAPI cursor (db/prepared.py).
+_SLOTS = Prepared(
+    select(
+        rm_allocations.c.store_id,
+        rm_allocations.c.allocated_kb,
+        rm_allocations.c.used_kb,
+        rm_stores.c.store_name,
+        rm_stores.c.server_name,
+        rm_stores.c.kind,
+    )
+    .join(rm_stores, rm_stores.c.id == rm_allocations.c.store_id)
+    .where(rm_allocations.c.org_guid == bindparam("org"))
+    .order_by(rm_allocations.c.store_id)
+)
+_USE = Prepared(
+    update(rm_allocations)
+    .where(
+        rm_allocations.c.org_guid == bindparam("org"),
+        rm_allocations.c.store_id == bindparam("store_id"),
+        rm_allocations.c.used_kb + bindparam("kb") <= rm_allocations.c.allocated_kb,
+    )
+    .values(used_kb=rm_allocations.c.used_kb + bindparam("kb"))
+)
+_INSERT_MAILBOX = Prepared(
+    insert(rm_mailboxes).values(
+        {c: bindparam(c) for c in ("mailbox_guid", "org_guid", "store_id", "size_kb")}
+    )
+)
 
 
 def _key(kind: str, name: str) -> str:
@@ -193,15 +223,12 @@ class SqlResourceLedger:
                 )
 
     def slots(self, org: str, kind: str | None = None) -> list[Slot]:
-        query = (
-            select(rm_allocations, rm_stores.c.store_name)
-            .join(rm_stores, rm_stores.c.id == rm_allocations.c.store_id)
-            .where(rm_allocations.c.org_guid == org)
-        )
-        if kind is not None:
-            query = query.where(rm_stores.c.kind == kind)
-        rows = self._conn.execute(query.order_by(rm_allocations.c.store_id))
-        return [Slot(r.store_id, r.store_name, r.allocated_kb, r.used_kb) for r in rows]
+        rows = _SLOTS.execute(self._conn, {"org": org}).all()
+        return [
+            Slot(r.store_id, r.store_name, r.allocated_kb, r.used_kb, r.server_name)
+            for r in rows
+            if kind is None or r.kind == kind
+        ]
 
     def shrink(self, org: str, store_id: int, kilobytes: int) -> None:
         conn = self._conn
@@ -247,24 +274,14 @@ class SqlResourceLedger:
 
     def place_mailbox(self, *, org: str, mailbox: str, store_id: int, kilobytes: int) -> None:
         conn = self._conn
-        used = conn.execute(
-            update(rm_allocations)
-            .where(
-                rm_allocations.c.org_guid == org,
-                rm_allocations.c.store_id == store_id,
-                rm_allocations.c.used_kb + kilobytes <= rm_allocations.c.allocated_kb,
-            )
-            .values(used_kb=rm_allocations.c.used_kb + kilobytes)
-        ).rowcount
+        used = _USE.execute(conn, {"org": org, "store_id": store_id, "kb": kilobytes}).rowcount
         if used != 1:
             raise QuotaExceeded(
                 f"the organization has no {kilobytes} KB free on store {store_id}", store_id=store_id
             )
         try:
-            conn.execute(
-                insert(rm_mailboxes).values(
-                    mailbox_guid=mailbox, org_guid=org, store_id=store_id, size_kb=kilobytes
-                )
+            _INSERT_MAILBOX.execute(
+                conn, {"mailbox_guid": mailbox, "org_guid": org, "store_id": store_id, "size_kb": kilobytes}
             )
         except IntegrityError as exc:
             raise AlreadyExists("the mailbox already has an allocation", mailbox=mailbox) from exc

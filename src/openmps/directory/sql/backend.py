@@ -47,6 +47,7 @@ from openmps.directory.sql.statements import (
     P_MEMBER_OF,
     P_NEXT_RID,
     P_ROW,
+    delete_attributes_statement,
     find_many_statement,
 )
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
@@ -254,20 +255,32 @@ class SqlDirectory:
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         with atomic(conn):  # every change, or none
+            # A run of replaces is one delete and one executemany: stamping a mailbox replaces a
+            # dozen attributes at once.  An attribute replaced twice ends the run.
+            run: dict[str, Change] = {}
             for change in changes:
-                self._apply(conn, dn, row.id, change)
+                key = _modifiable(change)
+                if key in run or change.op is not ChangeOp.REPLACE:
+                    self._replace(row.id, run)
+                    run = {}
+                if change.op is ChangeOp.REPLACE:
+                    run[key] = change
+                else:
+                    self._apply(conn, dn, row.id, change)
+            self._replace(row.id, run)
+
+    def _replace(self, entry_id: int, changes: Mapping[str, Change]) -> None:
+        if not changes:
+            return
+        params: dict[str, object] = {f"name{i}": key for i, key in enumerate(changes)}
+        delete_attributes_statement(len(changes)).execute(self._conn, {**params, "entry_id": entry_id})
+        self._insert_values(entry_id, _value_rows({c.attr: list(c.values) for c in changes.values()}))
 
     def _apply(self, conn: Connection, dn: DN, entry_id: int, change: Change) -> None:
         key = change.attr.lower()
-        if key in OPERATIONAL_ATTRIBUTES or key in COLUMN_ATTRS:
-            raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
         rows = _value_rows({change.attr: list(change.values)})
-        if change.op is ChangeOp.REPLACE or (change.op is ChangeOp.DELETE and not rows):
-            conn.execute(
-                delete(entry_values).where(entry_values.c.entry_id == entry_id, entry_values.c.name == key)
-            )
-            if rows:
-                self._insert_values(entry_id, rows)
+        if change.op is ChangeOp.DELETE and not rows:  # every value of the attribute
+            self._replace(entry_id, {key: change})
         elif change.op is ChangeOp.DELETE:
             norms = [r["value_norm"] for r in rows]
             present = conn.execute(
@@ -375,6 +388,13 @@ class SqlDirectory:
     def _held_elsewhere(self, row: Mapping[str, str], entry_id: int) -> bool:
         params = {"name": row["name"], "norm": row["value_norm"], "entry_id": entry_id}
         return P_HELD_ELSEWHERE.execute(self._conn, params).first() is not None
+
+
+def _modifiable(change: Change) -> str:
+    key = change.attr.lower()
+    if key in OPERATIONAL_ATTRIBUTES or key in COLUMN_ATTRS:
+        raise InvalidArgument(f"the attribute '{change.attr}' cannot be modified", attr=change.attr)
+    return key
 
 
 def _unique_violation(row: Mapping[str, str]) -> ConstraintViolation:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, cast, exists, false, insert, select, update
+from sqlalchemy import Integer, Text, and_, bindparam, cast, delete, exists, false, insert, select, update
 
 from openmps.db.prepared import Prepared
 from openmps.db.schema import entries, entry_values, settings
@@ -91,6 +91,13 @@ P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
 P_INSERT_VALUES = Prepared(INSERT_VALUES)
 P_ADD_VALUE = Prepared(ADD_VALUE)
+
+
+@functools.cache
+def delete_attributes_statement(count: int) -> Prepared:
+    """Delete the values of ``count`` attributes (parameters ``entry_id``, ``name0``…) of one entry."""
+    names = entry_values.c.name.in_([bindparam(f"name{i}", type_=Text) for i in range(count)])
+    return Prepared(delete(entry_values).where(entry_values.c.entry_id == bindparam("entry_id"), names))
 
 
 @functools.lru_cache(maxsize=64)

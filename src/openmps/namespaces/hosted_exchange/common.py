@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Annotated
 
 from openmps.delegation.layout import OrgType
@@ -118,9 +118,18 @@ def org_at(providers: Providers, dn: DN, *kinds: OrgType) -> Org:
     return chain[0]
 
 
-def business_user(providers: Providers, path: DN) -> tuple[Org, Entry]:
-    """The user at ``path`` and its organization; InvalidArgument unless it is a business user."""
-    entry = providers.directory.get(path)
+def business_user(
+    providers: Providers, path: DN, attributes: Collection[str] | None = None
+) -> tuple[Org, Entry]:
+    """The user at ``path`` (all its attributes, or ``attributes`` and objectClass) and its
+    organization; InvalidArgument unless it is a business user."""
+    if attributes is None:
+        entry = providers.directory.get(path)
+    else:
+        found = providers.directory.find_many([path], attributes=("objectClass", *attributes)).get(path)
+        if found is None:
+            raise NotFound(f"no such object: {path.ldap_path}", dn=str(path))
+        entry = found
     chain = providers.org_chain(path)
     if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
         raise InvalidArgument(f"{path.ldap_path} is not a business user", dn=str(path))

@@ -9,6 +9,7 @@ named after the first domain label as in seed 003's default GAL).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -44,16 +45,19 @@ RECIPIENT_ATTRIBUTES = (
 APPENDED = frozenset({"showInAddressBook"})  # shown with mode="append", as seed 003 answers
 
 
+@functools.cache
 def exchange_organization(layout: Layout) -> DN:
     services = layout.domain.child("CN", "Configuration").child("CN", "Services")
     return services.child("CN", "Microsoft Exchange").child("CN", layout.dns_name.split(".")[0])
 
 
+@functools.cache
 def default_gal(layout: Layout) -> DN:
     lists = exchange_organization(layout).child("CN", "Address Lists Container")
     return lists.child("CN", "All Global Address Lists").child("CN", "Default Global Address List")
 
 
+@functools.lru_cache(maxsize=4096)
 def home_mdb(layout: Layout, server: str, store: str) -> DN:
     group = (
         exchange_organization(layout).child("CN", "Administrative Groups").child("CN", ADMINISTRATIVE_GROUP)

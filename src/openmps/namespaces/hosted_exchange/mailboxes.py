@@ -46,13 +46,13 @@ def _business(customer_type: str) -> None:
 
 def _plan_record(providers: Providers, org: Org, entry: Entry) -> str:
     """The user's current plan name; a user the plans database does not know yet gets its record."""
-    record = providers.plans.customer(entry.guid)
-    if record is None:
+    known, plan = providers.plans.customer_plan(entry.guid)
+    if not known:
         name = entry.first("userPrincipalName") or entry.dn.rdn_value
         plans = providers.plans
         plans.record_customer(entry.guid, customer_type="BusinessUser", org=org.entry.guid, name=name)
         return NO_PLAN
-    return record.plan or NO_PLAN
+    return plan or NO_PLAN
 
 
 def _change_plan(providers: Providers, org: Org, entry: Entry, old: str, new: str | None) -> None:
@@ -93,8 +93,8 @@ class CreateMailbox:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _business(self.customer_type)
         providers = ctx.providers
-        org, entry = business_user(providers, self.path)
-        if entry.get("msExchMailboxGuid") or providers.resources.mailbox(entry.guid) is not None:
+        org, entry = business_user(providers, self.path, ("userPrincipalName", "msExchMailboxGuid"))
+        if entry.get("msExchMailboxGuid"):  # an allocation without one: the ledger refuses it
             raise AlreadyExists(f"{self.path.ldap_path} already has a mailbox", dn=str(self.path))
         settings = exchange.PlanSettings.of(exchange.available_plan(providers, org, self.plan_name))
         upn = Upn.parse(entry.first("userPrincipalName") or "")

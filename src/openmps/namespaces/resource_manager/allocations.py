@@ -49,7 +49,9 @@ def customer_org(providers: Providers, dn: DN) -> Org:
 
 def mailbox_of(providers: Providers, org: Org, dn: DN) -> str:
     """The objectGUID of a user of ``org``: the mailbox's identity in the ledger."""
-    entry = providers.directory.get(dn)
+    entry = providers.directory.find_many([dn], attributes=("objectClass",)).get(dn)
+    if entry is None:
+        raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
     if not entry.has_class("user") or not dn.is_within(org.dn, strict=True):
         raise InvalidArgument(f"{dn.ldap_path} is not a user of {org.dn.ldap_path}", dn=str(dn))
     return entry.guid
@@ -312,7 +314,10 @@ class AllocateMailbox:
         ledger.place_mailbox(
             org=org.entry.guid, mailbox=mailbox, store_id=slot.store_id, kilobytes=self.kilobytes
         )
-        return [store_ref(ledger.stores_by_id([slot.store_id])[slot.store_id])]
+        element = etree.Element("mailStore")
+        etree.SubElement(element, "serverName").text = slot.server
+        etree.SubElement(element, "mailStoreName").text = slot.name
+        return [element]
 
 
 @procedure(NAMESPACE, "DeallocateMailbox", requires=Role.DOMAIN_ADMIN)
