@@ -241,6 +241,43 @@ scenario(
 scenario(
     "DeletePublicFolder", _public_folder, he("DeletePublicFolder", path=org_path("WH", "alpineskihouse"))
 )
+
+
+def _list(d: Deployment) -> None:
+    _mailbox(d)
+    alpine = org_path("WH", "alpineskihouse")
+    ok(d.submit(he("CreateDistributionList", container=alpine, name="Sales")))
+
+
+scenario(
+    "CreateContact",
+    _exchange,
+    he(
+        "CreateContact",
+        container=org_path("WH", "alpineskihouse"),
+        name="Partner",
+        targetAddress="p@x.example",
+    ),
+)
+scenario(
+    "CreateDistributionList",
+    _mailbox,
+    he(
+        "CreateDistributionList",
+        container=org_path("WH", "alpineskihouse"),
+        name="Sales",
+        managedBy="admin@alpineskihouse.com",
+    ),
+)
+scenario(
+    "AddDistributionListMember",
+    _list,
+    he(
+        "AddDistributionListMember",
+        path="LDAP://CN=Sales," + org_path("WH", "alpineskihouse")[7:],
+        member=ADMIN,
+    ),
+)
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

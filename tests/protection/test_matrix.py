@@ -39,6 +39,9 @@ EVERYONE = ("ok",) * 8
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 FOURTH = org_path("R2", "fourthcoffee")
+PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
+OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
+LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateResellerOrganization": (
@@ -70,6 +73,22 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreatePublicFolder": (he("CreatePublicFolder", path=ALPINE, megabytes=10), ORG_MANAGE),
     "DeletePublicFolder": (he("DeletePublicFolder", path=ALPINE, name="Spare"), ORG_MANAGE),
     "GetPublicFolders": (he("GetPublicFolders", path=ALPINE), CUSTOMER_READ),
+    "CreateContact": (
+        he("CreateContact", container=ALPINE, name="New", targetAddress="n@x.example"),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteContact": (he("DeleteContact", path=PARTNER), CUSTOMER_WRITE),
+    "CreateDistributionList": (
+        he("CreateDistributionList", container=ALPINE, name="NewList"),
+        CUSTOMER_WRITE,
+    ),
+    "AddDistributionListMember": (he("AddDistributionListMember", path=LIST, member=PARTNER), CUSTOMER_WRITE),
+    "RemoveDistributionListMember": (
+        he("RemoveDistributionListMember", path=LIST, member=OTHER_PARTNER),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteDistributionList": (he("DeleteDistributionList", path=LIST), CUSTOMER_WRITE),
+    "GetRecipients": (he("GetRecipients", path=ALPINE), CUSTOMER_READ),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators
@@ -169,6 +188,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BaseMail</planName>"))))
     ok(d.submit(he("CreateSMTPDomain", path=ALPINE, SMTPDomain="spare.example")))
     ok(d.submit(he("CreatePublicFolder", path=ALPINE, megabytes=10, name="Spare")))
+    for name in ("Partner", "Other Partner"):
+        ok(
+            d.submit(
+                he("CreateContact", container=ALPINE, name=name, targetAddress=f"{name[0]}@partner.example")
+            )
+        )
+    ok(d.submit(he("CreateDistributionList", container=ALPINE, name="List")))
+    ok(d.submit(he("AddDistributionListMember", path=LIST, member=OTHER_PARTNER)))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

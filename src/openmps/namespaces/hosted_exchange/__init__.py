@@ -9,6 +9,7 @@ from openmps.namespaces.hosted_exchange import (
     organizations,
     plans,
     public_folders,
+    recipients,
     users,
 )
 
@@ -19,5 +20,6 @@ PROCEDURES: tuple[type, ...] = (
     *domains.PROCEDURES,
     *address_lists.PROCEDURES,
     *public_folders.PROCEDURES,
+    *recipients.PROCEDURES,
     *plans.PROCEDURES,
 )

@@ -1,0 +1,287 @@
+"""Mail contacts and distribution lists of a business organization (reference §2.1, §2.9).
+
+Both are mail-enabled like a mailbox (exchange.py): a primary address on the organization's
+primary domain, extra addresses on its own domains, every address unique in the deployment, and
+the organization's address lists.  A contact forwards to an outside ``targetAddress``; the same
+outside person may be a contact of several organizations, each with its own address.  A
+distribution list is a universal distribution group whose members are recipients of its own
+organization only, so no tenant can mail-enable a path into another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Change, Entry, Scope
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.errors import AlreadyExists, InvalidArgument, NotFound
+from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.hosted_exchange.common import (
+    NAMESPACE,
+    USER_ATTRIBUTES,
+    PreferredDC,
+    check_name,
+    org_at,
+    property_attributes,
+)
+from openmps.types import DN, Upn
+
+Ctx = ProcedureContext[Providers]
+CONTACT_CLASSES = ["top", "person", "organizationalPerson", "contact"]
+GROUP_CLASSES = ["top", "group"]
+UNIVERSAL_DISTRIBUTION = "8"  # groupType: universal, no security
+MEMBER_CLASSES = ("user", "contact", "group")
+
+ProxyAddresses = Annotated[
+    etree._Element | None, Xml("proxyAddresses", "value*: extra SMTP addresses on the org's domains")
+]
+Alias = Annotated[str | None, Xml("alias", "mailNickname and the primary address's local part")]
+
+
+def _recipient_attributes(
+    providers: Providers, org: Org, alias: str, extra: etree._Element | None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
+    primary, domains = exchange.org_domains(providers, org)
+    address = exchange.smtp_address(f"{alias}@{primary}", "alias")
+    addresses = exchange.mailbox_addresses(address, extra, domains, org)
+    shown, _ = exchange.address_book(providers.layout, org)
+    attrs = {
+        "mail": [addresses[0]],
+        "mailNickname": [alias],
+        "proxyAddresses": exchange.proxy_values(addresses),
+        "showInAddressBook": shown,
+        "msExchQueryBaseDN": [str(org.dn)],
+    }
+    return attrs, addresses
+
+
+def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
+    """A contact or distribution list of a business organization.  Only universal distribution
+    groups count as lists: the organization's role groups (Admins@, AllUsers@) are never one."""
+    entry = providers.directory.get(path)
+    chain = providers.org_chain(path)
+    kind_ok = entry.has_class(object_class) and (
+        object_class != "group" or entry.first("groupType") == UNIVERSAL_DISTRIBUTION
+    )
+    if not kind_ok or not chain or chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(
+            f"{path.ldap_path} is not a {object_class} of a business organization", dn=str(path)
+        )
+    return chain[0], entry
+
+
+def _element(tag: str, entry_dn: DN, addresses: list[str]) -> etree._Element:
+    element = etree.Element(tag, path=entry_dn.ldap_path, name=entry_dn.rdn_value)
+    element.append(exchange.addresses_output(addresses))
+    return element
+
+
+@procedure(NAMESPACE, "CreateContact", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD")
+class CreateContact:
+    """Create a mail contact in an organization: an outside address in its address book."""
+
+    container: Annotated[DN, Xml("container", "LDAP path of the business organization")]
+    name: Annotated[str, Xml("name", "the contact's name (its CN)")]
+    target_address: Annotated[str, Xml("targetAddress", "the outside SMTP address mail goes to")]
+    preferred_dc: PreferredDC = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
+    alias: Alias = None
+    proxy_addresses: ProxyAddresses = None
+    properties: Annotated[Properties, Xml("properties", "contact attributes")] = ()
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        target = exchange.smtp_address(self.target_address, "targetAddress")
+        dn = self.container.child("CN", check_name(self.name, "name"))
+        alias = self.alias if self.alias is not None else target.local
+        attrs = property_attributes(self.properties, USER_ATTRIBUTES, "contact")
+        mail, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        attrs.update(mail)
+        attrs.update(
+            objectClass=list(CONTACT_CLASSES),
+            cn=[self.name],
+            displayName=[check_name(self.display_name or self.name, "displayName")],
+            targetAddress=[f"SMTP:{target}"],
+        )
+        providers.directory.add(dn, attrs)
+        element = _element("contact", dn, addresses)
+        element.set("targetAddress", str(target))
+        return [element]
+
+
+@procedure(NAMESPACE, "DeleteContact", requires=Role.USER_CREATOR, scope="path", right="DELETE")
+class DeleteContact:
+    """Delete a mail contact: it leaves every distribution list and its addresses are freed."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the contact")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _recipient(ctx.providers, self.path, "contact")
+        ctx.providers.directory.delete(self.path)
+        return ()
+
+
+@procedure(
+    NAMESPACE,
+    "CreateDistributionList",
+    requires=Role.USER_CREATOR,
+    scope="container",
+    right="DS_CREATE_CHILD",
+)
+class CreateDistributionList:
+    """Create a distribution list (a mail-enabled universal distribution group) in an organization."""
+
+    container: Annotated[DN, Xml("container", "LDAP path of the business organization")]
+    name: Annotated[str, Xml("name", "the list's name (its CN)")]
+    preferred_dc: PreferredDC = None
+    managed_by: Annotated[
+        Upn | None, Xml("managedBy", "UPN of a user of the organization who owns the list")
+    ] = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Annotated[str | None, Xml("description")] = None
+    alias: Alias = None
+    proxy_addresses: ProxyAddresses = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        name = check_name(self.name, "name")
+        dn = self.container.child("CN", name)
+        if providers.directory.exists(dn):
+            raise AlreadyExists(f"{dn.ldap_path} already exists", dn=str(dn))
+        alias = (
+            self.alias if self.alias is not None else "".join(c for c in name if c.isalnum() or c in "-_.")
+        )
+        attrs, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        attrs.update(
+            objectClass=list(GROUP_CLASSES),
+            cn=[name],
+            displayName=[check_name(self.display_name or name, "displayName")],
+            groupType=[UNIVERSAL_DISTRIBUTION],
+            sAMAccountName=[providers.directory.allocate_sam_account_name(name)],
+        )
+        if self.description is not None:
+            attrs["description"] = [self.description]
+        if self.managed_by is not None:
+            attrs["managedBy"] = [str(_org_user(providers, org, self.managed_by))]
+        providers.directory.add(dn, attrs)
+        return [_element("distributionList", dn, addresses)]
+
+
+def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
+    """The user of ``org`` with this UPN; users of other organizations look like no user at all."""
+    found = providers.directory.search(
+        org.dn,
+        Scope.SUBTREE,
+        filters.and_(filters.eq("objectClass", "user"), filters.eq("userPrincipalName", str(upn))),
+        limit=1,
+    )
+    if not found:
+        raise NotFound(f"{org.dn.ldap_path} has no user '{upn}'", upn=str(upn))
+    return found[0].dn
+
+
+class _ListMember:
+    """The arguments Add- and RemoveDistributionListMember share."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
+    member: Annotated[DN, Xml("member", "LDAP path of a user, contact or list of the same organization")]
+    preferred_dc: PreferredDC = None
+
+    def _checked(self, ctx: Ctx) -> None:
+        org, _ = _recipient(ctx.providers, self.path, "group")
+        if not self.member.is_within(org.dn, strict=True):
+            raise InvalidArgument(
+                f"{self.member.ldap_path} is not a recipient of {org.dn.ldap_path}", argument="member"
+            )
+        member = ctx.providers.directory.get(self.member)
+        if not any(member.has_class(c) for c in MEMBER_CLASSES) or not member.get("mail"):
+            raise InvalidArgument(f"{self.member.ldap_path} is not a mail recipient", argument="member")
+
+
+@procedure(
+    NAMESPACE, "AddDistributionListMember", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP"
+)
+class AddDistributionListMember(_ListMember):
+    """Add a recipient of the same organization to a distribution list."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        self._checked(ctx)
+        if self.member == self.path:
+            raise InvalidArgument("a distribution list cannot be a member of itself", argument="member")
+        ctx.providers.directory.modify(self.path, [Change.add("member", str(self.member))])
+        return ()
+
+
+@procedure(
+    NAMESPACE, "RemoveDistributionListMember", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP"
+)
+class RemoveDistributionListMember(_ListMember):
+    """Remove a recipient from a distribution list."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        self._checked(ctx)
+        ctx.providers.directory.modify(self.path, [Change.delete("member", str(self.member))])
+        return ()
+
+
+@procedure(NAMESPACE, "DeleteDistributionList", requires=Role.USER_CREATOR, scope="path", right="DELETE")
+class DeleteDistributionList:
+    """Delete a distribution list; its addresses are freed."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _recipient(ctx.providers, self.path, "group")
+        ctx.providers.directory.delete(self.path)
+        return ()
+
+
+@procedure(NAMESPACE, "GetRecipients", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST")
+class GetRecipients:
+    """An organization's contacts and distribution lists, with their addresses (and list members)."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        kinds = filters.or_(
+            filters.eq("objectClass", "contact"), filters.eq("groupType", UNIVERSAL_DISTRIBUTION)
+        )
+        found = ctx.providers.directory.search(
+            org.dn, Scope.SUBTREE, filters.and_(filters.present("mail"), kinds)
+        )
+        element = etree.Element("recipients")
+        for entry in sorted(found, key=lambda e: e.dn.rdn_value.casefold()):
+            contact = entry.has_class("contact")
+            addresses = [v.split(":", 1)[1] for v in entry.get("proxyAddresses")]
+            item = _element("contact" if contact else "distributionList", entry.dn, addresses)
+            if contact:
+                item.set("targetAddress", (entry.first("targetAddress") or "").split(":", 1)[-1])
+            for member in entry.get("member"):
+                etree.SubElement(item, "member", path=DN.parse(member).ldap_path)
+            element.append(item)
+        return [element]
+
+
+PROCEDURES = (
+    CreateContact,
+    DeleteContact,
+    CreateDistributionList,
+    AddDistributionListMember,
+    RemoveDistributionListMember,
+    DeleteDistributionList,
+    GetRecipients,
+)
