@@ -62,6 +62,18 @@ def apply(engine: Engine, op: tuple[object, ...], mailboxes: list[str]) -> None:
                 shared=bool(shared),
                 algorithm=algorithm,
             )  # type: ignore[arg-type]
+            # the ledger's short list of candidates leads to the same placement as every store
+            candidates = ledger.candidates(
+                BUSINESS,
+                org=str(org),
+                shared=bool(shared),
+                most_free_first=algorithm is OrgAlgorithm.MIN_STORE_COUNT,
+                kilobytes=int(mb) * 1024,
+            )
+            short = plan_organization(
+                candidates, org=str(org), kilobytes=int(mb) * 1024, shared=bool(shared), algorithm=algorithm
+            )  # type: ignore[arg-type]
+            assert short == pieces
             ledger.allocate(str(org), pieces)
         elif kind == "mailbox":
             _, org, kb, algorithm = op

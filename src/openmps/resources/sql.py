@@ -188,6 +188,33 @@ class SqlResourceLedger:
             for r in rows
         ]
 
+    def candidates(
+        self, kind: str, *, org: str, shared: bool, most_free_first: bool, kilobytes: int
+    ) -> list[StoreRoom]:
+        free = rm_stores.c.capacity_kb - rm_stores.c.allocated_kb
+        other_holder = exists().where(
+            rm_allocations.c.store_id == rm_stores.c.id, rm_allocations.c.org_guid != org
+        )
+        query = (
+            select(rm_stores.c.id, rm_stores.c.store_name, rm_stores.c.capacity_kb, rm_stores.c.allocated_kb)
+            .where(
+                rm_stores.c.kind == kind,
+                rm_stores.c.shared == int(shared),
+                free > 0,
+                *(() if shared else (not_(other_holder),)),
+            )
+            .order_by(free.desc() if most_free_first else free.asc(), rm_stores.c.store_key)
+        )
+        found: list[StoreRoom] = []
+        covered = 0
+        # sorted by the database, read only until the space is covered
+        for r in self._conn.execute(query):
+            found.append(StoreRoom(r.id, r.store_name, r.capacity_kb, r.allocated_kb, shared, frozenset()))
+            covered += r.capacity_kb - r.allocated_kb
+            if covered >= kilobytes:
+                break
+        return found
+
     def allocate(self, org: str, pieces: Sequence[tuple[int, int]]) -> None:
         """Commit a placement: every piece, guarded, or QuotaExceeded (the caller's unit of work
         rolls the other pieces back)."""

@@ -22,7 +22,7 @@ from openmps.namespaces.resource_manager.xmlargs import (
     text,
     unknown_children,
 )
-from openmps.resources.interface import BUSINESS, KB_PER_MB, PUBLIC, Store
+from openmps.resources.interface import BUSINESS, KB_PER_MB, PUBLIC, ResourceLedger, Store
 from openmps.resources.placement import (
     MailboxAlgorithm,
     OrgAlgorithm,
@@ -92,8 +92,8 @@ class AllocateOrganization:
             algorithm = parse_algorithm(
                 OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.TIGHT_PACK
             )
-            pieces = plan_organization(
-                ledger.rooms(BUSINESS),
+            pieces = place_organization(
+                ledger,
                 org=org.entry.guid,
                 kilobytes=megabytes(self.mail_store) * KB_PER_MB,
                 shared=flag(self.mail_store, "shared", default=True),
@@ -107,6 +107,20 @@ class AllocateOrganization:
             etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
             result.append(piece)
         return [result]
+
+
+def place_organization(
+    ledger: ResourceLedger, *, org: str, kilobytes: int, shared: bool, algorithm: OrgAlgorithm
+) -> list[tuple[int, int]]:
+    """Placement over the stores that can matter: the ledger sorts, placement decides."""
+    rooms = ledger.candidates(
+        BUSINESS,
+        org=org,
+        shared=shared,
+        most_free_first=algorithm is OrgAlgorithm.MIN_STORE_COUNT,
+        kilobytes=kilobytes,
+    )
+    return plan_organization(rooms, org=org, kilobytes=kilobytes, shared=shared, algorithm=algorithm)
 
 
 def source_stores(providers: Providers, sources: etree._Element) -> list[tuple[str, int, int]]:
@@ -187,17 +201,16 @@ class ReallocateOrganizationMailNoMove:
                 )
             ledger.shrink(org, slots[0].store_id, delta)
             return [allocation_element(providers, org)]
-        rooms = ledger.rooms(BUSINESS)
-        mine = {s.store_id for s in slots}
-        roomy = [r for r in rooms if r.store_id in mine and r.free_kb >= delta]
+        mine = ledger.stores_by_id([s.store_id for s in slots]).values()
+        roomy = [s for s in mine if s.free_kb >= delta]
         if roomy:  # fewest stores per organization: grow where it already is
-            pieces = [(max(roomy, key=lambda r: (r.free_kb, -r.store_id)).store_id, delta)]
+            pieces = [(max(roomy, key=lambda s: (s.free_kb, -s.store_id)).store_id, delta)]
         else:
             algorithm = parse_algorithm(
                 OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.MIN_STORE_COUNT
             )
-            pieces = plan_organization(
-                rooms,
+            pieces = place_organization(
+                ledger,
                 org=org,
                 kilobytes=delta,
                 shared=flag(self.mail_store, "shared", default=True),
