@@ -287,11 +287,17 @@ def test_delete_user_returns_its_space(d: Deployment) -> None:
     check_invariants(d.sql)
 
 
-def test_consumer_mailboxes_are_not_there_yet(d: Deployment) -> None:
+def test_a_business_user_gets_no_consumer_mailbox(d: Deployment) -> None:
     ok(d.submit(create_request("max")))
     refused(
         d,
-        he("CreateMailbox", path=user_path("max"), planName="BaseMail", customerTypeName="ConsumerUser"),
-        "0x80004001",
-        "ConsumerUser",
+        he("CreateMailbox", path=user_path("max"), planName="ConsumerMail", customerTypeName="ConsumerUser"),
+        "0x80131509",
+        "is a BusinessUser",
+    )
+    refused(
+        d,
+        he("CreateMailbox", path=user_path("max"), planName="BaseMail", customerTypeName="Robot"),
+        "0x80070057",
+        "'customerTypeName' must be",
     )

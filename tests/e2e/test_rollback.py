@@ -278,6 +278,38 @@ scenario(
         member=ADMIN,
     ),
 )
+
+
+def _consumer_store(d: Deployment) -> None:
+    make_alpineskihouse(d, exchange=True)
+    ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
+
+
+def _consumer(d: Deployment) -> None:
+    _consumer_store(d)
+    ok(d.submit(CONSUMER_REQUEST))
+
+
+def _vanity(d: Deployment) -> None:
+    _consumer(d)
+    ok(d.submit(he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="zed.example")))
+
+
+CONSUMER = "LDAP://CN=zed@alpineskihouse.com," + org_path("WH", "alpineskihouse")[7:]
+CONSUMER_REQUEST = he(
+    "CreateConsumerUser",
+    container=org_path("WH", "alpineskihouse"),
+    userPrincipalName="zed@alpineskihouse.com",
+    sAMAccountName="c_zed",
+    planName="ConsumerMail",
+)
+scenario("CreateConsumerUser with a mailbox", _consumer_store, CONSUMER_REQUEST)
+scenario(
+    "CreateConsumerVanityDomain",
+    _consumer,
+    he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="zed.example"),
+)
+scenario("DeleteConsumerUser", _vanity, he("DeleteConsumerUser", path=CONSUMER, deleteSMTPDomain=True))
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

@@ -42,6 +42,8 @@ FOURTH = org_path("R2", "fourthcoffee")
 PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
 OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
 LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
+CONSUMER = "LDAP://CN=cons@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+OTHER_CONSUMER = "LDAP://CN=cons2@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateResellerOrganization": (
@@ -89,6 +91,20 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "DeleteDistributionList": (he("DeleteDistributionList", path=LIST), CUSTOMER_WRITE),
     "GetRecipients": (he("GetRecipients", path=ALPINE), CUSTOMER_READ),
+    "CreateConsumerUser": (
+        he(
+            "CreateConsumerUser",
+            container=ALPINE,
+            userPrincipalName="new2@alpineskihouse.com",
+            sAMAccountName="c_new2",
+        ),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteConsumerUser": (he("DeleteConsumerUser", path=CONSUMER), CUSTOMER_WRITE),
+    "CreateConsumerVanityDomain": (
+        he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="vanity.example"),
+        CUSTOMER_WRITE,
+    ),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),
     # service plans: defined by Domain Admins, read by all, offered to an org by its OrgCreators
@@ -158,6 +174,15 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "DeallocateMailbox": (rm("DeallocateMailbox", mailbox=WORKER), DOMAIN_ONLY),
+    "AllocateConsumerUserMailbox": (
+        rm(
+            "AllocateConsumerUserMailbox",
+            userPrincipalName="cons2@alpineskihouse.com",
+            mailbox=OTHER_CONSUMER,
+            kilobytes=1000,
+        ),
+        DOMAIN_ONLY,
+    ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
 }
 
@@ -196,6 +221,20 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     ok(d.submit(he("CreateDistributionList", container=ALPINE, name="List")))
     ok(d.submit(he("AddDistributionListMember", path=LIST, member=OTHER_PARTNER)))
+    ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
+    for local, plan in (("cons", "ConsumerMail"), ("cons2", None)):
+        upn = f"{local}@alpineskihouse.com"
+        ok(
+            d.submit(
+                he(
+                    "CreateConsumerUser",
+                    container=ALPINE,
+                    userPrincipalName=upn,
+                    sAMAccountName=f"c_{local}",
+                    planName=plan,
+                )
+            )
+        )
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -26,7 +26,20 @@ FEATURE_TYPES = (
 
 SAMPLE_PLANS = (
     (
+        "ConsumerMail",
+        "HeConsumer",
+        "5 MB consumer mailbox, POP3 and web access",
+        {
+            "MailboxSize": "5000",
+            "DisablePOP": "0",
+            "DisableIMAP": "1",
+            "DisableHTTP": "0",
+            "MailboxFolderSet": "108303",
+        },
+    ),
+    (
         "BaseMail",
+        "HeBusiness",
         "10 MB mailbox, POP3 and web access",
         {
             "MailboxSize": "10000",
@@ -38,6 +51,7 @@ SAMPLE_PLANS = (
     ),
     (
         "GoldMail",
+        "HeBusiness",
         "20 MB mailbox, POP3, IMAP4 and web access",
         {
             "MailboxSize": "20000",
@@ -49,6 +63,7 @@ SAMPLE_PLANS = (
     ),
     (
         "PlatinumMailPlus",
+        "HeBusiness",
         "50 MB mailbox, every protocol, full Outlook with the organization's address lists",
         {
             "MailboxSize": "50000",
@@ -65,11 +80,11 @@ SAMPLE_PLANS = (
 def seed(catalogue: PlanCatalogue) -> None:
     for feature in FEATURE_TYPES:
         catalogue.add_feature_type(feature)
-    for name, description, features in SAMPLE_PLANS:
+    for name, category, description, features in SAMPLE_PLANS:
         catalogue.add_plan(
             name=name,
             plan_type="ExchMailbox",
-            category="HeBusiness",
+            category=category,
             description=description,
             features=list(features.items()),
         )

@@ -41,7 +41,7 @@ _SET_PLAN = Prepared(
     .values(plan_id=bindparam("b_plan_id"), modified=bindparam("b_modified"))
 )
 _CUSTOMER_PLAN = Prepared(
-    select(plans.c.name)
+    select(customers.c.customer_type, plans.c.name)
     .select_from(customers.outerjoin(plans, plans.c.id == customers.c.plan_id))
     .where(customers.c.guid == bindparam("guid"))
 )
@@ -329,9 +329,9 @@ class SqlPlanCatalogue:
             r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified, r.plan_name
         )
 
-    def customer_plan(self, guid: str) -> tuple[bool, str | None]:
+    def customer_plan(self, guid: str) -> tuple[str | None, str | None]:
         row = _CUSTOMER_PLAN.execute(self._conn, {"guid": guid}).first()
-        return (False, None) if row is None else (True, row.name)
+        return (None, None) if row is None else (row.customer_type, row.name)
 
     def set_plan(self, guid: str, plan: str | None) -> None:
         plan_id = self.plan(plan).plan_id if plan is not None else None

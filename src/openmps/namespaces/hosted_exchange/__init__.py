@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openmps.namespaces.hosted_exchange import (
     address_lists,
+    consumers,
     domains,
     mailboxes,
     organizations,
@@ -16,6 +17,7 @@ from openmps.namespaces.hosted_exchange import (
 PROCEDURES: tuple[type, ...] = (
     *organizations.PROCEDURES,
     *users.PROCEDURES,
+    *consumers.PROCEDURES,
     *mailboxes.PROCEDURES,
     *domains.PROCEDURES,
     *address_lists.PROCEDURES,

@@ -33,6 +33,7 @@ RECIPIENT_ATTRIBUTES = (
     "proxyAddresses",
     "showInAddressBook",
     "msExchUseOAB",
+    "msExchHideFromAddressLists",
     "msExchUserAccountControl",
     "msExchMailboxGuid",
     "homeMDB",

@@ -18,7 +18,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import AlreadyExists, InvalidArgument, NotFound, NotImplementedYet
+from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
 from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
@@ -28,31 +28,52 @@ Ctx = ProcedureContext[Providers]
 RESOURCE_MANAGER = "Exchange Resource Manager"
 NO_PLAN = "(none)"
 
+BUSINESS_USER, CONSUMER_USER = "BusinessUser", "ConsumerUser"
+CONSUMER_CATEGORY = "HeConsumer"
 CustomerTypeName = Annotated[
-    str, Xml("customerTypeName", "BusinessUser (ConsumerUser arrives with consumer users)")
+    str,
+    Xml(
+        "customerTypeName",
+        "BusinessUser: space from the org's pool, plans available to the org; ConsumerUser: space "
+        "on consumer stores, consumer (HeConsumer) plans",
+    ),
 ]
 
 
-def _business(customer_type: str) -> None:
-    if customer_type.casefold() == "consumeruser":
-        message = "'customerTypeName' ConsumerUser is not supported yet"
-        raise NotImplementedYet(message, argument="customerTypeName")
-    if customer_type.casefold() != "businessuser":
+def is_consumer(customer_type: str) -> bool:
+    if customer_type.casefold() not in (BUSINESS_USER.casefold(), CONSUMER_USER.casefold()):
         raise InvalidArgument(
-            f"'customerTypeName' must be BusinessUser or ConsumerUser, not '{customer_type}'",
+            f"'customerTypeName' must be BusinessUser or ConsumerUser, not '{customer_type[:40]}'",
             argument="customerTypeName",
         )
+    return customer_type.casefold() == CONSUMER_USER.casefold()
 
 
-def _plan_record(providers: Providers, org: Org, entry: Entry) -> str:
-    """The user's current plan name; a user the plans database does not know yet gets its record."""
-    known, plan = providers.plans.customer_plan(entry.guid)
-    if not known:
+def _plan_record(providers: Providers, org: Org, entry: Entry, consumer: bool | None) -> str:
+    """The user's current plan name; a user the plans database does not know yet gets its record.
+
+    ``consumer`` (unless None) must match the record: a consumer's mailbox is asked for as one,
+    and a business user's as one.
+    """
+    kind, plan = providers.plans.customer_plan(entry.guid)
+    if kind is None:
         name = entry.first("userPrincipalName") or entry.dn.rdn_value
-        plans = providers.plans
-        plans.record_customer(entry.guid, customer_type="BusinessUser", org=org.entry.guid, name=name)
+        kind = CONSUMER_USER if consumer else BUSINESS_USER
+        providers.plans.record_customer(entry.guid, customer_type=kind, org=org.entry.guid, name=name)
         return NO_PLAN
+    if consumer is not None and (kind == CONSUMER_USER) != consumer:
+        wanted = CONSUMER_USER if consumer else BUSINESS_USER
+        raise InvalidOperation(f"{entry.dn.ldap_path} is a {kind}, not a {wanted}", dn=str(entry.dn))
     return plan or NO_PLAN
+
+
+def _plan_for(providers: Providers, org: Org, name: str, consumer: bool) -> exchange.PlanSettings:
+    if not consumer:
+        return exchange.PlanSettings.of(exchange.available_plan(providers, org, name))
+    plan = providers.plans.plan(name)
+    if plan.category != CONSUMER_CATEGORY:
+        raise InvalidOperation(f"the plan '{plan.name}' is not a consumer plan", plan=plan.name)
+    return exchange.PlanSettings.of(plan)
 
 
 def _change_plan(providers: Providers, org: Org, entry: Entry, old: str, new: str | None) -> None:
@@ -91,12 +112,13 @@ class CreateMailbox:
     ] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _business(self.customer_type)
+        consumer = is_consumer(self.customer_type)
         providers = ctx.providers
         org, entry = business_user(providers, self.path, ("userPrincipalName", "msExchMailboxGuid"))
         if entry.get("msExchMailboxGuid"):  # an allocation without one: the ledger refuses it
             raise AlreadyExists(f"{self.path.ldap_path} already has a mailbox", dn=str(self.path))
-        settings = exchange.PlanSettings.of(exchange.available_plan(providers, org, self.plan_name))
+        before = _plan_record(providers, org, entry, consumer)
+        settings = _plan_for(providers, org, self.plan_name, consumer)
         upn = Upn.parse(entry.first("userPrincipalName") or "")
         primary, domains = exchange.org_domains(providers, org)
         if self.smtp_domain is not None:
@@ -109,30 +131,26 @@ class CreateMailbox:
         addresses = exchange.mailbox_addresses(Upn(upn.local, primary), self.proxy_addresses, domains, org)
         alias = self.alias if self.alias is not None else upn.local
         exchange.smtp_address(f"{alias}@{primary}", "alias")  # an alias is an address's local part
-        before = _plan_record(providers, org, entry)
-
-        allocation = args(
-            organization=org.dn,
-            mailbox=self.path,
-            kilobytes=settings.size_kb,
-            mailStore=copy.deepcopy(self.mail_store) if self.mail_store is not None else None,
-        )
-        store = ctx.call(RESOURCE_MANAGER, "AllocateMailbox", allocation, as_service=True).find("mailStore")
-        assert store is not None
+        store = self._allocate(ctx, org, str(upn), settings.size_kb, consumer)
         server, name = store.findtext("serverName") or "", store.findtext("mailStoreName") or ""
 
-        if settings.wants_address_lists:
-            org = create_address_lists(providers, org)  # full Outlook needs the org's own lists
         layout = providers.layout
-        shown, oab = exchange.address_book(layout, org)
+        shown: list[str] = []
+        oab: list[str] = []
+        base, hidden = self.path, ["TRUE"]  # a consumer sees only itself, and no address list shows it
+        if not consumer:
+            if settings.wants_address_lists:
+                org = create_address_lists(providers, org)  # full Outlook needs the org's own lists
+            (shown, oab), base, hidden = exchange.address_book(layout, org), org.dn, []
         attrs: dict[str, list[str]] = {
-            "msExchQueryBaseDN": [str(org.dn)],
+            "msExchQueryBaseDN": [str(base)],
             "mail": [addresses[0]],
             "mailNickname": [alias],
             "proxyAddresses": exchange.proxy_values(addresses),
             **settings.attributes(),
             "showInAddressBook": shown,
             "msExchUseOAB": oab,
+            "msExchHideFromAddressLists": hidden,
             "msExchUserAccountControl": ["0"],
             "msExchMailboxGuid": [str(uuid.uuid4())],
             "homeMDB": [str(exchange.home_mdb(layout, server, name))],
@@ -147,6 +165,35 @@ class CreateMailbox:
             copy.deepcopy(store),
         ]
 
+    def _allocate(self, ctx: Ctx, org: Org, upn: str, kilobytes: int, consumer: bool) -> etree._Element:
+        """The Resource Manager's <mailStore>: in the org's pool, or on a consumer store."""
+        if consumer:
+            server = name = None
+            if self.mail_store is not None:
+                server, name = (
+                    self.mail_store.findtext("serverName"),
+                    self.mail_store.findtext("mailStoreName"),
+                )
+            allocation = args(
+                userPrincipalName=upn,
+                mailbox=self.path,
+                kilobytes=kilobytes,
+                mailStoreServer=server,
+                mailStoreName=name,
+            )
+            procedure = "AllocateConsumerUserMailbox"
+        else:
+            allocation = args(
+                organization=org.dn,
+                mailbox=self.path,
+                kilobytes=kilobytes,
+                mailStore=copy.deepcopy(self.mail_store) if self.mail_store is not None else None,
+            )
+            procedure = "AllocateMailbox"
+        store = ctx.call(RESOURCE_MANAGER, procedure, allocation, as_service=True).find("mailStore")
+        assert store is not None
+        return store
+
 
 @procedure(
     NAMESPACE, "ChangeUserMailboxPlan", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP"
@@ -160,15 +207,22 @@ class ChangeUserMailboxPlan:
     customer_type: CustomerTypeName = "BusinessUser"
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _business(self.customer_type)
+        consumer = is_consumer(self.customer_type)
         providers = ctx.providers
         org, entry = business_user(providers, self.path)
-        if providers.resources.mailbox(entry.guid) is None:
+        ledger = providers.resources
+        current = ledger.mailbox(entry.guid)
+        if current is None:
             raise NotFound(f"{self.path.ldap_path} has no mailbox; CreateMailbox first", dn=str(self.path))
-        settings = exchange.PlanSettings.of(exchange.available_plan(providers, org, self.plan_name))
-        before = _plan_record(providers, org, entry)
+        before = _plan_record(providers, org, entry, consumer)
+        settings = _plan_for(providers, org, self.plan_name, consumer)
         old = exchange.PlanSettings.of(providers.plans.plan(before)).attributes() if before != NO_PLAN else {}
-        place = providers.resources.resize_mailbox(entry.guid, settings.size_kb)
+        delta = settings.size_kb - current.size_kb
+        if consumer and delta > 0:  # a consumer's own pool grows on its store first
+            ledger.allocate(current.org, [(current.store.store_id, delta)])
+        place = ledger.resize_mailbox(entry.guid, settings.size_kb)
+        if consumer and delta < 0:
+            ledger.shrink(current.org, current.store.store_id, -delta)
         new = settings.attributes()
         _restamp(providers, self.path, entry, old, new)
         if before.casefold() != settings.plan.name.casefold():
@@ -199,7 +253,7 @@ def remove_mailbox(ctx: Ctx, org: Org, entry: Entry) -> None:
     """Deallocate a user's mailbox and take the recipient attributes off (DeleteMailbox_)."""
     providers = ctx.providers
     ctx.call(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
-    before = _plan_record(providers, org, entry)
+    before = _plan_record(providers, org, entry, None)
     stamped = set(exchange.RECIPIENT_ATTRIBUTES)
     if before != NO_PLAN:
         stamped |= set(exchange.PlanSettings.of(providers.plans.plan(before)).properties)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from lxml import etree
 
 from openmps.delegation.layout import OrgType
-from openmps.delegation.session import Providers
+from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.directory.naming import sam_seed
-from openmps.directory.service import DirectoryService
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidArgument
@@ -35,15 +34,11 @@ NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
 
 
-@procedure(
-    NAMESPACE, "CreateBusinessUser", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD"
-)
-class CreateBusinessUser:
-    """Create a business user; optionally set its password and make it an admin of its organization."""
+class NewUser:
+    """What creating a business or a consumer user shares: identity, password, names, a mailbox plan."""
 
     container: Annotated[DN, Xml("container", "LDAP path of the organization OU")]
     user_principal_name: Annotated[Upn, Xml("userPrincipalName", "user@<a domain of the organization>")]
-    is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
     preferred_dc: PreferredDC = None
     new_password: Annotated[
         Secret | None, Xml("newPassword", "password, checked against the policy of docs/security.md")
@@ -55,26 +50,23 @@ class CreateBusinessUser:
     initials: Annotated[str | None, Xml("initials")] = None
     description: Annotated[str | None, Xml("description")] = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
-    sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
     plan_name: Annotated[str | None, Xml("planName", "give the user a mailbox from this plan")] = None
     mail_store: Annotated[
         etree._Element | None, Xml("mailStore", "with planName: @algorithm, or serverName + mailStoreName")
     ] = None
-    proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "with planName: value* extra SMTP addresses")
-    ] = None
-    alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
-
     _password_hash: str | None = None
+    CUSTOMER_TYPE = "BusinessUser"
 
     def prepare(self, providers: Providers) -> None:
         """Check and hash the password before the store is touched: hashing is the costly part."""
         if self.new_password is not None:
-            names = (self.user_principal_name.local, self.sam_account_name or "")
+            # sAMAccountName: optional for business users, required for consumers
+            names = (self.user_principal_name.local, getattr(self, "sam_account_name", None) or "")
             providers.passwords.check_policy(self.new_password, account_names=names)
             self._password_hash = providers.passwords.hash(self.new_password)
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def _create(self, ctx: Ctx, sam: str | None) -> tuple[Org, DN]:
+        """The user entry and its customer record; ``sam`` None: generated from the UPN."""
         providers = ctx.providers
         directory = providers.directory
         org = org_at(providers, self.container, OrgType.CUSTOMER)
@@ -88,39 +80,25 @@ class CreateBusinessUser:
             )
         dn = self.container.child("CN", upn)  # an existing user: AlreadyExists from the add
         attrs = self._attributes(upn)
-        attrs["sAMAccountName"] = [self._sam(directory)]
+        attrs["sAMAccountName"] = [sam if sam is not None else directory.allocate_sam_account_name(upn)]
         created = directory.add(dn, attrs)
         providers.plans.record_customer(
-            created.guid, customer_type="BusinessUser", org=org.entry.guid, name=upn
+            created.guid, customer_type=self.CUSTOMER_TYPE, org=org.entry.guid, name=upn
         )
-        groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
-        for group in groups:
-            directory.modify(group, [Change.add("member", str(dn))])
-        user = etree.Element("user", path=dn.ldap_path, name=upn)
-        member_of_elements(user, groups)
-        return [*self._mailbox(ctx, dn), user]
+        return org, dn
 
-    def _mailbox(self, ctx: Ctx, dn: DN) -> list[etree._Element]:
+    def _mailbox(self, ctx: Ctx, dn: DN, extra: Mapping[str, object]) -> list[etree._Element]:
         """CreateMailbox's <properties>, <mail> and <proxyAddresses> when a plan was asked for."""
+        arguments = {"mailStore": _copied(self.mail_store), **extra}
         if self.plan_name is None:
-            given = [n for n, v in self._mail_arguments().items() if v is not None]
+            given = [n for n, v in arguments.items() if v is not None]
             if given:
                 raise InvalidArgument(f"'{given[0]}' needs 'planName'", argument=given[0])
             return []
-        mailbox = args(planName=self.plan_name, path=dn, **self._mail_arguments())
+        mailbox = args(planName=self.plan_name, path=dn, customerTypeName=self.CUSTOMER_TYPE, **arguments)
         # as the service: the caller's UserCreator role on the container covers the new user
         result = ctx.call(NAMESPACE, "CreateMailbox", mailbox, as_service=True)
         return [e for e in result if e.tag in ("properties", "mail", "proxyAddresses")]
-
-    def _mail_arguments(self) -> dict[str, object]:
-        def copied(element: etree._Element | None) -> etree._Element | None:
-            return copy.deepcopy(element) if element is not None else None
-
-        return {
-            "mailStore": copied(self.mail_store),
-            "proxyAddresses": copied(self.proxy_addresses),
-            "alias": self.alias,
-        }
 
     def _attributes(self, upn: str) -> dict[str, list[str]]:
         attrs = property_attributes(self.properties, USER_ATTRIBUTES, "user")
@@ -146,16 +124,45 @@ class CreateBusinessUser:
             attrs["userPassword"] = [self._password_hash]
         return attrs
 
-    def _sam(self, directory: DirectoryService) -> str:
-        if self.sam_account_name is None:
-            return directory.allocate_sam_account_name(str(self.user_principal_name))
-        if sam_seed(self.sam_account_name) != self.sam_account_name:
-            raise InvalidArgument(
-                f"'sAMAccountName': '{self.sam_account_name}' must be at most 20 characters without "
-                '"/\\[]:|<>+=;?,*@ and must not end with a dot',
-                argument="sAMAccountName",
-            )
-        return self.sam_account_name
+
+def _copied(element: etree._Element | None) -> etree._Element | None:
+    return copy.deepcopy(element) if element is not None else None
+
+
+def checked_sam(name: str) -> str:
+    if sam_seed(name) != name:
+        raise InvalidArgument(
+            f"'sAMAccountName': '{name}' must be at most 20 characters without "
+            '"/\\[]:|<>+=;?,*@ and must not end with a dot',
+            argument="sAMAccountName",
+        )
+    return name
+
+
+@procedure(
+    NAMESPACE, "CreateBusinessUser", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD"
+)
+class CreateBusinessUser(NewUser):
+    """Create a business user; optionally set its password, make it an admin of its organization and
+    give it a mailbox from a plan."""
+
+    is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
+    sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
+    proxy_addresses: Annotated[
+        etree._Element | None, Xml("proxyAddresses", "with planName: value* extra SMTP addresses")
+    ] = None
+    alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        sam = checked_sam(self.sam_account_name) if self.sam_account_name is not None else None
+        org, dn = self._create(ctx, sam)
+        groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
+        for group in groups:
+            ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
+        user = etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)
+        member_of_elements(user, groups)
+        extra = {"proxyAddresses": _copied(self.proxy_addresses), "alias": self.alias}
+        return [*self._mailbox(ctx, dn, extra), user]
 
 
 @procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")

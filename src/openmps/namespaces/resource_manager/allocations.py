@@ -22,7 +22,7 @@ from openmps.namespaces.resource_manager.xmlargs import (
     text,
     unknown_children,
 )
-from openmps.resources.interface import BUSINESS, KB_PER_MB, PUBLIC, ResourceLedger, Store
+from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, ResourceLedger, Store
 from openmps.resources.placement import (
     MailboxAlgorithm,
     OrgAlgorithm,
@@ -333,6 +333,49 @@ class AllocateMailbox:
         return [element]
 
 
+@procedure(NAMESPACE, "AllocateConsumerUserMailbox", requires=Role.DOMAIN_ADMIN)
+class AllocateConsumerUserMailbox:
+    """Place a consumer's mailbox on a consumer store: the one with the most room, or the named one.
+
+    A consumer has no organization pool: the mailbox gets space of its own on the store (in the
+    ledger, a pool held by the consumer itself), so the same invariants hold.
+    """
+
+    user_principal_name: Annotated[str, Xml("userPrincipalName", "the consumer's UPN (MPS compatibility)")]
+    mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the consumer user")]
+    kilobytes: Annotated[int, Xml("kilobytes", "mailbox size")]
+    preferred_dc: Annotated[str | None, Xml("preferredDomainController", "accepted for MPS")] = None
+    server: Annotated[str | None, Xml("mailStoreServer", "only this server's consumer stores")] = None
+    store_name: Annotated[str | None, Xml("mailStoreName", "this consumer store")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        ledger = providers.resources
+        entry = providers.directory.find_many([self.mailbox], attributes=("objectClass",)).get(self.mailbox)
+        if entry is None or not entry.has_class("user"):
+            raise InvalidArgument(f"{self.mailbox.ldap_path} is not a user", dn=str(self.mailbox))
+        if not 0 < self.kilobytes <= MAX_KILOBYTES:
+            raise InvalidArgument(f"'kilobytes' must be from 1 to {MAX_KILOBYTES}, not {self.kilobytes}")
+        stores = ledger.stores(CONSUMER)
+        if self.store_name is not None:
+            stores = [ledger.store(CONSUMER, self.store_name)]  # NotFound: not a consumer store
+        if self.server is not None:
+            stores = [s for s in stores if s.server_name.casefold() == self.server.casefold()]
+            if not stores:
+                raise NotFound(
+                    f"no consumer store is registered on server '{self.server}'", server=self.server
+                )
+        roomy = [s for s in stores if s.free_kb >= self.kilobytes]
+        if not roomy:
+            raise QuotaExceeded(f"no consumer store has {self.kilobytes} KB free", needed_kb=self.kilobytes)
+        store = max(roomy, key=lambda s: (s.free_kb, -s.store_id))
+        ledger.allocate(entry.guid, [(store.store_id, self.kilobytes)])
+        ledger.place_mailbox(
+            org=entry.guid, mailbox=entry.guid, store_id=store.store_id, kilobytes=self.kilobytes
+        )
+        return [store_ref(store)]
+
+
 @procedure(NAMESPACE, "DeallocateMailbox", requires=Role.DOMAIN_ADMIN)
 class DeallocateMailbox:
     """Return a mailbox's space to its organization."""
@@ -342,6 +385,8 @@ class DeallocateMailbox:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         guid = ctx.providers.directory.get(self.mailbox).guid
         place = ctx.providers.resources.release_mailbox(guid)
+        if place.org == guid:  # a consumer's own pool goes with its mailbox
+            ctx.providers.resources.deallocate_organization(guid)
         element = store_ref(place.store)
         etree.SubElement(element, "kilobytes").text = str(place.size_kb)
         return [element]
@@ -370,6 +415,7 @@ PROCEDURES = (
     DeallocatePublicFolder,
     DeallocateOrganization,
     AllocateMailbox,
+    AllocateConsumerUserMailbox,
     DeallocateMailbox,
     QueryMailboxAllocation,
 )
