@@ -133,3 +133,46 @@ def test_racing_mailboxes_never_overbook_their_organization(tmp_path: Path) -> N
     # 95 MB on one store, 10 MB mailboxes: 9 fit
     assert sum(w for w, _ in results) == 9, results
     check_invariants(engine)
+
+
+def _users_with_mailboxes(home: str, worker: int, barrier: Any) -> tuple[int, int]:
+    from openmps.app import open_deployment
+    from support import fast_passwords, he, org_path
+
+    d = open_deployment(Path(home), passwords=fast_passwords())
+    barrier.wait()
+    won = lost = 0
+    for i in range(3):
+        outcome = d.submit(
+            he(
+                "CreateBusinessUser",
+                container=org_path("WH", "alpineskihouse"),
+                userPrincipalName=f"w{worker}u{i}@alpineskihouse.com",
+                isAdmin=False,
+                planName="GoldMail",
+            )
+        )
+        if outcome.error is None:
+            won += 1
+        else:
+            assert outcome.error.hex_code == "0x80070070", outcome.error  # QuotaExceeded, nothing else
+            lost += 1
+    d.sql.dispose()
+    return won, lost
+
+
+def test_racing_mailbox_creations_through_the_engine(tmp_path: Path) -> None:
+    from openmps.app import init_deployment
+    from openmps.types import Secret
+    from support import fast_passwords, make_alpineskihouse
+
+    home = tmp_path / "home"
+    d = init_deployment(
+        home, domain="fabrikam.com", admin_password=Secret("Adm1nPassw0rd!"), passwords=fast_passwords()
+    )
+    make_alpineskihouse(d, exchange=True)  # 50 MB on each of two stores
+    d.sql.dispose()
+    results = _race(_users_with_mailboxes, str(home))
+    # 51,200 KB per store and 20,000 KB per GoldMail mailbox: two per store, four in all
+    assert sum(w for w, _ in results) == 4, results
+    check_invariants(make_engine(sqlite_url(home / "openmps.db")))
