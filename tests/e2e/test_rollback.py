@@ -21,6 +21,7 @@ from support import (
     make_alpineskihouse,
     ok,
     org_path,
+    request_xml,
     rm,
     snapshot,
 )
@@ -310,6 +311,55 @@ scenario(
     he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="zed.example"),
 )
 scenario("DeleteConsumerUser", _vanity, he("DeleteConsumerUser", path=CONSUMER, deleteSMTPDomain=True))
+
+
+def ocs(procedure: str, /, **args: object) -> str:
+    return request_xml("Managed Office Communications Server", procedure, **args)
+
+
+def _ocs_ready(d: Deployment) -> None:
+    _user(d)
+    ok(d.submit(ocs("Initialize")))
+    ok(d.submit(ocs("AddSharedPool", poolFQDN="pool1.fabrikam.com")))
+    ok(
+        d.submit(
+            ocs(
+                "CreateSipDomain", organization=org_path("WH", "alpineskihouse"), address="alpineskihouse.com"
+            )
+        )
+    )
+
+
+def _sip_user(d: Deployment) -> None:
+    _ocs_ready(d)
+    ok(d.submit(ocs("CreateSipUser", user=BOB, enabled=True, primaryURI="sip:bob@alpineskihouse.com")))
+
+
+BOB = "LDAP://CN=bob@alpineskihouse.com," + org_path("WH", "alpineskihouse")[7:]
+scenario("Initialize", _nothing, ocs("Initialize"))
+scenario("AddSharedPool", _nothing, ocs("AddSharedPool", poolFQDN="pool1.fabrikam.com"))
+scenario(
+    "CreateSipDomain",
+    make_alpineskihouse,
+    ocs("CreateSipDomain", organization=org_path("WH", "alpineskihouse"), address="alpineskihouse.com"),
+)
+scenario(
+    "CreateSipUser",
+    _ocs_ready,
+    ocs(
+        "CreateSipUser",
+        user=BOB,
+        enabled=True,
+        primaryURI="sip:bob@alpineskihouse.com",
+        enabledForFederation=True,
+    ),
+)
+scenario(
+    "SetSipUserProperties",
+    _sip_user,
+    ocs("SetSipUserProperties", user=BOB, primaryURI="sip:rob@alpineskihouse.com"),
+)
+scenario("DeleteSipUser", _sip_user, ocs("DeleteSipUser", user=BOB))
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

@@ -15,7 +15,18 @@ import pytest
 from openmps.app import init_deployment, open_deployment, registry
 from openmps.engine.context import Caller
 from openmps.types import DN, Secret
-from support import HOSTING, RawXml, build_world, fast_passwords, he, mail_stores, ok, org_path, rm
+from support import (
+    HOSTING,
+    RawXml,
+    build_world,
+    fast_passwords,
+    he,
+    mail_stores,
+    ok,
+    org_path,
+    request_xml,
+    rm,
+)
 
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
@@ -39,6 +50,12 @@ EVERYONE = ("ok",) * 8
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 FOURTH = org_path("R2", "fourthcoffee")
+
+
+def ocs(procedure: str, /, **args: object) -> str:
+    return request_xml("Managed Office Communications Server", procedure, **args)
+
+
 PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
 OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
 LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
@@ -91,6 +108,32 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "DeleteDistributionList": (he("DeleteDistributionList", path=LIST), CUSTOMER_WRITE),
     "GetRecipients": (he("GetRecipients", path=ALPINE), CUSTOMER_READ),
+    # Managed Office Communications Server: pools are Domain Admins'; SIP state is the org's
+    "Initialize": (ocs("Initialize"), DOMAIN_ONLY),
+    "AddSharedPool": (ocs("AddSharedPool", poolFQDN="pool9.fabrikam.com"), DOMAIN_ONLY),
+    "RemoveSharedPool": (ocs("RemoveSharedPool", poolFQDN="pool1.fabrikam.com"), DOMAIN_ONLY),
+    "DeleteSharedPool": (ocs("DeleteSharedPool", poolFQDN="spare.fabrikam.com"), DOMAIN_ONLY),
+    "GetPools": (ocs("GetPools"), DOMAIN_ONLY),
+    "CreateSipDomain": (
+        ocs("CreateSipDomain", organization=ALPINE, address="im.alpine.example"),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteSipDomain": (
+        ocs("DeleteSipDomain", organization=ALPINE, address="spare-sip.example"),
+        CUSTOMER_WRITE,
+    ),
+    "ValidateSipDomainOwnership": (
+        ocs("ValidateSipDomainOwnership", organization=ALPINE, address="alpineskihouse.com"),
+        CUSTOMER_WRITE,
+    ),
+    "GetSipDomainsByOrganization": (ocs("GetSipDomainsByOrganization", organization=ALPINE), CUSTOMER_READ),
+    "CreateSipUser": (
+        ocs("CreateSipUser", user=BOSS, enabled=True, primaryURI="sip:boss@alpineskihouse.com"),
+        CUSTOMER_WRITE,
+    ),
+    "SetSipUserProperties": (ocs("SetSipUserProperties", user=WORKER, enabled=False), CUSTOMER_WRITE),
+    "GetSipUserProperties": (ocs("GetSipUserProperties", user=WORKER), CUSTOMER_READ),
+    "DeleteSipUser": (ocs("DeleteSipUser", user=WORKER), CUSTOMER_WRITE),
     "CreateConsumerUser": (
         he(
             "CreateConsumerUser",
@@ -222,6 +265,22 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(d.submit(he("CreateDistributionList", container=ALPINE, name="List")))
     ok(d.submit(he("AddDistributionListMember", path=LIST, member=OTHER_PARTNER)))
     ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
+    ok(d.submit(ocs("Initialize")))
+    for pool in ("pool1.fabrikam.com", "spare.fabrikam.com"):
+        ok(d.submit(ocs("AddSharedPool", poolFQDN=pool)))
+    for domain in ("alpineskihouse.com", "spare-sip.example"):
+        ok(d.submit(ocs("CreateSipDomain", organization=ALPINE, address=domain)))
+    ok(
+        d.submit(
+            ocs(
+                "CreateSipUser",
+                user=WORKER,
+                enabled=True,
+                primaryURI="sip:worker@alpineskihouse.com",
+                poolFQDN="pool1.fabrikam.com",
+            )
+        )
+    )
     for local, plan in (("cons", "ConsumerMail"), ("cons2", None)):
         upn = f"{local}@alpineskihouse.com"
         ok(

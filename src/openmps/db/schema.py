@@ -57,6 +57,9 @@ entries = Table(
 )
 
 # Every attribute value of every entry (objectGUID/objectSid live in ``entries``).
+UNIQUE_VALUES = (
+    "name IN ('samaccountname', 'userprincipalname', 'proxyaddresses', 'msrtcsip-primaryuseraddress')"
+)
 entry_values = Table(
     "entry_values",
     metadata,
@@ -69,15 +72,16 @@ entry_values = Table(
     # (entry, attribute, value): membership checks stay O(log n) however large the group
     Index("ix_entry_values_entry", "entry_id", "name", "value_norm"),
     Index("ix_entry_values_lookup", "name", "value_norm"),
-    # The store's own guarantee of uniqueness for sAMAccountName, userPrincipalName and
-    # proxyAddresses: the rules above check first for a clear error, this catches any race.
+    # The store's own guarantee of uniqueness for sAMAccountName, userPrincipalName,
+    # proxyAddresses and SIP addresses: the rules above check first for a clear error, this
+    # catches any race.
     Index(
         "uq_entry_values_unique_attrs",
         "name",
         "value_norm",
         unique=True,
-        sqlite_where=text("name IN ('samaccountname', 'userprincipalname', 'proxyaddresses')"),
-        postgresql_where=text("name IN ('samaccountname', 'userprincipalname', 'proxyaddresses')"),
+        sqlite_where=text(UNIQUE_VALUES),
+        postgresql_where=text(UNIQUE_VALUES),
     ),
 )
 

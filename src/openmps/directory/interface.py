@@ -25,7 +25,9 @@ from openmps.types import DN
 
 # Values unique across the whole directory.  sAMAccountName is unique per domain in AD; one OpenMPS
 # deployment serves one domain, so "per domain" and "global" coincide.
-UNIQUE_ATTRIBUTES: frozenset[str] = frozenset({"samaccountname", "userprincipalname", "proxyaddresses"})
+UNIQUE_ATTRIBUTES: frozenset[str] = frozenset(
+    {"samaccountname", "userprincipalname", "proxyaddresses", "msrtcsip-primaryuseraddress"}
+)
 
 # Attributes whose values are DNs (compared and stored in DN-normalized form).
 DN_ATTRIBUTES: frozenset[str] = frozenset({"member", "managedby", "distinguishedname"})

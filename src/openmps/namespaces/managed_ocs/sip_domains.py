@@ -1,0 +1,154 @@
+"""SIP domains of organizations (reference §4.1): service pointers, globally unique."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Scope
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import ConstraintViolation, InvalidArgument, NotEmpty, NotFound
+from openmps.namespaces.managed_ocs.common import (
+    NAMESPACE,
+    SIP_ADDRESS,
+    SIP_DOMAIN_CLASS,
+    SIP_SERVICE,
+    PreferredDC,
+    domain_holder,
+    fqdn,
+    not_owned,
+    sip_domains_container,
+    usable_domains,
+)
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+Organization = Annotated[DN, Xml("organization", "LDAP path of the business or reseller organization")]
+Address = Annotated[str, Xml("address", "the SIP domain: a fully qualified domain name, not an IP address")]
+
+
+def organization_at(providers: Providers, dn: DN) -> Org:
+    chain = providers.org_chain(dn)
+    if not chain or chain[0].dn != dn or chain[0].kind not in (OrgType.CUSTOMER, OrgType.RESELLER):
+        if not providers.directory.exists(dn):
+            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+        raise InvalidArgument(f"{dn.ldap_path} is not a business or reseller organization", dn=str(dn))
+    return chain[0]
+
+
+class _OrgDomain:
+    """The arguments of the procedures on one SIP domain of one organization."""
+
+    organization: Organization
+    address: Address
+    preferred_dc: PreferredDC = None
+
+
+@procedure(
+    NAMESPACE, "CreateSipDomain", requires=Role.USER_CREATOR, scope="organization", right="DS_CREATE_CHILD"
+)
+class CreateSipDomain(_OrgDomain):
+    """Give an organization a SIP domain; no other organization may hold it."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = organization_at(providers, self.organization)
+        domain = fqdn(self.address)
+        if domain_holder(providers, domain) is not None:
+            # not naming the holder: it may be another reseller's tenant
+            raise ConstraintViolation(f"the SIP domain '{domain}' is already in use", domain=domain)
+        container = sip_domains_container(org)
+        if not providers.directory.exists(container):
+            providers.directory.add(container, {"objectClass": ["top", "container"], "cn": ["SIPDomains"]})
+        dn = container.child("CN", domain)
+        providers.directory.add(
+            dn,
+            {
+                "objectClass": ["top", "leaf", SIP_DOMAIN_CLASS],
+                "cn": [domain],
+                "serviceClassName": [SIP_SERVICE],
+                "serviceDNSName": [domain],
+                "serviceBindingInformation": [f"sip:{domain}"],
+            },
+        )
+        return [etree.Element("sipDomain", name=domain, owner="Tenant", path=dn.ldap_path)]
+
+
+@procedure(
+    NAMESPACE, "DeleteSipDomain", requires=Role.USER_CREATOR, scope="organization", right="DS_DELETE_CHILD"
+)
+class DeleteSipDomain(_OrgDomain):
+    """Take a SIP domain from its organization; refused while a SIP user's address uses it."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org = organization_at(providers, self.organization)
+        domain = fqdn(self.address)
+        dn = sip_domains_container(org).child("CN", domain)
+        if not providers.directory.exists(dn):
+            raise not_owned(domain, org)
+        users = providers.directory.search(
+            providers.layout.hosting,
+            Scope.SUBTREE,
+            filters.Substring(SIP_ADDRESS, None, (), f"@{domain}"),
+            limit=1,
+        )
+        if users:
+            raise NotEmpty(
+                f"the SIP domain '{domain}' is still used by {users[0].dn.ldap_path}", domain=domain
+            )
+        providers.directory.delete(dn)
+        return ()
+
+
+@procedure(
+    NAMESPACE,
+    "ValidateSipDomainOwnership",
+    requires=Role.USER_CREATOR,
+    scope="organization",
+    kind="read",
+    right="DS_READ_PROP",
+)
+class ValidateSipDomainOwnership(_OrgDomain):
+    """Whether an organization may use a SIP domain: ``Tenant`` (its own) or ``Parent`` (its reseller's)."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = organization_at(ctx.providers, self.organization)
+        domain = fqdn(self.address)
+        owner = usable_domains(ctx.providers, org).get(domain)
+        if owner is None:
+            raise not_owned(domain, org)
+        element = etree.Element("owner")
+        element.text = owner
+        return [element]
+
+
+@procedure(
+    NAMESPACE,
+    "GetSipDomainsByOrganization",
+    requires=Role.USER,
+    scope="organization",
+    kind="read",
+    right="DS_READ_PROP",
+)
+class GetSipDomainsByOrganization:
+    """The SIP domains an organization may use, its own and its reseller's, with their owner."""
+
+    organization: Organization
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org = organization_at(ctx.providers, self.organization)
+        element = etree.Element("sipDomains")
+        for domain, owner in sorted(usable_domains(ctx.providers, org).items()):
+            etree.SubElement(element, "sipDomain", name=domain, owner=owner)
+        return [element]
+
+
+PROCEDURES = (CreateSipDomain, DeleteSipDomain, ValidateSipDomainOwnership, GetSipDomainsByOrganization)

@@ -1,0 +1,256 @@
+"""SIP users (reference §4.1): a business user enabled for IM and presence, homed on a pool.
+
+The user's entry carries the ``msRTCSIP-*`` attributes.  Every option defaults to false.  The
+primary URI must be on a SIP domain of the user's organization or of its reseller, and is unique in
+the whole deployment (the directory's unique index, like proxy addresses).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Change, Entry, Scope
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
+from openmps.namespaces.managed_ocs.common import (
+    AVAILABLE,
+    HOME_POOL,
+    NAMESPACE,
+    POOL_STATE,
+    SIP_ADDRESS,
+    PreferredDC,
+    fqdn,
+    not_owned,
+    pools_container,
+    sip_uri,
+    usable_domains,
+)
+from openmps.namespaces.managed_ocs.pools import homed_users
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+ENABLED = "msRTCSIP-UserEnabled"
+FEDERATION = "msRTCSIP-FederationEnabled"
+INTERNET = "msRTCSIP-InternetAccessEnabled"
+OPTIONS = "msRTCSIP-OptionFlags"
+POLICY = "msRTCSIP-UserPolicy"
+INSTANCE = "msRTCSIP-InstanceId"
+# msRTCSIP-OptionFlags bits, as OCS 2007 defines them
+PUBLIC_IM, ANONYMOUS_MEETINGS, ENHANCED_PRESENCE = 0x1, 0x40, 0x100
+SIP_ATTRIBUTES = (SIP_ADDRESS, ENABLED, FEDERATION, INTERNET, OPTIONS, POLICY, HOME_POOL, INSTANCE)
+
+
+class _SipOptions:
+    """The options CreateSipUser and SetSipUserProperties share; None: leave as is (false when new)."""
+
+    preferred_dc: PreferredDC = None
+    enhanced_presence: Annotated[bool | None, Xml("enabledForEnhancedPresence", "enhanced presence")] = None
+    federation: Annotated[bool | None, Xml("enabledForFederation", "IM with federated partners")] = None
+    internet_access: Annotated[bool | None, Xml("enabledForInternetAccess", "remote (internet) access")] = (
+        None
+    )
+    public_network: Annotated[bool | None, Xml("publicNetworkEnabled", "public IM networks")] = None
+    anonymous_meetings: Annotated[
+        bool | None,
+        Xml("allowOrganizeMeetingWithAnonymousParticipants", "meetings with anonymous participants"),
+    ] = None
+    meeting_policy: Annotated[str | None, Xml("meetingPolicy", "name of the meeting policy")] = None
+    home_server: Annotated[
+        DN | None, Xml("homeServerDN", "DN of the pool to home the user on; default: the least loaded")
+    ] = None
+    pool: Annotated[str | None, Xml("poolFQDN", "the pool, by name (instead of homeServerDN)")] = None
+
+    def _changes(self, entry: Entry | None) -> list[Change]:
+        """The option attributes; for a new user (``entry`` None) every unset option is false."""
+
+        def current(attr: str) -> bool:
+            return entry is not None and (entry.first(attr) or "").upper() == "TRUE"
+
+        def choose(value: bool | None, attr: str) -> bool:
+            return value if value is not None else current(attr)
+
+        flags = int(entry.first(OPTIONS) or 0) if entry is not None else 0
+        for bit, value in (
+            (PUBLIC_IM, self.public_network),
+            (ANONYMOUS_MEETINGS, self.anonymous_meetings),
+            (ENHANCED_PRESENCE, self.enhanced_presence),
+        ):
+            if value is not None:
+                flags = flags | bit if value else flags & ~bit
+        changes = [
+            Change.replace(FEDERATION, _bool(choose(self.federation, FEDERATION))),
+            Change.replace(INTERNET, _bool(choose(self.internet_access, INTERNET))),
+            Change.replace(OPTIONS, str(flags)),
+        ]
+        if self.meeting_policy is not None:
+            changes.append(Change.replace(POLICY, *([self.meeting_policy] if self.meeting_policy else [])))
+        return changes
+
+    def _home(self, providers: Providers, required: bool) -> DN | None:
+        """The pool named by homeServerDN or poolFQDN (it must be available); else, if
+        ``required``, the available pool with the fewest users."""
+        if self.home_server is not None and self.pool is not None:
+            raise InvalidArgument("give homeServerDN or poolFQDN, not both", argument="poolFQDN")
+        container = pools_container(providers.layout)
+        named = self.home_server
+        if self.pool is not None:
+            named = container.child("CN", fqdn(self.pool, "poolFQDN"))
+        if named is not None:
+            entry = providers.directory.find(named) if named.is_within(container, strict=True) else None
+            if entry is None or not entry.has_class("msRTCSIP-Pool"):
+                raise NotFound(f"no pool '{named.rdn_value}' is registered", pool=named.rdn_value)
+            if (entry.first(POOL_STATE) or AVAILABLE) != AVAILABLE:
+                raise InvalidOperation(f"the pool '{named.rdn_value}' is not available", pool=named.rdn_value)
+            return named
+        if not required:
+            return None
+        pools = []
+        if providers.directory.exists(container):
+            pools = [
+                p.dn
+                for p in providers.directory.search(
+                    container, Scope.ONELEVEL, filters.eq("objectClass", "msRTCSIP-Pool")
+                )
+                if (p.first(POOL_STATE) or AVAILABLE) == AVAILABLE
+            ]
+        if not pools:
+            raise InvalidOperation("no shared pool is available; AddSharedPool first")
+        return min(pools, key=lambda dn: (homed_users(providers, dn), dn.rdn_value.casefold()))
+
+
+def _bool(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
+
+
+def _sip_user(providers: Providers, path: DN, *, sip: bool = True) -> tuple[Org, Entry]:
+    """A user of a business organization that is (``sip``) or is not yet a SIP user."""
+    entry = providers.directory.get(path)
+    chain = providers.org_chain(path)
+    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(f"{path.ldap_path} is not a user of a business organization", dn=str(path))
+    if sip and not entry.get(SIP_ADDRESS):
+        raise NotFound(f"{path.ldap_path} is not a SIP user; CreateSipUser first", dn=str(path))
+    if not sip and entry.get(SIP_ADDRESS):
+        raise AlreadyExists(f"{path.ldap_path} is already a SIP user", dn=str(path))
+    return chain[0], entry
+
+
+def _address(providers: Providers, org: Org, text: str) -> str:
+    uri = sip_uri(text)
+    if uri.domain not in usable_domains(providers, org):
+        raise not_owned(uri.domain, org)
+    return f"sip:{uri}"
+
+
+@procedure(NAMESPACE, "CreateSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class CreateSipUser(_SipOptions):
+    """Enable a business user for IM and presence: its primary URI, options and home pool."""
+
+    user: Annotated[DN, Xml("user", "LDAP path of the user")]
+    enabled: Annotated[bool, Xml("enabled", "whether the user may sign in")]
+    primary_uri: Annotated[str, Xml("primaryURI", "sip:user@<a SIP domain of its organization or reseller>")]
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, _ = _sip_user(providers, self.user, sip=False)
+        address = _address(providers, org, self.primary_uri)
+        home = self._home(providers, required=True)
+        assert home is not None
+        changes = [
+            Change.replace(SIP_ADDRESS, address),
+            Change.replace(ENABLED, _bool(self.enabled)),
+            Change.replace(HOME_POOL, str(home)),
+            Change.replace(INSTANCE, "{" + str(uuid.uuid4()).upper() + "}"),
+            *self._changes(None),
+        ]
+        providers.directory.modify(self.user, changes)  # a URI in use: ConstraintViolation
+        return [_properties(providers.directory.get(self.user))]
+
+
+@procedure(NAMESPACE, "SetSipUserProperties", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class SetSipUserProperties(_SipOptions):
+    """Change a SIP user's options, primary URI or home pool; what is not given stays."""
+
+    user: Annotated[DN, Xml("user", "LDAP path of the user")]
+    enabled: Annotated[bool | None, Xml("enabled", "whether the user may sign in")] = None
+    primary_uri: Annotated[str | None, Xml("primaryURI", "a new sip: address")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, entry = _sip_user(providers, self.user)
+        changes = self._changes(entry)
+        if self.enabled is not None:
+            changes.append(Change.replace(ENABLED, _bool(self.enabled)))
+        if self.primary_uri is not None:
+            changes.append(Change.replace(SIP_ADDRESS, _address(providers, org, self.primary_uri)))
+        home = self._home(providers, required=False)
+        if home is not None:
+            changes.append(Change.replace(HOME_POOL, str(home)))
+        providers.directory.modify(self.user, changes)
+        return [_properties(providers.directory.get(self.user))]
+
+
+@procedure(
+    NAMESPACE, "GetSipUserProperties", requires=Role.USER, scope="user", kind="read", right="DS_READ_PROP"
+)
+class GetSipUserProperties:
+    """A SIP user's URI, options, home pool and instance ID."""
+
+    user: Annotated[DN, Xml("user", "LDAP path of the user")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _, entry = _sip_user(ctx.providers, self.user)
+        return [_properties(entry)]
+
+
+@procedure(NAMESPACE, "DeleteSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class DeleteSipUser:
+    """Disable a user for IM and presence: every SIP attribute goes and its URI is free again."""
+
+    user: Annotated[DN, Xml("user", "LDAP path of the user")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _, entry = _sip_user(ctx.providers, self.user)
+        ctx.providers.directory.modify(self.user, [Change.delete(a) for a in SIP_ATTRIBUTES if entry.get(a)])
+        return ()
+
+
+def _properties(entry: Entry) -> etree._Element:
+    element = etree.Element("sipUser", path=entry.dn.ldap_path)
+    flags = int(entry.first(OPTIONS) or 0)
+
+    def flag(value: bool) -> str:
+        return "1" if value else "0"
+
+    def attr(name: str) -> bool:
+        return (entry.first(name) or "").upper() == "TRUE"
+
+    values = {
+        "primaryURI": entry.first(SIP_ADDRESS) or "",
+        "enabled": flag(attr(ENABLED)),
+        "enabledForEnhancedPresence": flag(bool(flags & ENHANCED_PRESENCE)),
+        "enabledForFederation": flag(attr(FEDERATION)),
+        "enabledForInternetAccess": flag(attr(INTERNET)),
+        "publicNetworkEnabled": flag(bool(flags & PUBLIC_IM)),
+        "allowOrganizeMeetingWithAnonymousParticipants": flag(bool(flags & ANONYMOUS_MEETINGS)),
+        "meetingPolicy": entry.first(POLICY) or "",
+        "homeServerDN": entry.first(HOME_POOL) or "",
+        "instanceID": entry.first(INSTANCE) or "",
+        "targetServerDNIfMoving": "",
+    }
+    for name, value in values.items():
+        etree.SubElement(element, name).text = value
+    return element
+
+
+PROCEDURES = (CreateSipUser, SetSipUserProperties, GetSipUserProperties, DeleteSipUser)
