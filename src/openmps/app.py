@@ -32,7 +32,7 @@ from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange, managed_ocs, resource_manager
+from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, resource_manager
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
@@ -52,9 +52,8 @@ def database_url(home: Path) -> str:
 
 
 def registry() -> Registry:
-    procedures = Registry(
-        [*hosted_exchange.PROCEDURES, *resource_manager.PROCEDURES, *managed_ocs.PROCEDURES]
-    )
+    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs)
+    procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
     return procedures

@@ -314,3 +314,20 @@ def test_no_pool_no_sip_user(world: World, client: AsgiClient) -> None:
         "0x80131509",
         "not available",
     )
+
+
+def test_deleting_an_organization_frees_its_sip_domains(world: World, client: AsgiClient) -> None:
+    good(
+        client,
+        request_xml(
+            "Hosted Exchange",
+            "CreateBusinessOrganization",
+            container=WH,
+            name="emptyco",
+            SMTPDomain="empty.example",
+        ),
+    )
+    emptyco = org_path("WH", "emptyco")
+    good(client, ocs("CreateSipDomain", organization=emptyco, address="im.empty.example"))
+    good(client, request_xml("Hosted Exchange", "DeleteBusinessOrganization", path=emptyco))
+    good(client, ocs("CreateSipDomain", organization=ALPINE, address="im.empty.example"))

@@ -22,8 +22,17 @@ def refused(world: World, document: str, code: str, fragment: str, persona: str 
 
 def test_a_new_deployment_has_the_sample_plans(world: World) -> None:
     plans = ok(world.submit(he("GetPlans"), "user")).findall("data/plans/plan")
-    assert [p.get("name") for p in plans] == ["BaseMail", "ConsumerMail", "GoldMail", "PlatinumMailPlus"]
-    assert {p.get("name"): p.get("category") for p in plans}["ConsumerMail"] == "HeConsumer"
+    assert [p.get("name") for p in plans] == [
+        "BaseMail",
+        "BasicIM",
+        "ConsumerMail",
+        "FederatedIM",
+        "GoldMail",
+        "PlatinumMailPlus",
+    ]
+    types = {p.get("name"): (p.get("type"), p.get("category")) for p in plans}
+    assert types["ConsumerMail"] == ("ExchMailbox", "HeConsumer")
+    assert types["BasicIM"] == ("OCSUser", "OcsBusiness")
 
 
 def test_plan_detail_has_seed_003s_shape(world: World) -> None:

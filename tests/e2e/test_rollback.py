@@ -360,6 +360,32 @@ scenario(
     ocs("SetSipUserProperties", user=BOB, primaryURI="sip:rob@alpineskihouse.com"),
 )
 scenario("DeleteSipUser", _sip_user, ocs("DeleteSipUser", user=BOB))
+
+
+def hocs(procedure: str, /, **args: object) -> str:
+    return request_xml("Hosted Office Communications Server", procedure, **args)
+
+
+def _im_plans(d: Deployment) -> None:
+    _ocs_ready(d)
+    ims = RawXml("<planName>BasicIM</planName><planName>FederatedIM</planName>")
+    ok(d.submit(he("AddAvailablePlans", path=org_path("WH", "alpineskihouse"), availablePlans=ims)))
+
+
+def _im_user(d: Deployment) -> None:
+    _im_plans(d)
+    ok(d.submit(hocs("CreateSipUser", user=BOB, planName="BasicIM", primaryURI="sip:bob@alpineskihouse.com")))
+
+
+scenario(
+    "Hosted CreateSipUser",
+    _im_plans,
+    hocs("CreateSipUser", user=BOB, planName="FederatedIM", primaryURI="sip:bob@alpineskihouse.com"),
+)
+scenario(
+    "ChangeUserPlanAssignment", _im_user, hocs("ChangeUserPlanAssignment", user=BOB, planName="FederatedIM")
+)
+scenario("Hosted DeleteSipUser", _im_user, hocs("DeleteSipUser", user=BOB))
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

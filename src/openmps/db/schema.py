@@ -213,8 +213,16 @@ customers = Table(
     Column("name", Text, nullable=False),
     Column("status", String(16), nullable=False),  # Enabled | Disabled | Deleted
     Column("created", DateTime(timezone=True), nullable=False),
-    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=True),  # a user's mailbox plan
     Column("modified", DateTime(timezone=True), nullable=False),
+)
+
+# The plans a customer has, one per plan type (ExchMailbox, OCSUser, …).
+customer_plans = Table(
+    "customer_plans",
+    metadata,
+    Column("guid", String(36), primary_key=True),
+    Column("plan_type", String(32), primary_key=True),
+    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=False),
 )
 
 billable_events = Table(

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-MAIL, PROPERTIES = "mail", "properties"
+MAIL, PROPERTIES, SIP = "mail", "properties", "sip"  # where a feature's value goes
+PARENT_NODES = (MAIL, PROPERTIES, SIP)
+MAILBOX_PLAN, SIP_PLAN = "ExchMailbox", "OCSUser"  # plan types
+PLAN_NODES = {MAILBOX_PLAN: (MAIL, PROPERTIES), SIP_PLAN: (SIP,)}  # the features each type may set
 PRIMARY, SECONDARY, VANITY = "PrimaryDomain", "SecondaryDomain", "VanityDomain"
 DOMAIN_TYPES = (PRIMARY, SECONDARY, VANITY)
 DATA_TYPES = ("int", "bool", "string")
@@ -56,7 +59,7 @@ class Customer:
     status: str  # Enabled | Disabled | Deleted
     created: datetime
     modified: datetime
-    plan: str | None = None  # a user's mailbox plan
+    plans: tuple[tuple[str, str], ...] = ()  # (plan type, plan name): one plan per type
 
 
 @dataclass(frozen=True)
@@ -103,13 +106,13 @@ class PlanCatalogue(Protocol):
     def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer: ...
     def set_status(self, guid: str, status: str) -> Customer: ...
     def customer(self, guid: str) -> Customer | None: ...
-    def customer_plan(self, guid: str) -> tuple[str | None, str | None]:
-        """(customer type, plan) of ``guid``; (None, None) when the plans database does not know it.
-        A cheap ``customer()`` for the mailbox path."""
+    def customer_plan(self, guid: str, plan_type: str) -> tuple[str | None, str | None]:
+        """(customer type, its plan of ``plan_type``) of ``guid``; (None, None) when the plans
+        database does not know it.  A cheap ``customer()`` for the provisioning path."""
         ...
 
-    def set_plan(self, guid: str, plan: str | None) -> None:
-        """Assign a mailbox plan to a customer record (None: no mailbox any more)."""
+    def set_plan(self, guid: str, plan_type: str, plan: str | None) -> None:
+        """Give a customer its plan of ``plan_type`` (None: none any more)."""
         ...
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None: ...

@@ -7,7 +7,7 @@ sample output (20,000 KB, POP/IMAP/HTTP on, msExchMailboxFolderSet 108303).
 
 from __future__ import annotations
 
-from openmps.plans.interface import MAIL, PROPERTIES, FeatureType, PlanCatalogue
+from openmps.plans.interface import MAIL, MAILBOX_PLAN, PROPERTIES, SIP, SIP_PLAN, FeatureType, PlanCatalogue
 
 FEATURE_TYPES = (
     FeatureType("MailboxSize", "mailbox size in KB", "size", MAIL, "int"),
@@ -77,14 +77,64 @@ SAMPLE_PLANS = (
 )
 
 
+# Office Communications Server: a plan's features are the options CreateSipUser takes.
+SIP_FEATURE_TYPES = (
+    FeatureType("SipEnhancedPresence", "enhanced presence", "enabledForEnhancedPresence", SIP, "bool"),
+    FeatureType("SipFederation", "IM with federated partners", "enabledForFederation", SIP, "bool"),
+    FeatureType("SipInternetAccess", "remote (internet) access", "enabledForInternetAccess", SIP, "bool"),
+    FeatureType("SipPublicIM", "public IM networks", "publicNetworkEnabled", SIP, "bool"),
+    FeatureType(
+        "SipAnonymousMeetings",
+        "meetings with anonymous participants",
+        "allowOrganizeMeetingWithAnonymousParticipants",
+        SIP,
+        "bool",
+    ),
+    FeatureType("SipMeetingPolicy", "meeting policy name", "meetingPolicy", SIP, "string"),
+)
+SAMPLE_SIP_PLANS = (
+    (
+        "BasicIM",
+        "OcsBusiness",
+        "IM and enhanced presence inside the organization",
+        {"SipEnhancedPresence": "1"},
+    ),
+    (
+        "FederatedIM",
+        "OcsBusiness",
+        "IM and presence, federation, public IM and remote access",
+        {"SipEnhancedPresence": "1", "SipFederation": "1", "SipInternetAccess": "1", "SipPublicIM": "1"},
+    ),
+)
+
+
 def seed(catalogue: PlanCatalogue) -> None:
     for feature in FEATURE_TYPES:
         catalogue.add_feature_type(feature)
     for name, category, description, features in SAMPLE_PLANS:
         catalogue.add_plan(
             name=name,
-            plan_type="ExchMailbox",
+            plan_type=MAILBOX_PLAN,
             category=category,
             description=description,
             features=list(features.items()),
         )
+    seed_sip(catalogue)
+
+
+def seed_sip(catalogue: PlanCatalogue) -> None:
+    """The IM feature types and sample plans, unless they are there already (idempotent)."""
+    known = {f.name.casefold() for f in catalogue.feature_types()}
+    for feature in SIP_FEATURE_TYPES:
+        if feature.name.casefold() not in known:
+            catalogue.add_feature_type(feature)
+    plans = {p.name.casefold() for p in catalogue.plans()}
+    for name, category, description, features in SAMPLE_SIP_PLANS:
+        if name.casefold() not in plans:
+            catalogue.add_plan(
+                name=name,
+                plan_type=SIP_PLAN,
+                category=category,
+                description=description,
+                features=list(features.items()),
+            )

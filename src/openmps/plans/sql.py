@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from openmps.db.prepared import Prepared
 from openmps.db.schema import (
     available_plans,
     billable_events,
+    customer_plans,
     customers,
     plan_feature_types,
     plan_features,
@@ -21,8 +22,8 @@ from openmps.db.schema import (
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotFound
 from openmps.plans.interface import (
     DATA_TYPES,
-    MAIL,
-    PROPERTIES,
+    PARENT_NODES,
+    PLAN_NODES,
     BillableEvent,
     Customer,
     FeatureType,
@@ -35,14 +36,28 @@ _CUSTOMER_COLUMNS = ("guid", "customer_type", "org_guid", "name", "status", "cre
 _INSERT_CUSTOMER = Prepared(insert(customers).values({c: bindparam(c) for c in _CUSTOMER_COLUMNS}))
 _EVENT_COLUMNS = ("at", "customer_guid", "org_guid", "event", "detail")
 _INSERT_EVENT = Prepared(insert(billable_events).values({c: bindparam(c) for c in _EVENT_COLUMNS}))
-_SET_PLAN = Prepared(
-    update(customers)
-    .where(customers.c.guid == bindparam("b_guid"))
-    .values(plan_id=bindparam("b_plan_id"), modified=bindparam("b_modified"))
+_TOUCH_CUSTOMER = Prepared(
+    update(customers).where(customers.c.guid == bindparam("b_guid")).values(modified=bindparam("b_modified"))
+)
+_DROP_PLAN = Prepared(
+    delete(customer_plans).where(
+        customer_plans.c.guid == bindparam("guid"), customer_plans.c.plan_type == bindparam("plan_type")
+    )
+)
+_ADD_PLAN = Prepared(
+    insert(customer_plans).values({c: bindparam(c) for c in ("guid", "plan_type", "plan_id")})
 )
 _CUSTOMER_PLAN = Prepared(
     select(customers.c.customer_type, plans.c.name)
-    .select_from(customers.outerjoin(plans, plans.c.id == customers.c.plan_id))
+    .select_from(
+        customers.outerjoin(
+            customer_plans,
+            and_(
+                customer_plans.c.guid == customers.c.guid,
+                customer_plans.c.plan_type == bindparam("plan_type"),
+            ),
+        ).outerjoin(plans, plans.c.id == customer_plans.c.plan_id)
+    )
     .where(customers.c.guid == bindparam("guid"))
 )
 _DOMAINS = Prepared(
@@ -100,8 +115,10 @@ class SqlPlanCatalogue:
         return self._connection()
 
     def add_feature_type(self, feature: FeatureType) -> None:
-        if feature.parent_node not in (MAIL, PROPERTIES):
-            raise InvalidArgument(f"'parentNode' must be mail or properties, not '{feature.parent_node}'")
+        if feature.parent_node not in PARENT_NODES:
+            raise InvalidArgument(
+                f"'parentNode' must be one of {', '.join(PARENT_NODES)}, not '{feature.parent_node[:40]}'"
+            )
         if feature.data_type not in DATA_TYPES:
             raise InvalidArgument(
                 f"'xslDataType' must be one of {', '.join(DATA_TYPES)}, not '{feature.data_type}'"
@@ -143,6 +160,11 @@ class SqlPlanCatalogue:
             kind = types.get(_key(feature))
             if kind is None:
                 raise NotFound(f"no feature type named '{feature}'", feature=feature)
+            if kind.parent_node not in PLAN_NODES.get(plan_type, PARENT_NODES):
+                raise InvalidArgument(
+                    f"feature '{kind.name}' ({kind.parent_node}) does not belong in a {plan_type} plan",
+                    feature=kind.name,
+                )
             values[_key(feature)] = _checked(kind, value)
         try:
             plan_id = self._conn.execute(
@@ -318,27 +340,44 @@ class SqlPlanCatalogue:
         return Customer(guid, record.customer_type, record.org, record.name, status, record.created, now)
 
     def customer(self, guid: str) -> Customer | None:
-        r = self._conn.execute(
-            select(customers, plans.c.name.label("plan_name"))
-            .select_from(customers.outerjoin(plans, plans.c.id == customers.c.plan_id))
-            .where(customers.c.guid == guid)
-        ).first()
+        r = self._conn.execute(select(customers).where(customers.c.guid == guid)).first()
         if r is None:
             return None
+        held = self._conn.execute(
+            select(customer_plans.c.plan_type, plans.c.name)
+            .join(plans, plans.c.id == customer_plans.c.plan_id)
+            .where(customer_plans.c.guid == guid)
+            .order_by(customer_plans.c.plan_type)
+        )
         return Customer(
-            r.guid, r.customer_type, r.org_guid, r.name, r.status, r.created, r.modified, r.plan_name
+            r.guid,
+            r.customer_type,
+            r.org_guid,
+            r.name,
+            r.status,
+            r.created,
+            r.modified,
+            tuple((p.plan_type, p.name) for p in held),
         )
 
-    def customer_plan(self, guid: str) -> tuple[str | None, str | None]:
-        row = _CUSTOMER_PLAN.execute(self._conn, {"guid": guid}).first()
+    def customer_plan(self, guid: str, plan_type: str) -> tuple[str | None, str | None]:
+        row = _CUSTOMER_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type}).first()
         return (None, None) if row is None else (row.customer_type, row.name)
 
-    def set_plan(self, guid: str, plan: str | None) -> None:
-        plan_id = self.plan(plan).plan_id if plan is not None else None
-        params = {"b_guid": guid, "b_plan_id": plan_id, "b_modified": datetime.now(UTC)}
-        changed = _SET_PLAN.execute(self._conn, params).rowcount
-        if changed != 1:
+    def set_plan(self, guid: str, plan_type: str, plan: str | None) -> None:
+        found = self.plan(plan) if plan is not None else None
+        if found is not None and found.plan_type != plan_type:
+            raise InvalidArgument(
+                f"the plan '{found.name}' is a {found.plan_type} plan, not a {plan_type} plan"
+            )
+        touched = _TOUCH_CUSTOMER.execute(
+            self._conn, {"b_guid": guid, "b_modified": datetime.now(UTC)}
+        ).rowcount
+        if touched != 1:
             raise NotFound("no customer record for this object", guid=guid)
+        _DROP_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type})
+        if found is not None:
+            _ADD_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type, "plan_id": found.plan_id})
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
         _INSERT_EVENT.execute(

@@ -18,7 +18,7 @@ from openmps.delegation.layout import Layout
 from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.plans.interface import MAIL, Plan
+from openmps.plans.interface import MAIL, PROPERTIES, Plan
 from openmps.types import DN, Upn
 
 ADMINISTRATIVE_GROUP = "First Administrative Group"
@@ -85,7 +85,10 @@ class PlanSettings:
         mail: dict[str, str] = {}
         properties: dict[str, str] = {}
         for feature, value in plan.features:
-            (mail if feature.parent_node == MAIL else properties)[feature.native_attribute] = value
+            if feature.parent_node == MAIL:
+                mail[feature.native_attribute] = value
+            elif feature.parent_node == PROPERTIES:
+                properties[feature.native_attribute] = value
         if not mail.get("size", "").isdigit() or int(mail["size"]) <= 0:
             raise InvalidOperation(f"the plan '{plan.name}' sets no mailbox size", plan=plan.name)
         return cls(plan, mail, properties)

@@ -22,6 +22,7 @@ from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, Not
 from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
+from openmps.plans.interface import MAILBOX_PLAN
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -55,7 +56,7 @@ def _plan_record(providers: Providers, org: Org, entry: Entry, consumer: bool | 
     ``consumer`` (unless None) must match the record: a consumer's mailbox is asked for as one,
     and a business user's as one.
     """
-    kind, plan = providers.plans.customer_plan(entry.guid)
+    kind, plan = providers.plans.customer_plan(entry.guid, MAILBOX_PLAN)
     if kind is None:
         name = entry.first("userPrincipalName") or entry.dn.rdn_value
         kind = CONSUMER_USER if consumer else BUSINESS_USER
@@ -77,7 +78,7 @@ def _plan_for(providers: Providers, org: Org, name: str, consumer: bool) -> exch
 
 
 def _change_plan(providers: Providers, org: Org, entry: Entry, old: str, new: str | None) -> None:
-    providers.plans.set_plan(entry.guid, new)
+    providers.plans.set_plan(entry.guid, MAILBOX_PLAN, new)
     providers.plans.log_event(entry.guid, org.entry.guid, "PC", f"{old} -> {new or NO_PLAN}")
 
 

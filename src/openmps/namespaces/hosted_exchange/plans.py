@@ -14,7 +14,7 @@ from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, org_at
-from openmps.plans.interface import MAIL, FeatureType, Plan
+from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP, FeatureType, Plan
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
@@ -69,6 +69,18 @@ class CreatePlanFeatureTypes:
         return ()
 
 
+def feature_values(features: etree._Element) -> list[tuple[str, str]]:
+    """``<feature name="…">value</feature>`` children as (feature name, value) pairs."""
+    values = []
+    for item in features:
+        if not isinstance(item.tag, str):
+            continue
+        if item.tag != "feature" or not item.get("name"):
+            raise InvalidArgument('<features> may only hold <feature name="…"> elements')
+        values.append((item.get("name", ""), (item.text or "").strip()))
+    return values
+
+
 @procedure(NAMESPACE, "CreateMailboxPlan", requires=Role.DOMAIN_ADMIN)
 class CreateMailboxPlan:
     """Define a mailbox plan from feature values."""
@@ -81,19 +93,13 @@ class CreateMailboxPlan:
     category: Annotated[str | None, Xml("category", "HeBusiness (default) or HeConsumer")] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        values = []
-        for item in self.features:
-            if not isinstance(item.tag, str):
-                continue
-            if item.tag != "feature" or not item.get("name"):
-                raise InvalidArgument('<features> may only hold <feature name="…"> elements')
-            values.append((item.get("name", ""), (item.text or "").strip()))
+        values = feature_values(self.features)
         category = self.category or "HeBusiness"
         if category not in ("HeBusiness", "HeConsumer"):
             raise InvalidArgument(f"'category' must be HeBusiness or HeConsumer, not '{category}'")
         plan = ctx.providers.plans.add_plan(
             name=self.plan_name,
-            plan_type="ExchMailbox",
+            plan_type=MAILBOX_PLAN,
             category=category,
             description=self.description or "",
             features=values,
@@ -117,21 +123,21 @@ class GetPlans:
 
 @procedure(NAMESPACE, "GetPlanDetail", requires=Role.AUTHENTICATED, kind="read")
 class GetPlanDetail:
-    """A plan expanded into the <mail> and <properties> that CreateMailbox stamps (seed 003's shape)."""
+    """A plan expanded into the <mail> and <properties> that CreateMailbox stamps (seed 003's shape),
+    and an IM plan's <sip> options."""
 
     plan_name: Annotated[str, Xml("planName", "the plan")]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         plan = ctx.providers.plans.plan(self.plan_name)
-        mail = etree.Element("mail")
-        properties = etree.Element("properties")
+        nodes = {node: etree.Element(node) for node in PARENT_NODES}
         for feature, value in plan.features:
-            if feature.parent_node == MAIL:
-                etree.SubElement(mail, feature.native_attribute).text = value
-            else:
-                prop = etree.SubElement(properties, "property", name=feature.native_attribute)
+            if feature.parent_node == PROPERTIES:
+                prop = etree.SubElement(nodes[PROPERTIES], "property", name=feature.native_attribute)
                 etree.SubElement(prop, "value").text = value
-        return [mail, properties]
+            else:
+                etree.SubElement(nodes[feature.parent_node], feature.native_attribute).text = value
+        return [node for name, node in nodes.items() if name != SIP or len(node)]
 
 
 class _PlansOfOrg:

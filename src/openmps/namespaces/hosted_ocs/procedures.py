@@ -1,0 +1,307 @@
+"""Hosted Office Communications Server (reference §4.2): the plans layer over Managed OCS.
+
+An organization subscribes by having an IM plan (plan type OCSUser) available to it; its SIP
+domains and users need that.  A user enabled through a plan gets the plan's options (explicit
+arguments override them), and the plans database records the plan (PC events for billing).  The
+privileged work is Managed Office Communications Server's, called as the engine's account after
+this layer's checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory.interface import Change
+from openmps.engine.context import ProcedureContext, args
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import InvalidArgument, InvalidOperation, NotFound
+from openmps.namespaces.hosted_exchange.plans import feature_values, plan_element
+from openmps.namespaces.managed_ocs.common import PreferredDC
+from openmps.namespaces.managed_ocs.sip_domains import organization_at
+from openmps.namespaces.managed_ocs.sip_users import POLICY
+from openmps.plans.interface import SIP, SIP_PLAN, Plan
+from openmps.plans.samples import seed_sip
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+NAMESPACE = "Hosted Office Communications Server"
+MANAGED = "Managed Office Communications Server"
+NO_PLAN = "(none)"
+User = Annotated[DN, Xml("user", "LDAP path of the user")]
+PlanName = Annotated[str, Xml("planName", "an IM plan available to the user's organization")]
+
+
+def _ims(providers: Providers, org: Org) -> list[Plan]:
+    return [p for p in providers.plans.available(org.entry.guid) if p.plan_type == SIP_PLAN]
+
+
+def _subscribed(providers: Providers, org: Org) -> None:
+    """A business organization needs an IM plan before it gets SIP domains or users."""
+    if org.kind is OrgType.CUSTOMER and not _ims(providers, org):
+        raise InvalidOperation(
+            f"{org.dn.ldap_path} has no IM plan available; AddAvailablePlans first", dn=str(org.dn)
+        )
+
+
+def _im_plan(providers: Providers, org: Org, name: str) -> Plan:
+    plan = providers.plans.plan(name)
+    if plan.plan_type != SIP_PLAN:
+        raise InvalidOperation(f"the plan '{plan.name}' is not an IM plan", plan=plan.name)
+    if not providers.plans.is_available(org.entry.guid, plan.plan_id):
+        raise InvalidOperation(
+            f"the plan '{plan.name}' is not available to {org.dn.ldap_path}; AddAvailablePlans first",
+            plan=plan.name,
+        )
+    return plan
+
+
+def _options(plan: Plan) -> dict[str, object]:
+    return {f.native_attribute: v for f, v in plan.features if f.parent_node == SIP}
+
+
+def _user_org(providers: Providers, user: DN) -> tuple[Org, str, str]:
+    """The user's business organization, its objectGUID and its current IM plan name."""
+    chain = providers.org_chain(user)
+    entry = providers.directory.find_many([user], attributes=("objectClass",)).get(user)
+    if entry is None:
+        raise NotFound(f"no such object: {user.ldap_path}", dn=str(user))
+    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
+        raise InvalidArgument(f"{user.ldap_path} is not a user of a business organization", dn=str(user))
+    org = chain[0]
+    kind, plan = providers.plans.customer_plan(entry.guid, SIP_PLAN)
+    if kind is None:
+        providers.plans.record_customer(
+            entry.guid, customer_type="BusinessUser", org=org.entry.guid, name=user.rdn_value
+        )
+    return org, entry.guid, plan or NO_PLAN
+
+
+def _assign(providers: Providers, org: Org, guid: str, before: str, plan: str | None) -> None:
+    providers.plans.set_plan(guid, SIP_PLAN, plan)
+    providers.plans.log_event(guid, org.entry.guid, "PC", f"IM {before} -> {plan or NO_PLAN}")
+
+
+class _Options:
+    """Options that override the plan's for one user."""
+
+    preferred_dc: PreferredDC = None
+    enhanced_presence: Annotated[bool | None, Xml("enabledForEnhancedPresence", "override the plan")] = None
+    federation: Annotated[bool | None, Xml("enabledForFederation", "override the plan")] = None
+    internet_access: Annotated[bool | None, Xml("enabledForInternetAccess", "override the plan")] = None
+    public_network: Annotated[bool | None, Xml("publicNetworkEnabled", "override the plan")] = None
+    anonymous_meetings: Annotated[
+        bool | None, Xml("allowOrganizeMeetingWithAnonymousParticipants", "override the plan")
+    ] = None
+    meeting_policy: Annotated[str | None, Xml("meetingPolicy", "override the plan")] = None
+
+    def _overrides(self) -> dict[str, object]:
+        given = {
+            "enabledForEnhancedPresence": self.enhanced_presence,
+            "enabledForFederation": self.federation,
+            "enabledForInternetAccess": self.internet_access,
+            "publicNetworkEnabled": self.public_network,
+            "allowOrganizeMeetingWithAnonymousParticipants": self.anonymous_meetings,
+            "meetingPolicy": self.meeting_policy,
+        }
+        return {k: v for k, v in given.items() if v is not None}
+
+
+@procedure(NAMESPACE, "Initialize", requires=Role.DOMAIN_ADMIN)
+class Initialize:
+    """Prepare IM hosting: Managed OCS's Initialize, and the IM feature types and sample plans."""
+
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        ctx.call(MANAGED, "Initialize", args(), as_service=True)
+        seed_sip(ctx.providers.plans)
+        return ()
+
+
+@procedure(NAMESPACE, "CreateSipPlan", requires=Role.DOMAIN_ADMIN)
+class CreateSipPlan:
+    """Define an IM plan from the IM feature types (their values become CreateSipUser's options)."""
+
+    plan_name: Annotated[str, Xml("planName", "unique name")]
+    features: Annotated[
+        etree._Element, Xml("features", 'feature name="<featureName>" with its value as text')
+    ]
+    description: Annotated[str | None, Xml("planDescription", "free text")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        plan = ctx.providers.plans.add_plan(
+            name=self.plan_name,
+            plan_type=SIP_PLAN,
+            category="OcsBusiness",
+            description=self.description or "",
+            features=feature_values(self.features),
+        )
+        return [plan_element(plan)]
+
+
+class _OrgDomain:
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business or reseller organization")]
+    address: Annotated[str, Xml("address", "the SIP domain")]
+    preferred_dc: PreferredDC = None
+
+
+@procedure(
+    NAMESPACE, "CreateSipDomain", requires=Role.USER_CREATOR, scope="organization", right="DS_CREATE_CHILD"
+)
+class CreateSipDomain(_OrgDomain):
+    """Give a subscribed organization a SIP domain (Managed OCS's CreateSipDomain)."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _subscribed(ctx.providers, organization_at(ctx.providers, self.organization))
+        result = ctx.call(
+            MANAGED,
+            "CreateSipDomain",
+            args(organization=self.organization, address=self.address),
+            as_service=True,
+        )
+        return [e for e in result if e.tag == "sipDomain"]
+
+
+@procedure(
+    NAMESPACE, "DeleteSipDomain", requires=Role.USER_CREATOR, scope="organization", right="DS_DELETE_CHILD"
+)
+class DeleteSipDomain(_OrgDomain):
+    """Take a SIP domain from an organization (Managed OCS's DeleteSipDomain)."""
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        organization_at(ctx.providers, self.organization)
+        ctx.call(
+            MANAGED,
+            "DeleteSipDomain",
+            args(organization=self.organization, address=self.address),
+            as_service=True,
+        )
+        return ()
+
+
+@procedure(NAMESPACE, "CreateSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class CreateSipUser(_Options):
+    """Enable a user for IM from a plan available to its organization; explicit options override it."""
+
+    user: User
+    plan_name: PlanName
+    primary_uri: Annotated[str, Xml("primaryURI", "sip:user@<a SIP domain of its organization or reseller>")]
+    enabled: Annotated[bool, Xml("enabled", "whether the user may sign in")] = True
+    pool: Annotated[str | None, Xml("poolFQDN", "home pool; default: the least loaded")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, guid, before = _user_org(providers, self.user)
+        plan = _im_plan(providers, org, self.plan_name)
+        options = {**_options(plan), **self._overrides()}
+        call = args(
+            user=self.user, enabled=self.enabled, primaryURI=self.primary_uri, poolFQDN=self.pool, **options
+        )
+        result = ctx.call(MANAGED, "CreateSipUser", call, as_service=True)
+        _assign(providers, org, guid, before, plan.name)
+        return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
+
+
+@procedure(
+    NAMESPACE, "ChangeUserPlanAssignment", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP"
+)
+class ChangeUserPlanAssignment:
+    """Move an IM user to another plan: the new plan's options replace the old plan's and any
+    per-user overrides of them."""
+
+    user: User
+    plan_name: PlanName
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, guid, before = _user_org(providers, self.user)
+        if before == NO_PLAN:
+            raise NotFound(f"{self.user.ldap_path} has no IM plan; CreateSipUser first", dn=str(self.user))
+        plan = _im_plan(providers, org, self.plan_name)
+        new = _options(plan)
+        old = {name: "0" for name in _options(providers.plans.plan(before)) if name != "meetingPolicy"}
+        call = args(user=self.user, **{**old, **new})
+        ctx.call(MANAGED, "SetSipUserProperties", call, as_service=True)
+        if "meetingPolicy" not in new:  # the old plan's policy, if any, goes
+            entry = providers.directory.get(self.user)
+            if entry.get(POLICY):
+                providers.directory.modify(self.user, [Change.delete(POLICY)])
+        result = ctx.call(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
+        _assign(providers, org, guid, before, plan.name)
+        return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
+
+
+@procedure(NAMESPACE, "EnableSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class EnableSipUser:
+    """Let an IM user sign in, or stop it (``enabled`` false); enabling needs its plan still available."""
+
+    user: User
+    enabled: Annotated[bool, Xml("enabled", "true: may sign in; false: may not")] = True
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, _, plan = _user_org(providers, self.user)
+        if plan == NO_PLAN:
+            raise NotFound(f"{self.user.ldap_path} has no IM plan; CreateSipUser first", dn=str(self.user))
+        if self.enabled:
+            _im_plan(providers, org, plan)
+        result = ctx.call(
+            MANAGED, "SetSipUserProperties", args(user=self.user, enabled=self.enabled), as_service=True
+        )
+        return [e for e in result if e.tag == "sipUser"]
+
+
+@procedure(
+    NAMESPACE, "GetSipUserProperties", requires=Role.USER, scope="user", kind="read", right="DS_READ_PROP"
+)
+class GetSipUserProperties:
+    """An IM user's options and its plan."""
+
+    user: User
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        chain = ctx.providers.org_chain(self.user)
+        entry = ctx.providers.directory.get(self.user)
+        result = ctx.call(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
+        user = result.find("sipUser")
+        assert user is not None and chain
+        _, plan = ctx.providers.plans.customer_plan(entry.guid, SIP_PLAN)
+        etree.SubElement(user, "planName").text = plan or ""
+        return [user]
+
+
+@procedure(NAMESPACE, "DeleteSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
+class DeleteSipUser:
+    """Disable a user for IM and take its plan away."""
+
+    user: User
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        org, guid, before = _user_org(providers, self.user)
+        ctx.call(MANAGED, "DeleteSipUser", args(user=self.user), as_service=True)
+        if before != NO_PLAN:
+            _assign(providers, org, guid, before, None)
+        return ()
+
+
+PROCEDURES = (
+    Initialize,
+    CreateSipPlan,
+    CreateSipDomain,
+    DeleteSipDomain,
+    CreateSipUser,
+    ChangeUserPlanAssignment,
+    EnableSipUser,
+    GetSipUserProperties,
+    DeleteSipUser,
+)
