@@ -170,3 +170,39 @@ def test_a_plan_change_takes_the_old_plans_options_away(d: Deployment) -> None:
     after = options(ok(d.submit(hocs("ChangeUserPlanAssignment", user=WORKER, planName="BasicIM"))))
     assert after["meetingPolicy"] == "" and after["allowOrganizeMeetingWithAnonymousParticipants"] == "0"
     assert after["enabledForEnhancedPresence"] == "1"
+
+
+def test_over_http_as_the_customer_admin(d: Deployment) -> None:
+    from lxml import etree
+
+    from openmps.web.app import create_app
+    from support import USER_PASSWORD, AsgiClient
+
+    ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BasicIM</planName>"))))
+    client = AsgiClient(create_app(d))
+    auth = ("boss@alpineskihouse.com", USER_PASSWORD)
+    for document in (
+        hocs("CreateSipDomain", organization=ALPINE, address="alpineskihouse.com"),
+        hocs("CreateSipUser", user=WORKER, planName="BasicIM", primaryURI="sip:worker@alpineskihouse.com"),
+    ):
+        response = client.post(
+            "/provisioning", content=document.encode(), auth=auth, headers={"content-type": "text/xml"}
+        )
+        assert response.status_code == 200, response.text
+    response = client.post(
+        "/provisioning",
+        content=hocs("GetSipUserProperties", user=WORKER).encode(),
+        auth=("worker@alpineskihouse.com", USER_PASSWORD),
+        headers={"content-type": "text/xml"},
+    )
+    user = etree.fromstring(response.content).find("data/sipUser")
+    assert user.findtext("primaryURI") == "sip:worker@alpineskihouse.com"
+    assert user.findtext("planName") == "BasicIM"
+    # another tenant's admin cannot see it
+    response = client.post(
+        "/provisioning",
+        content=hocs("GetSipUserProperties", user=WORKER).encode(),
+        auth=("boss@contoso.com", USER_PASSWORD),
+        headers={"content-type": "text/xml"},
+    )
+    assert response.status_code == 404

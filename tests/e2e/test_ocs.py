@@ -180,6 +180,29 @@ def test_sip_domains(ready: World, client: AsgiClient) -> None:
             "0x80070057",
             ("not a user",),
         ),
+        (
+            ocs("CreateSipDomain", organization=ALPINE, address="x.example)(cn=*"),
+            "customer_admin",
+            "0x80070057",
+            ("not a fully qualified",),
+        ),
+        (
+            ocs("CreateSipUser", user=WORKER, enabled=True, primaryURI="sip:w*)(cn=*@alpineskihouse.com"),
+            "customer_admin",
+            "0x80070057",
+            ("is not sip:user@domain",),
+        ),
+        (
+            ocs(
+                "CreateSipUser",
+                user=f"LDAP://CN=worker@alpineskihouse.com,{ALPINE[7:]},OU=x",
+                enabled=True,
+                primaryURI="sip:w@alpineskihouse.com",
+            ),
+            "customer_admin",
+            "0x80072030",
+            (),
+        ),
     ],
     ids=[
         "ip",
@@ -192,6 +215,9 @@ def test_sip_domains(ready: World, client: AsgiClient) -> None:
         "other-tenant-user",
         "unknown-pool",
         "group",
+        "filter-in-domain",
+        "filter-in-uri",
+        "path-outside",
     ],
 )
 def test_hostile_requests_change_nothing(
