@@ -75,6 +75,12 @@ def test_consumer_with_a_mailbox(d: Deployment) -> None:
     check_invariants(d.sql)
 
 
+def test_consumers_stay_out_of_the_organizations_address_lists(d: Deployment) -> None:
+    ok(d.submit(consumer_request(planName="ConsumerMail")))
+    ok(d.submit(he("CreateOrganizationAddressLists", path=ALPINE)))
+    assert "showInAddressBook" not in attrs(d)
+
+
 def test_vanity_domain(d: Deployment) -> None:
     ok(d.submit(consumer_request(planName="ConsumerMail")))
     response = ok(d.submit(he("CreateConsumerVanityDomain", path=ZED, name="me", SMTPDomain="zed.example")))
@@ -164,5 +170,7 @@ def test_consumer_storage_runs_out_and_types_do_not_mix(d: Deployment) -> None:
         "BusinessUser",
     )
     refused(d, he("DeleteConsumerUser", path=biz), "0x80070057", "not a consumer user")
+    c1 = f"LDAP://CN=c1@alpineskihouse.com,{BASE}"
+    refused(d, he("DeleteBusinessUser", path=c1), "0x80131509", "is a ConsumerUser")
     c0 = f"LDAP://CN=c0@alpineskihouse.com,{BASE}"
     refused(d, he("ChangeUserMailboxPlan", path=c0, planName="BaseMail"), "0x80131509", "ConsumerUser")

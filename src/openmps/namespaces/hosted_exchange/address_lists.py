@@ -111,7 +111,11 @@ def _stamp_users(providers: Providers, org: Org) -> None:
     users = providers.directory.search(
         org.dn,
         Scope.SUBTREE,
-        filters.and_(filters.eq("objectClass", "user"), filters.present("mailNickname")),
+        filters.and_(
+            filters.eq("objectClass", "user"),
+            filters.present("mailNickname"),
+            filters.not_(filters.eq("msExchHideFromAddressLists", "TRUE")),  # consumers stay out
+        ),
     )
     for user in users:
         has = {DN.parse(s).norm for s in user.get("showInAddressBook")}

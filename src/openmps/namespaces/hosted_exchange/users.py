@@ -15,7 +15,7 @@ from openmps.directory.interface import Change, Entry, Scope
 from openmps.directory.naming import sam_seed
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
-from openmps.errors import InvalidArgument
+from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     USER_ATTRIBUTES,
@@ -30,6 +30,7 @@ from openmps.types import DN, Secret, Upn
 
 Ctx = ProcedureContext[Providers]
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
+CUSTOMER_TYPE = "BusinessUser"
 NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
 
@@ -55,7 +56,7 @@ class NewUser:
         etree._Element | None, Xml("mailStore", "with planName: @algorithm, or serverName + mailStoreName")
     ] = None
     _password_hash: str | None = None
-    CUSTOMER_TYPE = "BusinessUser"
+    CUSTOMER_TYPE = CUSTOMER_TYPE
 
     def prepare(self, providers: Providers) -> None:
         """Check and hash the password before the store is touched: hashing is the costly part."""
@@ -174,10 +175,15 @@ class DeleteBusinessUser:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _, entry = business_user(ctx.providers, self.path)
+        record = ctx.providers.plans.customer(entry.guid)
+        if record is not None and record.customer_type != CUSTOMER_TYPE:
+            raise InvalidOperation(
+                f"{self.path.ldap_path} is a {record.customer_type}; delete it as one", dn=str(self.path)
+            )
         resources = ctx.providers.resources
         if resources.mailbox(entry.guid) is not None:
             resources.release_mailbox(entry.guid)  # its space goes back to the organization
-        if ctx.providers.plans.customer(entry.guid) is not None:  # a soft delete: the record stays
+        if record is not None:  # a soft delete: the record stays
             ctx.providers.plans.set_status(entry.guid, "Deleted")
         ctx.providers.directory.delete(self.path)
         return ()
