@@ -32,7 +32,7 @@ from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, resource_manager
+from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_import, resource_manager
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
@@ -52,7 +52,7 @@ def database_url(home: Path) -> str:
 
 
 def registry() -> Registry:
-    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs)
+    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import)
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)

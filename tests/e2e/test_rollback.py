@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from openmps.app import Deployment, open_deployment
-from openmps.directory.interface import Directory
+from openmps.directory.interface import Directory, Scope
 from openmps.errors import InternalError
+from openmps.types import DN
 from support import (
     HOSTING,
     RawXml,
@@ -386,6 +387,38 @@ scenario(
     "ChangeUserPlanAssignment", _im_user, hocs("ChangeUserPlanAssignment", user=BOB, planName="FederatedIM")
 )
 scenario("Hosted DeleteSipUser", _im_user, hocs("DeleteSipUser", user=BOB))
+
+
+def _bare_ou(d: Deployment) -> None:
+    _reseller(d)
+    with d.transaction() as providers:
+        dn = DN.from_path(org_path("WH", "imported"))
+        attrs = {
+            "objectClass": ["top", "organizationalUnit"],
+            "ou": ["imported"],
+            "uPNSuffixes": ["imported.example"],
+        }
+        providers.directory.add(dn, attrs)
+
+
+def _damaged(d: Deployment) -> None:
+    make_alpineskihouse(d)
+    with d.transaction() as providers:
+        private = DN.from_path(org_path("WH", "alpineskihouse")).child("CN", "_Private")
+        for entry in reversed(providers.directory.search(private, Scope.SUBTREE)):
+            providers.directory.delete(entry.dn)
+
+
+scenario(
+    "ImportOrganization",
+    _bare_ou,
+    request_xml("MPS Import", "ImportOrganization", path=org_path("WH", "imported")),
+)
+scenario(
+    "EnableOrganizationForHosting repairs _Private",
+    _damaged,
+    request_xml("MPS Import", "EnableOrganizationForHosting", path=org_path("WH", "alpineskihouse")),
+)
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

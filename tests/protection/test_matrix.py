@@ -176,6 +176,13 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         hocs("DeleteSipUser", user=WORKER),
         CUSTOMER_WRITE,
     ),
+    # MPS Import: Domain Admins only
+    "EnableOrganizationForHosting": (
+        request_xml("MPS Import", "EnableOrganizationForHosting", path=ALPINE),
+        DOMAIN_ONLY,
+    ),
+    "EnableCustomerForPlans": (request_xml("MPS Import", "EnableCustomerForPlans", path=ALPINE), DOMAIN_ONLY),
+    "ImportOrganization": (request_xml("MPS Import", "ImportOrganization", path=ALPINE), DOMAIN_ONLY),
     "CreateConsumerUser": (
         he(
             "CreateConsumerUser",

@@ -70,31 +70,53 @@ def build_organization(
     dn: DN,
     kind: OrgType,
     attributes: Mapping[str, Sequence[str]] = {},
+    repair: bool = False,
 ) -> BuiltOrg:
-    """Create the organization ``dn`` of type ``kind`` below ``parent`` (None for the hosting org)."""
+    """Create the organization ``dn`` of type ``kind`` below ``parent`` (None for the hosting org).
+
+    With ``repair``, ``dn`` is an existing OU and only what is missing or wrong is written:
+    containers, groups, memberships, well-known pointers and DACLs (MPS Import's
+    EnableOrganizationForHosting).  A second run writes nothing: creating and repairing are the
+    same steps.
+    """
     directory = providers.directory
     layout = providers.layout
     names = OrgNames(dn)
     trustees: dict[str, DN] = {}
 
-    def container(at: DN, object_class: str, extra: Mapping[str, Sequence[str]] = {}) -> None:
+    def container(at: DN, object_class: str, pointers: Sequence[tuple[str, DN]] = ()) -> None:
+        if repair and directory.exists(at):
+            _ensure_pointers(directory, at, pointers)
+            return
         rdn = "ou" if object_class == "organizationalUnit" else "cn"
+        extra = {WELL_KNOWN: _encode(pointers)} if pointers else {}
         directory.add(at, {"objectClass": ["top", object_class], rdn: [at.rdn_value], **extra})
 
     def group(at: DN, member_of: Sequence[DN] = ()) -> BuiltGroup:
-        entry = directory.add(
-            at,
-            {
-                "objectClass": ["top", "group"],
-                "cn": [at.rdn_value],
-                "sAMAccountName": [directory.allocate_sam_account_name(at.rdn_value)],
-                "groupType": [GLOBAL_SECURITY_GROUP],
-            },
-        )
+        found = directory.find(at) if repair else None
+        if found is None:
+            found = directory.add(
+                at,
+                {
+                    "objectClass": ["top", "group"],
+                    "cn": [at.rdn_value],
+                    "sAMAccountName": [directory.allocate_sam_account_name(at.rdn_value)],
+                    "groupType": [GLOBAL_SECURITY_GROUP],
+                },
+            )
+            held: set[DN] = set()
+        else:
+            held = set(directory.backend.member_of(at))
         for outer in member_of:
-            directory.modify(outer, [Change.add("member", str(at))])
-        trustees[entry.sid] = at
-        return BuiltGroup(at, entry.sid, list(member_of))
+            if outer not in held:
+                directory.modify(outer, [Change.add("member", str(at))])
+        trustees[found.sid] = at
+        return BuiltGroup(at, found.sid, list(member_of))
+
+    def security(at: DN, dacl: Dacl) -> None:
+        sddl = acl.to_sddl(dacl)
+        if not repair or directory.get(at).first(SECURITY_DESCRIPTOR) != sddl:
+            directory.modify(at, [Change.replace(SECURITY_DESCRIPTOR, sddl)])
 
     wko_root = [
         ("ThisOrganizationRoot", dn),
@@ -105,20 +127,24 @@ def build_organization(
         ("MultiGroupPointer", names.multi_group),
     ]
     wko_private = [("ThisOrganizationRoot", dn), ("OrgType", layout.org_type(OrgType.PRIVATE))]
-    root_guid = directory.add(
-        dn,
-        {
-            "objectClass": ["top", "organizationalUnit"],
-            "ou": [dn.rdn_value],
-            **attributes,
-            WELL_KNOWN: _encode(wko_root),
-        },
-    ).guid
-    container(names.private, "container", {WELL_KNOWN: _encode(wko_private)})
+    if repair:
+        root_guid = directory.get(dn).guid
+        _ensure_pointers(directory, dn, wko_root)
+    else:
+        root_guid = directory.add(
+            dn,
+            {
+                "objectClass": ["top", "organizationalUnit"],
+                "ou": [dn.rdn_value],
+                **attributes,
+                WELL_KNOWN: _encode(wko_root),
+            },
+        ).guid
+    container(names.private, "container", wko_private)
     container(names.multi_group, "container")
     container(names.user_n, "container")
     pointer_wko = [("MultiGroupPointer", names.all_users)]
-    container(names.all_users_pointer, "container", {WELL_KNOWN: _encode(pointer_wko)})
+    container(names.all_users_pointer, "container", pointer_wko)
     container(names.child_org_n, "container")
 
     parent_names = parent.names if parent else None
@@ -129,7 +155,7 @@ def build_organization(
         names.csr_admins, [parent_names.all_customer_csr_admins] if below and parent_names else []
     )
     csr_admins.dacl = Dacl((Ace.grant(acl.SELF, Right.READ_CONTROL),))
-    directory.modify(names.csr_admins, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(csr_admins.dacl))])
+    security(names.csr_admins, csr_admins.dacl)
     private_groups = [all_users]
     if kind in (OrgType.HOSTING, OrgType.RESELLER):
         private_groups += [
@@ -142,7 +168,7 @@ def build_organization(
     if parent_csr_sid and parent_names:
         trustees[parent_csr_sid] = parent_names.csr_admins
     dacl = organization_dacl(kind, all_users.sid, admins.sid, csr_admins.sid, parent_csr_sid)
-    directory.modify(dn, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
+    security(dn, dacl)
 
     private = BuiltContainer(
         names.private,
@@ -211,6 +237,22 @@ def delete_organization_tree(directory: DirectoryService, dn: DN) -> None:
 
 def _encode(pointers: Sequence[tuple[str, DN]]) -> list[str]:
     return [wellknown.encode(name, target) for name, target in pointers]
+
+
+def _ensure_pointers(directory: DirectoryService, dn: DN, pointers: Sequence[tuple[str, DN]]) -> None:
+    """The entry's otherWellKnownObjects hold ``pointers``: missing ones are added, a pointer of
+    the same name to another target is replaced, pointers of other names (address lists…) stay."""
+    if not pointers:
+        return
+    held = directory.get(dn).get(WELL_KNOWN)
+    wanted = {wellknown.guid_of(name): wellknown.encode(name, target) for name, target in pointers}
+    stale = [v for v in held if v.split(":")[2].upper() in wanted and v not in wanted.values()]
+    missing = [v for v in wanted.values() if v not in held]
+    changes = ([Change.delete(WELL_KNOWN, *stale)] if stale else []) + (
+        [Change.add(WELL_KNOWN, *missing)] if missing else []
+    )
+    if changes:
+        directory.modify(dn, changes)
 
 
 def _sid(directory: DirectoryService, dn: DN) -> str | None:
