@@ -241,3 +241,187 @@ def test_customer_records(d: Deployment) -> None:
             )
         )
     )
+
+
+STORE_DN = (
+    "CN=BusinessMailStore1,CN=First Storage Group,CN=InformationStore,CN=EXBE01,CN=Servers,"
+    "CN=First Administrative Group,CN=Administrative Groups,CN=fabrikam,CN=Microsoft Exchange,CN=Services,"
+    "CN=Configuration,DC=fabrikam,DC=com"
+)
+ALPINE = org_path("WH", "alpineskihouse")
+
+
+def migrated_user(d: Deployment, cn: str, upn: str, **attrs: list[str]) -> str:
+    """A user as ADMT and the Exchange Migration Wizard leave it (CN not the UPN, a mailbox)."""
+    dn = DN.from_path(ALPINE).child("CN", cn)
+    with d.transaction() as providers:
+        providers.directory.add(
+            dn,
+            {
+                "objectClass": ["top", "person", "organizationalPerson", "user"],
+                "cn": [cn],
+                "userPrincipalName": [upn],
+                "nTSecurityDescriptor": ["D:(A;;RP;;;S-1-5-11)(A;;RPWP;;;PS)"],
+                **attrs,
+            },
+        )
+    return dn.ldap_path
+
+
+def user_view(d: Deployment, path: str, local: str) -> dict[str, object]:
+    response = ok(d.submit(he("GetBusinessUser", path=path)))
+    props = {p.get("name"): [v.text.replace(local, "{u}") for v in p] for p in response.iter("property")}
+    keep = (
+        "userPrincipalName",
+        "mail",
+        "mailNickname",
+        "msExchQueryBaseDN",
+        "showInAddressBook",
+        "mDBStorageQuota",
+        "mDBOverQuotaLimit",
+        "msExchMailboxFolderSet",
+        "protocolSettings",
+        "msExchUserAccountControl",
+        "homeMDB",
+    )
+    groups = sorted(g.get("name") for g in response.iter("memberOfGroup"))
+    allocation = ok(
+        d.submit(request_xml("Exchange Resource Manager", "QueryMailboxAllocation", mailbox=path))
+    )
+    return {
+        **{k: props.get(k) for k in keep},
+        "proxy": sorted(v.lower() for v in props.get("proxyAddresses", [])),
+        "groups": groups,
+        "kilobytes": allocation.findtext("data/mailStore/kilobytes"),
+        "store": allocation.findtext("data/mailStore/mailStoreName"),
+    }
+
+
+@pytest.fixture
+def exchange(deployment: Deployment) -> Deployment:
+    from support import make_alpineskihouse
+
+    make_alpineskihouse(deployment, exchange=True)
+    return deployment
+
+
+def test_an_imported_user_equals_a_created_one(exchange: Deployment) -> None:
+    d = exchange
+    store = RawXml("<serverName>EXBE01</serverName><mailStoreName>BusinessMailStore1</mailStoreName>")
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="ann@alpineskihouse.com",
+                isAdmin=True,
+                planName="GoldMail",
+                mailStore=store,
+            )
+        )
+    )
+    path = migrated_user(
+        d,
+        "Bob Migrated",
+        "bob@alpineskihouse.com",
+        homeMDB=[STORE_DN],
+        mDBOverQuotaLimit=["5000"],
+        proxyAddresses=["SMTP:bob.old@alpineskihouse.com", "X500:/o=Old/ou=First/cn=bob"],
+    )
+    response = ok(d.submit(imp("ImportUser", path=path, isAdmin=True, planName="GoldMail")))
+    new_path = response.find("data/user").get("path")
+    assert DN.from_path(new_path).rdn_value == "bob@alpineskihouse.com"  # named after its UPN now
+    created = user_view(d, f"LDAP://CN=ann@alpineskihouse.com,{ALPINE[7:]}", "ann")
+    imported = user_view(d, new_path, "bob")
+    # the imported one keeps its old addresses beside the new primary one
+    assert imported.pop("proxy") == [
+        "smtp:{u}.old@alpineskihouse.com",
+        "smtp:{u}@alpineskihouse.com",
+        "x500:/o=old/ou=first/cn={u}",
+    ]
+    assert created.pop("proxy") == ["smtp:{u}@alpineskihouse.com"]
+    assert imported == created
+    with d.transaction() as providers:  # Authenticated Users lost their access
+        sddl = providers.directory.get(DN.from_path(new_path)).first("nTSecurityDescriptor")
+        assert "S-1-5-11" not in sddl and "AU)" not in sddl
+    # a second import writes nothing
+    before = snapshot(d)
+    ok(d.submit(imp("ImportUser", path=new_path, isAdmin=True, planName="GoldMail")))
+    assert snapshot(d) == before
+
+
+def test_import_grants_the_organization_space_its_mailboxes_need(exchange: Deployment) -> None:
+    d = exchange
+    # 50 MB per store: a 60,000 KB mailbox needs more than the organization holds there
+    path = migrated_user(d, "big", "big@alpineskihouse.com", homeMDB=[STORE_DN], mDBOverQuotaLimit=["60000"])
+    ok(d.submit(imp("ImportUser", path=path, isAdmin=False)))
+    from support import check_invariants
+
+    check_invariants(d.sql)
+    allocation = ok(
+        d.submit(
+            request_xml(
+                "Exchange Resource Manager",
+                "QueryMailboxAllocation",
+                mailbox=f"LDAP://CN=big@alpineskihouse.com,{ALPINE[7:]}",
+            )
+        )
+    )
+    assert allocation.findtext("data/mailStore/kilobytes") == "60000"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "request_args", "code", "words"),
+    [
+        ({"homeMDB": [STORE_DN]}, {"isAdmin": False}, "0x80070057", ("no mailbox size",)),
+        ({}, {"isAdmin": False, "planName": "BaseMail"}, "0x80070057", ("no mailbox",)),
+        (
+            {"homeMDB": [STORE_DN.replace("BusinessMailStore1", "Unknown")], "mDBOverQuotaLimit": ["10"]},
+            {"isAdmin": False},
+            "0x80072030",
+            ("Unknown",),
+        ),
+        (
+            {"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]},
+            {"isAdmin": False, "planName": "PlatinumMailPlus"},
+            "0x80131509",
+            ("not available",),
+        ),
+        (
+            {
+                "homeMDB": [STORE_DN],
+                "mDBOverQuotaLimit": ["10"],
+                "proxyAddresses": ["SMTP:x@elsewhere.example"],
+            },
+            {"isAdmin": False, "planName": "BaseMail"},
+            "0x80070057",
+            ("not a domain of",),
+        ),
+    ],
+    ids=["no-size", "plan-without-mailbox", "unknown-store", "plan-not-available", "foreign-address"],
+)
+def test_bad_user_imports_change_nothing(
+    exchange: Deployment,
+    attrs: dict[str, list[str]],
+    request_args: dict[str, object],
+    code: str,
+    words: tuple[str, ...],
+) -> None:
+    path = migrated_user(exchange, "carl", "carl@alpineskihouse.com", **attrs)
+    refused(exchange, imp("ImportUser", path=path, **request_args), code, *words)
+
+
+def test_user_in_the_wrong_place(exchange: Deployment) -> None:
+    with exchange.transaction() as providers:
+        dn = DN.from_path(WH).child("CN", "stray")
+        providers.directory.add(
+            dn,
+            {
+                "objectClass": ["top", "user"],
+                "cn": ["stray"],
+                "userPrincipalName": ["stray@alpineskihouse.com"],
+            },
+        )
+    refused(
+        exchange, imp("ImportUser", path=dn.ldap_path, isAdmin=False), "0x80070057", "not in the right place"
+    )

@@ -419,6 +419,40 @@ scenario(
     _damaged,
     request_xml("MPS Import", "EnableOrganizationForHosting", path=org_path("WH", "alpineskihouse")),
 )
+
+
+def _migrated(d: Deployment) -> None:
+    make_alpineskihouse(d, exchange=True)
+    store = (
+        "CN=BusinessMailStore1,CN=First Storage Group,CN=InformationStore,CN=EXBE01,CN=Servers,"
+        "CN=First Administrative Group,CN=Administrative Groups,CN=fabrikam,CN=Microsoft Exchange,CN=Services,"
+        "CN=Configuration,DC=fabrikam,DC=com"
+    )
+    with d.transaction() as providers:
+        dn = DN.from_path(org_path("WH", "alpineskihouse")).child("CN", "Bob Migrated")
+        providers.directory.add(
+            dn,
+            {
+                "objectClass": ["top", "user"],
+                "cn": ["Bob Migrated"],
+                "userPrincipalName": ["bob@alpineskihouse.com"],
+                "homeMDB": [store],
+                "mDBOverQuotaLimit": ["60000"],
+            },
+        )
+
+
+scenario(
+    "ImportUser with a mailbox",
+    _migrated,
+    request_xml(
+        "MPS Import",
+        "ImportUser",
+        path="LDAP://CN=Bob Migrated," + org_path("WH", "alpineskihouse")[7:],
+        isAdmin=True,
+        planName="GoldMail",
+    ),
+)
 # Several executes in one request: the second one's failure must undo the first one too.
 scenario(
     "org and users in one request",

@@ -183,6 +183,16 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "EnableCustomerForPlans": (request_xml("MPS Import", "EnableCustomerForPlans", path=ALPINE), DOMAIN_ONLY),
     "ImportOrganization": (request_xml("MPS Import", "ImportOrganization", path=ALPINE), DOMAIN_ONLY),
+    "EnableUserForHosting": (request_xml("MPS Import", "EnableUserForHosting", path=WORKER), DOMAIN_ONLY),
+    "AllocateExistingMailbox": (
+        request_xml("MPS Import", "AllocateExistingMailbox", path=CONSUMER, customerTypeName="ConsumerUser"),
+        DOMAIN_ONLY,
+    ),
+    "ApplyMailboxPlan": (
+        request_xml("MPS Import", "ApplyMailboxPlan", path=CONSUMER, planName="ConsumerMail"),
+        DOMAIN_ONLY,
+    ),
+    "ImportUser": (request_xml("MPS Import", "ImportUser", path=WORKER, isAdmin=False), DOMAIN_ONLY),
     "CreateConsumerUser": (
         he(
             "CreateConsumerUser",

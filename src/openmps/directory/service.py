@@ -56,6 +56,11 @@ class DirectoryService:
         self.backend.delete(dn)
         self._dacls.pop(dn, None)
 
+    def move(self, dn: DN, new_dn: DN) -> None:
+        """Rename or move an entry (and its subtree); the naming attribute is the caller's to set."""
+        self.backend.move(dn, new_dn)
+        self._dacls.clear()
+
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
         """Add an entry.  Unique values (``UNIQUE_ATTRIBUTES``) are the backend's guarantee: each
         backend enforces them atomically and answers ConstraintViolation (see the contract tests)."""

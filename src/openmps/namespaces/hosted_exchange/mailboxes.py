@@ -50,7 +50,7 @@ def is_consumer(customer_type: str) -> bool:
     return customer_type.casefold() == CONSUMER_USER.casefold()
 
 
-def _plan_record(providers: Providers, org: Org, entry: Entry, consumer: bool | None) -> str:
+def plan_record(providers: Providers, org: Org, entry: Entry, consumer: bool | None) -> str:
     """The user's current plan name; a user the plans database does not know yet gets its record.
 
     ``consumer`` (unless None) must match the record: a consumer's mailbox is asked for as one,
@@ -68,7 +68,7 @@ def _plan_record(providers: Providers, org: Org, entry: Entry, consumer: bool | 
     return plan or NO_PLAN
 
 
-def _plan_for(providers: Providers, org: Org, name: str, consumer: bool) -> exchange.PlanSettings:
+def plan_for(providers: Providers, org: Org, name: str, consumer: bool) -> exchange.PlanSettings:
     if not consumer:
         return exchange.PlanSettings.of(exchange.available_plan(providers, org, name))
     plan = providers.plans.plan(name)
@@ -77,7 +77,7 @@ def _plan_for(providers: Providers, org: Org, name: str, consumer: bool) -> exch
     return exchange.PlanSettings.of(plan)
 
 
-def _change_plan(providers: Providers, org: Org, entry: Entry, old: str, new: str | None) -> None:
+def change_plan(providers: Providers, org: Org, entry: Entry, old: str, new: str | None) -> None:
     providers.plans.set_plan(entry.guid, MAILBOX_PLAN, new)
     providers.plans.log_event(entry.guid, org.entry.guid, "PC", f"{old} -> {new or NO_PLAN}")
 
@@ -90,6 +90,59 @@ def _restamp(
     wanted = {name.lower() for name, values in new.items() if values}
     changes += [Change.delete(name) for name in old if name.lower() not in wanted and entry.get(name)]
     providers.directory.modify(dn, changes)
+
+
+def mailbox_addresses(
+    providers: Providers,
+    org: Org,
+    upn: Upn,
+    smtp_domain: str | None,
+    extra: etree._Element | None,
+    alias: str | None,
+) -> tuple[list[str], str]:
+    """(addresses, primary first; alias) of a new mailbox: ``<UPN prefix>@<org primary domain>``
+    (or ``smtp_domain``), then ``extra`` on the org's own domains."""
+    primary, domains = exchange.org_domains(providers, org)
+    if smtp_domain is not None:
+        primary = smtp_domain.lower()
+        if primary not in domains:
+            raise InvalidArgument(
+                f"'SMTPDomain': '{smtp_domain}' is not a domain of {org.dn.ldap_path}", argument="SMTPDomain"
+            )
+    addresses = exchange.mailbox_addresses(Upn(upn.local, primary), extra, domains, org)
+    nickname = alias if alias is not None else upn.local
+    exchange.smtp_address(f"{nickname}@{primary}", "alias")  # an alias is an address's local part
+    return addresses, nickname
+
+
+def stamp(
+    providers: Providers,
+    org: Org,
+    dn: DN,
+    settings: exchange.PlanSettings,
+    addresses: list[str],
+    alias: str,
+    consumer: bool,
+) -> dict[str, list[str]]:
+    """The recipient attributes a mailbox of ``settings`` gets (not where it lives)."""
+    shown: list[str] = []
+    oab: list[str] = []
+    base, hidden = dn, ["TRUE"]  # a consumer sees only itself, and no address list shows it
+    if not consumer:
+        if settings.wants_address_lists:
+            org = create_address_lists(providers, org)  # full Outlook needs the org's own lists
+        (shown, oab), base, hidden = exchange.address_book(providers.layout, org), org.dn, []
+    return {
+        "msExchQueryBaseDN": [str(base)],
+        "mail": [addresses[0]],
+        "mailNickname": [alias],
+        "proxyAddresses": exchange.proxy_values(addresses),
+        **settings.attributes(),
+        "showInAddressBook": shown,
+        "msExchUseOAB": oab,
+        "msExchHideFromAddressLists": hidden,
+        "msExchUserAccountControl": ["0"],
+    }
 
 
 @procedure(NAMESPACE, "CreateMailbox", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP")
@@ -118,47 +171,23 @@ class CreateMailbox:
         org, entry = business_user(providers, self.path, ("userPrincipalName", "msExchMailboxGuid"))
         if entry.get("msExchMailboxGuid"):  # an allocation without one: the ledger refuses it
             raise AlreadyExists(f"{self.path.ldap_path} already has a mailbox", dn=str(self.path))
-        before = _plan_record(providers, org, entry, consumer)
-        settings = _plan_for(providers, org, self.plan_name, consumer)
+        before = plan_record(providers, org, entry, consumer)
+        settings = plan_for(providers, org, self.plan_name, consumer)
         upn = Upn.parse(entry.first("userPrincipalName") or "")
-        primary, domains = exchange.org_domains(providers, org)
-        if self.smtp_domain is not None:
-            primary = self.smtp_domain.lower()
-            if primary not in domains:
-                raise InvalidArgument(
-                    f"'SMTPDomain': '{self.smtp_domain}' is not a domain of {org.dn.ldap_path}",
-                    argument="SMTPDomain",
-                )
-        addresses = exchange.mailbox_addresses(Upn(upn.local, primary), self.proxy_addresses, domains, org)
-        alias = self.alias if self.alias is not None else upn.local
-        exchange.smtp_address(f"{alias}@{primary}", "alias")  # an alias is an address's local part
+        addresses, alias = mailbox_addresses(
+            providers, org, upn, self.smtp_domain, self.proxy_addresses, self.alias
+        )
         store = self._allocate(ctx, org, str(upn), settings.size_kb, consumer)
         server, name = store.findtext("serverName") or "", store.findtext("mailStoreName") or ""
-
         layout = providers.layout
-        shown: list[str] = []
-        oab: list[str] = []
-        base, hidden = self.path, ["TRUE"]  # a consumer sees only itself, and no address list shows it
-        if not consumer:
-            if settings.wants_address_lists:
-                org = create_address_lists(providers, org)  # full Outlook needs the org's own lists
-            (shown, oab), base, hidden = exchange.address_book(layout, org), org.dn, []
-        attrs: dict[str, list[str]] = {
-            "msExchQueryBaseDN": [str(base)],
-            "mail": [addresses[0]],
-            "mailNickname": [alias],
-            "proxyAddresses": exchange.proxy_values(addresses),
-            **settings.attributes(),
-            "showInAddressBook": shown,
-            "msExchUseOAB": oab,
-            "msExchHideFromAddressLists": hidden,
-            "msExchUserAccountControl": ["0"],
-            "msExchMailboxGuid": [str(uuid.uuid4())],
-            "homeMDB": [str(exchange.home_mdb(layout, server, name))],
-            "msExchHomeServerName": [exchange.home_server_name(layout, server)],
-        }
+        attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
+        attrs.update(
+            msExchMailboxGuid=[str(uuid.uuid4())],
+            homeMDB=[str(exchange.home_mdb(layout, server, name))],
+            msExchHomeServerName=[exchange.home_server_name(layout, server)],
+        )
         providers.directory.modify(self.path, [Change.replace(a, *v) for a, v in attrs.items() if v])
-        _change_plan(providers, org, entry, before, settings.plan.name)
+        change_plan(providers, org, entry, before, settings.plan.name)
         return [
             exchange.properties_output(attrs),
             settings.mail_element(),
@@ -215,8 +244,8 @@ class ChangeUserMailboxPlan:
         current = ledger.mailbox(entry.guid)
         if current is None:
             raise NotFound(f"{self.path.ldap_path} has no mailbox; CreateMailbox first", dn=str(self.path))
-        before = _plan_record(providers, org, entry, consumer)
-        settings = _plan_for(providers, org, self.plan_name, consumer)
+        before = plan_record(providers, org, entry, consumer)
+        settings = plan_for(providers, org, self.plan_name, consumer)
         old = exchange.PlanSettings.of(providers.plans.plan(before)).attributes() if before != NO_PLAN else {}
         delta = settings.size_kb - current.size_kb
         if consumer and delta > 0:  # a consumer's own pool grows on its store first
@@ -227,7 +256,7 @@ class ChangeUserMailboxPlan:
         new = settings.attributes()
         _restamp(providers, self.path, entry, old, new)
         if before.casefold() != settings.plan.name.casefold():
-            _change_plan(providers, org, entry, before, settings.plan.name)
+            change_plan(providers, org, entry, before, settings.plan.name)
         mail_store = etree.Element("mailStore")
         etree.SubElement(mail_store, "serverName").text = place.store.server_name
         etree.SubElement(mail_store, "mailStoreName").text = place.store.store_name
@@ -254,13 +283,13 @@ def remove_mailbox(ctx: Ctx, org: Org, entry: Entry) -> None:
     """Deallocate a user's mailbox and take the recipient attributes off (DeleteMailbox_)."""
     providers = ctx.providers
     ctx.call(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
-    before = _plan_record(providers, org, entry, None)
+    before = plan_record(providers, org, entry, None)
     stamped = set(exchange.RECIPIENT_ATTRIBUTES)
     if before != NO_PLAN:
         stamped |= set(exchange.PlanSettings.of(providers.plans.plan(before)).properties)
     changes = [Change.delete(name) for name in sorted(stamped) if entry.get(name)]
     providers.directory.modify(entry.dn, changes)
-    _change_plan(providers, org, entry, before, None)
+    change_plan(providers, org, entry, before, None)
 
 
 PROCEDURES = (CreateMailbox, ChangeUserMailboxPlan, DeleteMailbox)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from openmps.namespaces.mps_import import organizations
+from openmps.namespaces.mps_import import organizations, users
 
-PROCEDURES: tuple[type, ...] = organizations.PROCEDURES
+PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES)
