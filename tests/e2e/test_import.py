@@ -4,6 +4,8 @@ damaged organization is repaired; every procedure is idempotent."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openmps.app import Deployment
 from openmps.directory import acl, wellknown
@@ -425,3 +427,136 @@ def test_user_in_the_wrong_place(exchange: Deployment) -> None:
     refused(
         exchange, imp("ImportUser", path=dn.ldap_path, isAdmin=False), "0x80070057", "not in the right place"
     )
+
+
+def _world_for_property(home: object) -> Deployment:
+    from pathlib import Path
+
+    from openmps.app import init_deployment
+    from openmps.types import Secret
+    from support import ADMIN_PASSWORD, fast_passwords, mail_stores
+
+    d = init_deployment(
+        Path(str(home)),
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+    )
+    ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="WH")))
+    stores = mail_stores(("EXBE01", "BusinessMailStore1", 5000, True))
+    ok(d.submit(request_xml("Exchange Resource Manager", "AddExchangeResources", mailStores=stores)))
+    return d
+
+
+def _normalized(value: object, org: str, domain: str) -> object:
+    if isinstance(value, str):
+        return value.replace(domain, "{domain}").replace(org, "{org}")
+    if isinstance(value, list):
+        return [_normalized(v, org, domain) for v in value]
+    if isinstance(value, dict):
+        return {_normalized(k, org, domain): _normalized(v, org, domain) for k, v in value.items()}
+    return value
+
+
+PLAN_SIZES = {"BaseMail": "10000", "GoldMail": "20000"}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.from_regex(r"[a-z][a-z0-9]{2,8}", fullmatch=True),
+    users=st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z][a-z0-9]{1,8}", fullmatch=True),
+            st.booleans(),
+            st.sampled_from([None, "BaseMail", "GoldMail"]),
+        ),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda u: u[0],
+    ),
+)
+def test_create_and_import_give_the_same_organization(
+    tmp_path_factory: pytest.TempPathFactory, name: str, users: list[tuple[str, bool, str | None]]
+) -> None:
+    """For random organizations and users: created through Hosted Exchange, or added raw and then
+    imported, they end up the same (names, GUIDs and SIDs aside)."""
+    d = _world_for_property(tmp_path_factory.mktemp("equivalence") / "home")
+    plans = RawXml("<planName>BaseMail</planName><planName>GoldMail</planName>")
+    storage = RawXml("<megabytes>200</megabytes>")
+    created, imported = f"c{name}", f"i{name}"
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=WH,
+                name=created,
+                SMTPDomain=f"{created}.example",
+                mailStore=storage,
+                availablePlans=plans,
+            )
+        )
+    )
+    bare_ou(d, org_path("WH", imported), uPNSuffixes=[f"{imported}.example"])
+    ok(d.submit(imp("ImportOrganization", path=org_path("WH", imported))))
+    ok(
+        d.submit(
+            request_xml(
+                "Exchange Resource Manager",
+                "AllocateOrganization",
+                organization=org_path("WH", imported),
+                mailStore=storage,
+            )
+        )
+    )
+    ok(d.submit(he("AddAvailablePlans", path=org_path("WH", imported), availablePlans=plans)))
+    root = DN.from_path(org_path("WH", imported))
+    for local, admin, plan in users:
+        ok(
+            d.submit(
+                he(
+                    "CreateBusinessUser",
+                    container=org_path("WH", created),
+                    userPrincipalName=f"{local}@{created}.example",
+                    isAdmin=admin,
+                    planName=plan,
+                )
+            )
+        )
+        attrs: dict[str, list[str]] = {
+            "objectClass": ["top", "person", "organizationalPerson", "user"],
+            "cn": [f"{local} (migrated)"],
+            "userPrincipalName": [f"{local}@{imported}.example"],
+        }
+        if plan is not None:
+            attrs.update(homeMDB=[STORE_DN], mDBOverQuotaLimit=[PLAN_SIZES[plan]])
+        with d.transaction() as providers:
+            providers.directory.add(root.child("CN", f"{local} (migrated)"), attrs)
+        path = root.child("CN", f"{local} (migrated)").ldap_path
+        ok(d.submit(imp("ImportUser", path=path, isAdmin=admin, planName=plan)))
+    assert _normalized(shape(d, org_path("WH", created)), created, f"{created}.example") == _normalized(
+        shape(d, org_path("WH", imported)), imported, f"{imported}.example"
+    )
+    for local, _, plan in users:
+        views = []
+        for org in (created, imported):
+            path = DN.from_path(org_path("WH", org)).child("CN", f"{local}@{org}.example").ldap_path
+            response = ok(d.submit(he("GetBusinessUser", path=path)))
+            props = {p.get("name"): sorted(v.text for v in p) for p in response.iter("property")}
+            view = {
+                k: props.get(k)
+                for k in (
+                    "userPrincipalName",
+                    "mail",
+                    "mailNickname",
+                    "msExchQueryBaseDN",
+                    "mDBStorageQuota",
+                    "protocolSettings",
+                    "msExchMailboxFolderSet",
+                    "showInAddressBook",
+                    "memberOf",
+                )
+            }
+            view["groups"] = sorted(g.get("name") for g in response.iter("memberOfGroup"))
+            views.append(_normalized(view, org, f"{org}.example"))
+        assert views[0] == views[1], (local, plan)
+    d.sql.dispose()
