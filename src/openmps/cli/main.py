@@ -17,12 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from openmps.app import Deployment, default_home, init_deployment, open_deployment, registry
+from openmps.cli.import_cmd import import_command
 from openmps.cli.ldif_cmd import ldif_app
 from openmps.errors import MpsError
 from openmps.types import Secret
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="OpenMPS: open hosted provisioning.")
 app.add_typer(ldif_app, name="ldif")
+app.command("import")(import_command)
 err = Console(stderr=True)
 out = Console()
 

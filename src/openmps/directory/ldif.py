@@ -109,6 +109,17 @@ class _Move:
 _Op = _Add | _Modify | _Delete | _Move
 
 
+def read_entries(source: BinaryIO) -> list[tuple[DN, dict[str, list[str]]]]:
+    """The content records of an LDIF file, in file order; InvalidArgument (naming the line) for
+    malformed input or a change record (a migration brings entries, not changes)."""
+    entries = []
+    for op in _parse(source):
+        if not isinstance(op, _Add):
+            raise InvalidArgument(f"line {op.line}: {op.dn}: only content records can be imported")
+        entries.append((op.dn, op.attributes))
+    return entries
+
+
 def import_ldif(directory: Directory, source: BinaryIO) -> ImportResult:
     """Apply an LDIF file of content and/or change records to ``directory``; see the module docstring.
 

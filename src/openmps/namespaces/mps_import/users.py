@@ -39,6 +39,7 @@ from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
 AUTHENTICATED_USERS = "S-1-5-11"
+IMPORTED_FROM = "openmpsImportedFrom"  # the DN a user had before EnableUserForHosting renamed it
 CustomerType = Annotated[str, Xml("customerTypeName", "BusinessUser (default) or ConsumerUser")]
 
 
@@ -106,7 +107,10 @@ class EnableUserForHosting:
         if dn.rdn_value != str(upn) or dn.rdn_attr.lower() != "cn":  # MPS names users after their UPN
             dn = org.dn.child("CN", str(upn))
             directory.move(self.path, dn)
-            directory.modify(dn, [Change.replace("cn", str(upn))])
+            # where it came from: a repeated migration recognises it (openmps import)
+            directory.modify(
+                dn, [Change.replace("cn", str(upn)), Change.replace(IMPORTED_FROM, str(self.path))]
+            )
         if not consumer and org.names.all_users not in directory.backend.member_of(dn):
             directory.modify(org.names.all_users, [Change.add("member", str(dn))])
         return [etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)]
@@ -216,7 +220,9 @@ class ApplyMailboxPlan:
             ledger.resize_mailbox(entry.guid, settings.size_kb)
         attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
         attrs["proxyAddresses"] += kept
-        providers.directory.modify(self.path, [Change.replace(a, *v) for a, v in attrs.items() if v])
+        changes = [Change.replace(a, *v) for a, v in attrs.items() if v and not _same(entry.get(a), v)]
+        if changes:  # a second run writes nothing
+            providers.directory.modify(self.path, changes)
         if before.casefold() != settings.plan.name.casefold():
             change_plan(providers, org, entry, before, settings.plan.name)
         return [
@@ -224,6 +230,10 @@ class ApplyMailboxPlan:
             settings.mail_element(),
             exchange.addresses_output(addresses),
         ]
+
+
+def _same(held: tuple[str, ...], wanted: list[str]) -> bool:
+    return sorted(v.casefold() for v in held) == sorted(v.casefold() for v in wanted)
 
 
 @procedure(NAMESPACE, "ImportUser", requires=Role.DOMAIN_ADMIN)

@@ -1,0 +1,66 @@
+"""``openmps import``: bring the organizations and users of an LDIF file under management."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from openmps.directory.ldif import read_entries
+from openmps.errors import MpsError
+from openmps.migration import Item, migrate
+
+
+def import_command(
+    file: Annotated[
+        str, typer.Argument(help="LDIF file of organizations and users, or - for standard input")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report every conflict; write nothing")] = False,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="mailbox plan for users that have a mailbox")
+    ] = None,
+) -> None:
+    """Check the file, add what is not in the directory yet, and import every organization and user
+    (MPS Import).  Exit 0 when all of it is done, 1 on conflicts or failed items."""
+    from openmps.cli.main import deployment, err, fail, out
+
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        err.print(f"cannot read {file}: {exc.strerror}")
+        raise typer.Exit(2) from None
+    d = deployment()
+    try:
+        entries = read_entries(io.BytesIO(data))
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("importing", total=None)
+
+            def advance(item: Item) -> None:
+                bar.advance(task)
+
+            report = migrate(d, entries, dry_run=dry_run, plan=plan, progress=advance)
+    except MpsError as exc:
+        raise fail(exc) from None
+    if report.conflicts:
+        table = Table("entry", "conflict", title=f"{len(report.conflicts)} conflicts: nothing was written")
+        for conflict in report.conflicts:
+            table.add_row(str(conflict.dn), conflict.problem)
+        out.print(table)
+        raise typer.Exit(1)
+    if dry_run:
+        out.print(f"no conflicts: {len(entries)} entries would be imported", highlight=False)
+        return
+    summary = Table("", "imported", "failed", title=f"{report.added} entries added")
+    for kind in ("organization", "user"):
+        summary.add_row(kind + "s", str(report.count(kind, True)), str(report.count(kind, False)))
+    out.print(summary)
+    failed = [i for i in report.items if not i.ok]
+    for item in failed:
+        err.print(f"{item.kind} {item.dn}: {item.detail}", highlight=False)
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,120 @@
+"""``openmps import``: a migration from LDIF — dry run, conflicts, import, and a safe re-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openmps.app import Deployment, open_deployment
+from openmps.cli.main import app
+from support import RawXml, he, make_alpineskihouse, ok, org_path, request_xml, snapshot
+
+runner = CliRunner()
+STORE_DN = (
+    "CN=BusinessMailStore1,CN=First Storage Group,CN=InformationStore,CN=EXBE01,CN=Servers,"
+    "CN=First Administrative Group,CN=Administrative Groups,CN=fabrikam,CN=Microsoft Exchange,CN=Services,"
+    "CN=Configuration,DC=fabrikam,DC=com"
+)
+
+
+def ldif(orgs: int, users: int, *, size: str = "5000", extra: str = "") -> str:
+    records = ["version: 1", ""]
+    for o in range(orgs):
+        org = f"OU=t{o},OU=WH,OU=Hosting,DC=fabrikam,DC=com"
+        records += [
+            f"dn: {org}",
+            "objectClass: top",
+            "objectClass: organizationalUnit",
+            f"ou: t{o}",
+            f"uPNSuffixes: t{o}.example",
+            "",
+        ]
+        for u in range(users):
+            records += [
+                f"dn: CN=User {u},{org}",
+                "objectClass: top",
+                "objectClass: person",
+                "objectClass: organizationalPerson",
+                "objectClass: user",
+                f"cn: User {u}",
+                f"userPrincipalName: u{u}@t{o}.example",
+                f"homeMDB: {STORE_DN}",
+                f"mDBOverQuotaLimit: {size}",
+                "",
+            ]
+    return "\n".join(records) + extra
+
+
+@pytest.fixture
+def home(deployment: Deployment) -> Path:
+    make_alpineskihouse(deployment, exchange=True)  # WH, stores of 1000 MB each
+    home = Path(str(deployment.sql.url.database)).parent
+    deployment.sql.dispose()
+    return home
+
+
+def run(home: Path, tmp_path: Path, text: str, *options: str) -> tuple[int, str]:
+    path = tmp_path / "migration.ldif"
+    path.write_text(text)
+    result = runner.invoke(app, ["--home", str(home), "import", str(path), *options], env={"COLUMNS": "250"})
+    return result.exit_code, result.output
+
+
+def test_dry_run_then_import_then_again(home: Path, tmp_path: Path) -> None:
+    d = open_deployment(home)
+    before = snapshot(d)
+    code, output = run(home, tmp_path, ldif(3, 4), "--dry-run")
+    assert code == 0 and "no conflicts" in output
+    assert snapshot(d) == before  # a dry run writes nothing
+    code, output = run(home, tmp_path, ldif(3, 4), "--plan", "BaseMail")
+    assert code == 1  # BaseMail is not available to the new organizations: the users fail, one by one
+    assert "users" in output
+    for o in range(3):
+        plans = RawXml("<planName>BaseMail</planName>")
+        ok(d.submit(he("AddAvailablePlans", path=org_path("WH", f"t{o}"), availablePlans=plans)))
+    code, output = run(home, tmp_path, ldif(3, 4), "--plan", "BaseMail")
+    assert code == 0, output  # the re-run adds nothing twice and finishes what failed
+    users = ok(d.submit(he("GetBusinessUsers", path=org_path("WH", "t1")))).findall("data/users/user")
+    assert sorted(u.get("name") for u in users) == [f"u{i}@t1.example" for i in range(4)]
+    allocation = ok(
+        d.submit(
+            request_xml("Exchange Resource Manager", "QueryMailboxAllocation", mailbox=users[0].get("path"))
+        )
+    )
+    assert allocation.findtext("data/mailStore/kilobytes") == "10000"  # the plan's size
+    again = snapshot(d)
+    code, _ = run(home, tmp_path, ldif(3, 4), "--plan", "BaseMail")
+    assert code == 0 and snapshot(d) == again
+    d.sql.dispose()
+
+
+def test_conflicts_are_all_reported_and_nothing_is_written(home: Path, tmp_path: Path) -> None:
+    d = open_deployment(home)
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=org_path("WH", "alpineskihouse"),
+                userPrincipalName="taken@alpineskihouse.com",
+                isAdmin=False,
+            )
+        )
+    )
+    before = snapshot(d)
+    duplicate = (
+        "\ndn: CN=Twin,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com\nobjectClass: user\ncn: Twin\n"
+        "userPrincipalName: u0@t0.example\n\n"
+        "dn: CN=Deep,OU=x,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com\nobjectClass: user\ncn: Deep\n\n"
+        "dn: CN=NoSize,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com\nobjectClass: user\ncn: NoSize\n"
+        f"userPrincipalName: nosize@t0.example\nhomeMDB: {STORE_DN}\n\n"
+        "dn: CN=Taken,OU=alpineskihouse,OU=WH,OU=Hosting,DC=fabrikam,DC=com\nobjectClass: user\ncn: Taken\n"
+        "userPrincipalName: taken@alpineskihouse.com\n"
+    )
+    code, output = run(home, tmp_path, ldif(1, 2, size="2000000") + duplicate)
+    assert code == 1
+    for problem in ("more than once", "neither in the file", "no size", "already in use", "KB are free"):
+        assert problem in output, problem
+    assert snapshot(d) == before
+    d.sql.dispose()
