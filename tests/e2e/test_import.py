@@ -560,3 +560,65 @@ def test_create_and_import_give_the_same_organization(
             views.append(_normalized(view, org, f"{org}.example"))
         assert views[0] == views[1], (local, plan)
     d.sql.dispose()
+
+
+def hadi(procedure: str, /, **args: object) -> str:
+    return request_xml("Hosted Active Directory Import", procedure, **args)
+
+
+def test_hosted_active_directory_import(d: Deployment) -> None:
+    bare_ou(d, org_path("R5"))
+    ok(d.submit(hadi("ImportResellerOrganization", organization=org_path("R5"))))
+    ok(d.submit(he("CreateResellerOrganization", container=HOSTING, name="R6")))
+    assert shape(d, org_path("R5")) == shape(d, org_path("R6"))
+    # a second import is refused: it is under management now
+    refused(
+        d,
+        hadi("ImportResellerOrganization", organization=org_path("R5")),
+        "0x80071392",
+        "already under management",
+    )
+    bare_ou(d, org_path("R5", "shop"), uPNSuffixes=["shop.example"])
+    ok(d.submit(hadi("ImportBusinessOrganization", organization=org_path("R5", "shop"), planName="GoldMail")))
+    plans = ok(d.submit(he("GetAvailablePlans", path=org_path("R5", "shop")))).findall(
+        "data/availablePlans/plan"
+    )
+    assert [p.get("name") for p in plans] == ["GoldMail"]
+    shop = DN.from_path(org_path("R5", "shop"))
+    with d.transaction() as providers:
+        for dn, attrs in (
+            (
+                shop.child("CN", "Raw"),
+                {"objectClass": ["top", "user"], "cn": ["Raw"], "userPrincipalName": ["raw@shop.example"]},
+            ),
+            (
+                shop.child("CN", "Team"),
+                {"objectClass": ["top", "group"], "cn": ["Team"], "mail": ["team@shop.example"]},
+            ),
+            (
+                shop.child("CN", "Vendor"),
+                {"objectClass": ["top", "contact"], "cn": ["Vendor"], "mail": ["v@vendor.example"]},
+            ),
+        ):
+            providers.directory.add(dn, attrs)
+    user = ok(d.submit(hadi("ImportUser", user=shop.child("CN", "Raw").ldap_path, isAdmin=True)))
+    assert user.findall("data/user")[-1].get("name") == "raw@shop.example"  # after the argument <user>
+    ok(d.submit(hadi("ImportGroup", group=shop.child("CN", "Team").ldap_path)))
+    ok(d.submit(hadi("ImportContact", contact=shop.child("CN", "Vendor").ldap_path)))
+    with d.transaction() as providers:
+        team = providers.directory.get(shop.child("CN", "Team"))
+        vendor = providers.directory.get(shop.child("CN", "Vendor"))
+    assert team.first("sAMAccountName") and team.first("msExchQueryBaseDN").casefold() == str(shop).casefold()
+    assert vendor.get("showInAddressBook")
+    before = snapshot(d)
+    ok(d.submit(hadi("ImportGroup", group=shop.child("CN", "Team").ldap_path)))  # idempotent
+    assert snapshot(d) == before
+    refused(
+        d,
+        hadi("ImportUser", user=shop.child("CN", "raw@shop.example").ldap_path),
+        "0x80071392",
+        "already under management",
+    )
+    refused(
+        d, hadi("ImportContact", contact=shop.child("CN", "Team").ldap_path), "0x80070057", "not a contact"
+    )

@@ -57,6 +57,10 @@ def ocs(procedure: str, /, **args: object) -> str:
     return request_xml("Managed Office Communications Server", procedure, **args)
 
 
+def hadi(procedure: str, /, **args: object) -> str:
+    return request_xml("Hosted Active Directory Import", procedure, **args)
+
+
 def hocs(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Office Communications Server", procedure, **args)
 
@@ -64,6 +68,7 @@ def hocs(procedure: str, /, **args: object) -> str:
 PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
 OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
 LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
+RAW_USER = "LDAP://CN=raw," + ALPINE[len("LDAP://") :]
 CONSUMER = "LDAP://CN=cons@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 OTHER_CONSUMER = "LDAP://CN=cons2@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 
@@ -192,7 +197,22 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         request_xml("MPS Import", "ApplyMailboxPlan", path=CONSUMER, planName="ConsumerMail"),
         DOMAIN_ONLY,
     ),
-    "ImportUser": (request_xml("MPS Import", "ImportUser", path=WORKER, isAdmin=False), DOMAIN_ONLY),
+    "MPS Import::ImportUser": (
+        request_xml("MPS Import", "ImportUser", path=WORKER, isAdmin=False),
+        DOMAIN_ONLY,
+    ),
+    # Hosted Active Directory Import: Domain Admins only, on objects not under management yet
+    "ImportResellerOrganization": (
+        hadi("ImportResellerOrganization", organization=org_path("R8")),
+        DOMAIN_ONLY,
+    ),
+    "ImportBusinessOrganization": (
+        hadi("ImportBusinessOrganization", organization=org_path("WH", "bareco"), planName="BaseMail"),
+        DOMAIN_ONLY,
+    ),
+    "Hosted Active Directory Import::ImportUser": (hadi("ImportUser", user=RAW_USER), DOMAIN_ONLY),
+    "ImportGroup": (hadi("ImportGroup", group=LIST), DOMAIN_ONLY),
+    "ImportContact": (hadi("ImportContact", contact=PARTNER), DOMAIN_ONLY),
     "CreateConsumerUser": (
         he(
             "CreateConsumerUser",
@@ -329,6 +349,27 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ok(d.submit(ocs("AddSharedPool", poolFQDN=pool)))
     for domain in ("alpineskihouse.com", "spare-sip.example"):
         ok(d.submit(ocs("CreateSipDomain", organization=ALPINE, address=domain)))
+    with d.transaction() as providers:  # objects a migration tool left, not under management
+        for path, attrs in (
+            (org_path("R8"), {"objectClass": ["top", "organizationalUnit"], "ou": ["R8"]}),
+            (
+                org_path("WH", "bareco"),
+                {
+                    "objectClass": ["top", "organizationalUnit"],
+                    "ou": ["bareco"],
+                    "uPNSuffixes": ["bare.example"],
+                },
+            ),
+            (
+                RAW_USER,
+                {
+                    "objectClass": ["top", "user"],
+                    "cn": ["raw"],
+                    "userPrincipalName": ["raw@alpineskihouse.com"],
+                },
+            ),
+        ):
+            providers.directory.add(DN.from_path(path), attrs)
     ims = RawXml("<planName>BasicIM</planName><planName>FederatedIM</planName>")
     ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=ims)))
     worker = hocs(

@@ -1,7 +1,8 @@
-"""The MPS Import namespace (seed 000, reference §3): existing objects brought under management."""
+"""The MPS Import namespace (seed 000, reference §3): existing objects brought under management,
+and the Hosted Active Directory Import procedures of the migration kit over it."""
 
 from __future__ import annotations
 
-from openmps.namespaces.mps_import import organizations, users
+from openmps.namespaces.mps_import import hosted_ad, organizations, users
 
-PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (*organizations.PROCEDURES, *users.PROCEDURES, *hosted_ad.PROCEDURES)

@@ -1,0 +1,160 @@
+"""Hosted Active Directory Import (reference §3.3): the migration kit's procedures, over MPS Import.
+
+Each imports one object that is not under management yet — a customer record already there means
+it is, and the call is refused — so that it ends up as the Hosted procedures would have made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from lxml import etree
+
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory.interface import Change, Entry
+from openmps.engine.context import ProcedureContext, args
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import AlreadyExists, InvalidArgument, NotFound
+from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.mps_import.organizations import NAMESPACE as MPS_IMPORT
+from openmps.namespaces.mps_import.organizations import PreferredDC
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+NAMESPACE = "Hosted Active Directory Import"
+
+
+def _not_managed(providers: Providers, dn: DN) -> Entry:
+    entry = providers.directory.find(dn)
+    if entry is None:
+        raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+    if providers.plans.customer(entry.guid) is not None:
+        raise AlreadyExists(
+            f"{dn.ldap_path} is already under management (it has a customer record)", dn=str(dn)
+        )
+    return entry
+
+
+def _in_business_org(providers: Providers, dn: DN, object_class: str) -> tuple[Org, Entry]:
+    entry = providers.directory.find(dn)
+    if entry is None:
+        raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+    chain = providers.org_chain(dn)
+    if (
+        not entry.has_class(object_class)
+        or not chain
+        or chain[0].kind is not OrgType.CUSTOMER
+        or chain[0].dn != dn.parent
+    ):
+        raise InvalidArgument(
+            f"{dn.ldap_path} is not a {object_class} directly in a business organization", dn=str(dn)
+        )
+    return chain[0], entry
+
+
+def _org_output(result: etree._Element) -> list[etree._Element]:
+    return [e for e in result if e.tag == "org"]
+
+
+@procedure(NAMESPACE, "ImportResellerOrganization", requires=Role.DOMAIN_ADMIN)
+class ImportResellerOrganization:
+    """Import an OU directly below Hosting as a reseller organization."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the OU")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _not_managed(ctx.providers, self.organization)
+        call = args(path=self.organization, policyName="reseller")
+        return _org_output(ctx.call(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+
+
+@procedure(NAMESPACE, "ImportBusinessOrganization", requires=Role.DOMAIN_ADMIN)
+class ImportBusinessOrganization:
+    """Import an OU of a reseller as a business organization; with planName, the plan is made
+    available to it."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the OU")]
+    preferred_dc: PreferredDC = None
+    plan_name: Annotated[str | None, Xml("planName", "a plan its users may get")] = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        providers = ctx.providers
+        _not_managed(providers, self.organization)
+        call = args(path=self.organization, policyName="customer")
+        result = _org_output(ctx.call(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+        if self.plan_name is not None:
+            org = providers.org_chain(self.organization)[0]
+            plan = providers.plans.plan(self.plan_name)
+            providers.plans.make_available(org.entry.guid, [plan.name])
+            providers.plans.log_event(org.entry.guid, org.entry.guid, "PA", plan.name)
+        return result
+
+
+@procedure(NAMESPACE, "ImportUser", requires=Role.DOMAIN_ADMIN)
+class ImportUser:
+    """Import a user of a business organization (MPS Import's ImportUser, without a plan)."""
+
+    user: Annotated[DN, Xml("user", "LDAP path of the user")]
+    is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")] = False
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        _not_managed(ctx.providers, self.user)
+        result = ctx.call(
+            MPS_IMPORT, "ImportUser", args(path=self.user, isAdmin=self.is_admin), as_service=True
+        )
+        return [e for e in result if e.tag == "user"]
+
+
+@procedure(NAMESPACE, "ImportGroup", requires=Role.DOMAIN_ADMIN)
+class ImportGroup:
+    """Import a group of a business organization: a sAMAccountName of its own, and, when it is
+    mail-enabled, the organization's recipient attributes."""
+
+    group: Annotated[DN, Xml("group", "LDAP path of the group")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org, entry = _in_business_org(ctx.providers, self.group, "group")
+        changes = []
+        if not entry.get("sAMAccountName"):
+            sam = ctx.providers.directory.allocate_sam_account_name(self.group.rdn_value)
+            changes.append(Change.replace("sAMAccountName", sam))
+        changes += _recipient_changes(ctx.providers, org, entry)
+        if changes:
+            ctx.providers.directory.modify(self.group, changes)
+        return [etree.Element("group", path=self.group.ldap_path, name=self.group.rdn_value)]
+
+
+@procedure(NAMESPACE, "ImportContact", requires=Role.DOMAIN_ADMIN)
+class ImportContact:
+    """Import a contact of a business organization: the organization's recipient attributes."""
+
+    contact: Annotated[DN, Xml("contact", "LDAP path of the contact")]
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+        org, entry = _in_business_org(ctx.providers, self.contact, "contact")
+        changes = _recipient_changes(ctx.providers, org, entry)
+        if changes:
+            ctx.providers.directory.modify(self.contact, changes)
+        return [etree.Element("contact", path=self.contact.ldap_path, name=self.contact.rdn_value)]
+
+
+def _recipient_changes(providers: Providers, org: Org, entry: Entry) -> list[Change]:
+    """What a mail-enabled group or contact of ``org`` lacks: its org, its address lists."""
+    if not entry.get("mail"):
+        return []
+    shown, _ = exchange.address_book(providers.layout, org)
+    wanted = {"msExchQueryBaseDN": [str(org.dn)], "showInAddressBook": shown}
+    return [
+        Change.replace(name, *values)
+        for name, values in wanted.items()
+        if sorted(v.casefold() for v in entry.get(name)) != sorted(v.casefold() for v in values)
+    ]
+
+
+PROCEDURES = (ImportResellerOrganization, ImportBusinessOrganization, ImportUser, ImportGroup, ImportContact)
