@@ -76,6 +76,17 @@ class Change:
         return cls(ChangeOp.REPLACE, attr, values)
 
 
+def replacements(entry: Entry, wanted: Mapping[str, Sequence[str]]) -> list[Change]:
+    """REPLACE changes for the attributes of ``wanted`` whose values ``entry`` does not already
+    have (compared case-insensitively, in any order); empty ones are skipped.  Writing only these
+    makes a repeated step write nothing."""
+    return [
+        Change.replace(name, *values)
+        for name, values in wanted.items()
+        if values and sorted(v.casefold() for v in entry.get(name)) != sorted(v.casefold() for v in values)
+    ]
+
+
 @dataclass(frozen=True)
 class Entry:
     """A snapshot of one entry.  Attribute names are matched case-insensitively."""

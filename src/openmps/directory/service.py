@@ -56,6 +56,12 @@ class DirectoryService:
         self.backend.delete(dn)
         self._dacls.pop(dn, None)
 
+    def ensure_containers(self, dn: DN, below: DN) -> None:
+        """Make ``dn`` and its missing ancestors under ``below`` plain containers (idempotent)."""
+        for at in [*reversed(list(dn.ancestors())), dn]:
+            if at.is_within(below, strict=True) and not self.exists(at):
+                self.add(at, {"objectClass": ["top", "container"], "cn": [at.rdn_value]})
+
     def move(self, dn: DN, new_dn: DN) -> None:
         """Rename or move an entry (and its subtree); the naming attribute is the caller's to set."""
         self.backend.move(dn, new_dn)

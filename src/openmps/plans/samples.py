@@ -109,32 +109,34 @@ SAMPLE_SIP_PLANS = (
 
 
 def seed(catalogue: PlanCatalogue) -> None:
-    for feature in FEATURE_TYPES:
-        catalogue.add_feature_type(feature)
-    for name, category, description, features in SAMPLE_PLANS:
-        catalogue.add_plan(
-            name=name,
-            plan_type=MAILBOX_PLAN,
-            category=category,
-            description=description,
-            features=list(features.items()),
-        )
+    """Every sample feature type and plan (``openmps init``)."""
+    _seed(catalogue, FEATURE_TYPES, MAILBOX_PLAN, SAMPLE_PLANS)
     seed_sip(catalogue)
 
 
 def seed_sip(catalogue: PlanCatalogue) -> None:
-    """The IM feature types and sample plans, unless they are there already (idempotent)."""
+    """The IM feature types and sample plans (Hosted OCS's Initialize, for older deployments)."""
+    _seed(catalogue, SIP_FEATURE_TYPES, SIP_PLAN, SAMPLE_SIP_PLANS)
+
+
+def _seed(
+    catalogue: PlanCatalogue,
+    features: tuple[FeatureType, ...],
+    plan_type: str,
+    plans: tuple[tuple[str, str, str, dict[str, str]], ...],
+) -> None:
+    """Add what is missing of ``features`` and ``plans``; what is there already stays (idempotent)."""
     known = {f.name.casefold() for f in catalogue.feature_types()}
-    for feature in SIP_FEATURE_TYPES:
+    for feature in features:
         if feature.name.casefold() not in known:
             catalogue.add_feature_type(feature)
-    plans = {p.name.casefold() for p in catalogue.plans()}
-    for name, category, description, features in SAMPLE_SIP_PLANS:
-        if name.casefold() not in plans:
+    existing = {p.name.casefold() for p in catalogue.plans()}
+    for name, category, description, values in plans:
+        if name.casefold() not in existing:
             catalogue.add_plan(
                 name=name,
-                plan_type=SIP_PLAN,
+                plan_type=plan_type,
                 category=category,
                 description=description,
-                features=list(features.items()),
+                features=list(values.items()),
             )

@@ -42,11 +42,10 @@ def _ensure_configuration(providers: Providers) -> None:
     directory = providers.directory
     gal = exchange.default_gal(providers.layout)
     lists = gal.parent.parent
-    wanted = [*reversed(list(gal.ancestors())), gal, *(lists.child("CN", c) for _, _, c, _ in LISTS)]
-    for dn in wanted:
-        if dn.is_within(providers.layout.domain, strict=True) and not directory.exists(dn):
-            kind = "addressBookContainer" if dn == gal else "container"
-            directory.add(dn, {"objectClass": ["top", kind], "cn": [dn.rdn_value]})
+    for _, _, parent, _ in LISTS:
+        directory.ensure_containers(lists.child("CN", parent), below=providers.layout.domain)
+    if not directory.exists(gal):
+        directory.add(gal, {"objectClass": ["top", "addressBookContainer"], "cn": [gal.rdn_value]})
 
 
 def lists_of(org: Org) -> dict[str, DN]:

@@ -118,11 +118,17 @@ def org_at(providers: Providers, dn: DN, *kinds: OrgType) -> Org:
     return chain[0]
 
 
-def business_user(
-    providers: Providers, path: DN, attributes: Collection[str] | None = None
+def org_entry(
+    providers: Providers,
+    path: DN,
+    object_class: str,
+    *,
+    attributes: Collection[str] | None = None,
+    directly: bool = False,
 ) -> tuple[Org, Entry]:
-    """The user at ``path`` (all its attributes, or ``attributes`` and objectClass) and its
-    organization; InvalidArgument unless it is a business user."""
+    """The ``object_class`` entry at ``path`` (all its attributes, or ``attributes`` and
+    objectClass) and its business organization; InvalidArgument unless it is one of that
+    organization's (``directly`` in its OU, as MPS Import needs them)."""
     if attributes is None:
         entry = providers.directory.get(path)
     else:
@@ -131,6 +137,21 @@ def business_user(
             raise NotFound(f"no such object: {path.ldap_path}", dn=str(path))
         entry = found
     chain = providers.org_chain(path)
-    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
-        raise InvalidArgument(f"{path.ldap_path} is not a business user", dn=str(path))
+    inside = (
+        bool(chain) and chain[0].kind is OrgType.CUSTOMER and (not directly or chain[0].dn == path.parent)
+    )
+    if not entry.has_class(object_class) or not inside:
+        where = (
+            "directly in a business organization (not in the right place)"
+            if directly
+            else "of a business organization"
+        )
+        raise InvalidArgument(f"{path.ldap_path} is not a {object_class} {where}", dn=str(path))
     return chain[0], entry
+
+
+def business_user(
+    providers: Providers, path: DN, attributes: Collection[str] | None = None
+) -> tuple[Org, Entry]:
+    """The user at ``path`` and its business organization (see :func:`org_entry`)."""
+    return org_entry(providers, path, "user", attributes=attributes)

@@ -15,7 +15,7 @@ from typing import Annotated
 from lxml import etree
 
 from openmps.delegation.session import Org, Providers
-from openmps.directory.interface import Change, Entry
+from openmps.directory.interface import Change, Entry, replacements
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
@@ -86,10 +86,11 @@ def _restamp(
     providers: Providers, dn: DN, entry: Entry, old: dict[str, list[str]], new: dict[str, list[str]]
 ) -> None:
     """Replace the attributes a plan set with the new ones; attributes only the old plan set go."""
-    changes = [Change.replace(name, *values) for name, values in new.items() if values]
+    changes = replacements(entry, new)
     wanted = {name.lower() for name, values in new.items() if values}
     changes += [Change.delete(name) for name in old if name.lower() not in wanted and entry.get(name)]
-    providers.directory.modify(dn, changes)
+    if changes:
+        providers.directory.modify(dn, changes)
 
 
 def mailbox_addresses(

@@ -53,8 +53,7 @@ def create_public_folder(
     ).find("publicStore")
     assert placed is not None
     store_server, store = placed.findtext("serverName") or "", placed.findtext("publicStoreName") or ""
-    if not directory.exists(container):
-        directory.add(container, {"objectClass": ["top", "container"], "cn": ["Public Folders"]})
+    directory.ensure_containers(container, below=org.dn)
     names = org.names
     all_users, admins = (directory.get(g).sid for g in (names.all_users, names.admins))
     dacl = Dacl((Ace.grant(all_users, MEMBERS), Ace.grant(admins, OWNERS)))

@@ -29,6 +29,7 @@ from openmps.namespaces.hosted_exchange.common import (
     PreferredDC,
     check_name,
     org_at,
+    org_entry,
     property_attributes,
 )
 from openmps.types import DN, Upn
@@ -66,16 +67,10 @@ def _recipient_attributes(
 def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
     """A contact or distribution list of a business organization.  Only universal distribution
     groups count as lists: the organization's role groups (Admins@, AllUsers@) are never one."""
-    entry = providers.directory.get(path)
-    chain = providers.org_chain(path)
-    kind_ok = entry.has_class(object_class) and (
-        object_class != "group" or entry.first("groupType") == UNIVERSAL_DISTRIBUTION
-    )
-    if not kind_ok or not chain or chain[0].kind is not OrgType.CUSTOMER:
-        raise InvalidArgument(
-            f"{path.ldap_path} is not a {object_class} of a business organization", dn=str(path)
-        )
-    return chain[0], entry
+    org, entry = org_entry(providers, path, object_class)
+    if object_class == "group" and entry.first("groupType") != UNIVERSAL_DISTRIBUTION:
+        raise InvalidArgument(f"{path.ldap_path} is not a group of a business organization", dn=str(path))
+    return org, entry
 
 
 def _element(tag: str, entry_dn: DN, addresses: list[str]) -> etree._Element:

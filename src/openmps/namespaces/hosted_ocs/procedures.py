@@ -23,7 +23,7 @@ from openmps.errors import InvalidArgument, InvalidOperation, NotFound
 from openmps.namespaces.hosted_exchange.plans import feature_values, plan_element
 from openmps.namespaces.managed_ocs.common import PreferredDC
 from openmps.namespaces.managed_ocs.sip_domains import organization_at
-from openmps.namespaces.managed_ocs.sip_users import POLICY
+from openmps.namespaces.managed_ocs.sip_users import POLICY, SipOptionArgs
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
 from openmps.plans.samples import seed_sip
 from openmps.types import DN
@@ -84,31 +84,6 @@ def _user_org(providers: Providers, user: DN) -> tuple[Org, str, str]:
 def _assign(providers: Providers, org: Org, guid: str, before: str, plan: str | None) -> None:
     providers.plans.set_plan(guid, SIP_PLAN, plan)
     providers.plans.log_event(guid, org.entry.guid, "PC", f"IM {before} -> {plan or NO_PLAN}")
-
-
-class _Options:
-    """Options that override the plan's for one user."""
-
-    preferred_dc: PreferredDC = None
-    enhanced_presence: Annotated[bool | None, Xml("enabledForEnhancedPresence", "override the plan")] = None
-    federation: Annotated[bool | None, Xml("enabledForFederation", "override the plan")] = None
-    internet_access: Annotated[bool | None, Xml("enabledForInternetAccess", "override the plan")] = None
-    public_network: Annotated[bool | None, Xml("publicNetworkEnabled", "override the plan")] = None
-    anonymous_meetings: Annotated[
-        bool | None, Xml("allowOrganizeMeetingWithAnonymousParticipants", "override the plan")
-    ] = None
-    meeting_policy: Annotated[str | None, Xml("meetingPolicy", "override the plan")] = None
-
-    def _overrides(self) -> dict[str, object]:
-        given = {
-            "enabledForEnhancedPresence": self.enhanced_presence,
-            "enabledForFederation": self.federation,
-            "enabledForInternetAccess": self.internet_access,
-            "publicNetworkEnabled": self.public_network,
-            "allowOrganizeMeetingWithAnonymousParticipants": self.anonymous_meetings,
-            "meetingPolicy": self.meeting_policy,
-        }
-        return {k: v for k, v in given.items() if v is not None}
 
 
 @procedure(NAMESPACE, "Initialize", requires=Role.DOMAIN_ADMIN)
@@ -185,8 +160,8 @@ class DeleteSipDomain(_OrgDomain):
 
 
 @procedure(NAMESPACE, "CreateSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
-class CreateSipUser(_Options):
-    """Enable a user for IM from a plan available to its organization; explicit options override it."""
+class CreateSipUser(SipOptionArgs):
+    """Enable a user for IM from a plan available to its organization; options given override the plan's."""
 
     user: User
     plan_name: PlanName
@@ -198,7 +173,7 @@ class CreateSipUser(_Options):
         providers = ctx.providers
         org, guid, before = _user_org(providers, self.user)
         plan = _im_plan(providers, org, self.plan_name)
-        options = {**_options(plan), **self._overrides()}
+        options = {**_options(plan), **self.given()}
         call = args(
             user=self.user, enabled=self.enabled, primaryURI=self.primary_uri, poolFQDN=self.pool, **options
         )

@@ -32,9 +32,7 @@ SERVER_ADMINS = "RTCUniversalServerAdmins"
 
 def ensure_containers(providers: Providers) -> DN:
     container = pools_container(providers.layout)
-    for dn in [*reversed(list(container.ancestors())), container]:
-        if dn.is_within(providers.layout.domain, strict=True) and not providers.directory.exists(dn):
-            providers.directory.add(dn, {"objectClass": ["top", "container"], "cn": [dn.rdn_value]})
+    providers.directory.ensure_containers(container, below=providers.layout.domain)
     return container
 
 

@@ -64,8 +64,7 @@ class CreateSipDomain(_OrgDomain):
             # not naming the holder: it may be another reseller's tenant
             raise ConstraintViolation(f"the SIP domain '{domain}' is already in use", domain=domain)
         container = sip_domains_container(org)
-        if not providers.directory.exists(container):
-            providers.directory.add(container, {"objectClass": ["top", "container"], "cn": ["SIPDomains"]})
+        providers.directory.ensure_containers(container, below=org.dn)
         dn = container.child("CN", domain)
         providers.directory.add(
             dn,

@@ -13,13 +13,13 @@ from typing import Annotated
 
 from lxml import etree
 
-from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
+from openmps.namespaces.hosted_exchange.common import org_entry
 from openmps.namespaces.managed_ocs.common import (
     AVAILABLE,
     HOME_POOL,
@@ -48,8 +48,8 @@ PUBLIC_IM, ANONYMOUS_MEETINGS, ENHANCED_PRESENCE = 0x1, 0x40, 0x100
 SIP_ATTRIBUTES = (SIP_ADDRESS, ENABLED, FEDERATION, INTERNET, OPTIONS, POLICY, HOME_POOL, INSTANCE)
 
 
-class _SipOptions:
-    """The options CreateSipUser and SetSipUserProperties share; None: leave as is (false when new)."""
+class SipOptionArgs:
+    """A SIP user's options as arguments (Managed and Hosted OCS); None: not given."""
 
     preferred_dc: PreferredDC = None
     enhanced_presence: Annotated[bool | None, Xml("enabledForEnhancedPresence", "enhanced presence")] = None
@@ -63,6 +63,24 @@ class _SipOptions:
         Xml("allowOrganizeMeetingWithAnonymousParticipants", "meetings with anonymous participants"),
     ] = None
     meeting_policy: Annotated[str | None, Xml("meetingPolicy", "name of the meeting policy")] = None
+
+    def given(self) -> dict[str, object]:
+        """The options given, by their MPS names."""
+        values = {
+            "enabledForEnhancedPresence": self.enhanced_presence,
+            "enabledForFederation": self.federation,
+            "enabledForInternetAccess": self.internet_access,
+            "publicNetworkEnabled": self.public_network,
+            "allowOrganizeMeetingWithAnonymousParticipants": self.anonymous_meetings,
+            "meetingPolicy": self.meeting_policy,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+class _SipOptions(SipOptionArgs):
+    """What CreateSipUser and SetSipUserProperties share: the options (left as they are when not
+    given; false for a new user) and the home pool."""
+
     home_server: Annotated[
         DN | None, Xml("homeServerDN", "DN of the pool to home the user on; default: the least loaded")
     ] = None
@@ -132,15 +150,12 @@ def _bool(value: bool) -> str:
 
 def _sip_user(providers: Providers, path: DN, *, sip: bool = True) -> tuple[Org, Entry]:
     """A user of a business organization that is (``sip``) or is not yet a SIP user."""
-    entry = providers.directory.get(path)
-    chain = providers.org_chain(path)
-    if not entry.has_class("user") or not chain or chain[0].kind is not OrgType.CUSTOMER:
-        raise InvalidArgument(f"{path.ldap_path} is not a user of a business organization", dn=str(path))
+    org, entry = org_entry(providers, path, "user")
     if sip and not entry.get(SIP_ADDRESS):
         raise NotFound(f"{path.ldap_path} is not a SIP user; CreateSipUser first", dn=str(path))
     if not sip and entry.get(SIP_ADDRESS):
         raise AlreadyExists(f"{path.ldap_path} is already a SIP user", dn=str(path))
-    return chain[0], entry
+    return org, entry
 
 
 def _address(providers: Providers, org: Org, text: str) -> str:

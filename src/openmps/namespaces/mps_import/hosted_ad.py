@@ -11,13 +11,13 @@ from typing import Annotated
 
 from lxml import etree
 
-from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
-from openmps.directory.interface import Change, Entry
+from openmps.directory.interface import Change, Entry, replacements
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import AlreadyExists, InvalidArgument, NotFound
+from openmps.errors import AlreadyExists, NotFound
 from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.hosted_exchange.common import org_entry
 from openmps.namespaces.mps_import.organizations import NAMESPACE as MPS_IMPORT
 from openmps.namespaces.mps_import.organizations import PreferredDC
 from openmps.types import DN
@@ -35,23 +35,6 @@ def _not_managed(providers: Providers, dn: DN) -> Entry:
             f"{dn.ldap_path} is already under management (it has a customer record)", dn=str(dn)
         )
     return entry
-
-
-def _in_business_org(providers: Providers, dn: DN, object_class: str) -> tuple[Org, Entry]:
-    entry = providers.directory.find(dn)
-    if entry is None:
-        raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-    chain = providers.org_chain(dn)
-    if (
-        not entry.has_class(object_class)
-        or not chain
-        or chain[0].kind is not OrgType.CUSTOMER
-        or chain[0].dn != dn.parent
-    ):
-        raise InvalidArgument(
-            f"{dn.ldap_path} is not a {object_class} directly in a business organization", dn=str(dn)
-        )
-    return chain[0], entry
 
 
 def _org_output(result: etree._Element) -> list[etree._Element]:
@@ -118,7 +101,7 @@ class ImportGroup:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org, entry = _in_business_org(ctx.providers, self.group, "group")
+        org, entry = org_entry(ctx.providers, self.group, "group", directly=True)
         changes = []
         if not entry.get("sAMAccountName"):
             sam = ctx.providers.directory.allocate_sam_account_name(self.group.rdn_value)
@@ -137,7 +120,7 @@ class ImportContact:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org, entry = _in_business_org(ctx.providers, self.contact, "contact")
+        org, entry = org_entry(ctx.providers, self.contact, "contact", directly=True)
         changes = _recipient_changes(ctx.providers, org, entry)
         if changes:
             ctx.providers.directory.modify(self.contact, changes)
@@ -150,11 +133,7 @@ def _recipient_changes(providers: Providers, org: Org, entry: Entry) -> list[Cha
         return []
     shown, _ = exchange.address_book(providers.layout, org)
     wanted = {"msExchQueryBaseDN": [str(org.dn)], "showInAddressBook": shown}
-    return [
-        Change.replace(name, *values)
-        for name, values in wanted.items()
-        if sorted(v.casefold() for v in entry.get(name)) != sorted(v.casefold() for v in values)
-    ]
+    return replacements(entry, wanted)
 
 
 PROCEDURES = (ImportResellerOrganization, ImportBusinessOrganization, ImportUser, ImportGroup, ImportContact)

@@ -15,15 +15,15 @@ from typing import Annotated
 
 from lxml import etree
 
-from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import acl
-from openmps.directory.interface import Change, Entry
+from openmps.directory.interface import Change, Entry, replacements
 from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
 from openmps.namespaces.hosted_exchange import exchange
+from openmps.namespaces.hosted_exchange.common import org_entry
 from openmps.namespaces.hosted_exchange.mailboxes import (
     change_plan,
     is_consumer,
@@ -44,21 +44,7 @@ CustomerType = Annotated[str, Xml("customerTypeName", "BusinessUser (default) or
 
 
 def _user(providers: Providers, path: DN) -> tuple[Org, Entry]:
-    entry = providers.directory.find(path)
-    if entry is None:
-        raise NotFound(f"no such object: {path.ldap_path}", dn=str(path))
-    chain = providers.org_chain(path)
-    if (
-        not entry.has_class("user")
-        or not chain
-        or chain[0].kind is not OrgType.CUSTOMER
-        or chain[0].dn != path.parent
-    ):
-        raise InvalidArgument(
-            f"{path.ldap_path} is not in the right place: a user goes directly into a business organization",
-            dn=str(path),
-        )
-    return chain[0], entry
+    return org_entry(providers, path, "user", directly=True)
 
 
 @procedure(NAMESPACE, "EnableUserForHosting", requires=Role.DOMAIN_ADMIN)
@@ -220,7 +206,7 @@ class ApplyMailboxPlan:
             ledger.resize_mailbox(entry.guid, settings.size_kb)
         attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
         attrs["proxyAddresses"] += kept
-        changes = [Change.replace(a, *v) for a, v in attrs.items() if v and not _same(entry.get(a), v)]
+        changes = replacements(entry, attrs)
         if changes:  # a second run writes nothing
             providers.directory.modify(self.path, changes)
         if before.casefold() != settings.plan.name.casefold():
@@ -230,10 +216,6 @@ class ApplyMailboxPlan:
             settings.mail_element(),
             exchange.addresses_output(addresses),
         ]
-
-
-def _same(held: tuple[str, ...], wanted: list[str]) -> bool:
-    return sorted(v.casefold() for v in held) == sorted(v.casefold() for v in wanted)
 
 
 @procedure(NAMESPACE, "ImportUser", requires=Role.DOMAIN_ADMIN)
