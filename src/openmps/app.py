@@ -125,9 +125,14 @@ class Deployment:
         return self.read(lambda d: caller_for(d, self.layout.administrator))
 
     def submit(
-        self, document: bytes | str, caller: Caller | None = None, *, client: str | None = None
+        self,
+        document: bytes | str,
+        caller: Caller | None = None,
+        *,
+        client: str | None = None,
+        dry_run: bool = False,
     ) -> Outcome:
-        return self.engine.submit(document, caller or self.administrator(), client=client)
+        return self.engine.submit(document, caller or self.administrator(), client=client, dry_run=dry_run)
 
 
 def open_deployment(

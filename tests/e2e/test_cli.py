@@ -161,3 +161,20 @@ def test_audit_shows_submitted_procedures(home: Path, tmp_path: Path) -> None:
     assert "success" in result.output and "failure" in result.output
     assert "0x80070057" in result.output
     assert "administrator@fabrikam.com" in result.output
+
+
+def test_submit_dry_run_answers_and_writes_nothing(home: Path, tmp_path: Path) -> None:
+    request = write(tmp_path, "reseller.xml", he("CreateResellerOrganization", container=HOSTING, name="WH"))
+    rehearsal = cli(home, "submit", "--dry-run", str(request))
+    assert rehearsal.exit_code == 0, rehearsal.output
+    response = response_of(rehearsal)
+    assert response.get("dryRun") == "true"
+    assert response.find("data/org").get("path") == org_path("WH")
+    real = cli(home, "submit", str(request))  # nothing was written: the real run still succeeds
+    assert real.exit_code == 0, real.output
+    assert response_of(real).get("dryRun") is None
+    failing = cli(home, "submit", "--dry-run", str(request))  # and a rehearsal meets what a run would
+    assert failing.exit_code == 1
+    assert response_of(failing).find("errorContext").get("code") == "0x80071392"
+    audit = cli(home, "audit")
+    assert "dry-run success" in audit.output and "dry-run failure" in audit.output

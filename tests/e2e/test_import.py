@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from openmps.app import Deployment
 from openmps.directory import acl, wellknown
@@ -622,3 +623,89 @@ def test_hosted_active_directory_import(d: Deployment) -> None:
     refused(
         d, hadi("ImportContact", contact=shop.child("CN", "Team").ldap_path), "0x80070057", "not a contact"
     )
+
+
+# --- bulk: many users in one request, each standing alone --------------------------------------------
+
+
+def bulk_import(paths: list[str]) -> str:
+    """ImportUser for every <user><path> of the data, each item alone, answering only the new path."""
+    users = "".join(f"<user><path>{p}</path></user>" for p in paths)
+    return (
+        f"<request><data><users>{users}</users></data><procedure>"
+        '<execute namespace="MPS Import" procedure="ImportUser">'
+        '<forEach name="user" root="data" path="users/user" onError="continue"/>'
+        "<executeData><isAdmin>false</isAdmin><planName>BaseMail</planName></executeData>"
+        '<before source="user" sourcePath="path" destination="executeData"/>'
+        '<after source="executeData" sourcePath="user" destination="user" destinationPath="imported"/>'
+        "</execute></procedure></request>"
+    )
+
+
+def test_bulk_import_reports_each_item_and_a_dry_run_shows_the_same_without_writing(
+    exchange: Deployment,
+) -> None:
+    from support import check_invariants
+
+    d = exchange
+    sized = {"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10000"]}
+    good = [migrated_user(d, f"user {i}", f"u{i}@alpineskihouse.com", **sized) for i in range(4)]
+    unsized = migrated_user(d, "unsized", "unsized@alpineskihouse.com", homeMDB=[STORE_DN])
+    foreign = migrated_user(
+        d, "foreign", "foreign@alpineskihouse.com", proxyAddresses=["SMTP:f@elsewhere.example"], **sized
+    )
+    # The store holds 1000 MB: an 1100 MB mailbox cannot be registered on it.
+    huge = migrated_user(
+        d, "huge", "huge@alpineskihouse.com", homeMDB=[STORE_DN], mDBOverQuotaLimit=["1100000"]
+    )
+    paths = [good[0], unsized, good[1], foreign, good[2], huge, good[3]]
+    before = snapshot(d)
+
+    rehearsal = ok(d.submit(bulk_import(paths), dry_run=True))
+    assert rehearsal.get("dryRun") == "true"
+    assert snapshot(d) == before  # nothing written
+
+    response = ok(d.submit(bulk_import(paths)))
+    items = response.findall("data/users/user")
+    failed = {
+        item.findtext("path"): item.find("errorContext")
+        for item in items
+        if item.find("errorContext") is not None
+    }
+    assert set(failed) == {unsized, foreign, huge}
+    assert "no mailbox size" in failed[unsized].get("description")
+    assert "not a domain of" in failed[foreign].get("description")
+    assert "EXBE01" in failed[huge].get("description")
+    for error in failed.values():
+        outermost = error.findall("errorSource")[-1]
+        assert outermost.attrib == {"namespace": "MPS Import", "procedure": "ImportUser"}
+    imported = [
+        item.find("imported/user").get("path") for item in items if item.findtext("path") not in failed
+    ]
+    assert [DN.from_path(p).rdn_value for p in imported] == [
+        "u0@alpineskihouse.com",
+        "u1@alpineskihouse.com",
+        "u2@alpineskihouse.com",
+        "u3@alpineskihouse.com",
+    ]
+    assert [len(item.find("imported")) for item in items if item.findtext("path") not in failed] == [1] * 4
+    # the rehearsal answered exactly what the real run did
+    rehearsal.attrib.pop("dryRun")
+    assert etree.tostring(rehearsal) == etree.tostring(response)
+    check_invariants(d.sql)
+    # the failed users are exactly as they were: nothing of a failed item was kept
+    with d.transaction() as providers:
+        for path in failed:
+            entry = providers.directory.get(DN.from_path(path))
+            assert "msExchQueryBaseDN" not in entry.attributes and not entry.get("memberOf")
+    # after fixing one, a re-run over the new paths imports it, leaves the others as they are
+    # and writes nothing again for the users already imported
+    with d.transaction() as providers:
+        providers.directory.modify(DN.from_path(unsized), [Change.replace("mDBOverQuotaLimit", "10000")])
+    again = ok(d.submit(bulk_import([*imported, unsized, foreign, huge])))
+    still = {
+        item.findtext("path")
+        for item in again.findall("data/users/user")
+        if item.find("errorContext") is not None
+    }
+    assert still == {foreign, huge}

@@ -25,6 +25,7 @@ from support import (
     ok,
     org_path,
     rm,
+    snapshot,
 )
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -293,3 +294,17 @@ def test_http_status_codes(client: AsgiClient, deployment: Deployment) -> None:
     big = "<request>" + " " * (10 * 1024 * 1024) + "</request>"
     status, response = post(client, big)
     assert status == 413 and response.find("errorContext") is not None
+
+
+def test_dry_run_over_http(client: AsgiClient, deployment: Deployment) -> None:
+    document = he("CreateResellerOrganization", container=HOSTING, name="WH").encode()
+    before = snapshot(deployment)
+    response = client.post("/provisioning?dryRun=true", content=document, auth=AUTH)
+    assert response.status_code == 200
+    assert etree.fromstring(response.content).get("dryRun") == "true"
+    assert snapshot(deployment) == before
+    bad = client.post("/provisioning?dryRun=maybe", content=document, auth=AUTH)
+    assert bad.status_code == 400
+    error = etree.fromstring(bad.content).find("errorContext")
+    assert error.get("description") == "query parameter dryRun='maybe' is not true, false, 1 or 0"
+    assert snapshot(deployment) == before

@@ -695,6 +695,131 @@ def test_try_catch_pairing(body: str, message: str) -> None:
         run(proc(body))
 
 
+# --- forEach onError="continue": each item stands alone ------------------------------------------
+
+ITEMS = "<data><items><item><name>a</name></item><item><name>b</name><why>bad b</why></item><item><name>c</name></item></items></data>"
+
+
+def per_item(procedure: str, transforms: str, data: str = ITEMS) -> str:
+    return proc(
+        f'<execute namespace="T" procedure="{procedure}">'
+        '<forEach name="item" root="data" path="items/item" onError="continue"/>'
+        f"{transforms}</execute>",
+        data=data,
+    )
+
+
+class FailOnWhy(FakeRunner):
+    """Create the <name> found anywhere in the arguments; then fail if a <why> is there too."""
+
+    def execute(
+        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+    ) -> None:
+        self.log.append(f"execute {procedure}")
+        name = execute_data.findtext(".//name") or ""
+        self.store.append(name)
+        etree.SubElement(execute_data, "created", name=name)
+        why = execute_data.findtext(".//why")
+        if why is not None:
+            raise InvalidArgument(f"Fail was asked to fail ({why})")
+
+
+def test_a_failed_item_is_undone_and_carries_its_error_the_others_go_on() -> None:
+    runner = FailOnWhy()
+    response = run(
+        per_item(
+            "Import",
+            '<before source="item" sourcePath="*" destination="executeData"/>'
+            '<after source="executeData" sourcePath="created" destination="item"/>',
+        ),
+        runner,
+    )
+    assert runner.store == ["a", "c"]  # b's write was undone by its own savepoint
+    assert runner.log.count("begin") == 3 and runner.log.count("rollback") == 1
+    a, b, c = response.findall("data/items/item")
+    assert a.find("created").get("name") == "a" and c.find("created").get("name") == "c"
+    assert b.find("created") is None
+    error = b.find("errorContext")
+    assert error.attrib == {"code": "0x80070057", "description": "Fail was asked to fail (bad b)"}
+    assert [source.attrib for source in error] == [{"namespace": "T", "procedure": "Import"}]
+    assert response.find("data/errorContext") is None and response.find(
+        "data/items/item/errorContext"
+    ) is b.find("errorContext")
+
+
+def test_a_failure_in_an_after_transform_undoes_the_items_earlier_xml_work() -> None:
+    runner = FakeRunner()
+    response = run(
+        per_item(
+            "Create",
+            '<before source="item" sourcePath="name" destination="executeData"/>'
+            '<after source="executeData" sourcePath="created" destination="item"/>'
+            '<after source="item" sourcePath="why" destination="item" destinationPath="moved" mode="move"/>'
+            '<after source="executeData" sourcePath="missing" destination="item"/>',
+            data="<data><items><item><name>a</name><why>w</why></item></items></data>",
+        ),
+        runner,
+    )
+    assert runner.store == []
+    [item] = response.findall("data/items/item")
+    assert xml(item).startswith("<item><name>a</name><why>w</why><errorContext ")  # as it was, plus the error
+    assert "missing" in item.find("errorContext").get("description")
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        '<after source="executeData" destination="data"/>',
+        '<before source="item" destination="executeData" mode="move"/>',
+        '<before source="data" sourcePath="x" destination="executeData" mode="move"/>',
+        '<after source="executeData" sourcePath="created" destination="item" mode="replace"/>',
+        '<before source="item" sourcePath="name" destination="context"/>',
+    ],
+    ids=["to-data", "item-moved-out", "moved-from-data", "item-replaced", "to-context"],
+)
+def test_an_item_that_stands_alone_may_change_only_itself(transform: str) -> None:
+    runner = FakeRunner()
+    with pytest.raises(MalformedRequest, match="each item may change only itself"):
+        run(per_item("Create", transform), runner)
+    assert runner.calls == []
+
+
+def test_without_on_error_one_bad_item_fails_the_request() -> None:
+    with pytest.raises(InvalidArgument, match="bad b"):
+        run(
+            proc(
+                '<execute namespace="T" procedure="Import">'
+                '<forEach name="item" root="data" path="items/item"/>'
+                '<before source="item" sourcePath="*" destination="executeData"/></execute>',
+                data=ITEMS,
+            ),
+            FailOnWhy(),
+        )
+
+
+def test_hardening_limits_are_never_swallowed_by_on_error() -> None:
+    with pytest.raises(RequestRejected, match="max_steps"):
+        run(
+            per_item("Create", '<before source="item" sourcePath="name" destination="executeData"/>'),
+            limits=RunLimits(max_steps=2),
+        )
+
+
+def test_on_error_continue_only_on_the_innermost_loop() -> None:
+    with pytest.raises(MalformedRequest, match="only on the last <forEach>"):
+        run(
+            proc(
+                '<execute namespace="T" procedure="Create">'
+                '<forEach name="org" root="data" path="orgs/org" onError="continue"/>'
+                '<forEach name="user" root="org" path="user"/></execute>'
+            )
+        )
+    with pytest.raises(MalformedRequest, match="onError='skip' is not one of fail, continue"):
+        run(
+            proc('<execute namespace="T" procedure="X"><forEach name="i" path="x" onError="skip"/></execute>')
+        )
+
+
 # --- batches and limits ---------------------------------------------------------------------------
 
 

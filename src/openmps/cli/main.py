@@ -99,6 +99,9 @@ def submit(
         str | None, typer.Option("--user", help="Run as this UPN (default: the administrator)")
     ] = None,
     password: Annotated[str | None, typer.Option("--password", help="Password of --user")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run the request whole, answer, then roll it back")
+    ] = False,
 ) -> None:
     """Run one request in-process and print the response XML."""
     if (user is None) != (password is None):
@@ -114,7 +117,7 @@ def submit(
         caller = d.authenticator.authenticate(user, password) if user and password else d.administrator()
     except MpsError as exc:
         raise fail(exc) from None
-    outcome = d.submit(document, caller, client="cli")
+    outcome = d.submit(document, caller, client="cli", dry_run=dry_run)
     sys.stdout.buffer.write(outcome.to_bytes())
     raise typer.Exit(0 if outcome.ok else 1)
 

@@ -13,7 +13,7 @@ class AuditRecord:
     at: datetime
     caller: str
     procedures: tuple[str, ...]  # "Namespace::Procedure", nested calls included, in order
-    outcome: str  # "success" | "failure"
+    outcome: str  # "success" | "failure", or "dry-run success" | "dry-run failure"
     duration_ms: float
     error_code: str | None = None
     error_description: str | None = None

@@ -62,6 +62,7 @@ class ForEach:
     root: str
     path: XPathRef
     if_null: str
+    on_error: str  # "fail": one bad item fails the request; "continue": each item stands alone
 
 
 @dataclass
@@ -82,6 +83,10 @@ class Execute:
     whens: list[When] = field(default_factory=list)  # evaluated once, before any forEach
     item_whens: list[When] = field(default_factory=list)  # name a forEach: evaluated per item
     repeat: Repeat | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.for_each) and self.for_each[-1].on_error == "continue"
 
 
 @dataclass
@@ -243,8 +248,15 @@ class Compiler:
             path = _path(el_fe, "path", required=True)
             assert path is not None
             if_null = _choice(el_fe, "ifNull", _IF_NULL, "fail")
-            step.for_each.append(ForEach(where(el_fe), name, root, path, if_null))
+            on_error = _choice(el_fe, "onError", ("fail", "continue"), "fail")
+            step.for_each.append(ForEach(where(el_fe), name, root, path, if_null, on_error))
             names.append(name)
+        # An isolated iteration is one run of the procedure, so only the innermost loop may ask for it.
+        for loop in step.for_each[:-1]:
+            if loop.on_error == "continue":
+                raise MalformedRequest(
+                    f"{loop.label} onError='continue' is allowed only on the last <forEach> of an <execute>"
+                )
         sources = (*_FIXED_ROOTS, *names)
         for el_when in by_tag.get("when", []):
             when = self._when(el_when, sources)
@@ -254,6 +266,15 @@ class Compiler:
         roots = (*_FIXED_ROOTS, "executeData", *names)
         step.before = [self._transform(t, roots, standalone=False) for t in by_tag.get("before", [])]
         step.after = [self._transform(t, roots, standalone=False) for t in by_tag.get("after", [])]
+        if step.isolated:
+            # A failed item is undone from a copy of itself, so it may change nothing else.
+            item = step.for_each[-1].name
+            for t in (*step.before, *step.after):
+                if not _writes_within(t, item):
+                    raise MalformedRequest(
+                        f"{t.label} changes more than executeData and the inside of the forEach item "
+                        f"'{item}'; with onError='continue' each item may change only itself"
+                    )
         return step
 
     def _when(self, el: etree._Element, sources: tuple[str, ...]) -> When:
@@ -288,6 +309,16 @@ class Compiler:
             xslt=_compile_xslt(el, templates) if templates else None,
             whens=whens,
         )
+
+
+def _writes_within(t: Transform, item: str) -> bool:
+    """Whether ``t`` changes nothing but executeData and the inside of the forEach item ``item``."""
+    if t.destination not in ("executeData", item):
+        return False
+    if t.mode == "replace" and t.destination == item and t.destination_path is None:
+        return False  # swaps the item itself in its parent
+    # A move takes nodes out of its source: only executeData's, or the item's own (not the item itself).
+    return t.mode != "move" or t.source == "executeData" or (t.source == item and t.source_path is not None)
 
 
 def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> etree.XSLT:

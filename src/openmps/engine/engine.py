@@ -70,7 +70,15 @@ class Engine:
         self._run_limits = run_limits or RunLimits()
         self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
 
-    def submit(self, document: bytes | str, caller: Caller, *, client: str | None = None) -> Outcome:
+    def submit(
+        self, document: bytes | str, caller: Caller, *, client: str | None = None, dry_run: bool = False
+    ) -> Outcome:
+        """Run one request as one transaction.
+
+        ``dry_run`` runs it whole, answers what it would answer, then rolls it back: conflicts
+        between items of one request (two users claiming one address, storage running out) show
+        exactly as a real run would meet them.
+        """
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         invocation: Invocation | None = None
@@ -81,9 +89,15 @@ class Engine:
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
             try:
                 response = run_request(root, invocation, self._run_limits)
-                record = self._record(request_id, caller, invocation, None, started, client)
-                self._audit.write(record, uow)  # in the same transaction: nothing commits unaudited
-                uow.commit()
+                if dry_run:
+                    uow.rollback()
+                    response.set("dryRun", "true")
+                    record = self._record(request_id, caller, invocation, None, started, client, dry_run)
+                    self._audit.write(record)
+                else:
+                    record = self._record(request_id, caller, invocation, None, started, client)
+                    self._audit.write(record, uow)  # in the same transaction: nothing commits unaudited
+                    uow.commit()
             except BaseException:
                 uow.rollback()
                 raise
@@ -97,7 +111,8 @@ class Engine:
         if error is not None:
             response = error_response(error)
             try:
-                self._audit.write(self._record(request_id, caller, invocation, error, started, client))
+                record = self._record(request_id, caller, invocation, error, started, client, dry_run)
+                self._audit.write(record)
             except Exception:  # the answer still goes out; the log tells the operator
                 log.exception("could not write the audit record of request %s", request_id)
         redact(response, self.secret_names)
@@ -111,13 +126,15 @@ class Engine:
         error: MpsError | None,
         started: float,
         client: str | None,
+        dry_run: bool = False,
     ) -> AuditRecord:
+        outcome = "success" if error is None else "failure"
         return AuditRecord(
             request_id=request_id,
             at=datetime.now(UTC),
             caller=caller.name,
             procedures=tuple(invocation.procedures) if invocation else (),
-            outcome="success" if error is None else "failure",
+            outcome=f"dry-run {outcome}" if dry_run else outcome,
             duration_ms=(time.perf_counter() - started) * 1000,
             error_code=error.hex_code if error else None,
             error_description=error.description if error else None,

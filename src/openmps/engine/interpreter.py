@@ -9,7 +9,7 @@ step runs, so a malformed request fails without side effects.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
@@ -237,22 +237,35 @@ class _Interpreter:
                         self.apply(step, scope)
 
     def run_try(self, step: Try, frame: _Frame) -> None:
-        saved = (self.copy(frame.data), self.copy(frame.procedure_data), self.copy(frame.context))
+        saved = self.snapshot(frame)
+        caught = self.attempt(lambda: self.run_block(step.body, frame))
+        if caught is None:
+            return
+        # The savepoint undid the store's work; undo the try's XML work too, then hand over to <catch>.
+        self.restore(frame, saved)
+        _write_error_context(frame.context, caught)
+        self.run_block(step.handler, frame)
+
+    def attempt(self, work: Callable[[], None]) -> MpsError | None:
+        """Run ``work`` in a savepoint; an MpsError it raises is undone and returned (a hardening
+        limit or a failed rollback never is)."""
         try:
             with self.runner.savepoint():
-                self.run_block(step.body, frame)
-            return
+                work()
         except RollbackFailed:
             raise
         except MpsError as error:
             if self.aborted:
                 raise
-            caught = error
-        # The savepoint undid the store's work; undo the try's XML work too, then hand over to <catch>.
+            return error
+        return None
+
+    def snapshot(self, frame: _Frame) -> tuple[etree._Element, ...]:
+        return self.copy(frame.data), self.copy(frame.procedure_data), self.copy(frame.context)
+
+    def restore(self, frame: _Frame, saved: tuple[etree._Element, ...]) -> None:
         for target, source in zip((frame.data, frame.procedure_data, frame.context), saved, strict=True):
             _replace_content(target, source)
-        _write_error_context(frame.context, caught)
-        self.run_block(step.handler, frame)
 
     def run_execute(self, step: Execute, frame: _Frame) -> None:
         if not all(self.when_true(when, _Scope(frame, None, {})) for when in step.whens):
@@ -261,9 +274,28 @@ class _Interpreter:
             scope = _Scope(frame, None, items)
             if not all(self.when_true(when, scope) for when in step.item_whens):
                 continue
-            count = 1 if step.repeat is None else self.repeat_count(step.repeat, scope)
-            for _ in range(count):
-                self.run_once(step, frame, items)
+            if step.isolated:
+                self.run_item_alone(step, frame, items)
+            else:
+                self.run_item(step, frame, items)
+
+    def run_item(self, step: Execute, frame: _Frame, items: dict[str, etree._Element]) -> None:
+        count = 1 if step.repeat is None else self.repeat_count(step.repeat, _Scope(frame, None, items))
+        for _ in range(count):
+            self.run_once(step, frame, items)
+
+    def run_item_alone(self, step: Execute, frame: _Frame, items: dict[str, etree._Element]) -> None:
+        """forEach onError="continue": a failed item leaves nothing behind but its <errorContext>.
+
+        A savepoint undoes its store work, a copy of the item its XML work (the compiler made sure
+        the item's transforms change nothing but executeData and the item).
+        """
+        item = items[step.for_each[-1].name]
+        saved = self.copy(item)
+        caught = self.attempt(lambda: self.run_item(step, frame, items))
+        if caught is not None:
+            _replace_content(item, saved)
+            _write_error_context(item, caught)
 
     def iterations_of(self, step: Execute, frame: _Frame) -> Iterator[dict[str, etree._Element]]:
         """Bindings of forEach names to items, nested loops in declaration order (iteratively)."""

@@ -215,6 +215,13 @@ class SqlResourceLedger:
                 break
         return found
 
+    def _label(self, store_id: int) -> str:
+        """How an error names a store: its name and server, never the ledger's row id."""
+        row = self._conn.execute(
+            select(rm_stores.c.store_name, rm_stores.c.server_name).where(rm_stores.c.id == store_id)
+        ).one()
+        return f"store '{row.store_name}' on {row.server_name}"
+
     def allocate(self, org: str, pieces: Sequence[tuple[int, int]]) -> None:
         """Commit a placement: every piece, guarded, or QuotaExceeded (the caller's unit of work
         rolls the other pieces back)."""
@@ -234,7 +241,8 @@ class SqlResourceLedger:
             ).rowcount
             if grown != 1:
                 raise QuotaExceeded(
-                    f"store {store_id} cannot take {kilobytes // KB_PER_MB} MB more for this organization",
+                    f"{self._label(store_id)} cannot take {kilobytes // KB_PER_MB} MB more for this "
+                    "organization",
                     store_id=store_id,
                 )
             mine = and_(rm_allocations.c.org_guid == org, rm_allocations.c.store_id == store_id)
@@ -268,10 +276,13 @@ class SqlResourceLedger:
         if shrunk != 1:
             held = conn.execute(select(rm_allocations).where(mine)).first()
             if held is None:
-                raise NotFound(f"the organization holds no space on store {store_id}", store_id=store_id)
+                raise NotFound(
+                    f"the organization holds no space on {self._label(store_id)}", store_id=store_id
+                )
             raise QuotaExceeded(
-                f"cannot give back {kilobytes // KB_PER_MB} MB on store {store_id}: the organization holds "
-                f"{held.allocated_kb // KB_PER_MB} MB there and its mailboxes use {held.used_kb} KB",
+                f"cannot give back {kilobytes // KB_PER_MB} MB on {self._label(store_id)}: the "
+                f"organization holds {held.allocated_kb // KB_PER_MB} MB there and its mailboxes use "
+                f"{held.used_kb} KB",
                 store_id=store_id,
             )
         conn.execute(
@@ -304,7 +315,7 @@ class SqlResourceLedger:
         used = _USE.execute(conn, {"org": org, "store_id": store_id, "kb": kilobytes}).rowcount
         if used != 1:
             raise QuotaExceeded(
-                f"the organization has no {kilobytes} KB free on store {store_id}", store_id=store_id
+                f"the organization has no {kilobytes} KB free on {self._label(store_id)}", store_id=store_id
             )
         try:
             _INSERT_MAILBOX.execute(

@@ -20,7 +20,13 @@ from starlette.routing import Route
 
 from openmps.app import Deployment
 from openmps.engine.engine import error_response
-from openmps.errors import InternalError, MpsError, NotAuthenticated, RequestTooLarge
+from openmps.errors import (
+    InternalError,
+    InvalidArgument,
+    MpsError,
+    NotAuthenticated,
+    RequestTooLarge,
+)
 
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
@@ -64,6 +70,14 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _dry_run(request: Request) -> bool:
+    """``?dryRun=true``: run the request whole and roll it back (see Engine.submit)."""
+    value = request.query_params.get("dryRun", "false").lower()
+    if value not in ("true", "1", "false", "0"):
+        raise InvalidArgument(f"query parameter dryRun='{value[:40]}' is not true, false, 1 or 0")
+    return value in ("true", "1")
+
+
 def create_app(deployment: Deployment) -> Starlette:
     limit = deployment.engine.xml_limits.max_bytes
 
@@ -76,9 +90,12 @@ def create_app(deployment: Deployment) -> Starlette:
             caller = authenticator.cached(user, password)
             if caller is None:
                 caller = await run_in_threadpool(authenticator.authenticate, user, password)
+            dry_run = _dry_run(request)
             body = await _body(request, limit)
             client = request.client.host if request.client else None
-            outcome = await run_in_threadpool(deployment.engine.submit, body, caller, client=client)
+            outcome = await run_in_threadpool(
+                deployment.engine.submit, body, caller, client=client, dry_run=dry_run
+            )
         except MpsError as exc:
             return _error(exc)
         except Exception:
