@@ -3,10 +3,11 @@
 ``openmps import`` reads the file, checks everything before anything is written (a dry run
 reports every conflict: duplicate UPNs, proxy addresses or sAMAccountNames, users in the wrong
 place, mailboxes without a size or on unknown stores, storage shortfall), then adds the raw
-entries that are not there yet in one transaction, and imports each organization and user
-through the MPS Import procedures — one request each, so one bad item does not stop the others,
-and a run can be repeated safely: what is there already is left alone (the procedures are
-idempotent).
+entries that are not there yet in one transaction, and imports the organizations, their
+departments and their users through the MPS Import procedures: bulk requests in which each item
+stands alone (``forEach onError="continue"``, docs/requests.md), so one bad item does not stop
+the others.  A run can be repeated safely: what is there already is left alone (the procedures
+are idempotent).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.directory.interface import normalize_value
 from openmps.errors import MpsError
+from openmps.namespaces.hosted_exchange.common import holds_directly
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
 from openmps.types import DN
 
 Entries = Sequence[tuple[DN, dict[str, list[str]]]]
 UNIQUE = ("userPrincipalName", "sAMAccountName", "proxyAddresses")
+DEPARTMENT = "department"  # an OU inside a business organization (ImportOrganization policy default)
+PER_REQUEST = 200  # items of one bulk request: one transaction, a savepoint each
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,17 @@ def check(providers: Providers, entries: Entries) -> tuple[list[DN], list[DN], l
     conflicts: list[Conflict] = []
     in_file = {dn: attrs for dn, attrs in entries}
     moved = imported_as(providers, entries)
-    kinds: dict[DN, OrgType] = {}  # organizations of the file and above them, by type
+    kinds: dict[DN, OrgType | str] = {}  # organizations and departments of the file, by type
 
-    def kind_of(dn: DN) -> OrgType | None:
+    def kind_of(dn: DN) -> OrgType | str | None:
         if dn in kinds:
             return kinds[dn]
         chain = providers.org_chain(dn)
-        return chain[0].kind if chain and chain[0].dn == dn else None
+        if chain and chain[0].dn == dn:
+            return chain[0].kind
+        if chain and chain[0].kind is OrgType.CUSTOMER and holds_directly(providers, chain[0], dn):
+            return DEPARTMENT
+        return None
 
     orgs: list[DN] = []
     users: list[DN] = []
@@ -105,18 +113,31 @@ def check(providers: Providers, entries: Entries) -> tuple[list[DN], list[DN], l
                 kinds[dn] = OrgType.RESELLER
             elif parent_kind is OrgType.RESELLER:
                 kinds[dn] = OrgType.CUSTOMER
+            elif parent_kind in (OrgType.CUSTOMER, DEPARTMENT):
+                kinds[dn] = DEPARTMENT
             else:
-                conflicts.append(Conflict(dn, "an organization goes directly below Hosting or a reseller"))
+                conflicts.append(
+                    Conflict(
+                        dn,
+                        "an organization goes directly below Hosting or a reseller, "
+                        "a department inside a business organization",
+                    )
+                )
                 continue
             orgs.append(dn)
         elif "user" in classes:
-            if parent_kind is not OrgType.CUSTOMER:
-                conflicts.append(Conflict(dn, "a user goes directly into a business organization"))
+            if parent_kind not in (OrgType.CUSTOMER, DEPARTMENT):
+                conflicts.append(
+                    Conflict(
+                        dn, "a user goes directly into a business organization or one of its departments"
+                    )
+                )
                 continue
             users.append(moved.get(dn, dn))
     conflicts += _duplicates(providers, entries, moved)
+    wanted = set(users)
     conflicts += _mailboxes(
-        providers, [(moved.get(dn, dn), in_file[dn]) for dn, _ in entries if moved.get(dn, dn) in users]
+        providers, [(moved.get(dn, dn), in_file[dn]) for dn, _ in entries if moved.get(dn, dn) in wanted]
     )
     return orgs, users, conflicts
 
@@ -182,6 +203,11 @@ def migrate(
     report = Report()
     with d.transaction() as providers:
         orgs, users, report.conflicts = check(providers, entries)
+        if plan is not None:
+            try:
+                plan = providers.plans.plan(plan).name
+            except MpsError as error:
+                report.conflicts.append(Conflict(providers.layout.hosting, error.description))
         if report.conflicts or dry_run:
             return report
         existing = providers.directory.find_many([dn for dn, _ in entries], attributes=("objectClass",))
@@ -191,35 +217,64 @@ def migrate(
                 providers.directory.add(dn, attrs)
                 report.added += 1
     in_file = {moved.get(dn, dn): attrs for dn, attrs in entries}
-    for dn in orgs:
-        report.items.append(_one(d, "organization", dn, _request("ImportOrganization", path=dn.ldap_path)))
-        progress(report.items[-1])
+    work: list[tuple[str, str, DN, dict[str, str]]] = [
+        ("organization", "ImportOrganization", dn, {"path": dn.ldap_path}) for dn in orgs
+    ]
     for dn in users:
-        has_mailbox = bool(_get(in_file[dn], "homeMDB"))
         arguments = {"path": dn.ldap_path, "isAdmin": "false"}
-        if plan is not None and has_mailbox:
+        if plan is not None and _get(in_file[dn], "homeMDB"):
             arguments["planName"] = plan
-        report.items.append(_one(d, "user", dn, _request("ImportUser", **arguments)))
-        progress(report.items[-1])
+        work.append(("user", "ImportUser", dn, arguments))
+    # Organizations come first, parents before children: the requests run in this order.
+    for start in range(0, len(work), PER_REQUEST):
+        chunk = work[start : start + PER_REQUEST]
+        for procedure in dict.fromkeys(p for _, p, _, _ in chunk):
+            batch = [(kind, dn, arguments) for kind, p, dn, arguments in chunk if p == procedure]
+            if procedure == "ImportUser" and plan is not None:
+                _offer(d, plan, [dn for _, dn, arguments in batch if "planName" in arguments])
+            for item in _bulk(d, "MPS Import", procedure, batch):
+                report.items.append(item)
+                progress(item)
     return report
 
 
-def _request(procedure: str, **arguments: str) -> bytes:
+def _offer(d: Deployment, plan: str, users: Sequence[DN]) -> None:
+    """Make ``plan`` available to the organizations of ``users`` (--plan): a user can only get a
+    plan its organization offers.  Failures show on the users' own items."""
+    with d.transaction() as providers:
+        orgs = {chain[0].dn for chain in map(providers.org_chain, users) if chain}
+    batch = [("organization", dn, {"path": dn.ldap_path}) for dn in sorted(orgs, key=str)]
+    plans = etree.Element("availablePlans")
+    etree.SubElement(plans, "planName").text = plan
+    _bulk(d, "Hosted Exchange", "AddAvailablePlans", batch, plans)
+
+
+def _bulk(
+    d: Deployment,
+    namespace: str,
+    procedure: str,
+    batch: Sequence[tuple[str, DN, dict[str, str]]],
+    *common: etree._Element,
+) -> list[Item]:
+    """One request running ``procedure`` for every item of ``batch`` (with the ``common``
+    arguments), each item standing alone."""
     root = etree.Element("request")
+    items = etree.SubElement(etree.SubElement(root, "data"), "items")
+    for _, _, arguments in batch:
+        item = etree.SubElement(items, "item")
+        for name, value in arguments.items():
+            etree.SubElement(item, name).text = value
     execute = etree.SubElement(
-        etree.SubElement(root, "procedure"), "execute", namespace="MPS Import", procedure=procedure
+        etree.SubElement(root, "procedure"), "execute", namespace=namespace, procedure=procedure
     )
-    data = etree.SubElement(execute, "executeData")
-    for name, value in arguments.items():
-        etree.SubElement(data, name).text = value
-    return etree.tostring(root)
-
-
-def _one(d: Deployment, kind: str, dn: DN, request: bytes) -> Item:
-    try:
-        outcome = d.submit(request)
-    except MpsError as exc:  # pragma: no cover - submit answers errors, it does not raise them
-        return Item(kind, dn, False, exc.description)
-    if outcome.error is not None:
-        return Item(kind, dn, False, outcome.error.description)
-    return Item(kind, dn, True, "")
+    etree.SubElement(execute, "forEach", name="item", root="data", path="items/item", onError="continue")
+    etree.SubElement(execute, "executeData").extend(common)
+    etree.SubElement(execute, "before", source="item", sourcePath="*", destination="executeData")
+    outcome = d.submit(etree.tostring(root))
+    if outcome.error is not None:  # the request as a whole failed (a limit, an internal error)
+        return [Item(kind, dn, False, outcome.error.description) for kind, dn, _ in batch]
+    answered = outcome.response.findall("data/items/item")
+    return [
+        Item(kind, dn, error is None, "" if error is None else error.get("description", ""))
+        for (kind, dn, _), error in zip(batch, (a.find("errorContext") for a in answered), strict=True)
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from typer.testing import CliRunner
 
 from openmps.app import Deployment, open_deployment
 from openmps.cli.main import app
-from support import RawXml, he, make_alpineskihouse, ok, org_path, request_xml, snapshot
+from openmps.types import DN
+from support import he, make_alpineskihouse, ok, org_path, request_xml, snapshot
 
 runner = CliRunner()
 STORE_DN = (
@@ -68,14 +70,19 @@ def test_dry_run_then_import_then_again(home: Path, tmp_path: Path) -> None:
     code, output = run(home, tmp_path, ldif(3, 4), "--dry-run")
     assert code == 0 and "no conflicts" in output
     assert snapshot(d) == before  # a dry run writes nothing
-    code, output = run(home, tmp_path, ldif(3, 4), "--plan", "BaseMail")
-    assert code == 1  # BaseMail is not available to the new organizations: the users fail, one by one
-    assert "users" in output
-    for o in range(3):
-        plans = RawXml("<planName>BaseMail</planName>")
-        ok(d.submit(he("AddAvailablePlans", path=org_path("WH", f"t{o}"), availablePlans=plans)))
-    code, output = run(home, tmp_path, ldif(3, 4), "--plan", "BaseMail")
-    assert code == 0, output  # the re-run adds nothing twice and finishes what failed
+    code, output = run(home, tmp_path, ldif(3, 4), "--plan", "NoSuchPlan")
+    assert code == 1 and "no plan named 'NoSuchPlan'" in output
+    assert snapshot(d) == before
+    # a user whose UPN is on a domain its organization does not have fails alone
+    stranger = (
+        "\ndn: CN=Stranger,OU=t2,OU=WH,OU=Hosting,DC=fabrikam,DC=com\nobjectClass: user\ncn: Stranger\n"
+        "userPrincipalName: stranger@elsewhere.example\n"
+    )
+    code, output = run(home, tmp_path, ldif(3, 4) + stranger, "--plan", "BaseMail")
+    assert code == 1
+    assert "CN=Stranger" in output and "'elsewhere.example' is not a domain of" in output
+    # the other users were imported, BaseMail offered to their organizations
+    assert re.search(r"users\s*│\s*12\s*│\s*1\s*│", output), output
     users = ok(d.submit(he("GetBusinessUsers", path=org_path("WH", "t1")))).findall("data/users/user")
     assert sorted(u.get("name") for u in users) == [f"u{i}@t1.example" for i in range(4)]
     allocation = ok(
@@ -117,4 +124,27 @@ def test_conflicts_are_all_reported_and_nothing_is_written(home: Path, tmp_path:
     for problem in ("more than once", "neither in the file", "no size", "already in use", "KB are free"):
         assert problem in output, problem
     assert snapshot(d) == before
+    d.sql.dispose()
+
+
+def test_departments_and_their_users_are_imported(home: Path, tmp_path: Path) -> None:
+    d = open_deployment(home)
+    sales = "OU=Sales,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com"
+    departments = (
+        f"\ndn: {sales}\nobjectClass: organizationalUnit\nou: Sales\n\n"
+        f"dn: OU=East,{sales}\nobjectClass: organizationalUnit\nou: East\n\n"
+        f"dn: CN=Seller,OU=East,{sales}\nobjectClass: user\ncn: Seller\nuserPrincipalName: seller@t0.example\n"
+        f"homeMDB: {STORE_DN}\nmDBOverQuotaLimit: 5000\n"
+    )
+    code, output = run(home, tmp_path, ldif(1, 1) + departments)
+    assert code == 0, output
+    users = ok(d.submit(he("GetBusinessUsers", path=org_path("WH", "t0")))).findall("data/users/user")
+    assert sorted(u.get("path") for u in users) == [
+        f"LDAP://CN=seller@t0.example,OU=East,{sales}",
+        "LDAP://CN=u0@t0.example,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com",
+    ]
+    with d.transaction() as providers:  # departments: no customer record, no groups of their own
+        entry = providers.directory.get(DN.parse(sales))
+        assert providers.plans.customer(entry.guid) is None
+        assert providers.directory.well_known(entry, "ThisOrganizationRoot") == DN.parse(sales).parent
     d.sql.dispose()

@@ -190,8 +190,8 @@ def test_repair(d: Deployment, damage: str) -> None:
         ),
         (
             imp("EnableOrganizationForHosting", path=org_path("WH", "dept"), policyName="default"),
-            "0x80004001",
-            ("default",),
+            "0x80070057",
+            ("not inside a business organization",),
         ),
         (
             imp("EnableOrganizationForHosting", path=WH, policyName="customer"),
@@ -254,9 +254,9 @@ STORE_DN = (
 ALPINE = org_path("WH", "alpineskihouse")
 
 
-def migrated_user(d: Deployment, cn: str, upn: str, **attrs: list[str]) -> str:
+def migrated_user(d: Deployment, cn: str, upn: str, under: str = ALPINE, **attrs: list[str]) -> str:
     """A user as ADMT and the Exchange Migration Wizard leave it (CN not the UPN, a mailbox)."""
-    dn = DN.from_path(ALPINE).child("CN", cn)
+    dn = DN.from_path(under).child("CN", cn)
     with d.transaction() as providers:
         providers.directory.add(
             dn,
@@ -709,3 +709,46 @@ def test_bulk_import_reports_each_item_and_a_dry_run_shows_the_same_without_writ
         if item.find("errorContext") is not None
     }
     assert still == {foreign, huge}
+
+
+def test_departments_inherit_their_organization(exchange: Deployment) -> None:
+    d = exchange
+    sales, east = org_path("WH", "alpineskihouse", "Sales"), org_path("WH", "alpineskihouse", "Sales", "East")
+    bare_ou(d, sales, nTSecurityDescriptor=["D:P(A;;RP;;;AU)"])  # readable by everyone, as left
+    bare_ou(d, east)
+    response = ok(d.submit(imp("ImportOrganization", path=sales)))  # policy by its place: a department
+    org = response.find("data/org")
+    assert (org.get("type"), org.get("name")) == ("department", "Sales")
+    assert org.find("otherWellKnownObjects/obj").attrib == {"wkName": "ThisOrganizationRoot", "name": ALPINE}
+    ok(d.submit(imp("ImportOrganization", path=east, policyName="default")))
+    with d.transaction() as providers:
+        for path in (sales, east):
+            entry = providers.directory.get(DN.from_path(path))
+            assert entry.first("nTSecurityDescriptor") is None  # no security of its own: the org's reaches it
+            assert providers.directory.well_known(entry, "ThisOrganizationRoot") == DN.from_path(ALPINE)
+            assert providers.org_chain(DN.from_path(path))[0].dn == DN.from_path(ALPINE)
+    before = snapshot(d)
+    ok(d.submit(imp("ImportOrganization", path=sales)))
+    assert snapshot(d) == before  # idempotent
+    # no customer record of its own, and it cannot be made an organization
+    refused(d, imp("EnableCustomerForPlans", path=sales), "0x80070057", "neither an organization")
+    refused(
+        d, imp("ImportOrganization", path=east, policyName="customer"), "0x80070057", "not in the right place"
+    )
+    # its users are the organization's users
+    path = migrated_user(
+        d, "Sam Sales", "sam@alpineskihouse.com", under=east, homeMDB=[STORE_DN], mDBOverQuotaLimit=["10000"]
+    )
+    imported = ok(d.submit(imp("ImportUser", path=path, isAdmin=False, planName="BaseMail")))
+    new_path = imported.find("data/user").get("path")
+    assert new_path == f"LDAP://CN=sam@alpineskihouse.com,{east[7:]}"
+    view = user_view(d, new_path, "sam")
+    assert view["groups"] == [f"LDAP://CN=AllUsers@alpineskihouse,CN=_Private,{ALPINE[7:]}"]
+    assert view["msExchQueryBaseDN"] is not None
+    listed = ok(d.submit(he("GetBusinessUsers", path=ALPINE)))
+    assert new_path in {u.get("path") for u in listed.iter("user")}
+    # a user inside _Private is still not in the right place
+    private_user = migrated_user(
+        d, "hidden", "hidden@alpineskihouse.com", under=f"LDAP://CN=_Private,{ALPINE[7:]}"
+    )
+    refused(d, imp("ImportUser", path=private_user, isAdmin=False), "0x80070057", "not in the right place")

@@ -22,7 +22,10 @@ def import_command(
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report every conflict; write nothing")] = False,
     plan: Annotated[
-        str | None, typer.Option("--plan", help="mailbox plan for users that have a mailbox")
+        str | None,
+        typer.Option(
+            "--plan", help="mailbox plan for users that have a mailbox (offered to their organizations)"
+        ),
     ] = None,
 ) -> None:
     """Check the file, add what is not in the directory yet, and import every organization and user

@@ -86,7 +86,7 @@ def build_organization(
 
     def container(at: DN, object_class: str, pointers: Sequence[tuple[str, DN]] = ()) -> None:
         if repair and directory.exists(at):
-            _ensure_pointers(directory, at, pointers)
+            ensure_pointers(directory, at, pointers)
             return
         rdn = "ou" if object_class == "organizationalUnit" else "cn"
         extra = {WELL_KNOWN: _encode(pointers)} if pointers else {}
@@ -129,7 +129,7 @@ def build_organization(
     wko_private = [("ThisOrganizationRoot", dn), ("OrgType", layout.org_type(OrgType.PRIVATE))]
     if repair:
         root_guid = directory.get(dn).guid
-        _ensure_pointers(directory, dn, wko_root)
+        ensure_pointers(directory, dn, wko_root)
     else:
         root_guid = directory.add(
             dn,
@@ -239,7 +239,7 @@ def _encode(pointers: Sequence[tuple[str, DN]]) -> list[str]:
     return [wellknown.encode(name, target) for name, target in pointers]
 
 
-def _ensure_pointers(directory: DirectoryService, dn: DN, pointers: Sequence[tuple[str, DN]]) -> None:
+def ensure_pointers(directory: DirectoryService, dn: DN, pointers: Sequence[tuple[str, DN]]) -> None:
     """The entry's otherWellKnownObjects hold ``pointers``: missing ones are added, a pointer of
     the same name to another target is replaced, pointers of other names (address lists…) stay."""
     if not pointers:

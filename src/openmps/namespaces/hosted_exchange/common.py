@@ -118,6 +118,19 @@ def org_at(providers: Providers, dn: DN, *kinds: OrgType) -> Org:
     return chain[0]
 
 
+def holds_directly(providers: Providers, org: Org, container: DN) -> bool:
+    """Whether ``container`` is ``org`` or one of its departments (MPS Import policy ``default``)."""
+    if container == org.dn:
+        return True
+    directory = providers.directory
+    entry = directory.find(container)
+    return (  # _Private points at its organization too, but it is a container, not an OU
+        entry is not None
+        and entry.has_class("organizationalUnit")
+        and directory.well_known(entry, "ThisOrganizationRoot") == org.dn
+    )
+
+
 def org_entry(
     providers: Providers,
     path: DN,
@@ -128,7 +141,7 @@ def org_entry(
 ) -> tuple[Org, Entry]:
     """The ``object_class`` entry at ``path`` (all its attributes, or ``attributes`` and
     objectClass) and its business organization; InvalidArgument unless it is one of that
-    organization's (``directly`` in its OU, as MPS Import needs them)."""
+    organization's (``directly`` in its OU or in one of its departments, as MPS Import needs them)."""
     if attributes is None:
         entry = providers.directory.get(path)
     else:
@@ -138,11 +151,13 @@ def org_entry(
         entry = found
     chain = providers.org_chain(path)
     inside = (
-        bool(chain) and chain[0].kind is OrgType.CUSTOMER and (not directly or chain[0].dn == path.parent)
+        bool(chain)
+        and chain[0].kind is OrgType.CUSTOMER
+        and (not directly or holds_directly(providers, chain[0], path.parent))
     )
     if not entry.has_class(object_class) or not inside:
         where = (
-            "directly in a business organization (not in the right place)"
+            "directly in a business organization or one of its departments (not in the right place)"
             if directly
             else "of a business organization"
         )

@@ -13,12 +13,15 @@ from typing import Annotated
 
 from lxml import etree
 
-from openmps.delegation.layout import OrgType
-from openmps.delegation.organizations import build_organization
+from openmps.delegation.layout import OrgNames, OrgType
+from openmps.delegation.organizations import build_organization, ensure_pointers
 from openmps.delegation.session import Org, Providers
+from openmps.directory import acl
+from openmps.directory.interface import Change
+from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import ConstraintViolation, InvalidArgument, InvalidOperation, NotFound, NotImplementedYet
+from openmps.errors import ConstraintViolation, InvalidArgument, InvalidOperation, NotFound
 from openmps.namespaces.hosted_exchange.render import org_element
 from openmps.plans.interface import PRIMARY, SECONDARY
 from openmps.types import DN
@@ -32,48 +35,79 @@ Policy = Annotated[
     str | None,
     Xml(
         "policyName",
-        "reseller | customer; default: by its place (below Hosting: reseller, below one: customer)",
+        "reseller | customer | default (a department: an OU inside a business organization, with no "
+        "security of its own); by default, by its place",
     ),
 ]
-POLICIES = {"reseller": OrgType.RESELLER, "customer": OrgType.CUSTOMER}
+POLICIES = {"reseller": OrgType.RESELLER, "customer": OrgType.CUSTOMER, "default": None}
 CUSTOMER_TYPES = {
     OrgType.RESELLER: "ResellerOrganization",
     OrgType.CUSTOMER: "BusinessOrganization",
 }
 
 
-def _place(providers: Providers, path: DN, policy: str | None) -> tuple[Org, OrgType]:
-    """The organization above ``path`` and the type ``path`` gets, checked against its place."""
+def _place(providers: Providers, path: DN, policy: str | None) -> tuple[Org, OrgType | None]:
+    """The organization above ``path`` and the type ``path`` gets (None: a department of that
+    business organization), checked against its place."""
     entry = providers.directory.find(path)
     if entry is None:
         raise NotFound(f"no such object: {path.ldap_path}", dn=str(path))
     if not entry.has_class("organizationalUnit"):
         raise InvalidArgument(f"{path.ldap_path} is not an organizational unit", dn=str(path))
+    policy = policy.casefold() if policy is not None else None
+    if policy is not None and policy not in POLICIES:
+        raise InvalidArgument(f"'policyName' must be reseller, customer or default, not '{policy[:40]}'")
     chain = providers.org_chain(path.parent)
-    if not chain or chain[0].dn != path.parent or chain[0].kind not in (OrgType.HOSTING, OrgType.RESELLER):
+    current = providers.org_type_of(entry)
+    parent = chain[0] if chain else None
+    if parent is not None and policy in (None, "default") and _department_place(parent, path, current):
+        return parent, None
+    if policy == "default":
+        raise InvalidArgument(
+            f"{path.ldap_path} is not inside a business organization: policyName default makes a "
+            "department, an OU inside one",
+            argument="policyName",
+        )
+    if parent is None or parent.dn != path.parent or parent.kind not in (OrgType.HOSTING, OrgType.RESELLER):
         raise InvalidArgument(
             f"{path.ldap_path} is not in the right place: an organization goes directly below the hosting "
-            "organization (reseller) or a reseller (customer)",
+            "organization (reseller) or a reseller (customer), a department (policyName default) "
+            "inside a business organization",
             dn=str(path),
         )
-    parent = chain[0]
     kind = OrgType.RESELLER if parent.kind is OrgType.HOSTING else OrgType.CUSTOMER
-    if policy is not None:
-        if policy.casefold() == "default":
-            raise NotImplementedYet("'policyName' default (no security of its own) is not supported yet")
-        wanted = POLICIES.get(policy.casefold())
-        if wanted is None:
-            raise InvalidArgument(f"'policyName' must be reseller, customer or default, not '{policy[:40]}'")
-        if wanted is not kind:
-            raise InvalidArgument(
-                f"{path.ldap_path} sits below a {parent.kind.value} organization, so it can only be a "
-                f"{kind.value} organization, not a {wanted.value} one",
-                argument="policyName",
-            )
-    current = providers.org_type_of(entry)
+    if policy is not None and POLICIES[policy] is not kind:
+        raise InvalidArgument(
+            f"{path.ldap_path} sits below a {parent.kind.value} organization, so it can only be a "
+            f"{kind.value} organization, not a {policy} one",
+            argument="policyName",
+        )
     if current is not None and current is not kind:
         raise InvalidOperation(f"{path.ldap_path} is already a {current.value} organization", dn=str(path))
     return parent, kind
+
+
+def _department_place(parent: Org, path: DN, current: OrgType | None) -> bool:
+    """Whether ``path`` (of type ``current``) can be a department of ``parent``."""
+    return (
+        parent.kind is OrgType.CUSTOMER
+        and current is None
+        and not path.is_within(OrgNames(parent.dn).private)
+    )
+
+
+def enable_department(providers: Providers, org: Org, dn: DN) -> etree._Element:
+    """An OU inside a business organization as a department (policy ``default``): it points at
+    its organization and has no security of its own, so the organization's DACL reaches it."""
+    directory = providers.directory
+    ensure_pointers(directory, dn, [("ThisOrganizationRoot", org.dn)])
+    sddl = directory.get(dn).first(SECURITY_DESCRIPTOR)
+    if sddl is not None and acl.parse_sddl(sddl) != acl.Dacl():
+        directory.modify(dn, [Change.delete(SECURITY_DESCRIPTOR)])
+    element = etree.Element("org", path=dn.ldap_path, name=dn.rdn_value, type="department")
+    wko = etree.SubElement(element, "otherWellKnownObjects")
+    etree.SubElement(wko, "obj", wkName="ThisOrganizationRoot", name=org.dn.ldap_path)
+    return element
 
 
 @procedure(NAMESPACE, "EnableOrganizationForHosting", requires=Role.DOMAIN_ADMIN)
@@ -87,6 +121,8 @@ class EnableOrganizationForHosting:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         parent, kind = _place(ctx.providers, self.path, self.policy)
+        if kind is None:
+            return [enable_department(ctx.providers, parent, self.path)]
         built = build_organization(ctx.providers, parent=parent, dn=self.path, kind=kind, repair=True)
         return [org_element(built)]
 
@@ -153,8 +189,10 @@ class ImportOrganization:
             args(path=self.path, policyName=self.policy),
             as_service=True,
         )
-        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         org = providers.org_chain(self.path)[0]
+        if org.dn != self.path:  # a department: no customer record, no domains of its own
+            return [e for e in enabled if e.tag == "org"]
+        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
             _import_domains(providers, org)
         return [e for e in enabled if e.tag == "org"]

@@ -91,7 +91,7 @@ class EnableUserForHosting:
             directory.modify(self.path, changes)
         dn = self.path
         if dn.rdn_value != str(upn) or dn.rdn_attr.lower() != "cn":  # MPS names users after their UPN
-            dn = org.dn.child("CN", str(upn))
+            dn = self.path.parent.child("CN", str(upn))  # renamed where it is
             directory.move(self.path, dn)
             # where it came from: a repeated migration recognises it (openmps import)
             directory.modify(
