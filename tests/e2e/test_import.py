@@ -752,3 +752,33 @@ def test_departments_inherit_their_organization(exchange: Deployment) -> None:
         d, "hidden", "hidden@alpineskihouse.com", under=f"LDAP://CN=_Private,{ALPINE[7:]}"
     )
     refused(d, imp("ImportUser", path=private_user, isAdmin=False), "0x80070057", "not in the right place")
+
+
+def test_a_moved_mailbox_is_followed_on_repair(exchange: Deployment) -> None:
+    from support import check_invariants
+
+    d = exchange
+    path = migrated_user(
+        d, "mover", "mover@alpineskihouse.com", homeMDB=[STORE_DN], mDBOverQuotaLimit=["8000"]
+    )
+    new_path = ok(d.submit(imp("ImportUser", path=path, isAdmin=False))).find("data/user").get("path")
+    # Exchange moves the mailbox to the other server's store: the directory says so, the ledger not yet
+    moved_to = STORE_DN.replace("BusinessMailStore1", "BusinessMailStore2").replace("EXBE01", "EXBE02")
+    with d.transaction() as providers:
+        providers.directory.modify(DN.from_path(new_path), [Change.replace("homeMDB", moved_to)])
+    response = ok(d.submit(imp("AllocateExistingMailbox", path=new_path)))
+    assert [
+        response.findtext(f"data/mailStore/{n}") for n in ("serverName", "mailStoreName", "kilobytes")
+    ] == [
+        "EXBE02",
+        "BusinessMailStore2",
+        "8000",
+    ]
+    allocation = ok(
+        d.submit(request_xml("Exchange Resource Manager", "QueryMailboxAllocation", mailbox=new_path))
+    )
+    assert allocation.findtext("data/mailStore/mailStoreName") == "BusinessMailStore2"
+    check_invariants(d.sql)
+    before = snapshot(d)
+    ok(d.submit(imp("ImportUser", path=new_path, isAdmin=False)))  # and again: nothing to do
+    assert snapshot(d) == before

@@ -34,7 +34,7 @@ from openmps.namespaces.hosted_exchange.mailboxes import (
 )
 from openmps.namespaces.hosted_exchange.users import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.namespaces.mps_import.organizations import NAMESPACE, PreferredDC
-from openmps.resources.interface import BUSINESS, CONSUMER
+from openmps.resources.interface import BUSINESS, CONSUMER, Store
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -106,7 +106,8 @@ class EnableUserForHosting:
 class AllocateExistingMailbox:
     """Register a user's existing mailbox with the Resource Manager on the store it lives on
     (``homeMDB``), with its quota as its size; a business organization is given the space it
-    lacks there."""
+    lacks there.  A registered mailbox that Exchange has since moved is registered again where it
+    now lives, with its size."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
@@ -124,8 +125,13 @@ class AllocateExistingMailbox:
         if home is None:
             raise InvalidArgument(f"{self.path.ldap_path} has no mailbox (homeMDB)", dn=str(self.path))
         store = ledger.store(CONSUMER if consumer else BUSINESS, DN.parse(home).rdn_value)
+        registered = ledger.mailbox(entry.guid)
+        if registered is not None and registered.store.store_id == store.store_id:
+            return [_mail_store(store, registered.size_kb)]  # registered already, where it lives
         quota = entry.first("mDBOverQuotaLimit") or entry.first("mDBStorageQuota")
-        if self.kilobytes is not None:
+        if registered is not None:  # Exchange moved the mailbox: its registration follows
+            size = ledger.release_mailbox(entry.guid).size_kb
+        elif self.kilobytes is not None:
             if self.kilobytes <= 0:
                 raise InvalidArgument(
                     f"'kilobytes' must be positive, not {self.kilobytes}", argument="kilobytes"
@@ -138,12 +144,6 @@ class AllocateExistingMailbox:
                 f"{self.path.ldap_path} has no mailbox size (mDBOverQuotaLimit); give kilobytes",
                 dn=str(self.path),
             )
-        element = etree.Element("mailStore")
-        etree.SubElement(element, "serverName").text = store.server_name
-        etree.SubElement(element, "mailStoreName").text = store.store_name
-        etree.SubElement(element, "kilobytes").text = str(size)
-        if ledger.mailbox(entry.guid) is not None:
-            return [element]  # registered already
         pool = entry.guid if consumer else org.entry.guid
         free = sum(s.free_kb for s in ledger.slots(pool) if s.store_id == store.store_id)
         if free < size:
@@ -154,7 +154,15 @@ class AllocateExistingMailbox:
             changes.append(Change.replace("msExchMailboxGuid", str(uuid.uuid4())))
         if changes:
             providers.directory.modify(self.path, changes)
-        return [element]
+        return [_mail_store(store, size)]
+
+
+def _mail_store(store: Store, kilobytes: int) -> etree._Element:
+    element = etree.Element("mailStore")
+    etree.SubElement(element, "serverName").text = store.server_name
+    etree.SubElement(element, "mailStoreName").text = store.store_name
+    etree.SubElement(element, "kilobytes").text = str(kilobytes)
+    return element
 
 
 @procedure(NAMESPACE, "ApplyMailboxPlan", requires=Role.DOMAIN_ADMIN)
