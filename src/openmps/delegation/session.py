@@ -61,9 +61,20 @@ class Providers:
     plans: PlanCatalogue
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
-    def org_chain(self, target: DN) -> list[Org]:
-        """The organizations containing ``target``, innermost first (the hosting org last)."""
+    def org_chain(self, target: DN, entry: Entry | None = None) -> list[Org]:
+        """The organizations containing ``target``, innermost first (the hosting org last).
+
+        ``entry``, the target's own entry read with its ``otherWellKnownObjects``, spares the
+        directory a round trip when its parent's chain is known already (a user of an
+        organization this request has looked at).
+        """
         if target in self._orgs:
+            return self._orgs[target]
+        parent = target.parent
+        if entry is not None and parent in self._orgs and target.is_within(self.layout.hosting, strict=True):
+            kind = self.org_type_of(entry)
+            own = [Org(entry, kind)] if kind is not None and kind is not OrgType.PRIVATE else []
+            self._orgs[target] = own + self._orgs[parent]
             return self._orgs[target]
         chain: list[Org] = []
         if target.is_within(self.layout.hosting):

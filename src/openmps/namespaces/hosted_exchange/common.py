@@ -8,6 +8,7 @@ from typing import Annotated
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Entry
+from openmps.directory.service import WELL_KNOWN
 from openmps.engine.declaration import Property, Xml
 from openmps.errors import InvalidArgument, NotFound
 from openmps.types import DN
@@ -145,11 +146,12 @@ def org_entry(
     if attributes is None:
         entry = providers.directory.get(path)
     else:
-        found = providers.directory.find_many([path], attributes=("objectClass", *attributes)).get(path)
+        wanted = ("objectClass", WELL_KNOWN, *attributes)  # the pointers: org_chain needs them
+        found = providers.directory.find_many([path], attributes=wanted).get(path)
         if found is None:
             raise NotFound(f"no such object: {path.ldap_path}", dn=str(path))
         entry = found
-    chain = providers.org_chain(path)
+    chain = providers.org_chain(path, entry)
     inside = (
         bool(chain)
         and chain[0].kind is OrgType.CUSTOMER
