@@ -179,10 +179,11 @@ def raw_sqlite(path: Path, n: int, *, mailbox: bool = False) -> float:
                 "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) VALUES (?, ?, ?, ?, ?)",
                 (group, "member", "member", dn, dn.lower()),
             )
+            guid = str(uuid.uuid4())
             conn.execute(
                 "INSERT INTO customers (guid, customer_type, org_guid, name, status, created, modified) "
                 "VALUES (?, 'BusinessUser', 'org', ?, 'Enabled', datetime('now'), datetime('now'))",
-                (str(uuid.uuid4()), upn),
+                (guid, upn),
             )
             conn.execute(
                 "INSERT INTO billable_events (at, customer_guid, org_guid, event, detail) "
@@ -190,10 +191,14 @@ def raw_sqlite(path: Path, n: int, *, mailbox: bool = False) -> float:
                 (upn, f"BusinessUser {upn} created"),
             )
             if mailbox:
-                customer = conn.execute("SELECT max(rowid) FROM customers").fetchone()[0]
+                # the plan record, as the plans database writes it (one plan per plan type)
+                conn.execute("UPDATE customers SET modified = datetime('now') WHERE guid = ?", (guid,))
                 conn.execute(
-                    "UPDATE customers SET plan_id = 1, modified = datetime('now') WHERE rowid = ?",
-                    (customer,),
+                    "DELETE FROM customer_plans WHERE guid = ? AND plan_type = 'ExchMailbox'", (guid,)
+                )
+                conn.execute(
+                    "INSERT INTO customer_plans (guid, plan_type, plan_id) VALUES (?, 'ExchMailbox', 1)",
+                    (guid,),
                 )
                 conn.execute(
                     "INSERT INTO billable_events (at, customer_guid, org_guid, event, detail) "

@@ -1,0 +1,35 @@
+"""The benchmarks still run: each script end to end at a tiny size, in a subprocess.
+
+No rate is asserted (benchmarks are never timed tests); this only keeps ``bench/`` from rotting
+when the schema or an API changes underneath it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments"),
+    [
+        ("bench_users.py", ["--users", "20", "--password-users", "2"]),
+        ("bench_placement.py", ["--stores", "20", "--orgs", "10"]),
+        ("bench_import.py", ["--orgs", "2", "--users", "5"]),
+    ],
+)
+def test_benchmark_runs(script: str, arguments: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ratio" in done.stdout, done.stdout
