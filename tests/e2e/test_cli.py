@@ -176,5 +176,6 @@ def test_submit_dry_run_answers_and_writes_nothing(home: Path, tmp_path: Path) -
     failing = cli(home, "submit", "--dry-run", str(request))  # and a rehearsal meets what a run would
     assert failing.exit_code == 1
     assert response_of(failing).find("errorContext").get("code") == "0x80071392"
+    assert response_of(failing).get("dryRun") == "true"
     audit = cli(home, "audit")
     assert "dry-run success" in audit.output and "dry-run failure" in audit.output

@@ -110,6 +110,8 @@ class Engine:
             )
         if error is not None:
             response = error_response(error)
+            if dry_run:
+                response.set("dryRun", "true")
             try:
                 record = self._record(request_id, caller, invocation, error, started, client, dry_run)
                 self._audit.write(record)
