@@ -243,6 +243,8 @@ def _offer(d: Deployment, plan: str, users: Sequence[DN]) -> None:
     plan its organization offers.  Failures show on the users' own items."""
     with d.transaction() as providers:
         orgs = {chain[0].dn for chain in map(providers.org_chain, users) if chain}
+    if not orgs:
+        return
     batch = [("organization", dn, {"path": dn.ldap_path}) for dn in sorted(orgs, key=str)]
     plans = etree.Element("availablePlans")
     etree.SubElement(plans, "planName").text = plan
