@@ -86,17 +86,17 @@ def check(providers: Providers, entries: Entries) -> tuple[list[DN], list[DN], l
     conflicts: list[Conflict] = []
     in_file = {dn: attrs for dn, attrs in entries}
     moved = imported_as(providers, entries)
-    kinds: dict[DN, OrgType | str] = {}  # organizations and departments of the file, by type
+    kinds: dict[DN, OrgType | str] = {}  # organizations and departments (of the file, and found)
 
     def kind_of(dn: DN) -> OrgType | str | None:
         if dn in kinds:
             return kinds[dn]
         chain = providers.org_chain(dn)
         if chain and chain[0].dn == dn:
-            return chain[0].kind
-        if chain and chain[0].kind is OrgType.CUSTOMER and holds_directly(providers, chain[0], dn):
-            return DEPARTMENT
-        return None
+            kinds[dn] = chain[0].kind
+        elif chain and chain[0].kind is OrgType.CUSTOMER and holds_directly(providers, chain[0], dn):
+            kinds[dn] = DEPARTMENT  # remembered: every user of the department asks again
+        return kinds.get(dn)
 
     orgs: list[DN] = []
     users: list[DN] = []

@@ -72,24 +72,25 @@ class Providers:
             return self._orgs[target]
         parent = target.parent
         if entry is not None and parent in self._orgs and target.is_within(self.layout.hosting, strict=True):
-            kind = self.org_type_of(entry)
-            own = [Org(entry, kind)] if kind is not None and kind is not OrgType.PRIVATE else []
-            self._orgs[target] = own + self._orgs[parent]
+            self._orgs[target] = self._orgs_among([entry]) + self._orgs[parent]
             return self._orgs[target]
         chain: list[Org] = []
         if target.is_within(self.layout.hosting):
             nodes = [n for n in (target, *target.ancestors()) if n.is_within(self.layout.hosting)]
             # one round trip for the whole chain, only what the role checks read
             found = self.directory.find_many(nodes, attributes=CHAIN_ATTRIBUTES)
-            for node in nodes:
-                entry = found.get(node)
-                if entry is None:
-                    continue
-                kind = self.org_type_of(entry)
-                if kind is not None and kind is not OrgType.PRIVATE:
-                    chain.append(Org(entry, kind))
+            chain = self._orgs_among([found[n] for n in nodes if n in found])
         self._orgs[target] = chain
         return chain
+
+    def _orgs_among(self, entries: list[Entry]) -> list[Org]:
+        """The entries that are organizations (``_Private`` containers are not), in order."""
+        orgs = []
+        for entry in entries:
+            kind = self.org_type_of(entry)
+            if kind is not None and kind is not OrgType.PRIVATE:
+                orgs.append(Org(entry, kind))
+        return orgs
 
     def org_type_of(self, entry: Entry) -> OrgType | None:
         pointer = self.directory.well_known(entry, "OrgType")
