@@ -97,7 +97,9 @@ class Deployment:
         uow.commit()
 
     def providers(self, uow: SqlUnitOfWork) -> Providers:
-        backend: Directory = SqlDirectory(lambda: uow.connection, domain_sid=self.domain_sid)
+        backend: Directory = SqlDirectory(
+            lambda: uow.connection, domain_sid=self.domain_sid, rollbacks=uow.rollbacks
+        )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
         return Providers(
@@ -105,7 +107,7 @@ class Deployment:
             self.layout,
             self.passwords,
             SqlResourceLedger(lambda: uow.connection),
-            SqlPlanCatalogue(lambda: uow.connection),
+            SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
         )
 
     def open_session(self, uow: UnitOfWork) -> HostingSession:

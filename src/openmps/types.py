@@ -358,7 +358,10 @@ class DN:
         _check_attr_type(attr, "a new RDN")
         _check_value(value, "a new RDN")
         norm = f"{attr.lower()}={escape_dn_value(value.casefold())}"
-        return DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns))
+        dn = DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns))
+        leaf = f"{attr}={escape_dn_value(value)}"
+        dn.__dict__["_text"] = f"{leaf},{self}" if self.rdns else leaf  # the cached_property's slot
+        return dn
 
     def is_within(self, other: DN, *, strict: bool = False) -> bool:
         """True if this DN equals ``other`` or lies below it (only below if ``strict``), ignoring case."""
@@ -398,6 +401,7 @@ def _parse_cached(text: str) -> DN:
     return DN(_parse_dn(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _dns_name_problem(text: str) -> str | None:
     """Why ``text`` is not a DNS name as OpenMPS accepts it, or None if it is one."""
     if not text:
@@ -430,7 +434,13 @@ def is_valid_dns_name(text: str) -> bool:
     return isinstance(text, str) and _dns_name_problem(text) is None
 
 
+# A local part of letters, digits, '_' and '-' in dot-separated runs: valid, no need to look closer.
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+
+
 def _upn_local_problem(local: str) -> str | None:
+    if len(local) <= 64 and _PLAIN_LOCAL.fullmatch(local):
+        return None
     if not local:
         return "the local part is empty"
     if len(local) > 64:

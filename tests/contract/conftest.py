@@ -86,7 +86,9 @@ class SqlBackendFactory:
         uow = SqlUnitOfWork(engine)
         try:
             yield ContractBackend(
-                self.name, SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID), DOMAIN_SID
+                self.name,
+                SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID, rollbacks=uow.rollbacks),
+                DOMAIN_SID,
             )
         finally:
             try:

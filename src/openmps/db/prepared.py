@@ -125,14 +125,19 @@ _savepoints = itertools.count(1)
 
 
 @contextmanager
-def atomic(conn: Connection) -> Iterator[None]:
+def atomic(conn: Connection, *, one_write: bool = False) -> Iterator[None]:
     """A savepoint on the DBAPI connection: the statements inside apply whole or not at all.
 
     One directory operation (an add with its values, a modify with all its changes) must be atomic
     even when the request goes on after its failure (inside ``<try>``), and on PostgreSQL a failed
     statement is only recoverable through a savepoint.  Raw, like ``Prepared``: two cheap
-    statements instead of SQLAlchemy's nested-transaction machinery.
+    statements instead of SQLAlchemy's nested-transaction machinery.  ``one_write``: the block
+    writes with a single statement, which SQLite already applies whole or not at all (a failed
+    statement leaves the transaction as it was), so only PostgreSQL needs the savepoint.
     """
+    if one_write and conn.dialect.name == "sqlite":
+        yield
+        return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     name = f"openmps_{next(_savepoints)}"
     cursor.execute(f"SAVEPOINT {name}")

@@ -95,6 +95,11 @@ class SqlUnitOfWork:
         self._readonly = readonly
         self._conn: Connection | None = None
         self._journal: list[tuple[str, Callable[[], None]]] = []
+        self._rollbacks = 0
+
+    def rollbacks(self) -> int:
+        """How many times part or all of this unit of work was rolled back (``db/memo.py`` needs it)."""
+        return self._rollbacks
 
     @property
     def connection(self) -> Connection:
@@ -116,6 +121,7 @@ class SqlUnitOfWork:
         try:
             yield
         except BaseException:
+            self._rollbacks += 1
             nested.rollback()
             self._compensate(mark)
             raise
@@ -129,6 +135,7 @@ class SqlUnitOfWork:
         self._close()
 
     def rollback(self) -> None:
+        self._rollbacks += 1
         try:
             if self._conn is not None:
                 self._conn.rollback()

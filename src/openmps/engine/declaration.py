@@ -16,6 +16,7 @@ them in a :class:`Registry`.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -94,13 +95,17 @@ class ProcedureSpec:
     def key(self) -> tuple[str, str]:
         return (self.namespace.casefold(), self.name.casefold())
 
-    @property
+    @functools.cached_property
     def secrets(self) -> frozenset[str]:
         return frozenset(a.xml.name for a in self.args if a.kind == "secret")
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ArgSpec]:
+        return {a.xml.name: a for a in self.args}
+
     def bind(self, execute_data: etree._Element) -> Any:
         """An instance of the procedure class with its arguments read from ``execute_data``."""
-        by_name = {a.xml.name: a for a in self.args}
+        by_name = self._by_name
         given: dict[str, etree._Element] = {}
         for child in execute_data:
             if not isinstance(child.tag, str):

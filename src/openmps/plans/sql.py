@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openmps.db.memo import TransactionMemo
 from openmps.db.prepared import Prepared
 from openmps.db.schema import (
     available_plans,
@@ -106,9 +107,17 @@ def _key(name: str) -> str:
 
 
 class SqlPlanCatalogue:
-    def __init__(self, connection: Callable[[], Connection]) -> None:
+    def __init__(
+        self, connection: Callable[[], Connection], *, rollbacks: Callable[[], int] | None = None
+    ) -> None:
         self._connection = connection
-        self._plans: dict[str, Plan] = {}  # read in this unit of work
+        # What every mailbox of a bulk request asks again (db/memo.py): the plan, whether its
+        # organization may use it, the organization's domains, the user's own record.
+        self._plans: TransactionMemo[str, Plan] = TransactionMemo(rollbacks)
+        self._available: TransactionMemo[tuple[str, int], bool] = TransactionMemo(rollbacks)
+        self._domains: TransactionMemo[str, list[SmtpDomain]] = TransactionMemo(rollbacks)
+        # guid → (customer type, plan type → plan name) of the records this transaction created
+        self._new_customers: TransactionMemo[str, tuple[str, dict[str, str]]] = TransactionMemo(rollbacks)
 
     @property
     def _conn(self) -> Connection:
@@ -193,8 +202,9 @@ class SqlPlanCatalogue:
 
     def plan(self, name: str) -> Plan:
         key = _key(name)
-        if key in self._plans:
-            return self._plans[key]
+        known = self._plans.get(key)
+        if known is not None:
+            return known
         rows = _PLAN.execute(self._conn, {"key": key}).all()
         if not rows:
             raise NotFound(f"no plan named '{name}'", plan=name)
@@ -208,7 +218,7 @@ class SqlPlanCatalogue:
             if f.feature is not None
         )
         plan = Plan(r.id, r.name, r.plan_type, r.category, r.status, r.description, features)
-        self._plans[key] = plan
+        self._plans.put(key, plan)
         return plan
 
     def _load(self, key: str | None) -> list[Plan]:
@@ -231,6 +241,7 @@ class SqlPlanCatalogue:
         ]
 
     def make_available(self, org: str, names: Sequence[str]) -> None:
+        self._available.clear()
         for name in names:
             plan = self.plan(name)
             exists = self._conn.execute(
@@ -242,6 +253,7 @@ class SqlPlanCatalogue:
                 self._conn.execute(insert(available_plans).values(org_guid=org, plan_id=plan.plan_id))
 
     def make_unavailable(self, org: str, names: Sequence[str]) -> None:
+        self._available.clear()
         for name in names:
             plan = self.plan(name)
             removed = self._conn.execute(
@@ -264,9 +276,14 @@ class SqlPlanCatalogue:
         return [p for p in self.plans() if p.plan_id in ids]
 
     def is_available(self, org: str, plan_id: int) -> bool:
-        return _IS_AVAILABLE.execute(self._conn, {"org": org, "plan_id": plan_id}).first() is not None
+        known = self._available.get((org, plan_id))
+        if known is None:
+            known = _IS_AVAILABLE.execute(self._conn, {"org": org, "plan_id": plan_id}).first() is not None
+            self._available.put((org, plan_id), known)
+        return known
 
     def add_domain(self, org: str, domain: str, *, domain_type: str, recipient_policy: bool) -> SmtpDomain:
+        self._domains.clear()
         try:
             self._conn.execute(
                 insert(smtp_domains).values(
@@ -283,8 +300,12 @@ class SqlPlanCatalogue:
         return SmtpDomain(domain, org, domain_type, recipient_policy)
 
     def domains(self, org: str) -> list[SmtpDomain]:
-        rows = _DOMAINS.execute(self._conn, {"org": org})
-        return [SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy)) for r in rows]
+        known = self._domains.get(org)
+        if known is None:
+            rows = _DOMAINS.execute(self._conn, {"org": org})
+            known = [SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy)) for r in rows]
+            self._domains.put(org, known)
+        return list(known)
 
     def domain(self, domain: str) -> SmtpDomain | None:
         r = self._conn.execute(
@@ -295,6 +316,7 @@ class SqlPlanCatalogue:
         return SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy))
 
     def set_domain_type(self, domain: str, domain_type: str) -> None:
+        self._domains.clear()
         self._conn.execute(
             update(smtp_domains)
             .where(smtp_domains.c.domain_key == domain.lower())
@@ -302,9 +324,12 @@ class SqlPlanCatalogue:
         )
 
     def remove_domain(self, domain: str) -> None:
+        self._domains.clear()
         self._conn.execute(delete(smtp_domains).where(smtp_domains.c.domain_key == domain.lower()))
 
     def forget_organization(self, org: str) -> None:
+        self._available.clear()
+        self._domains.clear()
         self._conn.execute(delete(available_plans).where(available_plans.c.org_guid == org))
         self._conn.execute(delete(smtp_domains).where(smtp_domains.c.org_guid == org))
 
@@ -325,6 +350,7 @@ class SqlPlanCatalogue:
             },
         )
         self.log_event(guid, org, "EN", f"{customer_type} {name} created")
+        self._new_customers.put(guid, (customer_type, {}))
         return Customer(guid, customer_type, org, name, "Enabled", now, now)
 
     def set_status(self, guid: str, status: str) -> Customer:
@@ -361,6 +387,9 @@ class SqlPlanCatalogue:
         )
 
     def customer_plan(self, guid: str, plan_type: str) -> tuple[str | None, str | None]:
+        new = self._new_customers.get(guid)
+        if new is not None:
+            return new[0], new[1].get(plan_type)
         row = _CUSTOMER_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type}).first()
         return (None, None) if row is None else (row.customer_type, row.name)
 
@@ -370,14 +399,22 @@ class SqlPlanCatalogue:
             raise InvalidArgument(
                 f"the plan '{found.name}' is a {found.plan_type} plan, not a {plan_type} plan"
             )
-        touched = _TOUCH_CUSTOMER.execute(
-            self._conn, {"b_guid": guid, "b_modified": datetime.now(UTC)}
-        ).rowcount
-        if touched != 1:
-            raise NotFound("no customer record for this object", guid=guid)
-        _DROP_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type})
+        new = self._new_customers.get(guid)
+        if new is None or plan_type in new[1]:
+            # a record created by this transaction was modified just now and held no such plan yet
+            touched = _TOUCH_CUSTOMER.execute(
+                self._conn, {"b_guid": guid, "b_modified": datetime.now(UTC)}
+            ).rowcount
+            if touched != 1:
+                raise NotFound("no customer record for this object", guid=guid)
+            _DROP_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type})
         if found is not None:
             _ADD_PLAN.execute(self._conn, {"guid": guid, "plan_type": plan_type, "plan_id": found.plan_id})
+        if new is not None:
+            if found is None:
+                new[1].pop(plan_type, None)
+            else:
+                new[1][plan_type] = found.name
 
     def log_event(self, customer: str, org: str | None, event: str, detail: str) -> None:
         _INSERT_EVENT.execute(

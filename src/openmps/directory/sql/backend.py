@@ -20,10 +20,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from openmps.db.memo import TransactionMemo
 from openmps.db.prepared import atomic
 from openmps.db.schema import entries, entry_values
 from openmps.directory import filters as f
 from openmps.directory.interface import (
+    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -41,14 +43,15 @@ from openmps.directory.sql.statements import (
     P_GET,
     P_HELD_ELSEWHERE,
     P_HOLDER,
-    P_ID,
     P_INSERT_ENTRY,
-    P_INSERT_VALUES,
     P_MEMBER_OF,
     P_NEXT_RID,
     P_ROW,
+    VALUE_COLUMNS,
+    VALUES_PER_INSERT,
     delete_attributes_statement,
     find_many_statement,
+    insert_values_statement,
 )
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN
@@ -57,9 +60,22 @@ from openmps.types import DN
 class SqlDirectory:
     """A :class:`~openmps.directory.interface.Directory` on the SQL store."""
 
-    def __init__(self, connection: Callable[[], Connection], *, domain_sid: str) -> None:
+    def __init__(
+        self,
+        connection: Callable[[], Connection],
+        *,
+        domain_sid: str,
+        rollbacks: Callable[[], int] | None = None,
+    ) -> None:
         self._connection = connection
         self._domain_sid = domain_sid
+        # dn_norm → (id, tree_key) of entries this transaction has met: a bulk request adds a
+        # hundred users under one parent and into one group (see db/memo.py for when it forgets)
+        self._rows: TransactionMemo[str, tuple[int, str]] = TransactionMemo(rollbacks, limit=65536)
+        # dn_norm → every stored value of entries this transaction added or read whole, as
+        # ``find_many`` answers (memberOf is not a stored value): a procedure that creates a user
+        # hands it to others (CreateMailbox, AllocateMailbox) that read it again.  A modify forgets it.
+        self._entries: TransactionMemo[str, Entry] = TransactionMemo(rollbacks)
 
     @property
     def _conn(self) -> Connection:
@@ -82,9 +98,20 @@ class SqlDirectory:
         return Entry(DN.parse(first.dn), {k: tuple(v) for k, v in values.items()}, names)
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
-        if not dns:
-            return {}
         names_wanted = None if attributes is None else tuple(sorted({a.lower() for a in attributes}))
+        found: dict[DN, Entry] = {}
+        unknown = []
+        for dn in dns:
+            known = self._entries.get(dn.norm)
+            if known is None:
+                unknown.append(dn)
+            else:
+                found[known.dn] = known if names_wanted is None else _only(known, names_wanted)
+        if unknown:
+            found.update(self._read_many(unknown, names_wanted))
+        return found
+
+    def _read_many(self, dns: Sequence[DN], names_wanted: tuple[str, ...] | None) -> dict[DN, Entry]:
         statement = find_many_statement(len(dns), names_wanted)  # one round trip for all of them
         params = {f"dn{i}": dn.norm for i, dn in enumerate(dns)}
         # plain tuples (id, dn, object_guid, object_sid, attr, name, value), ordered by entry: this runs
@@ -103,6 +130,8 @@ class SqlDirectory:
             attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
             entry_dn = DN.parse(dn_text)
             found[entry_dn] = Entry(entry_dn, attrs, names[entry_id])
+            if names_wanted is None:
+                self._entries.put(entry_dn.norm, found[entry_dn])
         return found
 
     def get(self, dn: DN) -> Entry:
@@ -112,7 +141,18 @@ class SqlDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return P_ID.execute(self._conn, {"dn_norm": dn.norm}).first() is not None
+        return self._row(dn) is not None
+
+    def _row(self, dn: DN) -> tuple[int, str] | None:
+        """(id, tree_key) of the entry at ``dn``, or None."""
+        found = self._rows.get(dn.norm)
+        if found is None:
+            row = P_ROW.execute(self._conn, {"dn_norm": dn.norm}).first()
+            if row is None:
+                return None
+            found = (row.id, row.tree_key)
+            self._rows.put(dn.norm, found)
+        return found
 
     def member_of(self, dn: DN) -> list[DN]:
         return [DN.parse(r.dn) for r in P_MEMBER_OF.execute(self._conn, {"dn_norm": dn.norm})]
@@ -130,16 +170,16 @@ class SqlDirectory:
         *,
         limit: int | None = None,
     ) -> list[Entry]:
-        base_row = P_ROW.execute(self._conn, {"dn_norm": base.norm}).first()
+        base_row = self._row(base)
         if base_row is None:
             raise NotFound(f"no such object: {base.ldap_path}", dn=str(base))
+        base_id, prefix = base_row
         query = select(entries.c.id, entries.c.dn, entries.c.object_guid, entries.c.object_sid)
         if scope is Scope.BASE:
-            query = query.where(entries.c.id == base_row.id)
+            query = query.where(entries.c.id == base_id)
         elif scope is Scope.ONELEVEL:
-            query = query.where(entries.c.parent_id == base_row.id)
+            query = query.where(entries.c.parent_id == base_id)
         else:
-            prefix = base_row.tree_key
             query = query.where(entries.c.tree_key >= prefix, entries.c.tree_key < prefix + "\uffff")
         exact = True
         if filter is not None:
@@ -209,11 +249,9 @@ class SqlDirectory:
         attrs = {k: list(v) for k, v in attributes.items()}
         parent_id: int | None = None
         tree_key = dn.relative_key()
-        parent = None
-        if len(dn) > 1:
-            parent = P_ROW.execute(conn, {"dn_norm": dn.parent.norm}).first()
+        parent = self._row(dn.parent) if len(dn) > 1 else None
         if parent is not None:
-            parent_id, tree_key = parent.id, parent.tree_key + _key_part(dn)
+            parent_id, tree_key = parent[0], parent[1] + _key_part(dn)
         elif not _is_naming_context(attrs):
             # Only a naming context (a domain) may stand without a parent, as on an LDAP server.
             raise NotFound(
@@ -246,28 +284,42 @@ class SqlDirectory:
                     f"objectGUID or objectSid of {dn.ldap_path} is already used", dn=str(dn)
                 ) from exc
             self._insert_values(entry_id, rows)
+        self._rows.put(dn.norm, (entry_id, tree_key))
+        self._entries.put(dn.norm, _stored(dn, rows, guid, sid))
         # Only the identity comes back: callers that need the attributes re-read (keeps adds lean).
         return Entry(dn, {"objectguid": (guid,), "objectsid": (sid,)}, dict(COLUMN_ATTRS))
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         conn = self._conn
-        row = P_ID.execute(conn, {"dn_norm": dn.norm}).first()
+        known = self._entries.get(dn.norm)
+        self._entries.forget(dn.norm)
+        row = self._row(dn)
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        with atomic(conn):  # every change, or none
+        entry_id = row[0]
+        if known is not None and _all_new(known, changes):
+            # Stamping attributes an entry does not have yet (a new user's mailbox): nothing to
+            # delete, one INSERT, which applies whole or not at all.
+            rows = _value_rows({c.attr: list(c.values) for c in changes})
+            with atomic(conn, one_write=len(rows) <= VALUES_PER_INSERT):
+                self._insert_values(entry_id, rows)
+            return
+        # every change, or none; adding one value (a group member) is a single statement
+        one_write = len(changes) == 1 and changes[0].op is ChangeOp.ADD and len(changes[0].values) == 1
+        with atomic(conn, one_write=one_write):
             # A run of replaces is one delete and one executemany: stamping a mailbox replaces a
             # dozen attributes at once.  An attribute replaced twice ends the run.
             run: dict[str, Change] = {}
             for change in changes:
                 key = _modifiable(change)
                 if key in run or change.op is not ChangeOp.REPLACE:
-                    self._replace(row.id, run)
+                    self._replace(entry_id, run)
                     run = {}
                 if change.op is ChangeOp.REPLACE:
                     run[key] = change
                 else:
-                    self._apply(conn, dn, row.id, change)
-            self._replace(row.id, run)
+                    self._apply(conn, dn, entry_id, change)
+            self._replace(entry_id, run)
 
     def _replace(self, entry_id: int, changes: Mapping[str, Change]) -> None:
         if not changes:
@@ -319,19 +371,24 @@ class SqlDirectory:
 
     def delete(self, dn: DN) -> None:
         conn = self._conn
-        row = P_ID.execute(conn, {"dn_norm": dn.norm}).first()
+        row = self._row(dn)
         if row is None:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        if conn.execute(select(exists().where(entries.c.parent_id == row.id))).scalar():
+        entry_id = row[0]
+        if conn.execute(select(exists().where(entries.c.parent_id == entry_id))).scalar():
             raise NotEmpty(f"{dn.ldap_path} has children and cannot be deleted", dn=str(dn))
-        conn.execute(delete(entry_values).where(entry_values.c.entry_id == row.id))
+        self._rows.forget(dn.norm)
+        self._entries.forget(dn.norm)
+        conn.execute(delete(entry_values).where(entry_values.c.entry_id == entry_id))
         conn.execute(
             delete(entry_values).where(entry_values.c.name == "member", entry_values.c.value_norm == dn.norm)
         )
-        conn.execute(delete(entries).where(entries.c.id == row.id))
+        conn.execute(delete(entries).where(entries.c.id == entry_id))
 
     def move(self, dn: DN, new_dn: DN) -> None:
         conn = self._conn
+        self._rows.clear()  # every DN of the subtree changes
+        self._entries.clear()
         row = conn.execute(
             select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == dn.norm)
         ).first()
@@ -379,9 +436,11 @@ class SqlDirectory:
         for r in rows:
             r["entry_id"] = entry_id  # type: ignore[assignment]
         try:
-            P_INSERT_VALUES.execute_many(self._conn, rows)
+            for chunk in _chunks(rows, VALUES_PER_INSERT):
+                params = {f"{c}{i}": row[c] for i, row in enumerate(chunk) for c in VALUE_COLUMNS}
+                insert_values_statement(len(chunk)).execute(self._conn, params)
         except IntegrityError as exc:
-            # the entry's own rows may already be in (executemany stops at the failing one)
+            # the entry's own rows of earlier chunks may already be in
             taken = [r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
             raise _unique_violation(taken[0] if taken else rows[0]) from exc
 
@@ -430,15 +489,49 @@ def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[dict[str, str]]:
         if key in OPERATIONAL_ATTRIBUTES:
             raise InvalidArgument(f"the attribute '{attr}' is computed and cannot be written", attr=attr)
         written = spelling.setdefault(key, attr)
+        dn_valued = key in DN_ATTRIBUTES
         for value in values:
             if not isinstance(value, str) or "\x00" in value:
                 raise InvalidArgument(f"the value of '{attr}' must be text without NUL characters", attr=attr)
-            norm = normalize_value(key, value)
+            norm = normalize_value(key, value) if dn_valued else value.casefold()  # (inlined: hot)
             if (key, norm) in seen:
                 continue
             seen.add((key, norm))
             rows.append({"attr": written, "name": key, "value": value, "value_norm": norm})
     return rows
+
+
+def _all_new(entry: Entry, changes: Sequence[Change]) -> bool:
+    """Whether ``changes`` only replace distinct attributes that ``entry`` has no value of."""
+    names = {c.attr.lower() for c in changes}
+    return (
+        len(names) == len(changes)
+        and all(c.op is ChangeOp.REPLACE for c in changes)
+        and not any(name in entry.attributes for name in names)
+        and not names & (OPERATIONAL_ATTRIBUTES | COLUMN_ATTRS.keys())
+    )
+
+
+def _stored(dn: DN, rows: Sequence[Mapping[str, str]], guid: str, sid: str) -> Entry:
+    """The entry as ``find_many`` reads it back after an add of ``rows``."""
+    values: dict[str, list[str]] = {}
+    names = dict(COLUMN_ATTRS)
+    for row in rows:
+        values.setdefault(row["name"], []).append(row["value"])
+        names.setdefault(row["name"], row["attr"])
+    attrs = {k: tuple(v) for k, v in values.items()}
+    attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
+    return Entry(dn, attrs, names)
+
+
+def _only(entry: Entry, names: Collection[str]) -> Entry:
+    """``entry`` with the values of ``names`` (lower-cased) and its identity only."""
+    keep = {*names, *COLUMN_ATTRS}
+    return Entry(
+        entry.dn,
+        {k: v for k, v in entry.attributes.items() if k in keep},
+        {k: v for k, v in entry.names.items() if k in keep},
+    )
 
 
 def _key_part(dn: DN) -> str:

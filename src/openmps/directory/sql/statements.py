@@ -16,7 +16,6 @@ from openmps.db.schema import entries, entry_values, settings
 COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
 MAX_IN = 500  # values per IN (...) list
 
-ID = select(entries.c.id).where(entries.c.dn_norm == bindparam("dn_norm"))
 MEMBER_OF = (
     select(entries.c.dn)
     .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
@@ -53,7 +52,6 @@ VALUE_COLUMNS = ("entry_id", "attr", "name", "value", "value_norm")
 INSERT_ENTRY = insert(entries).values({c: bindparam(c) for c in ENTRY_COLUMNS}).returning(entries.c.id)
 
 
-INSERT_VALUES = insert(entry_values).values({c: bindparam(c) for c in VALUE_COLUMNS})
 _existing = entry_values.alias("existing")
 ADD_VALUE = insert(entry_values).from_select(
     ["entry_id", "attr", "name", "value", "value_norm"],
@@ -74,7 +72,6 @@ ADD_VALUE = insert(entry_values).from_select(
 
 
 # The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
-P_ID = Prepared(ID)
 P_MEMBER_OF = Prepared(MEMBER_OF)
 P_HOLDER = Prepared(HOLDER)
 P_HELD_ELSEWHERE = Prepared(
@@ -89,8 +86,18 @@ P_HELD_ELSEWHERE = Prepared(
 P_NEXT_RID = Prepared(NEXT_RID)
 P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
-P_INSERT_VALUES = Prepared(INSERT_VALUES)
 P_ADD_VALUE = Prepared(ADD_VALUE)
+
+
+VALUES_PER_INSERT = 100  # 500 parameters: within every SQLite's limit
+
+
+@functools.lru_cache(maxsize=VALUES_PER_INSERT)
+def insert_values_statement(count: int) -> Prepared:
+    """Insert ``count`` value rows in one statement (parameters ``entry_id0``, ``attr0``…): one
+    statement applies whole or not at all, and costs less than as many single-row inserts."""
+    rows: list[dict[str, Any]] = [{c: bindparam(f"{c}{i}") for c in VALUE_COLUMNS} for i in range(count)]
+    return Prepared(insert(entry_values).values(rows))
 
 
 @functools.cache
