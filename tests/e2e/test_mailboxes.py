@@ -197,6 +197,11 @@ def test_tight_pack_fills_and_level_spreads(d: Deployment) -> None:
     for i in range(2):  # level: the emptiest store
         request = create_request(f"l{i}", planName="BaseMail", mailStore=RawXml(""))
         ok(d.submit(request.replace("<mailStore></mailStore>", '<mailStore algorithm="level"/>')))
+        # its home is the store the ledger placed it on, not the <mailStore> that was asked for
+        allocation = ok(d.submit(rm("QueryMailboxAllocation", mailbox=user_path(f"l{i}"))))
+        store, server = (allocation.findtext(f"data/mailStore/{t}") for t in ("mailStoreName", "serverName"))
+        assert entry(d, f"l{i}")["homeMDB"][0].startswith(f"CN={store},CN=First Storage Group,")
+        assert entry(d, f"l{i}")["msExchHomeServerName"][0].endswith(f"/cn={server}")
     assert used() == [20000, 20000]
 
 

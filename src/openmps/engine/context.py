@@ -84,12 +84,16 @@ class ProcedureContext(Generic[P]):
     ) -> etree._Element:
         """Run another procedure in this transaction: roles re-checked, ``<errorSource>`` frame pushed.
 
+        Answers an ``<executeData>`` of the callee's outputs alone: an output named like one of the
+        arguments (``<mailStore>`` asked for, ``<mailStore>`` placed on) is never mistaken for it.
         ``as_service`` runs it as the engine's own account (MPF ``impersonate="2"``); use it only
         after this procedure has checked the caller's rights on everything the callee touches.
         """
         caller = SERVICE if as_service else self.caller
-        self._invocation.invoke(namespace, procedure, execute_data, caller=caller, nested=True)
-        return execute_data
+        outputs = self._invocation.invoke(namespace, procedure, execute_data, caller=caller, nested=True)
+        result = etree.Element("executeData")
+        result.extend(outputs)
+        return result
 
 
 def args(**values: Any) -> etree._Element:

@@ -167,26 +167,33 @@ class Invocation:
             raise AccessDenied(
                 "impersonate='2' (run as the service account) is not allowed in a client request"
             )
-        self.invoke(namespace, procedure, execute_data, caller=self.caller, nested=False)
+        outputs = self.invoke(namespace, procedure, execute_data, caller=self.caller, nested=False)
+        for output in outputs:  # MPF: outputs join the step's executeData, for <after> to read
+            existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
+            if existing is not None:
+                existing.extend(list(output))
+            else:
+                execute_data.append(output)
 
     def savepoint(self) -> Any:
         return self.uow.savepoint()
 
     def invoke(
         self, namespace: str, procedure: str, execute_data: etree._Element, *, caller: Caller, nested: bool
-    ) -> None:
+    ) -> list[etree._Element]:
+        """Run one procedure on ``execute_data``; its outputs."""
         try:
             spec = self.engine.registry.get(namespace, procedure)
             if spec.access == "private" and not nested:
                 # Indistinguishable from an unknown procedure: private names are not an API.
                 raise UnknownProcedure(f"unknown procedure '{procedure}' in namespace '{namespace}'")
             self.procedures.append(f"{spec.namespace}::{spec.name}")
-            self._run(spec, execute_data, caller)
+            return self._run(spec, execute_data, caller)
         except MpsError as exc:
             exc.sources.append((namespace, procedure))
             raise
 
-    def _run(self, spec: ProcedureSpec, execute_data: etree._Element, caller: Caller) -> None:
+    def _run(self, spec: ProcedureSpec, execute_data: etree._Element, caller: Caller) -> list[etree._Element]:
         instance = spec.bind(execute_data)
         for element in execute_data:
             if isinstance(element.tag, str) and element.tag in spec.secrets:
@@ -201,13 +208,7 @@ class Invocation:
         elif not caller.is_service:
             target = getattr(instance, spec.scope) if spec.scope else None
             self.session.require(caller, spec.requires, target, spec.right)
-        outputs = instance.run(ProcedureContext(self, caller, self.session.providers))
-        for output in outputs or ():
-            existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
-            if existing is not None:
-                existing.extend(list(output))
-            else:
-                execute_data.append(output)
+        return list(instance.run(ProcedureContext(self, caller, self.session.providers)) or ())
 
 
 def error_response(error: MpsError) -> etree._Element:
