@@ -397,7 +397,14 @@ _PLAIN_DN = re.compile(f"{_PLAIN_RDN}(?:,{_PLAIN_RDN})*")
 def _parse_cached(text: str) -> DN:
     """DNs are immutable and the same few thousand are parsed over and over: parse each once."""
     if _PLAIN_DN.fullmatch(text):  # the common case, split without the RFC 4514 state machine
-        return DN(tuple(((a, v),) for a, v in (part.split("=", 1) for part in text.split(","))))
+        # Nothing in it to check or escape (the pattern admits no NUL, special or edge space):
+        # the text is its own rendering and each norm RDN is just its casefolded pair.
+        pairs = [part.split("=", 1) for part in text.split(",")]
+        dn = DN._trusted(
+            tuple(((a, v),) for a, v in pairs), tuple(f"{a.lower()}={v.casefold()}" for a, v in pairs)
+        )
+        dn.__dict__["_text"] = text
+        return dn
     return DN(_parse_dn(text))
 
 

@@ -204,6 +204,58 @@ def test_bind_every_kind() -> None:
     assert execute_data.find("secret").text == "Pa55word!"
 
 
+def test_nested_call_values_bind_as_their_xml_would() -> None:
+    """``bind_values`` (``ctx.call(…, args(…))``): typed values as they are, text as from XML."""
+    node = etree.fromstring("<node><x/></node>")
+    plans = etree.fromstring("<plans><planName>Gold</planName><planName>Silver</planName></plans>")
+    common = {"plans": plans, "properties": etree.fromstring("<properties/>"), "node": node}
+    typed = SPEC.bind_values(
+        {
+            "text": "hello",
+            "flag": True,
+            "count": 42,
+            "target": DN.parse("OU=a,DC=fabrikam,DC=com"),
+            "upn": Upn("bob", "fabrikam.com"),
+            "secret": Secret("Pa55word!"),
+            **common,
+        }
+    )
+    texts = {
+        "text": "hello",
+        "flag": "1",
+        "count": " 42 ",
+        "target": "LDAP://OU=a,DC=fabrikam,DC=com",
+        "upn": "bob@fabrikam.com",
+        "secret": "Pa55word!",
+        **common,
+    }
+    as_text = SPEC.bind_values(texts)
+    from_xml = bind(REQUIRED)
+    for bound in (typed, as_text):
+        assert bound.node is node
+        for attr in (
+            "text",
+            "flag",
+            "count",
+            "target",
+            "upn",
+            "plans",
+            "properties",
+            "maybe_text",
+            "default_count",
+        ):
+            assert getattr(bound, attr) == getattr(from_xml, attr), attr
+        assert isinstance(bound.secret, Secret) and bound.secret.reveal() == "Pa55word!"
+    with pytest.raises(InvalidArgument, match="'bogus' is not an argument"):
+        SPEC.bind_values({"bogus": 1})
+    with pytest.raises(MissingArgument, match="'text' is required"):
+        SPEC.bind_values({})
+    with pytest.raises(InvalidArgument, match="'count' must be an integer"):
+        SPEC.bind_values({**texts, "count": "many"})
+    with pytest.raises(InvalidArgument, match="must not start or end with whitespace"):
+        SPEC.bind_values({**texts, "text": " padded"})
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from openmps.errors import InvalidArgument
-from openmps.types import DN, Secret, Upn, escape_dn_value, is_valid_dns_name
+from openmps.types import (
+    _PLAIN_DN,
+    DN,
+    Secret,
+    Upn,
+    _parse_cached,
+    _parse_dn,
+    escape_dn_value,
+    is_valid_dns_name,
+)
 
 BASE = DN.parse("OU=Hosting,DC=fabrikam,DC=com")
 
@@ -157,6 +166,17 @@ def test_child_round_trips_any_value(value: str) -> None:
     assert len(parsed) == len(BASE) + 1
     assert parsed == dn
     assert DN.from_path(dn.ldap_path).rdn_value == value
+
+
+_PLAIN_VALUE = st.text(st.characters(exclude_characters=',+"\\<>;=\x00'), min_size=1)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["CN", "ou", "DC", "x-1"]), _PLAIN_VALUE), min_size=1, max_size=4))
+def test_the_plain_dn_shortcut_parses_as_the_full_parser_does(pairs: list[tuple[str, str]]) -> None:
+    text = ",".join(f"{a}={v}" for a, v in pairs)
+    assume(_PLAIN_DN.fullmatch(text))
+    parsed, full = _parse_cached(text), DN(_parse_dn(text))
+    assert (parsed.rdns, parsed.norm, str(parsed)) == (full.rdns, full.norm, str(full))
 
 
 @given(st.tuples(st.text(), st.text()).map("\x00".join))

@@ -80,7 +80,7 @@ class ProcedureContext(Generic[P]):
         return self._invocation.request_id
 
     def call(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, as_service: bool = False
+        self, namespace: str, procedure: str, arguments: Arguments, *, as_service: bool = False
     ) -> etree._Element:
         """Run another procedure in this transaction: roles re-checked, ``<errorSource>`` frame pushed.
 
@@ -90,29 +90,24 @@ class ProcedureContext(Generic[P]):
         after this procedure has checked the caller's rights on everything the callee touches.
         """
         caller = SERVICE if as_service else self.caller
-        outputs = self._invocation.invoke(namespace, procedure, execute_data, caller=caller, nested=True)
+        outputs = self._invocation.invoke(namespace, procedure, arguments, caller=caller, nested=True)
         result = etree.Element("executeData")
         result.extend(outputs)
         return result
 
 
-def args(**values: Any) -> etree._Element:
-    """An ``<executeData>`` element from keyword arguments (for ``ctx.call``); None values are left out."""
-    root = etree.Element("executeData")
+@dataclass(frozen=True)
+class Arguments:
+    """A nested call's arguments as Python values, bound without an XML round trip (``args``)."""
+
+    values: dict[str, Any]
+
+
+def args(**values: Any) -> Arguments:
+    """Arguments for ``ctx.call`` from keyword arguments; None values are left out, and an element
+    is passed under its own tag, as it would stand in ``<executeData>``."""
+    given: dict[str, Any] = {}
     for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, etree._Element):
-            root.append(value)
-            continue
-        child = etree.SubElement(root, name)
-        if isinstance(value, bool):
-            child.text = "1" if value else "0"
-        elif isinstance(value, DN):
-            child.text = value.ldap_path
-        elif hasattr(value, "reveal"):
-            child.text = value.reveal()
-            child.set("do-not-log", "1")
-        else:
-            child.text = str(value)
-    return root
+        if value is not None:
+            given[value.tag if isinstance(value, etree._Element) else name] = value
+    return Arguments(given)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -105,31 +105,41 @@ class ProcedureSpec:
 
     def bind(self, execute_data: etree._Element) -> Any:
         """An instance of the procedure class with its arguments read from ``execute_data``."""
-        by_name = self._by_name
         given: dict[str, etree._Element] = {}
         for child in execute_data:
             if not isinstance(child.tag, str):
                 continue
-            spec = by_name.get(child.tag)
-            if spec is None:
-                raise InvalidArgument(
-                    f"'{child.tag}' is not an argument of {self.namespace}::{self.name}",
-                    argument=child.tag,
-                )
+            self._known(child.tag)
             if child.tag in given:
                 raise InvalidArgument(f"'{child.tag}' is given more than once", argument=child.tag)
             given[child.tag] = child
+        return self._instance(given, _convert)
+
+    def bind_values(self, given: Mapping[str, Any]) -> Any:
+        """The same from Python values (a nested call's ``args``): values already of the argument's
+        type (a DN, an int, an element) are taken as they are, text is read as from XML."""
+        return self._instance(given, _coerce)
+
+    def _known(self, name: str) -> None:
+        if name not in self._by_name:
+            raise InvalidArgument(
+                f"'{name}' is not an argument of {self.namespace}::{self.name}", argument=name
+            )
+
+    def _instance(self, given: Mapping[str, Any], convert: Callable[[ArgSpec, Any], Any]) -> Any:
+        for name in given:
+            self._known(name)
         values: dict[str, Any] = {}
         for spec in self.args:
-            element = given.get(spec.xml.name)
-            if element is None:
+            value = given.get(spec.xml.name)
+            if value is None:
                 if spec.required:
                     raise MissingArgument(f"'{spec.xml.name}' is required", argument=spec.xml.name)
                 values[spec.attr] = spec.default
                 continue
             if spec.xml.not_yet:
                 raise NotImplementedYet(f"'{spec.xml.name}' is not supported yet: {spec.xml.not_yet}")
-            values[spec.attr] = _convert(spec, element)
+            values[spec.attr] = convert(spec, value)
         instance: Any = object.__new__(self.cls)
         instance.__dict__.update(values)
         return instance
@@ -170,7 +180,41 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
         if len(element):
             raise InvalidArgument(f"'{name}' must be text, not XML", argument=name)
         return Secret(element.text or "")  # verbatim: spaces are part of a password
-    text = _text(spec, element)
+    return _from_text(spec, _text(spec, element))
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {"dn": DN, "upn": Upn, "node": etree._Element, "secret": Secret}
+
+
+def _coerce(spec: ArgSpec, value: Any) -> Any:
+    """A Python value for ``spec``: as it is when already of its type, else read as XML would be."""
+    wanted = _TYPES.get(spec.kind)
+    if wanted is not None and isinstance(value, wanted):
+        return value
+    if spec.kind == "bool" and isinstance(value, bool):
+        return value
+    if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, etree._Element):
+        return _convert(spec, value)
+    text = (
+        value.reveal()
+        if isinstance(value, Secret)
+        else value.ldap_path
+        if isinstance(value, DN)
+        else str(value)
+    )
+    if spec.kind == "secret":
+        return Secret(text)
+    if spec.kind in ("str", "bool", "int", "dn", "upn"):
+        return _from_text(spec, text.strip() if spec.kind in ("bool", "int") else _exact(spec.xml.name, text))
+    element = etree.Element(spec.xml.name)
+    element.text = text
+    return _convert(spec, element)
+
+
+def _from_text(spec: ArgSpec, text: str) -> Any:
+    name = spec.xml.name
     if spec.kind == "bool":
         if text == "" or text.lower() in _TRUE:  # an empty element is a flag that is set
             return True

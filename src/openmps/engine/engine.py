@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from openmps.engine.audit import AuditRecord, AuditSink
-from openmps.engine.context import Caller, ProcedureContext, Session, UnitOfWork
+from openmps.engine.context import Arguments, Caller, ProcedureContext, Session, UnitOfWork
 from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import mask, redact
@@ -179,9 +179,15 @@ class Invocation:
         return self.uow.savepoint()
 
     def invoke(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, caller: Caller, nested: bool
+        self,
+        namespace: str,
+        procedure: str,
+        execute_data: etree._Element | Arguments,
+        *,
+        caller: Caller,
+        nested: bool,
     ) -> list[etree._Element]:
-        """Run one procedure on ``execute_data``; its outputs."""
+        """Run one procedure on ``execute_data`` (a nested call's ``args``); its outputs."""
         try:
             spec = self.engine.registry.get(namespace, procedure)
             if spec.access == "private" and not nested:
@@ -193,11 +199,16 @@ class Invocation:
             exc.sources.append((namespace, procedure))
             raise
 
-    def _run(self, spec: ProcedureSpec, execute_data: etree._Element, caller: Caller) -> list[etree._Element]:
-        instance = spec.bind(execute_data)
-        for element in execute_data:
-            if isinstance(element.tag, str) and element.tag in spec.secrets:
-                mask(element)
+    def _run(
+        self, spec: ProcedureSpec, execute_data: etree._Element | Arguments, caller: Caller
+    ) -> list[etree._Element]:
+        if isinstance(execute_data, Arguments):  # a nested call: its secrets are never XML
+            instance = spec.bind_values(execute_data.values)
+        else:
+            instance = spec.bind(execute_data)
+            for element in execute_data:
+                if isinstance(element.tag, str) and element.tag in spec.secrets:
+                    mask(element)
         prepare = getattr(instance, "prepare", None)
         if prepare is not None:
             # CPU-only work (password hashing) before the store's write lock is taken
