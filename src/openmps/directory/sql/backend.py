@@ -307,7 +307,7 @@ class SqlDirectory:
         # every change, or none; adding one value (a group member) is a single statement
         one_write = len(changes) == 1 and changes[0].op is ChangeOp.ADD and len(changes[0].values) == 1
         with atomic(conn, one_write=one_write):
-            # A run of replaces is one delete and one executemany: stamping a mailbox replaces a
+            # A run of replaces is one delete and one insert: re-stamping a mailbox replaces a
             # dozen attributes at once.  An attribute replaced twice ends the run.
             run: dict[str, Change] = {}
             for change in changes:
