@@ -56,10 +56,15 @@ entries = Table(
     Column("object_sid", String(184), nullable=False, unique=True),
 )
 
-# Every attribute value of every entry (objectGUID/objectSid live in ``entries``).
+# Every attribute value of every entry (objectGUID/objectSid live in ``entries``).  Values are
+# indexed by value only where the directory looks them up that way, as AD and OpenLDAP index only
+# the attributes they are told to: the unique ones (their unique index) and group members (who is a
+# member of what).  Searches test values entry by entry through ``ix_entry_values_entry``.
+# Statements that look values up repeat the partial index's predicate, so the planner can use it.
 UNIQUE_VALUES = (
     "name IN ('samaccountname', 'userprincipalname', 'proxyaddresses', 'msrtcsip-primaryuseraddress')"
 )
+MEMBER_VALUES = "name = 'member'"
 entry_values = Table(
     "entry_values",
     metadata,
@@ -71,7 +76,13 @@ entry_values = Table(
     Column("value_norm", Text, nullable=False),
     # (entry, attribute, value): membership checks stay O(log n) however large the group
     Index("ix_entry_values_entry", "entry_id", "name", "value_norm"),
-    Index("ix_entry_values_lookup", "name", "value_norm"),
+    # the groups a DN is a member of (memberOf, and the clean-up when it is deleted or moved)
+    Index(
+        "ix_entry_values_members",
+        "value_norm",
+        sqlite_where=text(MEMBER_VALUES),
+        postgresql_where=text(MEMBER_VALUES),
+    ),
     # The store's own guarantee of uniqueness for sAMAccountName, userPrincipalName,
     # proxyAddresses and SIP addresses: the rules above check first for a clear error, this
     # catches any race.

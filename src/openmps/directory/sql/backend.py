@@ -39,19 +39,21 @@ from openmps.directory.sql.statements import (
     COLUMN_ATTRS,
     GROUPS_OF,
     MAX_IN,
-    P_ADD_VALUE,
+    MEMBER,
     P_GET,
-    P_HELD_ELSEWHERE,
-    P_HOLDER,
     P_INSERT_ENTRY,
     P_MEMBER_OF,
     P_NEXT_RID,
     P_ROW,
     VALUE_COLUMNS,
     VALUES_PER_INSERT,
+    add_value_statement,
     delete_attributes_statement,
     find_many_statement,
+    held_elsewhere_statement,
+    holder_statement,
     insert_values_statement,
+    name_is,
 )
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN
@@ -159,7 +161,9 @@ class SqlDirectory:
 
     def holder(self, attr: str, value: str) -> DN | None:
         key = attr.lower()
-        row = P_HOLDER.execute(self._conn, {"name": key, "norm": normalize_value(key, value)}).first()
+        # only unique attributes' values are indexed by value: any other is a scan
+        statement = holder_statement(key, key in UNIQUE_ATTRIBUTES)
+        row = statement.execute(self._conn, {"norm": normalize_value(key, value)}).first()
         return DN.parse(row.dn) if row else None
 
     def search(
@@ -324,8 +328,7 @@ class SqlDirectory:
     def _replace(self, entry_id: int, changes: Mapping[str, Change]) -> None:
         if not changes:
             return
-        params: dict[str, object] = {f"name{i}": key for i, key in enumerate(changes)}
-        delete_attributes_statement(len(changes)).execute(self._conn, {**params, "entry_id": entry_id})
+        delete_attributes_statement(tuple(changes)).execute(self._conn, {"entry_id": entry_id})
         self._insert_values(entry_id, _value_rows({c.attr: list(c.values) for c in changes.values()}))
 
     def _apply(self, conn: Connection, dn: DN, entry_id: int, change: Change) -> None:
@@ -338,7 +341,7 @@ class SqlDirectory:
             present = conn.execute(
                 select(entry_values.c.value_norm).where(
                     entry_values.c.entry_id == entry_id,
-                    entry_values.c.name == key,
+                    name_is(entry_values.c.name, key),
                     entry_values.c.value_norm.in_(norms),
                 )
             ).scalars()
@@ -352,14 +355,15 @@ class SqlDirectory:
             conn.execute(
                 delete(entry_values).where(
                     entry_values.c.entry_id == entry_id,
-                    entry_values.c.name == key,
+                    name_is(entry_values.c.name, key),
                     entry_values.c.value_norm.in_(norms),
                 )
             )
         else:
+            add_value = add_value_statement(key)
             for value_row in rows:
                 try:  # one statement: insert unless the entry already has the value
-                    added = P_ADD_VALUE.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
+                    added = add_value.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
                 except IntegrityError as exc:
                     raise _unique_violation(value_row) from exc
                 if added != 1:
@@ -381,7 +385,7 @@ class SqlDirectory:
         self._entries.forget(dn.norm)
         conn.execute(delete(entry_values).where(entry_values.c.entry_id == entry_id))
         conn.execute(
-            delete(entry_values).where(entry_values.c.name == "member", entry_values.c.value_norm == dn.norm)
+            delete(entry_values).where(entry_values.c.name == MEMBER, entry_values.c.value_norm == dn.norm)
         )
         conn.execute(delete(entries).where(entries.c.id == entry_id))
 
@@ -420,7 +424,7 @@ class SqlDirectory:
             )
             conn.execute(
                 update(entry_values)
-                .where(entry_values.c.name == "member", entry_values.c.value_norm == old.norm)
+                .where(entry_values.c.name == MEMBER, entry_values.c.value_norm == old.norm)
                 .values(value=str(moved), value_norm=moved.norm)
             )
         conn.execute(update(entries).where(entries.c.id == row.id).values(parent_id=parent.id))
@@ -445,8 +449,8 @@ class SqlDirectory:
             raise _unique_violation(taken[0] if taken else rows[0]) from exc
 
     def _held_elsewhere(self, row: Mapping[str, str], entry_id: int) -> bool:
-        params = {"name": row["name"], "norm": row["value_norm"], "entry_id": entry_id}
-        return P_HELD_ELSEWHERE.execute(self._conn, params).first() is not None
+        params = {"norm": row["value_norm"], "entry_id": entry_id}
+        return held_elsewhere_statement(row["name"]).execute(self._conn, params).first() is not None
 
 
 def _modifiable(change: Change) -> str:

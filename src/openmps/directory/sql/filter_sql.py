@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from openmps.db.schema import entries, entry_values
 from openmps.directory import filters as f
 from openmps.directory.interface import DN_ATTRIBUTES, Entry, normalize_value
+from openmps.directory.sql.statements import MEMBER, name_is
 from openmps.errors import InvalidArgument
 from openmps.types import DN
 
@@ -55,7 +56,7 @@ def _like_escape(text: str) -> str:
 
 def _value_exists(name: str, *conds: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
     v = entry_values.alias()
-    return exists().where(v.c.entry_id == entries.c.id, v.c.name == name, *[c(v) for c in conds])
+    return exists().where(v.c.entry_id == entries.c.id, name_is(v.c.name, name), *[c(v) for c in conds])
 
 
 def compile_filter(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:
@@ -97,7 +98,7 @@ def _compile_special(flt: f.Filter, key: str) -> tuple[ColumnElement[bool], bool
     if isinstance(flt, f.Present):
         if key == "memberof":
             return exists().where(
-                entry_values.c.name == "member", entry_values.c.value_norm == entries.c.dn_norm
+                entry_values.c.name == MEMBER, entry_values.c.value_norm == entries.c.dn_norm
             ), True
         return true(), True
     if isinstance(flt, f.Equal | f.Approx):
@@ -108,7 +109,7 @@ def _compile_special(flt: f.Filter, key: str) -> tuple[ColumnElement[bool], bool
                 return false(), True
             g = entries.alias()
             return exists().where(
-                entry_values.c.name == "member",
+                entry_values.c.name == MEMBER,
                 entry_values.c.value_norm == entries.c.dn_norm,
                 entry_values.c.entry_id == g.c.id,
                 g.c.dn_norm == group,

@@ -6,28 +6,97 @@ The ``P_`` ones run on the DBAPI cursor (``db/prepared.py``): they are the provi
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, cast, delete, exists, false, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    false,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
 from openmps.db.prepared import Prepared
-from openmps.db.schema import entries, entry_values, settings
+from openmps.db.schema import UNIQUE_VALUES, entries, entry_values, settings
 
 COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
 MAX_IN = 500  # values per IN (...) list
 
+# Values are found by value through partial indexes (db/schema.py); a statement uses one only if
+# its own WHERE holds the index's predicate, word for word.
+MEMBER: ColumnElement[str] = literal_column("'member'")  # entry_values.name == MEMBER: the members index
+UNIQUE_VALUE = text(f"entry_values.{UNIQUE_VALUES}")  # the unique attributes' index
+
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9;.-]*")  # attribute names and OIDs, lower-cased
+
+
+def name_is(column: ColumnElement[str], key: str) -> ColumnElement[bool]:
+    """``column == key`` with the attribute name written into the SQL.
+
+    Because partial indexes test ``name``, SQLite re-prepares a statement that binds it on every
+    execution (the bound value decides whether such an index applies): about 12 µs each time,
+    a lookup's cost five times over.  A plain name (no quote can occur in it) is written as a
+    literal, and its statement cached per name; anything else stays a bound parameter.
+    """
+    return column == _name(key)
+
+
+def name_in(column: ColumnElement[str], keys: tuple[str, ...]) -> ColumnElement[bool]:
+    """``column IN keys``, each written as :func:`name_is` writes it."""
+    return column.in_([_name(k) for k in keys])
+
+
+def _name(key: str) -> ColumnElement[Any]:
+    if _PLAIN_NAME.fullmatch(key):
+        return literal_column(f"'{key}'")
+    return bindparam(None, key, type_=Text)
+
+
 MEMBER_OF = (
     select(entries.c.dn)
     .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == "member", entry_values.c.value_norm == bindparam("dn_norm"))
+    .where(entry_values.c.name == MEMBER, entry_values.c.value_norm == bindparam("dn_norm"))
     .order_by(entries.c.id)
 )
-HOLDER = (
-    select(entries.c.dn)
-    .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == bindparam("name"), entry_values.c.value_norm == bindparam("norm"))
-    .limit(1)
-)
+
+
+@functools.lru_cache(maxsize=256)
+def holder_statement(key: str, unique: bool) -> Prepared:
+    """The DN holding a value (parameter ``norm``) of ``key``; ``unique``: through its index."""
+    query = (
+        select(entries.c.dn)
+        .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
+        .where(name_is(entry_values.c.name, key), entry_values.c.value_norm == bindparam("norm"))
+        .limit(1)
+    )
+    return Prepared(query.where(UNIQUE_VALUE) if unique else query)
+
+
+@functools.lru_cache(maxsize=256)
+def held_elsewhere_statement(key: str) -> Prepared:
+    """Whether another entry than ``entry_id`` holds ``norm`` in the unique attribute ``key``."""
+    return Prepared(
+        select(entry_values.c.id)
+        .where(
+            UNIQUE_VALUE,
+            name_is(entry_values.c.name, key),
+            entry_values.c.value_norm == bindparam("norm"),
+            entry_values.c.entry_id != bindparam("entry_id"),
+        )
+        .limit(1)
+    )
+
+
 NEXT_RID = (
     update(settings)
     .where(settings.c.name == "next_rid")
@@ -45,7 +114,7 @@ VALUES_OF = (
 GROUPS_OF = (
     select(entry_values.c.value_norm, entries.c.dn)
     .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
-    .where(entry_values.c.name == "member", entry_values.c.value_norm.in_(bindparam("norms", expanding=True)))
+    .where(entry_values.c.name == MEMBER, entry_values.c.value_norm.in_(bindparam("norms", expanding=True)))
 )
 ENTRY_COLUMNS = ("dn", "dn_norm", "tree_key", "parent_id", "object_guid", "object_sid")
 VALUE_COLUMNS = ("entry_id", "attr", "name", "value", "value_norm")
@@ -53,40 +122,36 @@ INSERT_ENTRY = insert(entries).values({c: bindparam(c) for c in ENTRY_COLUMNS}).
 
 
 _existing = entry_values.alias("existing")
-ADD_VALUE = insert(entry_values).from_select(
-    ["entry_id", "attr", "name", "value", "value_norm"],
-    select(
-        bindparam("entry_id", type_=Integer),
-        bindparam("attr", type_=Text),
-        bindparam("name", type_=Text),
-        bindparam("value", type_=Text),
-        bindparam("value_norm", type_=Text),
-    ).where(
-        ~exists().where(
-            _existing.c.entry_id == bindparam("entry_id", type_=Integer),
-            _existing.c.name == bindparam("name", type_=Text),
-            _existing.c.value_norm == bindparam("value_norm", type_=Text),
+
+
+@functools.lru_cache(maxsize=256)
+def add_value_statement(key: str) -> Prepared:
+    """Insert one value of ``key`` unless the entry already has it: one statement."""
+    return Prepared(
+        insert(entry_values).from_select(
+            ["entry_id", "attr", "name", "value", "value_norm"],
+            select(
+                bindparam("entry_id", type_=Integer),
+                bindparam("attr", type_=Text),
+                bindparam("name", type_=Text),
+                bindparam("value", type_=Text),
+                bindparam("value_norm", type_=Text),
+            ).where(
+                ~exists().where(
+                    _existing.c.entry_id == bindparam("entry_id", type_=Integer),
+                    name_is(_existing.c.name, key),
+                    _existing.c.value_norm == bindparam("value_norm", type_=Text),
+                )
+            ),
         )
-    ),
-)
+    )
 
 
 # The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
 P_MEMBER_OF = Prepared(MEMBER_OF)
-P_HOLDER = Prepared(HOLDER)
-P_HELD_ELSEWHERE = Prepared(
-    select(entry_values.c.id)
-    .where(
-        entry_values.c.name == bindparam("name"),
-        entry_values.c.value_norm == bindparam("norm"),
-        entry_values.c.entry_id != bindparam("entry_id"),
-    )
-    .limit(1)
-)
 P_NEXT_RID = Prepared(NEXT_RID)
 P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
-P_ADD_VALUE = Prepared(ADD_VALUE)
 
 
 VALUES_PER_INSERT = 100  # 500 parameters: within every SQLite's limit
@@ -100,10 +165,10 @@ def insert_values_statement(count: int) -> Prepared:
     return Prepared(insert(entry_values).values(rows))
 
 
-@functools.cache
-def delete_attributes_statement(count: int) -> Prepared:
-    """Delete the values of ``count`` attributes (parameters ``entry_id``, ``name0``…) of one entry."""
-    names = entry_values.c.name.in_([bindparam(f"name{i}", type_=Text) for i in range(count)])
+@functools.lru_cache(maxsize=256)
+def delete_attributes_statement(keys: tuple[str, ...]) -> Prepared:
+    """Delete the values of the attributes ``keys`` of one entry (parameter ``entry_id``)."""
+    names = name_in(entry_values.c.name, keys)
     return Prepared(delete(entry_values).where(entry_values.c.entry_id == bindparam("entry_id"), names))
 
 
@@ -112,8 +177,7 @@ def find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
     """Entries (and their values, all or ``names``) for ``count`` DNs: a prepared statement per shape."""
     join = entry_values.c.entry_id == entries.c.id
     if names is not None:
-        wanted: list[Any] = [bindparam(f"a{i}", n) for i, n in enumerate(names)]
-        join = and_(join, entry_values.c.name.in_(wanted) if wanted else false())
+        join = and_(join, name_in(entry_values.c.name, names) if names else false())
     return Prepared(
         select(
             entries.c.id,
