@@ -55,6 +55,7 @@ def decode(value: str) -> tuple[str, DN]:
     return _NAMES.get(guid, guid), DN.parse(parts[3])
 
 
+@functools.lru_cache(maxsize=4096)  # an organization's pointers are read for each of its users
 def lookup(values: tuple[str, ...], name: str) -> DN | None:
     guid = guid_of(name)
     for value in values:

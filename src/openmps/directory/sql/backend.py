@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -45,7 +46,6 @@ from openmps.directory.sql.statements import (
     P_MEMBER_OF,
     P_NEXT_RID,
     P_ROW,
-    VALUE_COLUMNS,
     VALUES_PER_INSERT,
     add_value_statement,
     delete_attributes_statement,
@@ -54,6 +54,7 @@ from openmps.directory.sql.statements import (
     holder_statement,
     insert_values_statement,
     name_is,
+    value_keys,
 )
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN
@@ -337,7 +338,7 @@ class SqlDirectory:
         if change.op is ChangeOp.DELETE and not rows:  # every value of the attribute
             self._replace(entry_id, {key: change})
         elif change.op is ChangeOp.DELETE:
-            norms = [r["value_norm"] for r in rows]
+            norms = [r.value_norm for r in rows]
             present = conn.execute(
                 select(entry_values.c.value_norm).where(
                     entry_values.c.entry_id == entry_id,
@@ -345,7 +346,7 @@ class SqlDirectory:
                     entry_values.c.value_norm.in_(norms),
                 )
             ).scalars()
-            missing = [r["value"] for r in rows if r["value_norm"] not in set(present)]
+            missing = [r.value for r in rows if r.value_norm not in set(present)]
             if missing:
                 raise ConstraintViolation(
                     f"cannot delete '{missing[0]}' from '{change.attr}': {dn.ldap_path} does not have it",
@@ -363,14 +364,14 @@ class SqlDirectory:
             add_value = add_value_statement(key)
             for value_row in rows:
                 try:  # one statement: insert unless the entry already has the value
-                    added = add_value.execute(conn, {**value_row, "entry_id": entry_id}).rowcount
+                    added = add_value.execute(conn, {**value_row._asdict(), "entry_id": entry_id}).rowcount
                 except IntegrityError as exc:
                     raise _unique_violation(value_row) from exc
                 if added != 1:
                     raise AlreadyExists(
-                        f"{dn.ldap_path} already has the value '{value_row['value']}' in '{change.attr}'",
+                        f"{dn.ldap_path} already has the value '{value_row.value}' in '{change.attr}'",
                         attr=change.attr,
-                        value=value_row["value"],
+                        value=value_row.value,
                     )
 
     def delete(self, dn: DN) -> None:
@@ -434,23 +435,23 @@ class SqlDirectory:
     def _next_rid(self) -> int:
         return int(P_NEXT_RID.execute(self._conn).scalar_one())
 
-    def _insert_values(self, entry_id: int, rows: list[dict[str, str]]) -> None:
+    def _insert_values(self, entry_id: int, rows: list[ValueRow]) -> None:
         if not rows:
             return
-        for r in rows:
-            r["entry_id"] = entry_id  # type: ignore[assignment]
         try:
             for chunk in _chunks(rows, VALUES_PER_INSERT):
-                params = {f"{c}{i}": row[c] for i, row in enumerate(chunk) for c in VALUE_COLUMNS}
-                insert_values_statement(len(chunk)).execute(self._conn, params)
+                flat = [x for row in chunk for x in (entry_id, *row)]
+                insert_values_statement(len(chunk)).execute(
+                    self._conn, dict(zip(value_keys(len(chunk)), flat, strict=True))
+                )
         except IntegrityError as exc:
             # the entry's own rows of earlier chunks may already be in
-            taken = [r for r in rows if r["name"] in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
+            taken = [r for r in rows if r.name in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
             raise _unique_violation(taken[0] if taken else rows[0]) from exc
 
-    def _held_elsewhere(self, row: Mapping[str, str], entry_id: int) -> bool:
-        params = {"norm": row["value_norm"], "entry_id": entry_id}
-        return held_elsewhere_statement(row["name"]).execute(self._conn, params).first() is not None
+    def _held_elsewhere(self, row: ValueRow, entry_id: int) -> bool:
+        params = {"norm": row.value_norm, "entry_id": entry_id}
+        return held_elsewhere_statement(row.name).execute(self._conn, params).first() is not None
 
 
 def _modifiable(change: Change) -> str:
@@ -460,11 +461,9 @@ def _modifiable(change: Change) -> str:
     return key
 
 
-def _unique_violation(row: Mapping[str, str]) -> ConstraintViolation:
+def _unique_violation(row: ValueRow) -> ConstraintViolation:
     # The holder stays out of the error: it may be another tenant's object.
-    return ConstraintViolation(
-        f"{row['attr']} '{row['value']}' is already in use", attr=row["attr"], value=row["value"]
-    )
+    return ConstraintViolation(f"{row.attr} '{row.value}' is already in use", attr=row.attr, value=row.value)
 
 
 def _is_naming_context(attrs: Mapping[str, Iterable[str]]) -> bool:
@@ -482,7 +481,16 @@ def _pop_single(attrs: dict[str, list[str]], name: str) -> str | None:
     return None
 
 
-def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[dict[str, str]]:
+class ValueRow(NamedTuple):
+    """One row of ``entry_values`` (its columns after ``entry_id``, in order)."""
+
+    attr: str  # the attribute's name as first written
+    name: str  # lower-cased
+    value: str
+    value_norm: str
+
+
+def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[ValueRow]:
     """Rows for ``entry_values``: one per distinct (attribute, normalized value), whatever spelling
     of the attribute name each value came under (LDAP attributes are sets, names case-insensitive)."""
     rows = []
@@ -501,7 +509,7 @@ def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[dict[str, str]]:
             if (key, norm) in seen:
                 continue
             seen.add((key, norm))
-            rows.append({"attr": written, "name": key, "value": value, "value_norm": norm})
+            rows.append(ValueRow(written, key, value, norm))
     return rows
 
 
@@ -516,13 +524,13 @@ def _all_new(entry: Entry, changes: Sequence[Change]) -> bool:
     )
 
 
-def _stored(dn: DN, rows: Sequence[Mapping[str, str]], guid: str, sid: str) -> Entry:
+def _stored(dn: DN, rows: Sequence[ValueRow], guid: str, sid: str) -> Entry:
     """The entry as ``find_many`` reads it back after an add of ``rows``."""
     values: dict[str, list[str]] = {}
     names = dict(COLUMN_ATTRS)
     for row in rows:
-        values.setdefault(row["name"], []).append(row["value"])
-        names.setdefault(row["name"], row["attr"])
+        values.setdefault(row.name, []).append(row.value)
+        names.setdefault(row.name, row.attr)
     attrs = {k: tuple(v) for k, v in values.items()}
     attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
     return Entry(dn, attrs, names)

@@ -158,6 +158,12 @@ VALUES_PER_INSERT = 100  # 500 parameters: within every SQLite's limit
 
 
 @functools.lru_cache(maxsize=VALUES_PER_INSERT)
+def value_keys(count: int) -> tuple[str, ...]:
+    """The parameters of ``insert_values_statement(count)``, row by row in column order."""
+    return tuple(f"{c}{i}" for i in range(count) for c in VALUE_COLUMNS)
+
+
+@functools.lru_cache(maxsize=VALUES_PER_INSERT)
 def insert_values_statement(count: int) -> Prepared:
     """Insert ``count`` value rows in one statement (parameters ``entry_id0``, ``attr0``…): one
     statement applies whole or not at all, and costs less than as many single-row inserts."""
