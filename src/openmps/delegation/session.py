@@ -17,6 +17,7 @@ other.  A caller that can see the target but lacks the role gets AccessDenied.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from openmps.delegation.layout import Layout, OrgNames, OrgType
@@ -45,9 +46,16 @@ class Org:
     def dn(self) -> DN:
         return self.entry.dn
 
-    @property
+    @functools.cached_property
     def names(self) -> OrgNames:
-        return OrgNames(self.entry.dn)
+        return _names(str(self.entry.dn))
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(root: str) -> OrgNames:
+    """One OrgNames per organization (by its DN as spelled): its DNs are built once, not once per
+    user created in it."""
+    return OrgNames(DN.parse(root))
 
 
 @dataclass
