@@ -14,7 +14,10 @@ invalidation, so the rules are few and strict:
   ``forEach onError="continue"`` item), since a rolled-back write may have been remembered.
   :class:`~openmps.db.store.SqlUnitOfWork` counts its rollbacks for this.
 
-Values are only put after the statement that read or wrote them succeeded.
+Values are only put after the statement that read or wrote them succeeded.  On SQLite a writer
+holds the write lock from its first statement, so no one else changes what it remembers; on a
+server database a transaction sees each remembered row as it first met it.  Nothing that guards an
+invariant is remembered: the Resource Manager reads and writes its ledger every time.
 """
 
 from __future__ import annotations
