@@ -106,11 +106,6 @@ NEXT_RID = (
 
 
 ROW = select(entries.c.id, entries.c.tree_key).where(entries.c.dn_norm == bindparam("dn_norm"))
-VALUES_OF = (
-    select(entry_values.c.entry_id, entry_values.c.attr, entry_values.c.name, entry_values.c.value)
-    .where(entry_values.c.entry_id.in_(bindparam("ids", expanding=True)))
-    .order_by(entry_values.c.id)
-)
 GROUPS_OF = (
     select(entry_values.c.value_norm, entries.c.dn)
     .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
