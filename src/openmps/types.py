@@ -239,12 +239,15 @@ class DN:
         object.__setattr__(self, "_norm", ",".join(norm_rdns))
 
     @classmethod
-    def _trusted(cls, rdns: tuple[RDN, ...], norm_rdns: tuple[str, ...]) -> DN:
-        """A DN from parts of an already validated DN: no re-validation (DNs are built on hot paths)."""
+    def _trusted(cls, rdns: tuple[RDN, ...], norm_rdns: tuple[str, ...], text: str | None = None) -> DN:
+        """A DN from parts of an already validated DN: no re-validation (DNs are built on hot paths).
+        ``text``: its rendering, when the caller already has it."""
         dn = object.__new__(cls)
         object.__setattr__(dn, "rdns", rdns)
         object.__setattr__(dn, "_norm_rdns", norm_rdns)
         object.__setattr__(dn, "_norm", ",".join(norm_rdns))
+        if text is not None:
+            dn.__dict__["_text"] = text  # the cached_property's slot
         return dn
 
     @classmethod
@@ -358,10 +361,9 @@ class DN:
         _check_attr_type(attr, "a new RDN")
         _check_value(value, "a new RDN")
         norm = f"{attr.lower()}={escape_dn_value(value.casefold())}"
-        dn = DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns))
         leaf = f"{attr}={escape_dn_value(value)}"
-        dn.__dict__["_text"] = f"{leaf},{self}" if self.rdns else leaf  # the cached_property's slot
-        return dn
+        text = f"{leaf},{self}" if self.rdns else leaf
+        return DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns), text)
 
     def is_within(self, other: DN, *, strict: bool = False) -> bool:
         """True if this DN equals ``other`` or lies below it (only below if ``strict``), ignoring case."""
@@ -400,11 +402,9 @@ def _parse_cached(text: str) -> DN:
         # Nothing in it to check or escape (the pattern admits no NUL, special or edge space):
         # the text is its own rendering and each norm RDN is just its casefolded pair.
         pairs = [part.split("=", 1) for part in text.split(",")]
-        dn = DN._trusted(
-            tuple(((a, v),) for a, v in pairs), tuple(f"{a.lower()}={v.casefold()}" for a, v in pairs)
+        return DN._trusted(
+            tuple(((a, v),) for a, v in pairs), tuple(f"{a.lower()}={v.casefold()}" for a, v in pairs), text
         )
-        dn.__dict__["_text"] = text
-        return dn
     return DN(_parse_dn(text))
 
 

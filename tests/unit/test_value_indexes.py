@@ -47,8 +47,8 @@ def plan(conn: Connection, statement: Prepared) -> str:
 @pytest.mark.parametrize(
     ("statement", "index"),
     [
-        (holder_statement("samaccountname", True), UNIQUE_INDEX),
-        (holder_statement("userprincipalname", True), UNIQUE_INDEX),
+        (holder_statement("samaccountname"), UNIQUE_INDEX),
+        (holder_statement("userprincipalname"), UNIQUE_INDEX),
         (held_elsewhere_statement("proxyaddresses"), UNIQUE_INDEX),
         (P_MEMBER_OF, MEMBERS_INDEX),
         (add_value_statement("member"), ENTRY_INDEX),
@@ -60,9 +60,9 @@ def test_lookups_by_value_use_their_index(conn: Connection, statement: Prepared,
 
 
 def test_attribute_names_are_written_into_the_sql_unless_they_could_break_out(conn: Connection) -> None:
-    sql, order, *_ = holder_statement("samaccountname", True)._for(conn)
+    sql, order, *_ = holder_statement("samaccountname")._for(conn)
     assert "'samaccountname'" in sql and order is not None and order[0] == "norm"  # no name parameter
-    odd = holder_statement("x'); DROP TABLE entries; --", False)
+    odd = holder_statement("x'); DROP TABLE entries; --")
     sql, order, *_ = odd._for(conn)
     assert "DROP" not in sql  # a bound parameter, not text
     assert odd.execute(conn, {"norm": "v"}).first() is None

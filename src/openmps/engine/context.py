@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -104,10 +105,13 @@ class Arguments:
 
 
 def args(**values: Any) -> Arguments:
-    """Arguments for ``ctx.call`` from keyword arguments; None values are left out, and an element
-    is passed under its own tag, as it would stand in ``<executeData>``."""
+    """Arguments for ``ctx.call`` from keyword arguments; None values are left out.  An element is
+    passed under its own tag, as it would stand in ``<executeData>``, and as a copy: nothing the
+    callee does (an output made of it moves it) reaches the caller's XML."""
     given: dict[str, Any] = {}
     for name, value in values.items():
-        if value is not None:
-            given[value.tag if isinstance(value, etree._Element) else name] = value
+        if isinstance(value, etree._Element):
+            given[value.tag] = copy.deepcopy(value)
+        elif value is not None:
+            given[name] = value
     return Arguments(given)

@@ -183,7 +183,7 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
     return _from_text(spec, _text(spec, element))
 
 
-_TYPES: dict[str, type | tuple[type, ...]] = {"dn": DN, "upn": Upn, "node": etree._Element, "secret": Secret}
+_TYPES: dict[str, type] = {"dn": DN, "upn": Upn, "node": etree._Element, "secret": Secret}
 
 
 def _coerce(spec: ArgSpec, value: Any) -> Any:

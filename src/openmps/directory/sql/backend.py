@@ -162,9 +162,7 @@ class SqlDirectory:
 
     def holder(self, attr: str, value: str) -> DN | None:
         key = attr.lower()
-        # only unique attributes' values are indexed by value: any other is a scan
-        statement = holder_statement(key, key in UNIQUE_ATTRIBUTES)
-        row = statement.execute(self._conn, {"norm": normalize_value(key, value)}).first()
+        row = holder_statement(key).execute(self._conn, {"norm": normalize_value(key, value)}).first()
         return DN.parse(row.dn) if row else None
 
     def search(
@@ -513,6 +511,9 @@ def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[ValueRow]:
     return rows
 
 
+_NOT_WRITABLE = OPERATIONAL_ATTRIBUTES | COLUMN_ATTRS.keys()
+
+
 def _all_new(entry: Entry, changes: Sequence[Change]) -> bool:
     """Whether ``changes`` only replace distinct attributes that ``entry`` has no value of."""
     names = {c.attr.lower() for c in changes}
@@ -520,7 +521,7 @@ def _all_new(entry: Entry, changes: Sequence[Change]) -> bool:
         len(names) == len(changes)
         and all(c.op is ChangeOp.REPLACE for c in changes)
         and not any(name in entry.attributes for name in names)
-        and not names & (OPERATIONAL_ATTRIBUTES | COLUMN_ATTRS.keys())
+        and not names & _NOT_WRITABLE
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from openmps.db.prepared import Prepared
 from openmps.db.schema import UNIQUE_VALUES, entries, entry_values, settings
+from openmps.directory.interface import UNIQUE_ATTRIBUTES
 
 COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
 MAX_IN = 500  # values per IN (...) list
@@ -71,15 +72,16 @@ MEMBER_OF = (
 
 
 @functools.lru_cache(maxsize=256)
-def holder_statement(key: str, unique: bool) -> Prepared:
-    """The DN holding a value (parameter ``norm``) of ``key``; ``unique``: through its index."""
+def holder_statement(key: str) -> Prepared:
+    """The DN holding a value (parameter ``norm``) of ``key``: through the unique attributes'
+    index for one of them, a scan for any other."""
     query = (
         select(entries.c.dn)
         .select_from(entry_values.join(entries, entries.c.id == entry_values.c.entry_id))
         .where(name_is(entry_values.c.name, key), entry_values.c.value_norm == bindparam("norm"))
         .limit(1)
     )
-    return Prepared(query.where(UNIQUE_VALUE) if unique else query)
+    return Prepared(query.where(UNIQUE_VALUE) if key in UNIQUE_ATTRIBUTES else query)
 
 
 @functools.lru_cache(maxsize=256)

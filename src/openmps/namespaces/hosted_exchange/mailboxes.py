@@ -7,7 +7,6 @@ database records the user's plan and logs a PC (plan change) event for billing.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable
 from typing import Annotated
@@ -193,7 +192,7 @@ class CreateMailbox:
             exchange.properties_output(attrs),
             settings.mail_element(),
             exchange.addresses_output(addresses),
-            copy.deepcopy(store),
+            store,
         ]
 
     def _allocate(self, ctx: Ctx, org: Org, upn: str, kilobytes: int, consumer: bool) -> etree._Element:
@@ -218,7 +217,7 @@ class CreateMailbox:
                 organization=org.dn,
                 mailbox=self.path,
                 kilobytes=kilobytes,
-                mailStore=copy.deepcopy(self.mail_store) if self.mail_store is not None else None,
+                mailStore=self.mail_store,
             )
             procedure = "AllocateMailbox"
         store = ctx.call(RESOURCE_MANAGER, procedure, allocation, as_service=True).find("mailStore")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -129,9 +128,11 @@ class CreateBusinessOrganization:
 
     def _allocate(self, ctx: Ctx, dn: DN) -> None:
         assert self.mail_store is not None
-        mail = copy.deepcopy(self.mail_store)
         ctx.call(
-            RESOURCE_MANAGER, "AllocateOrganization", args(organization=dn, mailStore=mail), as_service=True
+            RESOURCE_MANAGER,
+            "AllocateOrganization",
+            args(organization=dn, mailStore=self.mail_store),
+            as_service=True,
         )
         if self.public_store is not None:  # the organization's top-level public folder
             size = self.public_store.findtext("megabytes")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Annotated
 
@@ -90,7 +89,7 @@ class NewUser:
 
     def _mailbox(self, ctx: Ctx, dn: DN, extra: Mapping[str, object]) -> list[etree._Element]:
         """CreateMailbox's <properties>, <mail> and <proxyAddresses> when a plan was asked for."""
-        arguments = {"mailStore": _copied(self.mail_store), **extra}
+        arguments = {"mailStore": self.mail_store, **extra}
         if self.plan_name is None:
             given = [n for n, v in arguments.items() if v is not None]
             if given:
@@ -126,10 +125,6 @@ class NewUser:
         return attrs
 
 
-def _copied(element: etree._Element | None) -> etree._Element | None:
-    return copy.deepcopy(element) if element is not None else None
-
-
 def checked_sam(name: str) -> str:
     if sam_seed(name) != name:
         raise InvalidArgument(
@@ -162,7 +157,7 @@ class CreateBusinessUser(NewUser):
             ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
         user = etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)
         member_of_elements(user, groups)
-        extra = {"proxyAddresses": _copied(self.proxy_addresses), "alias": self.alias}
+        extra = {"proxyAddresses": self.proxy_addresses, "alias": self.alias}
         return [*self._mailbox(ctx, dn, extra), user]
 
 
