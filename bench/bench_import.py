@@ -1,7 +1,7 @@
 """Import throughput: users brought under management by ``openmps import`` (MPS Import), beside
 CreateBusinessUser with the same plan, measured in the same run.
 
-    .venv/bin/python bench/bench_import.py [--orgs 100] [--users 100]
+    ./scripts/bench.sh bench/bench_import.py [--orgs 100] [--users 100]
 
 The file holds ``orgs`` organizations of ``users`` users each, every user with a mailbox (a
 quota and a home store); the import checks the whole file first, adds the raw entries in one

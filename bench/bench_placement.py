@@ -1,6 +1,6 @@
 """Choosing stores among many: organization and mailbox placement over 1,000 mail stores.
 
-    .venv/bin/python bench/bench_placement.py [--stores 1000] [--orgs 2000]
+    ./scripts/bench.sh bench/bench_placement.py [--stores 1000] [--orgs 2000]
 
 Rows printed:
 * baseline, sorting the stores: Python's ``sorted`` over the same (free, name) keys, the least any

@@ -1,6 +1,6 @@
 """CreateBusinessUser throughput, against baselines measured in the same run.
 
-    .venv/bin/python bench/bench_users.py [--users 2000] [--password-users 64]
+    ./scripts/bench.sh bench/bench_users.py [--users 2000] [--password-users 64]
 
 Rows printed:
 * raw SQLite: the rows one CreateBusinessUser writes (entry, its values, the AllUsers membership,
