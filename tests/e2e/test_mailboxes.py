@@ -86,6 +86,39 @@ def test_create_business_user_with_a_plan_stamps_the_mailbox(d: Deployment) -> N
     check_invariants(d.sql)
 
 
+def test_a_bulk_request_without_after_stamps_the_same_mailboxes(d: Deployment) -> None:
+    """Nothing reads a step's outputs without an <after>, so CreateMailbox skips building them;
+    what it writes must be what a request that reads them gets."""
+    ok(d.submit(create_request("read", planName="BaseMail")))
+    users = "".join(
+        f"<user><userPrincipalName>{n}@alpineskihouse.com</userPrincipalName></user>" for n in "xy"
+    )
+    bulk = (
+        f"<request><data><users>{users}</users></data><procedure>"
+        '<execute namespace="Hosted Exchange" procedure="CreateBusinessUser">'
+        '<forEach name="user" root="data" path="users/user"/>'
+        f"<executeData><container>{ALPINE}</container><isAdmin>false</isAdmin>"
+        "<planName>BaseMail</planName></executeData>"
+        '<before source="user" sourcePath="userPrincipalName" destination="executeData"/>'
+        "</execute></procedure></request>"
+    )
+    response = ok(d.submit(bulk))
+    assert response.find(".//properties") is None
+    per_user = {"mail", "mailNickname", "proxyAddresses", "msExchMailboxGuid", "homeMDB"}
+    per_user |= {"msExchHomeServerName", "cn", "name", "userPrincipalName", "sAMAccountName"}
+    per_user |= {"displayName", "objectGUID", "objectSid", "distinguishedName"}
+    read = {k: v for k, v in entry(d, "read").items() if k not in per_user}
+    for name in "xy":
+        attrs = entry(d, name)
+        assert attrs["mail"] == [f"{name}@alpineskihouse.com"]
+        assert attrs["homeMDB"] and attrs["msExchHomeServerName"] and attrs["msExchMailboxGuid"]
+        assert {k: v for k, v in attrs.items() if k not in per_user} == read
+    assert sum(50 * 1024 - kb for kb in free_kb(d).values()) == 3 * 10000
+    events = ok(d.submit(he("GetBillableEvents", path=ALPINE))).findall("data/events/event")
+    assert [e.get("detail") for e in events if e.get("type") == "PC"] == ["(none) -> BaseMail"] * 3
+    check_invariants(d.sql)
+
+
 def test_create_mailbox_for_an_existing_user(d: Deployment) -> None:
     ok(d.submit(create_request("dave")))
     response = ok(d.submit(he("CreateMailbox", path=user_path("dave"), planName="BaseMail")))

@@ -202,13 +202,21 @@ class FakeRunner:
         self.calls: list[tuple[str, str, int, str]] = []
         self.log: list[str] = []
         self.store: list[str] = []
+        self.outputs_read: list[bool] = []
 
     def execute(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+        self,
+        namespace: str,
+        procedure: str,
+        execute_data: etree._Element,
+        *,
+        impersonate: int,
+        outputs_read: bool,
     ) -> None:
         self.calls.append(
             (namespace, procedure, impersonate, etree.tostring(execute_data, encoding="unicode"))
         )
+        self.outputs_read.append(outputs_read)
         self.log.append(f"execute {procedure}")
         if procedure == "Echo":  # sums the integer leaves of its arguments
             leaves = [el.text.strip() for el in execute_data.iter() if len(el) == 0 and el.text]
@@ -311,6 +319,20 @@ def test_executes_share_data_through_before_and_after_paths() -> None:
         "<response><data><c>10</c><previous><result>3</result></previous><result>13</result></data></response>"
     )
     assert [call[2] for call in runner.calls] == [0, 0]  # impersonate defaults to 0
+
+
+def test_a_step_without_after_tells_the_runner_nobody_reads_its_outputs() -> None:
+    runner = FakeRunner()
+    response = run(
+        proc(
+            '<execute namespace="T" procedure="Echo"><executeData><a>1</a></executeData></execute>'
+            '<execute namespace="T" procedure="Echo"><executeData><a>2</a></executeData>'
+            '<after source="executeData" sourcePath="result" destination="data"/></execute>'
+        ),
+        runner,
+    )
+    assert runner.outputs_read == [False, True]
+    assert xml(response) == "<response><data><result>2</result></data></response>"
 
 
 def test_hmc4_style_arguments_moved_from_data() -> None:
@@ -663,7 +685,13 @@ def test_nested_try_catch_and_successful_try() -> None:
 def test_non_mps_errors_are_not_caught() -> None:
     class Broken(FakeRunner):
         def execute(
-            self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+            self,
+            namespace: str,
+            procedure: str,
+            execute_data: etree._Element,
+            *,
+            impersonate: int,
+            outputs_read: bool,
         ) -> None:
             raise RuntimeError("bug")
 
@@ -713,7 +741,13 @@ class FailOnWhy(FakeRunner):
     """Create the <name> found anywhere in the arguments; then fail if a <why> is there too."""
 
     def execute(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+        self,
+        namespace: str,
+        procedure: str,
+        execute_data: etree._Element,
+        *,
+        impersonate: int,
+        outputs_read: bool,
     ) -> None:
         self.log.append(f"execute {procedure}")
         name = execute_data.findtext(".//name") or ""

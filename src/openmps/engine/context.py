@@ -71,17 +71,29 @@ P = TypeVar("P")
 class ProcedureContext(Generic[P]):
     """Handed to ``run()``: who is calling, the providers, and ``call`` for nested procedures."""
 
-    def __init__(self, invocation: Invocation, caller: Caller, providers: P) -> None:
+    def __init__(
+        self, invocation: Invocation, caller: Caller, providers: P, *, outputs_read: bool = True
+    ) -> None:
         self._invocation = invocation
         self.caller = caller
         self.providers = providers
+        # False when nothing reads this run's outputs (a request step with no <after>, whose
+        # executeData is thrown away): a procedure may then skip building outputs that cost, as
+        # CreateMailbox skips its <properties>.  Ignoring it is always correct, only slower.
+        self.outputs_read = outputs_read
 
     @property
     def request_id(self) -> str:
         return self._invocation.request_id
 
     def call(
-        self, namespace: str, procedure: str, arguments: Arguments, *, as_service: bool = False
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments,
+        *,
+        as_service: bool = False,
+        outputs_read: bool = True,
     ) -> etree._Element:
         """Run another procedure in this transaction: roles re-checked, ``<errorSource>`` frame pushed.
 
@@ -89,9 +101,13 @@ class ProcedureContext(Generic[P]):
         arguments (``<mailStore>`` asked for, ``<mailStore>`` placed on) is never mistaken for it.
         ``as_service`` runs it as the engine's own account (MPF ``impersonate="2"``); use it only
         after this procedure has checked the caller's rights on everything the callee touches.
+        ``outputs_read`` False: this procedure reads nothing the callee answers (see
+        :attr:`outputs_read`).
         """
         caller = SERVICE if as_service else self.caller
-        outputs = self._invocation.invoke(namespace, procedure, arguments, caller=caller, nested=True)
+        outputs = self._invocation.invoke(
+            namespace, procedure, arguments, caller=caller, nested=True, outputs_read=outputs_read
+        )
         result = etree.Element("executeData")
         result.extend(outputs)
         return result

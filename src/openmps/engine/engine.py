@@ -159,7 +159,13 @@ class Invocation:
 
     # StepRunner
     def execute(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+        self,
+        namespace: str,
+        procedure: str,
+        execute_data: etree._Element,
+        *,
+        impersonate: int,
+        outputs_read: bool,
     ) -> None:
         if impersonate == 2:
             # Running as the engine's account is for procedures that have checked their caller
@@ -167,7 +173,11 @@ class Invocation:
             raise AccessDenied(
                 "impersonate='2' (run as the service account) is not allowed in a client request"
             )
-        outputs = self.invoke(namespace, procedure, execute_data, caller=self.caller, nested=False)
+        outputs = self.invoke(
+            namespace, procedure, execute_data, caller=self.caller, nested=False, outputs_read=outputs_read
+        )
+        if not outputs_read:
+            return
         for output in outputs:  # MPF: outputs join the step's executeData, for <after> to read
             existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
             if existing is not None:
@@ -186,21 +196,27 @@ class Invocation:
         *,
         caller: Caller,
         nested: bool,
+        outputs_read: bool = True,
     ) -> list[etree._Element]:
-        """Run one procedure on ``execute_data`` (a nested call's ``args``); its outputs."""
+        """Run one procedure on ``execute_data`` (a nested call's ``args``); its outputs (which it
+        may leave out when ``outputs_read`` is False)."""
         try:
             spec = self.engine.registry.get(namespace, procedure)
             if spec.access == "private" and not nested:
                 # Indistinguishable from an unknown procedure: private names are not an API.
                 raise UnknownProcedure(f"unknown procedure '{procedure}' in namespace '{namespace}'")
             self.procedures.append(f"{spec.namespace}::{spec.name}")
-            return self._run(spec, execute_data, caller)
+            return self._run(spec, execute_data, caller, outputs_read)
         except MpsError as exc:
             exc.sources.append((namespace, procedure))
             raise
 
     def _run(
-        self, spec: ProcedureSpec, execute_data: etree._Element | Arguments, caller: Caller
+        self,
+        spec: ProcedureSpec,
+        execute_data: etree._Element | Arguments,
+        caller: Caller,
+        outputs_read: bool,
     ) -> list[etree._Element]:
         if isinstance(execute_data, Arguments):  # a nested call: its secrets are never XML
             instance = spec.bind_values(execute_data.values)
@@ -219,7 +235,8 @@ class Invocation:
         elif not caller.is_service:
             target = getattr(instance, spec.scope) if spec.scope else None
             self.session.require(caller, spec.requires, target, spec.right)
-        return list(instance.run(ProcedureContext(self, caller, self.session.providers)) or ())
+        context = ProcedureContext(self, caller, self.session.providers, outputs_read=outputs_read)
+        return list(instance.run(context) or ())
 
 
 def error_response(error: MpsError) -> etree._Element:

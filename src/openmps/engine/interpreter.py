@@ -47,11 +47,18 @@ class StepRunner(Protocol):
     """What the interpreter needs from the engine: run one procedure, open a savepoint."""
 
     def execute(
-        self, namespace: str, procedure: str, execute_data: etree._Element, *, impersonate: int
+        self,
+        namespace: str,
+        procedure: str,
+        execute_data: etree._Element,
+        *,
+        impersonate: int,
+        outputs_read: bool,
     ) -> None:
         """Run one procedure: read arguments from execute_data, append outputs to it IN PLACE.
 
-        Raises MpsError.
+        ``outputs_read`` False: nothing reads the outputs (the step has no ``<after>``, so its
+        executeData is thrown away), and the procedure may skip building them.  Raises MpsError.
         """
 
     def savepoint(self) -> AbstractContextManager[None]:
@@ -361,7 +368,13 @@ class _Interpreter:
             if self.steps > self.limits.max_steps:
                 limit = self.limits.max_steps
                 self._abort(f"the request runs more than {limit} steps (max_steps)", "max_steps")
-            self.runner.execute(step.namespace, step.procedure, execute_data, impersonate=step.impersonate)
+            self.runner.execute(
+                step.namespace,
+                step.procedure,
+                execute_data,
+                impersonate=step.impersonate,
+                outputs_read=bool(step.after),
+            )
             try:
                 for transform in step.after:
                     self.apply(transform, scope)
