@@ -235,6 +235,17 @@ class TestAdd:
         add_user(d, dn("CN=second"), userPrincipalName=["free@example.com"])
         assert d.get(dn("CN=second")).get("description") == ()
 
+    def test_failed_add_of_many_values_leaves_nothing_behind(self, d: Directory) -> None:
+        # the taken value comes after 150 others: the embedded store writes them in chunks
+        add_user(d, dn("CN=first"), userPrincipalName=["taken@example.com"])
+        phones = [f"+1 555 {i:04d}" for i in range(150)]
+        with pytest.raises(ConstraintViolation):
+            add_user(d, dn("CN=second"), otherTelephone=phones, userPrincipalName=["taken@example.com"])
+        assert d.find(dn("CN=second")) is None
+        assert not d.search(NC, filter=f.eq("otherTelephone", phones[0]))
+        add_user(d, dn("CN=second"), otherTelephone=phones[:1], userPrincipalName=["free@example.com"])
+        assert d.get(dn("CN=second")).get("otherTelephone") == tuple(phones[:1])
+
 
 # --- reads ----------------------------------------------------------------------------------------
 

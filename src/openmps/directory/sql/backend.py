@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from openmps.db.memo import TransactionMemo
-from openmps.db.prepared import atomic
+from openmps.db.prepared import atomic, compensated
 from openmps.db.schema import entries, entry_values
 from openmps.directory import filters as f
 from openmps.directory.interface import (
@@ -41,6 +41,8 @@ from openmps.directory.sql.statements import (
     GROUPS_OF,
     MAX_IN,
     MEMBER,
+    P_DELETE_ENTRY,
+    P_DELETE_VALUES,
     P_GET,
     P_INSERT_ENTRY,
     P_MEMBER_OF,
@@ -266,7 +268,7 @@ class SqlDirectory:
         except ValueError:
             raise InvalidArgument(f"'{guid}' is not a valid objectGUID", attr="objectGUID") from None
         rows = _value_rows(attrs)
-        with atomic(conn):  # the entry and its values, or nothing
+        with compensated(conn) as undo:  # the entry and its values, or nothing
             sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
             try:
                 entry_id = P_INSERT_ENTRY.execute(
@@ -286,6 +288,7 @@ class SqlDirectory:
                 raise ConstraintViolation(
                     f"objectGUID or objectSid of {dn.ldap_path} is already used", dn=str(dn)
                 ) from exc
+            undo.append(lambda: self._discard(entry_id))  # a RID drawn stays drawn, as in AD
             self._insert_values(entry_id, rows)
         self._rows.put(dn.norm, (entry_id, tree_key))
         self._entries.put(dn.norm, _stored(dn, rows, guid, sid))
@@ -382,11 +385,10 @@ class SqlDirectory:
             raise NotEmpty(f"{dn.ldap_path} has children and cannot be deleted", dn=str(dn))
         self._rows.forget(dn.norm)
         self._entries.forget(dn.norm)
-        conn.execute(delete(entry_values).where(entry_values.c.entry_id == entry_id))
         conn.execute(
             delete(entry_values).where(entry_values.c.name == MEMBER, entry_values.c.value_norm == dn.norm)
         )
-        conn.execute(delete(entries).where(entries.c.id == entry_id))
+        self._discard(entry_id)
 
     def move(self, dn: DN, new_dn: DN) -> None:
         conn = self._conn
@@ -429,6 +431,11 @@ class SqlDirectory:
         conn.execute(update(entries).where(entries.c.id == row.id).values(parent_id=parent.id))
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    def _discard(self, entry_id: int) -> None:
+        """The entry's row and its values: gone."""
+        P_DELETE_VALUES.execute(self._conn, {"entry_id": entry_id})
+        P_DELETE_ENTRY.execute(self._conn, {"entry_id": entry_id})
 
     def _next_rid(self) -> int:
         return int(P_NEXT_RID.execute(self._conn).scalar_one())

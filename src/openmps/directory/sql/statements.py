@@ -149,6 +149,8 @@ P_MEMBER_OF = Prepared(MEMBER_OF)
 P_NEXT_RID = Prepared(NEXT_RID)
 P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
+P_DELETE_VALUES = Prepared(delete(entry_values).where(entry_values.c.entry_id == bindparam("entry_id")))
+P_DELETE_ENTRY = Prepared(delete(entries).where(entries.c.id == bindparam("entry_id")))
 
 
 VALUES_PER_INSERT = 100  # 500 parameters: within every SQLite's limit
