@@ -1,4 +1,4 @@
-"""Value types shared by every layer: distinguished names, user principal names, secrets.
+"""Value types shared by every layer: distinguished names, user principal names, secrets, GUIDs.
 
 These are the only way OpenMPS code handles a DN, a UPN or a password.  Parsing validates once, at
 the edge, and rejects anything ambiguous with an :class:`~openmps.errors.InvalidArgument` that names
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -539,3 +540,14 @@ class Secret:
         return hmac.compare_digest(
             self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
         )
+
+
+_V4 = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+_V4_CLEARED = ~((0xF000 << 64) | (0xC000 << 48))
+
+
+def new_guid() -> str:
+    """A random (version 4) GUID as text, exactly as ``str(uuid.uuid4())`` writes it, in half the
+    time: a bulk request draws two for every mailbox user."""
+    text = f"{int.from_bytes(os.urandom(16), 'big') & _V4_CLEARED | _V4:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

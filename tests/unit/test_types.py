@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +21,7 @@ from openmps.types import (
     _parse_dn,
     escape_dn_value,
     is_valid_dns_name,
+    new_guid,
 )
 
 BASE = DN.parse("OU=Hosting,DC=fabrikam,DC=com")
@@ -478,3 +482,15 @@ def test_the_plain_dn_fast_path_agrees_with_the_full_parser(values: list[str]) -
         dn = dn.child("CN", value)
     text = str(dn)
     assert DN.parse(text).rdns == DN(_parse_dn(text)).rdns == dn.rdns
+
+
+def test_new_guids_are_random_version_4_uuids_in_their_canonical_text() -> None:
+    drawn = [new_guid() for _ in range(2000)]
+    assert len(set(drawn)) == len(drawn)
+    for text in drawn:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    # every one of the 122 random bits turns up both ways
+    ones = functools.reduce(operator.or_, (uuid.UUID(t).int for t in drawn))
+    zeros = functools.reduce(operator.or_, (~uuid.UUID(t).int & (1 << 128) - 1 for t in drawn))
+    assert bin(ones & zeros).count("1") == 122

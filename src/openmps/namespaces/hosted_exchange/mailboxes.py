@@ -7,7 +7,6 @@ database records the user's plan and logs a PC (plan change) event for billing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -22,7 +21,7 @@ from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.types import DN, Upn
+from openmps.types import DN, Upn, new_guid
 
 Ctx = ProcedureContext[Providers]
 RESOURCE_MANAGER = "Exchange Resource Manager"
@@ -182,7 +181,7 @@ class CreateMailbox:
         layout = providers.layout
         attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
         attrs.update(
-            msExchMailboxGuid=[str(uuid.uuid4())],
+            msExchMailboxGuid=[new_guid()],
             homeMDB=[str(exchange.home_mdb(layout, server, name))],
             msExchHomeServerName=[exchange.home_server_name(layout, server)],
         )
