@@ -8,6 +8,7 @@ same code with its own row locks.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.pool import StaticPool
 
+from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.schema import settings
 from openmps.errors import RollbackFailed
 
@@ -33,6 +35,7 @@ def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
+    checkpointer = None if memory else WalCheckpointer(Path(url.removeprefix("sqlite:///")))
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
@@ -48,6 +51,7 @@ def make_engine(url: str) -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see db/checkpoint.py
         cur.execute("PRAGMA synchronous=NORMAL")
         # Keep the hot index pages in memory: every add touches four B-trees, and with the default
         # 2 MB cache a growing store pays a read system call per page.
@@ -63,7 +67,24 @@ def make_engine(url: str) -> Engine:
         readonly = conn.get_execution_options().get("openmps_readonly", False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
+    if checkpointer is not None:
+        _checkpointers[engine] = checkpointer
+        weakref.finalize(engine, checkpointer.close)
+
+        @event.listens_for(engine, "commit")
+        def _on_commit(conn: Connection) -> None:
+            if not conn.get_execution_options().get("openmps_readonly", False):
+                checkpointer.written()
+
     return engine
+
+
+_checkpointers: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def checkpointer_of(engine: Engine) -> WalCheckpointer | None:
+    """The background checkpointer of an engine on an SQLite file (None for others)."""
+    return _checkpointers.get(engine)
 
 
 def migrate(engine: Engine) -> None:
