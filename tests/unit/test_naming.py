@@ -19,6 +19,7 @@ from openmps.app import Deployment
 from openmps.db.schema import audit_log, metadata
 from openmps.directory import naming
 from openmps.directory.naming import sam_candidates, sam_seed
+from openmps.errors import ConstraintViolation
 from openmps.types import DN
 from support import USER_PASSWORD, he, make_alpineskihouse, ok, org_path
 
@@ -267,3 +268,21 @@ def test_all_six_candidates_taken_is_a_constraint_violation(
     for candidate in CANDIDATES:
         assert candidate in description
     assert snapshot(org) == before
+
+
+def test_add_account_retries_only_a_taken_name(org: Deployment) -> None:
+    """The add is the test of a candidate; another unique value taken is that error, at once."""
+    base = DN.from_path(ORG)
+    group = {"objectClass": ["top", "group"], "proxyAddresses": ["SMTP:team@alpineskihouse.com"]}
+    with org.transaction() as providers:
+        directory = providers.directory
+        first = directory.add_account(base.child("CN", "team"), {**group, "cn": ["team"]}, "team")
+        second = directory.add_account(
+            base.child("CN", "team2"), {"objectClass": ["top", "group"], "cn": ["team2"]}, "team"
+        )
+        names = [directory.get(e.dn).first("sAMAccountName") for e in (first, second)]
+        with pytest.raises(ConstraintViolation) as exc_info:
+            directory.add_account(base.child("CN", "team3"), {**group, "cn": ["team3"]}, "team3")
+        assert exc_info.value.fields["attr"] == "proxyAddresses"
+        assert not directory.exists(base.child("CN", "team3"))
+    assert names[0] == "team" and re.fullmatch(r"team[0-9]{3}", names[1] or ""), names

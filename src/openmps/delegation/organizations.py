@@ -95,14 +95,10 @@ def build_organization(
     def group(at: DN, member_of: Sequence[DN] = ()) -> BuiltGroup:
         found = directory.find(at) if repair else None
         if found is None:
-            found = directory.add(
+            found = directory.add_account(
                 at,
-                {
-                    "objectClass": ["top", "group"],
-                    "cn": [at.rdn_value],
-                    "sAMAccountName": [directory.allocate_sam_account_name(at.rdn_value)],
-                    "groupType": [GLOBAL_SECURITY_GROUP],
-                },
+                {"objectClass": ["top", "group"], "cn": [at.rdn_value], "groupType": [GLOBAL_SECURITY_GROUP]},
+                at.rdn_value,
             )
             held: set[DN] = set()
         else:

@@ -6,7 +6,7 @@ embedded store and a real LDAP server behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from openmps.directory import acl, wellknown
 from openmps.directory.filters import Filter
@@ -16,6 +16,7 @@ from openmps.errors import ConstraintViolation, NotFound
 from openmps.types import DN
 
 SECURITY_DESCRIPTOR = "nTSecurityDescriptor"
+SAM_ACCOUNT_NAME = "sAMAccountName"
 WELL_KNOWN = "otherWellKnownObjects"
 
 
@@ -74,18 +75,32 @@ class DirectoryService:
 
     # --- naming -----------------------------------------------------------------------------------
 
-    def allocate_sam_account_name(self, seed: str) -> str:
-        """A free sAMAccountName for ``seed`` by the MPS algorithm (seed 003), or ConstraintViolation."""
+    def add_account(self, dn: DN, attributes: Mapping[str, Iterable[str]], seed: str) -> Entry:
+        """Add a user or group with the first free sAMAccountName of the MPS algorithm for ``seed``
+        (seed 003), or ConstraintViolation.
+
+        The add is the test: the store refuses a taken name in the statement that writes it, so
+        the usual case costs no lookup, and two requests can never both be told a name is free.
+        """
         tried = []
-        for candidate in sam_candidates(seed):
-            if not candidate:
-                break
-            if self.backend.holder("sAMAccountName", candidate) is None:
+        for candidate in _candidates(seed):
+            try:
+                return self.add(dn, {**attributes, SAM_ACCOUNT_NAME: [candidate]})
+            except ConstraintViolation as exc:
+                if str(exc.fields.get("attr", "")).lower() != SAM_ACCOUNT_NAME.lower():
+                    raise
+            tried.append(candidate)
+        raise _no_free_name(seed, tried)
+
+    def allocate_sam_account_name(self, seed: str) -> str:
+        """A sAMAccountName for ``seed`` that is free now, to modify an existing entry with
+        (:meth:`add_account` for a new one)."""
+        tried = []
+        for candidate in _candidates(seed):
+            if self.backend.holder(SAM_ACCOUNT_NAME, candidate) is None:
                 return candidate
             tried.append(candidate)
-        raise ConstraintViolation(
-            f"no free sAMAccountName for '{seed}' (tried {', '.join(tried) or 'nothing usable'})", seed=seed
-        )
+        raise _no_free_name(seed, tried)
 
     # --- well-known objects -----------------------------------------------------------------------
 
@@ -133,3 +148,16 @@ class DirectoryService:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         chain = [item for item in (self._dacls[n] for n in nodes) if item is not None]
         return acl.check_access(token=token, chain=chain, desired=desired)
+
+
+def _candidates(seed: str) -> Iterator[str]:
+    for candidate in sam_candidates(seed):
+        if not candidate:
+            return
+        yield candidate
+
+
+def _no_free_name(seed: str, tried: list[str]) -> ConstraintViolation:
+    return ConstraintViolation(
+        f"no free sAMAccountName for '{seed}' (tried {', '.join(tried) or 'nothing usable'})", seed=seed
+    )

@@ -163,13 +163,12 @@ class CreateDistributionList:
             cn=[name],
             displayName=[check_name(self.display_name or name, "displayName")],
             groupType=[UNIVERSAL_DISTRIBUTION],
-            sAMAccountName=[providers.directory.allocate_sam_account_name(name)],
         )
         if self.description is not None:
             attrs["description"] = [self.description]
         if self.managed_by is not None:
             attrs["managedBy"] = [str(_org_user(providers, org, self.managed_by))]
-        providers.directory.add(dn, attrs)
+        providers.directory.add_account(dn, attrs, name)
         return [_element("distributionList", dn, addresses)]
 
 

@@ -80,8 +80,10 @@ class NewUser:
             )
         dn = self.container.child("CN", upn)  # an existing user: AlreadyExists from the add
         attrs = self._attributes(upn)
-        attrs["sAMAccountName"] = [sam if sam is not None else directory.allocate_sam_account_name(upn)]
-        created = directory.add(dn, attrs)
+        if sam is None:
+            created = directory.add_account(dn, attrs, upn)
+        else:
+            created = directory.add(dn, {**attrs, "sAMAccountName": [sam]})
         providers.plans.record_customer(
             created.guid, customer_type=self.CUSTOMER_TYPE, org=org.entry.guid, name=upn
         )
