@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from openmps.directory.filters import Filter
 from openmps.types import DN
@@ -55,9 +55,11 @@ class ChangeOp(Enum):
     REPLACE = "replace"
 
 
-@dataclass(frozen=True)
-class Change:
-    """One modification: ADD values, DELETE values (all values when empty), REPLACE all values."""
+class Change(NamedTuple):
+    """One modification: ADD values, DELETE values (all values when empty), REPLACE all values.
+
+    A named tuple, built without its keyword-handling constructor: stamping a mailbox makes a
+    dozen of these per user."""
 
     op: ChangeOp
     attr: str
@@ -65,15 +67,15 @@ class Change:
 
     @classmethod
     def add(cls, attr: str, *values: str) -> Change:
-        return cls(ChangeOp.ADD, attr, values)
+        return tuple.__new__(cls, (ChangeOp.ADD, attr, values))
 
     @classmethod
     def delete(cls, attr: str, *values: str) -> Change:
-        return cls(ChangeOp.DELETE, attr, values)
+        return tuple.__new__(cls, (ChangeOp.DELETE, attr, values))
 
     @classmethod
     def replace(cls, attr: str, *values: str) -> Change:
-        return cls(ChangeOp.REPLACE, attr, values)
+        return tuple.__new__(cls, (ChangeOp.REPLACE, attr, values))
 
 
 def replacements(entry: Entry, wanted: Mapping[str, Sequence[str]]) -> list[Change]:
