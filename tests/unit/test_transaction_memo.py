@@ -147,3 +147,22 @@ def test_plans_availability_and_domains_follow_writes_and_rollbacks(uow: SqlUnit
     assert fresh.customer_plan("u1", "ExchMailbox") == ("BusinessUser", "GoldMail")
     record = fresh.customer("u1")
     assert record is not None and record.plans == (("ExchMailbox", "GoldMail"),)
+
+
+def test_rids_reserved_in_blocks_are_never_handed_out_twice(uow: SqlUnitOfWork) -> None:
+    d = directory(uow)
+    d.add(NC, {"objectClass": ["top", "domain"], "dc": ["example"]})
+
+    def add(i: int, on: SqlDirectory = d) -> str:
+        return on.add(DN.parse(f"CN=u{i},DC=example,DC=com"), {"objectClass": ["user"]}).sid
+
+    sids = [add(i) for i in range(5)]
+    with pytest.raises(InvalidArgument), uow.savepoint():
+        [add(i) for i in range(5, 40)]  # RIDs of a rolled-back block: the counter rolled back too
+        raise InvalidArgument("undo")
+    sids += [add(i) for i in range(40, 100)]
+    sids += [add(i, directory(uow)) for i in range(100, 103)]  # another reader of the counter
+    sids += [add(i) for i in range(103, 200)]
+    assert len(set(sids)) == len(sids)
+    rids = sorted(int(sid.rsplit("-", 1)[1]) for sid in sids)
+    assert rids[-1] - rids[0] < len(sids) + 2 * 64  # what blocks skip is bounded

@@ -47,7 +47,7 @@ from openmps.directory.sql.statements import (
     P_GET,
     P_INSERT_ENTRY,
     P_MEMBER_OF,
-    P_NEXT_RID,
+    P_NEXT_RIDS,
     P_ROW,
     VALUES_PER_INSERT,
     add_value_statement,
@@ -61,6 +61,8 @@ from openmps.directory.sql.statements import (
 )
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN, new_guid
+
+RID_BLOCK_MAX = 64
 
 
 class SqlDirectory:
@@ -82,6 +84,8 @@ class SqlDirectory:
         # ``find_many`` answers (memberOf is not a stored value): a procedure that creates a user
         # hands it to others (CreateMailbox, AllocateMailbox) that read it again.  A modify forgets it.
         self._entries: TransactionMemo[str, Entry] = TransactionMemo(rollbacks)
+        # (next RID, last RID, size) of the block this transaction reserved (see _next_rid)
+        self._rid_pool: TransactionMemo[int, tuple[int, int, int]] = TransactionMemo(rollbacks)
 
     @property
     def _conn(self) -> Connection:
@@ -439,7 +443,16 @@ class SqlDirectory:
         P_DELETE_ENTRY.execute(self._conn, {"entry_id": entry_id})
 
     def _next_rid(self) -> int:
-        return int(P_NEXT_RID.execute(self._conn).scalar_one())
+        """A RID for a new SID.  Like AD's RID pools, but per transaction: the counter is moved once
+        for a block of RIDs, blocks doubling from 1 to 64, so a bulk request does not write it for
+        every entry; the unused rest of a block is skipped, as AD skips a retired pool."""
+        pool = self._rid_pool.get(0)
+        if pool is None or pool[0] > pool[1]:
+            size = 1 if pool is None else min(2 * pool[2], RID_BLOCK_MAX)
+            last = int(P_NEXT_RIDS.execute(self._conn, {"count": size}).scalar_one())
+            pool = (last - size + 1, last, size)
+        self._rid_pool.put(0, (pool[0] + 1, pool[1], pool[2]))
+        return pool[0]
 
     def _insert_values(self, entry_id: int, rows: list[ValueRow]) -> None:
         if not rows:

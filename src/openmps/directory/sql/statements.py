@@ -99,10 +99,11 @@ def held_elsewhere_statement(key: str) -> Prepared:
     )
 
 
-NEXT_RID = (
+# reserves ``count`` RIDs; answers the last of them
+NEXT_RIDS = (
     update(settings)
     .where(settings.c.name == "next_rid")
-    .values(value=cast(cast(settings.c.value, Integer) + 1, Text))
+    .values(value=cast(cast(settings.c.value, Integer) + bindparam("count", type_=Integer), Text))
     .returning(settings.c.value)
 )
 
@@ -146,7 +147,7 @@ def add_value_statement(key: str) -> Prepared:
 
 # The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
 P_MEMBER_OF = Prepared(MEMBER_OF)
-P_NEXT_RID = Prepared(NEXT_RID)
+P_NEXT_RIDS = Prepared(NEXT_RIDS)
 P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
 P_DELETE_VALUES = Prepared(delete(entry_values).where(entry_values.c.entry_id == bindparam("entry_id")))
