@@ -96,6 +96,20 @@ class Prepared:
             raise _translate(sql, args, exc, conn) from exc
         return Result(cursor, row_type)
 
+    def execute_ordered(self, conn: Connection, keys: tuple[str, ...], args: Sequence[Any]) -> Result:
+        """:meth:`execute` with the parameters ``keys`` given as ``args``, in that order.  Where the
+        driver takes them in that very order (SQLite's ``?``), they go as they are: a multi-row
+        insert of a hundred values skips building and reordering a mapping of five hundred."""
+        sql, order, row_type, defaults, processors = self._for(conn)
+        if order != keys or defaults or processors:
+            return self.execute(conn, dict(zip(keys, args, strict=True)))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translate(sql, args, exc, conn) from exc
+        return Result(cursor, row_type)
+
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         sql, order, _, _, processors = self._for(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

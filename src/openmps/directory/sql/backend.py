@@ -460,9 +460,7 @@ class SqlDirectory:
         try:
             for chunk in _chunks(rows, VALUES_PER_INSERT):
                 flat = [x for row in chunk for x in (entry_id, *row)]
-                insert_values_statement(len(chunk)).execute(
-                    self._conn, dict(zip(value_keys(len(chunk)), flat, strict=True))
-                )
+                insert_values_statement(len(chunk)).execute_ordered(self._conn, value_keys(len(chunk)), flat)
         except IntegrityError as exc:
             # the entry's own rows of earlier chunks may already be in
             taken = [r for r in rows if r.name in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
