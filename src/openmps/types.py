@@ -479,9 +479,9 @@ class Upn:
     def __post_init__(self) -> None:
         if not isinstance(self.local, str) or not isinstance(self.domain, str):
             raise InvalidArgument(f"{self.local!r}@{self.domain!r} is not a valid user principal name")
-        text = f"{self.local}@{self.domain}"
         problem = _upn_local_problem(self.local) or _dns_name_problem(self.domain)
         if problem is not None:
+            text = f"{self.local}@{self.domain}"
             raise InvalidArgument(f"{_show(text)} is not a valid user principal name: {problem}", upn=text)
 
     @classmethod
