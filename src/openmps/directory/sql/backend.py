@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -59,7 +60,14 @@ from openmps.directory.sql.statements import (
     name_is,
     value_keys,
 )
-from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
+from openmps.errors import (
+    AlreadyExists,
+    ConstraintViolation,
+    InvalidArgument,
+    MpsError,
+    NotEmpty,
+    NotFound,
+)
 from openmps.types import DN, new_guid
 
 RID_BLOCK_MAX = 64
@@ -273,7 +281,7 @@ class SqlDirectory:
         except ValueError:
             raise InvalidArgument(f"'{given}' is not a valid objectGUID", attr="objectGUID") from None
         rows = _value_rows(attrs)
-        with compensated(conn) as undo:  # the entry and its values, or nothing
+        with _refusals(), compensated(conn) as undo:  # the entry and its values, or nothing
             sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
             try:
                 entry_id = P_INSERT_ENTRY.execute(
@@ -288,11 +296,7 @@ class SqlDirectory:
                     },
                 ).scalar_one()
             except IntegrityError as exc:
-                if self.exists(dn):
-                    raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from exc
-                raise ConstraintViolation(
-                    f"objectGUID or objectSid of {dn.ldap_path} is already used", dn=str(dn)
-                ) from exc
+                raise _Refused(lambda: self._entry_refused(dn)) from exc
             undo.append(lambda: self._discard(entry_id))  # a RID drawn stays drawn, as in AD
             self._insert_values(entry_id, rows)
         self._rows.put(dn.norm, (entry_id, tree_key))
@@ -312,12 +316,12 @@ class SqlDirectory:
             # Stamping attributes an entry does not have yet (a new user's mailbox): nothing to
             # delete, one INSERT, which applies whole or not at all.
             rows = _value_rows({c.attr: list(c.values) for c in changes})
-            with atomic(conn, one_write=len(rows) <= VALUES_PER_INSERT):
+            with _refusals(), atomic(conn, one_write=len(rows) <= VALUES_PER_INSERT):
                 self._insert_values(entry_id, rows)
             return
         # every change, or none; adding one value (a group member) is a single statement
         one_write = len(changes) == 1 and changes[0].op is ChangeOp.ADD and len(changes[0].values) == 1
-        with atomic(conn, one_write=one_write):
+        with _refusals(), atomic(conn, one_write=one_write):
             # A run of replaces is one delete and one insert: re-stamping a mailbox replaces a
             # dozen attributes at once.  An attribute replaced twice ends the run.
             run: dict[str, Change] = {}
@@ -462,13 +466,40 @@ class SqlDirectory:
                 flat = [x for row in chunk for x in (entry_id, *row)]
                 insert_values_statement(len(chunk)).execute_ordered(self._conn, value_keys(len(chunk)), flat)
         except IntegrityError as exc:
-            # the entry's own rows of earlier chunks may already be in
-            taken = [r for r in rows if r.name in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
-            raise _unique_violation(taken[0] if taken else rows[0]) from exc
+            raise _Refused(lambda: self._values_refused(entry_id, rows)) from exc
+
+    def _entry_refused(self, dn: DN) -> MpsError:
+        if self.exists(dn):
+            return AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
+        return ConstraintViolation(f"objectGUID or objectSid of {dn.ldap_path} is already used", dn=str(dn))
+
+    def _values_refused(self, entry_id: int, rows: list[ValueRow]) -> ConstraintViolation:
+        """Which unique value another entry holds (the refused rows are rolled back by now)."""
+        taken = [r for r in rows if r.name in UNIQUE_ATTRIBUTES and self._held_elsewhere(r, entry_id)]
+        return _unique_violation(taken[0] if taken else rows[0])
 
     def _held_elsewhere(self, row: ValueRow, entry_id: int) -> bool:
         params = {"norm": row.value_norm, "entry_id": entry_id}
         return held_elsewhere_statement(row.name).execute(self._conn, params).first() is not None
+
+
+class _Refused(Exception):
+    """A write the store refused (a constraint).  Which value or name was taken is looked up by
+    :func:`_refusals`, once the operation's savepoint has rolled back: PostgreSQL answers no
+    statement in a transaction whose statement failed."""
+
+    def __init__(self, explain: Callable[[], MpsError]) -> None:
+        super().__init__("refused by a constraint")
+        self.explain = explain
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Outside an operation's savepoint: a :class:`_Refused` write becomes the error that names it."""
+    try:
+        yield
+    except _Refused as refused:
+        raise refused.explain() from refused.__cause__
 
 
 def _modifiable(change: Change) -> str:
