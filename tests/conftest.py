@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +36,38 @@ def world(deployment: Deployment) -> World:
 @pytest.fixture
 def seeds() -> Iterator[Path]:
     yield SEEDS
+
+
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "postgres.sh"
+NO_SERVER = 3  # postgres.sh's exit code when no PostgreSQL server is installed
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of this session's own (scripts/postgres.sh): the URL of its ``postgres``
+    database.  Skipped where no server or driver is installed, unless ``OPENMPS_REQUIRE_POSTGRES``
+    is set (CI sets it): there, a missing server fails."""
+    required = bool(os.environ.get("OPENMPS_REQUIRE_POSTGRES"))
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("no PostgreSQL driver (pip install psycopg[binary])")
+    # directly under the temporary folder: as root the cluster belongs to 'postgres', who cannot
+    # enter pytest's private folders
+    folder = Path(tempfile.gettempdir()) / f"openmps-pg-{secrets.token_hex(4)}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = subprocess.run(
+        ["bash", str(POSTGRES_SCRIPT), "start", str(folder), str(port)], capture_output=True, text=True
+    )
+    if started.returncode == NO_SERVER and not required:
+        pytest.skip(started.stderr.strip())
+    assert started.returncode == 0, started.stderr
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run(["bash", str(POSTGRES_SCRIPT), "stop", str(folder)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)

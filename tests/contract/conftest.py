@@ -1,7 +1,7 @@
 """Fixtures of the directory contract suite: one fresh, empty backend per test, for every backend.
 
-Every backend (the embedded SQL store today, OpenLDAP and Samba AD next) must pass the same
-tests.  A backend is a *factory*: an object whose ``open(workdir)`` is a context manager yielding a
+Every backend (the embedded SQL store today, on SQLite and on PostgreSQL; OpenLDAP and Samba AD
+next) must pass the same tests.  A backend is a *factory*: an object whose ``open(workdir)`` is a context manager yielding a
 :class:`ContractBackend` — an EMPTY directory (no bootstrap, no naming context) bound to an open unit
 of work, undone when the context exits.  Adding a backend is one entry in :data:`BACKENDS`.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
 
 from openmps.db.schema import settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
@@ -48,6 +48,15 @@ class BackendFactory(Protocol):
 # --- the embedded SQL backend ---------------------------------------------------------------------
 
 
+def settings_rows(domain_sid: str = DOMAIN_SID) -> list[dict[str, str]]:
+    """The settings rows the backend needs, as ``openmps.app.init_deployment`` writes them."""
+    return [
+        {"name": "domain", "value": DOMAIN},
+        {"name": "domain_sid", "value": domain_sid},
+        {"name": "next_rid", "value": str(FIRST_RID)},
+    ]
+
+
 def create_sql_store(path: Path, *, domain_sid: str = DOMAIN_SID) -> None:
     """A migrated SQLite store at ``path`` with the settings rows the backend needs, and no entries.
 
@@ -57,14 +66,7 @@ def create_sql_store(path: Path, *, domain_sid: str = DOMAIN_SID) -> None:
     try:
         migrate(engine)
         with engine.begin() as conn:
-            conn.execute(
-                insert(settings),
-                [
-                    {"name": "domain", "value": DOMAIN},
-                    {"name": "domain_sid", "value": domain_sid},
-                    {"name": "next_rid", "value": str(FIRST_RID)},
-                ],
-            )
+            conn.execute(insert(settings), settings_rows(domain_sid))
     finally:
         engine.dispose()
 
@@ -97,19 +99,64 @@ class SqlBackendFactory:
                 engine.dispose()
 
 
-# name → constructor taking a session-wide scratch directory.  Add "openldap" / "samba" here.
-BACKENDS: dict[str, Callable[[Path], BackendFactory]] = {
-    "sql": SqlBackendFactory,
+# --- the embedded SQL backend on PostgreSQL -----------------------------------------------------------
+
+
+class PostgresBackendFactory:
+    """The same backend on a PostgreSQL server of the session's own: one migrated database, each
+    test one transaction rolled back at its end.  PostgreSQL refuses every statement after a failed
+    one until the savepoint is rolled back, which SQLite never does: this catches code that reads
+    inside a failed operation."""
+
+    name = "sql-postgresql"
+
+    def __init__(self, server: str) -> None:
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE openmps_contract"))
+        admin.dispose()
+        self._engine = make_engine(server.rsplit("/", 1)[0] + "/openmps_contract")
+        migrate(self._engine)
+        with self._engine.begin() as conn:
+            conn.execute(insert(settings), settings_rows())
+
+    @contextmanager
+    def open(self, workdir: Path) -> Iterator[ContractBackend]:
+        uow = SqlUnitOfWork(self._engine)
+        try:
+            yield ContractBackend(
+                self.name,
+                SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID, rollbacks=uow.rollbacks),
+                DOMAIN_SID,
+            )
+        finally:
+            uow.rollback()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+# name → constructor taking the fixture request and a session-wide scratch directory.
+# Add "openldap" / "samba" here.
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BackendFactory]] = {
+    "sql": lambda request, scratch: SqlBackendFactory(scratch),
+    "sql-postgresql": lambda request, scratch: PostgresBackendFactory(
+        request.getfixturevalue("postgres_server")
+    ),
 }
 
 
 @pytest.fixture(scope="session", params=sorted(BACKENDS))
 def backend_factory(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> BackendFactory:
+) -> Iterator[BackendFactory]:
     """The factory of one backend (the suite runs once per entry of :data:`BACKENDS`)."""
     name: str = request.param
-    return BACKENDS[name](tmp_path_factory.mktemp(f"backend-{name}"))
+    factory = BACKENDS[name](request, tmp_path_factory.mktemp(f"backend-{name}"))
+    yield factory
+    close = getattr(factory, "close", None)
+    if close is not None:
+        close()  # before the server it may be connected to stops
 
 
 @pytest.fixture
