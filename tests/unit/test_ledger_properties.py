@@ -4,11 +4,13 @@ invariant, whatever succeeds or fails."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.errors import MpsError
@@ -103,14 +105,42 @@ def apply(engine: Engine, op: tuple[object, ...], mailboxes: list[str]) -> None:
     uow.commit()
 
 
+def run(engine: Engine, operations: list[tuple[object, ...]]) -> None:
+    mailboxes: list[str] = []
+    for op in operations:
+        apply(engine, op, mailboxes)
+        check_invariants(engine)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(operation, min_size=1, max_size=40))
 def test_no_sequence_breaks_an_invariant(tmp_path: Path, operations: list[tuple[object, ...]]) -> None:
     path = tmp_path / f"ledger{next(names)}.db"
     engine = make_engine(sqlite_url(path))
     migrate(engine)
-    mailboxes: list[str] = []
-    for op in operations:
-        apply(engine, op, mailboxes)
-        check_invariants(engine)
+    run(engine, operations)
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres_ledger(postgres_server: str) -> Iterator[Engine]:
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE openmps_ledger"))
+    admin.dispose()
+    engine = make_engine(postgres_server.rsplit("/", 1)[0] + "/openmps_ledger")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(operation, min_size=1, max_size=40))
+def test_no_sequence_breaks_an_invariant_on_postgresql(
+    postgres_ledger: Engine, operations: list[tuple[object, ...]]
+) -> None:
+    """The same on PostgreSQL, where a guard is a row lock and a failed statement aborts the
+    transaction."""
+    with postgres_ledger.begin() as conn:
+        conn.execute(text("TRUNCATE rm_mailboxes, rm_allocations, rm_stores RESTART IDENTITY CASCADE"))
+    run(postgres_ledger, operations)
