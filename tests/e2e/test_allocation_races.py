@@ -2,13 +2,18 @@
 
 All workers plan from the same snapshot, wait for each other at a barrier, then commit their
 plans one after the other, so every plan but the first is stale: the worst case.  The guarded
-updates must refuse whatever no longer fits; the invariants must hold at the end."""
+updates must refuse whatever no longer fits; the invariants must hold at the end.  Each race runs on
+SQLite (one writer at a time) and on PostgreSQL (row locks, writers at once)."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.errors import QuotaExceeded
@@ -20,10 +25,25 @@ from support import check_invariants
 WORKERS = 4
 ROUNDS = 8
 MB = 1024
+_databases = itertools.count()
 
 
-def _organizations(path: str, worker: int, barrier: Any) -> tuple[int, int]:
-    engine = make_engine(sqlite_url(Path(path)))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database for one race: a SQLite file, or a new database on the session's server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "race.db")
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"openmps_race_{next(_databases)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _organizations(url: str, worker: int, barrier: Any) -> tuple[int, int]:
+    engine = make_engine(url)
     won = lost = 0
     for i in range(ROUNDS):
         org = f"org-{worker}-{i}"
@@ -53,8 +73,8 @@ def _organizations(path: str, worker: int, barrier: Any) -> tuple[int, int]:
     return won, lost
 
 
-def _mailboxes(path: str, worker: int, barrier: Any) -> tuple[int, int]:
-    engine = make_engine(sqlite_url(Path(path)))
+def _mailboxes(url: str, worker: int, barrier: Any) -> tuple[int, int]:
+    engine = make_engine(url)
     won = lost = 0
     for i in range(ROUNDS):
         reader = SqlUnitOfWork(engine, readonly=True)
@@ -83,9 +103,8 @@ def _mailboxes(path: str, worker: int, barrier: Any) -> tuple[int, int]:
     return won, lost
 
 
-def _store(tmp_path: Path) -> str:
-    path = tmp_path / "race.db"
-    engine = make_engine(sqlite_url(path))
+def _store(url: str) -> None:
+    engine = make_engine(url)
     migrate(engine)
     uow = SqlUnitOfWork(engine)
     ledger = SqlResourceLedger(lambda: uow.connection)
@@ -93,29 +112,34 @@ def _store(tmp_path: Path) -> str:
         ledger.add_store(kind=BUSINESS, server="EXBE01", name=name, megabytes=100, shared=True)
     uow.commit()
     engine.dispose()
-    return str(path)
 
 
-def _race(target: object, path: str) -> list[tuple[int, int]]:
+def _race(target: object, where: str) -> list[tuple[int, int]]:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(WORKERS) as pool:
         barrier = manager.Barrier(WORKERS, timeout=60)
-        return pool.starmap(target, [(path, w, barrier) for w in range(WORKERS)])  # type: ignore[arg-type]
+        return pool.starmap(target, [(where, w, barrier) for w in range(WORKERS)])  # type: ignore[arg-type]
 
 
-def test_racing_organizations_never_overbook(tmp_path: Path) -> None:
-    path = _store(tmp_path)
-    results = _race(_organizations, path)
+def _check(url: str) -> None:
+    engine = make_engine(url)
+    check_invariants(engine)
+    engine.dispose()
+
+
+def test_racing_organizations_never_overbook(url: str) -> None:
+    _store(url)
+    results = _race(_organizations, url)
     won = sum(w for w, _ in results)
     # 200 MB in two stores, 30 MB per organization: at most 6 fit, and that many do
     assert won == 6, results
     assert sum(w + lost for w, lost in results) == WORKERS * ROUNDS
-    check_invariants(make_engine(sqlite_url(Path(path))))
+    _check(url)
 
 
-def test_racing_mailboxes_never_overbook_their_organization(tmp_path: Path) -> None:
-    path = _store(tmp_path)
-    engine = make_engine(sqlite_url(Path(path)))
+def test_racing_mailboxes_never_overbook_their_organization(url: str) -> None:
+    _store(url)
+    engine = make_engine(url)
     uow = SqlUnitOfWork(engine)
     ledger = SqlResourceLedger(lambda: uow.connection)
     ledger.allocate(
@@ -129,17 +153,19 @@ def test_racing_mailboxes_never_overbook_their_organization(tmp_path: Path) -> N
         ),
     )
     uow.commit()
-    results = _race(_mailboxes, path)
+    engine.dispose()
+    results = _race(_mailboxes, url)
     # 95 MB on one store, 10 MB mailboxes: 9 fit
     assert sum(w for w, _ in results) == 9, results
-    check_invariants(engine)
+    _check(url)
 
 
-def _users_with_mailboxes(home: str, worker: int, barrier: Any) -> tuple[int, int]:
+def _users_with_mailboxes(where: str, worker: int, barrier: Any) -> tuple[int, int]:
     from openmps.app import open_deployment
     from support import fast_passwords, he, org_path
 
-    d = open_deployment(Path(home), passwords=fast_passwords())
+    home, url = where.split("|", 1)
+    d = open_deployment(Path(home), url=url, passwords=fast_passwords())
     barrier.wait()
     won = lost = 0
     for i in range(3):
@@ -161,18 +187,22 @@ def _users_with_mailboxes(home: str, worker: int, barrier: Any) -> tuple[int, in
     return won, lost
 
 
-def test_racing_mailbox_creations_through_the_engine(tmp_path: Path) -> None:
+def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str) -> None:
     from openmps.app import init_deployment
     from openmps.types import Secret
     from support import fast_passwords, make_alpineskihouse
 
     home = tmp_path / "home"
     d = init_deployment(
-        home, domain="fabrikam.com", admin_password=Secret("Adm1nPassw0rd!"), passwords=fast_passwords()
+        home,
+        domain="fabrikam.com",
+        admin_password=Secret("Adm1nPassw0rd!"),
+        passwords=fast_passwords(),
+        url=url,
     )
     make_alpineskihouse(d, exchange=True)  # 50 MB on each of two stores
     d.sql.dispose()
-    results = _race(_users_with_mailboxes, str(home))
+    results = _race(_users_with_mailboxes, f"{home}|{url}")
     # 51,200 KB per store and 20,000 KB per GoldMail mailbox: two per store, four in all
     assert sum(w for w, _ in results) == 4, results
-    check_invariants(make_engine(sqlite_url(home / "openmps.db")))
+    _check(url)
