@@ -285,3 +285,17 @@ def check_invariants(sql: object) -> None:
                 )
             ).scalar()
             assert used == alloc.used_kb <= alloc.allocated_kb, alloc
+
+
+def create_database(server: str, name: str) -> str:
+    """A new, empty database ``name`` on the PostgreSQL server at ``server`` (the ``postgres_server``
+    fixture's URL): its URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.rsplit("/", 1)[0] + "/" + name

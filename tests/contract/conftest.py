@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert
 
 from openmps.db.schema import settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Directory
 from openmps.directory.sql.backend import SqlDirectory
+from support import create_database
 
 DOMAIN = "example.com"
 DOMAIN_SID = "S-1-5-21-1111111111-2222222222-3333333333"
@@ -71,6 +72,12 @@ def create_sql_store(path: Path, *, domain_sid: str = DOMAIN_SID) -> None:
         engine.dispose()
 
 
+def sql_backend(name: str, uow: SqlUnitOfWork) -> ContractBackend:
+    """The embedded backend bound to ``uow``."""
+    directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID, rollbacks=uow.rollbacks)
+    return ContractBackend(name, directory, DOMAIN_SID)
+
+
 class SqlBackendFactory:
     """The embedded SQL backend: a store migrated once per session, copied for every test."""
 
@@ -87,11 +94,7 @@ class SqlBackendFactory:
         engine = make_engine(sqlite_url(path))
         uow = SqlUnitOfWork(engine)
         try:
-            yield ContractBackend(
-                self.name,
-                SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID, rollbacks=uow.rollbacks),
-                DOMAIN_SID,
-            )
+            yield sql_backend(self.name, uow)
         finally:
             try:
                 uow.rollback()
@@ -111,11 +114,7 @@ class PostgresBackendFactory:
     name = "sql-postgresql"
 
     def __init__(self, server: str) -> None:
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE openmps_contract"))
-        admin.dispose()
-        self._engine = make_engine(server.rsplit("/", 1)[0] + "/openmps_contract")
+        self._engine = make_engine(create_database(server, "openmps_contract"))
         migrate(self._engine)
         with self._engine.begin() as conn:
             conn.execute(insert(settings), settings_rows())
@@ -124,11 +123,7 @@ class PostgresBackendFactory:
     def open(self, workdir: Path) -> Iterator[ContractBackend]:
         uow = SqlUnitOfWork(self._engine)
         try:
-            yield ContractBackend(
-                self.name,
-                SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID, rollbacks=uow.rollbacks),
-                DOMAIN_SID,
-            )
+            yield sql_backend(self.name, uow)
         finally:
             uow.rollback()
 

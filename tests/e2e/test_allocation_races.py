@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.errors import QuotaExceeded
 from openmps.resources.interface import BUSINESS
 from openmps.resources.placement import MailboxAlgorithm, OrgAlgorithm, Slot, place_mailbox, plan_organization
 from openmps.resources.sql import SqlResourceLedger
-from support import check_invariants
+from support import check_invariants, create_database
 
 WORKERS = 4
 ROUNDS = 8
@@ -33,13 +32,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database for one race: a SQLite file, or a new database on the session's server."""
     if request.param == "sqlite":
         return sqlite_url(tmp_path / "race.db")
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"openmps_race_{next(_databases)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server.rsplit("/", 1)[0] + "/" + name
+    return create_database(request.getfixturevalue("postgres_server"), f"openmps_race_{next(_databases)}")
 
 
 def _organizations(url: str, worker: int, barrier: Any) -> tuple[int, int]:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.errors import MpsError
 from openmps.resources.interface import BUSINESS
 from openmps.resources.placement import MailboxAlgorithm, OrgAlgorithm, place_mailbox, plan_organization
 from openmps.resources.sql import SqlResourceLedger
-from support import check_invariants
+from support import check_invariants, create_database
 
 ORGS = ("org-a", "org-b", "org-c")
 names = itertools.count()
@@ -124,11 +124,7 @@ def test_no_sequence_breaks_an_invariant(tmp_path: Path, operations: list[tuple[
 
 @pytest.fixture(scope="module")
 def postgres_ledger(postgres_server: str) -> Iterator[Engine]:
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE openmps_ledger"))
-    admin.dispose()
-    engine = make_engine(postgres_server.rsplit("/", 1)[0] + "/openmps_ledger")
+    engine = make_engine(create_database(postgres_server, "openmps_ledger"))
     migrate(engine)
     yield engine
     engine.dispose()
