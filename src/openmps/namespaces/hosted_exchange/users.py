@@ -157,10 +157,12 @@ class CreateBusinessUser(NewUser):
         groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
         for group in groups:
             ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
+        mailbox = self._mailbox(ctx, dn, {"proxyAddresses": self.proxy_addresses, "alias": self.alias})
+        if not ctx.outputs_read:
+            return ()
         user = etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)
         member_of_elements(user, groups)
-        extra = {"proxyAddresses": self.proxy_addresses, "alias": self.alias}
-        return [*self._mailbox(ctx, dn, extra), user]
+        return [*mailbox, user]
 
 
 @procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
