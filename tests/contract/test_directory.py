@@ -174,6 +174,17 @@ class TestAdd:
             d.add(dn("CN=u"), {"objectClass": ["user"], "objectGUID": [guid]})
         assert not d.exists(dn("CN=u"))
 
+    def test_adds_after_refused_ones_get_sids_of_their_own(self, d: Directory) -> None:
+        # a refused add may have reserved SIDs: whatever it rolled back, no SID is handed out twice
+        add_user(d, dn("CN=first"), userPrincipalName=["taken@example.com"])
+        for i in range(6):  # the embedded store's 4th and 8th adds start a block of RIDs
+            with pytest.raises(ConstraintViolation):
+                add_user(d, dn(f"CN=refused{i}"), userPrincipalName=["taken@example.com"])
+        for i in range(20):
+            add_user(d, dn(f"CN=u{i}"))
+        sids = [e.sid for e in d.search(NC, filter=f.eq("objectClass", "user"))]
+        assert len(sids) == 21 == len(set(sids))
+
     def test_attribute_names_are_case_insensitive_first_spelling_kept(self, d: Directory) -> None:
         add_user(d, dn("CN=u"), displayName=["Some One"], extensionAttribute1=["x"])
         entry = d.get(dn("CN=u"))

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from openmps.db.memo import TransactionMemo
-from openmps.db.schema import settings
+from openmps.db.schema import entry_values, settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Change
 from openmps.directory.sql.backend import SqlDirectory
@@ -166,3 +166,12 @@ def test_rids_reserved_in_blocks_are_never_handed_out_twice(uow: SqlUnitOfWork) 
     assert len(set(sids)) == len(sids)
     rids = sorted(int(sid.rsplit("-", 1)[1]) for sid in sids)
     assert rids[-1] - rids[0] < len(sids) + 2 * 64  # what blocks skip is bounded
+
+
+def test_a_given_sid_is_the_entrys_column_not_one_of_its_values(uow: SqlUnitOfWork) -> None:
+    d = directory(uow)
+    d.add(NC, {"objectClass": ["top", "domain"], "dc": ["example"]})
+    d.add(USER, {**PERSON, "objectSid": [f"{SID}-4242"]})
+    assert directory(uow).find_many([USER])[USER].get("objectSid") == (f"{SID}-4242",)
+    stored = uow.connection.execute(select(entry_values.c.name).where(entry_values.c.name == "objectsid"))
+    assert stored.all() == []

@@ -280,9 +280,11 @@ class SqlDirectory:
             guid = str(uuid.UUID(given)) if given else new_guid()
         except ValueError:
             raise InvalidArgument(f"'{given}' is not a valid objectGUID", attr="objectGUID") from None
+        given_sid = _pop_single(attrs, "objectSid")  # a column, like objectGUID: not a value row
         rows = _value_rows(attrs)
+        # before the savepoint: a RID block it rolled back would stay remembered, and be drawn again
+        sid = given_sid or f"{self._domain_sid}-{self._next_rid()}"
         with _refusals(), compensated(conn) as undo:  # the entry and its values, or nothing
-            sid = _pop_single(attrs, "objectSid") or f"{self._domain_sid}-{self._next_rid()}"
             try:
                 entry_id = P_INSERT_ENTRY.execute(
                     conn,
