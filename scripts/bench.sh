@@ -5,11 +5,8 @@
 #   ./scripts/bench.sh bench/bench_users.py --users 500
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e '.[bench]'
+. scripts/venv.sh
+install_project bench
 script="bench/bench_users.py"
 if [ $# -gt 0 ] && [[ "$1" == *.py ]]; then
   script="$1"

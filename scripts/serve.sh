@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/openmps ]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e .
+  . scripts/venv.sh
+  install_project ""
 fi
 exec .venv/bin/openmps serve "$@"

@@ -2,11 +2,8 @@
 # Command 2: set up from a fresh clone and run the whole test suite (lint, architecture, tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e '.[test]'
+. scripts/venv.sh
+install_project test
 # The SQL store's contract suite also runs on a PostgreSQL server it starts (scripts/postgres.sh).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -217,6 +217,10 @@ class FakeRunner:
             (namespace, procedure, impersonate, etree.tostring(execute_data, encoding="unicode"))
         )
         self.outputs_read.append(outputs_read)
+        self.perform(procedure, execute_data)
+
+    def perform(self, procedure: str, execute_data: etree._Element) -> None:
+        """What the procedure does: a few toy ones, told apart by name."""
         self.log.append(f"execute {procedure}")
         if procedure == "Echo":  # sums the integer leaves of its arguments
             leaves = [el.text.strip() for el in execute_data.iter() if len(el) == 0 and el.text]
@@ -684,15 +688,7 @@ def test_nested_try_catch_and_successful_try() -> None:
 
 def test_non_mps_errors_are_not_caught() -> None:
     class Broken(FakeRunner):
-        def execute(
-            self,
-            namespace: str,
-            procedure: str,
-            execute_data: etree._Element,
-            *,
-            impersonate: int,
-            outputs_read: bool,
-        ) -> None:
+        def perform(self, procedure: str, execute_data: etree._Element) -> None:
             raise RuntimeError("bug")
 
     runner = Broken()
@@ -740,15 +736,7 @@ def per_item(procedure: str, transforms: str, data: str = ITEMS) -> str:
 class FailOnWhy(FakeRunner):
     """Create the <name> found anywhere in the arguments; then fail if a <why> is there too."""
 
-    def execute(
-        self,
-        namespace: str,
-        procedure: str,
-        execute_data: etree._Element,
-        *,
-        impersonate: int,
-        outputs_read: bool,
-    ) -> None:
+    def perform(self, procedure: str, execute_data: etree._Element) -> None:
         self.log.append(f"execute {procedure}")
         name = execute_data.findtext(".//name") or ""
         self.store.append(name)

@@ -144,10 +144,8 @@ class SqlDirectory:
                 names[entry_id].setdefault(name, attr)
         found = {}
         for entry_id, (dn_text, guid, sid) in heads.items():
-            attrs = {k: tuple(v) for k, v in values[entry_id].items()}
-            attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
             entry_dn = DN.parse(dn_text)
-            found[entry_dn] = Entry(entry_dn, attrs, names[entry_id])
+            found[entry_dn] = _entry(entry_dn, values[entry_id], names[entry_id], guid, sid)
             if names_wanted is None:
                 self._entries.put(entry_dn.norm, found[entry_dn])
         return found
@@ -589,6 +587,11 @@ def _stored(dn: DN, rows: Sequence[ValueRow], guid: str, sid: str) -> Entry:
     for row in rows:
         values.setdefault(row.name, []).append(row.value)
         names.setdefault(row.name, row.attr)
+    return _entry(dn, values, names, guid, sid)
+
+
+def _entry(dn: DN, values: Mapping[str, list[str]], names: dict[str, str], guid: str, sid: str) -> Entry:
+    """An entry from its stored values (by lower-cased name) and its identity columns."""
     attrs = {k: tuple(v) for k, v in values.items()}
     attrs["objectguid"], attrs["objectsid"] = (guid,), (sid,)
     return Entry(dn, attrs, names)
