@@ -157,6 +157,23 @@ class AccessDenied(MpsError):
     title = "Access denied"
 
 
+# --- load ---------------------------------------------------------------------------------------
+
+
+class ServiceBusy(MpsError):
+    """The service cannot take the request now (store locked, too many requests of the tenant,
+    too many sign-ins): nothing was changed, and the same request may be sent again after
+    ``retry_after`` seconds (HTTP ``Retry-After``)."""
+
+    code = 0x800705AA  # ERROR_NO_SYSTEM_RESOURCES
+    http_status = 503
+    title = "Service busy, retry later"
+
+    def __init__(self, description: str, *, retry_after: int = 1, **fields: Any) -> None:
+        super().__init__(description, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
 # --- everything else ------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from openmps.errors import (
     MpsError,
     NotAuthenticated,
     RequestTooLarge,
+    ServiceBusy,
 )
 
 log = logging.getLogger("openmps.web")
@@ -38,9 +39,17 @@ def _xml(element: etree._Element, status: int, headers: dict[str, str] | None = 
     return Response(body, status_code=status, media_type=XML, headers=headers)
 
 
+def _headers(error: MpsError | None) -> dict[str, str]:
+    """The headers an error class asks for: a challenge for a sign-in, a delay for a retry."""
+    if isinstance(error, NotAuthenticated):
+        return {"WWW-Authenticate": REALM}
+    if isinstance(error, ServiceBusy):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
+
+
 def _error(error: MpsError) -> Response:
-    headers = {"WWW-Authenticate": REALM} if isinstance(error, NotAuthenticated) else None
-    return _xml(error_response(error), error.http_status, headers)
+    return _xml(error_response(error), error.http_status, _headers(error))
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -106,7 +115,7 @@ def create_app(deployment: Deployment) -> Starlette:
             outcome.to_bytes(),
             status_code=status,
             media_type=XML,
-            headers={"X-Request-Id": outcome.request_id},
+            headers={"X-Request-Id": outcome.request_id, **_headers(outcome.error)},
         )
 
     async def health(_: Request) -> Response:
