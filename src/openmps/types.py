@@ -20,7 +20,7 @@ from typing import ClassVar, TypeAlias
 
 from openmps.errors import InvalidArgument
 
-__all__ = ["DN", "MAX_DN_LENGTH", "Secret", "Upn", "escape_dn_value", "is_valid_dns_name"]
+__all__ = ["DN", "MAX_DN_LENGTH", "Secret", "Upn", "escape_dn_value", "fold", "is_valid_dns_name", "shown"]
 
 MAX_DN_LENGTH = 4096
 
@@ -40,12 +40,34 @@ _UPN_LOCAL_SPECIALS = frozenset("._-'!#$%&*+/=?^`{|}~")
 _UPN_FORBIDDEN = frozenset('(),:;<>[]\\"')
 
 
-def _show(text: str, limit: int = 300) -> str:
-    """Quote ``text`` for an error description: verbatim, but with unprintable characters escaped."""
-    shown = text if len(text) <= limit else text[:limit]
-    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-    suffix = "" if len(text) <= limit else f"... ({len(text)} characters)"
+def fold(text: str) -> str:
+    """The form an identifier is compared in: NFKC, casefolded, NFKC again (Unicode's NFKC_Casefold,
+    as PRECIS compares user names), so ``ａｄｍｉｎ`` (full width), ``ADMIN`` and ``admin`` are one name.
+
+    Values keep the form the client gave (as AD keeps what was written); only keys and comparisons
+    use this one.  ASCII, nearly every name, folds to its lower case without the Unicode tables.
+    """
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+SHOWN_LIMIT = 64
+
+
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """``text`` as an error may quote client input: quoted, at most ``limit`` characters (then
+    ``…`` and the full length), unprintable characters escaped, so a megabyte of input or a
+    right-to-left override never reaches a response or a log as it is."""
+    part = text if len(text) <= limit else text[:limit]
+    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in part)
+    suffix = "" if len(text) <= limit else f"… ({len(text)} characters)"
     return f"'{body}'{suffix}"
+
+
+def _show(text: str) -> str:
+    """A DN or UPN quoted in its own error: whole up to the 256 characters a UPN may have."""
+    return shown(text, 256)
 
 
 def _dn_error(text: str, reason: str, **fields: object) -> InvalidArgument:
@@ -77,18 +99,18 @@ def escape_dn_value(value: str) -> str:
     return "".join(out)
 
 
-def _check_attr_type(attr: object, shown: str) -> str:
+def _check_attr_type(attr: object, where: str) -> str:
     if not isinstance(attr, str) or not _ATTR_TYPE_RE.fullmatch(attr):
         raise InvalidArgument(
-            f"{_show(str(attr))} is not a valid attribute type in {shown}: expected a name or an OID",
+            f"{_show(str(attr))} is not a valid attribute type in {where}: expected a name or an OID",
             attr=attr,
         )
     return attr
 
 
-def _check_value(value: object, shown: str) -> str:
+def _check_value(value: object, where: str) -> str:
     if not isinstance(value, str):
-        raise InvalidArgument(f"{value!r} is not a valid RDN value in {shown}: not a string", value=value)
+        raise InvalidArgument(f"{value!r} is not a valid RDN value in {where}: not a string", value=value)
     if "\x00" in value:
         raise InvalidArgument(
             f"{_show(value)} is not a valid RDN value: it contains a NUL character", value=value
@@ -114,7 +136,7 @@ def _parse_dn(text: str) -> tuple[RDN, ...]:
             if j == n or text[j] != "=":
                 if text[i:j].strip(" "):
                     raise _dn_error(
-                        text, f"missing '=' after {text[i:j].strip(' ')!r} at position {i}", position=i
+                        text, f"missing '=' after {_show(text[i:j].strip(' '))} at position {i}", position=i
                     )
                 if not avas:
                     raise _dn_error(text, f"empty RDN at position {rdn_start}", position=rdn_start)
@@ -125,7 +147,7 @@ def _parse_dn(text: str) -> tuple[RDN, ...]:
             if not attr:
                 raise _dn_error(text, f"empty attribute type at position {i}", position=i)
             if not _ATTR_TYPE_RE.fullmatch(attr):
-                raise _dn_error(text, f"invalid attribute type {attr!r} at position {i}", position=i)
+                raise _dn_error(text, f"invalid attribute type {_show(attr)} at position {i}", position=i)
             # --- value, up to an unescaped ',' or '+' ---
             k = j + 1
             while k < n and text[k] == " ":
@@ -225,13 +247,13 @@ class DN:
 
     def __post_init__(self) -> None:
         rdns = tuple(tuple((a, v) for a, v in rdn) for rdn in self.rdns)
-        shown = "a distinguished name"
+        where = "a distinguished name"
         norm_rdns: list[str] = []
         for rdn in rdns:
             if not rdn:
                 raise InvalidArgument("a distinguished name cannot contain an empty RDN")
             parts = sorted(
-                f"{_check_attr_type(a, shown).lower()}={escape_dn_value(_check_value(v, shown).casefold())}"
+                f"{_check_attr_type(a, where).lower()}={escape_dn_value(fold(_check_value(v, where)))}"
                 for a, v in rdn
             )
             norm_rdns.append("+".join(parts))
@@ -315,8 +337,8 @@ class DN:
 
     @property
     def norm(self) -> str:
-        """Canonical form for comparison and keys: types lower-cased, values casefolded and escaped,
-        the AVAs of a multi-valued RDN sorted, no spaces."""
+        """Canonical form for comparison and keys: types lower-cased, values folded (:func:`fold`)
+        and escaped, the AVAs of a multi-valued RDN sorted, no spaces."""
         return self._norm
 
     def __eq__(self, other: object) -> bool:
@@ -361,7 +383,7 @@ class DN:
         """
         _check_attr_type(attr, "a new RDN")
         _check_value(value, "a new RDN")
-        norm = f"{attr.lower()}={escape_dn_value(value.casefold())}"
+        norm = f"{attr.lower()}={escape_dn_value(fold(value))}"
         leaf = f"{attr}={escape_dn_value(value)}"
         text = f"{leaf},{self}" if self.rdns else leaf
         return DN._trusted((((attr, value),), *self.rdns), (norm, *self._norm_rdns), text)
@@ -399,12 +421,14 @@ _PLAIN_DN = re.compile(f"{_PLAIN_RDN}(?:,{_PLAIN_RDN})*")
 @functools.lru_cache(maxsize=65536)
 def _parse_cached(text: str) -> DN:
     """DNs are immutable and the same few thousand are parsed over and over: parse each once."""
-    if _PLAIN_DN.fullmatch(text):  # the common case, split without the RFC 4514 state machine
+    # the common case, split without the RFC 4514 state machine; ASCII only, as folding anything
+    # else may make a special character (a full-width comma folds to ',') that needs escaping
+    if text.isascii() and _PLAIN_DN.fullmatch(text):
         # Nothing in it to check or escape (the pattern admits no NUL, special or edge space):
-        # the text is its own rendering and each norm RDN is just its casefolded pair.
+        # the text is its own rendering and each norm RDN is just its lower-cased pair.
         pairs = [part.split("=", 1) for part in text.split(",")]
         return DN._trusted(
-            tuple(((a, v),) for a, v in pairs), tuple(f"{a.lower()}={v.casefold()}" for a, v in pairs), text
+            tuple(((a, v),) for a, v in pairs), tuple(f"{a.lower()}={v.lower()}" for a, v in pairs), text
         )
     return DN(_parse_dn(text))
 
@@ -423,7 +447,7 @@ def _dns_name_problem(text: str) -> str | None:
         if not label:
             return "the domain has an empty label"
         if len(label) > 63:
-            return f"the domain label {label!r} is longer than 63 characters"
+            return f"the domain label {_show(label)} is longer than 63 characters"
         if not _DNS_LABEL_RE.fullmatch(label):
             return f"the domain label {_show(label)} has characters other than letters, digits and '-'"
         if label[0] == "-" or label[-1] == "-":
@@ -505,8 +529,8 @@ class Upn:
 
     @property
     def norm(self) -> str:
-        """The casefolded UPN, for comparison and keys."""
-        return str(self).casefold()
+        """The folded UPN (:func:`fold`), for comparison and keys."""
+        return fold(str(self))
 
 
 class Secret:

@@ -143,6 +143,16 @@ class TestAdd:
         assert_error(exc_info, AlreadyExists, dn("OU=People"))
         assert len(d.search(NC, Scope.ONELEVEL)) == 1
 
+    def test_duplicate_dn_in_full_width_is_already_exists(self, d: Directory) -> None:
+        add_ou(d, dn("OU=People"))
+        with pytest.raises(AlreadyExists):
+            add_ou(d, dn("OU=ＰＥＯＰＬＥ"))
+        # a full-width comma folds to ',' inside one RDN value, never a second RDN
+        add_ou(d, dn("OU=a\\,b"))
+        with pytest.raises(AlreadyExists):
+            add_ou(d, dn("OU=a，b"))
+        assert len(d.search(NC, Scope.ONELEVEL)) == 2
+
     def test_guid_and_sid_are_assigned(self, d: Directory, domain_sid: str) -> None:
         add_ou(d, dn("OU=People"))
         returned = [d.add(dn(f"CN=u{i},OU=People"), {"objectClass": ["user"]}) for i in range(3)]
@@ -848,6 +858,10 @@ UNIQUE_CASES = [
     ("sAMAccountName", "jdoe", "JDOE"),
     ("userPrincipalName", "jdoe@example.com", "JDoe@Example.COM"),
     ("proxyAddresses", "SMTP:a@x.com", "smtp:A@X.com"),
+    # look-alikes: full-width and compatibility forms fold (NFKC + casefold) to the same key
+    ("sAMAccountName", "jdoe", "ＪＤＯＥ"),
+    ("userPrincipalName", "jdoe@example.com", "ｊｄｏｅ@example.com"),
+    ("proxyAddresses", "SMTP:a@x.com", "smtp:ａ@x.com"),
 ]
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from openmps.db.schema import metadata
-from openmps.db.store import make_engine, migrate, sqlite_url
+from openmps.db.store import MIGRATIONS, make_engine, migrate, sqlite_url
+from openmps.types import DN
 
 
 def test_migrations_match_the_schema(tmp_path: Path) -> None:
@@ -34,4 +37,41 @@ def test_constraint_names_follow_the_naming_convention(tmp_path: Path) -> None:
             c["name"] for t in ("rm_stores", "rm_allocations") for c in inspect(conn).get_check_constraints(t)
         }
     assert checks == {"ck_rm_stores_within_capacity", "ck_rm_allocations_within_allocation"}
+    engine.dispose()
+
+
+def test_keys_of_names_written_before_are_refolded(tmp_path: Path) -> None:
+    """0010: keys stored casefolded only (full width kept) are recomputed folded, so an existing
+    full-width name and its ASCII look-alike collide after the upgrade."""
+    engine = make_engine(sqlite_url(tmp_path / "f.db"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0009")
+        dn = "CN=ａｄｍｉｎ,DC=x,DC=com"
+        old_norm = "cn=ａｄｍｉｎ,dc=x,dc=com"
+        conn.execute(
+            text(
+                "INSERT INTO entries (id, dn, dn_norm, tree_key, object_guid, object_sid) "
+                "VALUES (1, :dn, :norm, :key, 'g', 's')"
+            ),
+            {"dn": dn, "norm": old_norm, "key": "dc=com\x01dc=x\x01cn=ａｄｍｉｎ\x01"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO entry_values (entry_id, attr, name, value, value_norm) "
+                "VALUES (1, 'sAMAccountName', 'samaccountname', 'ＡＤＭＩＮ', 'ａｄｍｉｎ'), "
+                "(1, 'description', 'description', 'plain', 'plain')"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT dn_norm, tree_key FROM entries")).one()
+        values = {
+            r.name: r.value_norm for r in conn.execute(text("SELECT name, value_norm FROM entry_values"))
+        }
+    assert row.dn_norm == DN.parse("CN=admin,DC=x,DC=com").norm == "cn=admin,dc=x,dc=com"
+    assert row.tree_key == "dc=com\x01dc=x\x01cn=admin\x01"
+    assert values == {"samaccountname": "admin", "description": "plain"}
     engine.dispose()

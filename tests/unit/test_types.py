@@ -20,8 +20,12 @@ from openmps.types import (
     _parse_cached,
     _parse_dn,
     escape_dn_value,
+    fold,
     is_valid_dns_name,
     new_guid,
+)
+from openmps.types import (
+    shown as quoted,
 )
 
 BASE = DN.parse("OU=Hosting,DC=fabrikam,DC=com")
@@ -494,3 +498,39 @@ def test_new_guids_are_random_version_4_uuids_in_their_canonical_text() -> None:
     ones = functools.reduce(operator.or_, (uuid.UUID(t).int for t in drawn))
     zeros = functools.reduce(operator.or_, (~uuid.UUID(t).int & (1 << 128) - 1 for t in drawn))
     assert bin(ones & zeros).count("1") == 122
+
+
+# --- folding and quoting --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Admin", "admin"),
+        ("ａｄｍｉｎ", "admin"),  # full width
+        ("ＡＤＭＩＮ", "admin"),
+        ("ﬁle", "file"),  # ligature
+        ("Straße", "strasse"),
+        ("Ａ\u0301", "á"),  # a combining accent composes
+        ("ㅤ", "ᅠ"),  # compatibility Hangul filler
+    ],
+)
+def test_fold_makes_look_alikes_one_key(text: str, folded: str) -> None:
+    assert fold(text) == folded
+    assert fold(fold(text)) == fold(text)
+
+
+def test_look_alike_dns_and_upns_are_equal() -> None:
+    assert DN.parse("CN=ａｄｍｉｎ,OU=Hosting,DC=fabrikam,DC=com") == BASE.child("CN", "Admin")
+    assert BASE.child("CN", "ａ，b") == BASE.child("CN", "a,b")  # one RDN, the comma escaped in the key
+    assert len(DN.parse("CN=ａ，b,DC=x,DC=com")) == 3
+    assert Upn.parse("ａｄｍｉｎ@fabrikam.com").norm == Upn.parse("Admin@fabrikam.com").norm
+    assert str(Upn.parse("ａｄｍｉｎ@fabrikam.com")) == "ａｄｍｉｎ@fabrikam.com"  # the form given is kept
+
+
+def test_shown_cuts_long_input_and_escapes_controls() -> None:
+    assert quoted("abc") == "'abc'"
+    long = "x" * 1_000_000
+    cut = quoted(long)
+    assert cut == "'" + "x" * 64 + "'… (1000000 characters)"
+    assert quoted("a\u202eb\x00") == "'a\\u202eb\\x00'"

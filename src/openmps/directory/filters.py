@@ -4,7 +4,7 @@ Every backend receives a :data:`Filter`, never filter text, so a value is always
 filters with :func:`eq`, :func:`and_` and friends, and :func:`render` escapes values, so
 ``eq("cn", "*)(objectClass=*")`` cannot widen a search.  :func:`matches` evaluates a filter against
 an entry in memory with AD's case-insensitive comparison, for the SQL backend and for tests.
-This module imports nothing of openmps but the errors.
+This module imports nothing of openmps but the errors and value types.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from openmps.errors import InvalidArgument
+from openmps.types import fold, shown
 
 __all__ = [
     "MAX_FILTER_DEPTH",
@@ -49,18 +50,10 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ESCAPES = {ord("*"): "\\2a", ord("("): "\\28", ord(")"): "\\29", ord("\\"): "\\5c", 0: "\\00"}
 
 
-def _show(text: str, limit: int = 300) -> str:
-    """Quote ``text`` for an error description: verbatim, but with unprintable characters escaped."""
-    shown = text if len(text) <= limit else text[:limit]
-    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-    suffix = "" if len(text) <= limit else f"... ({len(text)} characters)"
-    return f"'{body}'{suffix}"
-
-
 def _check_attr(attr: object) -> None:
     if not isinstance(attr, str) or not _ATTR_RE.fullmatch(attr):
         raise InvalidArgument(
-            f"{_show(str(attr))} is not a valid attribute name in a search filter", attr=attr
+            f"{shown(str(attr))} is not a valid attribute name in a search filter", attr=attr
         )
 
 
@@ -69,7 +62,7 @@ def _check_value(value: object) -> None:
         raise InvalidArgument(f"{value!r} is not a valid search filter value: not a string", value=value)
     if "\x00" in value:
         raise InvalidArgument(
-            f"{_show(value)} is not a valid search filter value: it contains a NUL character", value=value
+            f"{shown(value)} is not a valid search filter value: it contains a NUL character", value=value
         )
 
 
@@ -268,7 +261,7 @@ class _Parser:
 
     def error(self, reason: str, position: int) -> InvalidArgument:
         return InvalidArgument(
-            f"{_show(self.text)} is not a valid search filter: {reason} at position {position}",
+            f"{shown(self.text)} is not a valid search filter: {reason} at position {position}",
             filter=self.text,
             position=position,
         )
@@ -427,7 +420,7 @@ def parse(text: str) -> Filter:
     parser = _Parser(text)
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidArgument(
-            f"{_show(text, 100)} is not a valid search filter: longer than {MAX_FILTER_LENGTH} characters",
+            f"{shown(text)} is not a valid search filter: longer than {MAX_FILTER_LENGTH} characters",
             filter=text,
         )
     if "\x00" in text:
@@ -439,29 +432,30 @@ def parse(text: str) -> Filter:
 
 
 def _compare(left: str, right: str) -> int:
-    """-1, 0 or 1: numerically if both are integers, else by casefolded text."""
+    """-1, 0 or 1: numerically if both are integers, else by folded text."""
     if _INT_RE.fullmatch(left) and _INT_RE.fullmatch(right):
         a, b = int(left), int(right)
         return (a > b) - (a < b)
-    x, y = left.casefold(), right.casefold()
+    x, y = fold(left), fold(right)
     return (x > y) - (x < y)
 
 
 def _substring_matches(f: Substring, value: str) -> bool:
-    text = value.casefold()
+    text = fold(value)
     pos = 0
     if f.initial is not None:
-        initial = f.initial.casefold()
+        initial = fold(f.initial)
         if not text.startswith(initial):
             return False
         pos = len(initial)
     for part in f.any:
-        found = text.find(part.casefold(), pos)
+        part = fold(part)
+        found = text.find(part, pos)
         if found < 0:
             return False
-        pos = found + len(part.casefold())
+        pos = found + len(part)
     if f.final is not None:
-        final = f.final.casefold()
+        final = fold(f.final)
         return text.endswith(final) and len(text) - len(final) >= pos
     return True
 
@@ -469,8 +463,9 @@ def _substring_matches(f: Substring, value: str) -> bool:
 def matches(f: Filter, attributes: Mapping[str, Sequence[str]]) -> bool:
     """True if an entry, given as values keyed by LOWER-CASED attribute name, satisfies ``f``.
 
-    Values compare case-insensitively; ``>=``/``<=`` compare as integers when both sides are.  An
-    empty AND is true and an empty OR false (RFC 4526); a missing attribute simply fails to match.
+    Values compare folded (:func:`~openmps.types.fold`: case and width ignored); ``>=``/``<=``
+    compare as integers when both sides are.  An empty AND is true and an empty OR false
+    (RFC 4526); a missing attribute simply fails to match.
     """
     if isinstance(f, And):
         return all(matches(item, attributes) for item in f.items)
@@ -482,8 +477,8 @@ def matches(f: Filter, attributes: Mapping[str, Sequence[str]]) -> bool:
     if isinstance(f, Present):
         return len(values) > 0
     if isinstance(f, Equal | Approx):
-        wanted = f.value.casefold()
-        return any(v.casefold() == wanted for v in values)
+        wanted = fold(f.value)
+        return any(fold(v) == wanted for v in values)
     if isinstance(f, Substring):
         return any(_substring_matches(f, v) for v in values)
     if isinstance(f, GreaterOrEqual):

@@ -21,7 +21,7 @@ from enum import Enum
 from typing import NamedTuple, Protocol
 
 from openmps.directory.filters import Filter
-from openmps.types import DN
+from openmps.types import DN, fold
 
 # Values unique across the whole directory.  sAMAccountName is unique per domain in AD; one OpenMPS
 # deployment serves one domain, so "per domain" and "global" coincide.
@@ -37,10 +37,11 @@ OPERATIONAL_ATTRIBUTES: frozenset[str] = frozenset({"memberof", "distinguishedna
 
 
 def normalize_value(attr_key: str, value: str) -> str:
-    """The form a value is compared and indexed in: DNs canonical, everything else casefolded."""
+    """The form a value is compared and indexed in: DNs canonical, everything else folded
+    (:func:`~openmps.types.fold`), so look-alike names collide in the unique index."""
     if attr_key in DN_ATTRIBUTES:
         return DN.parse(value).norm
-    return value.casefold()
+    return fold(value)
 
 
 class Scope(Enum):

@@ -68,7 +68,7 @@ from openmps.errors import (
     NotEmpty,
     NotFound,
 )
-from openmps.types import DN, new_guid
+from openmps.types import DN, fold, new_guid
 
 RID_BLOCK_MAX = 64
 
@@ -558,7 +558,7 @@ def _value_rows(attrs: Mapping[str, Iterable[str]]) -> list[ValueRow]:
         for value in values:
             if not isinstance(value, str) or "\x00" in value:
                 raise InvalidArgument(f"the value of '{attr}' must be text without NUL characters", attr=attr)
-            norm = normalize_value(key, value) if dn_valued else value.casefold()  # (inlined: hot)
+            norm = normalize_value(key, value) if dn_valued else fold(value)  # (inlined: hot)
             if (key, norm) in seen:
                 continue
             seen.add((key, norm))

@@ -17,7 +17,7 @@ from openmps.directory import filters as f
 from openmps.directory.interface import DN_ATTRIBUTES, Entry, normalize_value
 from openmps.directory.sql.statements import MEMBER, name_is
 from openmps.errors import InvalidArgument
-from openmps.types import DN
+from openmps.types import DN, fold
 
 COLUMN_ATTRS = {"objectguid": "objectGUID", "objectsid": "objectSid"}
 
@@ -84,10 +84,10 @@ def compile_filter(flt: f.Filter) -> tuple[ColumnElement[bool], bool]:
         return _value_exists(key, lambda v: v.c.value_norm == norm), True
     if isinstance(flt, f.Substring):
         pattern = (
-            _like_escape((flt.initial or "").casefold())
+            _like_escape(fold(flt.initial or ""))
             + "%"
-            + "".join(_like_escape(a.casefold()) + "%" for a in flt.any)
-            + _like_escape((flt.final or "").casefold())
+            + "".join(_like_escape(fold(a)) + "%" for a in flt.any)
+            + _like_escape(fold(flt.final or ""))
         )
         return _value_exists(key, lambda v: v.c.value_norm.like(pattern, escape="\\")), key not in ("member",)
     # >= and <= compare numbers numerically: let SQL narrow to entries that have the attribute
