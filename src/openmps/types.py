@@ -20,7 +20,17 @@ from typing import ClassVar, TypeAlias
 
 from openmps.errors import InvalidArgument
 
-__all__ = ["DN", "MAX_DN_LENGTH", "Secret", "Upn", "escape_dn_value", "fold", "is_valid_dns_name", "shown"]
+__all__ = [
+    "DN",
+    "MAX_DN_LENGTH",
+    "Secret",
+    "Upn",
+    "escape_dn_value",
+    "fold",
+    "is_valid_dns_name",
+    "parse_int",
+    "shown",
+]
 
 MAX_DN_LENGTH = 4096
 
@@ -63,6 +73,20 @@ def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
     body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in part)
     suffix = "" if len(text) <= limit else f"… ({len(text)} characters)"
     return f"'{body}'{suffix}"
+
+
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,18}")
+_ASCII_NATURAL = re.compile(r"[0-9]{1,18}")
+
+
+def parse_int(text: str, *, signed: bool = False) -> int | None:
+    """The integer ``text`` writes in ASCII digits (after a ``+``/``-`` if ``signed``), or None.
+
+    Python's ``int()`` and ``str.isdigit()`` also take ``1_000``, Arabic-Indic or full-width digits
+    (``isdigit`` even superscripts, which ``int`` then refuses): a size read that way resized a store.
+    At most 18 digits, so every value fits a 64-bit column."""
+    pattern = _ASCII_INT if signed else _ASCII_NATURAL
+    return int(text) if pattern.fullmatch(text) else None
 
 
 def _show(text: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -72,6 +73,13 @@ class EverythingAgain:
     """The same key as Everything, spelled differently."""
 
     x: Annotated[str, Xml("x")]
+
+
+@procedure(NS, "Described", requires=Role.AUTHENTICATED)
+class Described:
+    name: Annotated[str, Xml("name")]
+    description: Annotated[str | None, Xml("description")] = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
 
 
 SPEC = spec_of(Everything)
@@ -295,6 +303,26 @@ def test_int(text: str, expected: int) -> None:
 @pytest.mark.parametrize("text", ["4.2", "forty", "0x10", "1e3"])
 def test_int_refuses_non_integers(text: str) -> None:
     raises(InvalidArgument, with_("count", f"<count>{text}</count>"), "'count'", "integer", f"'{text}'")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1_000",  # int() reads it as 1000
+        "\u0661\u0660\u0660\u0660",  # Arabic-Indic 1000
+        "\uff11\uff10",  # full-width 10
+        "\u00b2",  # isdigit() says yes, int() then fails
+        "1 000",
+        "9" * 19,  # past a 64-bit column
+    ],
+)
+def test_int_takes_ascii_digits_only(text: str) -> None:
+    raises(InvalidArgument, with_("count", f"<count>{text}</count>"), "'count'", "ASCII digits")
+
+
+def test_int_sign_and_collapsed_whitespace() -> None:
+    assert bind(with_("count", "<count> +12 </count>")).count == 12
+    assert bind(with_("count", "<count>" + "9" * 18 + "</count>")).count == int("9" * 18)
 
 
 def test_int_default_is_overridden_when_given() -> None:
@@ -545,3 +573,102 @@ def test_arguments_and_defaults_may_come_from_a_base_class() -> None:
     assert {a.xml.name: a.required for a in spec.args} == {"plans": False, "hint": False, "name": True}
     bound = spec.bind(etree.fromstring(b"<executeData><name>x</name></executeData>"))
     assert (bound.plans, bound.hint, bound.name) == ((), None, "x")
+
+
+# --- what a text argument may hold ---------------------------------------------------------------
+
+DESCRIBED = spec_of(Described)
+
+
+def bind_described(inner: str) -> Any:
+    return DESCRIBED.bind(data(inner))
+
+
+@pytest.mark.parametrize(
+    ("char", "kind"),
+    [
+        ("\u202e", "invisible formatting character U+202E"),  # right-to-left override
+        ("\u2067", "invisible formatting character U+2067"),  # right-to-left isolate
+        ("\u200f", "invisible formatting character U+200F"),  # right-to-left mark
+        ("\u061c", "invisible formatting character U+061C"),  # Arabic letter mark
+        ("\u200b", "invisible formatting character U+200B"),  # zero-width space
+        ("\u200d", "invisible formatting character U+200D"),  # zero-width joiner
+        ("\u2060", "invisible formatting character U+2060"),  # word joiner
+        ("\ufeff", "invisible formatting character U+FEFF"),  # zero-width no-break space
+        ("\x07", "control character U+0007"),
+        ("\n", "control character U+000A"),
+        ("\u0085", "control character U+0085"),  # C1
+        ("\ue000", "private-use character U+E000"),
+        ("\U000e0001", "invisible formatting character U+E0001"),  # language tag
+    ],
+)
+def test_names_refuse_control_bidi_and_zero_width_characters(char: str, kind: str) -> None:
+    if char != "\x07":  # XML 1.0 cannot carry it, even as &#7;: only a nested call can
+        text = f"ad{char}min".replace("\n", "&#10;")
+        with pytest.raises(InvalidArgument) as info:
+            bind_described(f"<name>{text}</name>")
+        assert info.value.description.startswith(f"'name' must not contain the {kind}")
+        assert info.value.fields["argument"] == "name"
+        with pytest.raises(InvalidArgument, match="'planName' must not contain"):
+            bind(with_("plans", f"<plans><planName>Gold{text}</planName></plans>"))
+    with pytest.raises(InvalidArgument, match=re.escape(f"'displayName' must not contain the {kind}")):
+        DESCRIBED.bind_values({"name": "x", "displayName": f"x{char}y"})  # a nested call's value too
+
+
+def test_free_text_keeps_line_breaks_but_not_other_controls() -> None:
+    bound = bind_described("<name>n</name><description>line one&#10;line two&#9;tabbed</description>")
+    assert bound.description == "line one\nline two\ttabbed"
+    with pytest.raises(InvalidArgument, match="'description' must not contain the invisible"):
+        bind_described("<name>n</name><description>evil\u202etxt.exe</description>")
+    assert bind_described("<name>Zoë Ünal 山田 محمد</name>").name == "Zoë Ünal 山田 محمد"
+
+
+@pytest.mark.parametrize(("element", "cap"), [("name", 64), ("displayName", 256), ("description", 1024)])
+def test_text_arguments_are_capped_by_kind(element: str, cap: int) -> None:
+    inner = "" if element == "name" else "<name>n</name>"
+    assert bind_described(f"{inner}<{element}>{'x' * cap}</{element}>").name
+    with pytest.raises(InvalidArgument) as info:
+        bind_described(f"{inner}<{element}>{'x' * (cap + 1)}</{element}>")
+    quoted = "'" + "x" * (cap + 1) + "'" if cap < 64 else "'" + "x" * 64 + f"'… ({cap + 1} characters)"
+    assert (
+        info.value.description
+        == f"'{element}' must be at most {cap} characters long, not {cap + 1}: {quoted}"
+    )
+    assert info.value.fields == {"argument": element, "limit": cap}
+
+
+def test_property_values_refuse_markup_and_are_capped() -> None:
+    with pytest.raises(InvalidArgument, match="property 'street' may only hold <value> elements of text"):
+        bind(
+            with_(
+                "properties",
+                '<properties><property name="street"><value><b>x</b></value></property></properties>',
+            )
+        )
+    with pytest.raises(InvalidArgument, match="property 'street' may only hold <value>"):
+        bind(with_("properties", '<properties><property name="street"><other/></property></properties>'))
+    big = "x" * 4097
+    with pytest.raises(InvalidArgument, match="at most 4096 characters long, not 4097"):
+        bind(
+            with_(
+                "properties",
+                f'<properties><property name="info"><value>{big}</value></property></properties>',
+            )
+        )
+    ok = bind(
+        with_(
+            "properties", '<properties><property name="info"><value>a&#10;b</value></property></properties>'
+        )
+    )
+    assert ok.properties == (Property("info", ("a\nb",)),)
+
+
+def test_unknown_names_are_quoted_by_a_short_prefix() -> None:
+    registry = Registry([Everything])
+    with pytest.raises(UnknownProcedure) as info:
+        registry.get(NS, "P" * 1_000_000)
+    assert len(info.value.description) < 150
+    assert "… (1000000 characters)" in info.value.description
+    with pytest.raises(UnknownProcedure) as info:
+        registry.get("N" * 1_000_000, "x")
+    assert len(info.value.description) < 150

@@ -553,6 +553,10 @@ def test_repeat_runs_n_times_and_rejects_bad_counts() -> None:
     with pytest.raises(InvalidArgument, match="'abc', not a whole number"):
         run(proc('<execute namespace="T" procedure="Echo"><repeat source="data" sourcePath="n"/></execute>',
                  data="<data><n>abc</n></data>"))  # fmt: skip
+    for count in ("1_0", "\u0663", "\uff13"):  # Python's int() reads all three
+        with pytest.raises(InvalidArgument, match="not a whole number in ASCII digits"):
+            run(proc('<execute namespace="T" procedure="Echo"><repeat source="data" sourcePath="n"/></execute>',
+                     data=f"<data><n>{count}</n></data>"))  # fmt: skip
 
 
 # --- when / select -------------------------------------------------------------------------------
@@ -966,6 +970,12 @@ def test_bad_xpath_is_rejected_before_any_step_runs() -> None:
         (proc('<transform source="data" destination="data"><x/></transform>'), MalformedRequest, "<x>"),
         (proc("<queue/>"), NotImplementedYet, "<queue> \\(asynchronous requests\\)"),
         (proc("<repeat/>"), MalformedRequest, "<repeat>"),
+        # a megabyte of procedure name is refused, quoted by its first 64 characters only
+        (
+            proc(f'<execute namespace="T" procedure="{"P" * 1_000_000}"/>'),
+            MalformedRequest,
+            "the procedure name 'P{64}'… \\(1000000 characters\\) is longer than 128",
+        ),
     ],
 )
 def test_structural_errors_name_the_culprit(document: str, error: type[MpsError], message: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from openmps.errors import InvalidArgument, MalformedRequest, NotImplementedYet
+from openmps.types import shown
 
 XSL_NS = "http://www.w3.org/1999/XSL/Transform"
 _XSL_TEMPLATE = f"{{{XSL_NS}}}template"
@@ -132,6 +133,20 @@ def _required(el: etree._Element, attr: str) -> str:
     return value
 
 
+# The longest namespace or procedure name a request may name: MPS's longest is under 50, and the
+# name comes back in <errorSource> when it is unknown.
+MAX_PROCEDURE_NAME = 128
+
+
+def _procedure_name(el: etree._Element, attr: str) -> str:
+    value = _required(el, attr)
+    if len(value) > MAX_PROCEDURE_NAME:
+        raise MalformedRequest(
+            f"{where(el)}: the {attr} name {shown(value)} is longer than {MAX_PROCEDURE_NAME} characters"
+        )
+    return value
+
+
 def _choice(el: etree._Element, attr: str, allowed: tuple[str, ...], default: str) -> str:
     value = el.get(attr, default)
     if value not in allowed:
@@ -223,7 +238,7 @@ class Compiler:
         return steps
 
     def _execute(self, el: etree._Element) -> Execute:
-        namespace, procedure = _required(el, "namespace"), _required(el, "procedure")
+        namespace, procedure = _procedure_name(el, "namespace"), _procedure_name(el, "procedure")
         impersonate = _choice(el, "impersonate", ("0", "1", "2"), "0")
         by_tag: dict[str, list[etree._Element]] = {}
         for child in element_children(el):

@@ -17,8 +17,10 @@ them in a :class:`Registry`.
 from __future__ import annotations
 
 import functools
+import re
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,7 +29,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_t
 from lxml import etree
 
 from openmps.errors import InvalidArgument, MissingArgument, NotImplementedYet, UnknownProcedure
-from openmps.types import DN, Secret, Upn
+from openmps.types import DN, Secret, Upn, parse_int, shown
 
 
 class Role(Enum):
@@ -111,7 +113,7 @@ class ProcedureSpec:
                 continue
             self._known(child.tag)
             if child.tag in given:
-                raise InvalidArgument(f"'{child.tag}' is given more than once", argument=child.tag)
+                raise InvalidArgument(f"{shown(child.tag)} is given more than once", argument=child.tag)
             given[child.tag] = child
         return self._instance(given, _convert)
 
@@ -123,7 +125,7 @@ class ProcedureSpec:
     def _known(self, name: str) -> None:
         if name not in self._by_name:
             raise InvalidArgument(
-                f"'{name}' is not an argument of {self.namespace}::{self.name}", argument=name
+                f"{shown(name)} is not an argument of {self.namespace}::{self.name}", argument=name
             )
 
     def _instance(self, given: Mapping[str, Any], convert: Callable[[ArgSpec, Any], Any]) -> Any:
@@ -161,6 +163,67 @@ def _exact(name: str, text: str) -> str:
         raise InvalidArgument(f"'{name}' must not contain NUL characters", argument=name)
     if text != text.strip():
         raise InvalidArgument(f"'{name}' must not start or end with whitespace", argument=name)
+    return text
+
+
+# The longest value of a text argument, by its element: AD's rangeUpper of the attribute it becomes
+# (cn, givenName, sn, middleName, mailNickname 64; initials 6; description 1024; sAMAccountName 20,
+# as AD allows for users and as MPS generates it).  Any other text argument is a name of at most 256.
+MAX_TEXT = 256
+MAX_TEXT_OF: dict[str, int] = {
+    "name": 64,
+    "givenName": 64,
+    "sn": 64,
+    "middleName": 64,
+    "initials": 6,
+    "alias": 64,
+    "sAMAccountName": 20,
+    "description": 1024,
+    "planDescription": 1024,
+}
+# Free text may hold line breaks and tabs; names may not.
+FREE_TEXT = frozenset({"description", "planDescription"})
+MAX_PROPERTY_VALUE = 4096  # one value of a <properties> argument (a street address, notes …)
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROL_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unicode categories no text argument may hold: controls; format characters, among them the bidi
+# embeddings, overrides, isolates and marks (U+202A–202E, U+2066–2069, U+200E/F, U+061C) and the
+# zero-width ones (U+200B–200D, U+2060, U+FEFF), which make a name display as another or hide a
+# difference; surrogates, private use and unassigned code points (PRECIS refuses them too).
+_REFUSED_CATEGORIES = {"Cc": "control", "Cf": "invisible formatting", "Cs": "surrogate", "Co": "private-use"}
+
+
+def _refused_character(text: str, *, free: bool) -> str | None:
+    """What makes ``text`` unfit for a text argument (a character named by code point), or None."""
+    if text.isascii():  # nearly every value: only ASCII controls to look for
+        found = (_ASCII_CONTROL_IN_FREE_TEXT if free else _ASCII_CONTROL).search(text)
+        return None if found is None else f"the control character U+{ord(found.group()):04X}"
+    for index, char in enumerate(text):
+        if free and char in "\t\n\r":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cn":
+            return f"the unassigned character U+{ord(char):04X} (at position {index})"
+        if category in _REFUSED_CATEGORIES:
+            return f"the {_REFUSED_CATEGORIES[category]} character U+{ord(char):04X} (at position {index})"
+    return None
+
+
+def checked_text(name: str, text: str, *, limit: int | None = None, free: bool | None = None) -> str:
+    """``text`` if it may be the value of the text argument ``name``: at most its length cap and
+    without a control, bidi, zero-width or other invisible character (line breaks and tabs only
+    in free text).  The one rule for every declared text argument, list item and property value."""
+    limit = MAX_TEXT_OF.get(name, MAX_TEXT) if limit is None else limit
+    if len(text) > limit:
+        raise InvalidArgument(
+            f"'{name}' must be at most {limit} characters long, not {len(text)}: {shown(text)}",
+            argument=name,
+            limit=limit,
+        )
+    problem = _refused_character(text, free=name in FREE_TEXT if free is None else free)
+    if problem is not None:
+        raise InvalidArgument(f"'{name}' must not contain {problem}", argument=name)
     return text
 
 
@@ -220,14 +283,16 @@ def _from_text(spec: ArgSpec, text: str) -> Any:
             return True
         if text.lower() in _FALSE:
             return False
-        raise InvalidArgument(f"'{name}' must be true or false, not '{text}'", argument=name)
+        raise InvalidArgument(f"'{name}' must be true or false, not {shown(text)}", argument=name)
     if text == "":
         raise InvalidArgument(f"'{name}' must not be empty", argument=name)
     if spec.kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidArgument(f"'{name}' must be an integer, not '{text}'", argument=name) from None
+        value = parse_int(text, signed=True)
+        if value is None:
+            raise InvalidArgument(
+                f"'{name}' must be an integer of at most 18 ASCII digits, not {shown(text)}", argument=name
+            )
+        return value
     if spec.kind == "dn":
         try:
             return DN.from_path(text)
@@ -238,7 +303,7 @@ def _from_text(spec: ArgSpec, text: str) -> Any:
             return Upn.parse(text)
         except InvalidArgument as exc:
             raise InvalidArgument(f"'{name}': {exc.description}", argument=name) from None
-    return text
+    return checked_text(name, text)
 
 
 def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
@@ -253,7 +318,7 @@ def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
         item = _text(ArgSpec(spec.attr, Xml(spec.xml.item or ""), "str", True, None), child)
         if not item:
             raise InvalidArgument(f"'{spec.xml.item}' must not be empty", argument=spec.xml.name)
-        yield item
+        yield checked_text(spec.xml.item or spec.xml.name, item)
 
 
 def _properties(element: etree._Element) -> Iterator[Property]:
@@ -264,11 +329,23 @@ def _properties(element: etree._Element) -> Iterator[Property]:
             raise InvalidArgument(
                 "'properties' may only hold <property name=\"…\"> elements", argument="properties"
             )
-        name = child.get("name", "")
-        texts = [v.text or "" for v in child if v.tag == "value"]
+        name = checked_text("property name", child.get("name", ""))
+        where = f"property {shown(name)}"
+        texts = []
+        for value in child:
+            if not isinstance(value.tag, str):
+                continue
+            if value.tag != "value" or len(value):
+                # markup would otherwise be read as the empty text before it, and stored so
+                raise InvalidArgument(
+                    f"{where} may only hold <value> elements of text, not XML", argument="properties"
+                )
+            texts.append(value.text or "")
         if not texts and (child.text or "").strip():
             texts = [child.text or ""]  # <property name="street">1703 NE 91st</property>
-        values = tuple(_exact(f"property '{name}'", t) for t in texts)
+        values = tuple(
+            checked_text(where, _exact(where, t), limit=MAX_PROPERTY_VALUE, free=True) for t in texts
+        )
         yield Property(name, values, append=child.get("mode") == "append")
 
 
@@ -369,8 +446,10 @@ class Registry:
         spec = self._specs.get((namespace.casefold(), name.casefold()))
         if spec is None:
             if namespace.casefold() not in self._namespaces:
-                raise UnknownProcedure(f"unknown namespace '{namespace}'", namespace=namespace)
-            raise UnknownProcedure(f"unknown procedure '{name}' in namespace '{namespace}'", procedure=name)
+                raise UnknownProcedure(f"unknown namespace {shown(namespace)}", namespace=namespace)
+            raise UnknownProcedure(
+                f"unknown procedure {shown(name)} in namespace '{namespace}'", procedure=name
+            )
         return spec
 
     def __iter__(self) -> Iterator[ProcedureSpec]:

@@ -39,6 +39,7 @@ from openmps.errors import (
     RequestRejected,
     RollbackFailed,
 )
+from openmps.types import parse_int, shown
 
 __all__ = ["RunLimits", "StepRunner", "run_request"]
 
@@ -338,10 +339,9 @@ class _Interpreter:
         where = f"<repeat> sourcePath '{repeat.path.text if repeat.path else '.'}' in '{repeat.source}'"
         if value is None:
             raise InvalidArgument(f"{where} selected nothing")
-        try:
-            count = int(value.strip())
-        except ValueError:
-            raise InvalidArgument(f"{where} is {value!r}, not a whole number") from None
+        count = parse_int(value.strip(), signed=True)
+        if count is None:
+            raise InvalidArgument(f"{where} is {shown(value)}, not a whole number in ASCII digits")
         if count < 0:
             raise InvalidArgument(f"{where} is {count}, a negative count")
         if count > self.limits.max_iterations:
