@@ -26,7 +26,7 @@ from openmps.errors import MpsError
 from openmps.namespaces.hosted_exchange.common import holds_directly
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
-from openmps.types import DN
+from openmps.types import DN, parse_int
 
 Entries = Sequence[tuple[DN, dict[str, list[str]]]]
 UNIQUE = ("userPrincipalName", "sAMAccountName", "proxyAddresses")
@@ -173,13 +173,13 @@ def _mailboxes(providers: Providers, users: Entries) -> list[Conflict]:
                 Conflict(dn, f"its mailbox store '{DN.parse(home[0]).rdn_value}' is not registered")
             )
             continue
-        size = (_get(attrs, "mDBOverQuotaLimit") or _get(attrs, "mDBStorageQuota") or [""])[0]
-        if not size.isdigit() or int(size) <= 0:
+        size = parse_int((_get(attrs, "mDBOverQuotaLimit") or _get(attrs, "mDBStorageQuota") or [""])[0])
+        if not size:
             conflicts.append(Conflict(dn, "its mailbox has no size (mDBOverQuotaLimit)"))
             continue
         existing = providers.directory.find(dn)
         if existing is None or ledger.mailbox(existing.guid) is None:
-            needed[store.store_name.casefold()] += int(size)
+            needed[store.store_name.casefold()] += size
     for name, kilobytes in needed.items():
         if kilobytes > stores[name].free_kb:
             conflicts.append(

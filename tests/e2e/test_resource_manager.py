@@ -200,6 +200,29 @@ def test_a_named_mailbox_store_needs_the_organizations_space(stocked: World) -> 
             "0x80070057",
             "'kilobytes'",
         ),
+        # Python's int() reads all of these: only ASCII digits are numbers here
+        (rm("ModifyResources", mailStoreName="MS1", megabytes="1_000"), "0x80070057", "ASCII digits"),
+        (
+            rm("ModifyResources", mailStoreName="MS1", megabytes="\u0661\u0660\u0660\u0660"),
+            "0x80070057",
+            "ASCII",
+        ),
+        (
+            rm(
+                "AllocateOrganization",
+                organization=ALPINE,
+                mailStore=RawXml("<megabytes>\u0661\u0660</megabytes>"),
+            ),
+            "0x80070057",
+            "ASCII digits",
+        ),
+        (
+            rm(
+                "AllocateOrganization", organization=ALPINE, mailStore=RawXml("<megabytes>\u00b2</megabytes>")
+            ),
+            "0x80070057",
+            "ASCII digits",
+        ),
     ],
 )
 def test_bad_input_changes_nothing(stocked: World, document: str, code: str, fragment: str) -> None:
@@ -383,8 +406,20 @@ def test_reallocation_never_takes_space_mailboxes_use(stocked: World) -> None:
             "holds no space",
         ),
         ("<bogus/>", "0x80070057", "bogus"),
+        ("<megabytes>-1_0</megabytes>", "0x80070057", "ASCII digits"),
+        ("<megabytes>\u0661\u0660</megabytes>", "0x80070057", "ASCII digits"),
     ],
-    ids=["zero", "text", "huge", "too-much", "bad-op", "not-held", "unknown-element"],
+    ids=[
+        "zero",
+        "text",
+        "huge",
+        "too-much",
+        "bad-op",
+        "not-held",
+        "unknown-element",
+        "underscore",
+        "arabic-indic",
+    ],
 )
 def test_bad_reallocations_change_nothing(stocked: World, body: str, code: str, fragment: str) -> None:
     allocate_org(stocked, ALPINE, 100)

@@ -28,6 +28,7 @@ from openmps.errors import (
     RequestTooLarge,
     ServiceBusy,
 )
+from openmps.types import parse_int
 
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
@@ -68,7 +69,7 @@ def _credentials(request: Request) -> tuple[str, str]:
 
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and (parse_int(declared) or 0) > limit:
         raise RequestTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():

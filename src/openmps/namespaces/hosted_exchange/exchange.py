@@ -19,7 +19,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.plans.interface import MAIL, PROPERTIES, Plan
-from openmps.types import DN, Upn
+from openmps.types import DN, Upn, parse_int
 
 ADMINISTRATIVE_GROUP = "First Administrative Group"
 STORAGE_GROUP = "First Storage Group"
@@ -89,7 +89,8 @@ class PlanSettings:
                 mail[feature.native_attribute] = value
             elif feature.parent_node == PROPERTIES:
                 properties[feature.native_attribute] = value
-        if not mail.get("size", "").isdigit() or int(mail["size"]) <= 0:
+        size = parse_int(mail.get("size", ""))
+        if not size:
             raise InvalidOperation(f"the plan '{plan.name}' sets no mailbox size", plan=plan.name)
         return cls(plan, mail, properties)
 

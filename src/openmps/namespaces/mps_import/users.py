@@ -35,7 +35,7 @@ from openmps.namespaces.hosted_exchange.mailboxes import (
 from openmps.namespaces.hosted_exchange.users import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.namespaces.mps_import.organizations import NAMESPACE, PreferredDC
 from openmps.resources.interface import BUSINESS, CONSUMER, Store
-from openmps.types import DN, Upn
+from openmps.types import DN, Upn, parse_int
 
 Ctx = ProcedureContext[Providers]
 AUTHENTICATED_USERS = "S-1-5-11"
@@ -137,8 +137,8 @@ class AllocateExistingMailbox:
                     f"'kilobytes' must be positive, not {self.kilobytes}", argument="kilobytes"
                 )
             size = self.kilobytes
-        elif quota is not None and quota.isdigit() and int(quota) > 0:
-            size = int(quota)
+        elif quota is not None and (quota_kb := parse_int(quota)):
+            size = quota_kb
         else:
             raise InvalidArgument(
                 f"{self.path.ldap_path} has no mailbox size (mDBOverQuotaLimit); give kilobytes",

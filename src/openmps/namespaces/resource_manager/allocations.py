@@ -30,7 +30,7 @@ from openmps.resources.placement import (
     place_mailbox,
     plan_organization,
 )
-from openmps.types import DN
+from openmps.types import DN, parse_int, shown
 
 Ctx = ProcedureContext[Providers]
 MAX_KILOBYTES = 1 << 40
@@ -187,12 +187,16 @@ class ReallocateOrganizationMailNoMove:
             if grow:
                 ledger.allocate(org, grow)
             return [allocation_element(providers, org)]
-        change = optional_text(self.mail_store, "megabytes")
-        if change is None or not change.lstrip("-").isdigit() or int(change) == 0:
-            raise InvalidArgument(f"'mailStore/megabytes' must be a non-zero whole number, not '{change}'")
-        delta = checked_megabytes(abs(int(change)), "mailStore/megabytes") * KB_PER_MB
+        text = optional_text(self.mail_store, "megabytes")
+        change = None if text is None else parse_int(text, signed=True)
+        if not change:
+            raise InvalidArgument(
+                f"'mailStore/megabytes' must be a non-zero whole number in ASCII digits, "
+                f"not {shown(text or '')}"
+            )
+        delta = checked_megabytes(abs(change), "mailStore/megabytes") * KB_PER_MB
         slots = ledger.slots(org, BUSINESS)
-        if int(change) < 0:
+        if change < 0:
             if len(slots) != 1:
                 raise InvalidArgument(
                     f"the organization has {len(slots)} mail stores: say in sourceMailStores which "

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from openmps.errors import InvalidArgument, MissingArgument
+from openmps.types import parse_int, shown
 
 MAX_MEGABYTES = 1 << 30  # 1 PB: larger is a typo, not a store
 
@@ -54,11 +55,13 @@ def checked_megabytes(value: int, name: str = "megabytes") -> int:
 
 def megabytes(parent: etree._Element, name: str = "megabytes") -> int:
     value = text(parent, name)
-    if not value.isdigit() or not 0 < int(value) <= MAX_MEGABYTES:
+    number = parse_int(value)
+    if number is None or not 0 < number <= MAX_MEGABYTES:
         raise InvalidArgument(
-            f"'{parent.tag}/{name}' must be whole megabytes from 1 to {MAX_MEGABYTES}, not '{value}'"
+            f"'{parent.tag}/{name}' must be whole megabytes from 1 to {MAX_MEGABYTES} in ASCII digits, "
+            f"not {shown(value)}"
         )
-    return int(value)
+    return number
 
 
 def flag(parent: etree._Element, name: str, *, default: bool) -> bool:
