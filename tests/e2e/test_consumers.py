@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from openmps.app import Deployment
-from support import RawXml, check_invariants, he, mail_stores, make_alpineskihouse, ok, org_path, refused, rm
+from support import (
+    RawXml,
+    check_invariants,
+    create_user,
+    he,
+    mail_stores,
+    make_alpineskihouse,
+    ok,
+    org_path,
+    refused,
+    rm,
+)
 
 ALPINE = org_path("WH", "alpineskihouse")
 BASE = ALPINE[7:]
@@ -174,3 +185,42 @@ def test_consumer_storage_runs_out_and_types_do_not_mix(d: Deployment) -> None:
     refused(d, he("DeleteBusinessUser", path=c1), "0x80131509", "is a ConsumerUser")
     c0 = f"LDAP://CN=c0@alpineskihouse.com,{BASE}"
     refused(d, he("ChangeUserMailboxPlan", path=c0, planName="BaseMail"), "0x80131509", "ConsumerUser")
+
+
+def test_consumer_store_space_goes_to_consumer_users_only(d: Deployment) -> None:
+    """AllocateConsumerUserMailbox, called directly, refuses a business user (its space would lie
+    outside its organization's pool) and a UPN that is not the target's; nothing is allocated."""
+    create_user(d, ALPINE, "biz@alpineskihouse.com")
+    biz = f"LDAP://CN=biz@alpineskihouse.com,{BASE}"
+    allocate = {"kilobytes": 1000}
+    refused(
+        d,
+        rm(
+            "AllocateConsumerUserMailbox", userPrincipalName="biz@alpineskihouse.com", mailbox=biz, **allocate
+        ),
+        "0x80070057",
+        "is not a consumer user",
+    )
+    ok(d.submit(consumer_request()))
+    refused(
+        d,
+        rm(
+            "AllocateConsumerUserMailbox", userPrincipalName="biz@alpineskihouse.com", mailbox=ZED, **allocate
+        ),
+        "0x80070057",
+        "'userPrincipalName'",
+        "is not the UPN of",
+    )
+    assert set(consumer_allocated(d).values()) == {0}
+    store = ok(
+        d.submit(
+            rm(
+                "AllocateConsumerUserMailbox",
+                userPrincipalName="ZED@alpineskihouse.com",
+                mailbox=ZED,
+                **allocate,
+            )
+        )
+    )
+    assert store.findtext("data/mailStore/mailStoreName") == "Consumer1"
+    check_invariants(d.sql)

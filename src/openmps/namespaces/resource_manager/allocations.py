@@ -30,10 +30,11 @@ from openmps.resources.placement import (
     place_mailbox,
     plan_organization,
 )
-from openmps.types import DN, parse_int, shown
+from openmps.types import DN, fold, parse_int, shown
 
 Ctx = ProcedureContext[Providers]
 MAX_KILOBYTES = 1 << 40
+CONSUMER_USER = "ConsumerUser"  # the customer type CreateConsumerUser records (Plans database)
 
 
 def customer_org(providers: Providers, dn: DN) -> Org:
@@ -355,9 +356,26 @@ class AllocateConsumerUserMailbox:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         ledger = providers.resources
-        entry = providers.directory.find_many([self.mailbox], attributes=("objectClass",)).get(self.mailbox)
+        wanted = ("objectClass", "userPrincipalName")
+        entry = providers.directory.find_many([self.mailbox], attributes=wanted).get(self.mailbox)
         if entry is None or not entry.has_class("user"):
             raise InvalidArgument(f"{self.mailbox.ldap_path} is not a user", dn=str(self.mailbox))
+        # Consumer stores are for consumers only: a business user placed here would hold space
+        # outside its organization's pool, where no quota of the organization counts it.
+        record = providers.plans.customer(entry.guid)
+        if record is None or record.customer_type != CONSUMER_USER:
+            raise InvalidArgument(
+                f"{self.mailbox.ldap_path} is not a consumer user (CreateConsumerUser makes one)",
+                argument="mailbox",
+                dn=str(self.mailbox),
+            )
+        upn = entry.first("userPrincipalName") or ""
+        if fold(upn) != fold(self.user_principal_name):
+            raise InvalidArgument(
+                f"'userPrincipalName' {shown(self.user_principal_name)} is not the UPN of "
+                f"{self.mailbox.ldap_path}",
+                argument="userPrincipalName",
+            )
         if not 0 < self.kilobytes <= MAX_KILOBYTES:
             raise InvalidArgument(f"'kilobytes' must be from 1 to {MAX_KILOBYTES}, not {self.kilobytes}")
         stores = ledger.stores(CONSUMER)
