@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from openmps.app import Deployment
-from openmps.db.schema import audit_log, metadata
+from openmps.db.schema import audit_log, entry_values, metadata
 from openmps.directory import naming
 from openmps.directory.naming import sam_candidates, sam_seed
 from openmps.errors import ConstraintViolation
@@ -286,3 +286,36 @@ def test_add_account_retries_only_a_taken_name(org: Deployment) -> None:
         assert exc_info.value.fields["attr"] == "proxyAddresses"
         assert not directory.exists(base.child("CN", "team3"))
     assert names[0] == "team" and re.fullmatch(r"team[0-9]{3}", names[1] or ""), names
+
+
+# --- reserved names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["krbtgt", "KRBTGT", "ｋｒｂｔｇｔ", "Administrator", "Domain Admins", "domain users", "Schema Admins",
+     "Enterprise Admins", "Guest", "Admins@contoso", "CSRAdmins@x", "AllUsers@Any Org", "allcustomers@x"],
+)  # fmt: skip
+def test_reserved_names(name: str) -> None:
+    assert naming.is_reserved(name)
+
+
+@pytest.mark.parametrize("name", ["admin", "Admins", "Domain Admins 2", "krbtgt2", "Sales@contoso", "bob"])
+def test_ordinary_names(name: str) -> None:
+    assert not naming.is_reserved(name)
+
+
+def test_a_users_cn_may_have_a_role_groups_shape() -> None:
+    assert not naming.is_reserved("admins@contoso.com", role_shape=False)  # a user's cn is its UPN
+    assert naming.is_reserved("Administrator", role_shape=False)
+
+
+def test_every_role_group_the_builder_names_is_reserved(deployment: Deployment) -> None:
+    """The role groups of delegation/layout.py keep the shape naming.ROLE_GROUP_ROLES knows."""
+    with deployment.sql.connect() as conn:
+        groups = [
+            r.value
+            for r in conn.execute(select(entry_values.c.value).where(entry_values.c.name == "cn"))
+            if "@" in r.value
+        ]
+    assert groups and all(naming.is_reserved(g) for g in groups), groups

@@ -39,6 +39,7 @@ def initialize_directory(providers: Providers, *, domain_sid: str, admin_passwor
             "groupType": ["-2147483646"],
             "objectSid": [domain_admins_sid],
         },
+        builtin=True,
     )
     upn = f"administrator@{layout.dns_name}"
     providers.passwords.check_policy(admin_password, account_names=("administrator",))
@@ -53,6 +54,7 @@ def initialize_directory(providers: Providers, *, domain_sid: str, admin_passwor
             "userPassword": [providers.passwords.hash(admin_password)],
             "objectSid": [f"{domain_sid}-500"],
         },
+        builtin=True,
     )
     directory.modify(layout.domain_admins, [Change.add("member", str(layout.administrator))])
     build_organization(providers, parent=None, dn=layout.hosting, kind=OrgType.HOSTING)

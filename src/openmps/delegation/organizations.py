@@ -99,6 +99,7 @@ def build_organization(
                 at,
                 {"objectClass": ["top", "group"], "cn": [at.rdn_value], "groupType": [GLOBAL_SECURITY_GROUP]},
                 at.rdn_value,
+                builtin=True,  # the role groups, <Role>@<Org>: names no tenant may take
             )
             held: set[DN] = set()
         else:

@@ -11,9 +11,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from openmps.directory import acl, wellknown
 from openmps.directory.filters import Filter
 from openmps.directory.interface import Change, Directory, Entry, Scope
-from openmps.directory.naming import sam_candidates
-from openmps.errors import ConstraintViolation, NotFound
-from openmps.types import DN
+from openmps.directory.naming import is_reserved, sam_candidates
+from openmps.errors import ConstraintViolation, InvalidArgument, NotFound
+from openmps.types import DN, shown
 
 SECURITY_DESCRIPTOR = "nTSecurityDescriptor"
 SAM_ACCOUNT_NAME = "sAMAccountName"
@@ -68,14 +68,22 @@ class DirectoryService:
         self.backend.move(dn, new_dn)
         self._dacls.clear()
 
-    def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
+    def add(self, dn: DN, attributes: Mapping[str, Iterable[str]], *, builtin: bool = False) -> Entry:
         """Add an entry.  Unique values (``UNIQUE_ATTRIBUTES``) are the backend's guarantee: each
-        backend enforces them atomically and answers ConstraintViolation (see the contract tests)."""
+        backend enforces them atomically and answers ConstraintViolation (see the contract tests).
+
+        An account, group or contact may not take a reserved name (``naming.is_reserved``) as its
+        cn, sAMAccountName or the local part of its userPrincipalName, unless ``builtin``: the
+        bootstrap's and the organization builder's own principals."""
+        if not builtin:
+            attributes = _refuse_reserved(attributes)
         return self.backend.add(dn, attributes)
 
     # --- naming -----------------------------------------------------------------------------------
 
-    def add_account(self, dn: DN, attributes: Mapping[str, Iterable[str]], seed: str) -> Entry:
+    def add_account(
+        self, dn: DN, attributes: Mapping[str, Iterable[str]], seed: str, *, builtin: bool = False
+    ) -> Entry:
         """Add a user or group with the first free sAMAccountName of the MPS algorithm for ``seed``
         (seed 003), or ConstraintViolation.
 
@@ -85,7 +93,7 @@ class DirectoryService:
         tried = []
         for candidate in _candidates(seed):
             try:
-                return self.add(dn, {**attributes, SAM_ACCOUNT_NAME: [candidate]})
+                return self.add(dn, {**attributes, SAM_ACCOUNT_NAME: [candidate]}, builtin=builtin)
             except ConstraintViolation as exc:
                 if str(exc.fields.get("attr", "")).lower() != SAM_ACCOUNT_NAME.lower():
                     raise
@@ -148,6 +156,31 @@ class DirectoryService:
             raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
         chain = [item for item in (self._dacls[n] for n in nodes) if item is not None]
         return acl.check_access(token=token, chain=chain, desired=desired)
+
+
+_PRINCIPAL_CLASSES = frozenset({"user", "group", "contact", "person", "computer", "inetorgperson"})
+_NAMED_BY = ("cn", "samaccountname", "userprincipalname")
+
+
+def _refuse_reserved(attributes: Mapping[str, Iterable[str]]) -> Mapping[str, Iterable[str]]:
+    """``attributes`` (with the values read here as lists) if they name no principal by a reserved
+    name, else InvalidArgument naming the name and the attribute."""
+    values = {k: v if isinstance(v, list | tuple) else list(v) for k, v in attributes.items()}
+    by_key = {k.lower(): k for k in values}
+    classes = {c.lower() for c in values.get(by_key.get("objectclass", ""), ())}
+    if not classes & _PRINCIPAL_CLASSES:
+        return values
+    for key in _NAMED_BY:
+        for value in values.get(by_key.get(key, ""), ()):
+            name = value.rpartition("@")[0] if key == "userprincipalname" else value
+            if is_reserved(name, role_shape=key != "cn" or "user" not in classes):
+                attr = by_key[key]
+                raise InvalidArgument(
+                    f"{shown(name)} ({attr}) is a name reserved for the directory's own accounts and groups",
+                    attr=attr,
+                    value=name,
+                )
+    return values
 
 
 def _candidates(seed: str) -> Iterator[str]:
