@@ -200,6 +200,16 @@ def test_a_named_mailbox_store_needs_the_organizations_space(stocked: World) -> 
             "0x80070057",
             "'kilobytes'",
         ),
+        (
+            rm("AddExchangeResources", mailStores=mail_stores(("EXBE09", "MS\u202e9", 10, True))),
+            "0x80070057",
+            "'mailStore/mailStoreName' must not contain the invisible formatting character U+202E",
+        ),
+        (
+            rm("AddExchangeResources", mailStores=mail_stores(("EXBE09", "M" * 257, 10, True))),
+            "0x80070057",
+            "'mailStore/mailStoreName' must be at most 256 characters",
+        ),
         # Python's int() reads all of these: only ASCII digits are numbers here
         (rm("ModifyResources", mailStoreName="MS1", megabytes="1_000"), "0x80070057", "ASCII digits"),
         (

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from openmps.engine.declaration import checked_text
 from openmps.errors import InvalidArgument, MissingArgument
 from openmps.types import parse_int, shown
 
@@ -35,7 +36,7 @@ def optional_text(parent: etree._Element, name: str) -> str | None:
     value = found[0].text or ""
     if not value or value != value.strip() or "\x00" in value or len(found[0]):
         raise InvalidArgument(f"'{where}' must be non-empty text without stray whitespace", argument=where)
-    return value
+    return checked_text(where, value)  # the rule of every text argument: server and store names
 
 
 def text(parent: etree._Element, name: str) -> str:
