@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -13,6 +14,7 @@ from sqlalchemy import inspect, text
 from openmps.db.schema import metadata
 from openmps.db.store import MIGRATIONS, make_engine, migrate, sqlite_url
 from openmps.types import DN
+from support import create_database
 
 
 def test_migrations_match_the_schema(tmp_path: Path) -> None:
@@ -40,10 +42,17 @@ def test_constraint_names_follow_the_naming_convention(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_keys_of_names_written_before_are_refolded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_keys_of_names_written_before_are_refolded(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
     """0010: keys stored casefolded only (full width kept) are recomputed folded, so an existing
     full-width name and its ASCII look-alike collide after the upgrade."""
-    engine = make_engine(sqlite_url(tmp_path / "f.db"))
+    if database == "sqlite":
+        url = sqlite_url(tmp_path / "f.db")
+    else:
+        url = create_database(request.getfixturevalue("postgres_server"), "refold")
+    engine = make_engine(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
