@@ -17,7 +17,20 @@ from openmps.directory.interface import Change
 from openmps.namespaces.managed_ocs.common import SIP_ADDRESS
 from openmps.namespaces.managed_ocs.sip_users import ENABLED
 from openmps.types import DN
-from support import RawXml, World, he, mail_stores, ok, org_path, request_xml, rm, snapshot
+from openmps.web.app import create_app
+from support import (
+    USER_PASSWORD,
+    AsgiClient,
+    RawXml,
+    World,
+    he,
+    mail_stores,
+    ok,
+    org_path,
+    request_xml,
+    rm,
+    snapshot,
+)
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -151,11 +164,18 @@ def test_business_organizations(world: World) -> None:
     allowed_as(world, "reseller_admin", create("unused.example"))
 
 
-def test_vanity_domains_need_the_role_that_adding_a_domain_needs(world: World) -> None:
+@pytest.fixture
+def with_consumer(world: World) -> World:
+    """cons@alpineskihouse.com, a consumer with a mailbox: what a vanity domain is given to."""
     d = world.deployment
     ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
     consumer = {"userPrincipalName": "cons@alpineskihouse.com", "sAMAccountName": "c_cons"}
     ok(d.submit(he("CreateConsumerUser", container=ALPINE, planName="ConsumerMail", **consumer)))
+    return world
+
+
+def test_vanity_domains_need_the_role_that_adding_a_domain_needs(with_consumer: World) -> None:
+    world = with_consumer
 
     def vanity(domain: str) -> str:
         return he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain=domain)
@@ -252,3 +272,25 @@ def test_the_role_test_is_no_procedure_of_the_api(world: World) -> None:
     document = he("TestOrgCreator_", path=ALPINE)
     refused_as(world, "customer_admin", document, "0x80070032", "unknown procedure")
     refused_as(world, "domain_admin", document, "0x80070032", "unknown procedure")
+
+
+def test_the_attack_over_http(with_consumer: World) -> None:
+    """The issue's report, as it was sent: a customer's admin takes the provider's SIP domain and
+    makes itself sip:administrator@fabrikam.com, then claims a free name as a vanity domain."""
+    world = with_consumer
+    client = AsgiClient(create_app(world.deployment))
+    boss = ("boss@alpineskihouse.com", USER_PASSWORD)
+
+    def post(document: str) -> int:
+        response = client.post(
+            "/provisioning", content=document.encode(), auth=boss, headers={"content-type": "text/xml"}
+        )
+        return response.status_code
+
+    assert post(request_xml(MANAGED, "CreateSipDomain", organization=ALPINE, address="fabrikam.com")) == 403
+    uri = "sip:administrator@fabrikam.com"
+    assert post(request_xml(MANAGED, "CreateSipUser", user=WORKER, enabled=True, primaryURI=uri)) == 409
+    assert post(request_xml(MANAGED, "CreateSipDomain", organization=ALPINE, address="contoso.com")) == 403
+    assert post(he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="free.example")) == 403
+    create = he("CreateBusinessOrganization", container=WH, name="newco", SMTPDomain="free.example")
+    ok(world.submit(create, "reseller_admin"))
