@@ -294,3 +294,16 @@ def test_the_attack_over_http(with_consumer: World) -> None:
     assert post(he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="free.example")) == 403
     create = he("CreateBusinessOrganization", container=WH, name="newco", SMTPDomain="free.example")
     ok(world.submit(create, "reseller_admin"))
+
+
+def test_the_hosting_organizations_suffixes_are_the_providers_names_too(world: World) -> None:
+    with world.deployment.transaction() as providers:
+        providers.directory.modify(providers.layout.hosting, [Change.add("uPNSuffixes", "hoster.example")])
+
+    def create(domain: str) -> str:
+        return he("CreateBusinessOrganization", container=WH, name="newco", SMTPDomain=domain)
+
+    refused_as(world, "reseller_admin", create("Hoster.example"), IN_USE, "is the provider's own")
+    refused_as(world, "reseller_admin", create("mail.hoster.example"), DENIED, "'hoster.example'")
+    refused_as(world, "domain_admin", create("hoster.example"), IN_USE, "is the provider's own")
+    allowed_as(world, "hosting_admin", create("mail.hoster.example"))
