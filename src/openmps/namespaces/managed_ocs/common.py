@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from openmps.delegation.domains import SIP_DOMAIN_CLASS, provider_domains, sip_domain_entries
+from openmps.delegation.domains import SIP_DOMAIN_CLASS as SIP_DOMAIN_CLASS  # its old home: re-exported
+from openmps.delegation.domains import provider_domains, sip_domain_entries
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
