@@ -24,6 +24,7 @@ from openmps.delegation.session import Providers
 from openmps.directory.interface import normalize_value
 from openmps.errors import MpsError
 from openmps.namespaces.hosted_exchange.common import holds_directly
+from openmps.namespaces.hosted_exchange.domains import free_domain
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
 from openmps.types import DN, parse_int
@@ -135,6 +136,7 @@ def check(providers: Providers, entries: Entries) -> tuple[list[DN], list[DN], l
                 continue
             users.append(moved.get(dn, dn))
     conflicts += _duplicates(providers, entries, moved)
+    conflicts += _domains(providers, [(dn, in_file[dn]) for dn in orgs if kinds[dn] is OrgType.CUSTOMER])
     wanted = set(users)
     conflicts += _mailboxes(
         providers, [(moved.get(dn, dn), in_file[dn]) for dn, _ in entries if moved.get(dn, dn) in wanted]
@@ -155,6 +157,23 @@ def _duplicates(providers: Providers, entries: Entries, moved: dict[DN, DN]) -> 
                 holder = providers.directory.backend.holder(attr, value)
                 if holder is not None and holder not in (dn, moved.get(dn)):
                     conflicts.append(Conflict(dn, f"{attr} '{value}' is already in use"))
+    return conflicts
+
+
+def _domains(providers: Providers, orgs: Entries) -> list[Conflict]:
+    """Business organizations' UPN suffixes that are the provider's names or someone else's: the
+    rule ImportOrganization applies (hosted_exchange/domains.py), told for all before any write."""
+    conflicts = []
+    seen: Counter[str] = Counter(s.lower() for _, attrs in orgs for s in _get(attrs, "uPNSuffixes"))
+    for dn, attrs in orgs:
+        existing = providers.directory.find(dn)
+        for suffix in _get(attrs, "uPNSuffixes"):
+            if seen[suffix.lower()] > 1:
+                conflicts.append(Conflict(dn, f"uPNSuffixes '{suffix}' appears more than once in the file"))
+            try:
+                free_domain(providers, suffix, owner=existing.guid if existing is not None else None)
+            except MpsError as error:
+                conflicts.append(Conflict(dn, error.description))
     return conflicts
 
 

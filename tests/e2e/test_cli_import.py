@@ -127,6 +127,29 @@ def test_conflicts_are_all_reported_and_nothing_is_written(home: Path, tmp_path:
     d.sql.dispose()
 
 
+def test_organizations_take_no_ones_domain(home: Path, tmp_path: Path) -> None:
+    """The provider's name, another organization's or one the file gives twice: each is told
+    in the dry run, and nothing is written."""
+    d = open_deployment(home)
+    before = snapshot(d)
+    text = ldif(4, 0)
+    for o, suffix in ((1, "fabrikam.com"), (2, "alpineskihouse.com"), (3, "t0.example")):
+        text = text.replace(f"uPNSuffixes: t{o}.example", f"uPNSuffixes: {suffix}")
+    code, output = run(home, tmp_path, text, "--dry-run")
+    assert code == 1
+    for problem in (
+        "the domain 'fabrikam.com' is the provider's own",
+        "the domain 'alpineskihouse.com' is already in use",
+        "uPNSuffixes 't0.example' appears more than once in the file",
+    ):
+        assert problem in output, problem
+    assert "OU=alpineskihouse" not in output  # the holder is not named
+    assert snapshot(d) == before
+    code, output = run(home, tmp_path, ldif(4, 0), "--dry-run")
+    assert code == 0 and "no conflicts" in output
+    d.sql.dispose()
+
+
 def test_departments_and_their_users_are_imported(home: Path, tmp_path: Path) -> None:
     d = open_deployment(home)
     sales = "OU=Sales,OU=t0,OU=WH,OU=Hosting,DC=fabrikam,DC=com"

@@ -125,7 +125,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeleteSharedPool": (ocs("DeleteSharedPool", poolFQDN="spare.fabrikam.com"), DOMAIN_ONLY),
     "GetPools": (ocs("GetPools"), DOMAIN_ONLY),
     "Managed Office Communications Server::CreateSipDomain": (
-        ocs("CreateSipDomain", organization=ALPINE, address="im.alpine.example"),
+        ocs("CreateSipDomain", organization=ALPINE, address="spare.example"),  # its own: UserCreators
         CUSTOMER_WRITE,
     ),
     "Managed Office Communications Server::DeleteSipDomain": (
@@ -157,7 +157,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "Hosted Office Communications Server::CreateSipDomain": (
-        hocs("CreateSipDomain", organization=ALPINE, address="im2.alpine.example"),
+        hocs("CreateSipDomain", organization=ALPINE, address="spare.example"),
         CUSTOMER_WRITE,
     ),
     "Hosted Office Communications Server::DeleteSipDomain": (
@@ -225,7 +225,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DeleteConsumerUser": (he("DeleteConsumerUser", path=CONSUMER), CUSTOMER_WRITE),
     "CreateConsumerVanityDomain": (
         he("CreateConsumerVanityDomain", path=CONSUMER, name="me", SMTPDomain="vanity.example"),
-        CUSTOMER_WRITE,
+        ORG_MANAGE,  # a new domain: CreateSMTPDomain's role (issue 18)
     ),
     "GetBusinessUser": (he("GetBusinessUser", path=WORKER), CUSTOMER_READ),
     "GetBusinessUsers": (he("GetBusinessUsers", path=ALPINE), CUSTOMER_READ),

@@ -20,7 +20,7 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
-from openmps.namespaces.hosted_exchange.domains import free_domain, record_domain
+from openmps.namespaces.hosted_exchange.domains import claim_domain, record_domain
 from openmps.namespaces.hosted_exchange.mailboxes import CONSUMER_USER, remove_mailbox
 from openmps.namespaces.hosted_exchange.users import NewUser, checked_sam
 from openmps.plans.interface import VANITY
@@ -83,10 +83,15 @@ class DeleteConsumerUser:
 
 
 @procedure(
-    NAMESPACE, "CreateConsumerVanityDomain", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP"
+    NAMESPACE, "CreateConsumerVanityDomain", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP"
 )
 class CreateConsumerVanityDomain:
-    """Give a consumer a domain of its own: ``<name>@<SMTPDomain>`` becomes its primary address."""
+    """Give a consumer a domain of its own: ``<name>@<SMTPDomain>`` becomes its primary address.
+
+    The domain is new to the deployment, so this needs the role that adding any domain needs
+    (CreateSMTPDomain's OrgCreator), not the UserCreator MPS documents: otherwise a customer's
+    administrator could claim any unused name for everyone (issue 18).
+    """
 
     path: Annotated[DN, Xml("path", "LDAP path of the consumer user")]
     name: Annotated[str, Xml("name", "the local part of the new primary address")]
@@ -101,7 +106,8 @@ class CreateConsumerVanityDomain:
             raise InvalidOperation(
                 f"{self.path.ldap_path} has no mailbox; CreateMailbox first", dn=str(self.path)
             )
-        domain = free_domain(providers, self.smtp_domain)
+        org = providers.org_chain(self.path)[0]
+        domain = claim_domain(ctx, self.smtp_domain, org=org.dn, owner=entry.guid, checked=True)
         address = exchange.smtp_address(f"{self.name}@{domain}", "name")
         record_domain(providers, entry.guid, domain, VANITY, self.create_smtp_domain)
         others = [v.split(":", 1)[1] for v in entry.get("proxyAddresses")]

@@ -24,7 +24,7 @@ from openmps.namespaces.hosted_exchange.common import (
     org_at,
     property_attributes,
 )
-from openmps.namespaces.hosted_exchange.domains import free_domain, record_domain
+from openmps.namespaces.hosted_exchange.domains import claim_domain, record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.render import org_element, properties_element
 from openmps.plans.interface import PRIMARY
@@ -108,7 +108,7 @@ class CreateBusinessOrganization:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         parent = org_at(providers, self.container, OrgType.RESELLER)
-        domain = free_domain(providers, self.smtp_domain)
+        domain = claim_domain(ctx, self.smtp_domain, org=self.container, checked=True)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
         attrs["uPNSuffixes"] = [domain]

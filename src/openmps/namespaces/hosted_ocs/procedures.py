@@ -133,11 +133,9 @@ class CreateSipDomain(_OrgDomain):
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _subscribed(ctx.providers, organization_at(ctx.providers, self.organization))
+        # as the caller, not the service account: which names it may claim depends on who it is
         result = ctx.call(
-            MANAGED,
-            "CreateSipDomain",
-            args(organization=self.organization, address=self.address),
-            as_service=True,
+            MANAGED, "CreateSipDomain", args(organization=self.organization, address=self.address)
         )
         return [e for e in result if e.tag == "sipDomain"]
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from openmps.delegation.domains import SIP_DOMAIN_CLASS as SIP_DOMAIN_CLASS  # its old home: re-exported
+from openmps.delegation.domains import provider_domains, sip_domain_entries
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
@@ -27,7 +29,6 @@ NAMESPACE = "Managed Office Communications Server"
 PreferredDC = Annotated[
     str | None, Xml("preferredDomainController", "accepted for MPS compatibility; OpenMPS has one directory")
 ]
-SIP_DOMAIN_CLASS = "serviceConnectionPoint"
 SIP_SERVICE = "RTC SIP Domain"
 SIP_ADDRESS = "msRTCSIP-PrimaryUserAddress"
 HOME_POOL = "msRTCSIP-PrimaryHomeServer"
@@ -67,17 +68,16 @@ def sip_uri(text: str) -> Upn:
 
 def domain_holder(providers: Providers, domain: str) -> DN | None:
     """The SIP domain entry for ``domain`` anywhere in the hosting tree."""
-    found = providers.directory.search(
-        providers.layout.hosting,
-        Scope.SUBTREE,
-        filters.and_(filters.eq("objectClass", SIP_DOMAIN_CLASS), filters.eq("serviceDNSName", domain)),
-        limit=1,
-    )
+    found = sip_domain_entries(providers, domain)
     return found[0].dn if found else None
 
 
 def usable_domains(providers: Providers, org: Org) -> dict[str, str]:
-    """The SIP domains ``org`` may use: its own (Tenant) and its reseller's (Parent)."""
+    """The SIP domains ``org`` may use: its own (Tenant) and its reseller's (Parent).
+
+    Never one of the provider's own names, even if an entry says so: one claimed before that was
+    refused gives no address on it (a user with one cannot be enabled again).
+    """
     chain = providers.org_chain(org.dn)
     owners = [(org, "Tenant")]
     if org.kind is OrgType.CUSTOMER and len(chain) > 1 and chain[1].kind is OrgType.RESELLER:
@@ -91,6 +91,8 @@ def usable_domains(providers: Providers, org: Org) -> dict[str, str]:
             container, Scope.ONELEVEL, filters.eq("objectClass", SIP_DOMAIN_CLASS)
         ):
             found.setdefault((entry.first("serviceDNSName") or "").lower(), role)
+    for name in provider_domains(providers):
+        found.pop(name, None)
     return found
 
 

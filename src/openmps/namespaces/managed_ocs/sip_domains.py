@@ -7,6 +7,7 @@ from typing import Annotated
 
 from lxml import etree
 
+from openmps.delegation.domains import SIP_DOMAIN_CLASS
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
@@ -14,10 +15,10 @@ from openmps.directory.interface import Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import ConstraintViolation, InvalidArgument, NotEmpty, NotFound
+from openmps.namespaces.hosted_exchange.domains import claim_domain, holds_domain
 from openmps.namespaces.managed_ocs.common import (
     NAMESPACE,
     SIP_ADDRESS,
-    SIP_DOMAIN_CLASS,
     SIP_SERVICE,
     PreferredDC,
     domain_holder,
@@ -54,12 +55,16 @@ class _OrgDomain:
     NAMESPACE, "CreateSipDomain", requires=Role.USER_CREATOR, scope="organization", right="DS_CREATE_CHILD"
 )
 class CreateSipDomain(_OrgDomain):
-    """Give an organization a SIP domain; no other organization may hold it."""
+    """Give an organization a SIP domain: one of its own SMTP domains, or, for its OrgCreators, a
+    name no one holds; no other organization may hold it in any way."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         org = organization_at(providers, self.organization)
         domain = fqdn(self.address)
+        if not holds_domain(providers, org, domain):
+            # a name new to the deployment: the rule of every claim (hosted_exchange/domains.py)
+            claim_domain(ctx, domain, org=org.dn, owner=org.entry.guid)
         if domain_holder(providers, domain) is not None:
             # not naming the holder: it may be another reseller's tenant
             raise ConstraintViolation(f"the SIP domain '{domain}' is already in use", domain=domain)

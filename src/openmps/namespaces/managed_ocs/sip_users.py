@@ -206,6 +206,8 @@ class SetSipUserProperties(_SipOptions):
             changes.append(Change.replace(ENABLED, _bool(self.enabled)))
         if self.primary_uri is not None:
             changes.append(Change.replace(SIP_ADDRESS, _address(providers, org, self.primary_uri)))
+        elif self.enabled:  # enabling again: its address must still be on a domain it may use
+            _address(providers, org, entry.first(SIP_ADDRESS) or "")
         home = self._home(providers, required=False)
         if home is not None:
             changes.append(Change.replace(HOME_POOL, str(home)))

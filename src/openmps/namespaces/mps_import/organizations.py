@@ -21,7 +21,8 @@ from openmps.directory.interface import Change
 from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import ConstraintViolation, InvalidArgument, InvalidOperation, NotFound
+from openmps.errors import InvalidArgument, InvalidOperation, NotFound
+from openmps.namespaces.hosted_exchange.domains import free_domain
 from openmps.namespaces.hosted_exchange.render import org_element
 from openmps.plans.interface import PRIMARY, SECONDARY
 from openmps.types import DN
@@ -110,6 +111,14 @@ def enable_department(providers: Providers, org: Org, dn: DN) -> etree._Element:
     return element
 
 
+def _check_suffixes(providers: Providers, path: DN) -> None:
+    """An OU's UPN suffixes become its users' domains once it is an organization: each must be
+    no one else's and not the provider's (ConstraintViolation), whoever moved the OU here."""
+    entry = providers.directory.get(path)
+    for suffix in entry.get("uPNSuffixes"):
+        free_domain(providers, suffix, owner=entry.guid)
+
+
 @procedure(NAMESPACE, "EnableOrganizationForHosting", requires=Role.DOMAIN_ADMIN)
 class EnableOrganizationForHosting:
     """Configure an existing OU as a reseller or customer organization, or repair one: child
@@ -123,6 +132,7 @@ class EnableOrganizationForHosting:
         parent, kind = _place(ctx.providers, self.path, self.policy)
         if kind is None:
             return [enable_department(ctx.providers, parent, self.path)]
+        _check_suffixes(ctx.providers, self.path)
         built = build_organization(ctx.providers, parent=parent, dn=self.path, kind=kind, repair=True)
         return [org_element(built)]
 
@@ -207,9 +217,7 @@ def _import_domains(providers: Providers, org: Org) -> None:
         domain = suffix.lower()
         if domain in held:
             continue
-        record = catalogue.domain(domain)
-        if record is not None:  # not naming the holder: it may be another reseller's tenant
-            raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain)
+        free_domain(providers, domain, owner=guid)
         kind = SECONDARY if has_primary else PRIMARY
         catalogue.add_domain(guid, domain, domain_type=kind, recipient_policy=False)
         catalogue.log_event(guid, guid, "AA", f"{kind} {domain}")
