@@ -232,6 +232,27 @@ def test_a_recently_verified_client_keeps_working_through_a_lockout(org: Deploym
     throttled(sign_in, BOSS, WRONG)
 
 
+def test_a_disabled_account_loses_its_remembered_password(org: Deployment) -> None:
+    """Its client's further attempts are counted and locked out like any other failure."""
+    sign_in = authenticator(org, Clock(), lockout_threshold=2)
+    sign_in.authenticate(BOSS, USER_PASSWORD)
+    with org.transaction() as providers:
+        providers.directory.modify(BOSS_DN, [Change.replace("userAccountControl", "514")])
+    refused(sign_in, BOSS, USER_PASSWORD)
+    refused(sign_in, BOSS, USER_PASSWORD)
+    throttled(sign_in, BOSS, USER_PASSWORD)
+
+
+def test_a_spray_of_names_makes_the_counters_forget_never_grow(org: Deployment) -> None:
+    sign_in = authenticator(org, Clock(), lockout_threshold=1, max_entries=3)
+    names = [f"spray{i}@alpineskihouse.com" for i in range(5)]
+    for upn in names:
+        refused(sign_in, upn, WRONG)
+    for upn in names[-3:]:
+        throttled(sign_in, upn, WRONG)
+    refused(sign_in, names[0], WRONG)  # the oldest lock was forgotten to keep the table bounded
+
+
 def test_an_address_is_throttled_across_account_names(org: Deployment) -> None:
     clock = Clock()
     sign_in = authenticator(org, clock, address_failures=3, address_window=60.0, lockout_threshold=100)

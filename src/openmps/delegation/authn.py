@@ -130,11 +130,16 @@ class _Failures:
             self._until.pop(stale, None)
         if len(times) < self._limit:
             return False
+        self._until.pop(key, None)  # re-inserted last: the dict stays ordered by when blocks began
         self._until[key] = (
             now + self._block if self._block is not None else times[-self._limit] + self._window
         )
         if self._block is not None:
             del self._times[key]  # a lock starts a new count once it ends
+        if len(self._until) > self._max:  # forget ended blocks, else the oldest
+            ended = [k for k, until in self._until.items() if until <= now]
+            for stale in ended or [next(iter(self._until))]:
+                del self._until[stale]
         return True
 
     def clear(self, key: bytes) -> None:
@@ -223,6 +228,8 @@ class Authenticator:
                 raise self._failed(upn, account_key, address_key, now, client)
         assert account is not None and entry is not None
         if int(entry.first("userAccountControl") or "0") & ACCOUNT_DISABLED:
+            with self._lock:  # its next attempts go through the lockout and the hash gate again
+                self._verified.pop(verified, None)
             raise self._failed(upn, account_key, address_key, now, client)
         if not remembered:
             with self._lock:
