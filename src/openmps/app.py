@@ -20,8 +20,8 @@ from sqlalchemy import insert
 from openmps.db.audit import SqlAuditSink
 from openmps.db.schema import settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, read_settings, sqlite_url
-from openmps.delegation.authn import Authenticator, caller_for
-from openmps.delegation.bootstrap import initialize_directory
+from openmps.delegation.authn import Authenticator, SignInPolicy, caller_for
+from openmps.delegation.bootstrap import InitialPassword, initialize_directory, private_files
 from openmps.delegation.layout import Layout
 from openmps.delegation.passwords import Passwords
 from openmps.delegation.session import HostingSession, Providers
@@ -61,13 +61,20 @@ def registry() -> Registry:
 
 @dataclass
 class Deployment:
-    """A running OpenMPS: the store, the engine and the authenticator."""
+    """A running OpenMPS: the store, the engine and the authenticator.
+
+    ``sign_in`` sets the lockout and throttling limits, ``passwords`` (``Passwords(slots=…)``) how
+    many password hashes run at once; ``home`` is the data folder (its initial password file is
+    removed once the administrator has signed in).
+    """
 
     sql: SqlEngine
     layout: Layout
     domain_sid: str
     passwords: Passwords
     directory_wrapper: DirectoryWrapper | None = None
+    home: Path | None = None
+    sign_in: SignInPolicy = field(default_factory=SignInPolicy)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -77,7 +84,31 @@ class Deployment:
         self.engine = Engine(
             registry(), open_uow=self.open_uow, open_session=self.open_session, audit=self.audit
         )
-        self.authenticator = Authenticator(self.read, self.passwords)
+        self.authenticator = Authenticator(
+            self.read,
+            self.passwords,
+            policy=self.sign_in,
+            audit=self.audit,
+            initial_password=self.initial_password,
+        )
+
+    @property
+    def initial_password(self) -> InitialPassword | None:
+        """The file holding the administrator's generated password, if this deployment has a home."""
+        return None if self.home is None else InitialPassword.of(self.home, self.layout.administrator)
+
+    def pending_initial_password(self) -> InitialPassword | None:
+        """The initial password file while it still holds the administrator's password; once that
+        password has been changed (not only signed in with), the stale file is removed."""
+        initial = self.initial_password
+        password = initial.read() if initial is not None else None
+        if initial is None or password is None:
+            return None
+        stored = self.read(lambda d: d.get(self.layout.administrator).first("userPassword"))
+        if not self.passwords.verify(stored, password):
+            initial.path.unlink(missing_ok=True)
+            return None
+        return initial
 
     def open_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sql)
@@ -143,6 +174,7 @@ def open_deployment(
     url: str | None = None,
     passwords: Passwords | None = None,
     directory_wrapper: DirectoryWrapper | None = None,
+    sign_in: SignInPolicy | None = None,
 ) -> Deployment:
     """Open an initialized deployment (InvalidOperation if ``openmps init`` has not run)."""
     home = home or default_home()
@@ -162,6 +194,8 @@ def open_deployment(
         values["domain_sid"],
         passwords or Passwords(),
         directory_wrapper,
+        home,
+        sign_in or SignInPolicy(),
     )
 
 
@@ -172,20 +206,29 @@ def init_deployment(
     admin_password: Secret,
     url: str | None = None,
     passwords: Passwords | None = None,
+    sign_in: SignInPolicy | None = None,
 ) -> Deployment:
     """Create the store, the domain, the hosting organization and the administrator."""
     domain = domain.lower()
     if not is_valid_dns_name(domain):
         raise InvalidArgument(f"'{domain}' is not a valid DNS domain name")
     home = home or default_home()
-    home.mkdir(parents=True, exist_ok=True)
-    sql = make_engine(url or database_url(home))
-    migrate(sql)
+    with private_files():  # the folder 0700, the store and its -wal/-shm 0600, from creation
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sql = make_engine(url or database_url(home))
+        migrate(sql)
     existing = read_settings(sql)
     if "domain" in existing:
         raise InvalidOperation(f"the deployment in '{home}' is already initialized for {existing['domain']}")
     domain_sid = "S-1-5-21-" + "-".join(str(secrets.randbelow(2**31)) for _ in range(3))
-    deployment = Deployment(sql, Layout.for_domain(domain), domain_sid, passwords or Passwords())
+    deployment = Deployment(
+        sql,
+        Layout.for_domain(domain),
+        domain_sid,
+        passwords or Passwords(),
+        home=home,
+        sign_in=sign_in or SignInPolicy(),
+    )
     uow = deployment.open_uow()
     try:
         uow.connection.execute(

@@ -174,6 +174,16 @@ class ServiceBusy(MpsError):
         self.retry_after = retry_after
 
 
+class SignInThrottled(ServiceBusy):
+    """Too many failed sign-ins for one account name or from one address: further attempts are
+    refused unverified until ``retry_after`` seconds have passed, whether or not the account
+    exists (docs/security.md, "Sign-in, revocation and lockout")."""
+
+    code = 0x80070775  # ERROR_ACCOUNT_LOCKED_OUT
+    http_status = 429
+    title = "Too many failed sign-ins, retry later"
+
+
 # --- everything else ------------------------------------------------------------------------------
 
 

@@ -700,6 +700,21 @@ class TestMembership:
         assert set(people.member_of(dn("CN=u1,OU=People"))) == {dn("CN=g1")}
         assert dnset(people.get(dn("CN=u1,OU=People")).get("memberOf")) == {dn("CN=g1")}
 
+    def test_token_groups_are_transitive_and_cycle_safe(self, people: Directory) -> None:
+        u1, u2 = dn("CN=u1,OU=People"), dn("CN=u2,OU=People")
+        sid = {name: people.get(dn(f"CN={name}")).sid for name in ("g1", "g2")}
+        assert people.token_groups(u1) == {sid["g1"], sid["g2"]}
+        assert people.token_groups(u2) == {sid["g1"]}
+        outer = add_group(people, dn("CN=outer"), dn("CN=g1"))
+        top = add_group(people, dn("CN=top"), outer)
+        people.modify(outer, [Change.add("member", str(top))])  # a cycle: outer ∋ top ∋ outer
+        nested = {people.get(outer).sid, people.get(top).sid}
+        assert people.token_groups(u2) == {sid["g1"], *nested}
+        assert people.token_groups(outer) == {people.get(top).sid}
+        assert people.token_groups(dn("OU=People")) == frozenset()
+        people.modify(dn("CN=g1"), [Change.delete("member", str(u2))])
+        assert people.token_groups(u2) == frozenset()
+
 
 # --- delete ---------------------------------------------------------------------------------------
 
@@ -938,6 +953,19 @@ class TestUniqueness:
         assert d.holder(attr, variant) == holder_dn
         assert d.holder(attr.upper(), value) == holder_dn
         assert d.holder(attr, "nobody-" + value) is None
+
+    def test_find_holder_reads_only_the_attributes_asked_for(self, d: Directory, holder_dn: DN) -> None:
+        d.modify(holder_dn, [Change.add("description", "kept out")])
+        found = d.find_holder("userPrincipalName", "JDOE@EXAMPLE.COM", attributes=("sAMAccountName", "CN"))
+        assert found is not None and found.dn == holder_dn
+        whole = d.get(holder_dn)
+        assert found.get("samaccountname") == whole.get("sAMAccountName")
+        assert found.get("cn") == whole.get("cn")
+        assert (found.sid, found.guid) == (whole.sid, whole.guid) != ("", "")
+        assert found.get("description") == () and found.get("memberOf") == ()
+        assert d.find_holder("userPrincipalName", "nobody@example.com", attributes=("cn",)) is None
+        bare = d.find_holder("sAMAccountName", "jdoe", attributes=("telephoneNumber",))
+        assert bare is not None and bare.dn == holder_dn and bare.get("telephoneNumber") == ()
 
     def test_holder_of_second_proxy_address(self, d: Directory, holder_dn: DN) -> None:
         assert d.holder("proxyaddresses", "SMTP:B@X.COM") == holder_dn

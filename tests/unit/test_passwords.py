@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from argon2 import PasswordHasher
 
@@ -253,9 +255,9 @@ def test_unknown_accounts_cost_a_verification_too(deployment: Deployment) -> Non
     passwords = deployment.passwords
     original = passwords.verify
 
-    def counting(stored: str | None, password: str) -> bool:
+    def counting(stored: str | None, password: str, **gate: Any) -> bool:
         calls.append(password)
-        return original(stored, password)
+        return original(stored, password, **gate)
 
     passwords.verify = counting  # type: ignore[method-assign]
     with pytest.raises(NotAuthenticated):

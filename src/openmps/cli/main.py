@@ -85,11 +85,13 @@ def init(
 def _announce(d: Deployment, generated: str | None) -> None:
     out.print(f"[green]Initialized[/green] {d.layout.domain} in {State.home}")
     out.print(f"  administrator: administrator@{d.layout.dns_name}")
-    if generated is not None:
-        path = State.home / "initial-admin-password"
-        path.write_text(generated + "\n")
-        path.chmod(0o600)
-        out.print(f"  password:      {generated}   (also in {path}, readable by you only)")
+    initial = d.initial_password
+    if generated is not None and initial is not None:
+        initial.write(generated)
+        out.print(
+            f"  password:      {generated}   (also in {initial.path}, readable by you only,"
+            " until the administrator first signs in)"
+        )
 
 
 @app.command()
@@ -142,6 +144,10 @@ def serve(
         except MpsError as exc:
             raise fail(exc) from None
         _announce(d, password)
+    else:
+        pending = d.pending_initial_password()
+        if pending is not None:
+            out.print(f"The administrator's initial password is in {pending.path} until its first sign-in")
     out.print(
         f"Serving on http://{host}:{port}/provisioning — sign in with HTTP Basic as "
         f"administrator@{d.layout.dns_name}"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
 from openmps.delegation.layout import OrgType
 from openmps.delegation.organizations import INHERIT, build_organization
 from openmps.delegation.session import Providers
@@ -9,9 +15,53 @@ from openmps.directory import acl
 from openmps.directory.acl import Ace, Dacl, Right
 from openmps.directory.interface import Change
 from openmps.directory.service import SECURITY_DESCRIPTOR
-from openmps.types import Secret
+from openmps.types import DN, Secret
 
 NORMAL_ACCOUNT = "512"
+FIRST_LOGON_FILE = "initial-admin-password"
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created meanwhile are the owner's alone (0600, 0700) from their first
+    byte: the store holds password hashes, and a chmod afterwards leaves a window open.  The umask
+    is process-wide, so this wraps only creation at start-up, before any request thread runs."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@dataclass(frozen=True)
+class InitialPassword:
+    """The generated password of the built-in administrator, kept in a file of the data folder
+    (readable by its owner only) until the administrator first signs in: after that it is no longer
+    needed, and a copy lying around is one more place to steal it from."""
+
+    path: Path
+    account: DN
+
+    @classmethod
+    def of(cls, home: Path, account: DN) -> InitialPassword:
+        return cls(home / FIRST_LOGON_FILE, account)
+
+    def write(self, password: str) -> None:
+        with private_files():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+
+    def read(self) -> str | None:
+        try:
+            return self.path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def signed_in(self, dn: DN) -> None:
+        """A password of ``dn`` was verified: if it is the administrator, forget the file."""
+        if dn == self.account:
+            self.path.unlink(missing_ok=True)
 
 
 def initialize_directory(providers: Providers, *, domain_sid: str, admin_password: Secret) -> None:

@@ -182,3 +182,14 @@ class Directory(Protocol):
     def holder(self, attr: str, value: str) -> DN | None:
         """The entry holding ``value`` in ``attr`` (case-insensitive), if any: for unique attributes."""
         ...
+
+    def find_holder(self, attr: str, value: str, *, attributes: Collection[str]) -> Entry | None:
+        """The entry holding ``value`` in the unique attribute ``attr`` (case-insensitive), with
+        only ``attributes`` plus objectGUID and objectSid, in one round trip where the backend
+        can: a sign-in reads its account this way on every request."""
+        ...
+
+    def token_groups(self, dn: DN) -> frozenset[str]:
+        """The SIDs of every group ``dn`` belongs to, directly or through nested groups (AD's
+        ``tokenGroups``), in one round trip where the backend can."""
+        ...

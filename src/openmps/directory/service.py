@@ -120,28 +120,12 @@ class DirectoryService:
     def dacl_of(self, entry: Entry) -> acl.Dacl:
         return acl.parse_sddl(entry.first(SECURITY_DESCRIPTOR) or "")
 
-    def groups_of(self, dn: DN) -> list[DN]:
-        """Every group ``dn`` belongs to, directly or through nested groups (cycle-safe)."""
-        seen: dict[DN, None] = {}
-        frontier = [dn]
-        while frontier:
-            nxt = []
-            for member in frontier:
-                for group in self.backend.member_of(member):
-                    if group not in seen and group != dn:
-                        seen[group] = None
-                        nxt.append(group)
-            frontier = nxt
-        return list(seen)
-
     def token_of(self, entry: Entry) -> frozenset[str]:
-        """The SIDs a principal acts with: its own, its groups', Everyone and Authenticated Users."""
-        sids = {entry.sid, acl.EVERYONE, acl.AUTHENTICATED_USERS}
-        for group in self.groups_of(entry.dn):
-            found = self.backend.find(group)
-            if found is not None:
-                sids.add(found.sid)
-        return frozenset(sids)
+        """The SIDs a principal acts with: its own, its groups' (nested ones too), Everyone and
+        Authenticated Users."""
+        return frozenset({entry.sid, acl.EVERYONE, acl.AUTHENTICATED_USERS}) | self.backend.token_groups(
+            entry.dn
+        )
 
     def check_access(self, token: frozenset[str], dn: DN, desired: acl.Right) -> bool:
         """Whether ``token`` is granted ``desired`` on ``dn`` by its DACL and the inherited ones."""

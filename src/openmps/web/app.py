@@ -81,8 +81,15 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 def _dry_run(request: Request) -> bool:
-    """``?dryRun=true``: run the request whole and roll it back (see Engine.submit)."""
-    value = request.query_params.get("dryRun", "false").lower()
+    """``?dryRun=true``: run the request whole and roll it back (see Engine.submit).
+
+    A parameter given twice is refused: ``?dryRun=true&dryRun=false`` would otherwise mean
+    whichever one a layer happens to read."""
+    params = request.query_params
+    for name in params:
+        if len(params.getlist(name)) > 1:
+            raise InvalidArgument(f"query parameter '{name[:40]}' is given more than once")
+    value = params.get("dryRun", "false").lower()
     if value not in ("true", "1", "false", "0"):
         raise InvalidArgument(f"query parameter dryRun='{value[:40]}' is not true, false, 1 or 0")
     return value in ("true", "1")
@@ -94,15 +101,14 @@ def create_app(deployment: Deployment) -> Starlette:
     async def provisioning(request: Request) -> Response:
         try:
             user, password = _credentials(request)
+            client = request.client.host if request.client else None
             # Sign in before reading the body: nobody gets 10 MB read without valid credentials.
-            # A recent sign-in is answered from memory; only a real Argon2 check needs a thread.
-            authenticator = deployment.authenticator
-            caller = authenticator.cached(user, password)
-            if caller is None:
-                caller = await run_in_threadpool(authenticator.authenticate, user, password)
+            # Every request reads its account again (revocation is immediate), so in a thread.
+            caller = await run_in_threadpool(
+                deployment.authenticator.authenticate, user, password, client=client
+            )
             dry_run = _dry_run(request)
             body = await _body(request, limit)
-            client = request.client.host if request.client else None
             outcome = await run_in_threadpool(
                 deployment.engine.submit, body, caller, client=client, dry_run=dry_run
             )

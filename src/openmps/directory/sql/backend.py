@@ -50,9 +50,11 @@ from openmps.directory.sql.statements import (
     P_MEMBER_OF,
     P_NEXT_RIDS,
     P_ROW,
+    P_TOKEN_GROUPS,
     VALUES_PER_INSERT,
     add_value_statement,
     delete_attributes_statement,
+    find_holder_statement,
     find_many_statement,
     held_elsewhere_statement,
     holder_statement,
@@ -177,6 +179,25 @@ class SqlDirectory:
         key = attr.lower()
         row = holder_statement(key).execute(self._conn, {"norm": normalize_value(key, value)}).first()
         return DN.parse(row.dn) if row else None
+
+    def find_holder(self, attr: str, value: str, *, attributes: Collection[str]) -> Entry | None:
+        key = attr.lower()
+        names = tuple(sorted({a.lower() for a in attributes}))
+        rows = find_holder_statement(key, names).execute(self._conn, {"norm": normalize_value(key, value)})
+        head: tuple[str, str, str] | None = None
+        values: dict[str, list[str]] = {}
+        found_names: dict[str, str] = dict(COLUMN_ATTRS)
+        for _id, dn_text, guid, sid, stored_attr, name, stored in rows.tuples():
+            head = head or (dn_text, guid, sid)
+            if name is not None:
+                values.setdefault(name, []).append(stored)
+                found_names.setdefault(name, stored_attr)
+        if head is None:
+            return None
+        return _entry(DN.parse(head[0]), values, found_names, head[1], head[2])
+
+    def token_groups(self, dn: DN) -> frozenset[str]:
+        return frozenset(r[0] for r in P_TOKEN_GROUPS.execute(self._conn, {"dn_norm": dn.norm}).tuples())
 
     def search(
         self,

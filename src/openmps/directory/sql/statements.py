@@ -20,6 +20,7 @@ from sqlalchemy import (
     false,
     insert,
     literal_column,
+    null,
     select,
     text,
     update,
@@ -37,6 +38,17 @@ MAX_IN = 500  # values per IN (...) list
 # its own WHERE holds the index's predicate, word for word.
 MEMBER: ColumnElement[str] = literal_column("'member'")  # entry_values.name == MEMBER: the members index
 UNIQUE_VALUE = text(f"entry_values.{UNIQUE_VALUES}")  # the unique attributes' index
+
+# (id, dn, object_guid, object_sid, attr, name, value): an entry's rows with its values
+ENTRY_WITH_VALUES = (
+    entries.c.id,
+    entries.c.dn,
+    entries.c.object_guid,
+    entries.c.object_sid,
+    entry_values.c.attr,
+    entry_values.c.name,
+    entry_values.c.value,
+)
 
 _PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9;.-]*")  # attribute names and OIDs, lower-cased
 
@@ -82,6 +94,49 @@ def holder_statement(key: str) -> Prepared:
         .limit(1)
     )
     return Prepared(query.where(UNIQUE_VALUE) if key in UNIQUE_ATTRIBUTES else query)
+
+
+@functools.lru_cache(maxsize=64)
+def find_holder_statement(key: str, names: tuple[str, ...]) -> Prepared:
+    """The entry holding a value (parameter ``norm``) of the unique attribute ``key``, with its
+    values of ``names``: one round trip through the unique attributes' index (a sign-in's read)."""
+    holder = entry_values.alias("holder")
+    return Prepared(
+        select(*ENTRY_WITH_VALUES)
+        .select_from(
+            holder.join(entries, entries.c.id == holder.c.entry_id).outerjoin(
+                entry_values,
+                and_(entry_values.c.entry_id == entries.c.id, name_in(entry_values.c.name, names)),
+            )
+        )
+        .where(
+            text(f"holder.{UNIQUE_VALUES}"),
+            name_is(holder.c.name, key),
+            holder.c.value_norm == bindparam("norm"),
+        )
+        .order_by(entry_values.c.id)
+    )
+
+
+def _token_groups() -> Prepared:
+    """The SIDs of every group an entry (parameter ``dn_norm``) belongs to, directly or through
+    nested groups (AD's ``tokenGroups``): one recursive query over the members index; UNION keeps
+    it finite when groups nest in a cycle."""
+    member = entry_values.alias("member")
+    group = entries.alias("grp")
+    # the start row's NULL sid is typed as the column, or PostgreSQL refuses the recursive union
+    start = select(
+        bindparam("dn_norm", type_=Text).label("norm"), cast(null(), group.c.object_sid.type).label("sid")
+    )
+    up = start.cte("up", recursive=True)
+    up = up.union(
+        select(group.c.dn_norm, group.c.object_sid).select_from(
+            up.join(member, and_(member.c.name == MEMBER, member.c.value_norm == up.c.norm)).join(
+                group, group.c.id == member.c.entry_id
+            )
+        )
+    )
+    return Prepared(select(up.c.sid).where(up.c.sid.is_not(None), up.c.norm != bindparam("dn_norm")))
 
 
 @functools.lru_cache(maxsize=256)
@@ -147,6 +202,7 @@ def add_value_statement(key: str) -> Prepared:
 
 # The statements of the provisioning hot path, run on the DBAPI cursor (see db/prepared.py).
 P_MEMBER_OF = Prepared(MEMBER_OF)
+P_TOKEN_GROUPS = _token_groups()
 P_NEXT_RIDS = Prepared(NEXT_RIDS)
 P_ROW = Prepared(ROW)
 P_INSERT_ENTRY = Prepared(INSERT_ENTRY)
@@ -185,15 +241,7 @@ def find_many_statement(count: int, names: tuple[str, ...] | None) -> Prepared:
     if names is not None:
         join = and_(join, name_in(entry_values.c.name, names) if names else false())
     return Prepared(
-        select(
-            entries.c.id,
-            entries.c.dn,
-            entries.c.object_guid,
-            entries.c.object_sid,
-            entry_values.c.attr,
-            entry_values.c.name,
-            entry_values.c.value,
-        )
+        select(*ENTRY_WITH_VALUES)
         .select_from(entries.outerjoin(entry_values, join))
         .where(entries.c.dn_norm.in_([bindparam(f"dn{i}") for i in range(count)]))
         .order_by(entries.c.id, entry_values.c.id)
