@@ -246,6 +246,34 @@ def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+def peak_memory_growth(setup: str, measured: str) -> float:
+    """How many MB the peak resident size of a fresh Python process grows while ``measured`` runs,
+    after ``setup`` (both Python source, run with the tests' modules importable).
+
+    A process of its own, as lxml's memory is invisible to tracemalloc and a peak never goes down;
+    ``measured`` raises (an AssertionError) when its outcome is not the expected one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = "\n".join(
+        [
+            "import resource",
+            textwrap.dedent(setup),
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            textwrap.dedent(measured),
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "print((after - before) / 1024)",  # ru_maxrss is in kB on Linux
+        ]
+    )
+    tests = str(Path(__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tests, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.split()[-1])
+
+
 def rm(procedure: str, /, **args: object) -> str:
     return request_xml("Exchange Resource Manager", procedure, **args)
 

@@ -8,6 +8,7 @@ literal text in exactly one new RDN: a value can never become structure (another
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from support import (
     he,
     ok,
     org_path,
+    peak_memory_growth,
     request_xml,
     snapshot,
 )
@@ -193,6 +195,47 @@ def test_body_over_ten_megabytes_is_413_over_http(world: World) -> None:
     assert context.get("code") == REJECTED
     assert str(TEN_MB) in context.get("description")
     assert snapshot(d) == before
+
+
+def test_a_body_streaming_far_past_the_limit_is_cut_off_as_it_arrives(tmp_path: Path) -> None:
+    """64 MB sent in chunks, with no Content-Length to refuse it by: the app stops reading past
+    10 MB, so the server's peak grows by about that much, not by the body (twice, once joined)."""
+    growth = peak_memory_growth(
+        f"""
+        import asyncio
+        from pathlib import Path
+        import httpx
+        from openmps.app import init_deployment
+        from openmps.types import Secret
+        from openmps.web.app import create_app
+        from support import ADMIN_PASSWORD, fast_passwords
+
+        home = Path({str(tmp_path / "home")!r})
+        d = init_deployment(
+            home, domain="fabrikam.com", admin_password=Secret(ADMIN_PASSWORD), passwords=fast_passwords()
+        )
+        app = create_app(d)
+        d.authenticator.authenticate("administrator@fabrikam.com", ADMIN_PASSWORD)
+
+        async def body():
+            yield b"<request>"
+            for _ in range(64 * 16):
+                yield b"<e/>" * (16 * 1024)  # 64 KB
+
+        async def post():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://openmps.test") as client:
+                return await client.post(
+                    "/provisioning", content=body(), auth=("administrator@fabrikam.com", ADMIN_PASSWORD)
+                )
+        """,
+        f"""
+        response = asyncio.run(post())
+        assert response.status_code == 413, response.text
+        assert "{REJECTED}" in response.text and "{TEN_MB}" in response.text, response.text
+        """,
+    )
+    assert growth < 60, f"the peak grew by {growth:.0f} MB"
 
 
 def test_nesting_deeper_than_64_is_rejected(world: World) -> None:

@@ -754,6 +754,26 @@ def test_departments_inherit_their_organization(exchange: Deployment) -> None:
     refused(d, imp("ImportUser", path=private_user, isAdmin=False), "0x80070057", "not in the right place")
 
 
+def test_users_in_a_department_keep_their_organization_from_being_deleted(deployment: Deployment) -> None:
+    """A department's users are the organization's users: DeleteBusinessOrganization counts them
+    too, not only the organization's direct children."""
+    from support import make_alpineskihouse
+
+    d = deployment
+    make_alpineskihouse(d)
+    sales, east = org_path("WH", "alpineskihouse", "Sales"), org_path("WH", "alpineskihouse", "Sales", "East")
+    for department in (sales, east):
+        bare_ou(d, department)
+        ok(d.submit(imp("ImportOrganization", path=department)))
+    path = migrated_user(d, "Sam Sales", "sam@alpineskihouse.com", under=east)
+    user = ok(d.submit(imp("ImportUser", path=path, isAdmin=False))).find("data/user").get("path")
+    refused(
+        d, he("DeleteBusinessOrganization", path=ALPINE), "0x80072015", "still has users", "OU=East,OU=Sales"
+    )
+    ok(d.submit(he("DeleteBusinessUser", path=user)))
+    ok(d.submit(he("DeleteBusinessOrganization", path=ALPINE)))
+
+
 def test_a_moved_mailbox_is_followed_on_repair(exchange: Deployment) -> None:
     from support import check_invariants
 

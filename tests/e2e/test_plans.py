@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from openmps.app import Deployment
 from openmps.types import DN
-from support import RawXml, World, he, ok, org_path, snapshot
+from support import RawXml, World, he, make_alpineskihouse, ok, org_path, snapshot
+from support import refused as support_refused
 
 ALPINE = org_path("WH", "alpineskihouse")
 CONTOSO = org_path("WH", "contoso")
@@ -207,3 +209,29 @@ def test_a_deleted_user_keeps_its_customer_record(world: World) -> None:
 
 def test_bad_periods_are_refused(world: World) -> None:
     refused(world, he("GetBillableEvents", path=ALPINE, to="yesterday"), "0x80070057", "'to'")
+
+
+def test_a_plan_removed_in_a_request_is_unavailable_to_its_later_steps(deployment: Deployment) -> None:
+    """The first step reads (and remembers) that GoldMail is available; after the second removes
+    it, the third must not get it: the whole request fails and changes nothing."""
+    make_alpineskihouse(deployment, exchange=True)
+    steps = [
+        he(
+            "CreateBusinessUser",
+            container=ALPINE,
+            userPrincipalName=f"{name}@alpineskihouse.com",
+            isAdmin=False,
+            planName="GoldMail",
+        )
+        for name in ("first", "second")
+    ]
+    steps.insert(
+        1, he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>GoldMail</planName>"))
+    )
+    executes = "".join(step.split("<procedure>")[1].split("</procedure>")[0] for step in steps)
+    support_refused(
+        deployment,
+        f"<request><procedure>{executes}</procedure></request>",
+        "0x80131509",
+        "'GoldMail' is not available",
+    )

@@ -133,6 +133,10 @@ def test_plans_availability_and_domains_follow_writes_and_rollbacks(uow: SqlUnit
         raise InvalidArgument("undo")
     assert not plans.is_available("org", base.plan_id)
     assert plans.domains("org") == []
+    plans.make_available("org", ["BaseMail"])
+    assert plans.is_available("org", base.plan_id)
+    plans.make_unavailable("org", ["BaseMail"])
+    assert not plans.is_available("org", base.plan_id)
     plans.add_domain("org", "y.org", domain_type="PrimaryDomain", recipient_policy=True)
     assert [d.domain for d in plans.domains("org")] == ["y.org"]
     plans.remove_domain("y.org")

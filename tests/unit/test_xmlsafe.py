@@ -7,6 +7,7 @@ from lxml import etree
 
 from openmps.engine.xmlsafe import XmlLimits, parse_document
 from openmps.errors import MalformedRequest, RequestRejected, RequestTooLarge
+from support import peak_memory_growth
 
 XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -128,3 +129,31 @@ def test_utf16_with_bom_is_accepted() -> None:
     body = '<?xml version="1.0" encoding="UTF-16"?><request><data>\u00e9t\u00e9</data></request>'
     root = parse_document(body.encode("utf-16"))
     assert root.findtext("data") == "\u00e9t\u00e9"
+
+
+@pytest.mark.parametrize(
+    ("elements", "refusal"),
+    [(2_750_000, "RequestTooLarge"), ((10 * 1024 * 1024 - 7) // 4, "RequestRejected")],
+    ids=["10.5-MB", "just-under-10-MB"],
+)
+def test_a_document_of_millions_of_elements_is_refused_before_it_is_built(
+    elements: int, refusal: str
+) -> None:
+    """Built whole, millions of <e/> take over 600 MB (about 230 bytes each); the size limit refuses
+    a body over 10 MB before parsing, and the element count stops one under it at 500,000."""
+    growth = peak_memory_growth(
+        f"""
+        from openmps.engine.xmlsafe import parse_document
+        from openmps.errors import {refusal}
+        body = b"<r>" + b"<e/>" * {elements} + b"</r>"
+        """,
+        f"""
+        try:
+            parse_document(body)
+        except {refusal}:
+            pass
+        else:
+            raise AssertionError("parsed")
+        """,
+    )
+    assert growth < 150, f"the peak grew by {growth:.0f} MB"

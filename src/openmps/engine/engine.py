@@ -24,7 +24,7 @@ from openmps.engine.audit import AuditRecord, AuditSink
 from openmps.engine.context import Arguments, Caller, ProcedureContext, Session, UnitOfWork
 from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
-from openmps.engine.redaction import mask, redact
+from openmps.engine.redaction import redact
 from openmps.engine.xmlsafe import XmlLimits, parse_document
 from openmps.errors import AccessDenied, InternalError, MpsError, UnknownProcedure
 
@@ -222,9 +222,9 @@ class Invocation:
             instance = spec.bind_values(execute_data.values)
         else:
             instance = spec.bind(execute_data)
-            for element in execute_data:
-                if isinstance(element.tag, str) and element.tag in spec.secrets:
-                    mask(element)
+            # Bound: from here on no transform reads a secret's value, whatever name it copies it
+            # under (the response's sweep finds only the names it knows).
+            redact(execute_data, spec.secrets)
         prepare = getattr(instance, "prepare", None)
         if prepare is not None:
             # CPU-only work (password hashing) before the store's write lock is taken
