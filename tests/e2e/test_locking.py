@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -345,3 +347,35 @@ def test_tenants_are_organizations_and_the_provider_is_one_bucket(world: World) 
     assert tenant(caller(world, "other_customer_admin")) == str(DN.from_path(CONTOSO))
     assert tenant(caller(world, "domain_admin")) == tenant(d.administrator())
     assert tenant(caller(world, "domain_admin")) != tenant(caller(world, "customer_admin"))
+
+
+EXITING = """
+import sqlite3, sys, threading
+from pathlib import Path
+from openmps.app import Capacity, open_deployment
+sys.path.insert(0, sys.argv[2])
+from support import fast_passwords, he, org_path
+
+home = Path(sys.argv[1])
+d = open_deployment(home, passwords=fast_passwords(), capacity=Capacity(busy_timeout=0.2))
+blocker = sqlite3.connect(home / "openmps.db", isolation_level=None, check_same_thread=False)
+blocker.execute("BEGIN IMMEDIATE")  # another process's writer, done in a second
+threading.Timer(1.0, blocker.execute, ["ROLLBACK"]).start()
+document = he("CreateBusinessUser", container=org_path("WH", "alpineskihouse"), userPrincipalName="x@alpineskihouse.com", isAdmin=False)
+outcome = d.submit(document)
+assert outcome.error is not None and outcome.error.hex_code == "0x800705AA", outcome.to_bytes()
+assert d.audit.pending() == 1
+print(outcome.request_id)
+"""
+
+
+def test_a_process_that_ends_writes_its_audit_backlog_first(counted: World, tmp_path: Path) -> None:
+    """``openmps submit`` answered busy and exits at once: its failure record is still written."""
+    tests = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING, str(tmp_path / "home"), str(tests)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    request_id = done.stdout.strip()
+    records = [r for r in counted.deployment.audit.recent() if r.request_id == request_id]
+    assert [(r.outcome, r.error_code) for r in records] == [("failure", "0x800705AA")]

@@ -8,6 +8,7 @@ when the store is busy it joins a backlog that a thread of its own writes, retry
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ _COLUMNS = (
 _P_INSERT = Prepared(insert(audit_log).values({c: bindparam(c) for c in _COLUMNS}))
 # How long the answer to a failed request may wait for the lock to write its record itself.
 QUICK_WAIT_MS = 200
+EXIT_WAIT = 30.0  # how long a process that is ending waits for its backlog
 _BUSY = (ServiceBusy, SQLAlchemyError)
 
 
@@ -103,6 +105,8 @@ class SqlAuditSink:
             if self._writer is None and self._backlog:
                 self._writer = threading.Thread(target=self._drain, name="audit backlog", daemon=True)
                 self._writer.start()
+                # a short-lived process (openmps submit) must not exit with records unwritten
+                atexit.register(self.flush, EXIT_WAIT)
 
     def _drain(self) -> None:
         pause = 0.05
@@ -111,6 +115,7 @@ class SqlAuditSink:
                 if not self._backlog:
                     self._writer = None
                     self._idle.notify_all()
+                    atexit.unregister(self.flush)
                     return
                 row = self._backlog[0]
             try:
