@@ -2,6 +2,9 @@
 
 A deployment lives in a home folder (``--home``, ``OPENMPS_HOME``, default ``./openmps-data``):
 the embedded SQLite store ``openmps.db`` unless ``OPENMPS_DATABASE_URL`` names another database.
+Its load limits (:class:`Capacity`) come from ``OPENMPS_MAX_REQUESTS``,
+``OPENMPS_MAX_REQUESTS_PER_TENANT``, ``OPENMPS_MAX_REQUESTS_PROVIDER``, ``OPENMPS_ADMISSION_WAIT``
+and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
 """
 
 from __future__ import annotations
@@ -19,15 +22,23 @@ from sqlalchemy import insert
 
 from openmps.db.audit import SqlAuditSink
 from openmps.db.schema import settings
-from openmps.db.store import SqlUnitOfWork, make_engine, migrate, read_settings, sqlite_url
+from openmps.db.store import (
+    DEFAULT_BUSY_TIMEOUT,
+    SqlUnitOfWork,
+    make_engine,
+    migrate,
+    read_settings,
+    sqlite_url,
+)
 from openmps.delegation.authn import Authenticator, SignInPolicy, caller_for
 from openmps.delegation.bootstrap import InitialPassword, initialize_directory, private_files
-from openmps.delegation.layout import Layout
+from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.delegation.session import HostingSession, Providers
 from openmps.directory.interface import Directory
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
@@ -36,7 +47,7 @@ from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_imp
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
-from openmps.types import Secret, is_valid_dns_name
+from openmps.types import DN, Secret, is_valid_dns_name
 
 T = TypeVar("T")
 DirectoryWrapper = Callable[[Directory], Directory]
@@ -49,6 +60,44 @@ def default_home() -> Path:
 
 def database_url(home: Path) -> str:
     return os.environ.get("OPENMPS_DATABASE_URL") or sqlite_url(home / "openmps.db")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How much load a deployment takes at once: the engine's admission limits, and how long a
+    request waits for the store's lock or a pooled connection before it is answered ServiceBusy."""
+
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+
+    @property
+    def connections(self) -> int:
+        """The store's pool: a connection per admitted request, and some for the sign-ins, tenant
+        look-ups and audit writes that run beside them (short: they wait for one, never fail)."""
+        return self.admission.running + 8
+
+    @classmethod
+    def from_env(cls) -> Capacity:
+        defaults = AdmissionLimits()
+
+        def number(name: str, default: float) -> float:
+            text = os.environ.get(name)
+            if text is None:
+                return default
+            try:
+                return float(text) if "." in text else int(text)
+            except ValueError:
+                raise InvalidArgument(f"environment variable {name}='{text[:40]}' is not a number") from None
+
+        return cls(
+            AdmissionLimits(
+                running=int(number("OPENMPS_MAX_REQUESTS", defaults.running)),
+                per_tenant=int(number("OPENMPS_MAX_REQUESTS_PER_TENANT", defaults.per_tenant)),
+                provider=int(number("OPENMPS_MAX_REQUESTS_PROVIDER", defaults.provider)),
+                wait=float(number("OPENMPS_ADMISSION_WAIT", defaults.wait)),
+            ),
+            busy_timeout=float(number("OPENMPS_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)),
+        )
 
 
 def registry() -> Registry:
@@ -75,14 +124,20 @@ class Deployment:
     directory_wrapper: DirectoryWrapper | None = None
     home: Path | None = None
     sign_in: SignInPolicy = field(default_factory=SignInPolicy)
+    capacity: Capacity = field(default_factory=Capacity)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
+    _tenants: dict[DN, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.audit = SqlAuditSink(self.sql)
         self.engine = Engine(
-            registry(), open_uow=self.open_uow, open_session=self.open_session, audit=self.audit
+            registry(),
+            open_uow=self.open_uow,
+            open_session=self.open_session,
+            audit=self.audit,
+            admission=Admission(self.capacity.admission, self.tenant_of),
         )
         self.authenticator = Authenticator(
             self.read,
@@ -110,8 +165,29 @@ class Deployment:
             return None
         return initial
 
-    def open_uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sql)
+    def open_uow(self, *, optimistic: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sql, optimistic=optimistic)
+
+    def tenant_of(self, caller: Caller) -> str:
+        """The admission bucket of a caller: the DN of the innermost customer or reseller
+        organization holding its account, or PROVIDER for the hosting organization's own
+        administrators, Domain Admins and the service account.  Where an account lives never
+        changes, so the answer is remembered per DN."""
+        if caller.is_service or caller.dn is None or f"{self.domain_sid}-512" in caller.token:
+            return PROVIDER
+        found = self._tenants.get(caller.dn)
+        if found is None:
+            uow = SqlUnitOfWork(self.sql, readonly=True)
+            try:
+                chain = self.providers(uow).org_chain(caller.dn)
+            finally:
+                uow.rollback()
+            orgs = [org.dn for org in chain if org.kind is not OrgType.HOSTING]
+            found = str(orgs[0]) if orgs else PROVIDER
+            if len(self._tenants) >= 10_000:  # bounded: a long-running server meets many accounts
+                self._tenants.clear()
+            self._tenants[caller.dn] = found
+        return found
 
     @contextmanager
     def transaction(self) -> Iterator[Providers]:
@@ -175,13 +251,15 @@ def open_deployment(
     passwords: Passwords | None = None,
     directory_wrapper: DirectoryWrapper | None = None,
     sign_in: SignInPolicy | None = None,
+    capacity: Capacity | None = None,
 ) -> Deployment:
     """Open an initialized deployment (InvalidOperation if ``openmps init`` has not run)."""
     home = home or default_home()
     url = url or database_url(home)
     if url == sqlite_url(home / "openmps.db") and not (home / "openmps.db").exists():
         raise InvalidOperation(f"no OpenMPS deployment in '{home}': run 'openmps init --domain <name>' first")
-    sql = make_engine(url)
+    capacity = capacity or Capacity.from_env()
+    sql = make_engine(url, busy_timeout=capacity.busy_timeout, connections=capacity.connections)
     migrate(sql)
     values = read_settings(sql)
     if "domain" not in values:
@@ -196,6 +274,7 @@ def open_deployment(
         directory_wrapper,
         home,
         sign_in or SignInPolicy(),
+        capacity,
     )
 
 
@@ -207,15 +286,19 @@ def init_deployment(
     url: str | None = None,
     passwords: Passwords | None = None,
     sign_in: SignInPolicy | None = None,
+    capacity: Capacity | None = None,
 ) -> Deployment:
     """Create the store, the domain, the hosting organization and the administrator."""
     domain = domain.lower()
     if not is_valid_dns_name(domain):
         raise InvalidArgument(f"'{domain}' is not a valid DNS domain name")
     home = home or default_home()
+    capacity = capacity or Capacity.from_env()
     with private_files():  # the folder 0700, the store and its -wal/-shm 0600, from creation
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        sql = make_engine(url or database_url(home))
+        sql = make_engine(
+            url or database_url(home), busy_timeout=capacity.busy_timeout, connections=capacity.connections
+        )
         migrate(sql)
     existing = read_settings(sql)
     if "domain" in existing:
@@ -228,6 +311,7 @@ def init_deployment(
         passwords or Passwords(),
         home=home,
         sign_in=sign_in or SignInPolicy(),
+        capacity=capacity,
     )
     uow = deployment.open_uow()
     try:

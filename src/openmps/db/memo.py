@@ -14,9 +14,11 @@ invalidation, so the rules are few and strict:
   ``forEach onError="continue"`` item), since a rolled-back write may have been remembered.
   :class:`~openmps.db.store.SqlUnitOfWork` counts its rollbacks for this.
 
-Values are only put after the statement that read or wrote them succeeded.  On SQLite a writer
-holds the write lock from its first statement, so no one else changes what it remembers; on a
-server database a transaction sees each remembered row as it first met it.  Nothing that guards an
+Values are only put after the statement that read or wrote them succeeded.  On SQLite a
+transaction reads one snapshot, and a writer holds the write lock from its first statement, so no
+one else changes what it remembers; a unit of work that lets its snapshot go to take the lock
+(``SqlUnitOfWork.will_write``) counts that as a rollback.  On a server database a transaction sees
+each remembered row as it first met it.  Nothing that guards an
 invariant is remembered: the Resource Manager reads and writes its ledger every time.
 """
 

@@ -22,6 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from openmps.db.busy import translate
+
 
 class Result:
     """The rows of one execution, as named tuples (``row.id``), with SQLAlchemy-like accessors."""
@@ -130,8 +132,13 @@ def _processed(values: Mapping[str, Any], processors: Mapping[str, Any]) -> dict
     return out
 
 
-def _translate(sql: str, args: Any, exc: Exception, conn: Connection) -> Exception:
-    """The SQLAlchemy exception (IntegrityError, …) callers already handle, as SQLAlchemy would raise."""
+def _translate(sql: str, args: Any, exc: Exception, conn: Connection) -> BaseException:
+    """The SQLAlchemy exception (IntegrityError, …) callers already handle, as SQLAlchemy would raise,
+    or what a busy store means (``db/busy.py``), as the engine's ``handle_error`` hook maps it."""
+    rerunnable = conn.get_execution_options().get("openmps_rerunnable", False)
+    mapped = translate(exc, rerunnable=rerunnable)
+    if mapped is not None:
+        return mapped
     return DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error)
 
 

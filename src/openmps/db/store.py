@@ -1,9 +1,14 @@
 """The SQL store: engine factory, migrations, and the unit of work that makes a request atomic.
 
-SQLite is the embedded default.  Write requests take the database's write lock up front
-(``BEGIN IMMEDIATE``) so two processes can never interleave read-check-write sequences (the
-Resource Manager relies on it); WAL lets readers go on meanwhile.  PostgreSQL works through the
-same code with its own row locks.
+SQLite is the embedded default, in WAL mode: readers run beside the one writer.  A request's unit
+of work reads from a snapshot without any lock (``BEGIN``) and takes the write lock only when a
+procedure that writes starts (``BEGIN IMMEDIATE``, the snapshot let go while nothing is written
+yet), so read-check-write sequences of concurrent requests never interleave and reads never wait.
+A write SQLite refuses to a snapshot (another writer came first) is a
+:class:`~openmps.engine.context.StoreConflict`: the engine runs the request again, the lock taken
+up front.  Lock and pool waits are bounded; past them the request is answered ``ServiceBusy``
+(``db/busy.py``).  Units of work outside the engine (tools) take the lock up front as before.
+PostgreSQL works through the same code in READ COMMITTED with its own row locks.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
+from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.schema import settings
 from openmps.errors import RollbackFailed
+
+# How long a statement waits for a lock, and a request for a pooled connection, before the request
+# is answered ServiceBusy: well under an HTTP client's patience (30-60 s), long enough to ride out
+# a bulk request's commit.
+DEFAULT_BUSY_TIMEOUT = 10.0
+DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,19 +44,34 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas OpenMPS needs on SQLite (WAL, foreign keys, a busy timeout)."""
+def make_engine(
+    url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, connections: int = DEFAULT_CONNECTIONS
+) -> Engine:
+    """An engine with the pragmas OpenMPS needs on SQLite (WAL, foreign keys, a busy timeout).
+
+    ``busy_timeout`` (seconds) bounds every wait for a lock and for one of the ``connections``
+    pooled; size the pool to the requests let in at once (``engine/admission.py``) plus the
+    sign-ins and audit writes beside them, so the pool is never what fails.
+    """
+    pool = {"pool_size": connections, "max_overflow": 0, "pool_timeout": busy_timeout}
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # lock_timeout bounds row-lock waits (55P03 → ServiceBusy); reads never wait on PostgreSQL.
+        lock_ms = int(busy_timeout * 1000)
+        engine = create_engine(
+            url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
+        )
+        event.listen(engine, "handle_error", _on_error)
+        return engine
     memory = url in ("sqlite://", "sqlite:///:memory:")
     checkpointer = None if memory else WalCheckpointer(Path(url.removeprefix("sqlite:///")))
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
         # every unit of work ends in an explicit commit or rollback: no reset round trip needed
         pool_reset_on_return=None,
-        **({"poolclass": StaticPool} if memory else {}),
+        **({"poolclass": StaticPool} if memory else pool),
     )
+    event.listen(engine, "handle_error", _on_error)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -58,14 +87,14 @@ def make_engine(url: str) -> Engine:
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA mmap_size=268435456")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Writers take the lock up front; read-only units (authentication) don't block them.
-        readonly = conn.get_execution_options().get("openmps_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # Units of work say which BEGIN they need (SqlUnitOfWork); any other use of the engine
+        # (migrations, tools) writes, and takes the lock up front.
+        conn.exec_driver_sql(conn.get_execution_options().get("openmps_begin", "BEGIN IMMEDIATE"))
 
     if checkpointer is not None:
         _checkpointers[engine] = checkpointer
@@ -77,6 +106,13 @@ def make_engine(url: str) -> Engine:
                 checkpointer.written()
 
     return engine
+
+
+def _on_error(ctx: ExceptionContext) -> BaseException | None:
+    """Lock conflicts and timeouts of statements run through SQLAlchemy (``db/busy.py``)."""
+    conn = ctx.connection
+    rerunnable = conn is not None and conn.get_execution_options().get("openmps_rerunnable", False)
+    return translate(ctx.original_exception, rerunnable=rerunnable)
 
 
 _checkpointers: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
@@ -108,13 +144,26 @@ class SqlUnitOfWork:
     inverse of each change with :meth:`on_rollback`; on failure those run in reverse order after
     the SQL rollback, MPF's compensating model.  :meth:`savepoint` nests both, for ``<try>``.
     The connection is opened lazily, so CPU-only work before the first store access (password
-    hashing) does not hold the write lock.
+    hashing) does not hold a connection or a lock.
+
+    How it begins on SQLite: ``readonly`` (sign-ins) and ``optimistic`` (the engine's first run
+    of a request) read from a snapshot (``BEGIN``) and hold no lock; :meth:`will_write` turns an
+    optimistic unit into a writer before its first write, and any other unit takes the write lock
+    at its first access (``BEGIN IMMEDIATE``).  Only an optimistic unit raises StoreConflict.
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(self, engine: Engine, *, readonly: bool = False, optimistic: bool = False) -> None:
         self._engine = engine
         self._readonly = readonly
+        self._sqlite = engine.dialect.name == "sqlite"
+        # one shared connection (an in-memory database): nobody to conflict with
+        optimistic = optimistic and not isinstance(engine.pool, StaticPool)
+        self._optimistic = optimistic and not readonly
+        # SQLite: take the write lock at the next BEGIN (a writer, or an optimistic unit told so)
+        self._immediate = not readonly and not optimistic
         self._conn: Connection | None = None
+        self._changes = 0  # the driver's total_changes when the transaction began (SQLite)
+        self._savepoints = 0
         self._journal: list[tuple[str, Callable[[], None]]] = []
         self._rollbacks = 0
 
@@ -125,12 +174,56 @@ class SqlUnitOfWork:
     @property
     def connection(self) -> Connection:
         if self._conn is None:
-            conn = self._engine.connect()
-            if self._readonly:
-                conn = conn.execution_options(openmps_readonly=True)
-            conn.begin()
+            try:
+                conn = self._engine.connect()
+            except PoolTimeout:
+                raise busy("no database connection was free within the pool timeout") from None
+            try:
+                self._begin(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
+
+    def _begin(self, conn: Connection) -> None:
+        conn.execution_options(
+            openmps_begin="BEGIN IMMEDIATE" if self._immediate else "BEGIN",
+            openmps_readonly=self._readonly,
+            openmps_rerunnable=self._optimistic,
+        )
+        conn.begin()
+        if self._sqlite:
+            self._changes = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
+
+    def will_write(self) -> None:
+        """A writing procedure is about to run: from here on the unit holds the write lock.
+
+        On SQLite an optimistic unit that has written nothing lets its read snapshot go (nothing
+        is lost: it only read) and begins again with ``BEGIN IMMEDIATE``, waiting its turn behind
+        the current writer instead of being refused at its first write.  Inside a savepoint, or
+        once something is written, it cannot: a refused write there is a StoreConflict.
+        """
+        if self._immediate or not self._sqlite:
+            return
+        conn = self._conn
+        if conn is None:
+            self._immediate = True
+            return
+        if self._savepoints or conn.connection.driver_connection.total_changes != self._changes:  # type: ignore[union-attr]
+            return
+        self._immediate = True
+        self._rollbacks += 1  # what was remembered of the old snapshot may be stale now
+        conn.rollback()
+        self._begin(conn)
+
+    def holds_write_lock(self) -> bool:
+        """Whether a write now joins this transaction without waiting or a conflict: PostgreSQL,
+        a unit that began with the lock, or one whose snapshot already became a write."""
+        if not self._sqlite or self._immediate:
+            return True
+        conn = self._conn
+        return conn is not None and conn.connection.driver_connection.total_changes != self._changes  # type: ignore[union-attr]
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None:
         self._journal.append((label, undo))
@@ -139,6 +232,7 @@ class SqlUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         mark = len(self._journal)
         nested = self.connection.begin_nested()
+        self._savepoints += 1
         try:
             yield
         except BaseException:
@@ -148,6 +242,8 @@ class SqlUnitOfWork:
             raise
         else:
             nested.commit()
+        finally:
+            self._savepoints -= 1
 
     def commit(self) -> None:
         if self._conn is not None:

@@ -34,10 +34,30 @@ class Caller:
 SERVICE = Caller(name="OpenMPS service account", dn=None, sid="S-1-5-18", is_service=True)
 
 
+class StoreConflict(BaseException):
+    """The store refused this request's transaction because a concurrent one got there first (on
+    SQLite: its read snapshot could not become a write).  Everything it did is rolled back and the
+    engine runs the request again from scratch, the write lock taken up front.
+
+    A ``BaseException``, as ``GeneratorExit`` is: it must unwind the whole request, so no
+    ``<try>``/``<catch>``, no ``forEach onError="continue"`` and no procedure catching ``MpsError``
+    or ``Exception`` can swallow it into a partial success.
+    """
+
+
 class UnitOfWork(Protocol):
-    """One request's transaction (see ``openmps.db.store.SqlUnitOfWork``)."""
+    """One request's transaction (see ``openmps.db.store.SqlUnitOfWork``).
+
+    Any store access may raise :class:`StoreConflict` (run the request again) or
+    :class:`~openmps.errors.ServiceBusy` (the store could not take it in time).
+    """
 
     def savepoint(self) -> AbstractContextManager[None]: ...
+
+    def will_write(self) -> None:
+        """A procedure that writes is about to run: take the write lock at its first store access
+        if nothing was written yet (a read snapshot taken before is let go)."""
+        ...
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None: ...
 

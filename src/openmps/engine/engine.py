@@ -14,19 +14,28 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
+from openmps.engine.admission import Admission
 from openmps.engine.audit import AuditRecord, AuditSink
-from openmps.engine.context import Arguments, Caller, ProcedureContext, Session, UnitOfWork
+from openmps.engine.context import (
+    Arguments,
+    Caller,
+    ProcedureContext,
+    Session,
+    StoreConflict,
+    UnitOfWork,
+)
 from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import redact
 from openmps.engine.xmlsafe import XmlLimits, parse_document
-from openmps.errors import AccessDenied, InternalError, MpsError, UnknownProcedure
+from openmps.errors import AccessDenied, InternalError, MpsError, ServiceBusy, UnknownProcedure
 
 log = logging.getLogger("openmps.engine")
 
@@ -51,16 +60,24 @@ class Outcome:
         return etree.tostring(self.response, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
+class OpenUnitOfWork(Protocol):
+    def __call__(self, *, optimistic: bool = False) -> UnitOfWork:
+        """A new unit of work; ``optimistic``: it reads without the write lock until told
+        ``will_write`` and may raise StoreConflict, else it takes the lock at its first access."""
+        ...
+
+
 class Engine:
     def __init__(
         self,
         registry: Registry,
         *,
-        open_uow: Callable[[], UnitOfWork],
+        open_uow: OpenUnitOfWork,
         open_session: Callable[[UnitOfWork], Session[Any]],
         audit: AuditSink,
         xml_limits: XmlLimits | None = None,
         run_limits: RunLimits | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.registry = registry
         self._open_uow = open_uow
@@ -68,6 +85,7 @@ class Engine:
         self._audit = audit
         self.xml_limits = xml_limits or XmlLimits()
         self._run_limits = run_limits or RunLimits()
+        self.admission = admission
         self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
 
     def submit(
@@ -81,26 +99,33 @@ class Engine:
         """
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        invocation: Invocation | None = None
+        runs: list[Invocation] = []  # the last one tells the audit record what ran
         error: MpsError | None = None
-        try:
+
+        def run(optimistic: bool) -> etree._Element:
             root = parse_document(document, self.xml_limits)
-            uow = self._open_uow()
+            uow = self._open_uow(optimistic=optimistic)
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
+            runs.append(invocation)
             try:
                 response = run_request(root, invocation, self._run_limits)
+                record = self._record(request_id, caller, invocation, None, started, client, dry_run)
                 if dry_run:
                     uow.rollback()
-                    response.set("dryRun", "true")
-                    record = self._record(request_id, caller, invocation, None, started, client, dry_run)
                     self._audit.write(record)
                 else:
-                    record = self._record(request_id, caller, invocation, None, started, client)
                     self._audit.write(record, uow)  # in the same transaction: nothing commits unaudited
                     uow.commit()
             except BaseException:
                 uow.rollback()
                 raise
+            return response
+
+        try:
+            with self.admission.admit(caller) if self.admission else nullcontext():
+                response = _rerun_on_conflict(run)
+            if dry_run:
+                response.set("dryRun", "true")
         except MpsError as exc:
             error = exc
         except Exception:
@@ -113,6 +138,7 @@ class Engine:
             if dry_run:
                 response.set("dryRun", "true")
             try:
+                invocation = runs[-1] if runs else None
                 record = self._record(request_id, caller, invocation, error, started, client, dry_run)
                 self._audit.write(record)
             except Exception:  # the answer still goes out; the log tells the operator
@@ -206,7 +232,7 @@ class Invocation:
                 # Indistinguishable from an unknown procedure: private names are not an API.
                 raise UnknownProcedure(f"unknown procedure '{procedure}' in namespace '{namespace}'")
             self.procedures.append(f"{spec.namespace}::{spec.name}")
-            return self._run(spec, execute_data, caller, outputs_read)
+            return self._run(spec, execute_data, caller, outputs_read, nested)
         except MpsError as exc:
             exc.sources.append((namespace, procedure))
             raise
@@ -217,6 +243,7 @@ class Invocation:
         execute_data: etree._Element | Arguments,
         caller: Caller,
         outputs_read: bool,
+        nested: bool,
     ) -> list[etree._Element]:
         if isinstance(execute_data, Arguments):  # a nested call: its secrets are never XML
             instance = spec.bind_values(execute_data.values)
@@ -229,6 +256,9 @@ class Invocation:
         if prepare is not None:
             # CPU-only work (password hashing) before the store's write lock is taken
             prepare(self.session.providers)
+        if spec.kind == "write" and not nested:
+            # its role checks and reads then run under the lock, serializable with its writes
+            self.uow.will_write()
         if spec.requires is Role.SERVICE:
             if not caller.is_service:
                 raise AccessDenied(f"{spec.namespace}::{spec.name} runs only as the service account")
@@ -237,6 +267,19 @@ class Invocation:
             self.session.require(caller, spec.requires, target, spec.right)
         context = ProcedureContext(self, caller, self.session.providers, outputs_read=outputs_read)
         return list(instance.run(context) or ())
+
+
+def _rerun_on_conflict(run: Callable[[bool], etree._Element]) -> etree._Element:
+    """``run(optimistic)`` once optimistic; after a StoreConflict (everything rolled back) once more
+    with the lock taken at the first access, which no concurrent writer can refuse again."""
+    try:
+        return run(True)
+    except StoreConflict:
+        pass
+    try:
+        return run(False)
+    except StoreConflict:  # PostgreSQL may pick it as a deadlock victim twice
+        raise ServiceBusy("the store refused the request twice; send it again") from None
 
 
 def error_response(error: MpsError) -> etree._Element:

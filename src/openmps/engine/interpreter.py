@@ -38,6 +38,7 @@ from openmps.errors import (
     NotImplementedYet,
     RequestRejected,
     RollbackFailed,
+    ServiceBusy,
 )
 from openmps.types import parse_int, shown
 
@@ -256,11 +257,11 @@ class _Interpreter:
 
     def attempt(self, work: Callable[[], None]) -> MpsError | None:
         """Run ``work`` in a savepoint; an MpsError it raises is undone and returned (a hardening
-        limit or a failed rollback never is)."""
+        limit, a failed rollback or a busy store never is: the client sends the request again whole)."""
         try:
             with self.runner.savepoint():
                 work()
-        except RollbackFailed:
+        except (RollbackFailed, ServiceBusy):
             raise
         except MpsError as error:
             if self.aborted:
