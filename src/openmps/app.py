@@ -2,10 +2,12 @@
 
 A deployment lives in a home folder (``--home``, ``OPENMPS_HOME``, default ``./openmps-data``):
 the embedded SQLite store ``openmps.db`` unless ``OPENMPS_DATABASE_URL`` names another database.
+``OPENMPS_REQUEST_DEADLINE`` sets the wall time one request may run, in seconds (default 30).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -31,6 +33,7 @@ from openmps.directory.sql.backend import SqlDirectory
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
+from openmps.engine.interpreter import RunLimits
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_import, resource_manager
 from openmps.plans import samples as plan_samples
@@ -51,6 +54,22 @@ def database_url(home: Path) -> str:
     return os.environ.get("OPENMPS_DATABASE_URL") or sqlite_url(home / "openmps.db")
 
 
+def run_limits() -> RunLimits:
+    """The bounds of a request, with the deadline of ``OPENMPS_REQUEST_DEADLINE`` when it is set."""
+    text = os.environ.get("OPENMPS_REQUEST_DEADLINE")
+    if text is None:
+        return RunLimits()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 3600:  # NaN fails too
+        raise InvalidOperation(
+            f"OPENMPS_REQUEST_DEADLINE='{text[:20]}' is not a number of seconds above 0 and at most 3600"
+        )
+    return RunLimits(deadline_seconds=seconds)
+
+
 def registry() -> Registry:
     namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import)
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
@@ -68,6 +87,7 @@ class Deployment:
     domain_sid: str
     passwords: Passwords
     directory_wrapper: DirectoryWrapper | None = None
+    run_limits: RunLimits = field(default_factory=run_limits)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -75,7 +95,11 @@ class Deployment:
     def __post_init__(self) -> None:
         self.audit = SqlAuditSink(self.sql)
         self.engine = Engine(
-            registry(), open_uow=self.open_uow, open_session=self.open_session, audit=self.audit
+            registry(),
+            open_uow=self.open_uow,
+            open_session=self.open_session,
+            audit=self.audit,
+            run_limits=self.run_limits,
         )
         self.authenticator = Authenticator(self.read, self.passwords)
 

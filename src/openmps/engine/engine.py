@@ -26,6 +26,7 @@ from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import mask, redact
 from openmps.engine.xmlsafe import XmlLimits, parse_document
+from openmps.engine.xsltsandbox import XsltSandbox
 from openmps.errors import AccessDenied, InternalError, MpsError, UnknownProcedure
 
 log = logging.getLogger("openmps.engine")
@@ -68,6 +69,8 @@ class Engine:
         self._audit = audit
         self.xml_limits = xml_limits or XmlLimits()
         self._run_limits = run_limits or RunLimits()
+        # XSL transforms run in worker processes of this engine, started on first use
+        self._xslt = XsltSandbox(memory_bytes=self._run_limits.xslt_memory_bytes)
         self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
 
     def submit(
@@ -88,7 +91,7 @@ class Engine:
             uow = self._open_uow()
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
             try:
-                response = run_request(root, invocation, self._run_limits)
+                response = run_request(root, invocation, self._run_limits, self._xslt)
                 if dry_run:
                     uow.rollback()
                     response.set("dryRun", "true")

@@ -1,0 +1,255 @@
+"""How much work an XPath expression can cause, known before it runs.
+
+libxml2 cannot be interrupted inside an XPath evaluation, and the one bound it has for this
+(``xmlXPathContext.opLimit``) is not reachable from lxml, so the cost is bounded before evaluation:
+:func:`estimate` reads the expression and finds the degree ``d`` of the polynomial its work can grow
+with, ``N ** d`` for a document of ``N`` nodes.  A path that walks the document (``//``, an absolute
+path, the descendant, ancestor, following, preceding or parent axes) costs up to ``N`` each time it is
+evaluated, and its predicates run once per node it selects, so a walk inside a walk's predicate is
+``N ** 2``; a relative path of child/attribute/self steps only visits the children of its context
+nodes, which over the distinct nodes a predicate sees add up to ``N`` at most.  Comparing two
+node-sets compares every pair.  The compiler refuses expressions deeper than
+:data:`MAX_DEGREE` or longer than :data:`MAX_LENGTH`; the interpreter refuses to evaluate one whose
+``N ** d`` on the actual document passes its budget.  This is an upper bound of the shape of the work,
+not a measurement: a constant factor (about 20 ns a unit on current hardware) is in the budget.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["MAX_DEGREE", "MAX_LENGTH", "estimate"]
+
+MAX_LENGTH = 1024  # characters; the seeds' and docs' expressions are a few dozen
+MAX_DEGREE = 2  # N ** 2: a walk inside one walk's predicate, or two walked node-sets compared
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<literal>"[^"]*"|'[^']*')
+    | (?P<number>\d+(?:\.\d*)?|\.\d+)
+    | (?P<op>//|::|\.\.|!=|<=|>=|[()\[\]./@,|+\-=<>*$])
+    | (?P<name>[^\W\d][\w.\-]*(?::(?:[^\W\d][\w.\-]*|\*))?)
+    )""",
+    re.VERBOSE,
+)
+_NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
+_OPERATOR_NAMES = frozenset({"and", "or", "div", "mod"})
+# Axes whose nodes are the context node's children, attributes or itself: bounded by its fan-out.
+_LOCAL_AXES = frozenset({"child", "attribute", "self", "namespace"})
+# Axes that, applied to a whole node-set, visit up to N nodes for each node of it.
+_SPREADING_AXES = frozenset({"following", "preceding", "following-sibling", "preceding-sibling"})
+_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+
+
+class UnreadableXPath(ValueError):
+    """The expression could not be read (lxml accepted it, so this names a gap of this reader)."""
+
+
+@dataclass(frozen=True)
+class _Value:
+    degree: int  # the work of computing it, as a power of N
+    nodes: bool  # a node-set (two node-sets compared cost the product of their sizes)
+    size: int  # its size as a power of N, when it is a node-set
+
+
+def estimate(expression: str) -> int:
+    """The degree ``d`` of the work of ``expression`` (``N ** d`` for N nodes), at least 1."""
+    reader = _Reader(_lexemes(expression))
+    value = reader.expr(0)
+    if reader.peek() is not None:
+        raise UnreadableXPath(f"unexpected '{reader.peek()}'")
+    return max(1, value.degree)
+
+
+def _lexemes(expression: str) -> list[str]:
+    lexemes: list[str] = []
+    position = 0
+    text = expression.rstrip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise UnreadableXPath(f"cannot read from '{text[position : position + 20]}'")
+        lexemes.append(match.group(match.lastgroup or "op"))
+        position = match.end()
+    return lexemes
+
+
+class _Reader:
+    """Recursive descent over XPath 1.0 (its grammar, section 3); ``m`` is how many times, as a power
+    of N, the expression being read is evaluated."""
+
+    def __init__(self, lexemes: list[str]) -> None:
+        self.lexemes = lexemes
+        self.index = 0
+
+    def peek(self, ahead: int = 0) -> str | None:
+        index = self.index + ahead
+        return self.lexemes[index] if index < len(self.lexemes) else None
+
+    def take(self, expected: str | None = None) -> str:
+        lexeme = self.peek()
+        if lexeme is None or (expected is not None and lexeme != expected):
+            raise UnreadableXPath(f"expected '{expected or 'more'}', found '{lexeme or 'the end'}'")
+        self.index += 1
+        return lexeme
+
+    # -- operators: the degree of a binary expression is its operands' (comparisons aside)
+
+    def expr(self, m: int) -> _Value:
+        return self.binary(m, 0)
+
+    _LEVELS: tuple[frozenset[str], ...] = (
+        frozenset({"or"}),
+        frozenset({"and"}),
+        frozenset({"=", "!="}),
+        frozenset({"<", "<=", ">", ">="}),
+        frozenset({"+", "-"}),
+        frozenset({"*", "div", "mod"}),
+    )
+
+    def binary(self, m: int, level: int) -> _Value:
+        if level == len(self._LEVELS):
+            return self.unary(m)
+        left = self.binary(m, level + 1)
+        while self.peek() in self._LEVELS[level]:
+            operator = self.take()
+            right = self.binary(m, level + 1)
+            degree = max(left.degree, right.degree)
+            if operator in _COMPARISONS and left.nodes and right.nodes:
+                degree = max(degree, m + left.size + right.size)  # every pair is compared
+            left = _Value(degree, False, 0)
+        return left
+
+    def unary(self, m: int) -> _Value:
+        while self.peek() == "-":
+            self.take()
+        value = self.path_expr(m)
+        while self.peek() == "|":
+            self.take()
+            other = self.path_expr(m)
+            value = _Value(max(value.degree, other.degree), True, max(value.size, other.size))
+        return value
+
+    # -- paths
+
+    def path_expr(self, m: int) -> _Value:
+        lexeme = self.peek()
+        if lexeme is None:
+            raise UnreadableXPath("the expression ends too early")
+        if self._starts_primary(lexeme):
+            value = self.primary(m)
+            degree = value.degree
+            while self.peek() == "[":  # a filter: its predicates run once per node of the value
+                degree = max(degree, self.predicate(m + 1))
+            if self.peek() in ("/", "//"):
+                return self.steps(m, walk=True, degree=degree, first=False)
+            return _Value(degree, value.nodes, value.size)
+        if lexeme in ("/", "//"):
+            self.take()
+            if lexeme == "/" and not self._starts_step(self.peek()):
+                return _Value(m + 1, True, 1)  # the root node alone
+            return self.steps(m, walk=True, degree=m + 1, first=True)
+        return self.steps(m, walk=False, degree=0, first=True)
+
+    def steps(self, m: int, *, walk: bool, degree: int, first: bool) -> _Value:
+        """The steps of a location path; ``walk`` when it already starts away from the context node."""
+        axes: list[str] = []
+        predicates: list[int] = []  # positions in self.lexemes, read once the path's kind is known
+        while True:
+            axes.append(self.step(predicates))
+            if self.peek() not in ("/", "//"):
+                break
+            if self.take() == "//":
+                axes.append("descendant")
+        walk = walk or any(axis not in _LOCAL_AXES for axis in axes)
+        here = m + 1 if walk else max(m, 1)
+        spread = sum(1 for axis in axes[0 if not first else 1 :] if axis in _SPREADING_AXES)
+        degree = max(degree, here + spread)
+        end = self.index
+        for start in predicates:  # predicates run once per node the path selects
+            self.index = start
+            degree = max(degree, self.predicate(here + spread))
+        self.index = end
+        return _Value(degree, True, 1 if walk or m == 0 else 0)
+
+    def step(self, predicates: list[int]) -> str:
+        """One step; records where its predicates start (skipping them) and answers its axis."""
+        lexeme = self.take()
+        if lexeme == ".":
+            axis = "self"
+        elif lexeme == "..":
+            axis = "parent"
+        else:
+            axis = "child"
+            if lexeme == "@":
+                axis, lexeme = "attribute", self.take()
+            elif self.peek() == "::":
+                axis = lexeme
+                self.take("::")
+                lexeme = self.take()
+            if lexeme in _NODE_TYPES and self.peek() == "(":
+                self.take("(")
+                if self.peek() != ")":
+                    self.take()  # processing-instruction('name')
+                self.take(")")
+        while self.peek() == "[":
+            predicates.append(self.index)
+            self.skip_brackets()
+        return axis
+
+    def skip_brackets(self) -> None:
+        depth = 0
+        while True:
+            lexeme = self.take()
+            if lexeme in ("[", "("):
+                depth += 1
+            elif lexeme in ("]", ")"):
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def predicate(self, m: int) -> int:
+        self.take("[")
+        value = self.expr(m)
+        self.take("]")
+        return value.degree
+
+    def primary(self, m: int) -> _Value:
+        lexeme = self.take()
+        if lexeme == "$":
+            self.take()
+            return _Value(m, True, 1)
+        if lexeme == "(":
+            value = self.expr(m)
+            self.take(")")
+            return value
+        if lexeme[0] in "\"'" or lexeme[0].isdigit() or lexeme[0] == ".":
+            return _Value(m, False, 0)
+        # a function call: its arguments are evaluated once per call
+        self.take("(")
+        degree = m
+        while self.peek() != ")":
+            degree = max(degree, self.expr(m).degree)
+            if self.peek() == ",":
+                self.take()
+        self.take(")")
+        return _Value(degree, False, 0)
+
+    def _starts_primary(self, lexeme: str) -> bool:
+        if lexeme in ("$", "(") or lexeme[0] in "\"'" or lexeme[0].isdigit():
+            return True
+        if lexeme.startswith(".") and len(lexeme) > 1 and lexeme[1].isdigit():
+            return True
+        return (
+            lexeme not in _NODE_TYPES
+            and lexeme not in _OPERATOR_NAMES
+            and lexeme[0].isalpha()
+            and self.peek(1) == "("
+        )
+
+    @staticmethod
+    def _starts_step(lexeme: str | None) -> bool:
+        return lexeme is not None and (
+            lexeme in (".", "..", "@", "*") or lexeme[0].isalpha() or lexeme[0] == "_"
+        )
