@@ -3,6 +3,7 @@ is a RequestRejected naming it that no <catch> or onError="continue" can absorb.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,6 +147,53 @@ def test_steps_are_bounded_by_default_below_the_old_million() -> None:
 )
 def test_the_cost_model_finds_how_work_grows(expression: str, degree: int) -> None:
     assert xpathcost.estimate(expression) == degree
+
+
+def random_xpath(rng: random.Random, depth: int = 0) -> str:
+    """An expression of XPath 1.0's grammar, often odd (``///a``, ``2.5/..``), that lxml may accept."""
+    atoms = ["a", "*", "@x", "@*", ".", "..", "//a", "/a", "/", "text()", "node()", "'s'", "1", ".5", "$v"]
+    atoms += ["child::a", "descendant::b", "following::a", "ancestor-or-self::*", "x:y", "x:*", "last()"]
+    atoms += ["concat(a, 'b')", "processing-instruction('p')", "and", "div", "self::node()", "a-b", "//@x"]
+    operators = [" = ", " != ", " <= ", " > ", " and ", " or ", " + ", " - ", "*", " div ", " | ", "/", "//"]
+    roll = rng.random()
+    if depth > 4 or roll < 0.3:
+        return rng.choice(atoms)
+    inner = random_xpath(rng, depth + 1)
+    if roll < 0.5:
+        return inner + rng.choice(operators) + random_xpath(rng, depth + 1)
+    if roll < 0.65:
+        return rng.choice(["a", "*", "//a", "(//a)", ".", "$v", "node()"]) + f"[{inner}]"
+    if roll < 0.75:
+        return f"({inner})"
+    if roll < 0.85:
+        return rng.choice(["count", "not", "string", "x:f", "id"]) + f"({inner})"
+    if roll < 0.9:
+        return "-" + inner
+    return (
+        inner
+        + rng.choice(["/", "//", " / "])
+        + rng.choice(["a", "@x", "..", "text()", "following-sibling::a"])
+    )
+
+
+def test_the_cost_model_reads_every_expression_lxml_accepts() -> None:
+    rng = random.Random(18)
+    read = 0
+    for _ in range(4000):
+        expression = random_xpath(rng)
+        try:
+            etree.XPath(expression, namespaces={"x": "urn:x"})
+        except etree.XPathError:
+            continue
+        assert xpathcost.estimate(expression) >= 1, expression
+        read += 1
+    assert read > 3000
+
+
+def test_an_xpath_nested_too_deep_to_read_is_refused() -> None:
+    nested = "(" * 40 + "1" + ")" * 40
+    body = f'<transform source="data" destination="procedureData"><when source="data" sourcePath="{nested}"/></transform>'
+    assert "more than 32 deep" in rejected("max_xpath_degree", body)
 
 
 def test_the_cubic_xpath_is_refused_before_any_step_runs() -> None:

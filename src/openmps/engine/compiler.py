@@ -34,6 +34,15 @@ class XPathRef:
     label: str  # "<before> (line 3) sourcePath", for messages
     degree: int = 1  # its work grows as N ** degree on a document of N nodes (engine/xpathcost.py)
 
+    @property
+    def shown(self) -> str:
+        """The expression as messages quote it: cut after 80 characters."""
+        return _shown(self.text)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "…"
+
 
 @dataclass
 class When:
@@ -166,7 +175,7 @@ def _path(el: etree._Element, attr: str, *, required: bool = False) -> XPathRef 
 
 def _degree(text: str, label: str) -> int:
     """The degree of the expression's work, refusing ones whose cost can explode on any document."""
-    shown = text if len(text) <= 80 else text[:80] + "…"
+    shown = _shown(text)
     if len(text) > xpathcost.MAX_LENGTH:
         raise RequestRejected(
             f"{label} is {len(text)} characters long, more than {xpathcost.MAX_LENGTH} (max_xpath_length)",
@@ -176,7 +185,8 @@ def _degree(text: str, label: str) -> int:
         degree = xpathcost.estimate(text)
     except xpathcost.UnreadableXPath as error:
         raise RequestRejected(
-            f"{label} '{shown}': the cost of this XPath expression cannot be bounded ({error})",
+            f"{label} '{shown}': the cost of this XPath expression cannot be bounded ({error}) "
+            "(max_xpath_degree)",
             limit="max_xpath_degree",
         ) from None
     if degree > xpathcost.MAX_DEGREE:

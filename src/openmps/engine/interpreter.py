@@ -226,7 +226,7 @@ class _Interpreter:
         cost = nodes**path.degree
         if cost > self.limits.max_xpath_cost:
             self._abort(
-                f"{path.label} '{path.text}' on '{root}' ({nodes} nodes) could take {nodes}^{path.degree} "
+                f"{path.label} '{path.shown}' on '{root}' ({nodes} nodes) could take {nodes}^{path.degree} "
                 f"= {cost} units of work, more than {self.limits.max_xpath_cost} (max_xpath_cost)",
                 "max_xpath_cost",
             )

@@ -23,6 +23,7 @@ __all__ = ["MAX_DEGREE", "MAX_LENGTH", "estimate"]
 
 MAX_LENGTH = 1024  # characters; the seeds' and docs' expressions are a few dozen
 MAX_DEGREE = 2  # N ** 2: a walk inside one walk's predicate, or two walked node-sets compared
+_MAX_NESTING = 32  # brackets and parentheses inside one another: keeps the reader's recursion shallow
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -55,7 +56,13 @@ class _Value:
 
 def estimate(expression: str) -> int:
     """The degree ``d`` of the work of ``expression`` (``N ** d`` for N nodes), at least 1."""
-    reader = _Reader(_lexemes(expression))
+    lexemes = _lexemes(expression)
+    depth = 0
+    for lexeme in lexemes:
+        depth += (lexeme in ("(", "[")) - (lexeme in (")", "]"))
+        if depth > _MAX_NESTING:
+            raise UnreadableXPath(f"brackets nest more than {_MAX_NESTING} deep")
+    reader = _Reader(lexemes)
     value = reader.expr(0)
     if reader.peek() is not None:
         raise UnreadableXPath(f"unexpected '{reader.peek()}'")
@@ -142,12 +149,12 @@ class _Reader:
             degree = value.degree
             while self.peek() == "[":  # a filter: its predicates run once per node of the value
                 degree = max(degree, self.predicate(m + 1))
-            if self.peek() in ("/", "//"):
+            if self.separators() is not None:  # steps from the nodes of the value: a walk
                 return self.steps(m, walk=True, degree=degree, first=False)
             return _Value(degree, value.nodes, value.size)
         if lexeme in ("/", "//"):
-            self.take()
-            if lexeme == "/" and not self._starts_step(self.peek()):
+            self.separators()
+            if not self._starts_step(self.peek()):
                 return _Value(m + 1, True, 1)  # the root node alone
             return self.steps(m, walk=True, degree=m + 1, first=True)
         return self.steps(m, walk=False, degree=0, first=True)
@@ -158,9 +165,10 @@ class _Reader:
         predicates: list[int] = []  # positions in self.lexemes, read once the path's kind is known
         while True:
             axes.append(self.step(predicates))
-            if self.peek() not in ("/", "//"):
+            walked = self.separators()
+            if walked is None:
                 break
-            if self.take() == "//":
+            if walked:
                 axes.append("descendant")
         walk = walk or any(axis not in _LOCAL_AXES for axis in axes)
         here = m + 1 if walk else max(m, 1)
@@ -172,6 +180,16 @@ class _Reader:
             degree = max(degree, self.predicate(here + spread))
         self.index = end
         return _Value(degree, True, 1 if walk or m == 0 else 0)
+
+    def separators(self) -> bool | None:
+        """Takes a run of ``/`` and ``//`` (libxml2 reads ``///a`` as ``//a``); whether one was ``//``,
+        None when there is none."""
+        if self.peek() not in ("/", "//"):
+            return None
+        walked = False
+        while self.peek() in ("/", "//"):
+            walked = self.take() == "//" or walked
+        return walked
 
     def step(self, predicates: list[int]) -> str:
         """One step; records where its predicates start (skipping them) and answers its axis."""
