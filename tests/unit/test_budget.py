@@ -146,7 +146,7 @@ def test_steps_are_bounded_by_default_below_the_old_million() -> None:
     ],
 )
 def test_the_cost_model_finds_how_work_grows(expression: str, degree: int) -> None:
-    assert xpathcost.estimate(expression) == degree
+    assert xpathcost.estimate(expression).degree == degree
 
 
 def random_xpath(rng: random.Random, depth: int = 0) -> str:
@@ -185,7 +185,7 @@ def test_the_cost_model_reads_every_expression_lxml_accepts() -> None:
             etree.XPath(expression, namespaces={"x": "urn:x"})
         except etree.XPathError:
             continue
-        assert xpathcost.estimate(expression) >= 1, expression
+        assert xpathcost.estimate(expression).degree >= 1, expression
         read += 1
     assert read > 3000
 
@@ -194,6 +194,29 @@ def test_an_xpath_nested_too_deep_to_read_is_refused() -> None:
     nested = "(" * 40 + "1" + ")" * 40
     body = f'<transform source="data" destination="procedureData"><when source="data" sourcePath="{nested}"/></transform>'
     assert "more than 32 deep" in rejected("max_xpath_degree", body)
+
+
+def test_string_searches_are_found_with_their_needles() -> None:
+    assert xpathcost.estimate("contains(name, '@')").searches == ((0, 1),)
+    assert xpathcost.estimate("//a[substring-before(., b)]").searches == ((1, None),)
+    assert xpathcost.estimate("fn:contains(a, b) or translate(a, 'xy', 'z')").searches == ((0, None), (0, 2))
+    assert xpathcost.estimate("concat(a, 'b')").searches == ()
+
+
+def test_a_search_of_a_long_text_for_another_is_refused() -> None:
+    # libxml2 tries every position: a megabyte searched for 100 KB is 10^11 comparisons, minutes
+    data = f"<data><h>{'a' * 1_000_000}</h><n>{'a' * 100_000}b</n></data>"
+    runner = Runner()
+    body = '<execute namespace="T" procedure="X"><when source="data" sourcePath="contains(h, n)"/></execute>'
+    assert "1100001 characters" in rejected("max_xpath_cost", body, data, runner)
+    assert runner.calls == 0
+
+
+def test_a_short_search_runs() -> None:
+    runner = Runner()
+    body = '<execute namespace="T" procedure="X"><when source="data" sourcePath="contains(upn, \'@\')"/></execute>'
+    run(body, "<data><upn>a@b</upn></data>", runner)
+    assert runner.calls == 1
 
 
 def test_the_cubic_xpath_is_refused_before_any_step_runs() -> None:
@@ -221,7 +244,7 @@ def test_a_quadratic_xpath_is_refused_on_a_document_too_large_for_it() -> None:
         "</execute>"
     )
     description = rejected("max_xpath_cost", body, items(20_000), runner)
-    assert "(20001 nodes)" in description
+    assert "(20001 nodes, 0 characters)" in description
     assert runner.calls == 0
 
 

@@ -32,7 +32,7 @@ class XPathRef:
     text: str
     xpath: etree.XPath
     label: str  # "<before> (line 3) sourcePath", for messages
-    degree: int = 1  # its work grows as N ** degree on a document of N nodes (engine/xpathcost.py)
+    cost: xpathcost.XPathCost  # the shape of its work (engine/xpathcost.py)
 
     @property
     def shown(self) -> str:
@@ -170,10 +170,10 @@ def _path(el: etree._Element, attr: str, *, required: bool = False) -> XPathRef 
         xpath = etree.XPath(text, namespaces=namespaces, regexp=False, smart_strings=False)
     except etree.XPathError as error:
         raise InvalidArgument(f"{label} '{text}' is not a valid XPath expression: {error}") from None
-    return XPathRef(text, xpath, label, _degree(text, label))
+    return XPathRef(text, xpath, label, _cost(text, label))
 
 
-def _degree(text: str, label: str) -> int:
+def _cost(text: str, label: str) -> xpathcost.XPathCost:
     """The degree of the expression's work, refusing ones whose cost can explode on any document."""
     shown = _shown(text)
     if len(text) > xpathcost.MAX_LENGTH:
@@ -182,13 +182,14 @@ def _degree(text: str, label: str) -> int:
             limit="max_xpath_length",
         )
     try:
-        degree = xpathcost.estimate(text)
+        cost = xpathcost.estimate(text)
     except xpathcost.UnreadableXPath as error:
         raise RequestRejected(
             f"{label} '{shown}': the cost of this XPath expression cannot be bounded ({error}) "
             "(max_xpath_degree)",
             limit="max_xpath_degree",
         ) from None
+    degree = cost.degree
     if degree > xpathcost.MAX_DEGREE:
         raise RequestRejected(
             f"{label} '{shown}' nests document walks (//, absolute paths, other axes than child and "
@@ -196,7 +197,7 @@ def _degree(text: str, label: str) -> int:
             f"{xpathcost.MAX_DEGREE} are allowed (max_xpath_degree)",
             limit="max_xpath_degree",
         )
-    return degree
+    return cost
 
 
 class Compiler:

@@ -212,7 +212,8 @@ class _Interpreter:
     # -- XPath
 
     def evaluate(self, path: XPathRef, node: etree._Element, root: str) -> object:
-        if path.degree > 1:  # linear work is bounded by the copy budget already
+        cost = path.cost
+        if cost.degree > 1 or cost.searches:  # linear work is bounded by the copy budget already
             self.check_xpath_cost(path, node, root)
         try:
             return path.xpath(node)
@@ -221,13 +222,17 @@ class _Interpreter:
 
     def check_xpath_cost(self, path: XPathRef, node: etree._Element, root: str) -> None:
         """Refuse an evaluation whose work on this document could pass the budget (libxml2 cannot be
-        stopped once it runs); counting the nodes is linear, so only superlinear expressions pay it."""
-        nodes = sum(1 + len(el.attrib) for el in node.getroottree().getroot().iter())
-        cost = nodes**path.degree
-        if cost > self.limits.max_xpath_cost:
+        stopped once it runs); measuring the document is linear, so only expressions that may be
+        worse pay for it."""
+        nodes = text = 0
+        for el in node.getroottree().getroot().iter():
+            nodes += 1 + len(el.attrib)
+            text += len(el.text or "") + len(el.tail or "") + sum(len(value) for value in el.attrib.values())
+        units = path.cost.units(nodes, text)
+        if units > self.limits.max_xpath_cost:
             self._abort(
-                f"{path.label} '{path.shown}' on '{root}' ({nodes} nodes) could take {nodes}^{path.degree} "
-                f"= {cost} units of work, more than {self.limits.max_xpath_cost} (max_xpath_cost)",
+                f"{path.label} '{path.shown}' on '{root}' ({nodes} nodes, {text} characters) could take "
+                f"{units} units of work, more than {self.limits.max_xpath_cost} (max_xpath_cost)",
                 "max_xpath_cost",
             )
 

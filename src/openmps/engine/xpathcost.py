@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_DEGREE", "MAX_LENGTH", "estimate"]
+__all__ = ["MAX_DEGREE", "MAX_LENGTH", "XPathCost", "estimate"]
 
 MAX_LENGTH = 1024  # characters; the seeds' and docs' expressions are a few dozen
 MAX_DEGREE = 2  # N ** 2: a walk inside one walk's predicate, or two walked node-sets compared
 _MAX_NESTING = 32  # brackets and parentheses inside one another: keeps the reader's recursion shallow
+_CHARS_PER_UNIT = 10  # characters copied or compared in the time of one node visited (both measured)
+# libxml2 searches a string for another by trying every position (xmlStrstr): n * m
+_SEARCHES = frozenset({"contains", "substring-before", "substring-after", "translate"})
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -54,8 +57,29 @@ class _Value:
     size: int  # its size as a power of N, when it is a node-set
 
 
-def estimate(expression: str) -> int:
-    """The degree ``d`` of the work of ``expression`` (``N ** d`` for N nodes), at least 1."""
+@dataclass(frozen=True)
+class XPathCost:
+    """The shape of an expression's work: ``degree`` in nodes, and its string searches."""
+
+    degree: int
+    # (how many times it runs as a power of N, the length of its literal needle or None)
+    searches: tuple[tuple[int, int | None], ...] = ()
+
+    def units(self, nodes: int, text: int) -> int:
+        """An upper bound of its work on a document of ``nodes`` nodes and ``text`` characters, in
+        node visits: the walks; string values taken at the innermost walk; each search
+        (haystack and needle up to the whole text, a literal needle its own length)."""
+        walks: int = nodes**self.degree
+        units = [walks, walks // max(nodes, 1) * text // _CHARS_PER_UNIT]
+        for runs, needle in self.searches:
+            times: int = nodes**runs
+            units.append(times * text * (text if needle is None else needle) // _CHARS_PER_UNIT)
+        return max(units)
+
+
+def estimate(expression: str) -> XPathCost:
+    """The cost of ``expression``: its degree ``d`` (``N ** d`` for N nodes, at least 1) and its
+    string searches."""
     lexemes = _lexemes(expression)
     depth = 0
     for lexeme in lexemes:
@@ -66,7 +90,7 @@ def estimate(expression: str) -> int:
     value = reader.expr(0)
     if reader.peek() is not None:
         raise UnreadableXPath(f"unexpected '{reader.peek()}'")
-    return max(1, value.degree)
+    return XPathCost(max(1, value.degree), tuple(reader.searches))
 
 
 def _lexemes(expression: str) -> list[str]:
@@ -89,6 +113,7 @@ class _Reader:
     def __init__(self, lexemes: list[str]) -> None:
         self.lexemes = lexemes
         self.index = 0
+        self.searches: list[tuple[int, int | None]] = []
 
     def peek(self, ahead: int = 0) -> str | None:
         index = self.index + ahead
@@ -247,11 +272,20 @@ class _Reader:
         # a function call: its arguments are evaluated once per call
         self.take("(")
         degree = m
+        needle: int | None = None
+        argument = 0
         while self.peek() != ")":
+            start = self.index
             degree = max(degree, self.expr(m).degree)
+            literal = self.lexemes[start]
+            if argument == 1 and self.index == start + 1 and literal[0] in "\"'":
+                needle = len(literal) - 2
+            argument += 1
             if self.peek() == ",":
                 self.take()
         self.take(")")
+        if lexeme.rpartition(":")[2] in _SEARCHES:
+            self.searches.append((m, needle))
         return _Value(degree, False, 0)
 
     def _starts_primary(self, lexeme: str) -> bool:
