@@ -198,7 +198,8 @@ def test_an_xpath_nested_too_deep_to_read_is_refused() -> None:
 
 def test_string_searches_are_found_with_their_needles() -> None:
     assert xpathcost.estimate("contains(name, '@')").searches == ((0, 1),)
-    assert xpathcost.estimate("//a[substring-before(., b)]").searches == ((1, None),)
+    assert xpathcost.estimate("//a[substring-before(/, b)]").searches == ((1, None),)
+    assert xpathcost.estimate("//a[substring-before(., b)]").searches == ((0, None),)  # its own text
     assert xpathcost.estimate("fn:contains(a, b) or translate(a, 'xy', 'z')").searches == ((0, None), (0, 2))
     assert xpathcost.estimate("concat(a, 'b')").searches == ()
 
@@ -210,6 +211,25 @@ def test_a_search_of_a_long_text_for_another_is_refused() -> None:
     body = '<execute namespace="T" procedure="X"><when source="data" sourcePath="contains(h, n)"/></execute>'
     assert "1100001 characters" in rejected("max_xpath_cost", body, data, runner)
     assert runner.calls == 0
+
+
+def test_copies_of_the_whole_text_are_refused() -> None:
+    # 300 copies of a megabyte: 300 MB built by one expression of 600 characters
+    concat = "concat(" + ", ".join(["/"] * 300) + ")"
+    body = f'<execute namespace="T" procedure="X"><when source="data" sourcePath="{concat}"/></execute>'
+    rejected("max_xpath_cost", body, f"<data>{'a' * 1_000_000}</data>")
+
+
+def test_strings_of_each_node_on_a_large_document_run() -> None:
+    users = "".join(f"<u><f>first{i}</f><l>last{i}</l></u>" for i in range(20_000))
+    runner = Runner()
+    path = "//u[concat(f, ' ', l) = 'first7 last7' and contains(., 'last7')]"
+    run(
+        f'<execute namespace="T" procedure="X"><when source="data" sourcePath="{path}"/></execute>',
+        f"<data>{users}</data>",
+        runner,
+    )
+    assert runner.calls == 1
 
 
 def test_a_short_search_runs() -> None:

@@ -212,8 +212,7 @@ class _Interpreter:
     # -- XPath
 
     def evaluate(self, path: XPathRef, node: etree._Element, root: str) -> object:
-        cost = path.cost
-        if cost.degree > 1 or cost.searches:  # linear work is bounded by the copy budget already
+        if path.cost.superlinear:  # one visit of the document is bounded by the copy budget already
             self.check_xpath_cost(path, node, root)
         try:
             return path.xpath(node)

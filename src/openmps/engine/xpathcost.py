@@ -27,6 +27,12 @@ _MAX_NESTING = 32  # brackets and parentheses inside one another: keeps the read
 _CHARS_PER_UNIT = 10  # characters copied or compared in the time of one node visited (both measured)
 # libxml2 searches a string for another by trying every position (xmlStrstr): n * m
 _SEARCHES = frozenset({"contains", "substring-before", "substring-after", "translate"})
+# Functions whose arguments never become strings longer than a name; every other function's
+# arguments may each be a string as long as the document's text (concat(/, /, /, …)).
+_NO_STRINGS = frozenset(
+    {"count", "not", "boolean", "true", "false", "last", "position", "name", "local-name", "namespace-uri"}
+    | {"floor", "ceiling", "round", "sum", "lang", "id"}
+)
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -55,6 +61,9 @@ class _Value:
     degree: int  # the work of computing it, as a power of N
     nodes: bool  # a node-set (two node-sets compared cost the product of their sizes)
     size: int  # its size as a power of N, when it is a node-set
+    # Its string may be the document's whole text each time (a walk's nodes, not the context's own
+    # children, whose texts add up to the document's once over the distinct nodes a predicate sees).
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,14 @@ class XPathCost:
     degree: int
     # (how many times it runs as a power of N, the length of its literal needle or None)
     searches: tuple[tuple[int, int | None], ...] = ()
+    strings: tuple[
+        int, ...
+    ] = ()  # one per argument that may be a whole text: how many times, as a power of N
+
+    @property
+    def superlinear(self) -> bool:
+        """Whether it may do more than visit the document once (then it is worth measuring)."""
+        return self.degree > 1 or bool(self.searches) or bool(self.strings)
 
     def units(self, nodes: int, text: int) -> int:
         """An upper bound of its work on a document of ``nodes`` nodes and ``text`` characters, in
@@ -74,6 +91,8 @@ class XPathCost:
         for runs, needle in self.searches:
             times: int = nodes**runs
             units.append(times * text * (text if needle is None else needle) // _CHARS_PER_UNIT)
+        copies: int = sum(nodes**runs for runs in self.strings)
+        units.append(copies * text // _CHARS_PER_UNIT)
         return max(units)
 
 
@@ -90,7 +109,7 @@ def estimate(expression: str) -> XPathCost:
     value = reader.expr(0)
     if reader.peek() is not None:
         raise UnreadableXPath(f"unexpected '{reader.peek()}'")
-    return XPathCost(max(1, value.degree), tuple(reader.searches))
+    return XPathCost(max(1, value.degree), tuple(reader.searches), tuple(reader.strings))
 
 
 def _lexemes(expression: str) -> list[str]:
@@ -114,6 +133,7 @@ class _Reader:
         self.lexemes = lexemes
         self.index = 0
         self.searches: list[tuple[int, int | None]] = []
+        self.strings: list[int] = []
 
     def peek(self, ahead: int = 0) -> str | None:
         index = self.index + ahead
@@ -160,7 +180,8 @@ class _Reader:
         while self.peek() == "|":
             self.take()
             other = self.path_expr(m)
-            value = _Value(max(value.degree, other.degree), True, max(value.size, other.size))
+            size = max(value.size, other.size)
+            value = _Value(max(value.degree, other.degree), True, size, value.whole or other.whole)
         return value
 
     # -- paths
@@ -176,11 +197,11 @@ class _Reader:
                 degree = max(degree, self.predicate(m + 1))
             if self.separators() is not None:  # steps from the nodes of the value: a walk
                 return self.steps(m, walk=True, degree=degree, first=False)
-            return _Value(degree, value.nodes, value.size)
+            return _Value(degree, value.nodes, value.size, value.whole)
         if lexeme in ("/", "//"):
             self.separators()
             if not self._starts_step(self.peek()):
-                return _Value(m + 1, True, 1)  # the root node alone
+                return _Value(m + 1, True, 1, whole=True)  # the root node alone
             return self.steps(m, walk=True, degree=m + 1, first=True)
         return self.steps(m, walk=False, degree=0, first=True)
 
@@ -204,7 +225,7 @@ class _Reader:
             self.index = start
             degree = max(degree, self.predicate(here + spread))
         self.index = end
-        return _Value(degree, True, 1 if walk or m == 0 else 0)
+        return _Value(degree, True, 1 if walk or m == 0 else 0, whole=walk)
 
     def separators(self) -> bool | None:
         """Takes a run of ``/`` and ``//`` (libxml2 reads ``///a`` as ``//a``); whether one was ``//``,
@@ -262,7 +283,7 @@ class _Reader:
         lexeme = self.take()
         if lexeme == "$":
             self.take()
-            return _Value(m, True, 1)
+            return _Value(m, True, 1, whole=True)
         if lexeme == "(":
             value = self.expr(m)
             self.take(")")
@@ -273,20 +294,27 @@ class _Reader:
         self.take("(")
         degree = m
         needle: int | None = None
-        argument = 0
+        wholes: list[bool] = []
         while self.peek() != ")":
             start = self.index
-            degree = max(degree, self.expr(m).degree)
+            argument = self.expr(m)
+            degree = max(degree, argument.degree)
             literal = self.lexemes[start]
-            if argument == 1 and self.index == start + 1 and literal[0] in "\"'":
+            if len(wholes) == 1 and self.index == start + 1 and literal[0] in "\"'":
                 needle = len(literal) - 2
-            argument += 1
+            wholes.append(argument.whole)
             if self.peek() == ",":
                 self.take()
         self.take(")")
-        if lexeme.rpartition(":")[2] in _SEARCHES:
-            self.searches.append((m, needle))
-        return _Value(degree, False, 0)
+        name = lexeme.rpartition(":")[2]
+        if name in _NO_STRINGS:
+            return _Value(degree, False, 0)
+        # A string of the context's own nodes is taken once per distinct node: one power of N less.
+        runs = [m if whole else max(m - 1, 0) for whole in wholes]
+        if name in _SEARCHES:
+            self.searches.append((max(runs[:2], default=m), needle))
+        self.strings.extend(runs)
+        return _Value(degree, False, 0, whole=any(wholes))
 
     def _starts_primary(self, lexeme: str) -> bool:
         if lexeme in ("$", "(") or lexeme[0] in "\"'" or lexeme[0].isdigit():
