@@ -79,8 +79,8 @@ class RunLimits:
     max_steps: int = 100_000  # executes actually run, over all forEach iterations and batch items
     max_iterations: int = 200_000  # step iterations attempted, including ones skipped by ifNull="skip"
     max_copied_elements: int = 10_000_000  # elements deep-copied by transforms, snapshots and XSLT
-    # N ** degree of one XPath evaluation, N the nodes of the queried document (engine/xpathcost.py);
-    # about 0.2 s of libxml2's time, which nothing can interrupt once it runs
+    # work of one XPath evaluation in node visits, bounded from the expression and the queried
+    # document (engine/xpathcost.py): about 0.2 s of libxml2's time, which nothing can interrupt
     max_xpath_cost: int = 10_000_000
     # one XSL transform, in a worker process (engine/xsltsandbox.py): wall time (never past the
     # deadline), the worker's address space, the size of the result it writes
