@@ -367,3 +367,18 @@ def test_a_sandbox_replaces_a_worker_it_had_to_stop() -> None:
         )
     finally:
         sandbox.close()
+
+
+def test_a_worker_killed_while_idle_is_replaced() -> None:
+    stylesheet = (
+        f'<xsl:stylesheet {XSL} version="1.0"><xsl:template match="/"><x/></xsl:template></xsl:stylesheet>'
+    )
+    sandbox = XsltSandbox()
+    try:
+        assert sandbox.transform(stylesheet.encode(), b"<a/>", max_output=100, timeout=5) == b"<x/>"
+        for worker in sandbox._idle:  # the operating system's OOM killer, an operator
+            worker.process.kill()
+            worker.process.wait()
+        assert sandbox.transform(stylesheet.encode(), b"<a/>", max_output=100, timeout=5) == b"<x/>"
+    finally:
+        sandbox.close()

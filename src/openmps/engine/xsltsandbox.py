@@ -120,6 +120,9 @@ class XsltSandbox:
             raise XsltLimit("no time is left for the XSL transform", "seconds")
         with self._lock:
             worker = self._idle.pop() if self._idle else None
+        if worker is not None and worker.process.poll() is not None:
+            worker.kill()  # ended while idle (killed from outside): not this request's fault
+            worker = None
         if worker is None:
             worker = _Worker(self.memory_bytes)
         try:
