@@ -8,10 +8,13 @@ path, the descendant, ancestor, following, preceding or parent axes) costs up to
 evaluated, and its predicates run once per node it selects, so a walk inside a walk's predicate is
 ``N ** 2``; a relative path of child/attribute/self steps only visits the children of its context
 nodes, which over the distinct nodes a predicate sees add up to ``N`` at most.  Comparing two
-node-sets compares every pair.  The compiler refuses expressions deeper than
+node-sets compares every pair.  Strings are work too: each argument of a string function may be the
+document's whole text, and a search (``contains`` …) tries every position of its haystack, so the
+cost also records those (:class:`XPathCost`).  The compiler refuses expressions deeper than
 :data:`MAX_DEGREE` or longer than :data:`MAX_LENGTH`; the interpreter refuses to evaluate one whose
-``N ** d`` on the actual document passes its budget.  This is an upper bound of the shape of the work,
-not a measurement: a constant factor (about 20 ns a unit on current hardware) is in the budget.
+:meth:`XPathCost.units` on the actual document pass its budget.  This is an upper bound of the shape
+of the work, not a measurement: a constant factor (about 20 ns a unit on current hardware) is in the
+budget.
 """
 
 from __future__ import annotations
