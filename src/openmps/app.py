@@ -5,10 +5,12 @@ the embedded SQLite store ``openmps.db`` unless ``OPENMPS_DATABASE_URL`` names a
 Its load limits (:class:`Capacity`) come from ``OPENMPS_MAX_REQUESTS``,
 ``OPENMPS_MAX_REQUESTS_PER_TENANT``, ``OPENMPS_MAX_REQUESTS_PROVIDER``, ``OPENMPS_ADMISSION_WAIT``
 and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
+``OPENMPS_REQUEST_DEADLINE`` sets the wall time one request may run, in seconds (default 30).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
+from openmps.engine.interpreter import RunLimits
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_import, resource_manager
 from openmps.plans import samples as plan_samples
@@ -100,6 +103,22 @@ class Capacity:
         )
 
 
+def run_limits() -> RunLimits:
+    """The bounds of a request, with the deadline of ``OPENMPS_REQUEST_DEADLINE`` when it is set."""
+    text = os.environ.get("OPENMPS_REQUEST_DEADLINE")
+    if text is None:
+        return RunLimits()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 3600:  # NaN fails too
+        raise InvalidOperation(
+            f"OPENMPS_REQUEST_DEADLINE='{text[:20]}' is not a number of seconds above 0 and at most 3600"
+        )
+    return RunLimits(deadline_seconds=seconds)
+
+
 def registry() -> Registry:
     namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import)
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
@@ -125,6 +144,7 @@ class Deployment:
     home: Path | None = None
     sign_in: SignInPolicy = field(default_factory=SignInPolicy)
     capacity: Capacity = field(default_factory=Capacity)
+    run_limits: RunLimits = field(default_factory=run_limits)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -138,6 +158,7 @@ class Deployment:
             open_session=self.open_session,
             audit=self.audit,
             admission=Admission(self.capacity.admission, self.tenant_of),
+            run_limits=self.run_limits,
         )
         self.authenticator = Authenticator(
             self.read,

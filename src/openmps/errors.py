@@ -49,7 +49,8 @@ class MalformedRequest(MpsError):
 
 
 class RequestRejected(MpsError):
-    """The document is refused by a hardening rule (DTD, entity, size, depth, element count)."""
+    """The document is refused by a hardening rule (DTD, entity, size, depth, element count), or the
+    request passes its budget (wall time, steps, copies, XPath or XSLT work); ``limit`` names which."""
 
     code = 0xC00CE501
     http_status = 400

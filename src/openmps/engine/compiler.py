@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from openmps.errors import InvalidArgument, MalformedRequest, NotImplementedYet
+from openmps.engine import xpathcost
+from openmps.errors import InvalidArgument, MalformedRequest, NotImplementedYet, RequestRejected
 from openmps.types import shown
 
 XSL_NS = "http://www.w3.org/1999/XSL/Transform"
@@ -32,6 +33,16 @@ class XPathRef:
     text: str
     xpath: etree.XPath
     label: str  # "<before> (line 3) sourcePath", for messages
+    cost: xpathcost.XPathCost  # the shape of its work (engine/xpathcost.py)
+
+    @property
+    def shown(self) -> str:
+        """The expression as messages quote it: cut after 80 characters."""
+        return _shown(self.text)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 @dataclass
@@ -52,8 +63,9 @@ class Transform:
     mode: str
     if_null: str
     allow_null: bool
-    xslt: etree.XSLT | None
+    xslt: etree.XSLT | None  # compiled here to find errors before a step runs
     whens: list[When]
+    stylesheet: bytes | None = None  # what runs: in a worker process (engine/xsltsandbox.py)
 
 
 @dataclass
@@ -173,7 +185,34 @@ def _path(el: etree._Element, attr: str, *, required: bool = False) -> XPathRef 
         xpath = etree.XPath(text, namespaces=namespaces, regexp=False, smart_strings=False)
     except etree.XPathError as error:
         raise InvalidArgument(f"{label} '{text}' is not a valid XPath expression: {error}") from None
-    return XPathRef(text, xpath, label)
+    return XPathRef(text, xpath, label, _cost(text, label))
+
+
+def _cost(text: str, label: str) -> xpathcost.XPathCost:
+    """The degree of the expression's work, refusing ones whose cost can explode on any document."""
+    shown = _shown(text)
+    if len(text) > xpathcost.MAX_LENGTH:
+        raise RequestRejected(
+            f"{label} is {len(text)} characters long, more than {xpathcost.MAX_LENGTH} (max_xpath_length)",
+            limit="max_xpath_length",
+        )
+    try:
+        cost = xpathcost.estimate(text)
+    except xpathcost.UnreadableXPath as error:
+        raise RequestRejected(
+            f"{label} '{shown}': the cost of this XPath expression cannot be bounded ({error}) "
+            "(max_xpath_degree)",
+            limit="max_xpath_degree",
+        ) from None
+    degree = cost.degree
+    if degree > xpathcost.MAX_DEGREE:
+        raise RequestRejected(
+            f"{label} '{shown}' nests document walks (//, absolute paths, other axes than child and "
+            f"attribute) {degree} deep, so its work grows as N^{degree} for N nodes; at most "
+            f"{xpathcost.MAX_DEGREE} are allowed (max_xpath_degree)",
+            limit="max_xpath_degree",
+        )
+    return cost
 
 
 class Compiler:
@@ -312,6 +351,7 @@ class Compiler:
                 whens.append(self._when(child, _FIXED_ROOTS))
             else:
                 raise MalformedRequest(f"{where(child)} is not allowed in <{_name(el)}>")
+        xslt = _compile_xslt(el, templates) if templates else None
         return Transform(
             label=where(el),
             source=_root_name(el, "source", roots),
@@ -321,8 +361,9 @@ class Compiler:
             mode=_choice(el, "mode", _MODES, "insert"),
             if_null=_choice(el, "ifNull", _IF_NULL, "fail"),
             allow_null=_choice(el, "allowNullTransform", ("0", "1", "false", "true"), "0") in ("1", "true"),
-            xslt=_compile_xslt(el, templates) if templates else None,
+            xslt=xslt[0] if xslt else None,
             whens=whens,
+            stylesheet=xslt[1] if xslt else None,
         )
 
 
@@ -336,8 +377,10 @@ def _writes_within(t: Transform, item: str) -> bool:
     return t.mode != "move" or t.source == "executeData" or (t.source == item and t.source_path is not None)
 
 
-def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> etree.XSLT:
-    """Wrap the xsl:template children in a stylesheet; no file or network access, no regexps."""
+def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> tuple[etree.XSLT, bytes]:
+    """Wrap the xsl:template children in a stylesheet; no file or network access, no regexps.
+
+    Answers it compiled (its errors are the request's, found before a step runs) and serialized."""
     nsmap: dict[str | None, str] = {}
     for template in templates:
         for prefix, uri in template.nsmap.items():
@@ -346,6 +389,7 @@ def _compile_xslt(el: etree._Element, templates: list[etree._Element]) -> etree.
     stylesheet = etree.Element(f"{{{XSL_NS}}}stylesheet", nsmap=nsmap, version="1.0")  # type: ignore[arg-type]
     stylesheet.extend(copy.deepcopy(template) for template in templates)
     try:
-        return etree.XSLT(stylesheet, regexp=False, access_control=etree.XSLTAccessControl.DENY_ALL)  # type: ignore[attr-defined]
+        compiled = etree.XSLT(stylesheet, regexp=False, access_control=etree.XSLTAccessControl.DENY_ALL)  # type: ignore[attr-defined]
     except etree.XSLTError as error:
         raise InvalidArgument(f"{where(el)} holds an invalid XSL template: {error}") from None
+    return compiled, etree.tostring(stylesheet)

@@ -35,6 +35,7 @@ from openmps.engine.declaration import ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import redact
 from openmps.engine.xmlsafe import XmlLimits, parse_document
+from openmps.engine.xsltsandbox import XsltSandbox
 from openmps.errors import AccessDenied, InternalError, MpsError, ServiceBusy, UnknownProcedure
 
 log = logging.getLogger("openmps.engine")
@@ -86,6 +87,8 @@ class Engine:
         self.xml_limits = xml_limits or XmlLimits()
         self._run_limits = run_limits or RunLimits()
         self.admission = admission
+        # XSL transforms run in worker processes of this engine, started on first use
+        self._xslt = XsltSandbox(memory_bytes=self._run_limits.xslt_memory_bytes)
         self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
 
     def submit(
@@ -108,7 +111,7 @@ class Engine:
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
             runs.append(invocation)
             try:
-                response = run_request(root, invocation, self._run_limits)
+                response = run_request(root, invocation, self._run_limits, self._xslt)
                 record = self._record(request_id, caller, invocation, None, started, client, dry_run)
                 if dry_run:
                     uow.rollback()

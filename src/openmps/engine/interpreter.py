@@ -9,6 +9,7 @@ step runs, so a malformed request fails without side effects.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from openmps.engine.compiler import (
     element_children,
     where,
 )
+from openmps.engine.xsltsandbox import XsltFailed, XsltLimit, XsltSandbox
 from openmps.errors import (
     InvalidArgument,
     MalformedRequest,
@@ -69,11 +71,24 @@ class StepRunner(Protocol):
 
 @dataclass(frozen=True)
 class RunLimits:
-    """Bounds on the work one request may cause; passing one rejects the whole request."""
+    """Bounds on the work one request may cause; passing one rejects the whole request.
 
-    max_steps: int = 1_000_000  # executes actually run, over all forEach iterations and batch items
-    max_iterations: int = 2_000_000  # step iterations attempted, including ones skipped by ifNull="skip"
+    The deadline bounds the whole; the counts bound what one request may do even on a fast machine
+    (a bulk request of ``openmps import`` runs 200 items, far below them).
+    """
+
+    deadline_seconds: float = 30.0  # wall time of the run: checked between steps, items and transforms
+    max_steps: int = 100_000  # executes actually run, over all forEach iterations and batch items
+    max_iterations: int = 200_000  # step iterations attempted, including ones skipped by ifNull="skip"
     max_copied_elements: int = 10_000_000  # elements deep-copied by transforms, snapshots and XSLT
+    # work of one XPath evaluation in node visits, bounded from the expression and the queried
+    # document (engine/xpathcost.py): about 0.2 s of libxml2's time, which nothing can interrupt
+    max_xpath_cost: int = 10_000_000
+    # one XSL transform, in a worker process (engine/xsltsandbox.py): wall time (never past the
+    # deadline), the worker's address space, the size of the result it writes
+    xslt_seconds: float = 5.0
+    xslt_memory_bytes: int = 256 * 1024 * 1024
+    xslt_output_bytes: int = 16 * 1024 * 1024
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -153,10 +168,14 @@ def _write_error_context(context: etree._Element, error: MpsError) -> None:
 class _Interpreter:
     """Runs compiled steps for each data node; counts work so a request cannot run away."""
 
-    def __init__(self, compiler: Compiler, runner: StepRunner, limits: RunLimits) -> None:
+    def __init__(
+        self, compiler: Compiler, runner: StepRunner, limits: RunLimits, *, started: float, xslt: XsltSandbox
+    ) -> None:
         self.selects = compiler.selects
         self.runner = runner
         self.limits = limits
+        self.xslt = xslt
+        self.deadline = started + limits.deadline_seconds
         self.steps = 0
         self.iterations = 0
         self.copied = 0
@@ -167,6 +186,15 @@ class _Interpreter:
     def _abort(self, message: str, limit: str) -> NoReturn:
         self.aborted = True  # no <catch> may swallow a hardening limit
         raise RequestRejected(message, limit=limit)
+
+    def check_time(self) -> None:
+        """Refuse to go on past the request's deadline (work already running cannot be stopped:
+        each piece of it is bounded on its own)."""
+        if time.monotonic() > self.deadline:
+            self._abort(
+                f"the request ran longer than {self.limits.deadline_seconds:g} seconds (deadline_seconds)",
+                "deadline_seconds",
+            )
 
     def copy(self, el: etree._Element) -> etree._Element:
         self.charge(el)
@@ -186,10 +214,28 @@ class _Interpreter:
     # -- XPath
 
     def evaluate(self, path: XPathRef, node: etree._Element, root: str) -> object:
+        if path.cost.superlinear:  # one visit of the document is bounded by the copy budget already
+            self.check_xpath_cost(path, node, root)
         try:
             return path.xpath(node)
         except etree.XPathError as error:
             raise InvalidArgument(f"{path.label} '{path.text}' failed on '{root}': {error}") from None
+
+    def check_xpath_cost(self, path: XPathRef, node: etree._Element, root: str) -> None:
+        """Refuse an evaluation whose work on this document could pass the budget (libxml2 cannot be
+        stopped once it runs); measuring the document is linear, so only expressions that may be
+        worse pay for it."""
+        nodes = text = 0
+        for el in node.getroottree().getroot().iter():
+            nodes += 1 + len(el.attrib)
+            text += len(el.text or "") + len(el.tail or "") + sum(len(value) for value in el.attrib.values())
+        units = path.cost.units(nodes, text)
+        if units > self.limits.max_xpath_cost:
+            self._abort(
+                f"{path.label} '{path.shown}' on '{root}' ({nodes} nodes, {text} characters) could take "
+                f"{units} units of work, more than {self.limits.max_xpath_cost} (max_xpath_cost)",
+                "max_xpath_cost",
+            )
 
     def elements(self, path: XPathRef, node: etree._Element, root: str) -> list[etree._Element]:
         result = self.evaluate(path, node, root)
@@ -235,6 +281,7 @@ class _Interpreter:
 
     def run_block(self, steps: list[Step], frame: _Frame) -> None:
         for step in steps:
+            self.check_time()
             if isinstance(step, Execute):
                 self.run_execute(step, frame)
             elif isinstance(step, Try):
@@ -280,6 +327,7 @@ class _Interpreter:
         if not all(self.when_true(when, _Scope(frame, None, {})) for when in step.whens):
             return
         for items in self.iterations_of(step, frame):
+            self.check_time()
             scope = _Scope(frame, None, items)
             if not all(self.when_true(when, scope) for when in step.item_whens):
                 continue
@@ -350,6 +398,7 @@ class _Interpreter:
         return count
 
     def run_once(self, step: Execute, frame: _Frame, items: dict[str, etree._Element]) -> None:
+        self.check_time()
         self.iterations += 1
         if self.iterations > self.limits.max_iterations:
             limit = self.limits.max_iterations
@@ -388,6 +437,7 @@ class _Interpreter:
     # -- transforms
 
     def apply(self, t: Transform, scope: _Scope) -> None:
+        self.check_time()
         origin = scope.node(t.source)
         nodes = self.elements(t.source_path, origin, t.source) if t.source_path else [origin]
         if not nodes:
@@ -472,14 +522,34 @@ class _Interpreter:
         return node
 
     def xsl(self, t: Transform, node: etree._Element) -> etree._Element | None:
-        assert t.xslt is not None
+        assert t.stylesheet is not None
+        self.charge(node)
+        left = self.deadline - time.monotonic()
+        timeout = min(self.limits.xslt_seconds, left)
         try:
-            result = t.xslt(etree.ElementTree(self.copy(node)))
-        except etree.XSLTError as error:
+            output = self.xslt.transform(
+                t.stylesheet,
+                etree.tostring(node, with_tail=False),
+                max_output=self.limits.xslt_output_bytes,
+                timeout=timeout,
+            )
+        except XsltFailed as error:
             raise InvalidArgument(f"{t.label} XSL transform of '{t.source}' failed: {error}") from None
-        root = result.getroot()
-        if root is not None:
-            self.charge(root)
+        except XsltLimit as error:
+            limit = {
+                "seconds": "xslt_seconds" if timeout < left else "deadline_seconds",
+                "memory": "xslt_memory_bytes",
+                "output": "xslt_output_bytes",
+                "depth": "xslt_depth",
+            }[error.limit]
+            self._abort(f"{t.label} XSL transform of '{t.source}': {error} ({limit})", limit)
+        if output is None:
+            return None
+        try:  # written by our own worker, yet parsed as carefully as a request
+            root = etree.fromstring(output, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError as error:
+            raise InvalidArgument(f"{t.label} XSL transform of '{t.source}' wrote no XML: {error}") from None
+        self.charge(root)
         return root
 
 
@@ -487,12 +557,22 @@ class _Interpreter:
 
 
 def run_request(
-    request: etree._Element, runner: StepRunner, limits: RunLimits = RunLimits()
+    request: etree._Element,
+    runner: StepRunner,
+    limits: RunLimits = RunLimits(),
+    xslt: XsltSandbox | None = None,
 ) -> etree._Element:
     """Run a <request> and return its <response> element (<response><data>…</data></response>).
 
+    XSL transforms run in ``xslt``'s workers (without one, in workers of this request alone).
     Raises MpsError on failure (the caller renders <errorContext> and rolls back).
     """
+    if xslt is None:
+        own = XsltSandbox(memory_bytes=limits.xslt_memory_bytes)
+        try:
+            return run_request(request, runner, limits, own)
+        finally:
+            own.close()
     if request.tag != "request":
         raise MalformedRequest(f"the document element is <{request.tag}>, not <request> (no namespace)")
     datas: list[etree._Element] = []
@@ -519,10 +599,12 @@ def run_request(
     if len(contexts) > 1:
         raise MalformedRequest(f"request has {len(contexts)} <context> elements; at most one is allowed")
 
+    started = time.monotonic()
     compiler = Compiler(procedures[0])
-    interpreter = _Interpreter(compiler, runner, limits)
+    interpreter = _Interpreter(compiler, runner, limits, started=started, xslt=xslt)
     response = etree.Element("response")
     for data in datas or [etree.Element("data")]:
+        interpreter.check_time()
         frame = _Frame(
             data=interpreter.copy(data),
             procedure_data=(
