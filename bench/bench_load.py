@@ -50,6 +50,7 @@ from sqlalchemy import Engine, func, select
 
 from openmps.app import Deployment, init_deployment, open_deployment
 from openmps.db.schema import entries, entry_values, rm_allocations, rm_mailboxes, rm_stores
+from openmps.db.store import checkpointer_of
 from openmps.delegation.passwords import Passwords
 from openmps.directory.interface import Change
 from openmps.types import DN, Secret
@@ -162,8 +163,17 @@ def prepare(
             directory.modify(group, [Change.add("member", str(holder))])
     plain = f"worker@{tenants[0].domain}"
     ok(d, user_request(tenants[0], plain, admin=False, password=True))
-    d.sql.dispose()
+    close(d)
     return Setup(home, tenants, admins, plain)
+
+
+def close(d: Deployment) -> None:
+    """Stop the store's background checkpoints, then its connections: the files are then still,
+    for a server to open or a test to copy."""
+    checkpointer = checkpointer_of(d.sql)
+    if checkpointer is not None:
+        checkpointer.close()
+    d.sql.dispose()
 
 
 def _org_body(t: Tenant, storage: str = "") -> str:
@@ -614,7 +624,7 @@ def check(home: Path, ledger: Ledger) -> list[str]:
             *lost_or_extra(d.sql, ledger),
         ]
     finally:
-        d.sql.dispose()
+        close(d)
 
 
 def run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import bench_load
@@ -48,7 +49,7 @@ def test_mixed_load(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> tuple[Setup, Deployment, Ledger]:
+def small(tmp_path: Path) -> Iterator[tuple[Setup, Deployment, Ledger]]:
     """Two customers, one user with a BaseMail mailbox and one without, as the clients would record
     them; the store opened in-process."""
     setup = bench_load.prepare(tmp_path / "home", resellers=1, customers=2)
@@ -59,7 +60,8 @@ def small(tmp_path: Path) -> tuple[Setup, Deployment, Ledger]:
         outcome = d.submit(bench_load.user_request(tenant, upn, plan=plan))
         assert outcome.ok, outcome.to_bytes()
         ledger.created[upn] = 1
-    return setup, d, ledger
+    yield setup, d, ledger
+    bench_load.close(d)
 
 
 def problems(d: Deployment, ledger: Ledger) -> list[str]:
