@@ -33,8 +33,9 @@ def test_mixed_load(tmp_path: Path) -> None:
     _, report = bench_load.run(
         tmp_path / "home", clients=CLIENTS, seconds=SECONDS, baseline_seconds=0, timeout=TIMEOUT
     )
-    summary = "\n".join([*report.lines(), *report.problems[:40], *report.server_errors[:10]])
-    assert not report.problems, summary
+    problems = report.problems
+    summary = "\n".join([*report.lines(), *problems[:40], *report.server_errors[:10]])
+    assert not problems, summary
     # the mix really ran: every procedure, and each kind of write succeeded at least once
     succeeded = Counter(c.procedure for c in report.calls if c.status == 200)
     assert set(succeeded) == {
