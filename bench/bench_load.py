@@ -237,7 +237,7 @@ def serve(home: Path) -> Iterator[Server]:
     finally:
         server.terminate()
         try:
-            server.wait(5)
+            server.wait(2)
         except subprocess.TimeoutExpired:  # uvicorn waits for running requests; a stalled one never ends
             server.kill()
             server.wait(5)
