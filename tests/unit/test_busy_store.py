@@ -4,6 +4,7 @@ the unit of work reads without a lock until a writer starts."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from openmps.db.busy import translate
 from openmps.db.schema import settings
-from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
+from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url, writer_gate_of
 from openmps.engine.context import StoreConflict
 from openmps.errors import ServiceBusy
 
@@ -114,3 +115,54 @@ def test_an_exhausted_pool_is_busy_not_an_internal_error(engine) -> None:  # typ
     finally:
         for uow in held:
             uow.rollback()
+
+
+def test_writers_of_one_process_queue_at_a_gate_not_in_sqlites_busy_handler(engine) -> None:  # type: ignore[no-untyped-def]
+    first = SqlUnitOfWork(engine)
+    first.connection.execute(update(settings).values(value="1"))
+    began = threading.Event()
+    done: list[float] = []
+
+    def second() -> None:
+        uow = SqlUnitOfWork(engine)
+        began.set()
+        uow.connection.execute(update(settings).values(value="2"))
+        done.append(time.monotonic())
+        uow.commit()
+
+    gate = writer_gate_of(engine)
+    assert gate is not None
+    thread = threading.Thread(target=second)
+    thread.start()
+    began.wait()
+    deadline = time.monotonic() + 2
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # queued at the gate, where the first writer's end wakes it, not polling in SQLite's busy handler
+    assert gate.waiting == 1
+    assert not done
+    first.commit()
+    thread.join(5)
+    assert done
+    assert _value(engine) == "2"
+    assert gate.waiting == 0
+
+
+def test_the_gate_times_out_busy_and_is_left_whatever_ends_a_unit(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    holder = SqlUnitOfWork(engine)
+    holder.connection  # noqa: B018  (the gate and the write lock)
+    with pytest.raises(ServiceBusy, match="write lock"):
+        SqlUnitOfWork(engine).connection  # noqa: B018
+    holder.rollback()  # a rollback leaves the gate
+    blocker = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process's writer: SQLite's own lock refuses
+    try:
+        with pytest.raises(ServiceBusy):
+            SqlUnitOfWork(engine).connection  # noqa: B018  (not rolled back by its owner)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    writer = SqlUnitOfWork(engine)  # the refused BEGIN left the gate too
+    writer.connection.execute(update(settings).values(value="3"))
+    writer.commit()
+    assert _value(engine) == "3"
