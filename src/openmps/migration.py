@@ -154,7 +154,7 @@ def _duplicates(providers: Providers, entries: Entries, moved: dict[DN, DN]) -> 
             for value in _get(attrs, attr):
                 if seen[normalize_value(attr.lower(), value)] > 1:
                     conflicts.append(Conflict(dn, f"{attr} '{value}' appears more than once in the file"))
-                holder = providers.directory.backend.holder(attr, value)
+                holder = providers.directory.holder(attr, value)
                 if holder is not None and holder not in (dn, moved.get(dn)):
                     conflicts.append(Conflict(dn, f"{attr} '{value}' is already in use"))
     return conflicts

@@ -97,7 +97,7 @@ class EnableUserForHosting:
             directory.modify(
                 dn, [Change.replace("cn", str(upn)), Change.replace(IMPORTED_FROM, str(self.path))]
             )
-        if not consumer and org.names.all_users not in directory.backend.member_of(dn):
+        if not consumer and org.names.all_users not in directory.member_of(dn):
             directory.modify(org.names.all_users, [Change.add("member", str(dn))])
         return [etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)]
 
@@ -249,7 +249,7 @@ class ImportUser:
         dn = DN.from_path(enabled.get("path", ""))
         ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         org, entry = _user(providers, dn)
-        if self.is_admin and org.names.admins not in providers.directory.backend.member_of(dn):
+        if self.is_admin and org.names.admins not in providers.directory.member_of(dn):
             providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
         outputs = [enabled]
         if entry.get("homeMDB"):
