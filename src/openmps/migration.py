@@ -23,8 +23,8 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.directory.interface import normalize_value
 from openmps.errors import MpsError
-from openmps.namespaces.hosted_exchange.common import holds_directly
-from openmps.namespaces.hosted_exchange.domains import free_domain
+from openmps.hosting.domain_claims import free_domain
+from openmps.hosting.organizations import holds_directly
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
 from openmps.types import DN, parse_int
