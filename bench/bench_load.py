@@ -158,7 +158,7 @@ def prepare(
     with d.transaction() as providers:
         directory = providers.directory
         for r, staff in enumerate(admins):
-            holder = directory.backend.holder("userPrincipalName", staff.admin)
+            holder = directory.holder("userPrincipalName", staff.admin)
             group = DN.parse(f"CN=Admins@R{r},OU=R{r},{HOSTING}")
             directory.modify(group, [Change.add("member", str(holder))])
     plain = f"worker@{tenants[0].domain}"

@@ -106,7 +106,7 @@ def add_member(d: Deployment, group_dn: str, member_upn: str) -> None:
 
     with d.transaction() as providers:
         directory = providers.directory
-        holder = directory.backend.holder("userPrincipalName", member_upn)
+        holder = directory.holder("userPrincipalName", member_upn)
         directory.modify(DN.parse(group_dn), [Change.add("member", str(holder))])
 
 

@@ -23,8 +23,8 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.directory.interface import normalize_value
 from openmps.errors import MpsError
-from openmps.namespaces.hosted_exchange.common import holds_directly
-from openmps.namespaces.hosted_exchange.domains import free_domain
+from openmps.hosting.domain_claims import free_domain
+from openmps.hosting.organizations import holds_directly
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
 from openmps.types import DN, parse_int
@@ -154,7 +154,7 @@ def _duplicates(providers: Providers, entries: Entries, moved: dict[DN, DN]) -> 
             for value in _get(attrs, attr):
                 if seen[normalize_value(attr.lower(), value)] > 1:
                     conflicts.append(Conflict(dn, f"{attr} '{value}' appears more than once in the file"))
-                holder = providers.directory.backend.holder(attr, value)
+                holder = providers.directory.holder(attr, value)
                 if holder is not None and holder not in (dn, moved.get(dn)):
                     conflicts.append(Conflict(dn, f"{attr} '{value}' is already in use"))
     return conflicts

@@ -155,7 +155,7 @@ def test_a_deleted_admin_is_refused_over_http(org: Deployment, other_node: Deplo
     again = document.replace("x@", "y@")
     second = client.post("/provisioning", content=again, auth=(BOSS, USER_PASSWORD))
     assert second.status_code == 401  # type: ignore[attr-defined]
-    users = other_node.read(lambda d: d.backend.holder("userPrincipalName", "y@alpineskihouse.com"))
+    users = other_node.read(lambda d: d.holder("userPrincipalName", "y@alpineskihouse.com"))
     assert users is None
 
 

@@ -416,7 +416,7 @@ def _caller(home: Path, persona: str) -> Caller:
     return d.read(
         lambda directory: caller_for(
             directory,
-            directory.backend.holder("userPrincipalName", names[persona])
+            directory.holder("userPrincipalName", names[persona])
             or DN.parse("CN=Administrator,CN=Users,DC=fabrikam,DC=com"),
         )
     )
@@ -466,12 +466,12 @@ def test_anonymous_over_http_is_refused(template: Path, tmp_path: Path, procedur
     shutil.copytree(template, home)
     d = open_deployment(home, passwords=fast_passwords())
     client = AsgiClient(create_app(d))
-    before = d.read(lambda directory: len(directory.search(directory.backend.get(HOSTING_DN).dn)))
+    before = d.read(lambda directory: len(directory.search(directory.get(HOSTING_DN).dn)))
     response = client.post("/provisioning", content=CASES[procedure][0].encode())
     assert response.status_code == 401  # type: ignore[attr-defined]
     assert response.headers["www-authenticate"].startswith("Basic")  # type: ignore[attr-defined]
     assert b'code="0x8007052E"' in response.content  # type: ignore[attr-defined]
-    after = d.read(lambda directory: len(directory.search(directory.backend.get(HOSTING_DN).dn)))
+    after = d.read(lambda directory: len(directory.search(directory.get(HOSTING_DN).dn)))
     assert before == after
 
 

@@ -17,8 +17,8 @@ from openmps.app import FIRST_RID, Deployment, init_deployment, open_deployment
 from openmps.db.schema import settings
 from openmps.db.store import make_engine, migrate, sqlite_url
 from openmps.delegation.passwords import Passwords
-from openmps.directory.interface import Directory
-from openmps.directory.ldif import ImportResult, export_ldif, import_ldif
+from openmps.directory.ldif import ImportResult
+from openmps.directory.service import DirectoryService
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN, Secret
 
@@ -61,20 +61,20 @@ def empty_store(home: Path, like: Deployment) -> Deployment:
     return open_deployment(home, passwords=fast_passwords())
 
 
-def write(d: Deployment, work: Callable[[Directory], T]) -> T:
+def write(d: Deployment, work: Callable[[DirectoryService], T]) -> T:
     with d.transaction() as providers:
-        return work(providers.directory.backend)
+        return work(providers.directory)
 
 
 def dump(d: Deployment, base: DN = DOMAIN) -> bytes:
     buffer = io.BytesIO()
-    d.read(lambda directory: export_ldif(directory.backend, base, buffer))
+    d.read(lambda directory: directory.export_ldif(base, buffer))
     return buffer.getvalue()
 
 
 def load(d: Deployment, text: str | bytes) -> ImportResult:
     data = text.encode() if isinstance(text, str) else text
-    return write(d, lambda directory: import_ldif(directory, io.BytesIO(data)))
+    return write(d, lambda directory: directory.import_ldif(io.BytesIO(data)))
 
 
 def entry(d: Deployment, dn: str) -> dict[str, tuple[str, ...]]:
@@ -88,7 +88,7 @@ def exists(d: Deployment, dn: str) -> bool:
 
 
 def add_tricky_entries(d: Deployment) -> None:
-    def work(directory: Directory) -> None:
+    def work(directory: DirectoryService) -> None:
         ou = HOSTING.child("OU", 'Zoë, "Ltd" + co')
         directory.add(ou, {"objectClass": ["top", "organizationalUnit"], "ou": ['Zoë, "Ltd" + co']})
         directory.add(
@@ -139,7 +139,7 @@ def test_export_writes_parents_first_with_stable_attribute_order(store: Deployme
 
 def test_export_returns_the_count_and_is_repeatable(store: Deployment) -> None:
     buffer = io.BytesIO()
-    count = store.read(lambda directory: export_ldif(directory.backend, HOSTING, buffer))
+    count = store.read(lambda directory: directory.export_ldif(HOSTING, buffer))
     assert count == buffer.getvalue().count(b"\ndn: ") + buffer.getvalue().count(b"\ndn:: ")
     assert count >= 1
     assert dump(store, HOSTING) == buffer.getvalue()
@@ -378,7 +378,7 @@ def test_malformed_record_at_the_end_writes_nothing_even_without_a_transaction(s
     uow = store.open_uow()
     try:
         with pytest.raises(InvalidArgument, match="line 23"):
-            import_ldif(store.providers(uow).directory.backend, io.BytesIO(data))
+            store.providers(uow).directory.import_ldif(io.BytesIO(data))
         uow.commit()  # commit whatever was applied: nothing
     finally:
         uow.rollback()

@@ -14,7 +14,6 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from openmps.directory.ldif import export_ldif, import_ldif
 from openmps.directory.service import DirectoryService
 from openmps.errors import MpsError
 from openmps.types import DN
@@ -41,7 +40,7 @@ def export_command(
         base_dn = DN.from_path(base) if base is not None else d.layout.domain
 
         def work(directory: DirectoryService) -> int:
-            return export_ldif(directory.backend, base_dn, buffer)
+            return directory.export_ldif(base_dn, buffer)
 
         count = d.read(work)
     except MpsError as exc:
@@ -72,7 +71,7 @@ def import_command(
         raise typer.Exit(2) from None
     try:
         with deployment().transaction() as providers:
-            result = import_ldif(providers.directory.backend, source)
+            result = providers.directory.import_ldif(source)
     except MpsError as exc:
         raise fail(exc) from None
     out.print(f"added {result.added}, modified {result.modified}, deleted {result.deleted}", highlight=False)

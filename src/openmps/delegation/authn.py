@@ -92,8 +92,8 @@ def _read_account(upn: str) -> Callable[[DirectoryService], _Account | None]:
             Upn.parse(upn)
         except Exception:
             return None  # malformed: answered as an unknown name, decoy verification included
-        entry = directory.backend.find_holder("userPrincipalName", upn, attributes=ACCOUNT_ATTRIBUTES)
-        return None if entry is None else _Account(entry, directory.backend.token_groups(entry.dn))
+        entry = directory.find_holder("userPrincipalName", upn, attributes=ACCOUNT_ATTRIBUTES)
+        return None if entry is None else _Account(entry, directory.token_groups(entry.dn))
 
     return read
 

@@ -103,7 +103,7 @@ def build_organization(
             )
             held: set[DN] = set()
         else:
-            held = set(directory.backend.member_of(at))
+            held = set(directory.member_of(at))
         for outer in member_of:
             if outer not in held:
                 directory.modify(outer, [Change.add("member", str(at))])

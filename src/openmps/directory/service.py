@@ -7,8 +7,9 @@ embedded store and a real LDAP server behave the same.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import BinaryIO
 
-from openmps.directory import acl, wellknown
+from openmps.directory import acl, ldif, wellknown
 from openmps.directory.filters import Filter
 from openmps.directory.interface import Change, Directory, Entry, Scope
 from openmps.directory.naming import is_reserved, sam_candidates
@@ -21,20 +22,23 @@ WELL_KNOWN = "otherWellKnownObjects"
 
 
 class DirectoryService:
+    """The directory as everything above it sees it; the backend is private to it, so no caller
+    can step around the rules (reserved names, DACL caches) by writing to the backend itself."""
+
     def __init__(self, backend: Directory) -> None:
-        self.backend = backend
+        self._backend = backend
         self._dacls: dict[DN, tuple[acl.Dacl, frozenset[str]] | None] = {}
 
     # --- plain access -----------------------------------------------------------------------------
 
     def get(self, dn: DN) -> Entry:
-        return self.backend.get(dn)
+        return self._backend.get(dn)
 
     def find(self, dn: DN) -> Entry | None:
-        return self.backend.find(dn)
+        return self._backend.find(dn)
 
     def exists(self, dn: DN) -> bool:
-        return self.backend.exists(dn)
+        return self._backend.exists(dn)
 
     def search(
         self,
@@ -44,17 +48,34 @@ class DirectoryService:
         *,
         limit: int | None = None,
     ) -> list[Entry]:
-        return self.backend.search(base, scope, filter, limit=limit)
+        return self._backend.search(base, scope, filter, limit=limit)
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
-        return self.backend.find_many(dns, attributes=attributes)
+        return self._backend.find_many(dns, attributes=attributes)
+
+    def member_of(self, dn: DN) -> list[DN]:
+        """The groups that list ``dn`` as a member (direct membership only)."""
+        return self._backend.member_of(dn)
+
+    def holder(self, attr: str, value: str) -> DN | None:
+        """The entry holding ``value`` in the unique attribute ``attr`` (case-insensitive), if any."""
+        return self._backend.holder(attr, value)
+
+    def find_holder(self, attr: str, value: str, *, attributes: Collection[str]) -> Entry | None:
+        """The entry holding ``value`` in the unique attribute ``attr``, with only ``attributes``
+        (plus objectGUID and objectSid), in one round trip: the sign-in's read of its account."""
+        return self._backend.find_holder(attr, value, attributes=attributes)
+
+    def token_groups(self, dn: DN) -> frozenset[str]:
+        """The SIDs of every group ``dn`` belongs to, nested ones too (AD's tokenGroups)."""
+        return self._backend.token_groups(dn)
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
-        self.backend.modify(dn, changes)
+        self._backend.modify(dn, changes)
         self._dacls.pop(dn, None)
 
     def delete(self, dn: DN) -> None:
-        self.backend.delete(dn)
+        self._backend.delete(dn)
         self._dacls.pop(dn, None)
 
     def ensure_containers(self, dn: DN, below: DN) -> None:
@@ -65,7 +86,7 @@ class DirectoryService:
 
     def move(self, dn: DN, new_dn: DN) -> None:
         """Rename or move an entry (and its subtree); the naming attribute is the caller's to set."""
-        self.backend.move(dn, new_dn)
+        self._backend.move(dn, new_dn)
         self._dacls.clear()
 
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]], *, builtin: bool = False) -> Entry:
@@ -77,7 +98,7 @@ class DirectoryService:
         bootstrap's and the organization builder's own principals."""
         if not builtin:
             attributes = _refuse_reserved(attributes)
-        return self.backend.add(dn, attributes)
+        return self._backend.add(dn, attributes)
 
     # --- naming -----------------------------------------------------------------------------------
 
@@ -105,10 +126,21 @@ class DirectoryService:
         (:meth:`add_account` for a new one)."""
         tried = []
         for candidate in _candidates(seed):
-            if self.backend.holder(SAM_ACCOUNT_NAME, candidate) is None:
+            if self._backend.holder(SAM_ACCOUNT_NAME, candidate) is None:
                 return candidate
             tried.append(candidate)
         raise _no_free_name(seed, tried)
+
+    # --- LDIF -------------------------------------------------------------------------------------
+
+    def export_ldif(self, base: DN, out: BinaryIO) -> int:
+        """Write ``base`` and its subtree to ``out`` as LDIF content records (``ldif.export_ldif``)."""
+        return ldif.export_ldif(self._backend, base, out)
+
+    def import_ldif(self, source: BinaryIO) -> ldif.ImportResult:
+        """Apply LDIF records straight to the backend, as a directory administrator: no rule of
+        this service applies (``ldif.import_ldif``); the caller's transaction holds them all."""
+        return ldif.import_ldif(self._backend, source)
 
     # --- well-known objects -----------------------------------------------------------------------
 
@@ -123,7 +155,7 @@ class DirectoryService:
     def token_of(self, entry: Entry) -> frozenset[str]:
         """The SIDs a principal acts with: its own, its groups' (nested ones too), Everyone and
         Authenticated Users."""
-        return frozenset({entry.sid, acl.EVERYONE, acl.AUTHENTICATED_USERS}) | self.backend.token_groups(
+        return frozenset({entry.sid, acl.EVERYONE, acl.AUTHENTICATED_USERS}) | self._backend.token_groups(
             entry.dn
         )
 
@@ -132,7 +164,7 @@ class DirectoryService:
         nodes = [dn, *dn.ancestors()]
         missing = [n for n in nodes if n not in self._dacls]
         if missing:
-            found = self.backend.find_many(missing, attributes=(SECURITY_DESCRIPTOR, "objectClass"))
+            found = self._backend.find_many(missing, attributes=(SECURITY_DESCRIPTOR, "objectClass"))
             for node in missing:
                 entry = found.get(node)
                 self._dacls[node] = (self.dacl_of(entry), entry.object_classes) if entry else None

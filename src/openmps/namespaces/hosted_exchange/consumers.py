@@ -18,10 +18,14 @@ from openmps.directory.interface import Change, Entry
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces.hosted_exchange import exchange
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
-from openmps.namespaces.hosted_exchange.domains import claim_domain, record_domain
-from openmps.namespaces.hosted_exchange.mailboxes import CONSUMER_USER, remove_mailbox
+from openmps.hosting import exchange
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.domain_claims import claim_domain
+from openmps.hosting.mailboxes import CONSUMER_USER
+from openmps.hosting.organizations import business_user
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.namespaces.hosted_exchange.domains import record_domain
+from openmps.namespaces.hosted_exchange.mailboxes import remove_mailbox
 from openmps.namespaces.hosted_exchange.users import NewUser, checked_sam
 from openmps.plans.interface import VANITY
 from openmps.types import DN, Upn

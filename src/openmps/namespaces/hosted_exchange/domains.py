@@ -4,8 +4,9 @@ A domain belongs to one organization in the whole deployment.  It is a plans-dat
 (AA/AD events for billing) and one of the organization's UPN suffixes, so users and addresses
 can be made on it.  Recipient policies are Exchange's; ``createSMTPDomain`` is recorded only.
 Every path that claims a name new to the deployment — here, CreateBusinessOrganization, vanity
-and SIP domains, the imports — goes through :func:`free_domain` or :func:`claim_domain`
-(docs/security.md, "Domains and names that cross tenants").
+and SIP domains, the imports — goes through ``free_domain`` or ``claim_domain`` of
+hosting/domain_claims.py (docs/security.md, "Domains and names that cross tenants"), which tests
+the caller's OrgCreator role through the private ``TestOrgCreator_`` below.
 """
 
 from __future__ import annotations
@@ -15,94 +16,26 @@ from typing import Annotated
 
 from lxml import etree
 
-from openmps.delegation.domains import held_by_another, provider_domain_of
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Scope
-from openmps.engine.context import ProcedureContext, args
+from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import (
-    AccessDenied,
-    ConstraintViolation,
     InvalidArgument,
     InvalidOperation,
     NotEmpty,
     NotFound,
 )
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, org_at
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.domain_claims import TEST_ORG_CREATOR, claim_domain
+from openmps.hosting.organizations import organization_at
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.plans.interface import DOMAIN_TYPES, PRIMARY, SECONDARY, SmtpDomain
-from openmps.types import DN, is_valid_dns_name
+from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-
-
-def domain_name(text: str) -> str:
-    """``text`` as a lower-case DNS domain name; InvalidArgument otherwise."""
-    domain = text.strip().lower()
-    if not is_valid_dns_name(domain):
-        raise InvalidArgument(
-            f"'SMTPDomain': '{text[:80]}' is not a valid DNS domain name", argument="SMTPDomain"
-        )
-    return domain
-
-
-def free_domain(providers: Providers, text: str, *, owner: str | None = None) -> str:
-    """``text`` as a lower-case domain nobody but ``owner`` (an objectGUID) holds, and not one of
-    the provider's own names; ConstraintViolation otherwise.
-
-    Every way of holding a name is asked (delegation/domains.py): SMTP domains, UPN suffixes
-    (organizations imported from elsewhere may have them without a plans record) and SIP domains.
-    """
-    domain = domain_name(text)
-    provider = provider_domain_of(providers, domain)
-    if provider == domain:
-        raise ConstraintViolation(f"the domain '{domain}' is the provider's own", domain=domain)
-    if held_by_another(providers, domain, owner):
-        # not naming the holder: it may be another reseller's tenant
-        raise ConstraintViolation(f"the domain '{domain}' is already in use", domain=domain)
-    return domain
-
-
-def claim_domain(ctx: Ctx, text: str, *, org: DN, owner: str | None = None, checked: bool = False) -> str:
-    """``text`` as a domain new to the deployment that the caller may claim for the organization
-    at ``org`` (``owner``, its objectGUID, or a consumer's; None for an organization not made yet).
-
-    The rule of issue 18: a new name needs the OrgCreator role on its organization, the role MPS
-    documents for CreateSMTPDomain and CreateBusinessOrganization (``checked``: the procedure's own
-    declared role already is that); a name below the provider's needs the provider's consent, the
-    OrgCreator role on the hosting organization; and no one else may hold it.  The roles are
-    tested first, so a caller without them learns nothing of who holds what.
-    """
-    domain = domain_name(text)
-    if not checked:
-        _test_org_creator(
-            ctx,
-            org,
-            f"'{domain}' is not a domain of {org.ldap_path}: a new domain needs the OrgCreator role on it",
-        )
-    provider = provider_domain_of(ctx.providers, domain)
-    if provider is not None and provider != domain:
-        message = f"'{domain}' is below the provider's domain '{provider}': only the provider can give it"
-        _test_org_creator(ctx, ctx.providers.layout.hosting, message)
-    return free_domain(ctx.providers, domain, owner=owner)
-
-
-def _test_org_creator(ctx: Ctx, target: DN, message: str) -> None:
-    """AccessDenied with ``message`` unless the caller holds OrgCreator on ``target``: the engine's
-    own role check, through a private procedure (MPS's TestPermissions_)."""
-    try:
-        ctx.call(NAMESPACE, TestOrgCreator.NAME, args(path=target), outputs_read=False)
-    except (AccessDenied, NotFound):
-        raise AccessDenied(message, role=Role.ORG_CREATOR.name) from None
-
-
-def holds_domain(providers: Providers, org: Org, domain: str) -> bool:
-    """Whether ``domain`` (lower case) is one of ``org``'s own SMTP domains or UPN suffixes."""
-    record = providers.plans.domain(domain)
-    if record is not None and record.org == org.entry.guid:
-        return True
-    return domain in {s.lower() for s in org.entry.get("uPNSuffixes")}
 
 
 def record_domain(providers: Providers, org: str, domain: str, domain_type: str, policy: bool) -> None:
@@ -145,7 +78,7 @@ class CreateSMTPDomain:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(providers, self.path, OrgType.CUSTOMER)
         guid = org.entry.guid
         wanted = {t.casefold(): t for t in DOMAIN_TYPES}.get(self.domain_type.casefold())
         if wanted is None:
@@ -191,7 +124,7 @@ class DeleteSMTPDomain:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(providers, self.path, OrgType.CUSTOMER)
         record = _own_domain(providers, org, self.smtp_domain)
         if record.domain_type == PRIMARY:
             raise InvalidOperation(
@@ -230,20 +163,17 @@ class GetSMTPDomains:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         element = etree.Element("SMTPDomains")
         for record in ctx.providers.plans.domains(org.entry.guid):
             element.append(_domain_element(record.domain, record.domain_type))
         return [element]
 
 
-@procedure(
-    NAMESPACE, "TestOrgCreator_", requires=Role.ORG_CREATOR, scope="path", access="private", kind="read"
-)
+@procedure(*TEST_ORG_CREATOR, requires=Role.ORG_CREATOR, scope="path", access="private", kind="read")
 class TestOrgCreator:
     """Succeed when the caller holds the OrgCreator role on ``path``, as the engine checks it."""
 
-    NAME = "TestOrgCreator_"
     path: Annotated[DN, Xml("path", "LDAP path of an organization")]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:

@@ -15,18 +15,20 @@ from openmps.directory.interface import Scope
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty
-from openmps.namespaces.hosted_exchange.address_lists import create_address_lists, delete_address_lists
+from openmps.hosting.address_lists import create_address_lists, delete_address_lists
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.domain_claims import claim_domain
+from openmps.hosting.organizations import organization_at
+from openmps.hosting.render import org_element
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     OU_ATTRIBUTES,
-    PreferredDC,
     check_name,
-    org_at,
     property_attributes,
 )
-from openmps.namespaces.hosted_exchange.domains import claim_domain, record_domain
+from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
-from openmps.namespaces.hosted_exchange.render import org_element, properties_element
+from openmps.namespaces.hosted_exchange.render import properties_element
 from openmps.plans.interface import PRIMARY
 from openmps.types import DN
 
@@ -67,7 +69,7 @@ class CreateResellerOrganization:
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        parent = org_at(ctx.providers, self.container, OrgType.HOSTING)
+        parent = organization_at(ctx.providers, self.container, OrgType.HOSTING)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
         built = build_organization(
@@ -107,7 +109,7 @@ class CreateBusinessOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        parent = org_at(providers, self.container, OrgType.RESELLER)
+        parent = organization_at(providers, self.container, OrgType.RESELLER)
         domain = claim_domain(ctx, self.smtp_domain, org=self.container, checked=True)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
@@ -123,7 +125,7 @@ class CreateBusinessOrganization:
         if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
             self._allocate(ctx, dn)
         if self.create_address_lists:
-            create_address_lists(providers, org_at(providers, dn, OrgType.CUSTOMER))
+            create_address_lists(providers, organization_at(providers, dn, OrgType.CUSTOMER))
         return [org_element(built)]
 
     def _allocate(self, ctx: Ctx, dn: DN) -> None:
@@ -139,7 +141,7 @@ class CreateBusinessOrganization:
             if not size or not size.isdigit():
                 raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
             server = self.public_store.findtext("sourcePublicStoreServer")
-            org = org_at(ctx.providers, dn, OrgType.CUSTOMER)
+            org = organization_at(ctx.providers, dn, OrgType.CUSTOMER)
             create_public_folder(ctx, org, self.name, int(size), server)
 
 
@@ -158,7 +160,7 @@ class DeleteBusinessOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(providers, self.path, OrgType.CUSTOMER)
         users = providers.directory.search(
             self.path, Scope.SUBTREE, filters.eq("objectClass", "user"), limit=1
         )
@@ -202,7 +204,7 @@ class DeleteResellerOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org_at(providers, self.path, OrgType.RESELLER)
+        organization_at(providers, self.path, OrgType.RESELLER)
         inside = providers.directory.search(
             self.path,
             Scope.SUBTREE,
@@ -226,7 +228,7 @@ class GetBusinessOrganization:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path)
+        org = organization_at(ctx.providers, self.path)
         element = etree.Element("org", path=org.dn.ldap_path, name=org.dn.rdn_value, type=org.kind.value)
         wko = etree.SubElement(element, "otherWellKnownObjects")
         for value in org.entry.get("otherWellKnownObjects"):

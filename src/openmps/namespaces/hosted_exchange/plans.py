@@ -13,22 +13,14 @@ from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, org_at
-from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP, FeatureType, Plan
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import organization_at
+from openmps.hosting.plans import feature_values, plan_element
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP, FeatureType
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-
-
-def plan_element(plan: Plan) -> etree._Element:
-    return etree.Element(
-        "plan",
-        name=plan.name,
-        type=plan.plan_type,
-        category=plan.category,
-        status=plan.status,
-        description=plan.description,
-    )
 
 
 def _field(parent: etree._Element, name: str) -> str:
@@ -67,18 +59,6 @@ class CreatePlanFeatureTypes:
                 )
             )
         return ()
-
-
-def feature_values(features: etree._Element) -> list[tuple[str, str]]:
-    """``<feature name="…">value</feature>`` children as (feature name, value) pairs."""
-    values = []
-    for item in features:
-        if not isinstance(item.tag, str):
-            continue
-        if item.tag != "feature" or not item.get("name"):
-            raise InvalidArgument('<features> may only hold <feature name="…"> elements')
-        values.append((item.get("name", ""), (item.text or "").strip()))
-    return values
 
 
 @procedure(NAMESPACE, "CreateMailboxPlan", requires=Role.DOMAIN_ADMIN)
@@ -153,7 +133,7 @@ class AddAvailablePlans(_PlansOfOrg):
     """Let an organization's users get these plans (idempotent)."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         catalogue = ctx.providers.plans
         before = {p.name for p in catalogue.available(org.entry.guid)}
         catalogue.make_available(org.entry.guid, self.plan_names)
@@ -168,7 +148,7 @@ class RemoveAvailablePlans(_PlansOfOrg):
     """Stop offering these plans to an organization's users."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         catalogue = ctx.providers.plans
         catalogue.make_unavailable(org.entry.guid, self.plan_names)
         for name in self.plan_names:
@@ -186,7 +166,7 @@ class GetAvailablePlans:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         element = etree.Element("availablePlans")
         for plan in ctx.providers.plans.available(org.entry.guid):
             element.append(plan_element(plan))
@@ -204,7 +184,7 @@ class GetBillableEvents:
     until: Annotated[str | None, Xml("to", "ISO 8601 date or time, exclusive")] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         since, until = _when(self.since, "from"), _when(self.until, "to")
         element = etree.Element("events")
         for e in ctx.providers.plans.events(org.entry.guid, since=since, until=until):

@@ -21,8 +21,10 @@ from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
-from openmps.namespaces.hosted_exchange import exchange
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, check_name, org_at
+from openmps.hosting import exchange
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import organization_at
+from openmps.namespaces.hosted_exchange.common import NAMESPACE, check_name
 from openmps.resources.interface import KB_PER_MB
 from openmps.types import DN
 
@@ -97,7 +99,7 @@ class CreatePublicFolder:
     server: Annotated[str | None, Xml("serverName", "put it on this server's public store")] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         if self.smtp_domain is not None:
             _, domains = exchange.org_domains(ctx.providers, org)
             if self.smtp_domain.strip().lower() not in domains:
@@ -117,7 +119,7 @@ class DeletePublicFolder:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(providers, self.path, OrgType.CUSTOMER)
         name = self.name if self.name is not None else org.dn.rdn_value
         dn = folders_container(org).child("CN", check_name(name, "name"))
         entry = providers.directory.find(dn)
@@ -146,7 +148,7 @@ class GetPublicFolders:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         element = etree.Element("publicFolders")
         container = folders_container(org)
         if ctx.providers.directory.exists(container):

@@ -1,6 +1,6 @@
 """Mail contacts and distribution lists of a business organization (reference §2.1, §2.9).
 
-Both are mail-enabled like a mailbox (exchange.py): a primary address on the organization's
+Both are mail-enabled like a mailbox (hosting/exchange.py): a primary address on the organization's
 primary domain, extra addresses on its own domains, every address unique in the deployment, and
 the organization's address lists.  A contact forwards to an outside ``targetAddress``; the same
 outside person may be a contact of several organizations, each with its own address.  A
@@ -22,14 +22,13 @@ from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
-from openmps.namespaces.hosted_exchange import exchange
+from openmps.hosting import exchange
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import org_entry, organization_at
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     USER_ATTRIBUTES,
-    PreferredDC,
     check_name,
-    org_at,
-    org_entry,
     property_attributes,
 )
 from openmps.types import DN, Upn
@@ -94,7 +93,7 @@ class CreateContact:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        org = organization_at(providers, self.container, OrgType.CUSTOMER)
         target = exchange.smtp_address(self.target_address, "targetAddress")
         dn = self.container.child("CN", check_name(self.name, "name"))
         alias = self.alias if self.alias is not None else target.local
@@ -149,7 +148,7 @@ class CreateDistributionList:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        org = organization_at(providers, self.container, OrgType.CUSTOMER)
         name = check_name(self.name, "name")
         dn = self.container.child("CN", name)
         if providers.directory.exists(dn):
@@ -250,7 +249,7 @@ class GetRecipients:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         kinds = filters.or_(
             filters.eq("objectClass", "contact"), filters.eq("groupType", UNIVERSAL_DISTRIBUTION)
         )

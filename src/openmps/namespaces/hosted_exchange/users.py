@@ -15,13 +15,13 @@ from openmps.directory.naming import sam_seed
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation
+from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import business_user, organization_at
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     USER_ATTRIBUTES,
-    PreferredDC,
-    business_user,
     check_name,
-    org_at,
     property_attributes,
 )
 from openmps.namespaces.hosted_exchange.render import member_of_elements, properties_element
@@ -30,8 +30,6 @@ from openmps.types import DN, Secret, Upn
 Ctx = ProcedureContext[Providers]
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 CUSTOMER_TYPE = "BusinessUser"
-NORMAL_ACCOUNT = 0x200
-ACCOUNT_DISABLED = 0x2
 
 
 class NewUser:
@@ -69,7 +67,7 @@ class NewUser:
         """The user entry and its customer record; ``sam`` None: generated from the UPN."""
         providers = ctx.providers
         directory = providers.directory
-        org = org_at(providers, self.container, OrgType.CUSTOMER)
+        org = organization_at(providers, self.container, OrgType.CUSTOMER)
         upn = str(self.user_principal_name)
         suffixes = {s.casefold() for s in org.entry.get("uPNSuffixes")}
         if self.user_principal_name.domain.casefold() not in suffixes:
@@ -217,7 +215,7 @@ class GetBusinessUsers:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = org_at(ctx.providers, self.path, OrgType.CUSTOMER)
+        org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         users = etree.Element("users")
         for entry in ctx.providers.directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user")):
             item = etree.SubElement(users, "user", path=entry.dn.ldap_path, name=entry.dn.rdn_value)

@@ -20,10 +20,10 @@ from openmps.directory.interface import Change
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
-from openmps.namespaces.hosted_exchange.plans import feature_values, plan_element
-from openmps.namespaces.managed_ocs.common import PreferredDC
-from openmps.namespaces.managed_ocs.sip_domains import organization_at
-from openmps.namespaces.managed_ocs.sip_users import POLICY, SipOptionArgs
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
+from openmps.hosting.plans import feature_values, plan_element
+from openmps.hosting.sip import POLICY, SipOptionArgs
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
 from openmps.plans.samples import seed_sip
 from openmps.types import DN
@@ -132,7 +132,9 @@ class CreateSipDomain(_OrgDomain):
     """Give a subscribed organization a SIP domain (Managed OCS's CreateSipDomain)."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        _subscribed(ctx.providers, organization_at(ctx.providers, self.organization))
+        _subscribed(
+            ctx.providers, organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
+        )
         # as the caller, not the service account: which names it may claim depends on who it is
         result = ctx.call(
             MANAGED, "CreateSipDomain", args(organization=self.organization, address=self.address)
@@ -147,7 +149,7 @@ class DeleteSipDomain(_OrgDomain):
     """Take a SIP domain from an organization (Managed OCS's DeleteSipDomain)."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        organization_at(ctx.providers, self.organization)
+        organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         ctx.call(
             MANAGED,
             "DeleteSipDomain",

@@ -13,22 +13,15 @@ account — MPS's MPFServiceAcct — after checking every argument against the c
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from openmps.delegation.domains import SIP_DOMAIN_CLASS as SIP_DOMAIN_CLASS  # its old home: re-exported
-from openmps.delegation.domains import provider_domains, sip_domain_entries
+from openmps.delegation.domains import SIP_DOMAIN_CLASS, provider_domains, sip_domain_entries
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Scope
-from openmps.engine.declaration import Xml
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.types import DN, Upn, is_valid_dns_name
 
 NAMESPACE = "Managed Office Communications Server"
-PreferredDC = Annotated[
-    str | None, Xml("preferredDomainController", "accepted for MPS compatibility; OpenMPS has one directory")
-]
 SIP_SERVICE = "RTC SIP Domain"
 SIP_ADDRESS = "msRTCSIP-PrimaryUserAddress"
 HOME_POOL = "msRTCSIP-PrimaryHomeServer"

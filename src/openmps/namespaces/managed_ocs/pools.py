@@ -13,13 +13,13 @@ from openmps.directory.interface import Change, Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import NotEmpty, NotFound
+from openmps.hosting.arguments import PreferredDC
 from openmps.namespaces.managed_ocs.common import (
     AVAILABLE,
     HOME_POOL,
     NAMESPACE,
     POOL_STATE,
     UNAVAILABLE,
-    PreferredDC,
     fqdn,
     pools_container,
 )

@@ -8,19 +8,19 @@ from typing import Annotated
 from lxml import etree
 
 from openmps.delegation.domains import SIP_DOMAIN_CLASS
-from openmps.delegation.layout import OrgType
-from openmps.delegation.session import Org, Providers
+from openmps.delegation.session import Providers
 from openmps.directory import filters
 from openmps.directory.interface import Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import ConstraintViolation, InvalidArgument, NotEmpty, NotFound
-from openmps.namespaces.hosted_exchange.domains import claim_domain, holds_domain
+from openmps.errors import ConstraintViolation, NotEmpty
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.domain_claims import claim_domain, holds_domain
+from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
 from openmps.namespaces.managed_ocs.common import (
     NAMESPACE,
     SIP_ADDRESS,
     SIP_SERVICE,
-    PreferredDC,
     domain_holder,
     fqdn,
     not_owned,
@@ -32,15 +32,6 @@ from openmps.types import DN
 Ctx = ProcedureContext[Providers]
 Organization = Annotated[DN, Xml("organization", "LDAP path of the business or reseller organization")]
 Address = Annotated[str, Xml("address", "the SIP domain: a fully qualified domain name, not an IP address")]
-
-
-def organization_at(providers: Providers, dn: DN) -> Org:
-    chain = providers.org_chain(dn)
-    if not chain or chain[0].dn != dn or chain[0].kind not in (OrgType.CUSTOMER, OrgType.RESELLER):
-        if not providers.directory.exists(dn):
-            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        raise InvalidArgument(f"{dn.ldap_path} is not a business or reseller organization", dn=str(dn))
-    return chain[0]
 
 
 class _OrgDomain:
@@ -60,7 +51,7 @@ class CreateSipDomain(_OrgDomain):
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = organization_at(providers, self.organization)
+        org = organization_at(providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
         if not holds_domain(providers, org, domain):
             # a name new to the deployment: the rule of every claim (hosted_exchange/domains.py)
@@ -92,7 +83,7 @@ class DeleteSipDomain(_OrgDomain):
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = organization_at(providers, self.organization)
+        org = organization_at(providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
         dn = sip_domains_container(org).child("CN", domain)
         if not providers.directory.exists(dn):
@@ -123,7 +114,7 @@ class ValidateSipDomainOwnership(_OrgDomain):
     """Whether an organization may use a SIP domain: ``Tenant`` (its own) or ``Parent`` (its reseller's)."""
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = organization_at(ctx.providers, self.organization)
+        org = organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
         owner = usable_domains(ctx.providers, org).get(domain)
         if owner is None:
@@ -148,7 +139,7 @@ class GetSipDomainsByOrganization:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = organization_at(ctx.providers, self.organization)
+        org = organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         element = etree.Element("sipDomains")
         for domain, owner in sorted(usable_domains(ctx.providers, org).items()):
             etree.SubElement(element, "sipDomain", name=domain, owner=owner)

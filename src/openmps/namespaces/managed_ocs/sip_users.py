@@ -19,14 +19,26 @@ from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
-from openmps.namespaces.hosted_exchange.common import org_entry
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import org_entry
+from openmps.hosting.sip import (
+    ANONYMOUS_MEETINGS,
+    ENABLED,
+    ENHANCED_PRESENCE,
+    FEDERATION,
+    INSTANCE,
+    INTERNET,
+    OPTIONS,
+    POLICY,
+    PUBLIC_IM,
+    SipOptionArgs,
+)
 from openmps.namespaces.managed_ocs.common import (
     AVAILABLE,
     HOME_POOL,
     NAMESPACE,
     POOL_STATE,
     SIP_ADDRESS,
-    PreferredDC,
     fqdn,
     not_owned,
     pools_container,
@@ -37,44 +49,7 @@ from openmps.namespaces.managed_ocs.pools import homed_users
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-ENABLED = "msRTCSIP-UserEnabled"
-FEDERATION = "msRTCSIP-FederationEnabled"
-INTERNET = "msRTCSIP-InternetAccessEnabled"
-OPTIONS = "msRTCSIP-OptionFlags"
-POLICY = "msRTCSIP-UserPolicy"
-INSTANCE = "msRTCSIP-InstanceId"
-# msRTCSIP-OptionFlags bits, as OCS 2007 defines them
-PUBLIC_IM, ANONYMOUS_MEETINGS, ENHANCED_PRESENCE = 0x1, 0x40, 0x100
 SIP_ATTRIBUTES = (SIP_ADDRESS, ENABLED, FEDERATION, INTERNET, OPTIONS, POLICY, HOME_POOL, INSTANCE)
-
-
-class SipOptionArgs:
-    """A SIP user's options as arguments (Managed and Hosted OCS); None: not given."""
-
-    preferred_dc: PreferredDC = None
-    enhanced_presence: Annotated[bool | None, Xml("enabledForEnhancedPresence", "enhanced presence")] = None
-    federation: Annotated[bool | None, Xml("enabledForFederation", "IM with federated partners")] = None
-    internet_access: Annotated[bool | None, Xml("enabledForInternetAccess", "remote (internet) access")] = (
-        None
-    )
-    public_network: Annotated[bool | None, Xml("publicNetworkEnabled", "public IM networks")] = None
-    anonymous_meetings: Annotated[
-        bool | None,
-        Xml("allowOrganizeMeetingWithAnonymousParticipants", "meetings with anonymous participants"),
-    ] = None
-    meeting_policy: Annotated[str | None, Xml("meetingPolicy", "name of the meeting policy")] = None
-
-    def given(self) -> dict[str, object]:
-        """The options given, by their MPS names."""
-        values = {
-            "enabledForEnhancedPresence": self.enhanced_presence,
-            "enabledForFederation": self.federation,
-            "enabledForInternetAccess": self.internet_access,
-            "publicNetworkEnabled": self.public_network,
-            "allowOrganizeMeetingWithAnonymousParticipants": self.anonymous_meetings,
-            "meetingPolicy": self.meeting_policy,
-        }
-        return {name: value for name, value in values.items() if value is not None}
 
 
 class _SipOptions(SipOptionArgs):

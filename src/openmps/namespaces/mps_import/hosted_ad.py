@@ -16,10 +16,10 @@ from openmps.directory.interface import Change, Entry, replacements
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, NotFound
-from openmps.namespaces.hosted_exchange import exchange
-from openmps.namespaces.hosted_exchange.common import org_entry
+from openmps.hosting import exchange
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import org_entry
 from openmps.namespaces.mps_import.organizations import NAMESPACE as MPS_IMPORT
-from openmps.namespaces.mps_import.organizations import PreferredDC
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]

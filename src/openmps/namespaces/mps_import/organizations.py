@@ -22,16 +22,14 @@ from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
-from openmps.namespaces.hosted_exchange.domains import free_domain
-from openmps.namespaces.hosted_exchange.render import org_element
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.domain_claims import free_domain
+from openmps.hosting.render import org_element
 from openmps.plans.interface import PRIMARY, SECONDARY
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
 NAMESPACE = "MPS Import"
-PreferredDC = Annotated[
-    str | None, Xml("preferredDomainController", "accepted for MPS compatibility; OpenMPS has one directory")
-]
 Policy = Annotated[
     str | None,
     Xml(

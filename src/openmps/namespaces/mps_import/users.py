@@ -22,18 +22,11 @@ from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
-from openmps.namespaces.hosted_exchange import exchange
-from openmps.namespaces.hosted_exchange.common import org_entry
-from openmps.namespaces.hosted_exchange.mailboxes import (
-    change_plan,
-    is_consumer,
-    mailbox_addresses,
-    plan_for,
-    plan_record,
-    stamp,
-)
-from openmps.namespaces.hosted_exchange.users import ACCOUNT_DISABLED, NORMAL_ACCOUNT
-from openmps.namespaces.mps_import.organizations import NAMESPACE, PreferredDC
+from openmps.hosting import exchange, mailboxes
+from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
+from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.organizations import org_entry
+from openmps.namespaces.mps_import.organizations import NAMESPACE
 from openmps.resources.interface import BUSINESS, CONSUMER, Store
 from openmps.types import DN, Upn, parse_int
 
@@ -60,7 +53,7 @@ class EnableUserForHosting:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         directory = providers.directory
-        consumer = is_consumer(self.customer_type)
+        consumer = mailboxes.is_consumer(self.customer_type)
         org, entry = _user(providers, self.path)
         text = str(self.upn) if self.upn is not None else entry.first("userPrincipalName")
         if text is None:
@@ -97,7 +90,7 @@ class EnableUserForHosting:
             directory.modify(
                 dn, [Change.replace("cn", str(upn)), Change.replace(IMPORTED_FROM, str(self.path))]
             )
-        if not consumer and org.names.all_users not in directory.backend.member_of(dn):
+        if not consumer and org.names.all_users not in directory.member_of(dn):
             directory.modify(org.names.all_users, [Change.add("member", str(dn))])
         return [etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)]
 
@@ -119,7 +112,7 @@ class AllocateExistingMailbox:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         ledger = providers.resources
-        consumer = is_consumer(self.customer_type)
+        consumer = mailboxes.is_consumer(self.customer_type)
         org, entry = _user(providers, self.path)
         home = entry.first("homeMDB")
         if home is None:
@@ -190,8 +183,8 @@ class ApplyMailboxPlan:
                 dn=str(self.path),
             )
         consumer = place.org == entry.guid
-        before = plan_record(providers, org, entry, consumer)
-        settings = plan_for(providers, org, self.plan_name, consumer)
+        before = mailboxes.plan_record(providers, org, entry, consumer)
+        settings = mailboxes.plan_for(providers, org, self.plan_name, consumer)
         upn = Upn.parse(entry.first("userPrincipalName") or "")
         extra = etree.Element("proxyAddresses")
         kept = []
@@ -203,7 +196,7 @@ class ApplyMailboxPlan:
                 kept.append(value)  # X500 and other non-SMTP addresses stay as they are
         for item in self.proxy_addresses if self.proxy_addresses is not None else ():
             extra.append(item)
-        addresses, alias = mailbox_addresses(providers, org, upn, None, extra, self.alias)
+        addresses, alias = mailboxes.mailbox_addresses(providers, org, upn, None, extra, self.alias)
         try:
             ledger.resize_mailbox(entry.guid, settings.size_kb)
         except QuotaExceeded:  # the organization is given what the plan needs on the mailbox's store
@@ -212,13 +205,13 @@ class ApplyMailboxPlan:
                 place.org, [(place.store.store_id, settings.size_kb - place.size_kb - slot.free_kb)]
             )
             ledger.resize_mailbox(entry.guid, settings.size_kb)
-        attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
+        attrs = mailboxes.stamp(providers, org, self.path, settings, addresses, alias, consumer)
         attrs["proxyAddresses"] += kept
         changes = replacements(entry, attrs)
         if changes:  # a second run writes nothing
             providers.directory.modify(self.path, changes)
         if before.casefold() != settings.plan.name.casefold():
-            change_plan(providers, org, entry, before, settings.plan.name)
+            mailboxes.change_plan(providers, org, entry, before, settings.plan.name)
         return [
             exchange.properties_output(attrs),
             settings.mail_element(),
@@ -249,7 +242,7 @@ class ImportUser:
         dn = DN.from_path(enabled.get("path", ""))
         ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         org, entry = _user(providers, dn)
-        if self.is_admin and org.names.admins not in providers.directory.backend.member_of(dn):
+        if self.is_admin and org.names.admins not in providers.directory.member_of(dn):
             providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
         outputs = [enabled]
         if entry.get("homeMDB"):

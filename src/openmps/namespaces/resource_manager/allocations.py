@@ -12,6 +12,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
+from openmps.hosting.organizations import organization_at
 from openmps.namespaces.resource_manager.stores import NAMESPACE
 from openmps.namespaces.resource_manager.xmlargs import (
     checked_megabytes,
@@ -35,17 +36,6 @@ from openmps.types import DN, fold, parse_int, shown
 Ctx = ProcedureContext[Providers]
 MAX_KILOBYTES = 1 << 40
 CONSUMER_USER = "ConsumerUser"  # the customer type CreateConsumerUser records (Plans database)
-
-
-def customer_org(providers: Providers, dn: DN) -> Org:
-    chain = providers.org_chain(dn)
-    if not chain or chain[0].dn != dn:
-        if not providers.directory.exists(dn):
-            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        raise InvalidArgument(f"{dn.ldap_path} is not an organization", dn=str(dn))
-    if chain[0].kind is not OrgType.CUSTOMER:
-        raise InvalidArgument(f"{dn.ldap_path} is a {chain[0].kind.value} organization, not a business one")
-    return chain[0]
 
 
 def mailbox_of(providers: Providers, org: Org, dn: DN) -> str:
@@ -77,7 +67,7 @@ class AllocateOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = customer_org(providers, self.organization)
+        org = organization_at(providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = providers.resources
         unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
         sources = self.mail_store.find("sourceMailStores")
@@ -175,7 +165,9 @@ class ReallocateOrganizationMailNoMove:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        org = customer_org(providers, self.organization).entry.guid
+        org = organization_at(
+            providers, self.organization, OrgType.CUSTOMER, wanted="business one"
+        ).entry.guid
         ledger = providers.resources
         unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
         sources = self.mail_store.find("sourceMailStores")
@@ -237,7 +229,7 @@ class AllocatePublicFolder:
     ] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = customer_org(ctx.providers, self.organization)
+        org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = ctx.providers.resources
         kilobytes = checked_megabytes(self.size) * KB_PER_MB
         stores = ledger.stores(PUBLIC)
@@ -270,7 +262,7 @@ class DeallocatePublicFolder:
     size: Annotated[int, Xml("megabytes", "how much to return")]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = customer_org(ctx.providers, self.organization)
+        org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = ctx.providers.resources
         store = ledger.store(PUBLIC, self.store_name)
         ledger.shrink(org.entry.guid, store.store_id, checked_megabytes(self.size) * KB_PER_MB)
@@ -284,7 +276,7 @@ class DeallocateOrganization:
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        org = customer_org(ctx.providers, self.organization)
+        org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         released = ctx.providers.resources.deallocate_organization(org.entry.guid)
         element = etree.Element("released")
         etree.SubElement(element, "megabytes").text = str(released // KB_PER_MB)
@@ -305,7 +297,7 @@ class AllocateMailbox:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         ledger = providers.resources
-        org = customer_org(providers, self.organization)
+        org = organization_at(providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         mailbox = mailbox_of(providers, org, self.mailbox)
         if not 0 < self.kilobytes <= MAX_KILOBYTES:
             raise InvalidArgument(f"'kilobytes' must be from 1 to {MAX_KILOBYTES}, not {self.kilobytes}")
