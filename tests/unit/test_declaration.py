@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 from lxml import etree
 
+from openmps.app import registry as app_registry
 from openmps.engine.declaration import (
     ProcedureSpec,
     Properties,
@@ -19,6 +20,7 @@ from openmps.engine.declaration import (
     Xml,
     procedure,
     spec_of,
+    summary,
 )
 from openmps.errors import InvalidArgument, MissingArgument, NotImplementedYet, UnknownProcedure
 from openmps.types import DN, Secret, Upn
@@ -672,3 +674,13 @@ def test_unknown_names_are_quoted_by_a_short_prefix() -> None:
     with pytest.raises(UnknownProcedure) as info:
         registry.get("N" * 1_000_000, "x")
     assert len(info.value.description) < 150
+
+
+def test_every_procedure_summary_is_a_whole_paragraph() -> None:
+    # docs/api shows spec.doc: a docstring's first line alone cut 13 summaries mid-sentence
+    assert (
+        summary("Create a user;\n    give it a mailbox.\n\n    More detail.")
+        == "Create a user; give it a mailbox."
+    )
+    for spec in app_registry():
+        assert spec.doc.endswith((".", ")")), f"{spec.namespace}::{spec.name}: {spec.doc!r}"

@@ -408,13 +408,19 @@ def procedure(
             args.append(ArgSpec(attr, xml, arg_kind, not (optional or has_default), default))
         if scope is not None and scope not in {a.attr for a in args}:
             raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        doc = summary(cls.__doc__)
         cls.__mps_spec__ = ProcedureSpec(  # type: ignore[attr-defined]
             namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right
         )
         return cls
 
     return wrap
+
+
+def summary(docstring: str | None) -> str:
+    """A docstring's first paragraph on one line: the whole summary, not its first wrapped line."""
+    paragraph = (docstring or "").strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split())
 
 
 def spec_of(cls: type) -> ProcedureSpec:
