@@ -38,6 +38,7 @@ def free_domain(providers: Providers, text: str, *, owner: str | None = None) ->
     (organizations imported from elsewhere may have them without a plans record) and SIP domains.
     """
     domain = domain_name(text)
+    providers.plans.hold_name(domain)  # until the claim commits: no other claim sees it free meanwhile
     provider = provider_domain_of(providers, domain)
     if provider == domain:
         raise ConstraintViolation(f"the domain '{domain}' is the provider's own", domain=domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from openmps.db.memo import TransactionMemo
@@ -32,6 +32,7 @@ from openmps.plans.interface import (
     SmtpDomain,
 )
 
+_HOLD_NAME = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 # Built once: these run on every create and delete (SQLAlchemy caches their compiled form).
 _CUSTOMER_COLUMNS = ("guid", "customer_type", "org_guid", "name", "status", "created", "modified")
 _INSERT_CUSTOMER = Prepared(insert(customers).values({c: bindparam(c) for c in _CUSTOMER_COLUMNS}))
@@ -314,6 +315,13 @@ class SqlPlanCatalogue:
         if r is None:
             return None
         return SmtpDomain(r.domain, r.org_guid, r.domain_type, bool(r.recipient_policy))
+
+    def hold_name(self, domain: str) -> None:
+        # PostgreSQL reads committed data, so a check-then-write of two claims could interleave: a
+        # transaction-level advisory lock on the name serializes them. On SQLite the claim runs in a
+        # writing step, which already holds the database's one write lock.
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(_HOLD_NAME, {"name": "openmps-domain:" + domain.lower()})
 
     def set_domain_type(self, domain: str, domain_type: str) -> None:
         self._domains.clear()

@@ -53,6 +53,7 @@ class CreateSipDomain(_OrgDomain):
         providers = ctx.providers
         org = organization_at(providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
+        providers.plans.hold_name(domain)  # until this request ends, no other claim of it runs
         if not holds_domain(providers, org, domain):
             # a name new to the deployment: the rule of every claim (hosted_exchange/domains.py)
             claim_domain(ctx, domain, org=org.dn, owner=org.entry.guid)
