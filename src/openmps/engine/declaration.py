@@ -441,6 +441,8 @@ def _typed_text(spec: ArgSpec, text: str, where: str) -> Any:
     """A field's text read by its ``parse`` or its type; errors name ``where``."""
     if spec.xml.parse is not None:
         return spec.xml.parse(where, text)
+    if spec.kind == "str":  # an element's text is non-empty already; an attribute may be empty
+        return checked_text(where, text)
     return _from_text(ArgSpec(spec.attr, Xml(where), spec.kind, True, None), text)
 
 
@@ -467,7 +469,7 @@ def _model_from_xml(cls: type, element: etree._Element, path: str) -> Any:
         value: Any = None
         if name.startswith("@"):
             raw = element.get(name[1:])
-            value = None if not raw else _typed_text(spec, raw, where)  # empty: not given
+            value = None if raw is None else _typed_text(spec, raw, where)
         elif name == ".":
             value = _typed_text(spec, element.text or "", where)
         elif name in children:
