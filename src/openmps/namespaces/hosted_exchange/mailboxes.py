@@ -21,6 +21,7 @@ from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
 from openmps.namespaces.hosted_exchange.common import NAMESPACE, PreferredDC, business_user
 from openmps.plans.interface import MAILBOX_PLAN
+from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Upn, new_guid
 
 Ctx = ProcedureContext[Providers]
@@ -153,8 +154,7 @@ class CreateMailbox:
     preferred_dc: PreferredDC = None
     customer_type: CustomerTypeName = "BusinessUser"
     mail_store: Annotated[
-        etree._Element | None,
-        Xml("mailStore", "@algorithm tightPack|level, or serverName + mailStoreName of the org's stores"),
+        MailboxStore | None, Xml("mailStore", "one of the org's stores, or an algorithm")
     ] = None
     proxy_addresses: Annotated[
         etree._Element | None, Xml("proxyAddresses", "value*: extra SMTP addresses on the org's domains")
@@ -201,10 +201,7 @@ class CreateMailbox:
         if consumer:
             server = name = None
             if self.mail_store is not None:
-                server, name = (
-                    self.mail_store.findtext("serverName"),
-                    self.mail_store.findtext("mailStoreName"),
-                )
+                server, name = self.mail_store.server, self.mail_store.name
             allocation = args(
                 userPrincipalName=upn,
                 mailbox=self.path,

@@ -25,6 +25,7 @@ from openmps.namespaces.hosted_exchange.common import (
     property_attributes,
 )
 from openmps.namespaces.hosted_exchange.render import member_of_elements, properties_element
+from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Secret, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -51,9 +52,9 @@ class NewUser:
     description: Annotated[str | None, Xml("description")] = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
     plan_name: Annotated[str | None, Xml("planName", "give the user a mailbox from this plan")] = None
-    mail_store: Annotated[
-        etree._Element | None, Xml("mailStore", "with planName: @algorithm, or serverName + mailStoreName")
-    ] = None
+    mail_store: Annotated[MailboxStore | None, Xml("mailStore", "with planName: where the mailbox goes")] = (
+        None
+    )
     _password_hash: str | None = None
     CUSTOMER_TYPE = CUSTOMER_TYPE
 

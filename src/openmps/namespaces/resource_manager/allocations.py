@@ -12,13 +12,6 @@ from openmps.delegation.session import Org, Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, MissingArgument, NotFound, QuotaExceeded
-from openmps.namespaces.resource_manager.arguments import (
-    MailboxStore,
-    MailStoreChange,
-    OrganizationMailStore,
-    SourceMailStore,
-    checked_megabytes,
-)
 from openmps.namespaces.resource_manager.stores import NAMESPACE
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, ResourceLedger, Store
 from openmps.resources.placement import (
@@ -27,6 +20,13 @@ from openmps.resources.placement import (
     parse_algorithm,
     place_mailbox,
     plan_organization,
+)
+from openmps.resources.requests import (
+    MailboxStore,
+    MailStoreChange,
+    OrganizationMailStore,
+    SourceMailStore,
+    checked_megabytes,
 )
 from openmps.types import DN, fold, shown
 

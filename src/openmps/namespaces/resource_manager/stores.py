@@ -11,13 +11,13 @@ from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
-from openmps.namespaces.resource_manager.arguments import (
+from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
+from openmps.resources.requests import (
     FrontEndServer,
     NewMailStore,
     NewPublicStore,
     checked_megabytes,
 )
-from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
 
 NAMESPACE = "Exchange Resource Manager"
 Ctx = ProcedureContext[Providers]

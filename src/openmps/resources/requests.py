@@ -1,5 +1,7 @@
-"""The structured arguments of the Resource Manager (``<mailStores><mailStore>…``), declared as
-frozen dataclasses: the engine binds them before ``run()``, and an error names the value's path."""
+"""How a request asks for storage: the structured arguments of the Resource Manager
+(``<mailStores><mailStore>…``) and of the Hosted Exchange procedures that hand them on to it,
+declared as frozen dataclasses.  The engine binds them before ``run()``, and an error names the
+value's path; a nested call passes the instance as it is."""
 
 from __future__ import annotations
 
@@ -44,6 +46,12 @@ def flag(where: str, text: str) -> bool:
     if checked_text(where, text) not in ("0", "1", "true", "false"):
         raise InvalidArgument(f"'{where}' must be 0 or 1, not '{text}'")
     return text in ("1", "true")
+
+
+def whole_number(where: str, text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise InvalidArgument(f"'{where}' must be a whole number of megabytes")
+    return int(text)
 
 
 def operation(where: str, text: str) -> str:
@@ -115,6 +123,14 @@ class MailStoreChange:
     shared: Annotated[bool, Xml("shared", SHARED_DOC, parse=flag)] = True
     algorithm: Annotated[str | None, Xml("@algorithm", "minStoreCount (default) or tightPack")] = None
     sources: SourceMailStores = None
+
+
+@dataclass(frozen=True)
+class OrganizationPublicStore:
+    """An organization's top-level public folder (CreateBusinessOrganization)."""
+
+    megabytes: Annotated[int | None, Xml("megabytes", "its storage", parse=whole_number)] = None
+    server: Annotated[str | None, Xml("sourcePublicStoreServer", "on this server's public store")] = None
 
 
 @dataclass(frozen=True)
