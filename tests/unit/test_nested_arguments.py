@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from openmps.cli.docgen import _signature, render, xsd
-from openmps.engine.declaration import Role, Xml, model_fields, procedure, spec_of
+from openmps.engine.declaration import Role, Xml, model_fields, procedure, spec_of, verbatim
 from openmps.errors import InvalidArgument, MissingArgument
 from openmps.types import DN
 
@@ -54,6 +54,7 @@ class Nested:
     mail_store: Annotated[Storage, Xml("mailStore", "how much, or where")]
     public_stores: Annotated[tuple[Source, ...] | None, Xml("publicStores", item="publicStore")] = None
     features: Annotated[tuple[Feature, ...], Xml("features", item="feature")] = ()
+    addresses: Annotated[tuple[str, ...] | None, Xml("addresses", item="value", parse=verbatim)] = None
 
     def run(self, ctx: Any) -> Iterable[etree._Element]:
         return ()
@@ -262,10 +263,25 @@ def test_a_model_needs_xml_on_every_field() -> None:
 
 def test_docs_show_the_nested_types() -> None:
     assert _signature(SPEC) == (
-        "Toy Space::Nested [public write AUTHENTICATED] mailStore:Storage! publicStores:[Source] features:[Feature]"
+        "Toy Space::Nested [public write AUTHENTICATED] mailStore:Storage! publicStores:[Source] features:[Feature] addresses:list"
     )
     schema = etree.fromstring(xsd(SPEC).encode())
     names = [e.get("name") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}element")]
     assert "sourceMailStore" in names and "serverName" in names
     assert "op" in [e.get("name") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}attribute")]
     assert render()  # the real registry renders with its models
+
+
+def test_a_list_of_text_read_its_own_way() -> None:
+    """Items with an ``Xml.parse`` are given to it as they are, from XML and from values."""
+    bound = bind("<mailStore/><addresses><value> a@x.org </value><value>b@x.org</value></addresses>")
+    assert bound.addresses == (" a@x.org ", "b@x.org")
+    assert SPEC.bind_values({"mailStore": {}, "addresses": ("c@x.org",)}).addresses == ("c@x.org",)
+    with pytest.raises(InvalidArgument, match="'addresses' may only hold <value> elements, not <address>"):
+        bind("<mailStore/><addresses><address>a@x.org</address></addresses>")
+    with pytest.raises(InvalidArgument, match="'value' must be text, not XML"):
+        bind("<mailStore/><addresses><value><b/></value></addresses>")
+    nested = SPEC.bind_values({"mailStore": {"tags": ["a", "b"]}})
+    assert nested.mail_store.tags == ("a", "b")
+    with pytest.raises(InvalidArgument, match="'mailStore/tags/tag' must not start or end with whitespace"):
+        SPEC.bind_values({"mailStore": {"tags": [" a"]}})

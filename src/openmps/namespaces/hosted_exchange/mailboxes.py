@@ -15,7 +15,7 @@ from lxml import etree
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry, replacements
 from openmps.engine.context import ProcedureContext, args
-from openmps.engine.declaration import Role, Xml, procedure
+from openmps.engine.declaration import Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation, NotFound
 from openmps.namespaces.hosted_exchange import exchange
 from openmps.namespaces.hosted_exchange.address_lists import create_address_lists
@@ -97,7 +97,7 @@ def mailbox_addresses(
     org: Org,
     upn: Upn,
     smtp_domain: str | None,
-    extra: etree._Element | None,
+    extra: Iterable[str] | None,
     alias: str | None,
 ) -> tuple[list[str], str]:
     """(addresses, primary first; alias) of a new mailbox: ``<UPN prefix>@<org primary domain>``
@@ -157,7 +157,8 @@ class CreateMailbox:
         MailboxStore | None, Xml("mailStore", "one of the org's stores, or an algorithm")
     ] = None
     proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "value*: extra SMTP addresses on the org's domains")
+        tuple[str, ...] | None,
+        Xml("proxyAddresses", "extra SMTP addresses on the org's domains", item="value", parse=verbatim),
     ] = None
     alias: Annotated[str | None, Xml("alias", "mailNickname; default: the UPN prefix")] = None
     smtp_domain: Annotated[

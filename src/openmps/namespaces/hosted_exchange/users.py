@@ -13,7 +13,7 @@ from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.directory.naming import sam_seed
 from openmps.engine.context import ProcedureContext, args
-from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
@@ -148,7 +148,8 @@ class CreateBusinessUser(NewUser):
     is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
     sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
     proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "with planName: value* extra SMTP addresses")
+        tuple[str, ...] | None,
+        Xml("proxyAddresses", "with planName: extra SMTP addresses", item="value", parse=verbatim),
     ] = None
     alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 
