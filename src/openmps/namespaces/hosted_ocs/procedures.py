@@ -20,11 +20,12 @@ from openmps.directory.interface import Change
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
-from openmps.namespaces.hosted_exchange.plans import feature_values, plan_element
+from openmps.namespaces.hosted_exchange.plans import plan_element
 from openmps.namespaces.managed_ocs.common import PreferredDC
 from openmps.namespaces.managed_ocs.sip_domains import organization_at
 from openmps.namespaces.managed_ocs.sip_users import POLICY, SipOptionArgs
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
+from openmps.plans.requests import Features, feature_values
 from openmps.plans.samples import seed_sip
 from openmps.types import DN
 
@@ -103,9 +104,7 @@ class CreateSipPlan:
     """Define an IM plan from the IM feature types (their values become CreateSipUser's options)."""
 
     plan_name: Annotated[str, Xml("planName", "unique name")]
-    features: Annotated[
-        etree._Element, Xml("features", 'feature name="<featureName>" with its value as text')
-    ]
+    features: Features
     description: Annotated[str | None, Xml("planDescription", "free text")] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
