@@ -260,6 +260,13 @@ def test_a_model_needs_xml_on_every_field() -> None:
     with pytest.raises(TypeError, match="item"):
         model_fields(Listless)
 
+    @dataclass
+    class Mutable:
+        size: Annotated[int, Xml("size")]
+
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        model_fields(Mutable)
+
 
 def test_docs_show_the_nested_types() -> None:
     assert _signature(SPEC) == (

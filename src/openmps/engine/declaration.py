@@ -422,8 +422,10 @@ TEXT_KINDS = frozenset({"str", "bool", "int", "dn", "upn"})
 @functools.cache
 def model_fields(cls: type) -> tuple[ArgSpec, ...]:
     """The declared fields of a structured argument's frozen dataclass, in order."""
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise TypeError(f"{cls!r}: a structured argument is a dataclass")
+    # a bound value is a value: nothing in run() may change what the caller sent
+    params = getattr(cls, "__dataclass_params__", None)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or not params or not params.frozen:
+        raise TypeError(f"{cls!r}: a structured argument is a frozen dataclass")
     hints = get_type_hints(cls, include_extras=True)
     found = []
     for f in dataclasses.fields(cls):
