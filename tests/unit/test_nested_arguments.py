@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 from lxml import etree
 
+from openmps.app import registry
 from openmps.cli.docgen import _signature, render, xsd
 from openmps.engine.declaration import Role, Xml, model_fields, procedure, spec_of, verbatim
 from openmps.errors import InvalidArgument, MissingArgument
@@ -292,3 +293,10 @@ def test_a_list_of_text_read_its_own_way() -> None:
     assert nested.mail_store.tags == ("a", "b")
     with pytest.raises(InvalidArgument, match="'mailStore/tags/tag' must not start or end with whitespace"):
         SPEC.bind_values({"mailStore": {"tags": [" a"]}})
+
+
+def test_no_procedure_takes_a_raw_xml_node() -> None:
+    """Every structured argument is a declared model: none is handed to ``run()`` as XML to parse."""
+    assert [
+        f"{s.namespace}::{s.name} {a.xml.name}" for s in registry() for a in s.args if a.kind == "node"
+    ] == []

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from openmps.engine.declaration import Xml
+from openmps.engine.declaration import Xml, checked_text
+from openmps.errors import InvalidArgument
 from openmps.plans.interface import FeatureType
 
 
@@ -15,11 +16,17 @@ def _stripped(where: str, text: str) -> str:
     return text.strip()
 
 
+def _feature_name(where: str, text: str) -> str:
+    if not text:
+        raise InvalidArgument('<features> may only hold <feature name="…"> elements')
+    return checked_text(where, text)
+
+
 @dataclass(frozen=True)
 class PlanFeature:
     """One ``<feature name="…">value</feature>`` of a plan."""
 
-    name: Annotated[str, Xml("@name", "a feature type's featureName")]
+    name: Annotated[str, Xml("@name", "a feature type's featureName", parse=_feature_name)]
     value: Annotated[str, Xml(".", "its value as text", parse=_stripped)]
 
 
