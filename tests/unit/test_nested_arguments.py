@@ -300,3 +300,26 @@ def test_no_procedure_takes_a_raw_xml_node() -> None:
     assert [
         f"{s.namespace}::{s.name} {a.xml.name}" for s in registry() for a in s.args if a.kind == "node"
     ] == []
+
+
+def test_the_resource_managers_messages_name_the_whole_path() -> None:
+    """The issue's example, on the real AllocateOrganization; MPS's messages are kept otherwise."""
+    spec = registry().get("Exchange Resource Manager", "AllocateOrganization")
+    store = "<sourceMailStore><serverName>EX</serverName><mailStoreName>MS{n}</mailStoreName><megabytes>{mb}</megabytes></sourceMailStore>"
+    body = (
+        "<executeData><organization>LDAP://OU=A,DC=x</organization><mailStore><sourceMailStores>"
+        + store.format(n=1, mb=10)
+        + store.format(n=2, mb="lots")
+        + "</sourceMailStores></mailStore></executeData>"
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        spec.bind(etree.fromstring(body))
+    assert caught.value.description == (
+        "'mailStore/sourceMailStores/sourceMailStore[2]/megabytes' must be whole megabytes from 1 to "
+        "1073741824 in ASCII digits, not 'lots'"
+    )
+    bound = spec.bind(etree.fromstring(body.replace("lots", "20")))
+    assert [(s.name, s.megabytes, s.op) for s in bound.mail_store.sources] == [
+        ("MS1", 10, "allocate"),
+        ("MS2", 20, "allocate"),
+    ]
