@@ -16,7 +16,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from openmps.app import registry
-from openmps.engine.declaration import ArgSpec, ProcedureSpec
+from openmps.engine.declaration import ArgSpec, ProcedureSpec, model_fields
 from openmps.errors import all_error_classes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +36,33 @@ def _arg_line(a: ArgSpec) -> str:
     return f"| `{a.xml.name}` | {a.type_name} | {'yes' if a.required else 'no'} | {text} |"
 
 
+def _models(specs: tuple[ArgSpec, ...]) -> list[type]:
+    """The structured types of ``specs`` and of their fields, each once, outermost first."""
+    found: list[type] = []
+    for a in specs:
+        if a.model is not None and a.model not in found:
+            found.append(a.model)
+            found += [m for m in _models(model_fields(a.model)) if m not in found]
+    return found
+
+
+def _field_line(a: ArgSpec) -> str:
+    where = f"`{a.xml.name}`" if a.xml.name[:1] in ("@", ".") else f"`<{a.xml.name}>`"
+    return f"| {where} | {a.type_name} | {'yes' if a.required else 'no'} | {a.xml.doc} |"
+
+
+def _model_section(model: type) -> list[str]:
+    doc = " ".join((model.__doc__ or "").split())
+    return [
+        f"`{model.__name__}`" + (f": {doc}" if doc else ""),
+        "",
+        "| field | type | required | notes |",
+        "|---|---|---|---|",
+        *(_field_line(a) for a in model_fields(model)),
+        "",
+    ]
+
+
 def _procedure(spec: ProcedureSpec) -> list[str]:
     lines = [
         f"## {spec.name}",
@@ -52,11 +79,13 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
         *(_arg_line(a) for a in spec.args),
         "",
     ]
+    for model in _models(spec.args):
+        lines += _model_section(model)
     return lines
 
 
 def _signature(spec: ProcedureSpec) -> str:
-    args = " ".join(f"{a.xml.name}:{a.kind}{'!' if a.required else ''}" for a in spec.args)
+    args = " ".join(f"{a.xml.name}:{a.signature}{'!' if a.required else ''}" for a in spec.args)
     right = f" {spec.right}" if spec.right else ""
     return f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}] {args}"
 
@@ -78,7 +107,33 @@ def _any_attribute() -> etree._Element:
     return x.anyAttribute(processContents="skip")  # do-not-log and the like
 
 
+def _xsd_model(model: type) -> etree._Element:
+    """A structured value's fields: child elements in any order, attributes, its own text."""
+    fields = model_fields(model)
+    children = []
+    for f in fields:
+        if f.xml.name[:1] in ("@", "."):
+            continue
+        child = x.element(name=f.xml.name, minOccurs="1" if f.required else "0")
+        if f.xml.doc:
+            child.append(x.annotation(x.documentation(f.xml.doc)))
+        child.append(_xsd_type(f))
+        children.append(child)
+    attributes = [
+        x.attribute(name=f.xml.name[1:], type="xs:string", use="required" if f.required else "optional")
+        for f in fields
+        if f.xml.name.startswith("@")
+    ]
+    mixed = {"mixed": "true"} if any(f.xml.name == "." for f in fields) else {}
+    return x.complexType(x.all(*children), *attributes, _any_attribute(), **mixed)
+
+
 def _xsd_type(a: ArgSpec) -> etree._Element:
+    if a.model is not None:
+        if a.kind == "model":
+            return _xsd_model(a.model)
+        item = x.element(_xsd_model(a.model), name=a.xml.item, minOccurs="0", maxOccurs="unbounded")
+        return x.complexType(x.sequence(item))
     if a.kind == "node":
         anything = x.any(processContents="skip", minOccurs="0", maxOccurs="unbounded")
         return x.complexType(x.sequence(anything), _any_attribute(), mixed="true")

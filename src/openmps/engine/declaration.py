@@ -8,6 +8,20 @@ A procedure is a class whose annotated fields are its arguments::
         path: Annotated[DN, Xml("path")]
         def run(self, ctx: ProcedureContext[Hosting]) -> Iterable[etree._Element]: ...
 
+A structured argument is a frozen dataclass whose fields are declared the same way (a child
+element, ``Xml("@name")`` an attribute, ``Xml(".")`` the element's own text; a tuple of such
+dataclasses with ``Xml(name, item=…)`` is a list of repeated child elements)::
+
+    @dataclass(frozen=True)
+    class SourceStore:
+        server: Annotated[str, Xml("serverName")]
+        megabytes: Annotated[int, Xml("megabytes")]
+
+    sources: Annotated[tuple[SourceStore, ...], Xml("sourceMailStores", item="sourceMailStore")]
+
+It is bound before ``run()``, from XML or from a nested call's Python values, and an error names
+the value's whole path (``mailStore/sourceMailStores/sourceMailStore[2]/megabytes``).
+
 From the declaration come the XML argument validation (errors name the element), the role check
 the engine makes before ``run()``, ``docs/api/`` and the committed signature snapshot.  Nothing
 is registered at import time: namespaces list their classes and the composition root registers
@@ -16,6 +30,7 @@ them in a :class:`Registry`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import types
@@ -51,6 +66,9 @@ class Xml:
     doc: str = ""
     item: str | None = None  # list arguments: the repeated child element (e.g. planName)
     not_yet: str | None = None  # documented by MPS, not provided by this release: a clear error
+    # a field of a structured argument that reads its text its own way: (path, text) -> value,
+    # raising InvalidArgument that names the path (a size in whole megabytes, a 0/1 flag …)
+    parse: Callable[[str, str], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,15 +87,28 @@ Properties = tuple[Property, ...]
 class ArgSpec:
     attr: str
     xml: Xml
-    kind: str  # str | bool | int | dn | upn | secret | list | properties | node
+    # str | bool | int | dn | upn | secret | list | properties | model | models; node (the element
+    # itself) is left for the engine's own tests: no procedure declares one (a unit test holds it)
+    kind: str
     required: bool
     default: Any
+    model: type | None = None  # model(s): the dataclass of the structured value
 
     @property
     def type_name(self) -> str:
+        if self.model is not None:
+            name = self.model.__name__
+            return f"list of <{self.xml.item}> ({name})" if self.kind == "models" else name
         return {"list": f"list of <{self.xml.item}>", "node": "XML", "properties": "properties"}.get(
             self.kind, self.kind
         )
+
+    @property
+    def signature(self) -> str:
+        """The kind as the signature snapshot shows it: a model by its name, a list as ``[Name]``."""
+        if self.model is None:
+            return self.kind
+        return f"[{self.model.__name__}]" if self.kind == "models" else self.model.__name__
 
 
 @dataclass(frozen=True)
@@ -235,6 +266,10 @@ def _convert(spec: ArgSpec, element: etree._Element) -> Any:
     name = spec.xml.name
     if spec.kind == "node":
         return element
+    if spec.model is not None:  # a list argument's items are named from the item (MPS's messages)
+        if spec.kind == "model":
+            return _model_from_xml(spec.model, element, name)
+        return _models_from_xml(spec, element, "")
     if spec.kind == "list":
         return tuple(_list_items(spec, element))
     if spec.kind == "properties":
@@ -254,8 +289,14 @@ def _coerce(spec: ArgSpec, value: Any) -> Any:
     wanted = _TYPES.get(spec.kind)
     if wanted is not None and isinstance(value, wanted):
         return value
+    if spec.model is not None:
+        if spec.kind == "model":
+            return _model_from_value(spec.model, value, spec.xml.name)
+        return _models_from_value(spec, value, "")
     if spec.kind == "bool" and isinstance(value, bool):
         return value
+    if spec.kind == "list" and isinstance(value, (tuple, list)):
+        return _list_values(spec, value)
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, etree._Element):
@@ -306,6 +347,20 @@ def _from_text(spec: ArgSpec, text: str) -> Any:
     return checked_text(name, text)
 
 
+def verbatim(where: str, text: str) -> str:
+    """An ``Xml.parse`` that takes a value as given, for the procedure to check as a value (an
+    address list whose items are checked against the organization's domains)."""
+    return text
+
+
+def _list_values(spec: ArgSpec, values: Iterable[Any]) -> tuple[str, ...]:
+    """A list argument from a nested call's values: each item by the rule of an XML item."""
+    item = spec.xml.item or spec.xml.name
+    if spec.xml.parse is not None:
+        return tuple(spec.xml.parse(item, str(v)) for v in values)
+    return tuple(checked_text(item, _exact(item, str(v))) for v in values)
+
+
 def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
     for child in element:
         if not isinstance(child.tag, str):
@@ -315,6 +370,11 @@ def _list_items(spec: ArgSpec, element: etree._Element) -> Iterator[str]:
                 f"'{spec.xml.name}' may only hold <{spec.xml.item}> elements, not <{child.tag}>",
                 argument=spec.xml.name,
             )
+        if spec.xml.parse is not None:  # items the procedure reads its own way (addresses)
+            if len(child):
+                raise InvalidArgument(f"'{spec.xml.item}' must be text, not XML", argument=spec.xml.name)
+            yield spec.xml.parse(spec.xml.item or "", child.text or "")
+            continue
         item = _text(ArgSpec(spec.attr, Xml(spec.xml.item or ""), "str", True, None), child)
         if not item:
             raise InvalidArgument(f"'{spec.xml.item}' must not be empty", argument=spec.xml.name)
@@ -349,24 +409,230 @@ def _properties(element: etree._Element) -> Iterator[Property]:
         yield Property(name, values, append=child.get("mode") == "append")
 
 
+# Structured arguments ------------------------------------------------------------------------
+#
+# A model's fields are bound before ``run()`` as a simple argument is, and every error names the
+# value's path from the argument down: ``mailStore/sourceMailStores/sourceMailStore[2]/megabytes``.
+# An item's index (from 1, as in XPath) is shown when its list holds more than one.  The items of
+# a list *argument* are named from the item (``mailStore[2]/megabytes`` in ``<mailStores>``), as
+# MPS's own messages name them.  Element text inside a model is non-empty text without stray
+# whitespace, then read by the field's type (or its ``Xml.parse``).
+
+TEXT_KINDS = frozenset({"str", "bool", "int", "dn", "upn"})
+
+
+@functools.cache
+def model_fields(cls: type) -> tuple[ArgSpec, ...]:
+    """The declared fields of a structured argument's frozen dataclass, in order."""
+    # a bound value is a value: nothing in run() may change what the caller sent
+    params = getattr(cls, "__dataclass_params__", None)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or not params or not params.frozen:
+        raise TypeError(f"{cls!r}: a structured argument is a frozen dataclass")
+    hints = get_type_hints(cls, include_extras=True)
+    found = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        xml = next((m for m in get_args(hint)[1:] if isinstance(m, Xml)), None)
+        if get_origin(hint) is not Annotated or xml is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: a field of a structured argument needs Xml(...)")
+        kind, optional, model = _kind_of(get_args(hint)[0])
+        if kind in ("secret", "properties", "node") or (
+            (xml.name.startswith("@") or xml.name == ".") and kind not in TEXT_KINDS
+        ):
+            raise TypeError(f"{cls.__name__}.{f.name}: {kind} is not a field kind of a structured argument")
+        if kind in ("models", "list") and xml.item is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: a list field needs Xml(item=...)")
+        has_default = f.default is not dataclasses.MISSING
+        default = f.default if has_default else None
+        found.append(ArgSpec(f.name, xml, kind, not (optional or has_default), default, model))
+    return tuple(found)
+
+
+@functools.cache
+def _element_names(cls: type) -> frozenset[str]:
+    return frozenset(f.xml.name for f in model_fields(cls) if f.xml.name[:1] not in ("@", "."))
+
+
+def _joined(path: str, name: str) -> str:
+    return f"{path}/{name}" if path else name
+
+
+def _item_paths(path: str, item: str, count: int) -> list[str]:
+    base = _joined(path, item)
+    return [base] if count == 1 else [f"{base}[{n}]" for n in range(1, count + 1)]
+
+
+def _typed_text(spec: ArgSpec, text: str, where: str) -> Any:
+    """A field's text read by its ``parse`` or its type; errors name ``where``."""
+    if spec.xml.parse is not None:
+        return spec.xml.parse(where, text)
+    if spec.kind == "str":  # an element's text is non-empty already; an attribute may be empty
+        return checked_text(where, text)
+    return _from_text(ArgSpec(spec.attr, Xml(where), spec.kind, True, None), text)
+
+
+def _element_text(spec: ArgSpec, element: etree._Element, where: str) -> Any:
+    text = element.text or ""
+    if len(element) or not text or text != text.strip() or "\x00" in text:
+        raise InvalidArgument(f"'{where}' must be non-empty text without stray whitespace", argument=where)
+    return _typed_text(spec, text, where)
+
+
+def _model_from_xml(cls: type, element: etree._Element, path: str) -> Any:
+    names = _element_names(cls)
+    children: dict[str, list[etree._Element]] = {}
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in names:
+            raise InvalidArgument(f"<{child.tag}> is not part of <{element.tag}>", argument=child.tag)
+        children.setdefault(child.tag, []).append(child)
+    values: dict[str, Any] = {}
+    for spec in model_fields(cls):
+        name = spec.xml.name
+        where = _joined(path, name)
+        value: Any = None
+        if name.startswith("@"):
+            raw = element.get(name[1:])
+            value = None if raw is None else _typed_text(spec, raw, where)
+        elif name == ".":
+            value = _typed_text(spec, element.text or "", where)
+        elif name in children:
+            found = children[name]
+            if len(found) > 1:
+                raise InvalidArgument(f"'{where}' is given more than once", argument=where)
+            value = _field_from_xml(spec, found[0], where)
+        values[spec.attr] = _given_or_default(spec, value, where)
+    return cls(**values)
+
+
+def _field_from_xml(spec: ArgSpec, element: etree._Element, where: str) -> Any:
+    if spec.kind == "model":
+        assert spec.model is not None
+        return _model_from_xml(spec.model, element, where)
+    if spec.kind == "models":
+        return _models_from_xml(spec, element, where)
+    if spec.kind == "list":
+        return tuple(
+            _list_items(dataclasses.replace(spec, xml=dataclasses.replace(spec.xml, name=where)), element)
+        )
+    return _element_text(spec, element, where)
+
+
+def _models_from_xml(spec: ArgSpec, element: etree._Element, where: str) -> tuple[Any, ...]:
+    assert spec.model is not None and spec.xml.item is not None
+    item = spec.xml.item
+    found = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != item:
+            raise InvalidArgument(f"<{element.tag}> may only hold <{item}> elements, not <{child.tag}>")
+        found.append(child)
+    paths = _item_paths(where, item, len(found))
+    return tuple(_model_from_xml(spec.model, child, p) for child, p in zip(found, paths, strict=True))
+
+
+def _given_or_default(spec: ArgSpec, value: Any, where: str) -> Any:
+    if value is not None:
+        return value
+    if spec.required:
+        raise MissingArgument(f"'{where}' is required", argument=where)
+    return spec.default
+
+
+def _model_from_value(cls: type, value: Any, path: str) -> Any:
+    """A model from a nested call's value: an instance as it is, an element as XML, and a mapping
+    by XML names, or another model of the same shape (a namespace's own), field by field."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, etree._Element):
+        return _model_from_xml(cls, value, path)
+    if isinstance(value, Mapping):
+        given = dict(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        given = {f.xml.name: getattr(value, f.attr) for f in model_fields(type(value))}
+    else:
+        raise InvalidArgument(f"'{path}' must be structured, not {shown(str(value))}", argument=path)
+    tag = path.rsplit("/", 1)[-1].split("[", 1)[0]
+    fields = model_fields(cls)
+    known = {f.xml.name for f in fields}
+    for name in given:
+        if name not in known:
+            raise InvalidArgument(f"<{name}> is not part of <{tag}>", argument=name)
+    values: dict[str, Any] = {}
+    for spec in fields:
+        where = _joined(path, spec.xml.name)
+        values[spec.attr] = _given_or_default(
+            spec, _field_from_value(spec, given.get(spec.xml.name), where), where
+        )
+    return cls(**values)
+
+
+def _field_from_value(spec: ArgSpec, value: Any, where: str) -> Any:
+    if value is None or isinstance(value, etree._Element):
+        return None if value is None else _field_from_xml(spec, value, where)
+    if spec.model is not None:
+        if spec.kind == "model":
+            return _model_from_value(spec.model, value, where)
+        return _models_from_value(spec, value, where)
+    if spec.kind == "list":
+        item = _joined(where, spec.xml.item or "")
+        return _list_values(dataclasses.replace(spec, xml=dataclasses.replace(spec.xml, item=item)), value)
+    # a typed value is taken as it is; text (a str field's value too) passes the rule of its kind
+    typed = isinstance(value, _VALUE_TYPES[spec.kind]) and (spec.kind == "bool") == isinstance(value, bool)
+    if typed and spec.kind != "str" and spec.xml.parse is None:
+        return value
+    text = value.ldap_path if isinstance(value, DN) else str(value)
+    if spec.xml.name[:1] not in ("@", ".") and (not text or text != text.strip() or "\x00" in text):
+        raise InvalidArgument(f"'{where}' must be non-empty text without stray whitespace", argument=where)
+    return _typed_text(spec, text, where)
+
+
+_VALUE_TYPES: dict[str, type] = {"str": str, "bool": bool, "int": int, "dn": DN, "upn": Upn}
+
+
+def _models_from_value(spec: ArgSpec, value: Any, where: str) -> tuple[Any, ...]:
+    assert spec.model is not None and spec.xml.item is not None
+    if isinstance(value, etree._Element):
+        return _models_from_xml(spec, value, where)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgument(
+            f"'{where or spec.xml.name}' must be a list of <{spec.xml.item}>", argument=where
+        )
+    items = list(value)
+    paths = _item_paths(where, spec.xml.item, len(items))
+    return tuple(_model_from_value(spec.model, v, p) for v, p in zip(items, paths, strict=True))
+
+
 _KINDS: dict[Any, str] = {str: "str", bool: "bool", int: "int", DN: "dn", Upn: "upn", Secret: "secret"}
 
 
-def _kind_of(tp: Any) -> tuple[str, bool]:
-    """(kind, optional) of an annotation."""
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _kind_of(tp: Any) -> tuple[str, bool, type | None]:
+    """(kind, optional, model) of an annotation."""
     optional = False
     if get_origin(tp) in (types.UnionType, typing.Union):
         members = [a for a in get_args(tp) if a is not type(None)]
         optional = len(members) != len(get_args(tp))
         tp = members[0]
     if tp in _KINDS:
-        return _KINDS[tp], optional
+        return _KINDS[tp], optional, None
     if tp is etree._Element:
-        return "node", optional
+        return "node", optional, None
+    if _is_model(tp) and tp is not Property:
+        model_fields(tp)  # a bad field is an error at declaration, not at the first request
+        return "model", optional, tp
     if get_origin(tp) is tuple and get_args(tp)[:1] == (str,):
-        return "list", optional
+        return "list", optional, None
     if get_origin(tp) is tuple and get_args(tp)[:1] == (Property,):
-        return "properties", optional
+        return "properties", optional, None
+    if get_origin(tp) is tuple and _is_model(get_args(tp)[0]):
+        model_fields(get_args(tp)[0])
+        return "models", optional, get_args(tp)[0]
     raise TypeError(f"unsupported argument type {tp!r}")
 
 
@@ -400,12 +666,14 @@ def procedure(
             xml = next((m for m in meta if isinstance(m, Xml)), None)
             if xml is None:
                 continue
-            arg_kind, optional = _kind_of(base)
+            arg_kind, optional, model = _kind_of(base)
+            if arg_kind == "models" and xml.item is None:
+                raise TypeError(f"{cls.__name__}.{attr}: a list of structured values needs Xml(item=...)")
             # defaults may come from a base class that groups arguments several procedures share
             owner = next((k for k in cls.__mro__ if attr in k.__dict__), None)
             has_default = owner is not None
             default = owner.__dict__[attr] if owner is not None else None
-            args.append(ArgSpec(attr, xml, arg_kind, not (optional or has_default), default))
+            args.append(ArgSpec(attr, xml, arg_kind, not (optional or has_default), default, model))
         if scope is not None and scope not in {a.attr for a in args}:
             raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")
         doc = summary(cls.__doc__)

@@ -10,6 +10,7 @@ named after the first domain label as in seed 003's default GAL).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -157,17 +158,12 @@ def smtp_address(text: str, what: str) -> Upn:
         raise InvalidArgument(message, argument=what) from None
 
 
-def mailbox_addresses(primary: Upn, extra: etree._Element | None, domains: list[str], org: Org) -> list[str]:
+def mailbox_addresses(primary: Upn, extra: Iterable[str] | None, domains: list[str], org: Org) -> list[str]:
     """The primary address first, then the extra ones (each on a domain of the organization)."""
     addresses = [str(primary)]
     seen = {primary.norm}
-    for item in extra if extra is not None else ():
-        if not isinstance(item.tag, str):
-            continue
-        if item.tag != "value" or len(item):
-            message = "<proxyAddresses> may only hold <value> elements"
-            raise InvalidArgument(message, argument="proxyAddresses")
-        address = smtp_address(item.text or "", "proxy address")
+    for text in extra or ():
+        address = smtp_address(text, "proxy address")
         if address.domain.lower() not in domains:
             raise InvalidArgument(
                 f"proxy address '{address}': '{address.domain}' is not a domain of {org.dn.ldap_path}",

@@ -6,7 +6,7 @@ plan the same way: reference §2.6–2.8, exchange.py says what Exchange reads.
 
 from __future__ import annotations
 
-from lxml import etree
+from collections.abc import Iterable
 
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Entry
@@ -67,7 +67,7 @@ def mailbox_addresses(
     org: Org,
     upn: Upn,
     smtp_domain: str | None,
-    extra: etree._Element | None,
+    extra: Iterable[str] | None,
     alias: str | None,
 ) -> tuple[list[str], str]:
     """(addresses, primary first; alias) of a new mailbox: ``<UPN prefix>@<org primary domain>``

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from lxml import etree
 
-from openmps.errors import InvalidArgument
 from openmps.plans.interface import Plan
 
 
@@ -17,15 +16,3 @@ def plan_element(plan: Plan) -> etree._Element:
         status=plan.status,
         description=plan.description,
     )
-
-
-def feature_values(features: etree._Element) -> list[tuple[str, str]]:
-    """``<feature name="…">value</feature>`` children as (feature name, value) pairs."""
-    values = []
-    for item in features:
-        if not isinstance(item.tag, str):
-            continue
-        if item.tag != "feature" or not item.get("name"):
-            raise InvalidArgument('<features> may only hold <feature name="…"> elements')
-        values.append((item.get("name", ""), (item.text or "").strip()))
-    return values

@@ -15,7 +15,7 @@ from lxml import etree
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry, replacements
 from openmps.engine.context import ProcedureContext, args
-from openmps.engine.declaration import Role, Xml, procedure
+from openmps.engine.declaration import Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
@@ -30,6 +30,7 @@ from openmps.hosting.mailboxes import (
 )
 from openmps.hosting.organizations import business_user
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Upn, new_guid
 
 Ctx = ProcedureContext[Providers]
@@ -65,11 +66,11 @@ class CreateMailbox:
     preferred_dc: PreferredDC = None
     customer_type: CustomerTypeName = "BusinessUser"
     mail_store: Annotated[
-        etree._Element | None,
-        Xml("mailStore", "@algorithm tightPack|level, or serverName + mailStoreName of the org's stores"),
+        MailboxStore | None, Xml("mailStore", "one of the org's stores, or an algorithm")
     ] = None
     proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "value*: extra SMTP addresses on the org's domains")
+        tuple[str, ...] | None,
+        Xml("proxyAddresses", "extra SMTP addresses on the org's domains", item="value", parse=verbatim),
     ] = None
     alias: Annotated[str | None, Xml("alias", "mailNickname; default: the UPN prefix")] = None
     smtp_domain: Annotated[
@@ -113,10 +114,7 @@ class CreateMailbox:
         if consumer:
             server = name = None
             if self.mail_store is not None:
-                server, name = (
-                    self.mail_store.findtext("serverName"),
-                    self.mail_store.findtext("mailStoreName"),
-                )
+                server, name = self.mail_store.server, self.mail_store.name
             allocation = args(
                 userPrincipalName=upn,
                 mailbox=self.path,

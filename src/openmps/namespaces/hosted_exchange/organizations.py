@@ -30,12 +30,12 @@ from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.render import properties_element
 from openmps.plans.interface import PRIMARY
+from openmps.resources.requests import OrganizationMailStore, OrganizationPublicStore
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-Node = etree._Element | None
 RESOURCE_MANAGER = "Exchange Resource Manager"
-MAIL_STORE_DOC = "megabytes, shared, @algorithm tightPack|minStoreCount, or sourceMailStores"
+MAIL_STORE_DOC = "Exchange-enable it: megabytes by an algorithm, or sourceMailStores"
 
 
 def _org_attributes(name: str, description: str | None, properties: Properties) -> dict[str, list[str]]:
@@ -97,9 +97,9 @@ class CreateBusinessOrganization:
     preferred_dc: PreferredDC = None
     description: Annotated[str | None, Xml("description", "free text")] = None
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
-    mail_store: Annotated[Node, Xml("mailStore", MAIL_STORE_DOC)] = None
+    mail_store: Annotated[OrganizationMailStore | None, Xml("mailStore", MAIL_STORE_DOC)] = None
     public_store: Annotated[
-        Node, Xml("publicStore", "megabytes, sourcePublicStoreServer; needs mailStore")
+        OrganizationPublicStore | None, Xml("publicStore", "its top-level public folder; needs mailStore")
     ] = None
     create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
     available_plans: Annotated[tuple[str, ...], Xml("availablePlans", "planName*", item="planName")] = ()
@@ -137,12 +137,11 @@ class CreateBusinessOrganization:
             as_service=True,
         )
         if self.public_store is not None:  # the organization's top-level public folder
-            size = self.public_store.findtext("megabytes")
-            if not size or not size.isdigit():
+            size = self.public_store.megabytes
+            if size is None:
                 raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
-            server = self.public_store.findtext("sourcePublicStoreServer")
             org = organization_at(ctx.providers, dn, OrgType.CUSTOMER)
-            create_public_folder(ctx, org, self.name, int(size), server)
+            create_public_folder(ctx, org, self.name, size, self.public_store.server)
 
 
 @procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")

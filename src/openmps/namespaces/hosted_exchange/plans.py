@@ -15,19 +15,13 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import organization_at
-from openmps.hosting.plans import feature_values, plan_element
+from openmps.hosting.plans import plan_element
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
-from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP, FeatureType
+from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP
+from openmps.plans.requests import Features, NewFeatureType, feature_values
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
-
-
-def _field(parent: etree._Element, name: str) -> str:
-    value = parent.findtext(name)
-    if value is None or not value or value != value.strip():
-        raise InvalidArgument(f"'{parent.tag}/{name}' is required and must be non-empty text", argument=name)
-    return value
 
 
 @procedure(NAMESPACE, "CreatePlanFeatureTypes", requires=Role.DOMAIN_ADMIN)
@@ -35,29 +29,13 @@ class CreatePlanFeatureTypes:
     """Define features that plans can set: the MPS element each becomes, under <mail> or <properties>."""
 
     feature_types: Annotated[
-        etree._Element,
-        Xml(
-            "featureTypes",
-            "featureType: featureName, featureDescription, nativeAttribute, parentNode, xslDataType",
-        ),
+        tuple[NewFeatureType, ...], Xml("featureTypes", "the feature types", item="featureType")
     ]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         catalogue = ctx.providers.plans
         for item in self.feature_types:
-            if not isinstance(item.tag, str):
-                continue
-            if item.tag != "featureType":
-                raise InvalidArgument(f"<featureTypes> may only hold <featureType>, not <{item.tag}>")
-            catalogue.add_feature_type(
-                FeatureType(
-                    _field(item, "featureName"),
-                    item.findtext("featureDescription") or "",
-                    _field(item, "nativeAttribute"),
-                    _field(item, "parentNode"),
-                    item.findtext("xslDataType") or "string",
-                )
-            )
+            catalogue.add_feature_type(item.feature_type())
         return ()
 
 
@@ -66,9 +44,7 @@ class CreateMailboxPlan:
     """Define a mailbox plan from feature values."""
 
     plan_name: Annotated[str, Xml("planName", "unique name")]
-    features: Annotated[
-        etree._Element, Xml("features", 'feature name="<featureName>" with its value as text')
-    ]
+    features: Features
     description: Annotated[str | None, Xml("planDescription", "free text")] = None
     category: Annotated[str | None, Xml("category", "HeBusiness (default) or HeConsumer")] = None
 

@@ -20,7 +20,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.context import ProcedureContext
-from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
@@ -40,13 +40,14 @@ UNIVERSAL_DISTRIBUTION = "8"  # groupType: universal, no security
 MEMBER_CLASSES = ("user", "contact", "group")
 
 ProxyAddresses = Annotated[
-    etree._Element | None, Xml("proxyAddresses", "value*: extra SMTP addresses on the org's domains")
+    tuple[str, ...] | None,
+    Xml("proxyAddresses", "extra SMTP addresses on the org's domains", item="value", parse=verbatim),
 ]
 Alias = Annotated[str | None, Xml("alias", "mailNickname and the primary address's local part")]
 
 
 def _recipient_attributes(
-    providers: Providers, org: Org, alias: str, extra: etree._Element | None
+    providers: Providers, org: Org, alias: str, extra: Iterable[str] | None
 ) -> tuple[dict[str, list[str]], list[str]]:
     """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
     primary, domains = exchange.org_domains(providers, org)

@@ -13,7 +13,7 @@ from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.directory.naming import sam_seed
 from openmps.engine.context import ProcedureContext, args
-from openmps.engine.declaration import Properties, Role, Xml, procedure
+from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.hosting.arguments import PreferredDC
@@ -25,6 +25,7 @@ from openmps.namespaces.hosted_exchange.common import (
     property_attributes,
 )
 from openmps.namespaces.hosted_exchange.render import member_of_elements, properties_element
+from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Secret, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -49,9 +50,9 @@ class NewUser:
     description: Annotated[str | None, Xml("description")] = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
     plan_name: Annotated[str | None, Xml("planName", "give the user a mailbox from this plan")] = None
-    mail_store: Annotated[
-        etree._Element | None, Xml("mailStore", "with planName: @algorithm, or serverName + mailStoreName")
-    ] = None
+    mail_store: Annotated[MailboxStore | None, Xml("mailStore", "with planName: where the mailbox goes")] = (
+        None
+    )
     _password_hash: str | None = None
     CUSTOMER_TYPE = CUSTOMER_TYPE
 
@@ -145,7 +146,8 @@ class CreateBusinessUser(NewUser):
     is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")]
     sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
     proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "with planName: value* extra SMTP addresses")
+        tuple[str, ...] | None,
+        Xml("proxyAddresses", "with planName: extra SMTP addresses", item="value", parse=verbatim),
     ] = None
     alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 

@@ -22,9 +22,10 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
-from openmps.hosting.plans import feature_values, plan_element
+from openmps.hosting.plans import plan_element
 from openmps.hosting.sip import POLICY, SipOptionArgs
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
+from openmps.plans.requests import Features, feature_values
 from openmps.plans.samples import seed_sip
 from openmps.types import DN
 
@@ -103,9 +104,7 @@ class CreateSipPlan:
     """Define an IM plan from the IM feature types (their values become CreateSipUser's options)."""
 
     plan_name: Annotated[str, Xml("planName", "unique name")]
-    features: Annotated[
-        etree._Element, Xml("features", 'feature name="<featureName>" with its value as text')
-    ]
+    features: Features
     description: Annotated[str | None, Xml("planDescription", "free text")] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:

@@ -20,7 +20,7 @@ from openmps.directory import acl
 from openmps.directory.interface import Change, Entry, replacements
 from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
-from openmps.engine.declaration import Role, Xml, procedure
+from openmps.engine.declaration import Role, Xml, procedure, verbatim
 from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
 from openmps.hosting import exchange, mailboxes
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
@@ -168,7 +168,7 @@ class ApplyMailboxPlan:
     plan_name: Annotated[str, Xml("planName", "a plan available to the user's organization")]
     preferred_dc: PreferredDC = None
     proxy_addresses: Annotated[
-        etree._Element | None, Xml("proxyAddresses", "value*: more SMTP addresses")
+        tuple[str, ...] | None, Xml("proxyAddresses", "more SMTP addresses", item="value", parse=verbatim)
     ] = None
     alias: Annotated[str | None, Xml("alias", "mailNickname; default: the UPN prefix")] = None
 
@@ -186,16 +186,15 @@ class ApplyMailboxPlan:
         before = mailboxes.plan_record(providers, org, entry, consumer)
         settings = mailboxes.plan_for(providers, org, self.plan_name, consumer)
         upn = Upn.parse(entry.first("userPrincipalName") or "")
-        extra = etree.Element("proxyAddresses")
+        extra = []
         kept = []
         for value in entry.get("proxyAddresses"):
             kind, _, address = value.partition(":")
             if kind.lower() == "smtp":
-                etree.SubElement(extra, "value").text = address
+                extra.append(address)
             else:
                 kept.append(value)  # X500 and other non-SMTP addresses stay as they are
-        for item in self.proxy_addresses if self.proxy_addresses is not None else ():
-            extra.append(item)
+        extra += self.proxy_addresses or ()
         addresses, alias = mailboxes.mailbox_addresses(providers, org, upn, None, extra, self.alias)
         try:
             ledger.resize_mailbox(entry.guid, settings.size_kb)

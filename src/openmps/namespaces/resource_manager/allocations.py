@@ -11,18 +11,9 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import InvalidArgument, NotFound, QuotaExceeded
+from openmps.errors import InvalidArgument, MissingArgument, NotFound, QuotaExceeded
 from openmps.hosting.organizations import organization_at
 from openmps.namespaces.resource_manager.stores import NAMESPACE
-from openmps.namespaces.resource_manager.xmlargs import (
-    checked_megabytes,
-    flag,
-    items,
-    megabytes,
-    optional_text,
-    text,
-    unknown_children,
-)
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, ResourceLedger, Store
 from openmps.resources.placement import (
     MailboxAlgorithm,
@@ -31,7 +22,14 @@ from openmps.resources.placement import (
     place_mailbox,
     plan_organization,
 )
-from openmps.types import DN, fold, parse_int, shown
+from openmps.resources.requests import (
+    MailboxStore,
+    MailStoreChange,
+    OrganizationMailStore,
+    SourceMailStore,
+    checked_megabytes,
+)
+from openmps.types import DN, fold, shown
 
 Ctx = ProcedureContext[Providers]
 MAX_KILOBYTES = 1 << 40
@@ -61,34 +59,31 @@ class AllocateOrganization:
 
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
     mail_store: Annotated[
-        etree._Element,
-        Xml("mailStore", "megabytes, shared (0|1), @algorithm tightPack|minStoreCount; or sourceMailStores"),
+        OrganizationMailStore, Xml("mailStore", "megabytes by an algorithm, or sourceMailStores")
     ]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         org = organization_at(providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = providers.resources
-        unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
-        sources = self.mail_store.find("sourceMailStores")
-        if sources is not None:  # explicit stores: all of them or nothing (the request rolls back)
+        request = self.mail_store
+        if request.sources is not None:  # explicit stores: all of them or nothing (the request rolls back)
             pieces = []
-            for op, store_id, kilobytes in source_stores(providers, sources):
+            for op, store_id, kilobytes in source_stores(providers, request.sources):
                 if op != "allocate":
                     raise InvalidArgument(
                         "AllocateOrganization only allocates: op='deallocate' is for resizing"
                     )
                 pieces.append((store_id, kilobytes))
         else:
-            algorithm = parse_algorithm(
-                OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.TIGHT_PACK
-            )
+            if request.megabytes is None:
+                raise MissingArgument("'mailStore/megabytes' is required", argument="mailStore/megabytes")
             pieces = place_organization(
                 ledger,
                 org=org.entry.guid,
-                kilobytes=megabytes(self.mail_store) * KB_PER_MB,
-                shared=flag(self.mail_store, "shared", default=True),
-                algorithm=algorithm,
+                kilobytes=request.megabytes * KB_PER_MB,
+                shared=request.shared,
+                algorithm=parse_algorithm(OrgAlgorithm, request.algorithm, OrgAlgorithm.TIGHT_PACK),
             )
         ledger.allocate(org.entry.guid, pieces)
         stores = ledger.stores_by_id([store_id for store_id, _ in pieces])
@@ -114,18 +109,14 @@ def place_organization(
     return plan_organization(rooms, org=org, kilobytes=kilobytes, shared=shared, algorithm=algorithm)
 
 
-def source_stores(providers: Providers, sources: etree._Element) -> list[tuple[str, int, int]]:
+def source_stores(providers: Providers, sources: tuple[SourceMailStore, ...]) -> list[tuple[str, int, int]]:
     """(op, store id, kilobytes) of each ``<sourceMailStore op="allocate|deallocate">``."""
     found = []
-    for item in items(sources, "sourceMailStore"):
-        unknown_children(item, {"serverName", "mailStoreName", "megabytes"})
-        store = providers.resources.store(BUSINESS, text(item, "mailStoreName"))
-        if store.server_name.casefold() != text(item, "serverName").casefold():
-            raise NotFound(f"'{store.store_name}' is not on server '{text(item, 'serverName')}'")
-        op = item.get("op", "allocate")
-        if op not in ("allocate", "deallocate"):
-            raise InvalidArgument(f"sourceMailStore op must be 'allocate' or 'deallocate', not '{op[:20]}'")
-        found.append((op, store.store_id, megabytes(item) * KB_PER_MB))
+    for item in sources:
+        store = providers.resources.store(BUSINESS, item.name)
+        if store.server_name.casefold() != item.server.casefold():
+            raise NotFound(f"'{store.store_name}' is not on server '{item.server}'")
+        found.append((item.op, store.store_id, item.megabytes * KB_PER_MB))
     if not found:
         raise InvalidArgument("'mailStore/sourceMailStores' names no store")
     return found
@@ -156,11 +147,7 @@ class ReallocateOrganizationMailNoMove:
 
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
     mail_store: Annotated[
-        etree._Element,
-        Xml(
-            "mailStore",
-            "megabytes (signed change), shared, @algorithm; or sourceMailStores/sourceMailStore@op",
-        ),
+        MailStoreChange, Xml("mailStore", "megabytes (signed change); or sourceMailStores/sourceMailStore@op")
     ]
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
@@ -169,10 +156,9 @@ class ReallocateOrganizationMailNoMove:
             providers, self.organization, OrgType.CUSTOMER, wanted="business one"
         ).entry.guid
         ledger = providers.resources
-        unknown_children(self.mail_store, {"megabytes", "shared", "sourceMailStores"})
-        sources = self.mail_store.find("sourceMailStores")
-        if sources is not None:
-            changes = source_stores(providers, sources)
+        request = self.mail_store
+        if request.sources is not None:
+            changes = source_stores(providers, request.sources)
             for op, store_id, kilobytes in changes:  # give back first: the space may be reused below
                 if op == "deallocate":
                     ledger.shrink(org, store_id, kilobytes)
@@ -180,14 +166,12 @@ class ReallocateOrganizationMailNoMove:
             if grow:
                 ledger.allocate(org, grow)
             return [allocation_element(providers, org)]
-        text = optional_text(self.mail_store, "megabytes")
-        change = None if text is None else parse_int(text, signed=True)
-        if not change:
+        change = request.megabytes
+        if change is None:
             raise InvalidArgument(
-                f"'mailStore/megabytes' must be a non-zero whole number in ASCII digits, "
-                f"not {shown(text or '')}"
+                "'mailStore/megabytes' must be a non-zero whole number in ASCII digits, not ''"
             )
-        delta = checked_megabytes(abs(change), "mailStore/megabytes") * KB_PER_MB
+        delta = abs(change) * KB_PER_MB
         slots = ledger.slots(org, BUSINESS)
         if change < 0:
             if len(slots) != 1:
@@ -203,15 +187,12 @@ class ReallocateOrganizationMailNoMove:
         if roomy:  # fewest stores per organization: grow where it already is
             pieces = [(max(roomy, key=lambda s: (s.free_kb, -s.store_id)).store_id, delta)]
         else:
-            algorithm = parse_algorithm(
-                OrgAlgorithm, self.mail_store.get("algorithm"), OrgAlgorithm.MIN_STORE_COUNT
-            )
             pieces = place_organization(
                 ledger,
                 org=org,
                 kilobytes=delta,
-                shared=flag(self.mail_store, "shared", default=True),
-                algorithm=algorithm,
+                shared=request.shared,
+                algorithm=parse_algorithm(OrgAlgorithm, request.algorithm, OrgAlgorithm.MIN_STORE_COUNT),
             )
         ledger.allocate(org, pieces)
         return [allocation_element(providers, org)]
@@ -291,7 +272,7 @@ class AllocateMailbox:
     mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
     kilobytes: Annotated[int, Xml("kilobytes", "mailbox size")]
     mail_store: Annotated[
-        etree._Element | None, Xml("mailStore", "@algorithm tightPack|level, or serverName + mailStoreName")
+        MailboxStore | None, Xml("mailStore", "@algorithm, or serverName + mailStoreName")
     ] = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
@@ -305,11 +286,7 @@ class AllocateMailbox:
         named = None
         algorithm = MailboxAlgorithm.TIGHT_PACK
         if self.mail_store is not None:
-            unknown_children(self.mail_store, {"serverName", "mailStoreName"})
-            server, name = (
-                optional_text(self.mail_store, "serverName"),
-                optional_text(self.mail_store, "mailStoreName"),
-            )
+            server, name = self.mail_store.server, self.mail_store.name
             if (server is None) != (name is None):
                 raise InvalidArgument("'mailStore/serverName' and 'mailStore/mailStoreName' go together")
             if name is not None:
@@ -319,7 +296,7 @@ class AllocateMailbox:
                 slots = [s for s in slots if s.store_id == named.store_id]
                 if not slots:
                     raise InvalidArgument(f"the organization holds no space on '{name}'")
-            algorithm = parse_algorithm(MailboxAlgorithm, self.mail_store.get("algorithm"), algorithm)
+            algorithm = parse_algorithm(MailboxAlgorithm, self.mail_store.algorithm, algorithm)
         slot = place_mailbox(slots, kilobytes=self.kilobytes, algorithm=algorithm)
         ledger.place_mailbox(
             org=org.entry.guid, mailbox=mailbox, store_id=slot.store_id, kilobytes=self.kilobytes

@@ -11,16 +11,13 @@ from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
-from openmps.namespaces.resource_manager.xmlargs import (
-    checked_megabytes,
-    flag,
-    items,
-    megabytes,
-    optional_text,
-    text,
-    unknown_children,
-)
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
+from openmps.resources.requests import (
+    FrontEndServer,
+    NewMailStore,
+    NewPublicStore,
+    checked_megabytes,
+)
 
 NAMESPACE = "Exchange Resource Manager"
 Ctx = ProcedureContext[Providers]
@@ -48,14 +45,16 @@ class AddExchangeResources:
     """Register existing mail stores, public stores, consumer stores and front-end servers."""
 
     mail_stores: Annotated[
-        etree._Element | None, Xml("mailStores", "mailStore: serverName, mailStoreName, megabytes, shared")
+        tuple[NewMailStore, ...] | None, Xml("mailStores", "business mail stores", item="mailStore")
     ] = None
     public_stores: Annotated[
-        etree._Element | None, Xml("publicStores", "publicStore: serverName, publicStoreName?, megabytes")
+        tuple[NewPublicStore, ...] | None, Xml("publicStores", "public stores", item="publicStore")
     ] = None
-    front_ends: Annotated[etree._Element | None, Xml("frontEndServers", "frontEndServer: serverName")] = None
+    front_ends: Annotated[
+        tuple[FrontEndServer, ...] | None, Xml("frontEndServers", "front-end servers", item="frontEndServer")
+    ] = None
     consumer_stores: Annotated[
-        etree._Element | None, Xml("consumerMailStores", "mailStore: serverName, mailStoreName, megabytes")
+        tuple[NewMailStore, ...] | None, Xml("consumerMailStores", "consumer mail stores", item="mailStore")
     ] = None
     preferred_dc: Annotated[
         str | None, Xml("preferredDomainController", "accepted for MPS compatibility")
@@ -64,22 +63,27 @@ class AddExchangeResources:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         ledger = ctx.providers.resources
         added: list[Store] = []
-        for kind, parent in ((BUSINESS, self.mail_stores), (CONSUMER, self.consumer_stores)):
-            for item in items(parent, "mailStore"):
-                unknown_children(item, {"serverName", "mailStoreName", "megabytes", "shared"})
-                server, name, size = text(item, "serverName"), text(item, "mailStoreName"), megabytes(item)
-                shared = flag(item, "shared", default=True) if kind == BUSINESS else True
+        for kind, stores in ((BUSINESS, self.mail_stores), (CONSUMER, self.consumer_stores)):
+            for store in stores or ():
+                shared = store.shared if kind == BUSINESS else True
                 added.append(
-                    ledger.add_store(kind=kind, server=server, name=name, megabytes=size, shared=shared)
+                    ledger.add_store(
+                        kind=kind,
+                        server=store.server,
+                        name=store.name,
+                        megabytes=store.megabytes,
+                        shared=shared,
+                    )
                 )
-        for item in items(self.public_stores, "publicStore"):
-            unknown_children(item, {"serverName", "publicStoreName", "megabytes"})
-            server, size = text(item, "serverName"), megabytes(item)
-            name = optional_text(item, "publicStoreName") or f"Public Folder Store ({server})"
-            added.append(ledger.add_store(kind=PUBLIC, server=server, name=name, megabytes=size, shared=True))
-        for item in items(self.front_ends, "frontEndServer"):
-            unknown_children(item, {"serverName"})
-            ledger.add_front_end(text(item, "serverName"))
+        for public in self.public_stores or ():
+            name = public.name or f"Public Folder Store ({public.server})"
+            added.append(
+                ledger.add_store(
+                    kind=PUBLIC, server=public.server, name=name, megabytes=public.megabytes, shared=True
+                )
+            )
+        for front_end in self.front_ends or ():
+            ledger.add_front_end(front_end.server)
         if not added and self.front_ends is None:
             raise InvalidArgument(
                 "nothing to add: give mailStores, publicStores, consumerMailStores or frontEndServers"
