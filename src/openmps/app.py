@@ -10,8 +10,8 @@ and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
 
 from __future__ import annotations
 
-import math
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,9 +50,10 @@ from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_imp
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
-from openmps.types import DN, Secret, is_valid_dns_name
+from openmps.types import DN, Secret, is_valid_dns_name, parse_int, shown
 
 T = TypeVar("T")
+_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 DirectoryWrapper = Callable[[Directory], Directory]
 FIRST_RID = 1100
 
@@ -83,39 +84,37 @@ class Capacity:
     def from_env(cls) -> Capacity:
         defaults = AdmissionLimits()
 
-        def number(name: str, default: float) -> float:
-            text = os.environ.get(name)
-            if text is None:
-                return default
-            try:
-                return float(text) if "." in text else int(text)
-            except ValueError:
-                raise InvalidArgument(f"environment variable {name}='{text[:40]}' is not a number") from None
-
         return cls(
             AdmissionLimits(
-                running=int(number("OPENMPS_MAX_REQUESTS", defaults.running)),
-                per_tenant=int(number("OPENMPS_MAX_REQUESTS_PER_TENANT", defaults.per_tenant)),
-                provider=int(number("OPENMPS_MAX_REQUESTS_PROVIDER", defaults.provider)),
-                wait=float(number("OPENMPS_ADMISSION_WAIT", defaults.wait)),
+                running=int(env_number("OPENMPS_MAX_REQUESTS", defaults.running, whole=True)),
+                per_tenant=int(
+                    env_number("OPENMPS_MAX_REQUESTS_PER_TENANT", defaults.per_tenant, whole=True)
+                ),
+                provider=int(env_number("OPENMPS_MAX_REQUESTS_PROVIDER", defaults.provider, whole=True)),
+                wait=env_number("OPENMPS_ADMISSION_WAIT", defaults.wait),
             ),
-            busy_timeout=float(number("OPENMPS_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)),
+            busy_timeout=env_number("OPENMPS_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT),
         )
+
+
+def env_number(name: str, default: float, *, whole: bool = False) -> float:
+    """An operator's setting from the environment: ASCII digits, with a decimal fraction unless
+    ``whole`` (``int()``/``float()`` would also take ``1_000``, other scripts' digits, ``nan``, ``1e9``)."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    value = parse_int(text) if whole else (float(text) if _DECIMAL.fullmatch(text) else None)
+    if value is None:
+        kind = "a whole number" if whole else "a number"
+        raise InvalidOperation(f"environment variable {name}={shown(text)} is not {kind}")
+    return value
 
 
 def run_limits() -> RunLimits:
     """The bounds of a request, with the deadline of ``OPENMPS_REQUEST_DEADLINE`` when it is set."""
-    text = os.environ.get("OPENMPS_REQUEST_DEADLINE")
-    if text is None:
-        return RunLimits()
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds <= 3600:  # NaN fails too
-        raise InvalidOperation(
-            f"OPENMPS_REQUEST_DEADLINE='{text[:20]}' is not a number of seconds above 0 and at most 3600"
-        )
+    seconds = env_number("OPENMPS_REQUEST_DEADLINE", RunLimits().deadline_seconds)
+    if not 0 < seconds <= 3600:
+        raise InvalidOperation(f"OPENMPS_REQUEST_DEADLINE={seconds:g} is not above 0 and at most 3600 s")
     return RunLimits(deadline_seconds=seconds)
 
 

@@ -121,3 +121,22 @@ def test_a_tenant_cannot_queue_more_than_it_may_run(holders: Holders) -> None:
 def test_limits_must_be_positive(field: str) -> None:
     with pytest.raises(InvalidArgument, match=field):
         AdmissionLimits(**{field: 0})  # type: ignore[arg-type]
+
+
+def test_load_limits_from_the_environment_take_ascii_numbers_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openmps.app import Capacity
+    from openmps.errors import InvalidOperation
+
+    monkeypatch.setenv("OPENMPS_MAX_REQUESTS", "12")
+    monkeypatch.setenv("OPENMPS_BUSY_TIMEOUT", "2.5")
+    capacity = Capacity.from_env()
+    assert (capacity.admission.running, capacity.busy_timeout) == (12, 2.5)
+    for name, wrong in (
+        ("OPENMPS_MAX_REQUESTS", "1_000"),
+        ("OPENMPS_MAX_REQUESTS", "١٢"),
+        ("OPENMPS_BUSY_TIMEOUT", "inf"),
+    ):
+        monkeypatch.setenv(name, wrong)
+        with pytest.raises(InvalidOperation, match=name):
+            Capacity.from_env()
+        monkeypatch.delenv(name)
