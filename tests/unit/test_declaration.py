@@ -215,7 +215,7 @@ def test_bind_every_kind() -> None:
 
 
 def test_nested_call_values_bind_as_their_xml_would() -> None:
-    """``bind_values`` (``ctx.call(…, args(…))``): typed values as they are, text as from XML."""
+    """``bind_values`` (``ctx.call_xml(…, args(…))``): typed values as they are, text as from XML."""
     node = etree.fromstring("<node><x/></node>")
     plans = etree.fromstring("<plans><planName>Gold</planName><planName>Silver</planName></plans>")
     common = {"plans": plans, "properties": etree.fromstring("<properties/>"), "node": node}

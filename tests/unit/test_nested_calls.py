@@ -32,11 +32,11 @@ class MakeContact:
     direct: Annotated[bool, Xml("direct")] = False
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        data = ctx.call(
+        data = ctx.call_xml(
             "Test", "AddContact_", args(container=self.container, name=self.name), as_service=not self.direct
         )
         if self.fail_after:
-            ctx.call("Test", "Fail_", args(), as_service=True)
+            ctx.call_xml("Test", "Fail_", args(), as_service=True)
         return list(data.iter("made"))
 
 

@@ -39,12 +39,25 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    Protocol,
+    TypeVar,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from lxml import etree
 
 from openmps.errors import InvalidArgument, MissingArgument, NotImplementedYet, UnknownProcedure
 from openmps.types import DN, Secret, Upn, parse_int, shown
+
+if TYPE_CHECKING:
+    from openmps.engine.context import ProcedureContext
 
 
 class Role(Enum):
@@ -69,6 +82,10 @@ class Xml:
     # a field of a structured argument that reads its text its own way: (path, text) -> value,
     # raising InvalidArgument that names the path (a size in whole megabytes, a 0/1 flag …)
     parse: Callable[[str, str], Any] | None = None
+    # results only: how a value is written as text (default: str, a DN's LDAP path, true/false),
+    # and whether an empty list is left out rather than answered as an empty element
+    show: Callable[[Any], str] | None = None
+    omit_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,19 @@ class ArgSpec:
         return f"[{self.model.__name__}]" if self.kind == "models" else self.model.__name__
 
 
+class Procedure(Protocol):
+    """What ``@procedure`` declares: an instance bound from its arguments runs, and returns its
+    typed result (a frozen dataclass, ``openmps.engine.results``) or None.  mypy checks every
+    declared class against it; a procedure names its own context and result types."""
+
+    def run(self, ctx: ProcedureContext[Any], /) -> object: ...
+
+
+class Prepares(Protocol):
+    def prepare(self, providers: Any, /) -> None:
+        """CPU-only work before the store's write lock is taken (hashing a password)."""
+
+
 @dataclass(frozen=True)
 class ProcedureSpec:
     namespace: str
@@ -123,6 +153,8 @@ class ProcedureSpec:
     args: tuple[ArgSpec, ...]
     doc: str = field(default="")
     right: str | None = None  # the ADS right the target's DACL must grant the caller
+    result: type | None = None  # the dataclass run() returns; None: it answers nothing
+    prepares: bool = False  # it has prepare(providers), run before the write lock
 
     @property
     def key(self) -> tuple[str, str]:
@@ -136,7 +168,7 @@ class ProcedureSpec:
     def _by_name(self) -> dict[str, ArgSpec]:
         return {a.xml.name: a for a in self.args}
 
-    def bind(self, execute_data: etree._Element) -> Any:
+    def bind(self, execute_data: etree._Element) -> Procedure:
         """An instance of the procedure class with its arguments read from ``execute_data``."""
         given: dict[str, etree._Element] = {}
         for child in execute_data:
@@ -148,7 +180,7 @@ class ProcedureSpec:
             given[child.tag] = child
         return self._instance(given, _convert)
 
-    def bind_values(self, given: Mapping[str, Any]) -> Any:
+    def bind_values(self, given: Mapping[str, Any]) -> Procedure:
         """The same from Python values (a nested call's ``args``): values already of the argument's
         type (a DN, an int, an element) are taken as they are, text is read as from XML."""
         return self._instance(given, _coerce)
@@ -159,7 +191,7 @@ class ProcedureSpec:
                 f"{shown(name)} is not an argument of {self.namespace}::{self.name}", argument=name
             )
 
-    def _instance(self, given: Mapping[str, Any], convert: Callable[[ArgSpec, Any], Any]) -> Any:
+    def _instance(self, given: Mapping[str, Any], convert: Callable[[ArgSpec, Any], Any]) -> Procedure:
         for name in given:
             self._known(name)
         values: dict[str, Any] = {}
@@ -173,7 +205,7 @@ class ProcedureSpec:
             if spec.xml.not_yet:
                 raise NotImplementedYet(f"'{spec.xml.name}' is not supported yet: {spec.xml.not_yet}")
             values[spec.attr] = convert(spec, value)
-        instance: Any = object.__new__(self.cls)
+        instance: Procedure = object.__new__(self.cls)
         instance.__dict__.update(values)
         return instance
 
@@ -435,7 +467,7 @@ def model_fields(cls: type) -> tuple[ArgSpec, ...]:
         xml = next((m for m in get_args(hint)[1:] if isinstance(m, Xml)), None)
         if get_origin(hint) is not Annotated or xml is None:
             raise TypeError(f"{cls.__name__}.{f.name}: a field of a structured argument needs Xml(...)")
-        kind, optional, model = _kind_of(get_args(hint)[0])
+        kind, optional, model = kind_of(get_args(hint)[0])
         if kind in ("secret", "properties", "node") or (
             (xml.name.startswith("@") or xml.name == ".") and kind not in TEXT_KINDS
         ):
@@ -612,8 +644,9 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _kind_of(tp: Any) -> tuple[str, bool, type | None]:
-    """(kind, optional, model) of an annotation."""
+def kind_of(tp: Any, *, result: bool = False) -> tuple[str, bool, type | None]:
+    """(kind, optional, model) of an annotation; ``result``: of a result's field, which may also
+    hold pairs (``tuple[tuple[str, str], ...]``, elements named by data)."""
     optional = False
     if get_origin(tp) in (types.UnionType, typing.Union):
         members = [a for a in get_args(tp) if a is not type(None)]
@@ -624,19 +657,23 @@ def _kind_of(tp: Any) -> tuple[str, bool, type | None]:
     if tp is etree._Element:
         return "node", optional, None
     if _is_model(tp) and tp is not Property:
-        model_fields(tp)  # a bad field is an error at declaration, not at the first request
+        if not result:
+            model_fields(tp)  # a bad field is an error at declaration, not at the first request
         return "model", optional, tp
     if get_origin(tp) is tuple and get_args(tp)[:1] == (str,):
         return "list", optional, None
     if get_origin(tp) is tuple and get_args(tp)[:1] == (Property,):
         return "properties", optional, None
     if get_origin(tp) is tuple and _is_model(get_args(tp)[0]):
-        model_fields(get_args(tp)[0])
+        if not result:
+            model_fields(get_args(tp)[0])
         return "models", optional, get_args(tp)[0]
+    if result and get_origin(tp) is tuple and get_args(tp)[:1] == (tuple[str, str],):
+        return "pairs", optional, None
     raise TypeError(f"unsupported argument type {tp!r}")
 
 
-C = TypeVar("C", bound=type)
+C = TypeVar("C", bound=type[Procedure])
 
 
 def procedure(
@@ -666,7 +703,7 @@ def procedure(
             xml = next((m for m in meta if isinstance(m, Xml)), None)
             if xml is None:
                 continue
-            arg_kind, optional, model = _kind_of(base)
+            arg_kind, optional, model = kind_of(base)
             if arg_kind == "models" and xml.item is None:
                 raise TypeError(f"{cls.__name__}.{attr}: a list of structured values needs Xml(item=...)")
             # defaults may come from a base class that groups arguments several procedures share
@@ -677,12 +714,28 @@ def procedure(
         if scope is not None and scope not in {a.attr for a in args}:
             raise TypeError(f"{cls.__name__}: scope '{scope}' is not an argument")
         doc = summary(cls.__doc__)
-        cls.__mps_spec__ = ProcedureSpec(  # type: ignore[attr-defined]
-            namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right
+        result = _result_type(cls)
+        prepares = callable(getattr(cls, "prepare", None))
+        spec = ProcedureSpec(
+            namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right, result, prepares
         )
+        setattr(cls, "__mps_spec__", spec)  # noqa: B010  (a class attribute mypy need not know)
         return cls
 
     return wrap
+
+
+def _result_type(cls: type[Procedure]) -> type | None:
+    """The result dataclass ``run()`` is annotated to return (None: it answers nothing)."""
+    run = getattr(cls, "run", None)  # (the engine's own tests declare classes without one)
+    hint = get_type_hints(run).get("return") if run is not None else None
+    if get_origin(hint) in (types.UnionType, typing.Union):  # X | None: it may answer nothing
+        hint = next((a for a in get_args(hint) if a is not type(None)), None)
+    if hint is None or hint is type(None):
+        return None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint
+    return None  # an older procedure answering elements (being ported)
 
 
 def summary(docstring: str | None) -> str:

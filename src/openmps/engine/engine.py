@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast, overload
 
 from lxml import etree
 
@@ -31,14 +31,17 @@ from openmps.engine.context import (
     StoreConflict,
     UnitOfWork,
 )
-from openmps.engine.declaration import ProcedureSpec, Registry, Role
+from openmps.engine.declaration import Prepares, ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import redact
+from openmps.engine.results import check_result, checked_result, outputs_of
 from openmps.engine.xmlsafe import XmlLimits, parse_document
 from openmps.engine.xsltsandbox import XsltSandbox
 from openmps.errors import AccessDenied, InternalError, MpsError, ServiceBusy, UnknownProcedure
 
 log = logging.getLogger("openmps.engine")
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Names masked in every response whatever the client marked (declared secrets are added per registry).
 ALWAYS_SECRET = frozenset({"password", "newPassword", "oldPassword"})
@@ -90,28 +93,121 @@ class Engine:
         # XSL transforms run in worker processes of this engine, started on first use
         self._xslt = XsltSandbox(memory_bytes=self._run_limits.xslt_memory_bytes)
         self.secret_names = ALWAYS_SECRET | {name for spec in registry for name in spec.secrets}
+        for spec in registry:  # a badly declared result is an error at start, not at a request
+            if spec.result is not None:
+                check_result(spec.result)
 
     def submit(
         self, document: bytes | str, caller: Caller, *, client: str | None = None, dry_run: bool = False
     ) -> Outcome:
-        """Run one request as one transaction.
+        """Run one XML request as one transaction (the MPF door).
 
         ``dry_run`` runs it whole, answers what it would answer, then rolls it back: conflicts
         between items of one request (two users claiming one address, storage running out) show
         exactly as a real run would meet them.
         """
         request_id = str(uuid.uuid4())
+
+        def body(invocation: Invocation) -> etree._Element:
+            root = parse_document(document, self.xml_limits)  # again on a re-run: it is changed
+            return run_request(root, invocation, self._run_limits, self._xslt)
+
+        error: MpsError | None = None
+        try:
+            response = self._transact(request_id, caller, body, client=client, dry_run=dry_run)
+        except MpsError as exc:
+            error = exc
+            response = error_response(exc)
+        if dry_run:
+            response.set("dryRun", "true")
+        redact(response, self.secret_names)
+        return Outcome(request_id, response, error)
+
+    def run(
+        self,
+        caller: Caller,
+        body: Callable[[Transaction], T],
+        *,
+        client: str | None = None,
+        dry_run: bool = False,
+    ) -> T:
+        """Run ``body`` as one transaction of typed calls (the Python door every other door uses).
+
+        Same admission, authorization, audit and compensation as an XML request: ``body`` calls
+        procedures with ``tx.call`` and may try a part in ``tx.savepoint()``.  It may be run twice
+        (after a StoreConflict everything is rolled back and it starts again), so it keeps its
+        effects to the transaction.  Raises the procedure's MpsError (its ``sources`` the
+        errorSource stack); anything else is logged and raised as InternalError.
+        """
+        request_id = str(uuid.uuid4())
+        return self._transact(
+            request_id,
+            caller,
+            lambda invocation: body(Transaction(invocation)),
+            client=client,
+            dry_run=dry_run,
+        )
+
+    @overload
+    def call(
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments | Mapping[str, Any],
+        *,
+        caller: Caller,
+        returns: type[R],
+        client: str | None = None,
+    ) -> R: ...
+
+    @overload
+    def call(
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments | Mapping[str, Any],
+        *,
+        caller: Caller,
+        returns: None = None,
+        client: str | None = None,
+    ) -> object: ...
+
+    def call(
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments | Mapping[str, Any],
+        *,
+        caller: Caller,
+        returns: type[R] | None = None,
+        client: str | None = None,
+    ) -> object:
+        """Run one procedure in its own transaction and answer its typed result (``returns``:
+        the result class the caller expects, checked)."""
+        return self.run(
+            caller, lambda tx: tx.call(namespace, procedure, arguments, returns=returns), client=client
+        )
+
+    def _transact(
+        self,
+        request_id: str,
+        caller: Caller,
+        body: Callable[[Invocation], T],
+        *,
+        client: str | None,
+        dry_run: bool,
+    ) -> T:
+        """``body`` in one unit of work: admitted, re-run once on a StoreConflict, committed with
+        its audit record (rolled back for a dry run), audited apart when it fails."""
         started = time.perf_counter()
         runs: list[Invocation] = []  # the last one tells the audit record what ran
-        error: MpsError | None = None
 
-        def run(optimistic: bool) -> etree._Element:
-            root = parse_document(document, self.xml_limits)
+        def attempt(optimistic: bool) -> T:
             uow = self._open_uow(optimistic=optimistic)
             invocation = Invocation(self, caller, uow, self._open_session(uow), request_id)
             runs.append(invocation)
             try:
-                response = run_request(root, invocation, self._run_limits, self._xslt)
+                answer = body(invocation)
                 record = self._record(request_id, caller, invocation, None, started, client, dry_run)
                 if dry_run:
                     uow.rollback()
@@ -122,32 +218,24 @@ class Engine:
             except BaseException:
                 uow.rollback()
                 raise
-            return response
+            return answer
 
         try:
             with self.admission.admit(caller) if self.admission else nullcontext():
-                response = _rerun_on_conflict(run)
-            if dry_run:
-                response.set("dryRun", "true")
+                return _rerun_on_conflict(attempt)
         except MpsError as exc:
-            error = exc
+            error: MpsError = exc
         except Exception:
             log.exception("request %s failed with an internal error", request_id)
             error = InternalError(
                 f"internal error; the server log has the details under request {request_id}"
             )
-        if error is not None:
-            response = error_response(error)
-            if dry_run:
-                response.set("dryRun", "true")
-            try:
-                invocation = runs[-1] if runs else None
-                record = self._record(request_id, caller, invocation, error, started, client, dry_run)
-                self._audit.write(record)
-            except Exception:  # the answer still goes out; the log tells the operator
-                log.exception("could not write the audit record of request %s", request_id)
-        redact(response, self.secret_names)
-        return Outcome(request_id, response, error)
+        try:
+            invocation = runs[-1] if runs else None
+            self._audit.write(self._record(request_id, caller, invocation, error, started, client, dry_run))
+        except Exception:  # the answer still goes out; the log tells the operator
+            log.exception("could not write the audit record of request %s", request_id)
+        raise error
 
     @staticmethod
     def _record(
@@ -202,12 +290,12 @@ class Invocation:
             raise AccessDenied(
                 "impersonate='2' (run as the service account) is not allowed in a client request"
             )
-        outputs = self.invoke(
+        result = self.invoke(
             namespace, procedure, execute_data, caller=self.caller, nested=False, outputs_read=outputs_read
         )
         if not outputs_read:
             return
-        for output in outputs:  # MPF: outputs join the step's executeData, for <after> to read
+        for output in outputs_of(result):  # MPF: outputs join the step's executeData, for <after>
             existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
             if existing is not None:
                 existing.extend(list(output))
@@ -226,9 +314,9 @@ class Invocation:
         caller: Caller,
         nested: bool,
         outputs_read: bool = True,
-    ) -> list[etree._Element]:
-        """Run one procedure on ``execute_data`` (a nested call's ``args``); its outputs (which it
-        may leave out when ``outputs_read`` is False)."""
+    ) -> object:
+        """Run one procedure on ``execute_data`` (a Python call's ``args``); its typed result (which
+        it may leave out when ``outputs_read`` is False)."""
         try:
             spec = self.engine.registry.get(namespace, procedure)
             if spec.access == "private" and not nested:
@@ -247,18 +335,17 @@ class Invocation:
         caller: Caller,
         outputs_read: bool,
         nested: bool,
-    ) -> list[etree._Element]:
-        if isinstance(execute_data, Arguments):  # a nested call: its secrets are never XML
+    ) -> object:
+        if isinstance(execute_data, Arguments):  # a Python call: its secrets are never XML
             instance = spec.bind_values(execute_data.values)
         else:
             instance = spec.bind(execute_data)
             # Bound: from here on no transform reads a secret's value, whatever name it copies it
             # under (the response's sweep finds only the names it knows).
             redact(execute_data, spec.secrets)
-        prepare = getattr(instance, "prepare", None)
-        if prepare is not None:
+        if spec.prepares:
             # CPU-only work (password hashing) before the store's write lock is taken
-            prepare(self.session.providers)
+            cast(Prepares, instance).prepare(self.session.providers)
         if spec.kind == "write" and not nested:
             # its role checks and reads then run under the lock, serializable with its writes
             self.uow.will_write()
@@ -269,10 +356,61 @@ class Invocation:
             target = getattr(instance, spec.scope) if spec.scope else None
             self.session.require(caller, spec.requires, target, spec.right)
         context = ProcedureContext(self, caller, self.session.providers, outputs_read=outputs_read)
-        return list(instance.run(context) or ())
+        result = instance.run(context)
+        if spec.result is None and result is not None and not isinstance(result, list):
+            result = list(cast(Iterable[etree._Element], result))  # (being ported) run it now
+        return result
 
 
-def _rerun_on_conflict(run: Callable[[bool], etree._Element]) -> etree._Element:
+class Transaction:
+    """The Python door's handle on one transaction (``Engine.run``): typed calls and savepoints."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+
+    @property
+    def request_id(self) -> str:
+        return self._invocation.request_id
+
+    @overload
+    def call(
+        self, namespace: str, procedure: str, arguments: Arguments | Mapping[str, Any], *, returns: type[R]
+    ) -> R: ...
+
+    @overload
+    def call(
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments | Mapping[str, Any],
+        *,
+        returns: None = None,
+    ) -> object: ...
+
+    def call(
+        self,
+        namespace: str,
+        procedure: str,
+        arguments: Arguments | Mapping[str, Any],
+        *,
+        returns: type[R] | None = None,
+    ) -> object:
+        """Run one public procedure as the transaction's caller, as an XML step would run it
+        (arguments by their XML names, Python values or text); its typed result."""
+        given = arguments if isinstance(arguments, Arguments) else Arguments(dict(arguments))
+        invocation = self._invocation
+        result = invocation.invoke(namespace, procedure, given, caller=invocation.caller, nested=False)
+        return checked_result(namespace, procedure, result, returns)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part that fails alone: on an exception everything done inside is undone, then the
+        exception goes on (catch the MpsError outside to carry on with the rest)."""
+        with self._invocation.uow.savepoint():
+            yield
+
+
+def _rerun_on_conflict(run: Callable[[bool], T]) -> T:
     """``run(optimistic)`` once optimistic; after a StoreConflict (everything rolled back) once more
     with the lock taken at the first access, which no concurrent writer can refuse again."""
     try:

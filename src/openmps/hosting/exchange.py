@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
 from lxml import etree
 
 from openmps.delegation.layout import Layout
 from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
+from openmps.engine.declaration import Properties, Property, Xml
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.plans.interface import MAIL, PROPERTIES, Plan
 from openmps.types import DN, Upn, parse_int
@@ -112,6 +114,10 @@ class PlanSettings:
         attrs["protocolSettings"] = disabled
         return attrs
 
+    def mail_settings(self) -> tuple[tuple[str, str], ...]:
+        """The plan's ``<mail>`` settings, as the mailbox's answer shows them."""
+        return tuple(self.mail.items())
+
     def mail_element(self) -> etree._Element:
         element = etree.Element("mail")
         for name, value in self.mail.items():
@@ -191,6 +197,25 @@ def address_book(layout: Layout, org: Org) -> tuple[list[str], list[str]]:
             shown.append(str(target))
     oab = wellknown.lookup(values, "OrganizationOAB")
     return shown, [str(oab)] if oab is not None else []
+
+
+@dataclass(frozen=True)
+class MailboxStamp:
+    """What mail-enabling stamped on a user, as CreateMailbox and ApplyMailboxPlan answer it (and
+    the procedures that call them pass on, their fields among the caller's own: ``Xml(".")``)."""
+
+    properties: Annotated[Properties, Xml("properties", "the attributes stamped")]
+    mail: Annotated[tuple[tuple[str, str], ...], Xml("mail", "the plan's mail settings")]
+    proxy_addresses: Annotated[tuple[str, ...] | None, Xml("proxyAddresses", item="value")] = None
+
+
+def stamped_properties(attrs: dict[str, list[str]]) -> Properties:
+    """Stamped attributes as ``<properties>``, in seed 003's shape (addresses apart)."""
+    return tuple(
+        Property(name, tuple(values), append=name in APPENDED)
+        for name, values in attrs.items()
+        if values and name != "proxyAddresses"
+    )
 
 
 def properties_output(attrs: dict[str, list[str]]) -> etree._Element:

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
 from lxml import etree
 
+from openmps.engine.declaration import Xml
+from openmps.engine.results import render
 from openmps.plans.interface import Plan
 
 
-def plan_element(plan: Plan) -> etree._Element:
-    return etree.Element(
-        "plan",
-        name=plan.name,
-        type=plan.plan_type,
-        category=plan.category,
-        status=plan.status,
-        description=plan.description,
-    )
+@dataclass(frozen=True)
+class PlanSummary:
+    """A plan's name, type, category, status and description."""
+
+    XML_ELEMENT: ClassVar[str] = "plan"
+    name: Annotated[str, Xml("@name")]
+    type: Annotated[str, Xml("@type", "MailboxPlan, OCSUser …")]
+    category: Annotated[str, Xml("@category")]
+    status: Annotated[str, Xml("@status")]
+    description: Annotated[str, Xml("@description")]
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanSummary:
+        return cls(plan.name, plan.plan_type, plan.category, plan.status, plan.description)
+
+
+def plan_element(plan: Plan) -> etree._Element:  # (being ported: callers answer PlanSummary)
+    return render(PlanSummary.of(plan))[0]

@@ -1,72 +1,125 @@
-"""An organization as built, in the XML shape of the seed responses (Hosted Exchange's
-CreateBusinessOrganization and MPS Import's organization imports answer with it)."""
+"""An organization as built, in the shape of the seed responses (Hosted Exchange's
+CreateBusinessOrganization and MPS Import's organization imports answer with it): typed results,
+rendered to XML by the engine."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from lxml import etree
 
 from openmps.delegation.organizations import BuiltContainer, BuiltGroup, BuiltOrg
 from openmps.directory import acl
 from openmps.directory.acl import Ace, Dacl
+from openmps.engine.declaration import Xml
+from openmps.engine.results import render
 from openmps.types import DN
 
 
-def org_element(built: BuiltOrg) -> etree._Element:
-    element = _container(built.root, "org", built.trustees)
-    element.append(dacl_element(built.dacl, built.trustees))
-    return element
+@dataclass(frozen=True)
+class WellKnownObject:
+    """One of an organization's otherWellKnownObjects."""
+
+    well_known_name: Annotated[str, Xml("@wkName")]
+    target: Annotated[DN, Xml("@name", "LDAP path of the object")]
 
 
-def _container(c: BuiltContainer, tag: str, trustees: dict[str, DN]) -> etree._Element:
-    element = etree.Element(tag, path=c.dn.ldap_path, name=c.dn.rdn_value)
-    if tag == "org" and c.dn.rdn_attr.lower() == "cn":
-        element.set("class", "container")
-    if c.well_known:
-        wko = etree.SubElement(element, "otherWellKnownObjects")
-        for name, target in c.well_known:
-            etree.SubElement(wko, "obj", wkName=name, name=target.ldap_path)
-    if c.children:
-        orgs = etree.SubElement(element, "orgs")
-        for child in c.children:
-            orgs.append(_container(child, "org", trustees))
-    if c.groups:
-        groups = etree.SubElement(element, "groups")
-        for g in c.groups:
-            groups.append(_group(g, trustees))
-    return element
+@dataclass(frozen=True)
+class MemberOf:
+    """A group an object is a member of (``<memberOfGroup name="…">``)."""
+
+    group: Annotated[DN, Xml("@name", "LDAP path of the group")]
 
 
-def _group(g: BuiltGroup, trustees: dict[str, DN]) -> etree._Element:
-    element = etree.Element("group", path=g.dn.ldap_path, name=g.dn.rdn_value)
-    for outer in g.member_of:
-        etree.SubElement(element, "memberOfGroup", name=outer.ldap_path)
-    if g.dacl.aces:
-        element.append(dacl_element(g.dacl, trustees))
-    return element
+@dataclass(frozen=True)
+class AceInfo:
+    """One access control entry, with its trustee by LDAP path where it is a group of the org."""
+
+    permissions: Annotated[tuple[str, ...], Xml(".", item="permission")]
+    inheritance: Annotated[str, Xml("inheritance")]
+    inherited_object_type: Annotated[str | None, Xml("inheritedObjectTypeName")]
+    trustee: Annotated[str, Xml("trustee")]
+    trustee_type: Annotated[str, Xml("trusteeType")]
+    trustee_form: Annotated[str, Xml("trusteeForm")]
+    mode: Annotated[str, Xml("mode", "GRANT_ACCESS or DENY_ACCESS")]
 
 
-def dacl_element(dacl: Dacl, trustees: dict[str, DN]) -> etree._Element:
-    element = etree.Element("dacl")
-    for ace in dacl.aces:
-        element.append(ace_element(ace, trustees))
-    return element
+@dataclass(frozen=True)
+class GroupInfo:
+    """A group the organization was built with."""
+
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+    member_of: Annotated[tuple[MemberOf, ...], Xml(".", item="memberOfGroup")]
+    dacl: Annotated[tuple[AceInfo, ...] | None, Xml("dacl", item="ace")] = None
 
 
-def ace_element(ace: Ace, trustees: dict[str, DN]) -> etree._Element:
-    element = etree.Element("ace")
-    for name in acl.right_names(ace.rights):
-        etree.SubElement(element, "permission").text = name
-    etree.SubElement(element, "inheritance").text = acl.inheritance_name(ace.flags)
-    if ace.inherited_object_type is not None:
-        etree.SubElement(element, "inheritedObjectTypeName").text = (
-            "{" + str(ace.inherited_object_type).upper() + "}"
-        )
-    group = trustees.get(ace.trustee)
-    etree.SubElement(element, "trustee").text = group.ldap_path if group else ace.trustee
-    etree.SubElement(element, "trusteeType").text = (
-        "TRUSTEE_IS_GROUP" if group else "TRUSTEE_IS_WELL_KNOWN_GROUP"
+@dataclass(frozen=True)
+class OrgInfo:
+    """An organization (or one of its containers) as built: its well-known objects, child
+    containers, groups and, at the top, its DACL."""
+
+    XML_ELEMENT: ClassVar[str] = "org"
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+    container_class: Annotated[str | None, Xml("@class", "container: a CN, not an OU")]
+    well_known: Annotated[
+        tuple[WellKnownObject, ...], Xml("otherWellKnownObjects", item="obj", omit_empty=True)
+    ]
+    orgs: Annotated[tuple[OrgInfo, ...], Xml("orgs", item="org", omit_empty=True)]
+    groups: Annotated[tuple[GroupInfo, ...], Xml("groups", item="group", omit_empty=True)]
+    dacl: Annotated[tuple[AceInfo, ...] | None, Xml("dacl", item="ace")] = None
+
+
+def org_info(built: BuiltOrg) -> OrgInfo:
+    top = _container(built.root, built.trustees)
+    return OrgInfo(
+        top.path,
+        top.name,
+        top.container_class,
+        top.well_known,
+        top.orgs,
+        top.groups,
+        _aces(built.dacl, built.trustees),
     )
-    form = "TRUSTEE_IS_OBJECTS_AND_SID" if ace.inherited_object_type or ace.object_type else "TRUSTEE_IS_SID"
-    etree.SubElement(element, "trusteeForm").text = form
-    etree.SubElement(element, "mode").text = "GRANT_ACCESS" if ace.allow else "DENY_ACCESS"
-    return element
+
+
+def _container(c: BuiltContainer, trustees: dict[str, DN]) -> OrgInfo:
+    return OrgInfo(
+        c.dn,
+        c.dn.rdn_value,
+        "container" if c.dn.rdn_attr.lower() == "cn" else None,
+        tuple(WellKnownObject(name, target) for name, target in c.well_known),
+        tuple(_container(child, trustees) for child in c.children),
+        tuple(_group(g, trustees) for g in c.groups),
+    )
+
+
+def _group(g: BuiltGroup, trustees: dict[str, DN]) -> GroupInfo:
+    member_of = tuple(MemberOf(outer) for outer in g.member_of)
+    return GroupInfo(g.dn, g.dn.rdn_value, member_of, _aces(g.dacl, trustees) if g.dacl.aces else None)
+
+
+def _aces(dacl: Dacl, trustees: dict[str, DN]) -> tuple[AceInfo, ...]:
+    return tuple(ace_info(ace, trustees) for ace in dacl.aces)
+
+
+def ace_info(ace: Ace, trustees: dict[str, DN]) -> AceInfo:
+    group = trustees.get(ace.trustee)
+    object_type = ace.inherited_object_type
+    return AceInfo(
+        permissions=tuple(acl.right_names(ace.rights)),
+        inheritance=acl.inheritance_name(ace.flags),
+        inherited_object_type=None if object_type is None else "{" + str(object_type).upper() + "}",
+        trustee=group.ldap_path if group else ace.trustee,
+        trustee_type="TRUSTEE_IS_GROUP" if group else "TRUSTEE_IS_WELL_KNOWN_GROUP",
+        trustee_form="TRUSTEE_IS_OBJECTS_AND_SID"
+        if ace.inherited_object_type or ace.object_type
+        else "TRUSTEE_IS_SID",
+        mode="GRANT_ACCESS" if ace.allow else "DENY_ACCESS",
+    )
+
+
+def org_element(built: BuiltOrg) -> etree._Element:  # (being ported: callers answer org_info)
+    return render(org_info(built))[0]

@@ -5,10 +5,13 @@ Managed OCS writes them; Hosted OCS applies plans of them and calls Managed OCS 
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.engine.declaration import Xml
+from openmps.engine.results import flag
 from openmps.hosting.arguments import PreferredDC
+from openmps.types import DN
 
 ENABLED = "msRTCSIP-UserEnabled"
 FEDERATION = "msRTCSIP-FederationEnabled"
@@ -47,3 +50,34 @@ class SipOptionArgs:
             "meetingPolicy": self.meeting_policy,
         }
         return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class SipUser:
+    """A SIP user as Managed OCS answers it (Create/Set/GetSipUserProperties); Hosted OCS adds the
+    user's IM plan."""
+
+    XML_ELEMENT: ClassVar[str] = "sipUser"
+    path: Annotated[DN, Xml("@path")]
+    primary_uri: Annotated[str, Xml("primaryURI")]
+    enabled: Annotated[bool, Xml("enabled", show=flag)]
+    enhanced_presence: Annotated[bool, Xml("enabledForEnhancedPresence", show=flag)]
+    federation: Annotated[bool, Xml("enabledForFederation", show=flag)]
+    internet_access: Annotated[bool, Xml("enabledForInternetAccess", show=flag)]
+    public_network: Annotated[bool, Xml("publicNetworkEnabled", show=flag)]
+    anonymous_meetings: Annotated[bool, Xml("allowOrganizeMeetingWithAnonymousParticipants", show=flag)]
+    meeting_policy: Annotated[str, Xml("meetingPolicy")]
+    home_server: Annotated[str, Xml("homeServerDN", "the pool's DN")]
+    instance_id: Annotated[str, Xml("instanceID")]
+    target_server_if_moving: Annotated[str, Xml("targetServerDNIfMoving")] = ""
+    plan_name: Annotated[str | None, Xml("planName", "Hosted OCS: the user's IM plan")] = None
+
+
+@dataclass(frozen=True)
+class SipDomain:
+    """A SIP domain of an organization (CreateSipDomain with its path; GetSipDomains)."""
+
+    XML_ELEMENT: ClassVar[str] = "sipDomain"
+    name: Annotated[str, Xml("@name")]
+    owner: Annotated[str, Xml("@owner", "Tenant: the organization's own; Parent: its reseller's")]
+    path: Annotated[DN | None, Xml("@path")] = None

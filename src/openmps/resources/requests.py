@@ -1,12 +1,13 @@
-"""How a request asks for storage: the structured arguments of the Resource Manager
-(``<mailStores><mailStore>…``) and of the Hosted Exchange procedures that hand them on to it,
-declared as frozen dataclasses.  The engine binds them before ``run()``, and an error names the
-value's path; a nested call passes the instance as it is."""
+"""How a request asks for storage, and what it is answered: the structured arguments of the
+Resource Manager (``<mailStores><mailStore>…``) and of the Hosted Exchange procedures that hand them
+on to it, and the Resource Manager's results those procedures read, declared as frozen
+dataclasses.  The engine binds arguments before ``run()``, and an error names the value's path; a
+nested call passes the instance as it is, and gets the result as it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from openmps.engine.declaration import Xml, checked_text
 from openmps.errors import InvalidArgument
@@ -140,3 +141,27 @@ class MailboxStore:
     server: Annotated[str | None, Xml("serverName", "with mailStoreName")] = None
     name: Annotated[str | None, Xml("mailStoreName", "with serverName")] = None
     algorithm: Annotated[str | None, Xml("@algorithm", "tightPack (default) or level")] = None
+
+
+# What the Resource Manager answers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedMailbox:
+    """The store a mailbox is placed on (AllocateMailbox, AllocateConsumerUserMailbox), or was on,
+    with its size (DeallocateMailbox, QueryMailboxAllocation)."""
+
+    XML_ELEMENT: ClassVar[str] = "mailStore"
+    server: Annotated[str, Xml("serverName")]
+    name: Annotated[str, Xml("mailStoreName")]
+    kilobytes: Annotated[int | None, Xml("kilobytes")] = None
+
+
+@dataclass(frozen=True)
+class PlacedPublicFolder:
+    """The public store an organization's public folder space was taken on (AllocatePublicFolder)."""
+
+    XML_ELEMENT: ClassVar[str] = "publicStore"
+    server: Annotated[str, Xml("serverName")]
+    name: Annotated[str, Xml("publicStoreName")]
+    megabytes: Annotated[int, Xml("megabytes")]

@@ -131,7 +131,7 @@ class CreateMailbox:
                 mailStore=self.mail_store,
             )
             procedure = "AllocateMailbox"
-        store = ctx.call(RESOURCE_MANAGER, procedure, allocation, as_service=True).find("mailStore")
+        store = ctx.call_xml(RESOURCE_MANAGER, procedure, allocation, as_service=True).find("mailStore")
         assert store is not None
         return store
 
@@ -193,7 +193,7 @@ class DeleteMailbox:
 def remove_mailbox(ctx: Ctx, org: Org, entry: Entry) -> None:
     """Deallocate a user's mailbox and take the recipient attributes off (DeleteMailbox_)."""
     providers = ctx.providers
-    ctx.call(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
+    ctx.call_xml(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
     before = plan_record(providers, org, entry, None)
     stamped = set(exchange.RECIPIENT_ATTRIBUTES)
     if before != NO_PLAN:

@@ -130,7 +130,7 @@ class CreateBusinessOrganization:
 
     def _allocate(self, ctx: Ctx, dn: DN) -> None:
         assert self.mail_store is not None
-        ctx.call(
+        ctx.call_xml(
             RESOURCE_MANAGER,
             "AllocateOrganization",
             args(organization=dn, mailStore=self.mail_store),

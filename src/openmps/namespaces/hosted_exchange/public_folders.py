@@ -47,7 +47,7 @@ def create_public_folder(
     dn = container.child("CN", check_name(name, "name"))
     if directory.exists(dn):
         raise AlreadyExists(f"the public folder '{name}' of {org.dn.ldap_path} already exists", dn=str(dn))
-    placed = ctx.call(
+    placed = ctx.call_xml(
         RESOURCE_MANAGER,
         "AllocatePublicFolder",
         args(organization=org.dn, megabytes=megabytes, serverName=server),
@@ -131,7 +131,7 @@ class DeletePublicFolder:
             publicStoreName=folder.findtext("publicStoreName"),
             megabytes=folder.findtext("megabytes"),
         )
-        ctx.call(RESOURCE_MANAGER, "DeallocatePublicFolder", release, as_service=True)
+        ctx.call_xml(RESOURCE_MANAGER, "DeallocatePublicFolder", release, as_service=True)
         providers.directory.delete(dn)
         guid = org.entry.guid
         providers.plans.log_event(guid, guid, "FD", f"public folder {name}")

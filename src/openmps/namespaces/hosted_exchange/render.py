@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from lxml import etree
 
 from openmps.directory.interface import Entry
+from openmps.namespaces.hosted_exchange.results import HIDDEN_ATTRIBUTES
 from openmps.types import DN
-
-HIDDEN_ATTRIBUTES = frozenset({"userpassword", "unicodepwd", "ntsecuritydescriptor", "otherwellknownobjects"})
 
 
 def properties_element(entry: Entry, skip: Iterable[str] = ()) -> etree._Element:

@@ -98,7 +98,9 @@ class NewUser:
             return []
         mailbox = args(planName=self.plan_name, path=dn, customerTypeName=self.CUSTOMER_TYPE, **arguments)
         # as the service: the caller's UserCreator role on the container covers the new user
-        result = ctx.call(NAMESPACE, "CreateMailbox", mailbox, as_service=True, outputs_read=ctx.outputs_read)
+        result = ctx.call_xml(
+            NAMESPACE, "CreateMailbox", mailbox, as_service=True, outputs_read=ctx.outputs_read
+        )
         return [e for e in result if e.tag in ("properties", "mail", "proxyAddresses")]
 
     def _attributes(self, upn: str) -> dict[str, list[str]]:

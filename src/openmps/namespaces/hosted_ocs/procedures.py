@@ -94,7 +94,7 @@ class Initialize:
     preferred_dc: PreferredDC = None
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        ctx.call(MANAGED, "Initialize", args(), as_service=True)
+        ctx.call_xml(MANAGED, "Initialize", args(), as_service=True)
         seed_sip(ctx.providers.plans)
         return ()
 
@@ -135,7 +135,7 @@ class CreateSipDomain(_OrgDomain):
             ctx.providers, organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         )
         # as the caller, not the service account: which names it may claim depends on who it is
-        result = ctx.call(
+        result = ctx.call_xml(
             MANAGED, "CreateSipDomain", args(organization=self.organization, address=self.address)
         )
         return [e for e in result if e.tag == "sipDomain"]
@@ -149,7 +149,7 @@ class DeleteSipDomain(_OrgDomain):
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
-        ctx.call(
+        ctx.call_xml(
             MANAGED,
             "DeleteSipDomain",
             args(organization=self.organization, address=self.address),
@@ -176,7 +176,7 @@ class CreateSipUser(SipOptionArgs):
         call = args(
             user=self.user, enabled=self.enabled, primaryURI=self.primary_uri, poolFQDN=self.pool, **options
         )
-        result = ctx.call(MANAGED, "CreateSipUser", call, as_service=True)
+        result = ctx.call_xml(MANAGED, "CreateSipUser", call, as_service=True)
         _assign(providers, org, guid, before, plan.name)
         return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
 
@@ -201,12 +201,12 @@ class ChangeUserPlanAssignment:
         new = _options(plan)
         old = {name: "0" for name in _options(providers.plans.plan(before)) if name != "meetingPolicy"}
         call = args(user=self.user, **{**old, **new})
-        ctx.call(MANAGED, "SetSipUserProperties", call, as_service=True)
+        ctx.call_xml(MANAGED, "SetSipUserProperties", call, as_service=True)
         if "meetingPolicy" not in new:  # the old plan's policy, if any, goes
             entry = providers.directory.get(self.user)
             if entry.get(POLICY):
                 providers.directory.modify(self.user, [Change.delete(POLICY)])
-        result = ctx.call(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
+        result = ctx.call_xml(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
         _assign(providers, org, guid, before, plan.name)
         return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
 
@@ -226,7 +226,7 @@ class EnableSipUser:
             raise NotFound(f"{self.user.ldap_path} has no IM plan; CreateSipUser first", dn=str(self.user))
         if self.enabled:
             _im_plan(providers, org, plan)
-        result = ctx.call(
+        result = ctx.call_xml(
             MANAGED, "SetSipUserProperties", args(user=self.user, enabled=self.enabled), as_service=True
         )
         return [e for e in result if e.tag == "sipUser"]
@@ -244,7 +244,7 @@ class GetSipUserProperties:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         chain = ctx.providers.org_chain(self.user)
         entry = ctx.providers.directory.get(self.user)
-        result = ctx.call(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
+        result = ctx.call_xml(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
         user = result.find("sipUser")
         assert user is not None and chain
         _, plan = ctx.providers.plans.customer_plan(entry.guid, SIP_PLAN)
@@ -262,7 +262,7 @@ class DeleteSipUser:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
         org, guid, before = _user_org(providers, self.user)
-        ctx.call(MANAGED, "DeleteSipUser", args(user=self.user), as_service=True)
+        ctx.call_xml(MANAGED, "DeleteSipUser", args(user=self.user), as_service=True)
         if before != NO_PLAN:
             _assign(providers, org, guid, before, None)
         return ()

@@ -51,7 +51,7 @@ class ImportResellerOrganization:
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _not_managed(ctx.providers, self.organization)
         call = args(path=self.organization, policyName="reseller")
-        return _org_output(ctx.call(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+        return _org_output(ctx.call_xml(MPS_IMPORT, "ImportOrganization", call, as_service=True))
 
 
 @procedure(NAMESPACE, "ImportBusinessOrganization", requires=Role.DOMAIN_ADMIN)
@@ -67,7 +67,7 @@ class ImportBusinessOrganization:
         providers = ctx.providers
         _not_managed(providers, self.organization)
         call = args(path=self.organization, policyName="customer")
-        result = _org_output(ctx.call(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+        result = _org_output(ctx.call_xml(MPS_IMPORT, "ImportOrganization", call, as_service=True))
         if self.plan_name is not None:
             org = providers.org_chain(self.organization)[0]
             plan = providers.plans.plan(self.plan_name)
@@ -86,7 +86,7 @@ class ImportUser:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         _not_managed(ctx.providers, self.user)
-        result = ctx.call(
+        result = ctx.call_xml(
             MPS_IMPORT, "ImportUser", args(path=self.user, isAdmin=self.is_admin), as_service=True
         )
         return [e for e in result if e.tag == "user"]

@@ -191,7 +191,7 @@ class ImportOrganization:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        enabled = ctx.call(
+        enabled = ctx.call_xml(
             NAMESPACE,
             "EnableOrganizationForHosting",
             args(path=self.path, policyName=self.policy),
@@ -200,7 +200,7 @@ class ImportOrganization:
         org = providers.org_chain(self.path)[0]
         if org.dn != self.path:  # a department: no customer record, no domains of its own
             return [e for e in enabled if e.tag == "org"]
-        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
+        ctx.call_xml(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
             _import_domains(providers, org)
         return [e for e in enabled if e.tag == "org"]

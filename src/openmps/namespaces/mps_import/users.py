@@ -231,7 +231,7 @@ class ImportUser:
 
     def run(self, ctx: Ctx) -> Iterable[etree._Element]:
         providers = ctx.providers
-        enabled = ctx.call(
+        enabled = ctx.call_xml(
             NAMESPACE,
             "EnableUserForHosting",
             args(path=self.path, userPrincipalName=self.upn),
@@ -239,15 +239,15 @@ class ImportUser:
         ).find("user")
         assert enabled is not None
         dn = DN.from_path(enabled.get("path", ""))
-        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
+        ctx.call_xml(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         org, entry = _user(providers, dn)
         if self.is_admin and org.names.admins not in providers.directory.member_of(dn):
             providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
         outputs = [enabled]
         if entry.get("homeMDB"):
-            ctx.call(NAMESPACE, "AllocateExistingMailbox", args(path=dn), as_service=True)
+            ctx.call_xml(NAMESPACE, "AllocateExistingMailbox", args(path=dn), as_service=True)
             if self.plan_name is not None:
-                applied = ctx.call(
+                applied = ctx.call_xml(
                     NAMESPACE, "ApplyMailboxPlan", args(path=dn, planName=self.plan_name), as_service=True
                 )
                 outputs = [
