@@ -81,6 +81,12 @@ def result_fields(cls: type) -> tuple[Field, ...]:
 def check_result(cls: type, seen: set[type] | None = None) -> None:
     """Declare ``cls`` and the models of its fields (recursive ones too): a bad field is an error
     when the engine starts, not at the first request that answers it."""
+    if seen is None and element_of(cls) is None:
+        for f in result_fields(cls):
+            if f.xml.name.startswith("@") or (f.xml.name == "." and f.kind not in _LISTS | {"model"}):
+                raise TypeError(
+                    f"{cls.__name__}.{f.attr}: a result that names no element has no attributes or text"
+                )
     seen = set() if seen is None else seen
     if cls in seen:
         return
