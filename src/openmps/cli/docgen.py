@@ -17,6 +17,7 @@ from lxml.builder import ElementMaker
 
 from openmps.app import registry
 from openmps.engine.declaration import ArgSpec, ProcedureSpec, model_fields
+from openmps.engine.results import Field, element_of, result_fields
 from openmps.errors import all_error_classes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,13 +82,64 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
     ]
     for model in _models(spec.args):
         lines += _model_section(model)
+    lines += _result(spec.result)
     return lines
+
+
+def _result(result: type | None) -> list[str]:
+    """What the procedure answers: its result type, then each type of it once, outermost first."""
+    if result is None:
+        return ["Result: none (the response echoes the request).", ""]
+    lines = [f"Result: `{result.__name__}`" + _where(result), ""]
+    seen: list[type] = []
+    pending = [result]
+    while pending:
+        model = pending.pop(0)
+        if model in seen:
+            continue
+        seen.append(model)
+        fields = result_fields(model)
+        doc = " ".join((model.__doc__ or "").split())
+        lines += [
+            f"`{model.__name__}`" + (f": {doc}" if doc else ""),
+            "",
+            "| field | as | type | notes |",
+            "|---|---|---|---|",
+            *(_result_line(f) for f in fields),
+            "",
+        ]
+        pending += [f.model for f in fields if f.model is not None]
+    return lines
+
+
+def _where(model: type) -> str:
+    tag = element_of(model)
+    return f", answered as `<{tag}>`" if tag else ", its fields answered in `<executeData>`"
+
+
+def _result_line(f: Field) -> str:
+    name = f.xml.name
+    if name.startswith("@"):
+        where = f"`{name}`"
+    elif name == ".":
+        where = f"`<{f.xml.item}>` each" if f.xml.item else ("its fields" if f.model else "text")
+    else:
+        where = f"`<{name}>`" + (f" of `<{f.xml.item}>`" if f.xml.item else "")
+    return f"| `{f.attr}` | {where} | {_result_type(f)} | {f.doc} |"
+
+
+def _result_type(f: Field) -> str:
+    if f.model is not None:
+        return f"[{f.model.__name__}]" if f.kind == "models" else f.model.__name__
+    return {"list": "[str]", "pairs": "name → text", "secret": "secret (masked)"}.get(f.kind, f.kind)
 
 
 def _signature(spec: ProcedureSpec) -> str:
     args = " ".join(f"{a.xml.name}:{a.signature}{'!' if a.required else ''}" for a in spec.args)
     right = f" {spec.right}" if spec.right else ""
-    return f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}] {args}"
+    answer = spec.result.__name__ if spec.result is not None else "none"
+    head = f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}]"
+    return f"{head} {args} -> {answer}"
 
 
 XS = "http://www.w3.org/2001/XMLSchema"
