@@ -4,8 +4,9 @@
 reports every conflict: duplicate UPNs, proxy addresses or sAMAccountNames, users in the wrong
 place, mailboxes without a size or on unknown stores, storage shortfall), then adds the raw
 entries that are not there yet in one transaction, and imports the organizations, their
-departments and their users through the MPS Import procedures: bulk requests in which each item
-stands alone (``forEach onError="continue"``, docs/requests.md), so one bad item does not stop
+departments and their users through the MPS Import procedures, called through the engine's
+Python door (``Engine.run``: the roles, audit and rollback of a request, no XML): batches in one
+transaction each, in which each item stands alone in a savepoint, so one bad item does not stop
 the others.  A run can be repeated safely: what is there already is left alone (the procedures
 are idempotent).
 """
@@ -13,15 +14,14 @@ are idempotent).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from lxml import etree
 
 from openmps.app import Deployment
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.directory.interface import normalize_value
+from openmps.engine.engine import Transaction
 from openmps.errors import MpsError
 from openmps.hosting.domain_claims import free_domain
 from openmps.hosting.organizations import holds_directly
@@ -32,7 +32,7 @@ from openmps.types import DN, parse_int
 Entries = Sequence[tuple[DN, dict[str, list[str]]]]
 UNIQUE = ("userPrincipalName", "sAMAccountName", "proxyAddresses")
 DEPARTMENT = "department"  # an OU inside a business organization (ImportOrganization policy default)
-PER_REQUEST = 200  # items of one bulk request: one transaction, a savepoint each
+PER_REQUEST = 200  # items of one batch: one transaction, a savepoint each
 
 
 @dataclass(frozen=True)
@@ -236,15 +236,15 @@ def migrate(
                 providers.directory.add(dn, attrs)
                 report.added += 1
     in_file = {moved.get(dn, dn): attrs for dn, attrs in entries}
-    work: list[tuple[str, str, DN, dict[str, str]]] = [
-        ("organization", "ImportOrganization", dn, {"path": dn.ldap_path}) for dn in orgs
+    work: list[tuple[str, str, DN, dict[str, object]]] = [
+        ("organization", "ImportOrganization", dn, {"path": dn}) for dn in orgs
     ]
     for dn in users:
-        arguments = {"path": dn.ldap_path, "isAdmin": "false"}
+        arguments: dict[str, object] = {"path": dn, "isAdmin": False}
         if plan is not None and _get(in_file[dn], "homeMDB"):
             arguments["planName"] = plan
         work.append(("user", "ImportUser", dn, arguments))
-    # Organizations come first, parents before children: the requests run in this order.
+    # Organizations come first, parents before children: the batches run in this order.
     for start in range(0, len(work), PER_REQUEST):
         chunk = work[start : start + PER_REQUEST]
         for procedure in dict.fromkeys(p for _, p, _, _ in chunk):
@@ -264,38 +264,33 @@ def _offer(d: Deployment, plan: str, users: Sequence[DN]) -> None:
         orgs = {chain[0].dn for chain in map(providers.org_chain, users) if chain}
     if not orgs:
         return
-    batch = [("organization", dn, {"path": dn.ldap_path}) for dn in sorted(orgs, key=str)]
-    plans = etree.Element("availablePlans")
-    etree.SubElement(plans, "planName").text = plan
-    _bulk(d, "Hosted Exchange", "AddAvailablePlans", batch, plans)
+    batch = [("organization", dn, {"path": dn}) for dn in sorted(orgs, key=str)]
+    _bulk(d, "Hosted Exchange", "AddAvailablePlans", batch, availablePlans=(plan,))
 
 
 def _bulk(
     d: Deployment,
     namespace: str,
     procedure: str,
-    batch: Sequence[tuple[str, DN, dict[str, str]]],
-    *common: etree._Element,
+    batch: Sequence[tuple[str, DN, Mapping[str, object]]],
+    **common: object,
 ) -> list[Item]:
-    """One request running ``procedure`` for every item of ``batch`` (with the ``common``
-    arguments), each item standing alone."""
-    root = etree.Element("request")
-    items = etree.SubElement(etree.SubElement(root, "data"), "items")
-    for _, _, arguments in batch:
-        item = etree.SubElement(items, "item")
-        for name, value in arguments.items():
-            etree.SubElement(item, name).text = value
-    execute = etree.SubElement(
-        etree.SubElement(root, "procedure"), "execute", namespace=namespace, procedure=procedure
-    )
-    etree.SubElement(execute, "forEach", name="item", root="data", path="items/item", onError="continue")
-    etree.SubElement(execute, "executeData").extend(common)
-    etree.SubElement(execute, "before", source="item", sourcePath="*", destination="executeData")
-    outcome = d.submit(etree.tostring(root))
-    if outcome.error is not None:  # the request as a whole failed (a limit, an internal error)
-        return [Item(kind, dn, False, outcome.error.description) for kind, dn, _ in batch]
-    answered = outcome.response.findall("data/items/item")
-    return [
-        Item(kind, dn, error is None, "" if error is None else error.get("description", ""))
-        for (kind, dn, _), error in zip(batch, (a.find("errorContext") for a in answered), strict=True)
-    ]
+    """One transaction running ``procedure`` for every item of ``batch`` (with the ``common``
+    arguments), each item standing alone: a failed one is undone and reported, the rest go on."""
+
+    def run_items(tx: Transaction) -> list[Item]:
+        done = []
+        for kind, dn, arguments in batch:
+            try:
+                with tx.savepoint():
+                    tx.call(namespace, procedure, {**arguments, **common})
+            except MpsError as error:
+                done.append(Item(kind, dn, False, error.description))
+            else:
+                done.append(Item(kind, dn, True, ""))
+        return done
+
+    try:
+        return d.engine.run(d.administrator(), run_items)
+    except MpsError as error:  # the batch as a whole failed (the store busy, an internal error)
+        return [Item(kind, dn, False, error.description) for kind, dn, _ in batch]
