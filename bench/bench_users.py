@@ -8,6 +8,8 @@ Rows printed:
   the audit record), one transaction per user, with the sqlite3 module on the same schema;
 * engine, in-process: CreateBusinessUser requests through ``Deployment.submit`` (no password);
 * engine over HTTP: the same through a real uvicorn server on loopback (HTTP Basic, keep-alive);
+* engine, Python door: the same CreateBusinessUser through ``Engine.call`` (typed arguments, typed
+  result, no XML parsed or rendered), one per transaction, with its ratio to the XML rows;
 * engine in-process, batches: 100 users per request through ``<forEach>`` (one transaction each),
   the way bulk MPS clients send them;
 * raw SQLite with a mailbox: the same rows plus what CreateMailbox writes, a transaction per user
@@ -38,7 +40,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from openmps.app import Deployment, init_deployment
-from openmps.types import Secret
+from openmps.types import DN, Secret, Upn
 
 ADMIN = ("administrator@fabrikam.com", "Adm1nPassw0rd!")
 RESELLER = "LDAP://OU=Hosting,DC=fabrikam,DC=com"
@@ -244,6 +246,25 @@ def in_process(d: Deployment, n: int, plan: str | None = None) -> float:
     return timed(n, work)
 
 
+def typed(d: Deployment, n: int, plan: str | None = None) -> float:
+    """CreateBusinessUser through the Python door: what REST, SCIM and sync will call."""
+    admin = d.administrator()
+    prefix = "typp" if plan else "typ"
+    container = DN.from_path(ORG)
+
+    def work() -> None:
+        for i in range(n):
+            arguments = {
+                "container": container,
+                "userPrincipalName": Upn.parse(f"{prefix}{i}@bench.example"),
+                "isAdmin": False,
+                "planName": plan,
+            }
+            d.engine.call("Hosted Exchange", "CreateBusinessUser", arguments, caller=admin)
+
+    return timed(n, work)
+
+
 def batch_request(start: int, size: int, plan: str | None = None) -> str:
     prefix = "batp" if plan else "bat"
     users = "".join(
@@ -337,12 +358,30 @@ def main() -> None:
         rows.append(("raw SQLite, same rows (baseline)", args.users, raw, "1.00"))
         engine = in_process(d, args.users)
         rows.append(("engine in-process, no password", args.users, engine, f"{engine / raw:.2f} of raw"))
+        door = typed(d, args.users)
+        rows.append(
+            (
+                "engine, Python door, no password",
+                args.users,
+                door,
+                f"{door / raw:.2f} of raw, {door / engine:.2f}x XML",
+            )
+        )
         batch = in_batches(d, args.users)
         rows.append(("engine in-process, 100 per request", args.users, batch, f"{batch / raw:.2f} of raw"))
         raw_mail = raw_sqlite(home / "openmps.db", args.users, mailbox=True)
         rows.append(("raw SQLite, same rows with a mailbox (baseline)", args.users, raw_mail, "1.00"))
         plan = in_process(d, args.users, "BaseMail")
         rows.append(("engine in-process, with a plan", args.users, plan, f"{plan / raw_mail:.2f} of raw"))
+        door_plan = typed(d, args.users, "BaseMail")
+        rows.append(
+            (
+                "engine, Python door, with a plan",
+                args.users,
+                door_plan,
+                f"{door_plan / raw_mail:.2f} of raw, {door_plan / plan:.2f}x XML",
+            )
+        )
         raw_mail_batch = raw_sqlite(home / "openmps.db", args.users, mailbox=True, per_transaction=100)
         rows.append(
             ("raw SQLite with a mailbox, 100 per transaction (baseline)", args.users, raw_mail_batch, "1.00")
