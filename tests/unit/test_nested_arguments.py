@@ -271,7 +271,7 @@ def test_a_model_needs_xml_on_every_field() -> None:
 
 def test_docs_show_the_nested_types() -> None:
     assert _signature(SPEC) == (
-        "Toy Space::Nested [public write AUTHENTICATED] mailStore:Storage! publicStores:[Source] features:[Feature] addresses:list"
+        "Toy Space::Nested [public write AUTHENTICATED] mailStore:Storage! publicStores:[Source] features:[Feature] addresses:list -> none"
     )
     schema = etree.fromstring(xsd(SPEC).encode())
     names = [e.get("name") for e in schema.iter("{http://www.w3.org/2001/XMLSchema}element")]
