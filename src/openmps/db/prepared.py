@@ -25,6 +25,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from openmps.db.busy import translate
 
 
+def driver(conn: Connection) -> Any:
+    """The DBAPI driver's own connection under ``conn`` (sqlite3's or psycopg's)."""
+    return cast(Any, conn.connection.driver_connection)
+
+
 class Result:
     """The rows of one execution, as named tuples (``row.id``), with SQLAlchemy-like accessors."""
 
@@ -77,7 +82,7 @@ class Prepared:
                 raise TypeError("a prepared statement needs a fixed shape: no expanding IN parameters")
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             columns = [c[0] for c in getattr(compiled, "_result_columns", ())] or ["value"]
-            row_type = namedtuple("Row", columns, rename=True)  # type: ignore[misc]
+            row_type = cast(Any, namedtuple)("Row", columns, rename=True)  # fields known at run time
             # literals in the statement (``value + 1``) are anonymous parameters with defaults
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
             processors = dict(compiled._bind_processors)
@@ -87,7 +92,7 @@ class Prepared:
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Result:
         sql, order, row_type, defaults, processors = self._for(conn)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver(conn).cursor()
         values = {**defaults, **params} if params else defaults
         if processors:
             values = _processed(values, processors)
@@ -105,7 +110,7 @@ class Prepared:
         sql, order, row_type, defaults, processors = self._for(conn)
         if order != keys or defaults or processors:
             return self.execute(conn, dict(zip(keys, args, strict=True)))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver(conn).cursor()
         try:
             cursor.execute(sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
@@ -114,7 +119,7 @@ class Prepared:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         sql, order, _, _, processors = self._for(conn)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver(conn).cursor()
         if processors:
             rows = [_processed(r, processors) for r in rows]
         args = [[r[k] for k in order] for r in rows] if order is not None else rows
@@ -159,7 +164,7 @@ def atomic(conn: Connection, *, one_write: bool = False) -> Iterator[None]:
     if one_write and conn.dialect.name == "sqlite":
         yield
         return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver(conn).cursor()
     name = f"openmps_{next(_savepoints)}"
     cursor.execute(f"SAVEPOINT {name}")
     try:

@@ -29,6 +29,7 @@ from sqlalchemy.pool import StaticPool
 
 from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from openmps.db.prepared import driver
 from openmps.db.schema import settings
 from openmps.errors import RollbackFailed
 
@@ -239,7 +240,7 @@ class SqlUnitOfWork:
         )
         conn.begin()
         if self._sqlite:
-            self._changes = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
+            self._changes = driver(conn).total_changes
 
     def will_write(self) -> None:
         """A writing procedure is about to run: from here on the unit holds the write lock.
@@ -268,7 +269,7 @@ class SqlUnitOfWork:
         if not self._sqlite or self._immediate:
             return True
         conn = self._conn
-        return conn is not None and conn.connection.driver_connection.total_changes != self._changes  # type: ignore[union-attr]
+        return conn is not None and driver(conn).total_changes != self._changes
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None:
         self._journal.append((label, undo))

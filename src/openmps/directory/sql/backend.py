@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -71,6 +71,8 @@ from openmps.errors import (
     NotFound,
 )
 from openmps.types import DN, fold, new_guid
+
+T = TypeVar("T")
 
 RID_BLOCK_MAX = 64
 
@@ -233,11 +235,11 @@ class SqlDirectory:
                 found = found[:limit]
         return found
 
-    def _load(self, rows: Sequence[object]) -> list[Entry]:
+    def _load(self, rows: Sequence[Any]) -> list[Entry]:
         """Entries for rows of (id, dn, object_guid, object_sid), values fetched in batches."""
         values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         names: dict[int, dict[str, str]] = defaultdict(dict)
-        ids = [r.id for r in rows]  # type: ignore[attr-defined]
+        ids = [r.id for r in rows]
         for chunk in _chunks(ids):
             for v in self._conn.execute(
                 select(
@@ -248,22 +250,22 @@ class SqlDirectory:
             ):
                 values[v.entry_id][v.name].append(v.value)
                 names[v.entry_id].setdefault(v.name, v.attr)
-        norms = {r.id: DN.parse(r.dn).norm for r in rows}  # type: ignore[attr-defined]
+        norms = {r.id: DN.parse(r.dn).norm for r in rows}
         member_of: dict[str, list[str]] = defaultdict(list)
         for chunk in _chunks(list(norms.values())):
             for m in self._conn.execute(GROUPS_OF, {"norms": chunk}):
                 member_of[m.value_norm].append(m.dn)
         result = []
         for r in rows:
-            vals, nms = values[r.id], names[r.id]  # type: ignore[attr-defined]
-            vals["objectguid"] = [r.object_guid]  # type: ignore[attr-defined]
-            vals["objectsid"] = [r.object_sid]  # type: ignore[attr-defined]
+            vals, nms = values[r.id], names[r.id]
+            vals["objectguid"] = [r.object_guid]
+            vals["objectsid"] = [r.object_sid]
             nms.update(COLUMN_ATTRS)
-            groups = member_of.get(norms[r.id])  # type: ignore[attr-defined]
+            groups = member_of.get(norms[r.id])
             if groups:
                 vals["memberof"] = groups
                 nms["memberof"] = "memberOf"
-            result.append(Entry(DN.parse(r.dn), {k: tuple(v) for k, v in vals.items()}, nms))  # type: ignore[attr-defined]
+            result.append(Entry(DN.parse(r.dn), {k: tuple(v) for k, v in vals.items()}, nms))
         return result
 
     def _add_computed(
@@ -633,6 +635,6 @@ def _key_part(dn: DN) -> str:
     return dn.relative_key()[len(dn.parent.relative_key()) :] if len(dn) > 1 else dn.relative_key()
 
 
-def _chunks(items: list, size: int = MAX_IN) -> Iterable[list]:  # type: ignore[type-arg]
+def _chunks(items: Sequence[T], size: int = MAX_IN) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
