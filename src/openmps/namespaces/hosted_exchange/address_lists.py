@@ -7,10 +7,8 @@ stamps its mail-enabled users with them; this procedure asks for them outright.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -25,11 +23,26 @@ from openmps.types import DN
 Ctx = ProcedureContext[Providers]
 
 
-def lists_element(org: Org) -> etree._Element:
-    element = etree.Element("addressLists")
-    for name, dn in lists_of(org).items():
-        etree.SubElement(element, "addressList", wkName=name, name=dn.rdn_value, path=dn.ldap_path)
-    return element
+@dataclass(frozen=True)
+class AddressList:
+    """One of an organization's address lists, by its well-known name."""
+
+    well_known_name: Annotated[
+        str, Xml("@wkName", "OrganizationGAL, OrganizationAddressList or OrganizationOAB")
+    ]
+    name: Annotated[str, Xml("@name")]
+    path: Annotated[DN, Xml("@path", "LDAP path of the list")]
+
+
+@dataclass(frozen=True)
+class AddressLists:
+    """An organization's GAL, address list and offline address list."""
+
+    lists: Annotated[tuple[AddressList, ...], Xml("addressLists", item="addressList")]
+
+    @classmethod
+    def of(cls, org: Org) -> AddressLists:
+        return cls(tuple(AddressList(name, dn.rdn_value, dn) for name, dn in lists_of(org).items()))
 
 
 @procedure(
@@ -45,9 +58,9 @@ class CreateOrganizationAddressLists:
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> AddressLists:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        return [lists_element(create_address_lists(ctx.providers, org))]
+        return AddressLists.of(create_address_lists(ctx.providers, org))
 
 
 PROCEDURES = (CreateOrganizationAddressLists,)

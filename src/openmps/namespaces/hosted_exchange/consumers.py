@@ -8,10 +8,8 @@ address ``<name>@<domain>``; the domain is an asset of the consumer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.session import Providers
 from openmps.directory.interface import Change, Entry
@@ -26,6 +24,7 @@ from openmps.hosting.organizations import business_user
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.mailboxes import remove_mailbox
+from openmps.namespaces.hosted_exchange.results import CreatedUser, UserRef
 from openmps.namespaces.hosted_exchange.users import NewUser, checked_sam
 from openmps.plans.interface import VANITY
 from openmps.types import DN, Upn
@@ -50,10 +49,9 @@ class CreateConsumerUser(NewUser):
     sam_account_name: Annotated[str, Xml("sAMAccountName", "required, at most 20 characters, unique")]
     CUSTOMER_TYPE = CONSUMER_USER
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> CreatedUser:
         _, dn = self._create(ctx, checked_sam(self.sam_account_name))
-        user = etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)
-        return [*self._mailbox(ctx, dn, {}), user]
+        return CreatedUser(self._mailbox(ctx, dn, {}), UserRef(dn, dn.rdn_value))
 
 
 @procedure(NAMESPACE, "DeleteConsumerUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
@@ -64,7 +62,7 @@ class DeleteConsumerUser:
     preferred_dc: PreferredDC = None
     delete_smtp_domain: Annotated[bool, Xml("deleteSMTPDomain", "also give up its vanity domains")] = False
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         entry = consumer_at(providers, self.path)
         org = providers.org_chain(self.path)[0]
@@ -83,7 +81,13 @@ class DeleteConsumerUser:
             )
         providers.plans.set_status(entry.guid, "Deleted")
         providers.directory.delete(self.path)
-        return ()
+
+
+@dataclass(frozen=True)
+class ProxyAddresses:
+    """A recipient's SMTP addresses, the primary one first."""
+
+    addresses: Annotated[tuple[str, ...], Xml("proxyAddresses", item="value")]
 
 
 @procedure(
@@ -103,7 +107,7 @@ class CreateConsumerVanityDomain:
     preferred_dc: PreferredDC = None
     create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ProxyAddresses:
         providers = ctx.providers
         entry = consumer_at(providers, self.path)
         if not entry.get("proxyAddresses"):
@@ -123,7 +127,7 @@ class CreateConsumerVanityDomain:
                 Change.replace("mail", str(address)),
             ],
         )
-        return [exchange.addresses_output(addresses)]
+        return ProxyAddresses(tuple(addresses))
 
 
 PROCEDURES = (CreateConsumerUser, DeleteConsumerUser, CreateConsumerVanityDomain)

@@ -11,10 +11,8 @@ the caller's OrgCreator role through the private ``TestOrgCreator_`` below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -48,8 +46,20 @@ def _retype(providers: Providers, org: str, record: SmtpDomain, domain_type: str
     providers.plans.log_event(org, org, "CM", f"{domain_type} {record.domain} (was {record.domain_type})")
 
 
-def _domain_element(domain: str, domain_type: str) -> etree._Element:
-    return etree.Element("domain", name=domain, type=domain_type)
+@dataclass(frozen=True)
+class DomainRef:
+    """An SMTP domain of an organization, with its type."""
+
+    XML_ELEMENT: ClassVar[str] = "domain"
+    name: Annotated[str, Xml("@name")]
+    domain_type: Annotated[str, Xml("@type", "PrimaryDomain, SecondaryDomain or VanityDomain")]
+
+
+@dataclass(frozen=True)
+class SmtpDomains:
+    """An organization's SMTP domains."""
+
+    domains: Annotated[tuple[DomainRef, ...], Xml("SMTPDomains", item="domain")]
 
 
 def _own_domain(providers: Providers, org: Org, text: str) -> SmtpDomain:
@@ -76,7 +86,7 @@ class CreateSMTPDomain:
         str, Xml("domainTypeName", "PrimaryDomain | SecondaryDomain (default) | VanityDomain")
     ] = SECONDARY
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> DomainRef:
         providers = ctx.providers
         org = organization_at(providers, self.path, OrgType.CUSTOMER)
         guid = org.entry.guid
@@ -90,7 +100,7 @@ class CreateSMTPDomain:
         if record is not None and record.org == guid:
             domain = record.domain
             if record.domain_type == wanted:
-                return [_domain_element(domain, wanted)]  # already so: nothing to do
+                return DomainRef(domain, wanted)  # already so: nothing to do
             if record.domain_type == PRIMARY:
                 raise InvalidOperation(
                     f"'{domain}' is the primary domain of {org.dn.ldap_path}; make another domain primary",
@@ -99,13 +109,13 @@ class CreateSMTPDomain:
             if wanted == PRIMARY:
                 self._demote_primary(providers, guid, record.domain_type)
             _retype(providers, guid, record, wanted)
-            return [_domain_element(domain, wanted)]
+            return DomainRef(domain, wanted)
         domain = claim_domain(ctx, self.smtp_domain, org=org.dn, owner=guid, checked=True)
         if wanted == PRIMARY:
             self._demote_primary(providers, guid, SECONDARY)
         record_domain(providers, guid, domain, wanted, self.create_smtp_domain)
         providers.directory.modify(org.dn, [Change.add("uPNSuffixes", domain)])
-        return [_domain_element(domain, wanted)]
+        return DomainRef(domain, wanted)
 
     @staticmethod
     def _demote_primary(providers: Providers, org: str, to: str) -> None:
@@ -122,7 +132,7 @@ class DeleteSMTPDomain:
     smtp_domain: Annotated[str, Xml("SMTPDomain", "the domain")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         org = organization_at(providers, self.path, OrgType.CUSTOMER)
         record = _own_domain(providers, org, self.smtp_domain)
@@ -152,7 +162,6 @@ class DeleteSMTPDomain:
         )
         if any(s.lower() == record.domain for s in org.entry.get("uPNSuffixes")):
             providers.directory.modify(org.dn, [Change.delete("uPNSuffixes", record.domain)])
-        return ()
 
 
 @procedure(NAMESPACE, "GetSMTPDomains", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP")
@@ -162,12 +171,10 @@ class GetSMTPDomains:
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SmtpDomains:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        element = etree.Element("SMTPDomains")
-        for record in ctx.providers.plans.domains(org.entry.guid):
-            element.append(_domain_element(record.domain, record.domain_type))
-        return [element]
+        records = ctx.providers.plans.domains(org.entry.guid)
+        return SmtpDomains(tuple(DomainRef(r.domain, r.domain_type) for r in records))
 
 
 @procedure(*TEST_ORG_CREATOR, requires=Role.ORG_CREATOR, scope="path", access="private", kind="read")
@@ -176,8 +183,8 @@ class TestOrgCreator:
 
     path: Annotated[DN, Xml("path", "LDAP path of an organization")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        return ()
+    def run(self, ctx: Ctx) -> None:
+        return None
 
 
 PROCEDURES = (CreateSMTPDomain, DeleteSMTPDomain, GetSMTPDomains, TestOrgCreator)

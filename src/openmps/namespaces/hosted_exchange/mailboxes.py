@@ -7,10 +7,7 @@ database records the user's plan and logs a PC (plan change) event for billing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry, replacements
@@ -30,7 +27,8 @@ from openmps.hosting.mailboxes import (
 )
 from openmps.hosting.organizations import business_user
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
-from openmps.resources.requests import MailboxStore
+from openmps.namespaces.hosted_exchange.results import StampedMailbox
+from openmps.resources.requests import MailboxStore, PlacedMailbox
 from openmps.types import DN, Upn, new_guid
 
 Ctx = ProcedureContext[Providers]
@@ -77,7 +75,7 @@ class CreateMailbox:
         str | None, Xml("SMTPDomain", "domain of the primary address; default: the org's primary domain")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> StampedMailbox | None:
         consumer = is_consumer(self.customer_type)
         providers = ctx.providers
         org, entry = business_user(providers, self.path, ("userPrincipalName", "msExchMailboxGuid"))
@@ -90,27 +88,24 @@ class CreateMailbox:
             providers, org, upn, self.smtp_domain, self.proxy_addresses, self.alias
         )
         store = self._allocate(ctx, org, str(upn), settings.size_kb, consumer)
-        server, name = store.findtext("serverName") or "", store.findtext("mailStoreName") or ""
         layout = providers.layout
         attrs = stamp(providers, org, self.path, settings, addresses, alias, consumer)
         attrs.update(
             msExchMailboxGuid=[new_guid()],
-            homeMDB=[str(exchange.home_mdb(layout, server, name))],
-            msExchHomeServerName=[exchange.home_server_name(layout, server)],
+            homeMDB=[str(exchange.home_mdb(layout, store.server, store.name))],
+            msExchHomeServerName=[exchange.home_server_name(layout, store.server)],
         )
         providers.directory.modify(self.path, [Change.replace(a, *v) for a, v in attrs.items() if v])
         change_plan(providers, org, entry, before, settings.plan.name)
-        if not ctx.outputs_read:  # a bulk request without <after>: thirty elements nobody reads
-            return []
-        return [
-            exchange.properties_output(attrs),
-            settings.mail_element(),
-            exchange.addresses_output(addresses),
-            store,
-        ]
+        if not ctx.outputs_read:  # a bulk request without <after>: thirty values nobody reads
+            return None
+        stamped = exchange.MailboxStamp(
+            exchange.stamped_properties(attrs), settings.mail_settings(), tuple(addresses)
+        )
+        return StampedMailbox(stamped, store)
 
-    def _allocate(self, ctx: Ctx, org: Org, upn: str, kilobytes: int, consumer: bool) -> etree._Element:
-        """The Resource Manager's <mailStore>: in the org's pool, or on a consumer store."""
+    def _allocate(self, ctx: Ctx, org: Org, upn: str, kilobytes: int, consumer: bool) -> PlacedMailbox:
+        """Where the Resource Manager placed the mailbox: in the org's pool, or on a consumer store."""
         if consumer:
             server = name = None
             if self.mail_store is not None:
@@ -131,9 +126,7 @@ class CreateMailbox:
                 mailStore=self.mail_store,
             )
             procedure = "AllocateMailbox"
-        store = ctx.call_xml(RESOURCE_MANAGER, procedure, allocation, as_service=True).find("mailStore")
-        assert store is not None
-        return store
+        return ctx.call(RESOURCE_MANAGER, procedure, allocation, returns=PlacedMailbox, as_service=True)
 
 
 @procedure(
@@ -147,7 +140,7 @@ class ChangeUserMailboxPlan:
     preferred_dc: PreferredDC = None
     customer_type: CustomerTypeName = "BusinessUser"
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> StampedMailbox:
         consumer = is_consumer(self.customer_type)
         providers = ctx.providers
         org, entry = business_user(providers, self.path)
@@ -168,10 +161,8 @@ class ChangeUserMailboxPlan:
         _restamp(providers, self.path, entry, old, new)
         if before.casefold() != settings.plan.name.casefold():
             change_plan(providers, org, entry, before, settings.plan.name)
-        mail_store = etree.Element("mailStore")
-        etree.SubElement(mail_store, "serverName").text = place.store.server_name
-        etree.SubElement(mail_store, "mailStoreName").text = place.store.store_name
-        return [exchange.properties_output(new), settings.mail_element(), mail_store]
+        stamped = exchange.MailboxStamp(exchange.stamped_properties(new), settings.mail_settings())
+        return StampedMailbox(stamped, PlacedMailbox(place.store.server_name, place.store.store_name))
 
 
 @procedure(NAMESPACE, "DeleteMailbox", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP")
@@ -181,19 +172,18 @@ class DeleteMailbox:
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         org, entry = business_user(providers, self.path)
         if providers.resources.mailbox(entry.guid) is None:
             raise NotFound(f"{self.path.ldap_path} has no mailbox", dn=str(self.path))
         remove_mailbox(ctx, org, entry)
-        return ()
 
 
 def remove_mailbox(ctx: Ctx, org: Org, entry: Entry) -> None:
     """Deallocate a user's mailbox and take the recipient attributes off (DeleteMailbox_)."""
     providers = ctx.providers
-    ctx.call_xml(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
+    ctx.call(RESOURCE_MANAGER, "DeallocateMailbox", args(mailbox=entry.dn), as_service=True)
     before = plan_record(providers, org, entry, None)
     stamped = set(exchange.RECIPIENT_ATTRIBUTES)
     if before != NO_PLAN:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -17,14 +16,21 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure, verbati
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.exchange import MailboxStamp
 from openmps.hosting.organizations import business_user, organization_at
+from openmps.hosting.render import MemberOf
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     USER_ATTRIBUTES,
     check_name,
     property_attributes,
 )
-from openmps.namespaces.hosted_exchange.render import member_of_elements, properties_element
+from openmps.namespaces.hosted_exchange.results import (
+    CreatedUser,
+    StampedMailbox,
+    UserRef,
+    entry_properties,
+)
 from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Secret, Upn
 
@@ -88,20 +94,20 @@ class NewUser:
         )
         return org, dn
 
-    def _mailbox(self, ctx: Ctx, dn: DN, extra: Mapping[str, object]) -> list[etree._Element]:
-        """CreateMailbox's <properties>, <mail> and <proxyAddresses> when a plan was asked for."""
+    def _mailbox(self, ctx: Ctx, dn: DN, extra: Mapping[str, object]) -> MailboxStamp | None:
+        """What CreateMailbox stamped, when a plan was asked for (None too when nothing reads it)."""
         arguments = {"mailStore": self.mail_store, **extra}
         if self.plan_name is None:
             given = [n for n, v in arguments.items() if v is not None]
             if given:
                 raise InvalidArgument(f"'{given[0]}' needs 'planName'", argument=given[0])
-            return []
+            return None
         mailbox = args(planName=self.plan_name, path=dn, customerTypeName=self.CUSTOMER_TYPE, **arguments)
         # as the service: the caller's UserCreator role on the container covers the new user
-        result = ctx.call_xml(
-            NAMESPACE, "CreateMailbox", mailbox, as_service=True, outputs_read=ctx.outputs_read
-        )
-        return [e for e in result if e.tag in ("properties", "mail", "proxyAddresses")]
+        if not ctx.outputs_read:  # then CreateMailbox answers nothing either
+            ctx.call(NAMESPACE, "CreateMailbox", mailbox, as_service=True, outputs_read=False)
+            return None
+        return ctx.call(NAMESPACE, "CreateMailbox", mailbox, returns=StampedMailbox, as_service=True).stamp
 
     def _attributes(self, upn: str) -> dict[str, list[str]]:
         attrs = property_attributes(self.properties, USER_ATTRIBUTES, "user")
@@ -153,7 +159,7 @@ class CreateBusinessUser(NewUser):
     ] = None
     alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> CreatedUser | None:
         sam = checked_sam(self.sam_account_name) if self.sam_account_name is not None else None
         org, dn = self._create(ctx, sam)
         groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
@@ -161,10 +167,8 @@ class CreateBusinessUser(NewUser):
             ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
         mailbox = self._mailbox(ctx, dn, {"proxyAddresses": self.proxy_addresses, "alias": self.alias})
         if not ctx.outputs_read:
-            return ()
-        user = etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)
-        member_of_elements(user, groups)
-        return [*mailbox, user]
+            return None
+        return CreatedUser(mailbox, UserRef(dn, dn.rdn_value, member_of=tuple(MemberOf(g) for g in groups)))
 
 
 @procedure(NAMESPACE, "DeleteBusinessUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
@@ -174,7 +178,7 @@ class DeleteBusinessUser:
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         _, entry = business_user(ctx.providers, self.path)
         record = ctx.providers.plans.customer(entry.guid)
         if record is not None and record.customer_type != CUSTOMER_TYPE:
@@ -187,14 +191,37 @@ class DeleteBusinessUser:
         if record is not None:  # a soft delete: the record stays
             ctx.providers.plans.set_status(entry.guid, "Deleted")
         ctx.providers.directory.delete(self.path)
-        return ()
 
 
-def user_element(entry: Entry) -> etree._Element:
-    element = etree.Element("user", path=entry.dn.ldap_path, name=entry.dn.rdn_value)
-    element.append(properties_element(entry, skip=("memberOf",)))
-    member_of_elements(element, [DN.parse(g) for g in entry.get("memberOf")])
-    return element
+@dataclass(frozen=True)
+class BusinessUser:
+    """A business user with its attributes and its groups."""
+
+    user: Annotated[UserRef, Xml("user")]
+
+    @classmethod
+    def of(cls, entry: Entry) -> BusinessUser:
+        member_of = tuple(MemberOf(DN.parse(g)) for g in entry.get("memberOf"))
+        dn = entry.dn
+        return cls(UserRef(dn, dn.rdn_value, entry_properties(entry, skip=("memberOf",)), member_of))
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One user of an organization, as GetBusinessUsers lists it."""
+
+    path: Annotated[DN, Xml("@path", "LDAP path of the user")]
+    name: Annotated[str, Xml("@name")]
+    user_principal_name: Annotated[str | None, Xml("@userPrincipalName")] = None
+    sam_account_name: Annotated[str | None, Xml("@sAMAccountName")] = None
+    display_name: Annotated[str | None, Xml("@displayName")] = None
+
+
+@dataclass(frozen=True)
+class BusinessUsers:
+    """The users of an organization."""
+
+    users: Annotated[tuple[UserSummary, ...], Xml("users", item="user")]
 
 
 @procedure(NAMESPACE, "GetBusinessUser", requires=Role.USER, scope="path", kind="read", right="DS_READ_PROP")
@@ -204,9 +231,9 @@ class GetBusinessUser:
     path: Annotated[DN, Xml("path", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> BusinessUser:
         _, entry = business_user(ctx.providers, self.path)
-        return [user_element(entry)]
+        return BusinessUser.of(entry)
 
 
 @procedure(
@@ -218,16 +245,21 @@ class GetBusinessUsers:
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> BusinessUsers:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        users = etree.Element("users")
-        for entry in ctx.providers.directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user")):
-            item = etree.SubElement(users, "user", path=entry.dn.ldap_path, name=entry.dn.rdn_value)
-            for attr in ("userPrincipalName", "sAMAccountName", "displayName"):
-                value = entry.first(attr)
-                if value is not None:
-                    item.set(attr, value)
-        return [users]
+        found = ctx.providers.directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user"))
+        return BusinessUsers(
+            tuple(
+                UserSummary(
+                    e.dn,
+                    e.dn.rdn_value,
+                    e.first("userPrincipalName"),
+                    e.first("sAMAccountName"),
+                    e.first("displayName"),
+                )
+                for e in found
+            )
+        )
 
 
 PROCEDURES = (CreateBusinessUser, DeleteBusinessUser, GetBusinessUser, GetBusinessUsers)

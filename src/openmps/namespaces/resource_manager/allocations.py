@@ -26,6 +26,7 @@ from openmps.resources.requests import (
     MailboxStore,
     MailStoreChange,
     OrganizationMailStore,
+    PlacedMailbox,
     SourceMailStore,
     checked_megabytes,
 )
@@ -275,7 +276,7 @@ class AllocateMailbox:
         MailboxStore | None, Xml("mailStore", "@algorithm, or serverName + mailStoreName")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedMailbox:
         providers = ctx.providers
         ledger = providers.resources
         org = organization_at(providers, self.organization, OrgType.CUSTOMER, wanted="business one")
@@ -301,10 +302,7 @@ class AllocateMailbox:
         ledger.place_mailbox(
             org=org.entry.guid, mailbox=mailbox, store_id=slot.store_id, kilobytes=self.kilobytes
         )
-        element = etree.Element("mailStore")
-        etree.SubElement(element, "serverName").text = slot.server
-        etree.SubElement(element, "mailStoreName").text = slot.name
-        return [element]
+        return PlacedMailbox(slot.server, slot.name)
 
 
 @procedure(NAMESPACE, "AllocateConsumerUserMailbox", requires=Role.DOMAIN_ADMIN)
@@ -322,7 +320,7 @@ class AllocateConsumerUserMailbox:
     server: Annotated[str | None, Xml("mailStoreServer", "only this server's consumer stores")] = None
     store_name: Annotated[str | None, Xml("mailStoreName", "this consumer store")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedMailbox:
         providers = ctx.providers
         ledger = providers.resources
         wanted = ("objectClass", "userPrincipalName")
@@ -364,7 +362,7 @@ class AllocateConsumerUserMailbox:
         ledger.place_mailbox(
             org=entry.guid, mailbox=entry.guid, store_id=store.store_id, kilobytes=self.kilobytes
         )
-        return [store_ref(store)]
+        return PlacedMailbox(store.server_name, store.store_name)
 
 
 @procedure(NAMESPACE, "DeallocateMailbox", requires=Role.DOMAIN_ADMIN)
