@@ -22,7 +22,8 @@ A result that is one element names it instead of wrapping it in a field::
 
 A Python caller (``Engine.call``, ``ctx.call``) gets the dataclass itself.  An XML step gets it
 rendered by :func:`render`: a child element per field (``@name`` an attribute, ``"."`` the
-element's own text, or with ``item=`` repeated children directly inside it), None left out, an
+element's own text, or with ``item=`` repeated children directly inside it; a list of models
+without ``item=`` holds several kinds, each item its own class's ``XML_ELEMENT``), None left out, an
 empty list kept as an empty element unless ``omit_empty``.  A ``Secret`` field renders masked
 (``do-not-log="1"``, no value), whoever reads the response: secrets are hidden by their type.
 """
@@ -70,7 +71,7 @@ def result_fields(cls: type) -> tuple[Field, ...]:
         kind, _, model = kind_of(get_args(hint)[0], result=True)
         if kind == "node":
             raise TypeError(f"{cls.__name__}.{f.name}: a result holds values, not XML")
-        if kind in ("list", "models") and xml.item is None:
+        if kind == "list" and xml.item is None:
             raise TypeError(f"{cls.__name__}.{f.name}: a list field needs Xml(item=...)")
         if xml.name.startswith("@") and kind in _LISTS | {"model"}:
             raise TypeError(f"{cls.__name__}.{f.name}: an attribute holds text")
@@ -149,7 +150,7 @@ def _content(element: etree._Element, f: Field, v: Any) -> None:
         _fill(element, v)
     elif kind == "models":
         for item in v:
-            _fill(etree.SubElement(element, f.xml.item or ""), item)
+            _fill(etree.SubElement(element, f.xml.item or _own_element(item)), item)
     elif kind == "list":
         for item in v:
             etree.SubElement(element, f.xml.item or "").text = _text(f, item)
@@ -162,6 +163,13 @@ def _content(element: etree._Element, f: Field, v: Any) -> None:
         element.set(MARK, "1")
     else:
         element.text = _text(f, v)
+
+
+def _own_element(item: object) -> str:
+    tag = element_of(cast(type, type(item)))
+    if tag is None:
+        raise TypeError(f"{type(item).__name__}: an item of a list without Xml(item=...) needs XML_ELEMENT")
+    return tag
 
 
 def _properties(element: etree._Element, properties: tuple[Property, ...]) -> None:

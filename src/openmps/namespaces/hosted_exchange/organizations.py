@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.organizations import build_organization, delete_organization_tree
@@ -19,7 +17,7 @@ from openmps.hosting.address_lists import create_address_lists, delete_address_l
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.organizations import organization_at
-from openmps.hosting.render import org_element
+from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     OU_ATTRIBUTES,
@@ -28,7 +26,7 @@ from openmps.namespaces.hosted_exchange.common import (
 )
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
-from openmps.namespaces.hosted_exchange.render import properties_element
+from openmps.namespaces.hosted_exchange.results import entry_properties
 from openmps.plans.interface import PRIMARY
 from openmps.resources.requests import OrganizationMailStore, OrganizationPublicStore
 from openmps.types import DN
@@ -52,6 +50,18 @@ def _new_org_dn(ctx: Ctx, container: DN, name: str) -> DN:
     return dn
 
 
+@dataclass(frozen=True)
+class OrgDetail:
+    """An organization's type, well-known objects and readable attributes."""
+
+    XML_ELEMENT: ClassVar[str] = "org"
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+    type: Annotated[str, Xml("@type", "hosting, reseller or customer")]
+    well_known: Annotated[tuple[WellKnownObject, ...], Xml("otherWellKnownObjects", item="obj")]
+    properties: Annotated[Properties, Xml("properties", "its attributes, by name")]
+
+
 @procedure(
     NAMESPACE,
     "CreateResellerOrganization",
@@ -68,7 +78,7 @@ class CreateResellerOrganization:
     description: Annotated[str | None, Xml("description", "free text")] = None
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         parent = organization_at(ctx.providers, self.container, OrgType.HOSTING)
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
@@ -78,7 +88,7 @@ class CreateResellerOrganization:
         ctx.providers.plans.record_customer(
             built.root_guid, customer_type="ResellerOrganization", org=parent.entry.guid, name=self.name
         )
-        return [org_element(built)]
+        return org_info(built)
 
 
 @procedure(
@@ -107,7 +117,7 @@ class CreateBusinessOrganization:
         bool, Xml("createAddressLists", "also create <Org> GAL, AL and OAL (ExchangeEnableOrganization)")
     ] = False
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         providers = ctx.providers
         parent = organization_at(providers, self.container, OrgType.RESELLER)
         domain = claim_domain(ctx, self.smtp_domain, org=self.container, checked=True)
@@ -126,15 +136,16 @@ class CreateBusinessOrganization:
             self._allocate(ctx, dn)
         if self.create_address_lists:
             create_address_lists(providers, organization_at(providers, dn, OrgType.CUSTOMER))
-        return [org_element(built)]
+        return org_info(built)
 
     def _allocate(self, ctx: Ctx, dn: DN) -> None:
         assert self.mail_store is not None
-        ctx.call_xml(
+        ctx.call(
             RESOURCE_MANAGER,
             "AllocateOrganization",
             args(organization=dn, mailStore=self.mail_store),
             as_service=True,
+            outputs_read=False,
         )
         if self.public_store is not None:  # the organization's top-level public folder
             size = self.public_store.megabytes
@@ -157,7 +168,7 @@ class DeleteBusinessOrganization:
         str | None, Xml("SMTPDomain", "with deleteSMTPDomain: only this domain's policy")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         org = organization_at(providers, self.path, OrgType.CUSTOMER)
         users = providers.directory.search(
@@ -191,7 +202,6 @@ class DeleteBusinessOrganization:
             providers.plans.set_status(org.entry.guid, "Deleted")
         delete_organization_tree(providers.directory, self.path)
         providers.forget(self.path)
-        return ()
 
 
 @procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
@@ -201,7 +211,7 @@ class DeleteResellerOrganization:
     path: Annotated[DN, Xml("path", "LDAP path of the reseller organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         organization_at(providers, self.path, OrgType.RESELLER)
         inside = providers.directory.search(
@@ -214,7 +224,6 @@ class DeleteResellerOrganization:
             raise NotEmpty(f"{self.path.ldap_path} still has organizations or users", dn=str(self.path))
         delete_organization_tree(providers.directory, self.path)
         providers.forget(self.path)
-        return ()
 
 
 @procedure(
@@ -226,15 +235,17 @@ class GetBusinessOrganization:
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgDetail:
         org = organization_at(ctx.providers, self.path)
-        element = etree.Element("org", path=org.dn.ldap_path, name=org.dn.rdn_value, type=org.kind.value)
-        wko = etree.SubElement(element, "otherWellKnownObjects")
-        for value in org.entry.get("otherWellKnownObjects"):
-            name, target = wellknown.decode(value)
-            etree.SubElement(wko, "obj", wkName=name, name=target.ldap_path)
-        element.append(properties_element(ctx.providers.directory.get(org.dn)))
-        return [element]
+        return OrgDetail(
+            org.dn,
+            org.dn.rdn_value,
+            org.kind.value,
+            tuple(
+                WellKnownObject(*wellknown.decode(value)) for value in org.entry.get("otherWellKnownObjects")
+            ),
+            entry_properties(ctx.providers.directory.get(org.dn)),
+        )
 
 
 PROCEDURES = (

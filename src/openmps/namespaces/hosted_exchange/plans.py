@@ -2,26 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
-from openmps.engine.declaration import Role, Xml, procedure
+from openmps.engine.declaration import Properties, Property, Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import organization_at
-from openmps.hosting.plans import plan_element
+from openmps.hosting.plans import PlanSummary
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
-from openmps.plans.interface import MAILBOX_PLAN, PARENT_NODES, PROPERTIES, SIP
+from openmps.plans.interface import MAIL, MAILBOX_PLAN, PROPERTIES, SIP
 from openmps.plans.requests import Features, NewFeatureType, feature_values
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Service plans, by name."""
+
+    plans: Annotated[tuple[PlanSummary, ...], Xml("plans", item="plan")]
+
+
+@dataclass(frozen=True)
+class AvailablePlans:
+    """The plans an organization's users may get, by name."""
+
+    plans: Annotated[tuple[PlanSummary, ...], Xml("availablePlans", item="plan")]
+
+
+@dataclass(frozen=True)
+class PlanDetail:
+    """A plan's features as what they set: the mailbox's mail settings, the attributes it stamps,
+    an IM plan's SIP options."""
+
+    mail: Annotated[tuple[tuple[str, str], ...], Xml("mail", "element per setting")]
+    properties: Annotated[Properties, Xml("properties", "the attributes stamped")]
+    sip: Annotated[tuple[tuple[str, str], ...], Xml("sip", "element per option", omit_empty=True)]
+
+
+@dataclass(frozen=True)
+class BillableEvent:
+    """One billable event of an organization."""
+
+    at: Annotated[str, Xml("@at", "ISO 8601 time")]
+    type: Annotated[str, Xml("@type", "EN, AA, PF, PA, PR …")]
+    customer: Annotated[str, Xml("@customer", "GUID of the organization or user")]
+    detail: Annotated[str, Xml("@detail")]
+
+
+@dataclass(frozen=True)
+class BillableEvents:
+    """An organization's billable events, oldest first."""
+
+    events: Annotated[tuple[BillableEvent, ...], Xml("events", item="event")]
 
 
 @procedure(NAMESPACE, "CreatePlanFeatureTypes", requires=Role.DOMAIN_ADMIN)
@@ -32,11 +71,10 @@ class CreatePlanFeatureTypes:
         tuple[NewFeatureType, ...], Xml("featureTypes", "the feature types", item="featureType")
     ]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         catalogue = ctx.providers.plans
         for item in self.feature_types:
             catalogue.add_feature_type(item.feature_type())
-        return ()
 
 
 @procedure(NAMESPACE, "CreateMailboxPlan", requires=Role.DOMAIN_ADMIN)
@@ -48,7 +86,7 @@ class CreateMailboxPlan:
     description: Annotated[str | None, Xml("planDescription", "free text")] = None
     category: Annotated[str | None, Xml("category", "HeBusiness (default) or HeConsumer")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlanSummary:
         values = feature_values(self.features)
         category = self.category or "HeBusiness"
         if category not in ("HeBusiness", "HeConsumer"):
@@ -60,7 +98,7 @@ class CreateMailboxPlan:
             description=self.description or "",
             features=values,
         )
-        return [plan_element(plan)]
+        return PlanSummary.of(plan)
 
 
 @procedure(NAMESPACE, "GetPlans", requires=Role.AUTHENTICATED, kind="read")
@@ -69,12 +107,14 @@ class GetPlans:
 
     category: Annotated[str | None, Xml("category", "only plans of this category")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        element = etree.Element("plans")
-        for plan in ctx.providers.plans.plans():
-            if self.category is None or plan.category.casefold() == self.category.casefold():
-                element.append(plan_element(plan))
-        return [element]
+    def run(self, ctx: Ctx) -> Plans:
+        return Plans(
+            tuple(
+                PlanSummary.of(plan)
+                for plan in ctx.providers.plans.plans()
+                if self.category is None or plan.category.casefold() == self.category.casefold()
+            )
+        )
 
 
 @procedure(NAMESPACE, "GetPlanDetail", requires=Role.AUTHENTICATED, kind="read")
@@ -84,16 +124,16 @@ class GetPlanDetail:
 
     plan_name: Annotated[str, Xml("planName", "the plan")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlanDetail:
         plan = ctx.providers.plans.plan(self.plan_name)
-        nodes = {node: etree.Element(node) for node in PARENT_NODES}
+        settings: dict[str, list[tuple[str, str]]] = {MAIL: [], SIP: []}
+        properties = []
         for feature, value in plan.features:
             if feature.parent_node == PROPERTIES:
-                prop = etree.SubElement(nodes[PROPERTIES], "property", name=feature.native_attribute)
-                etree.SubElement(prop, "value").text = value
+                properties.append(Property(feature.native_attribute, (value,)))
             else:
-                etree.SubElement(nodes[feature.parent_node], feature.native_attribute).text = value
-        return [node for name, node in nodes.items() if name != SIP or len(node)]
+                settings[feature.parent_node].append((feature.native_attribute, value))
+        return PlanDetail(tuple(settings[MAIL]), tuple(properties), tuple(settings[SIP]))
 
 
 class _PlansOfOrg:
@@ -108,7 +148,7 @@ class _PlansOfOrg:
 class AddAvailablePlans(_PlansOfOrg):
     """Let an organization's users get these plans (idempotent)."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         catalogue = ctx.providers.plans
         before = {p.name for p in catalogue.available(org.entry.guid)}
@@ -116,20 +156,18 @@ class AddAvailablePlans(_PlansOfOrg):
         for plan in catalogue.available(org.entry.guid):
             if plan.name not in before:
                 catalogue.log_event(org.entry.guid, org.entry.guid, "PA", plan.name)
-        return ()
 
 
 @procedure(NAMESPACE, "RemoveAvailablePlans", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP")
 class RemoveAvailablePlans(_PlansOfOrg):
     """Stop offering these plans to an organization's users."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         catalogue = ctx.providers.plans
         catalogue.make_unavailable(org.entry.guid, self.plan_names)
         for name in self.plan_names:
             catalogue.log_event(org.entry.guid, org.entry.guid, "PR", catalogue.plan(name).name)
-        return ()
 
 
 @procedure(
@@ -141,12 +179,11 @@ class GetAvailablePlans:
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> AvailablePlans:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
-        element = etree.Element("availablePlans")
-        for plan in ctx.providers.plans.available(org.entry.guid):
-            element.append(plan_element(plan))
-        return [element]
+        return AvailablePlans(
+            tuple(PlanSummary.of(plan) for plan in ctx.providers.plans.available(org.entry.guid))
+        )
 
 
 @procedure(
@@ -159,15 +196,15 @@ class GetBillableEvents:
     since: Annotated[str | None, Xml("from", "ISO 8601 date or time, inclusive")] = None
     until: Annotated[str | None, Xml("to", "ISO 8601 date or time, exclusive")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> BillableEvents:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         since, until = _when(self.since, "from"), _when(self.until, "to")
-        element = etree.Element("events")
-        for e in ctx.providers.plans.events(org.entry.guid, since=since, until=until):
-            etree.SubElement(
-                element, "event", at=e.at.isoformat(), type=e.event, customer=e.customer, detail=e.detail
+        return BillableEvents(
+            tuple(
+                BillableEvent(e.at.isoformat(), e.event, e.customer, e.detail)
+                for e in ctx.providers.plans.events(org.entry.guid, since=since, until=until)
             )
-        return [element]
+        )
 
 
 def _when(text: str | None, name: str) -> datetime | None:

@@ -11,9 +11,8 @@ organization only, so no tenant can mail-enable a path into another.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -44,11 +43,54 @@ ProxyAddresses = Annotated[
     Xml("proxyAddresses", "extra SMTP addresses on the org's domains", item="value", parse=verbatim),
 ]
 Alias = Annotated[str | None, Xml("alias", "mailNickname and the primary address's local part")]
+Addresses = Annotated[
+    tuple[str, ...], Xml("proxyAddresses", "its SMTP addresses, the primary first", item="value")
+]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A contact or a distribution list of an organization."""
+
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+
+
+@dataclass(frozen=True)
+class Contact(Recipient):
+    """A mail contact: the outside address mail goes to, and its own addresses."""
+
+    XML_ELEMENT: ClassVar[str] = "contact"
+    target_address: Annotated[str, Xml("@targetAddress")]
+    proxy_addresses: Addresses
+
+
+@dataclass(frozen=True)
+class ListMember:
+    """A recipient in a distribution list."""
+
+    path: Annotated[DN, Xml("@path")]
+
+
+@dataclass(frozen=True)
+class DistributionList(Recipient):
+    """A distribution list: its addresses and (as GetRecipients answers it) its members."""
+
+    XML_ELEMENT: ClassVar[str] = "distributionList"
+    proxy_addresses: Addresses
+    members: Annotated[tuple[ListMember, ...], Xml(".", item="member")] = ()
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """An organization's contacts and distribution lists, by name."""
+
+    recipients: Annotated[tuple[Recipient, ...], Xml("recipients", "contact or distributionList elements")]
 
 
 def _recipient_attributes(
     providers: Providers, org: Org, alias: str, extra: Iterable[str] | None
-) -> tuple[dict[str, list[str]], list[str]]:
+) -> tuple[dict[str, list[str]], tuple[str, ...]]:
     """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
     primary, domains = exchange.org_domains(providers, org)
     address = exchange.smtp_address(f"{alias}@{primary}", "alias")
@@ -61,7 +103,7 @@ def _recipient_attributes(
         "showInAddressBook": shown,
         "msExchQueryBaseDN": [str(org.dn)],
     }
-    return attrs, addresses
+    return attrs, tuple(addresses)
 
 
 def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
@@ -71,12 +113,6 @@ def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, 
     if object_class == "group" and entry.first("groupType") != UNIVERSAL_DISTRIBUTION:
         raise InvalidArgument(f"{path.ldap_path} is not a group of a business organization", dn=str(path))
     return org, entry
-
-
-def _element(tag: str, entry_dn: DN, addresses: list[str]) -> etree._Element:
-    element = etree.Element(tag, path=entry_dn.ldap_path, name=entry_dn.rdn_value)
-    element.append(exchange.addresses_output(addresses))
-    return element
 
 
 @procedure(NAMESPACE, "CreateContact", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD")
@@ -92,7 +128,7 @@ class CreateContact:
     proxy_addresses: ProxyAddresses = None
     properties: Annotated[Properties, Xml("properties", "contact attributes")] = ()
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> Contact:
         providers = ctx.providers
         org = organization_at(providers, self.container, OrgType.CUSTOMER)
         target = exchange.smtp_address(self.target_address, "targetAddress")
@@ -108,9 +144,7 @@ class CreateContact:
             targetAddress=[f"SMTP:{target}"],
         )
         providers.directory.add(dn, attrs)
-        element = _element("contact", dn, addresses)
-        element.set("targetAddress", str(target))
-        return [element]
+        return Contact(dn, dn.rdn_value, str(target), addresses)
 
 
 @procedure(NAMESPACE, "DeleteContact", requires=Role.USER_CREATOR, scope="path", right="DELETE")
@@ -120,10 +154,9 @@ class DeleteContact:
     path: Annotated[DN, Xml("path", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "contact")
         ctx.providers.directory.delete(self.path)
-        return ()
 
 
 @procedure(
@@ -147,7 +180,7 @@ class CreateDistributionList:
     alias: Alias = None
     proxy_addresses: ProxyAddresses = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> DistributionList:
         providers = ctx.providers
         org = organization_at(providers, self.container, OrgType.CUSTOMER)
         name = check_name(self.name, "name")
@@ -169,7 +202,7 @@ class CreateDistributionList:
         if self.managed_by is not None:
             attrs["managedBy"] = [str(_org_user(providers, org, self.managed_by))]
         providers.directory.add_account(dn, attrs, name)
-        return [_element("distributionList", dn, addresses)]
+        return DistributionList(dn, dn.rdn_value, addresses)
 
 
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
@@ -209,12 +242,11 @@ class _ListMember:
 class AddDistributionListMember(_ListMember):
     """Add a recipient of the same organization to a distribution list."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         self._checked(ctx)
         if self.member == self.path:
             raise InvalidArgument("a distribution list cannot be a member of itself", argument="member")
         ctx.providers.directory.modify(self.path, [Change.add("member", str(self.member))])
-        return ()
 
 
 @procedure(
@@ -223,10 +255,9 @@ class AddDistributionListMember(_ListMember):
 class RemoveDistributionListMember(_ListMember):
     """Remove a recipient from a distribution list."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         self._checked(ctx)
         ctx.providers.directory.modify(self.path, [Change.delete("member", str(self.member))])
-        return ()
 
 
 @procedure(NAMESPACE, "DeleteDistributionList", requires=Role.USER_CREATOR, scope="path", right="DELETE")
@@ -236,10 +267,9 @@ class DeleteDistributionList:
     path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "group")
         ctx.providers.directory.delete(self.path)
-        return ()
 
 
 @procedure(NAMESPACE, "GetRecipients", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST")
@@ -249,7 +279,7 @@ class GetRecipients:
     path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> Recipients:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         kinds = filters.or_(
             filters.eq("objectClass", "contact"), filters.eq("groupType", UNIVERSAL_DISTRIBUTION)
@@ -257,17 +287,17 @@ class GetRecipients:
         found = ctx.providers.directory.search(
             org.dn, Scope.SUBTREE, filters.and_(filters.present("mail"), kinds)
         )
-        element = etree.Element("recipients")
-        for entry in sorted(found, key=lambda e: e.dn.rdn_value.casefold()):
-            contact = entry.has_class("contact")
-            addresses = [v.split(":", 1)[1] for v in entry.get("proxyAddresses")]
-            item = _element("contact" if contact else "distributionList", entry.dn, addresses)
-            if contact:
-                item.set("targetAddress", (entry.first("targetAddress") or "").split(":", 1)[-1])
-            for member in entry.get("member"):
-                etree.SubElement(item, "member", path=DN.parse(member).ldap_path)
-            element.append(item)
-        return [element]
+        return Recipients(tuple(_shown(e) for e in sorted(found, key=lambda e: e.dn.rdn_value.casefold())))
+
+
+def _shown(entry: Entry) -> Recipient:
+    """A contact or distribution list as GetRecipients shows it."""
+    addresses = tuple(v.split(":", 1)[1] for v in entry.get("proxyAddresses"))
+    if entry.has_class("contact"):
+        target = (entry.first("targetAddress") or "").split(":", 1)[-1]
+        return Contact(entry.dn, entry.dn.rdn_value, target, addresses)
+    members = tuple(ListMember(DN.parse(m)) for m in entry.get("member"))
+    return DistributionList(entry.dn, entry.dn.rdn_value, addresses, members)
 
 
 PROCEDURES = (
