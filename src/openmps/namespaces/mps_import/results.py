@@ -1,0 +1,27 @@
+"""What the MPS Import user procedures answer, read by the Hosted Active Directory Import ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+from openmps.engine.declaration import Xml
+from openmps.hosting.exchange import MailboxStamp
+from openmps.types import DN
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A user under management by its LDAP path and name (its CN: its UPN)."""
+
+    XML_ELEMENT: ClassVar[str] = "user"
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+
+
+@dataclass(frozen=True)
+class ImportedUser:
+    """An imported user: what its mailbox was stamped with (when a plan was applied), then the user."""
+
+    stamp: Annotated[MailboxStamp | None, Xml(".")]
+    user: Annotated[UserRef, Xml("user")]
