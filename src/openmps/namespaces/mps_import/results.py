@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 
 from openmps.engine.declaration import Xml
 from openmps.hosting.exchange import MailboxStamp
@@ -11,12 +11,22 @@ from openmps.types import DN
 
 
 @dataclass(frozen=True)
-class UserRef:
-    """A user under management by its LDAP path and name (its CN: its UPN)."""
+class ObjectRef:
+    """An object brought under management, by its LDAP path and name (its CN)."""
 
-    XML_ELEMENT: ClassVar[str] = "user"
     path: Annotated[DN, Xml("@path")]
     name: Annotated[str, Xml("@name")]
+
+    @classmethod
+    def of(cls, dn: DN) -> Self:
+        return cls(dn, dn.rdn_value)
+
+
+@dataclass(frozen=True)
+class UserRef(ObjectRef):
+    """A user under management (``<user path="…" name="…">``): its CN is its UPN."""
+
+    XML_ELEMENT: ClassVar[str] = "user"
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ class EnableUserForHosting:
             )
         if not consumer and org.names.all_users not in directory.member_of(dn):
             directory.modify(org.names.all_users, [Change.add("member", str(dn))])
-        return UserRef(dn, dn.rdn_value)
+        return UserRef.of(dn)
 
 
 @procedure(NAMESPACE, "AllocateExistingMailbox", requires=Role.DOMAIN_ADMIN)
