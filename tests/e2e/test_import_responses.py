@@ -158,3 +158,31 @@ if __name__ == "__main__":  # regenerate the golden file (only before a port, ne
         )
         GOLDEN.write_text(as_text(scenario(deployment)), encoding="utf-8")
     sys.exit(0)
+
+
+def test_the_python_door_answers_typed_results(deployment: Deployment) -> None:
+    """The same procedures called without XML answer their result objects."""
+    from openmps.hosting.exchange import MailboxStamp
+    from openmps.hosting.render import OrgInfo
+    from openmps.namespaces.mps_import.results import ImportedUser, UserRef
+
+    d = deployment
+    make_alpineskihouse(d, exchange=True)
+    admin = d.administrator()
+    sales = add(d, org_path("WH", "alpineskihouse", "Sales"), ["organizationalUnit"])
+    department = d.engine.call(
+        "MPS Import", "ImportOrganization", {"path": sales}, caller=admin, returns=OrgInfo
+    )
+    assert (department.org_type, department.well_known[0].target) == ("department", DN.from_path(ALPINE))
+    bob = user(d, "Bob", "bob@alpineskihouse.com", homeMDB=[STORE_DN], mDBOverQuotaLimit=["5000"])
+    call = {"path": bob, "isAdmin": False, "planName": "BaseMail"}
+    imported = d.engine.call("MPS Import", "ImportUser", call, caller=admin, returns=ImportedUser)
+    assert imported.user == UserRef.of(DN.from_path(f"LDAP://CN=bob@alpineskihouse.com,{ALPINE[7:]}"))
+    assert isinstance(imported.stamp, MailboxStamp) and imported.stamp.proxy_addresses == (
+        "bob@alpineskihouse.com",
+    )
+    raw = user(d, "Raw", "raw@alpineskihouse.com")
+    ref = d.engine.call(
+        "Hosted Active Directory Import", "ImportUser", {"user": raw}, caller=admin, returns=UserRef
+    )
+    assert ref.name == "raw@alpineskihouse.com"
