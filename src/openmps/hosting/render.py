@@ -57,8 +57,8 @@ class GroupInfo:
 
 @dataclass(frozen=True)
 class OrgInfo:
-    """An organization (or one of its containers) as built: its well-known objects, child
-    containers, groups and, at the top, its DACL."""
+    """An organization (or one of its containers, or a department) as built: its well-known
+    objects, child containers, groups and, at the top, its DACL."""
 
     XML_ELEMENT: ClassVar[str] = "org"
     path: Annotated[DN, Xml("@path")]
@@ -70,6 +70,9 @@ class OrgInfo:
     orgs: Annotated[tuple[OrgInfo, ...], Xml("orgs", item="org", omit_empty=True)]
     groups: Annotated[tuple[GroupInfo, ...], Xml("groups", item="group", omit_empty=True)]
     dacl: Annotated[tuple[AceInfo, ...] | None, Xml("dacl", item="ace")] = None
+    org_type: Annotated[
+        str | None, Xml("@type", "department: an OU inside a business organization (MPS Import)")
+    ] = None
 
 
 def org_info(built: BuiltOrg) -> OrgInfo:

@@ -6,10 +6,8 @@ it is, and the call is refused — so that it ends up as the Hosted procedures w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry, replacements
@@ -19,7 +17,9 @@ from openmps.errors import AlreadyExists, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import org_entry
+from openmps.hosting.render import OrgInfo
 from openmps.namespaces.mps_import.organizations import NAMESPACE as MPS_IMPORT
+from openmps.namespaces.mps_import.results import ImportedUser, ObjectRef, UserRef
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
@@ -37,8 +37,23 @@ def _not_managed(providers: Providers, dn: DN) -> Entry:
     return entry
 
 
-def _org_output(result: etree._Element) -> list[etree._Element]:
-    return [e for e in result if e.tag == "org"]
+@dataclass(frozen=True)
+class GroupRef(ObjectRef):
+    """An imported group (``<group path="…" name="…">``)."""
+
+    XML_ELEMENT: ClassVar[str] = "group"
+
+
+@dataclass(frozen=True)
+class ContactRef(ObjectRef):
+    """An imported contact (``<contact path="…" name="…">``)."""
+
+    XML_ELEMENT: ClassVar[str] = "contact"
+
+
+def _import_organization(ctx: Ctx, dn: DN, policy: str) -> OrgInfo:
+    call = args(path=dn, policyName=policy)
+    return ctx.call(MPS_IMPORT, "ImportOrganization", call, returns=OrgInfo, as_service=True)
 
 
 @procedure(NAMESPACE, "ImportResellerOrganization", requires=Role.DOMAIN_ADMIN)
@@ -48,10 +63,9 @@ class ImportResellerOrganization:
     organization: Annotated[DN, Xml("organization", "LDAP path of the OU")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         _not_managed(ctx.providers, self.organization)
-        call = args(path=self.organization, policyName="reseller")
-        return _org_output(ctx.call_xml(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+        return _import_organization(ctx, self.organization, "reseller")
 
 
 @procedure(NAMESPACE, "ImportBusinessOrganization", requires=Role.DOMAIN_ADMIN)
@@ -63,11 +77,10 @@ class ImportBusinessOrganization:
     preferred_dc: PreferredDC = None
     plan_name: Annotated[str | None, Xml("planName", "a plan its users may get")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         providers = ctx.providers
         _not_managed(providers, self.organization)
-        call = args(path=self.organization, policyName="customer")
-        result = _org_output(ctx.call_xml(MPS_IMPORT, "ImportOrganization", call, as_service=True))
+        result = _import_organization(ctx, self.organization, "customer")
         if self.plan_name is not None:
             org = providers.org_chain(self.organization)[0]
             plan = providers.plans.plan(self.plan_name)
@@ -84,12 +97,10 @@ class ImportUser:
     is_admin: Annotated[bool, Xml("isAdmin", "true: member of Admins@<Org>")] = False
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> UserRef:
         _not_managed(ctx.providers, self.user)
-        result = ctx.call_xml(
-            MPS_IMPORT, "ImportUser", args(path=self.user, isAdmin=self.is_admin), as_service=True
-        )
-        return [e for e in result if e.tag == "user"]
+        call = args(path=self.user, isAdmin=self.is_admin)
+        return ctx.call(MPS_IMPORT, "ImportUser", call, returns=ImportedUser, as_service=True).user
 
 
 @procedure(NAMESPACE, "ImportGroup", requires=Role.DOMAIN_ADMIN)
@@ -100,7 +111,7 @@ class ImportGroup:
     group: Annotated[DN, Xml("group", "LDAP path of the group")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> GroupRef:
         org, entry = org_entry(ctx.providers, self.group, "group", directly=True)
         changes = []
         if not entry.get("sAMAccountName"):
@@ -109,7 +120,7 @@ class ImportGroup:
         changes += _recipient_changes(ctx.providers, org, entry)
         if changes:
             ctx.providers.directory.modify(self.group, changes)
-        return [etree.Element("group", path=self.group.ldap_path, name=self.group.rdn_value)]
+        return GroupRef.of(self.group)
 
 
 @procedure(NAMESPACE, "ImportContact", requires=Role.DOMAIN_ADMIN)
@@ -119,12 +130,12 @@ class ImportContact:
     contact: Annotated[DN, Xml("contact", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ContactRef:
         org, entry = org_entry(ctx.providers, self.contact, "contact", directly=True)
         changes = _recipient_changes(ctx.providers, org, entry)
         if changes:
             ctx.providers.directory.modify(self.contact, changes)
-        return [etree.Element("contact", path=self.contact.ldap_path, name=self.contact.rdn_value)]
+        return ContactRef.of(self.contact)
 
 
 def _recipient_changes(providers: Providers, org: Org, entry: Entry) -> list[Change]:

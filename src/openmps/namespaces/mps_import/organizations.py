@@ -8,10 +8,7 @@ procedure is idempotent: a second run writes nothing.  Domain Admins only, as in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.layout import OrgNames, OrgType
 from openmps.delegation.organizations import build_organization, ensure_pointers
@@ -24,7 +21,7 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.domain_claims import free_domain
-from openmps.hosting.render import org_element
+from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
 from openmps.plans.interface import PRIMARY, SECONDARY
 from openmps.types import DN
 
@@ -95,7 +92,7 @@ def _department_place(parent: Org, path: DN, current: OrgType | None) -> bool:
     )
 
 
-def enable_department(providers: Providers, org: Org, dn: DN) -> etree._Element:
+def enable_department(providers: Providers, org: Org, dn: DN) -> OrgInfo:
     """An OU inside a business organization as a department (policy ``default``): it points at
     its organization and has no security of its own, so the organization's DACL reaches it."""
     directory = providers.directory
@@ -103,10 +100,8 @@ def enable_department(providers: Providers, org: Org, dn: DN) -> etree._Element:
     sddl = directory.get(dn).first(SECURITY_DESCRIPTOR)
     if sddl is not None and acl.parse_sddl(sddl) != acl.Dacl():
         directory.modify(dn, [Change.delete(SECURITY_DESCRIPTOR)])
-    element = etree.Element("org", path=dn.ldap_path, name=dn.rdn_value, type="department")
-    wko = etree.SubElement(element, "otherWellKnownObjects")
-    etree.SubElement(wko, "obj", wkName="ThisOrganizationRoot", name=org.dn.ldap_path)
-    return element
+    pointer = WellKnownObject("ThisOrganizationRoot", org.dn)
+    return OrgInfo(dn, dn.rdn_value, None, (pointer,), (), (), org_type="department")
 
 
 def _check_suffixes(providers: Providers, path: DN) -> None:
@@ -126,13 +121,13 @@ class EnableOrganizationForHosting:
     preferred_dc: PreferredDC = None
     policy: Policy = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         parent, kind = _place(ctx.providers, self.path, self.policy)
         if kind is None:
-            return [enable_department(ctx.providers, parent, self.path)]
+            return enable_department(ctx.providers, parent, self.path)
         _check_suffixes(ctx.providers, self.path)
         built = build_organization(ctx.providers, parent=parent, dn=self.path, kind=kind, repair=True)
-        return [org_element(built)]
+        return org_info(built)
 
 
 def _org_or_user(providers: Providers, path: DN) -> tuple[str, str | None, str, OrgType | None]:
@@ -157,7 +152,7 @@ class EnableCustomerForPlans:
         str | None, Xml("customerTypeName", "default: by the object; ConsumerUser must be said")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         guid, owner, name, kind = _org_or_user(providers, self.path)
         inferred = CUSTOMER_TYPES[kind] if kind is not None else "BusinessUser"
@@ -176,7 +171,6 @@ class EnableCustomerForPlans:
                 f"{self.path.ldap_path} is already a {record.customer_type} in the plans database",
                 dn=str(self.path),
             )
-        return ()
 
 
 @procedure(NAMESPACE, "ImportOrganization", requires=Role.DOMAIN_ADMIN)
@@ -189,21 +183,22 @@ class ImportOrganization:
     preferred_dc: PreferredDC = None
     policy: Policy = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrgInfo:
         providers = ctx.providers
-        enabled = ctx.call_xml(
+        enabled = ctx.call(
             NAMESPACE,
             "EnableOrganizationForHosting",
             args(path=self.path, policyName=self.policy),
+            returns=OrgInfo,
             as_service=True,
         )
         org = providers.org_chain(self.path)[0]
         if org.dn != self.path:  # a department: no customer record, no domains of its own
-            return [e for e in enabled if e.tag == "org"]
-        ctx.call_xml(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
+            return enabled
+        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
             _import_domains(providers, org)
-        return [e for e in enabled if e.tag == "org"]
+        return enabled
 
 
 def _import_domains(providers: Providers, org: Org) -> None:

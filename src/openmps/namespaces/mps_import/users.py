@@ -10,10 +10,7 @@ failed migration can be run again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.session import Org, Providers
 from openmps.directory import acl
@@ -27,7 +24,9 @@ from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import org_entry
 from openmps.namespaces.mps_import.organizations import NAMESPACE
+from openmps.namespaces.mps_import.results import ImportedUser, UserRef
 from openmps.resources.interface import BUSINESS, CONSUMER, Store
+from openmps.resources.requests import PlacedMailbox
 from openmps.types import DN, Upn, parse_int
 
 Ctx = ProcedureContext[Providers]
@@ -50,7 +49,7 @@ class EnableUserForHosting:
     upn: Annotated[Upn | None, Xml("userPrincipalName", "default: the user's own")] = None
     customer_type: CustomerType = "BusinessUser"
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> UserRef:
         providers = ctx.providers
         directory = providers.directory
         consumer = mailboxes.is_consumer(self.customer_type)
@@ -92,7 +91,7 @@ class EnableUserForHosting:
             )
         if not consumer and org.names.all_users not in directory.member_of(dn):
             directory.modify(org.names.all_users, [Change.add("member", str(dn))])
-        return [etree.Element("user", path=dn.ldap_path, name=dn.rdn_value)]
+        return UserRef.of(dn)
 
 
 @procedure(NAMESPACE, "AllocateExistingMailbox", requires=Role.DOMAIN_ADMIN)
@@ -109,7 +108,7 @@ class AllocateExistingMailbox:
         int | None, Xml("kilobytes", "the size, when the mailbox has no quota (mDBOverQuotaLimit)")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedMailbox:
         providers = ctx.providers
         ledger = providers.resources
         consumer = mailboxes.is_consumer(self.customer_type)
@@ -120,7 +119,7 @@ class AllocateExistingMailbox:
         store = ledger.store(CONSUMER if consumer else BUSINESS, DN.parse(home).rdn_value)
         registered = ledger.mailbox(entry.guid)
         if registered is not None and registered.store.store_id == store.store_id:
-            return [_mail_store(store, registered.size_kb)]  # registered already, where it lives
+            return _placed(store, registered.size_kb)  # registered already, where it lives
         quota = entry.first("mDBOverQuotaLimit") or entry.first("mDBStorageQuota")
         if registered is not None:  # Exchange moved the mailbox: its registration follows
             size = ledger.release_mailbox(entry.guid).size_kb
@@ -147,15 +146,11 @@ class AllocateExistingMailbox:
             changes.append(Change.replace("msExchMailboxGuid", str(uuid.uuid4())))
         if changes:
             providers.directory.modify(self.path, changes)
-        return [_mail_store(store, size)]
+        return _placed(store, size)
 
 
-def _mail_store(store: Store, kilobytes: int) -> etree._Element:
-    element = etree.Element("mailStore")
-    etree.SubElement(element, "serverName").text = store.server_name
-    etree.SubElement(element, "mailStoreName").text = store.store_name
-    etree.SubElement(element, "kilobytes").text = str(kilobytes)
-    return element
+def _placed(store: Store, kilobytes: int) -> PlacedMailbox:
+    return PlacedMailbox(store.server_name, store.store_name, kilobytes)
 
 
 @procedure(NAMESPACE, "ApplyMailboxPlan", requires=Role.DOMAIN_ADMIN)
@@ -172,7 +167,7 @@ class ApplyMailboxPlan:
     ] = None
     alias: Annotated[str | None, Xml("alias", "mailNickname; default: the UPN prefix")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> exchange.MailboxStamp:
         providers = ctx.providers
         ledger = providers.resources
         org, entry = _user(providers, self.path)
@@ -211,11 +206,9 @@ class ApplyMailboxPlan:
             providers.directory.modify(self.path, changes)
         if before.casefold() != settings.plan.name.casefold():
             mailboxes.change_plan(providers, org, entry, before, settings.plan.name)
-        return [
-            exchange.properties_output(attrs),
-            settings.mail_element(),
-            exchange.addresses_output(addresses),
-        ]
+        return exchange.MailboxStamp(
+            exchange.stamped_properties(attrs), settings.mail_settings(), tuple(addresses)
+        )
 
 
 @procedure(NAMESPACE, "ImportUser", requires=Role.DOMAIN_ADMIN)
@@ -229,36 +222,33 @@ class ImportUser:
     plan_name: Annotated[str | None, Xml("planName", "the plan for its mailbox")] = None
     upn: Annotated[Upn | None, Xml("userPrincipalName", "default: the user's own")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ImportedUser:
         providers = ctx.providers
-        enabled = ctx.call_xml(
+        enabled = ctx.call(
             NAMESPACE,
             "EnableUserForHosting",
             args(path=self.path, userPrincipalName=self.upn),
+            returns=UserRef,
             as_service=True,
-        ).find("user")
-        assert enabled is not None
-        dn = DN.from_path(enabled.get("path", ""))
-        ctx.call_xml(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
+        )
+        dn = enabled.path
+        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         org, entry = _user(providers, dn)
         if self.is_admin and org.names.admins not in providers.directory.member_of(dn):
             providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
-        outputs = [enabled]
+        stamp = None
         if entry.get("homeMDB"):
-            ctx.call_xml(NAMESPACE, "AllocateExistingMailbox", args(path=dn), as_service=True)
+            ctx.call(NAMESPACE, "AllocateExistingMailbox", args(path=dn), as_service=True)
             if self.plan_name is not None:
-                applied = ctx.call_xml(
-                    NAMESPACE, "ApplyMailboxPlan", args(path=dn, planName=self.plan_name), as_service=True
+                call = args(path=dn, planName=self.plan_name)
+                stamp = ctx.call(
+                    NAMESPACE, "ApplyMailboxPlan", call, returns=exchange.MailboxStamp, as_service=True
                 )
-                outputs = [
-                    *(e for e in applied if e.tag in ("properties", "mail", "proxyAddresses")),
-                    enabled,
-                ]
         elif self.plan_name is not None:
             raise InvalidArgument(
                 f"{dn.ldap_path} has no mailbox (homeMDB) to apply '{self.plan_name}' to", dn=str(dn)
             )
-        return outputs
+        return ImportedUser(stamp, enabled)
 
 
 PROCEDURES = (EnableUserForHosting, AllocateExistingMailbox, ApplyMailboxPlan, ImportUser)
