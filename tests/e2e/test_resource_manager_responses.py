@@ -3,12 +3,19 @@ answers, with the request's <after> merge, as it answered before its results wer
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from lxml import etree
 
+from openmps.namespaces.resource_manager.allocations import OrganizationStorage, StoreShare
+from openmps.namespaces.resource_manager.stores import NAMESPACE as RESOURCE_MANAGER
+from openmps.namespaces.resource_manager.stores import ExchangeResources, ResizedStore
+from openmps.resources.requests import PlacedMailbox
 from support import RawXml, World, he, mail_stores, ok, org_path, request_xml, rm
 
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+T = TypeVar("T")
 ZED = "LDAP://CN=zed@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 
 
@@ -280,3 +287,35 @@ EXPECTED = [
 
 def test_every_answer_is_what_it_was(world: World) -> None:
     assert scenario(world) == EXPECTED
+
+
+def test_the_python_door_answers_the_same_values_typed(world: World) -> None:
+    engine, admin = world.deployment.engine, world.callers["domain_admin"]
+    assert admin is not None
+
+    def call(procedure: str, returns: type[T], **arguments: object) -> T:
+        return engine.call(RESOURCE_MANAGER, procedure, arguments, caller=admin, returns=returns)
+
+    stores = mail_stores(("EXBE01", "MS1", 1000, True), ("EXBE02", "DEDICATED", 300, False))
+    ok(world.submit(rm("AddExchangeResources", mailStores=stores)))
+    resources = call("GetExchangeResources", ExchangeResources)
+    assert [(s.name, s.space.free_megabytes, s.space.shared) for s in resources.mail_stores] == [
+        ("DEDICATED", 300, False),
+        ("MS1", 1000, True),
+    ]
+    assert resources.front_ends == ()
+    allocated = call(
+        "AllocateOrganization", OrganizationStorage, organization=ALPINE, mailStore={"megabytes": 10}
+    )
+    assert allocated.stores == (StoreShare("EXBE01", "MS1", 10),)
+    placed = call("AllocateMailbox", PlacedMailbox, organization=ALPINE, mailbox=WORKER, kilobytes=2048)
+    assert placed == PlacedMailbox("EXBE01", "MS1")
+    assert call("QueryMailboxAllocation", PlacedMailbox, mailbox=WORKER) == PlacedMailbox(
+        "EXBE01", "MS1", 2048
+    )
+    resized = call("ModifyResources", ResizedStore, mailStoreName="MS1", megabytes=1200)
+    assert resized.mail_store is not None and resized.mail_store.space.allocated_megabytes == 10
+    removed = engine.call(
+        RESOURCE_MANAGER, "RemoveExchangeResources", {"mailStoreName": "DEDICATED"}, caller=admin
+    )
+    assert removed is None  # it answers nothing
