@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -14,7 +12,15 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, MissingArgument, NotFound, QuotaExceeded
 from openmps.hosting.organizations import organization_at
 from openmps.namespaces.resource_manager.stores import NAMESPACE
-from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, ResourceLedger, Store
+from openmps.resources.interface import (
+    BUSINESS,
+    CONSUMER,
+    KB_PER_MB,
+    PUBLIC,
+    MailboxPlace,
+    ResourceLedger,
+    Store,
+)
 from openmps.resources.placement import (
     MailboxAlgorithm,
     OrgAlgorithm,
@@ -27,6 +33,7 @@ from openmps.resources.requests import (
     MailStoreChange,
     OrganizationMailStore,
     PlacedMailbox,
+    PlacedPublicFolder,
     SourceMailStore,
     checked_megabytes,
 )
@@ -47,11 +54,40 @@ def mailbox_of(providers: Providers, org: Org, dn: DN) -> str:
     return entry.guid
 
 
-def store_ref(store: Store, tag: str = "mailStore") -> etree._Element:
-    element = etree.Element(tag)
-    etree.SubElement(element, "serverName").text = store.server_name
-    etree.SubElement(element, "mailStoreName").text = store.store_name
-    return element
+@dataclass(frozen=True)
+class StoreShare:
+    """An organization's space on one mail store."""
+
+    server: Annotated[str, Xml("serverName", "the store's server")]
+    name: Annotated[str, Xml("mailStoreName", "the store")]
+    megabytes: Annotated[int, Xml("megabytes", "the organization's space on it")]
+    used_kilobytes: Annotated[
+        int | None, Xml("usedKilobytes", "what its mailboxes use (ReallocateOrganizationMailNoMove)")
+    ] = None
+
+    @classmethod
+    def on(cls, store: Store, kilobytes: int, used_kilobytes: int | None = None) -> StoreShare:
+        return cls(store.server_name, store.store_name, kilobytes // KB_PER_MB, used_kilobytes)
+
+
+@dataclass(frozen=True)
+class OrganizationStorage:
+    """An organization's mail storage, store by store."""
+
+    stores: Annotated[tuple[StoreShare, ...], Xml("sourceMailStores", item="sourceMailStore")]
+
+
+@dataclass(frozen=True)
+class ReleasedStorage:
+    """The mail storage an organization gave back (DeallocateOrganization)."""
+
+    XML_ELEMENT: ClassVar[str] = "released"
+    megabytes: Annotated[int, Xml("megabytes", "all of it, in whole megabytes")]
+
+
+def placed_mailbox(place: MailboxPlace) -> PlacedMailbox:
+    """Where a mailbox is, with its size."""
+    return PlacedMailbox(place.store.server_name, place.store.store_name, place.size_kb)
 
 
 @procedure(NAMESPACE, "AllocateOrganization", requires=Role.DOMAIN_ADMIN)
@@ -63,7 +99,7 @@ class AllocateOrganization:
         OrganizationMailStore, Xml("mailStore", "megabytes by an algorithm, or sourceMailStores")
     ]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrganizationStorage:
         providers = ctx.providers
         org = organization_at(providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = providers.resources
@@ -88,12 +124,7 @@ class AllocateOrganization:
             )
         ledger.allocate(org.entry.guid, pieces)
         stores = ledger.stores_by_id([store_id for store_id, _ in pieces])
-        result = etree.Element("sourceMailStores")
-        for store_id, kilobytes in pieces:
-            piece = store_ref(stores[store_id], "sourceMailStore")
-            etree.SubElement(piece, "megabytes").text = str(kilobytes // KB_PER_MB)
-            result.append(piece)
-        return [result]
+        return OrganizationStorage(tuple(StoreShare.on(stores[i], kilobytes) for i, kilobytes in pieces))
 
 
 def place_organization(
@@ -123,17 +154,13 @@ def source_stores(providers: Providers, sources: tuple[SourceMailStore, ...]) ->
     return found
 
 
-def allocation_element(providers: Providers, org: str) -> etree._Element:
-    """An organization's mail storage, store by store, as ``<sourceMailStores>``."""
+def organization_storage(providers: Providers, org: str) -> OrganizationStorage:
+    """An organization's mail storage, store by store, with what its mailboxes use of each."""
     slots = providers.resources.slots(org, BUSINESS)
     stores = providers.resources.stores_by_id([s.store_id for s in slots])
-    result = etree.Element("sourceMailStores")
-    for slot in slots:
-        piece = store_ref(stores[slot.store_id], "sourceMailStore")
-        etree.SubElement(piece, "megabytes").text = str(slot.allocated_kb // KB_PER_MB)
-        etree.SubElement(piece, "usedKilobytes").text = str(slot.used_kb)
-        result.append(piece)
-    return result
+    return OrganizationStorage(
+        tuple(StoreShare.on(stores[s.store_id], s.allocated_kb, s.used_kb) for s in slots)
+    )
 
 
 @procedure(NAMESPACE, "ReallocateOrganizationMailNoMove", requires=Role.DOMAIN_ADMIN)
@@ -151,7 +178,7 @@ class ReallocateOrganizationMailNoMove:
         MailStoreChange, Xml("mailStore", "megabytes (signed change); or sourceMailStores/sourceMailStore@op")
     ]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> OrganizationStorage:
         providers = ctx.providers
         org = organization_at(
             providers, self.organization, OrgType.CUSTOMER, wanted="business one"
@@ -166,7 +193,7 @@ class ReallocateOrganizationMailNoMove:
             grow = [(store_id, kb) for op, store_id, kb in changes if op == "allocate"]
             if grow:
                 ledger.allocate(org, grow)
-            return [allocation_element(providers, org)]
+            return organization_storage(providers, org)
         change = request.megabytes
         if change is None:
             raise InvalidArgument(
@@ -182,7 +209,7 @@ class ReallocateOrganizationMailNoMove:
                     argument="sourceMailStores",
                 )
             ledger.shrink(org, slots[0].store_id, delta)
-            return [allocation_element(providers, org)]
+            return organization_storage(providers, org)
         mine = ledger.stores_by_id([s.store_id for s in slots]).values()
         roomy = [s for s in mine if s.free_kb >= delta]
         if roomy:  # fewest stores per organization: grow where it already is
@@ -196,7 +223,7 @@ class ReallocateOrganizationMailNoMove:
                 algorithm=parse_algorithm(OrgAlgorithm, request.algorithm, OrgAlgorithm.MIN_STORE_COUNT),
             )
         ledger.allocate(org, pieces)
-        return [allocation_element(providers, org)]
+        return organization_storage(providers, org)
 
 
 @procedure(NAMESPACE, "AllocatePublicFolder", requires=Role.DOMAIN_ADMIN)
@@ -210,7 +237,7 @@ class AllocatePublicFolder:
         str | None, Xml("serverName", "the public store's server (sourcePublicStoreServer)")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedPublicFolder:
         org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = ctx.providers.resources
         kilobytes = checked_megabytes(self.size) * KB_PER_MB
@@ -228,11 +255,7 @@ class AllocatePublicFolder:
             )
         store = max(roomy, key=lambda s: (s.free_kb, -s.store_id))
         ledger.allocate(org.entry.guid, [(store.store_id, kilobytes)])
-        result = etree.Element("publicStore")
-        etree.SubElement(result, "serverName").text = store.server_name
-        etree.SubElement(result, "publicStoreName").text = store.store_name
-        etree.SubElement(result, "megabytes").text = str(self.size)
-        return [result]
+        return PlacedPublicFolder(store.server_name, store.store_name, self.size)
 
 
 @procedure(NAMESPACE, "DeallocatePublicFolder", requires=Role.DOMAIN_ADMIN)
@@ -243,12 +266,11 @@ class DeallocatePublicFolder:
     store_name: Annotated[str, Xml("publicStoreName", "the public store")]
     size: Annotated[int, Xml("megabytes", "how much to return")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         ledger = ctx.providers.resources
         store = ledger.store(PUBLIC, self.store_name)
         ledger.shrink(org.entry.guid, store.store_id, checked_megabytes(self.size) * KB_PER_MB)
-        return ()
 
 
 @procedure(NAMESPACE, "DeallocateOrganization", requires=Role.DOMAIN_ADMIN)
@@ -257,12 +279,10 @@ class DeallocateOrganization:
 
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ReleasedStorage:
         org = organization_at(ctx.providers, self.organization, OrgType.CUSTOMER, wanted="business one")
         released = ctx.providers.resources.deallocate_organization(org.entry.guid)
-        element = etree.Element("released")
-        etree.SubElement(element, "megabytes").text = str(released // KB_PER_MB)
-        return [element]
+        return ReleasedStorage(released // KB_PER_MB)
 
 
 @procedure(NAMESPACE, "AllocateMailbox", requires=Role.DOMAIN_ADMIN)
@@ -371,14 +391,12 @@ class DeallocateMailbox:
 
     mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedMailbox:
         guid = ctx.providers.directory.get(self.mailbox).guid
         place = ctx.providers.resources.release_mailbox(guid)
         if place.org == guid:  # a consumer's own pool goes with its mailbox
             ctx.providers.resources.deallocate_organization(guid)
-        element = store_ref(place.store)
-        etree.SubElement(element, "kilobytes").text = str(place.size_kb)
-        return [element]
+        return placed_mailbox(place)
 
 
 @procedure(NAMESPACE, "QueryMailboxAllocation", requires=Role.DOMAIN_ADMIN, kind="read")
@@ -387,14 +405,12 @@ class QueryMailboxAllocation:
 
     mailbox: Annotated[DN, Xml("mailbox", "LDAP path of the user")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlacedMailbox:
         guid = ctx.providers.directory.get(self.mailbox).guid
         place = ctx.providers.resources.mailbox(guid)
         if place is None:
             raise NotFound(f"{self.mailbox.ldap_path} has no mailbox allocation", dn=str(self.mailbox))
-        element = store_ref(place.store)
-        etree.SubElement(element, "kilobytes").text = str(place.size_kb)
-        return [element]
+        return placed_mailbox(place)
 
 
 PROCEDURES = (

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
-
-from lxml import etree
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
+from openmps.engine.results import flag
 from openmps.errors import InvalidArgument
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
 from openmps.resources.requests import (
@@ -24,20 +24,97 @@ Ctx = ProcedureContext[Providers]
 KINDS = {"mailStore": BUSINESS, "consumerMailStore": CONSUMER, "publicStore": PUBLIC}
 
 
-def store_element(store: Store) -> etree._Element:
-    tag = {BUSINESS: "mailStore", CONSUMER: "consumerMailStore", PUBLIC: "publicStore"}[store.kind]
-    element = etree.Element(tag)
-    for name, value in (
-        ("serverName", store.server_name),
-        ("publicStoreName" if store.kind == PUBLIC else "mailStoreName", store.store_name),
-        ("megabytes", str(store.capacity_kb // KB_PER_MB)),
-        ("allocatedMegabytes", str(store.allocated_kb // KB_PER_MB)),
-        ("freeMegabytes", str(store.free_kb // KB_PER_MB)),
-        ("shared", "1" if store.shared else "0"),
-        ("organizations", str(store.organizations)),
-    ):
-        etree.SubElement(element, name).text = value
-    return element
+@dataclass(frozen=True)
+class StoreSpace:
+    """A registered store's size, what is allocated on it and free, and who may hold it."""
+
+    megabytes: Annotated[int, Xml("megabytes", "its size")]
+    allocated_megabytes: Annotated[int, Xml("allocatedMegabytes", "given to organizations")]
+    free_megabytes: Annotated[int, Xml("freeMegabytes", "not given yet")]
+    shared: Annotated[bool, Xml("shared", "1: organizations may share it", show=flag)]
+    organizations: Annotated[int, Xml("organizations", "how many hold space on it")]
+
+    @classmethod
+    def of(cls, store: Store) -> StoreSpace:
+        return cls(
+            store.capacity_kb // KB_PER_MB,
+            store.allocated_kb // KB_PER_MB,
+            store.free_kb // KB_PER_MB,
+            store.shared,
+            store.organizations,
+        )
+
+
+@dataclass(frozen=True)
+class MailStore:
+    """A registered mail store (business or consumer) and its space."""
+
+    server: Annotated[str, Xml("serverName", "its server")]
+    name: Annotated[str, Xml("mailStoreName", "its name")]
+    space: Annotated[StoreSpace, Xml(".")]
+
+
+@dataclass(frozen=True)
+class PublicStore:
+    """A registered public store and its space."""
+
+    server: Annotated[str, Xml("serverName", "its server")]
+    name: Annotated[str, Xml("publicStoreName", "its name")]
+    space: Annotated[StoreSpace, Xml(".")]
+
+
+def _mail_store(store: Store) -> MailStore:
+    return MailStore(store.server_name, store.store_name, StoreSpace.of(store))
+
+
+def _public_store(store: Store) -> PublicStore:
+    return PublicStore(store.server_name, store.store_name, StoreSpace.of(store))
+
+
+@dataclass(frozen=True)
+class ExchangeResources:
+    """Registered stores by kind, each with its space; the front-end servers (GetExchangeResources)."""
+
+    XML_ELEMENT: ClassVar[str] = "resources"
+    mail_stores: Annotated[tuple[MailStore, ...], Xml(".", "business mail stores", item="mailStore")]
+    consumer_stores: Annotated[
+        tuple[MailStore, ...], Xml(".", "consumer mail stores", item="consumerMailStore")
+    ]
+    public_stores: Annotated[tuple[PublicStore, ...], Xml(".", "public stores", item="publicStore")]
+    front_ends: Annotated[
+        tuple[FrontEndServer, ...] | None,
+        Xml("frontEndServers", "front-end servers (GetExchangeResources)", item="frontEndServer"),
+    ] = None
+
+    @classmethod
+    def of(cls, stores: Iterable[Store], front_ends: Iterable[str] | None = None) -> ExchangeResources:
+        """``stores`` by kind, each kind in the order given."""
+        by_kind: dict[str, list[Store]] = {BUSINESS: [], CONSUMER: [], PUBLIC: []}
+        for store in stores:
+            by_kind[store.kind].append(store)
+        return cls(
+            tuple(_mail_store(s) for s in by_kind[BUSINESS]),
+            tuple(_mail_store(s) for s in by_kind[CONSUMER]),
+            tuple(_public_store(s) for s in by_kind[PUBLIC]),
+            None if front_ends is None else tuple(FrontEndServer(server) for server in front_ends),
+        )
+
+
+@dataclass(frozen=True)
+class ResizedStore:
+    """The store ModifyResources resized, with its space: the one field of its kind."""
+
+    mail_store: Annotated[MailStore | None, Xml("mailStore", "a business mail store")] = None
+    consumer_store: Annotated[MailStore | None, Xml("consumerMailStore", "a consumer mail store")] = None
+    public_store: Annotated[PublicStore | None, Xml("publicStore", "a public store")] = None
+
+    @classmethod
+    def of(cls, store: Store) -> ResizedStore:
+        if store.kind == PUBLIC:
+            return cls(public_store=_public_store(store))
+        if store.kind == CONSUMER:
+            return cls(consumer_store=_mail_store(store))
+        return cls(mail_store=_mail_store(store))
 
 
 @procedure(NAMESPACE, "AddExchangeResources", requires=Role.DOMAIN_ADMIN)
@@ -60,7 +137,7 @@ class AddExchangeResources:
         str | None, Xml("preferredDomainController", "accepted for MPS compatibility")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ExchangeResources:
         ledger = ctx.providers.resources
         added: list[Store] = []
         for kind, stores in ((BUSINESS, self.mail_stores), (CONSUMER, self.consumer_stores)):
@@ -88,9 +165,7 @@ class AddExchangeResources:
             raise InvalidArgument(
                 "nothing to add: give mailStores, publicStores, consumerMailStores or frontEndServers"
             )
-        resources = etree.Element("resources")
-        resources.extend(store_element(s) for s in added)
-        return [resources]
+        return ExchangeResources.of(added)
 
 
 @procedure(NAMESPACE, "GetExchangeResources", requires=Role.DOMAIN_ADMIN, kind="read")
@@ -101,14 +176,9 @@ class GetExchangeResources:
         str | None, Xml("preferredDomainController", "accepted for MPS compatibility")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ExchangeResources:
         ledger = ctx.providers.resources
-        resources = etree.Element("resources")
-        resources.extend(store_element(s) for s in ledger.stores())
-        front_ends = etree.SubElement(resources, "frontEndServers")
-        for server in ledger.front_ends():
-            etree.SubElement(etree.SubElement(front_ends, "frontEndServer"), "serverName").text = server
-        return [resources]
+        return ExchangeResources.of(ledger.stores(), ledger.front_ends())
 
 
 def _kind(store_type: str | None) -> str:
@@ -129,13 +199,11 @@ class ModifyResources:
         str | None, Xml("storeType", "mailStore (default), consumerMailStore or publicStore")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> ResizedStore:
         checked_megabytes(self.size)
-        return [
-            store_element(
-                ctx.providers.resources.resize_store(_kind(self.store_type), self.store_name, self.size)
-            )
-        ]
+        return ResizedStore.of(
+            ctx.providers.resources.resize_store(_kind(self.store_type), self.store_name, self.size)
+        )
 
 
 @procedure(NAMESPACE, "RemoveExchangeResources", requires=Role.DOMAIN_ADMIN)
@@ -147,9 +215,8 @@ class RemoveExchangeResources:
         str | None, Xml("storeType", "mailStore (default), consumerMailStore or publicStore")
     ] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         ctx.providers.resources.remove_store(_kind(self.store_type), self.store_name)
-        return ()
 
 
 PROCEDURES = (AddExchangeResources, GetExchangeResources, ModifyResources, RemoveExchangeResources)
