@@ -206,3 +206,35 @@ def test_over_http_as_the_customer_admin(d: Deployment) -> None:
         headers={"content-type": "text/xml"},
     )
     assert response.status_code == 404
+
+
+def test_the_python_door_answers_typed_sip_users(d: Deployment) -> None:
+    from dataclasses import replace
+
+    from openmps.engine.context import args
+    from openmps.hosting.sip import SipDomain, SipUser
+    from openmps.namespaces.hosted_ocs.procedures import NAMESPACE, PlannedSipUser
+    from openmps.types import DN
+
+    ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>BasicIM</planName>"))))
+    admin = d.administrator()
+    domain = d.engine.call(
+        NAMESPACE,
+        "CreateSipDomain",
+        args(organization=ALPINE, address="alpineskihouse.com"),
+        caller=admin,
+        returns=SipDomain,
+    )
+    assert (domain.name, domain.owner) == ("alpineskihouse.com", "Tenant")
+    assert domain.path == DN.parse(f"CN=alpineskihouse.com,CN=SIPDomains,CN=_Private,{ALPINE[7:]}")
+    created = d.engine.call(
+        NAMESPACE,
+        "CreateSipUser",
+        args(user=WORKER, planName="BasicIM", primaryURI="sip:worker@alpineskihouse.com"),
+        caller=admin,
+        returns=PlannedSipUser,
+    )
+    assert created.plan.name == "BasicIM" and created.user.plan_name is None
+    assert created.user.enabled and created.user.enhanced_presence and not created.user.federation
+    read = d.engine.call(NAMESPACE, "GetSipUserProperties", args(user=WORKER), caller=admin, returns=SipUser)
+    assert read == replace(created.user, plan_name="BasicIM")

@@ -9,10 +9,9 @@ this layer's checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
@@ -22,8 +21,8 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
-from openmps.hosting.plans import plan_element
-from openmps.hosting.sip import POLICY, SipOptionArgs
+from openmps.hosting.plans import PlanSummary
+from openmps.hosting.sip import POLICY, SipDomain, SipOptionArgs, SipUser
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
 from openmps.plans.requests import Features, feature_values
 from openmps.plans.samples import seed_sip
@@ -35,6 +34,14 @@ MANAGED = "Managed Office Communications Server"
 NO_PLAN = "(none)"
 User = Annotated[DN, Xml("user", "LDAP path of the user")]
 PlanName = Annotated[str, Xml("planName", "an IM plan available to the user's organization")]
+
+
+@dataclass(frozen=True)
+class PlannedSipUser:
+    """A SIP user enabled from an IM plan, and the plan (CreateSipUser, ChangeUserPlanAssignment)."""
+
+    user: Annotated[SipUser, Xml("sipUser")]
+    plan: Annotated[PlanSummary, Xml("plan")]
 
 
 def _ims(providers: Providers, org: Org) -> list[Plan]:
@@ -93,10 +100,9 @@ class Initialize:
 
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        ctx.call_xml(MANAGED, "Initialize", args(), as_service=True)
+    def run(self, ctx: Ctx) -> None:
+        ctx.call(MANAGED, "Initialize", args(), as_service=True)
         seed_sip(ctx.providers.plans)
-        return ()
 
 
 @procedure(NAMESPACE, "CreateSipPlan", requires=Role.DOMAIN_ADMIN)
@@ -107,7 +113,7 @@ class CreateSipPlan:
     features: Features
     description: Annotated[str | None, Xml("planDescription", "free text")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlanSummary:
         plan = ctx.providers.plans.add_plan(
             name=self.plan_name,
             plan_type=SIP_PLAN,
@@ -115,7 +121,7 @@ class CreateSipPlan:
             description=self.description or "",
             features=feature_values(self.features),
         )
-        return [plan_element(plan)]
+        return PlanSummary.of(plan)
 
 
 class _OrgDomain:
@@ -130,15 +136,17 @@ class _OrgDomain:
 class CreateSipDomain(_OrgDomain):
     """Give a subscribed organization a SIP domain (Managed OCS's CreateSipDomain)."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipDomain:
         _subscribed(
             ctx.providers, organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         )
         # as the caller, not the service account: which names it may claim depends on who it is
-        result = ctx.call_xml(
-            MANAGED, "CreateSipDomain", args(organization=self.organization, address=self.address)
+        return ctx.call(
+            MANAGED,
+            "CreateSipDomain",
+            args(organization=self.organization, address=self.address),
+            returns=SipDomain,
         )
-        return [e for e in result if e.tag == "sipDomain"]
 
 
 @procedure(
@@ -147,15 +155,14 @@ class CreateSipDomain(_OrgDomain):
 class DeleteSipDomain(_OrgDomain):
     """Take a SIP domain from an organization (Managed OCS's DeleteSipDomain)."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
-        ctx.call_xml(
+        ctx.call(
             MANAGED,
             "DeleteSipDomain",
             args(organization=self.organization, address=self.address),
             as_service=True,
         )
-        return ()
 
 
 @procedure(NAMESPACE, "CreateSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
@@ -168,7 +175,7 @@ class CreateSipUser(SipOptionArgs):
     enabled: Annotated[bool, Xml("enabled", "whether the user may sign in")] = True
     pool: Annotated[str | None, Xml("poolFQDN", "home pool; default: the least loaded")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlannedSipUser:
         providers = ctx.providers
         org, guid, before = _user_org(providers, self.user)
         plan = _im_plan(providers, org, self.plan_name)
@@ -176,9 +183,9 @@ class CreateSipUser(SipOptionArgs):
         call = args(
             user=self.user, enabled=self.enabled, primaryURI=self.primary_uri, poolFQDN=self.pool, **options
         )
-        result = ctx.call_xml(MANAGED, "CreateSipUser", call, as_service=True)
+        user = ctx.call(MANAGED, "CreateSipUser", call, as_service=True, returns=SipUser)
         _assign(providers, org, guid, before, plan.name)
-        return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
+        return PlannedSipUser(user, PlanSummary.of(plan))
 
 
 @procedure(
@@ -192,7 +199,7 @@ class ChangeUserPlanAssignment:
     plan_name: PlanName
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> PlannedSipUser:
         providers = ctx.providers
         org, guid, before = _user_org(providers, self.user)
         if before == NO_PLAN:
@@ -201,14 +208,17 @@ class ChangeUserPlanAssignment:
         new = _options(plan)
         old = {name: "0" for name in _options(providers.plans.plan(before)) if name != "meetingPolicy"}
         call = args(user=self.user, **{**old, **new})
-        ctx.call_xml(MANAGED, "SetSipUserProperties", call, as_service=True)
+        # its answer is not read: the user is read below, once the old plan's policy is gone too
+        ctx.call(MANAGED, "SetSipUserProperties", call, as_service=True, outputs_read=False)
         if "meetingPolicy" not in new:  # the old plan's policy, if any, goes
             entry = providers.directory.get(self.user)
             if entry.get(POLICY):
                 providers.directory.modify(self.user, [Change.delete(POLICY)])
-        result = ctx.call_xml(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
+        user = ctx.call(
+            MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True, returns=SipUser
+        )
         _assign(providers, org, guid, before, plan.name)
-        return [*(e for e in result if e.tag == "sipUser"), plan_element(plan)]
+        return PlannedSipUser(user, PlanSummary.of(plan))
 
 
 @procedure(NAMESPACE, "EnableSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
@@ -219,17 +229,15 @@ class EnableSipUser:
     enabled: Annotated[bool, Xml("enabled", "true: may sign in; false: may not")] = True
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipUser:
         providers = ctx.providers
         org, _, plan = _user_org(providers, self.user)
         if plan == NO_PLAN:
             raise NotFound(f"{self.user.ldap_path} has no IM plan; CreateSipUser first", dn=str(self.user))
         if self.enabled:
             _im_plan(providers, org, plan)
-        result = ctx.call_xml(
-            MANAGED, "SetSipUserProperties", args(user=self.user, enabled=self.enabled), as_service=True
-        )
-        return [e for e in result if e.tag == "sipUser"]
+        call = args(user=self.user, enabled=self.enabled)
+        return ctx.call(MANAGED, "SetSipUserProperties", call, as_service=True, returns=SipUser)
 
 
 @procedure(
@@ -241,15 +249,15 @@ class GetSipUserProperties:
     user: User
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipUser:
         chain = ctx.providers.org_chain(self.user)
         entry = ctx.providers.directory.get(self.user)
-        result = ctx.call_xml(MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True)
-        user = result.find("sipUser")
-        assert user is not None and chain
+        user = ctx.call(
+            MANAGED, "GetSipUserProperties", args(user=self.user), as_service=True, returns=SipUser
+        )
+        assert chain
         _, plan = ctx.providers.plans.customer_plan(entry.guid, SIP_PLAN)
-        etree.SubElement(user, "planName").text = plan or ""
-        return [user]
+        return dataclasses.replace(user, plan_name=plan or "")
 
 
 @procedure(NAMESPACE, "DeleteSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
@@ -259,13 +267,12 @@ class DeleteSipUser:
     user: User
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         org, guid, before = _user_org(providers, self.user)
-        ctx.call_xml(MANAGED, "DeleteSipUser", args(user=self.user), as_service=True)
+        ctx.call(MANAGED, "DeleteSipUser", args(user=self.user), as_service=True)
         if before != NO_PLAN:
             _assign(providers, org, guid, before, None)
-        return ()
 
 
 PROCEDURES = (

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.session import Providers
 from openmps.directory import filters
@@ -28,6 +26,22 @@ from openmps.types import DN
 Ctx = ProcedureContext[Providers]
 PoolFqdn = Annotated[str, Xml("poolFQDN", "the pool's fully qualified domain name")]
 SERVER_ADMINS = "RTCUniversalServerAdmins"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A registered pool: its name, its state and how many users it homes."""
+
+    name: Annotated[str, Xml(".", "its fully qualified domain name")]
+    status: Annotated[str, Xml("@status", "Available or Unavailable")]
+    users: Annotated[int, Xml("@users", "how many users it homes")]
+
+
+@dataclass(frozen=True)
+class Pools:
+    """The registered pools (GetPools)."""
+
+    pools: Annotated[tuple[Pool, ...], Xml("pools", item="poolFQDN")]
 
 
 def ensure_containers(providers: Providers) -> DN:
@@ -55,7 +69,7 @@ class Initialize:
 
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         ensure_containers(providers)
         group = providers.layout.users.child("CN", SERVER_ADMINS)
@@ -69,7 +83,6 @@ class Initialize:
                     "groupType": ["-2147483640"],  # universal security group
                 },
             )
-        return ()
 
 
 @procedure(NAMESPACE, "AddSharedPool", requires=Role.DOMAIN_ADMIN)
@@ -79,7 +92,7 @@ class AddSharedPool:
     pool: PoolFqdn
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         ensure_containers(providers)
         dn = pool_dn(providers, self.pool)
@@ -92,7 +105,6 @@ class AddSharedPool:
                 "dNSHostName": [dn.rdn_value],
             }
             providers.directory.add(dn, {**attrs, POOL_STATE: [AVAILABLE]})
-        return ()
 
 
 @procedure(NAMESPACE, "RemoveSharedPool", requires=Role.DOMAIN_ADMIN)
@@ -102,12 +114,11 @@ class RemoveSharedPool:
     pool: PoolFqdn
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         dn = pool_dn(ctx.providers, self.pool)
         if not ctx.providers.directory.exists(dn):
             raise NotFound(f"no pool '{self.pool}' is registered", pool=self.pool)
         ctx.providers.directory.modify(dn, [Change.replace(POOL_STATE, UNAVAILABLE)])
-        return ()
 
 
 @procedure(NAMESPACE, "DeleteSharedPool", requires=Role.DOMAIN_ADMIN)
@@ -117,17 +128,16 @@ class DeleteSharedPool:
     pool: PoolFqdn
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         dn = pool_dn(providers, self.pool)
         if not providers.directory.exists(dn):
-            return ()
+            return
         if homed_users(providers, dn, limit=1):
             raise NotEmpty(
                 f"users are still homed on pool '{dn.rdn_value}'; move them first", pool=dn.rdn_value
             )
         providers.directory.delete(dn)
-        return ()
 
 
 @procedure(NAMESPACE, "GetPools", requires=Role.DOMAIN_ADMIN, kind="read")
@@ -136,18 +146,24 @@ class GetPools:
 
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> Pools:
         providers = ctx.providers
-        element = etree.Element("pools")
         container = pools_container(providers.layout)
-        if providers.directory.exists(container):
-            for entry in providers.directory.search(
-                container, Scope.ONELEVEL, filters.eq("objectClass", "msRTCSIP-Pool")
-            ):
-                item = etree.SubElement(element, "poolFQDN", status=entry.first(POOL_STATE) or AVAILABLE)
-                item.set("users", str(homed_users(providers, entry.dn)))
-                item.text = entry.dn.rdn_value
-        return [element]
+        if not providers.directory.exists(container):
+            return Pools(())
+        entries = providers.directory.search(
+            container, Scope.ONELEVEL, filters.eq("objectClass", "msRTCSIP-Pool")
+        )
+        return Pools(
+            tuple(
+                Pool(
+                    name=entry.dn.rdn_value,
+                    status=entry.first(POOL_STATE) or AVAILABLE,
+                    users=homed_users(providers, entry.dn),
+                )
+                for entry in entries
+            )
+        )
 
 
 PROCEDURES = (Initialize, AddSharedPool, RemoveSharedPool, DeleteSharedPool, GetPools)

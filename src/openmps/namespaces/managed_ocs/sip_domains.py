@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.domains import SIP_DOMAIN_CLASS
 from openmps.delegation.session import Providers
@@ -17,6 +15,7 @@ from openmps.errors import ConstraintViolation, NotEmpty
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.domain_claims import claim_domain, holds_domain
 from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
+from openmps.hosting.sip import SipDomain
 from openmps.namespaces.managed_ocs.common import (
     NAMESPACE,
     SIP_ADDRESS,
@@ -34,6 +33,20 @@ Organization = Annotated[DN, Xml("organization", "LDAP path of the business or r
 Address = Annotated[str, Xml("address", "the SIP domain: a fully qualified domain name, not an IP address")]
 
 
+@dataclass(frozen=True)
+class SipDomainOwner:
+    """Who owns a SIP domain an organization may use (ValidateSipDomainOwnership)."""
+
+    owner: Annotated[str, Xml("owner", "Tenant: the organization's own; Parent: its reseller's")]
+
+
+@dataclass(frozen=True)
+class SipDomains:
+    """The SIP domains an organization may use, with their owner (GetSipDomainsByOrganization)."""
+
+    domains: Annotated[tuple[SipDomain, ...], Xml("sipDomains", item="sipDomain")]
+
+
 class _OrgDomain:
     """The arguments of the procedures on one SIP domain of one organization."""
 
@@ -49,7 +62,7 @@ class CreateSipDomain(_OrgDomain):
     """Give an organization a SIP domain: one of its own SMTP domains, or, for its OrgCreators, a
     name no one holds; no other organization may hold it in any way."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipDomain:
         providers = ctx.providers
         org = organization_at(providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
@@ -73,7 +86,7 @@ class CreateSipDomain(_OrgDomain):
                 "serviceBindingInformation": [f"sip:{domain}"],
             },
         )
-        return [etree.Element("sipDomain", name=domain, owner="Tenant", path=dn.ldap_path)]
+        return SipDomain(name=domain, owner="Tenant", path=dn)
 
 
 @procedure(
@@ -82,7 +95,7 @@ class CreateSipDomain(_OrgDomain):
 class DeleteSipDomain(_OrgDomain):
     """Take a SIP domain from its organization; refused while a SIP user's address uses it."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
         org = organization_at(providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
@@ -100,7 +113,6 @@ class DeleteSipDomain(_OrgDomain):
                 f"the SIP domain '{domain}' is still used by {users[0].dn.ldap_path}", domain=domain
             )
         providers.directory.delete(dn)
-        return ()
 
 
 @procedure(
@@ -114,15 +126,13 @@ class DeleteSipDomain(_OrgDomain):
 class ValidateSipDomainOwnership(_OrgDomain):
     """Whether an organization may use a SIP domain: ``Tenant`` (its own) or ``Parent`` (its reseller's)."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipDomainOwner:
         org = organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
         domain = fqdn(self.address)
         owner = usable_domains(ctx.providers, org).get(domain)
         if owner is None:
             raise not_owned(domain, org)
-        element = etree.Element("owner")
-        element.text = owner
-        return [element]
+        return SipDomainOwner(owner)
 
 
 @procedure(
@@ -139,12 +149,10 @@ class GetSipDomainsByOrganization:
     organization: Organization
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipDomains:
         org = organization_at(ctx.providers, self.organization, *SIP_HOLDERS, refusal=SIP_HOLDER)
-        element = etree.Element("sipDomains")
-        for domain, owner in sorted(usable_domains(ctx.providers, org).items()):
-            etree.SubElement(element, "sipDomain", name=domain, owner=owner)
-        return [element]
+        usable = sorted(usable_domains(ctx.providers, org).items())
+        return SipDomains(tuple(SipDomain(name=domain, owner=owner) for domain, owner in usable))
 
 
 PROCEDURES = (CreateSipDomain, DeleteSipDomain, ValidateSipDomainOwnership, GetSipDomainsByOrganization)

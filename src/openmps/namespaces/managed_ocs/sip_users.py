@@ -8,10 +8,7 @@ the whole deployment (the directory's unique index, like proxy addresses).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Annotated
-
-from lxml import etree
 
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
@@ -32,6 +29,7 @@ from openmps.hosting.sip import (
     POLICY,
     PUBLIC_IM,
     SipOptionArgs,
+    SipUser,
 )
 from openmps.namespaces.managed_ocs.common import (
     AVAILABLE,
@@ -148,7 +146,7 @@ class CreateSipUser(_SipOptions):
     enabled: Annotated[bool, Xml("enabled", "whether the user may sign in")]
     primary_uri: Annotated[str, Xml("primaryURI", "sip:user@<a SIP domain of its organization or reseller>")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipUser | None:
         providers = ctx.providers
         org, _ = _sip_user(providers, self.user, sip=False)
         address = _address(providers, org, self.primary_uri)
@@ -162,7 +160,7 @@ class CreateSipUser(_SipOptions):
             *self._changes(None),
         ]
         providers.directory.modify(self.user, changes)  # a URI in use: ConstraintViolation
-        return [_properties(providers.directory.get(self.user))]
+        return _as_sip_user(providers.directory.get(self.user)) if ctx.outputs_read else None
 
 
 @procedure(NAMESPACE, "SetSipUserProperties", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
@@ -173,7 +171,7 @@ class SetSipUserProperties(_SipOptions):
     enabled: Annotated[bool | None, Xml("enabled", "whether the user may sign in")] = None
     primary_uri: Annotated[str | None, Xml("primaryURI", "a new sip: address")] = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipUser | None:
         providers = ctx.providers
         org, entry = _sip_user(providers, self.user)
         changes = self._changes(entry)
@@ -187,7 +185,7 @@ class SetSipUserProperties(_SipOptions):
         if home is not None:
             changes.append(Change.replace(HOME_POOL, str(home)))
         providers.directory.modify(self.user, changes)
-        return [_properties(providers.directory.get(self.user))]
+        return _as_sip_user(providers.directory.get(self.user)) if ctx.outputs_read else None
 
 
 @procedure(
@@ -199,9 +197,9 @@ class GetSipUserProperties:
     user: Annotated[DN, Xml("user", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> SipUser:
         _, entry = _sip_user(ctx.providers, self.user)
-        return [_properties(entry)]
+        return _as_sip_user(entry)
 
 
 @procedure(NAMESPACE, "DeleteSipUser", requires=Role.USER_CREATOR, scope="user", right="DS_WRITE_PROP")
@@ -211,38 +209,31 @@ class DeleteSipUser:
     user: Annotated[DN, Xml("user", "LDAP path of the user")]
     preferred_dc: PreferredDC = None
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         _, entry = _sip_user(ctx.providers, self.user)
         ctx.providers.directory.modify(self.user, [Change.delete(a) for a in SIP_ATTRIBUTES if entry.get(a)])
-        return ()
 
 
-def _properties(entry: Entry) -> etree._Element:
-    element = etree.Element("sipUser", path=entry.dn.ldap_path)
+def _as_sip_user(entry: Entry) -> SipUser:
+    """A SIP user as its entry's ``msRTCSIP-*`` attributes say (a missing one: false or empty)."""
     flags = int(entry.first(OPTIONS) or 0)
-
-    def flag(value: bool) -> str:
-        return "1" if value else "0"
 
     def attr(name: str) -> bool:
         return (entry.first(name) or "").upper() == "TRUE"
 
-    values = {
-        "primaryURI": entry.first(SIP_ADDRESS) or "",
-        "enabled": flag(attr(ENABLED)),
-        "enabledForEnhancedPresence": flag(bool(flags & ENHANCED_PRESENCE)),
-        "enabledForFederation": flag(attr(FEDERATION)),
-        "enabledForInternetAccess": flag(attr(INTERNET)),
-        "publicNetworkEnabled": flag(bool(flags & PUBLIC_IM)),
-        "allowOrganizeMeetingWithAnonymousParticipants": flag(bool(flags & ANONYMOUS_MEETINGS)),
-        "meetingPolicy": entry.first(POLICY) or "",
-        "homeServerDN": entry.first(HOME_POOL) or "",
-        "instanceID": entry.first(INSTANCE) or "",
-        "targetServerDNIfMoving": "",
-    }
-    for name, value in values.items():
-        etree.SubElement(element, name).text = value
-    return element
+    return SipUser(
+        path=entry.dn,
+        primary_uri=entry.first(SIP_ADDRESS) or "",
+        enabled=attr(ENABLED),
+        enhanced_presence=bool(flags & ENHANCED_PRESENCE),
+        federation=attr(FEDERATION),
+        internet_access=attr(INTERNET),
+        public_network=bool(flags & PUBLIC_IM),
+        anonymous_meetings=bool(flags & ANONYMOUS_MEETINGS),
+        meeting_policy=entry.first(POLICY) or "",
+        home_server=entry.first(HOME_POOL) or "",
+        instance_id=entry.first(INSTANCE) or "",
+    )
 
 
 PROCEDURES = (CreateSipUser, SetSipUserProperties, GetSipUserProperties, DeleteSipUser)
