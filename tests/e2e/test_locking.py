@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,11 +53,11 @@ GATES = Gates()
 class HoldRead:
     """Read the store, then wait for the test: a long read-only request, held open."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         ctx.providers.directory.get(COUNTER)
         GATES.reading.set()
         assert GATES.release.wait(WAIT)
-        return ()
+        return None
 
 
 @procedure("Test", "Increment", requires=Role.AUTHENTICATED)
@@ -70,7 +70,7 @@ class Increment:
     held: Annotated[bool, Xml("held")] = False
     swallow: Annotated[bool, Xml("swallow")] = False
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         directory = ctx.providers.directory
         value = int(directory.get(COUNTER).first("description") or "0")
         if self.held:
@@ -82,14 +82,14 @@ class Increment:
         except Exception:
             if not self.swallow:
                 raise
-        return ()
+        return None
 
 
 @procedure("Test", "Busy", requires=Role.AUTHENTICATED, kind="read")
 class Busy:
     """What a procedure meets when the store cannot give it a lock or a connection in time."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         raise ServiceBusy("the store is busy (a test)")
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 import pytest
@@ -51,16 +50,16 @@ class Everything:
     not_an_argument: int = 3
     annotated_but_no_xml: Annotated[int, "just a note"] = 4
 
-    def run(self, ctx: Any) -> Iterable[etree._Element]:
-        return ()
+    def run(self, ctx: Any) -> None:
+        return None
 
 
 @procedure(NS, "Small", requires=Role.AUTHENTICATED, kind="read", access="private")
 class Small:
     name: Annotated[str, Xml("name")]
 
-    def run(self, ctx: Any) -> Iterable[etree._Element]:
-        return ()
+    def run(self, ctx: Any) -> None:
+        return None
 
 
 @procedure("Other Space", "Small", requires=Role.DOMAIN_ADMIN)
@@ -215,7 +214,7 @@ def test_bind_every_kind() -> None:
 
 
 def test_nested_call_values_bind_as_their_xml_would() -> None:
-    """``bind_values`` (``ctx.call_xml(…, args(…))``): typed values as they are, text as from XML."""
+    """``bind_values`` (``ctx.call(…, args(…))``): typed values as they are, text as from XML."""
     node = etree.fromstring("<node><x/></node>")
     plans = etree.fromstring("<plans><planName>Gold</planName><planName>Silver</planName></plans>")
     common = {"plans": plans, "properties": etree.fromstring("<properties/>"), "node": node}

@@ -3,7 +3,6 @@ call's Python values, every error naming the value's whole path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -57,8 +56,8 @@ class Nested:
     features: Annotated[tuple[Feature, ...], Xml("features", item="feature")] = ()
     addresses: Annotated[tuple[str, ...] | None, Xml("addresses", item="value", parse=verbatim)] = None
 
-    def run(self, ctx: Any) -> Iterable[etree._Element]:
-        return ()
+    def run(self, ctx: Any) -> None:
+        return None
 
 
 SPEC = spec_of(Nested)

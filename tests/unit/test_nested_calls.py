@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 import pytest
-from lxml import etree
 
 from openmps.app import Deployment, registry
 from openmps.delegation.session import Providers
@@ -22,6 +21,14 @@ Ctx = ProcedureContext[Providers]
 ALPINE = org_path("WH", "alpineskihouse")
 
 
+@dataclass(frozen=True)
+class Made:
+    """The contact made."""
+
+    XML_ELEMENT: ClassVar[str] = "made"
+    path: Annotated[DN, Xml("@path")]
+
+
 @procedure("Test", "MakeContact", requires=Role.USER_CREATOR, scope="container")
 class MakeContact:
     """Check the caller, then create a contact through a privileged private step."""
@@ -31,13 +38,17 @@ class MakeContact:
     fail_after: Annotated[bool, Xml("failAfter")] = False
     direct: Annotated[bool, Xml("direct")] = False
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
-        data = ctx.call_xml(
-            "Test", "AddContact_", args(container=self.container, name=self.name), as_service=not self.direct
+    def run(self, ctx: Ctx) -> Made:
+        made = ctx.call(
+            "Test",
+            "AddContact_",
+            args(container=self.container, name=self.name),
+            returns=Made,
+            as_service=not self.direct,
         )
         if self.fail_after:
-            ctx.call_xml("Test", "Fail_", args(), as_service=True)
-        return list(data.iter("made"))
+            ctx.call("Test", "Fail_", args(), as_service=True)
+        return made
 
 
 @procedure("Test", "AddContact_", requires=Role.SERVICE, access="private")
@@ -47,17 +58,17 @@ class AddContact:
     container: Annotated[DN, Xml("container")]
     name: Annotated[str, Xml("name")]
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> Made:
         dn = self.container.child("CN", self.name)
         ctx.providers.directory.add(dn, {"objectClass": ["top", "contact"], "cn": [self.name]})
-        return [etree.Element("made", path=dn.ldap_path)]
+        return Made(dn)
 
 
 @procedure("Test", "Fail_", requires=Role.SERVICE, access="private")
 class Fail:
     """Private: always fails."""
 
-    def run(self, ctx: Ctx) -> Iterable[etree._Element]:
+    def run(self, ctx: Ctx) -> None:
         raise InvalidArgument("the inner step failed")
 
 

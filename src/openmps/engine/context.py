@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 from lxml import etree
 
 from openmps.engine.declaration import Role
-from openmps.engine.results import checked_result, outputs_of
+from openmps.engine.results import checked_result
 from openmps.types import DN
 
 if TYPE_CHECKING:
@@ -155,21 +155,6 @@ class ProcedureContext(Generic[P]):
             namespace, procedure, arguments, caller=caller, nested=True, outputs_read=outputs_read
         )
         return checked_result(namespace, procedure, result, returns)
-
-    def call_xml(
-        self,
-        namespace: str,
-        procedure: str,
-        arguments: Arguments,
-        *,
-        as_service: bool = False,
-        outputs_read: bool = True,
-    ) -> etree._Element:
-        """(Being ported to :meth:`call`.)  The callee's outputs alone as an ``<executeData>``."""
-        result = self.call(namespace, procedure, arguments, as_service=as_service, outputs_read=outputs_read)
-        element = etree.Element("executeData")
-        element.extend(outputs_of(result))
-        return element
 
 
 @dataclass(frozen=True)

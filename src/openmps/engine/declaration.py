@@ -6,7 +6,7 @@ A procedure is a class whose annotated fields are its arguments::
     class DeleteBusinessUser:
         '''Delete a business user of an organization.'''
         path: Annotated[DN, Xml("path")]
-        def run(self, ctx: ProcedureContext[Hosting]) -> Iterable[etree._Element]: ...
+        def run(self, ctx: ProcedureContext[Hosting]) -> None: ...
 
 A structured argument is a frozen dataclass whose fields are declared the same way (a child
 element, ``Xml("@name")`` an attribute, ``Xml(".")`` the element's own text; a tuple of such
@@ -735,7 +735,7 @@ def _result_type(cls: type[Procedure]) -> type | None:
         return None
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint
-    return None  # an older procedure answering elements (being ported)
+    raise TypeError(f"{cls.__name__}.run() must return a result dataclass or None, not {hint!r}")
 
 
 def summary(docstring: str | None) -> str:

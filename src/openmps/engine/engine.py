@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from openmps.engine.context import (
 from openmps.engine.declaration import Prepares, ProcedureSpec, Registry, Role
 from openmps.engine.interpreter import RunLimits, run_request
 from openmps.engine.redaction import redact
-from openmps.engine.results import check_result, checked_result, outputs_of
+from openmps.engine.results import check_result, checked_result, render
 from openmps.engine.xmlsafe import XmlLimits, parse_document
 from openmps.engine.xsltsandbox import XsltSandbox
 from openmps.errors import AccessDenied, InternalError, MpsError, ServiceBusy, UnknownProcedure
@@ -295,7 +295,7 @@ class Invocation:
         )
         if not outputs_read:
             return
-        for output in outputs_of(result):  # MPF: outputs join the step's executeData, for <after>
+        for output in render(result):  # MPF: outputs join the step's executeData, for <after>
             existing = execute_data.find(output.tag) if output.tag in MERGED_OUTPUTS else None
             if existing is not None:
                 existing.extend(list(output))
@@ -356,10 +356,7 @@ class Invocation:
             target = getattr(instance, spec.scope) if spec.scope else None
             self.session.require(caller, spec.requires, target, spec.right)
         context = ProcedureContext(self, caller, self.session.providers, outputs_read=outputs_read)
-        result = instance.run(context)
-        if spec.result is None and result is not None and not isinstance(result, list):
-            result = list(cast(Iterable[etree._Element], result))  # (being ported) run it now
-        return result
+        return instance.run(context)
 
 
 class Transaction:

@@ -123,13 +123,6 @@ def checked_result(namespace: str, procedure: str, result: object, returns: type
     return result
 
 
-def outputs_of(result: object) -> list[etree._Element]:
-    """A procedure's result as the elements of its step's ``<executeData>``."""
-    if isinstance(result, list):  # a procedure not yet answering a typed result
-        return result
-    return render(result)
-
-
 def _fill(element: etree._Element, value: object) -> None:
     for f in result_fields(cast(type, type(value))):
         v = getattr(value, f.attr)

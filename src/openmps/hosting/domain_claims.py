@@ -76,7 +76,7 @@ def _test_org_creator(ctx: Ctx, target: DN, message: str) -> None:
     """AccessDenied with ``message`` unless the caller holds OrgCreator on ``target``: the engine's
     own role check, through a private procedure (MPS's TestPermissions_)."""
     try:
-        ctx.call_xml(*TEST_ORG_CREATOR, args(path=target), outputs_read=False)
+        ctx.call(*TEST_ORG_CREATOR, args(path=target), outputs_read=False)
     except (AccessDenied, NotFound):
         raise AccessDenied(message, role=Role.ORG_CREATOR.name) from None
 

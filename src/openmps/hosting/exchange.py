@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from lxml import etree
-
 from openmps.delegation.layout import Layout
 from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
@@ -118,12 +116,6 @@ class PlanSettings:
         """The plan's ``<mail>`` settings, as the mailbox's answer shows them."""
         return tuple(self.mail.items())
 
-    def mail_element(self) -> etree._Element:
-        element = etree.Element("mail")
-        for name, value in self.mail.items():
-            etree.SubElement(element, name).text = value
-        return element
-
 
 def available_plan(providers: Providers, org: Org, name: str) -> Plan:
     """The named plan, if the organization's users may get it (EnsureServicePlanAvailable_)."""
@@ -216,24 +208,3 @@ def stamped_properties(attrs: dict[str, list[str]]) -> Properties:
         for name, values in attrs.items()
         if values and name != "proxyAddresses"
     )
-
-
-def properties_output(attrs: dict[str, list[str]]) -> etree._Element:
-    """Stamped attributes as ``<properties>``, in seed 003's shape."""
-    element = etree.Element("properties")
-    for name, values in attrs.items():
-        if not values or name == "proxyAddresses":
-            continue
-        prop = etree.SubElement(element, "property", name=name)
-        if name in APPENDED:
-            prop.set("mode", "append")
-        for value in values:
-            etree.SubElement(prop, "value").text = value
-    return element
-
-
-def addresses_output(addresses: list[str]) -> etree._Element:
-    element = etree.Element("proxyAddresses")
-    for address in addresses:
-        etree.SubElement(element, "value").text = address
-    return element

@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from lxml import etree
-
 from openmps.engine.declaration import Xml
-from openmps.engine.results import render
 from openmps.plans.interface import Plan
 
 
@@ -26,7 +23,3 @@ class PlanSummary:
     @classmethod
     def of(cls, plan: Plan) -> PlanSummary:
         return cls(plan.name, plan.plan_type, plan.category, plan.status, plan.description)
-
-
-def plan_element(plan: Plan) -> etree._Element:  # (being ported: callers answer PlanSummary)
-    return render(PlanSummary.of(plan))[0]

@@ -7,13 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from lxml import etree
-
 from openmps.delegation.organizations import BuiltContainer, BuiltGroup, BuiltOrg
 from openmps.directory import acl
 from openmps.directory.acl import Ace, Dacl
 from openmps.engine.declaration import Xml
-from openmps.engine.results import render
 from openmps.types import DN
 
 
@@ -122,7 +119,3 @@ def ace_info(ace: Ace, trustees: dict[str, DN]) -> AceInfo:
         else "TRUSTEE_IS_SID",
         mode="GRANT_ACCESS" if ace.allow else "DENY_ACCESS",
     )
-
-
-def org_element(built: BuiltOrg) -> etree._Element:  # (being ported: callers answer org_info)
-    return render(org_info(built))[0]

@@ -63,13 +63,12 @@ def create_public_folder(
     dn = container.child("CN", check_name(name, "name"))
     if directory.exists(dn):
         raise AlreadyExists(f"the public folder '{name}' of {org.dn.ldap_path} already exists", dn=str(dn))
-    placed = _placed(
-        ctx.call(
-            RESOURCE_MANAGER,
-            "AllocatePublicFolder",
-            args(organization=org.dn, megabytes=megabytes, serverName=server),
-            as_service=True,
-        )
+    placed = ctx.call(
+        RESOURCE_MANAGER,
+        "AllocatePublicFolder",
+        args(organization=org.dn, megabytes=megabytes, serverName=server),
+        returns=PlacedPublicFolder,
+        as_service=True,
     )
     directory.ensure_containers(container, below=org.dn)
     names = org.names
@@ -90,20 +89,6 @@ def create_public_folder(
     guid = org.entry.guid
     providers.plans.log_event(guid, guid, "PF", f"public folder {name} ({megabytes} MB on {placed.name})")
     return PublicFolder(name, dn, placed)
-
-
-def _placed(result: object) -> PlacedPublicFolder:
-    """AllocatePublicFolder's answer.  (Until the Resource Manager answers typed results, its
-    ``<publicStore>`` element: the lead removes this branch at merge.)"""
-    if isinstance(result, PlacedPublicFolder):
-        return result
-    assert isinstance(result, list)
-    element = result[0]
-    return PlacedPublicFolder(
-        element.findtext("serverName"),
-        element.findtext("publicStoreName"),
-        int(element.findtext("megabytes")),
-    )
 
 
 def _folder(entry: Entry) -> PublicFolder:
