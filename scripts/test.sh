@@ -4,17 +4,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
 install_project test
-# The SQL store's contract suite also runs on a PostgreSQL server it starts (scripts/postgres.sh).
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# The SQL store's contract suite also runs on a PostgreSQL server it starts (scripts/postgres.sh);
+# tests/servers start an OpenLDAP server and a Samba AD DC (scripts/openldap.sh, scripts/samba-dc.sh).
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/sbin/slapd ] && command -v ldapsearch >/dev/null || missing+=(slapd ldap-utils)
+[ -x /usr/sbin/samba ] && command -v samba-tool >/dev/null || missing+=(samba samba-ad-dc samba-ad-provision)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing PostgreSQL"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    echo "== installing ${missing[*]}"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "== no PostgreSQL server: its contract tier is skipped (apt-get install postgresql)"
+    echo "== not installed: ${missing[*]}: their tests are skipped (apt-get install ${missing[*]})"
   fi
 fi
 if [ "${CI:-}" = true ]; then
-  export OPENMPS_REQUIRE_POSTGRES=1  # in CI, a missing server fails instead of skipping
+  # in CI, a missing server fails instead of skipping
+  export OPENMPS_REQUIRE_POSTGRES=1
+  export OPENMPS_REQUIRE_LDAP=1
 fi
 echo "== ruff"
 .venv/bin/ruff check src tests bench

@@ -15,7 +15,7 @@ import pytest
 
 from openmps.app import Deployment, init_deployment
 from openmps.types import Secret
-from support import ADMIN_PASSWORD, SEEDS, World, build_world, fast_passwords
+from support import ADMIN_PASSWORD, SEEDS, DirectoryServer, World, build_world, fast_passwords
 
 
 @pytest.fixture
@@ -71,3 +71,52 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(["bash", str(POSTGRES_SCRIPT), "stop", str(folder)], check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _directory_server(script: str, arguments: list[str], what: str) -> Iterator[DirectoryServer]:
+    """Start ``script`` (``start DIR ...``), yield the server it prints, stop it at the end.  Skipped
+    where the server is not installed (and cannot be: not root), unless ``OPENMPS_REQUIRE_LDAP`` is
+    set (CI sets it): there, a missing server fails."""
+    required = bool(os.environ.get("OPENMPS_REQUIRE_LDAP"))
+    try:
+        import ldap3  # noqa: F401
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("no LDAP client (pip install ldap3)")
+    folder = Path(tempfile.mkdtemp(prefix=f"openmps-{what}-"))
+    command = ["bash", str(SCRIPTS / script)]
+    env = {**os.environ, "OPENMPS_LDAP_NOSYNC": "1"}
+    started = subprocess.run(
+        [*command, "start", str(folder), *arguments], capture_output=True, text=True, env=env
+    )
+    if started.returncode == NO_SERVER and not required:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(started.stderr.strip())
+    try:
+        assert started.returncode == 0, started.stderr
+        printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
+        yield DirectoryServer(printed["url"], printed["bind_dn"], Path(printed["password_file"]))
+    finally:
+        subprocess.run([*command, "stop", str(folder)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def openldap_server() -> Iterator[DirectoryServer]:
+    """An OpenLDAP server of this session's own (scripts/openldap.sh) for ``example.com``, with the
+    OpenMPS schema; bound as its root DN."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield from _directory_server("openldap.sh", [str(port), "example.com"], "openldap")
+
+
+@pytest.fixture(scope="session")
+def samba_dc() -> Iterator[DirectoryServer]:
+    """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``hosting.test``,
+    with OpenMPS's schema extension; its URL is ldaps://, its bind DN the Administrator's."""
+    yield from _directory_server("samba-dc.sh", ["hosting.test"], "samba")

@@ -45,6 +45,19 @@ def request_xml(namespace: str, procedure: str, /, **args: object) -> str:
 
 
 @dataclass(frozen=True)
+class DirectoryServer:
+    """A directory server of a test session's own (tests/conftest.py), as its script printed it."""
+
+    url: str
+    bind_dn: str
+    password_file: Path
+
+    @property
+    def password(self) -> str:
+        return self.password_file.read_text()
+
+
+@dataclass(frozen=True)
 class RawXml:
     xml: str
 

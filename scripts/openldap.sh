@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# A throwaway OpenLDAP server (Debian's slapd) for tests: its own instance in DIR, listening on
+# 127.0.0.1:PORT, with the OpenMPS schema (schema/openmps.schema).
+#
+#   scripts/openldap.sh start DIR PORT DOMAIN   configure and start; prints url=, bind_dn=, password_file=
+#   scripts/openldap.sh stop DIR                stop it and wait for it to exit
+#
+# The suffix comes from DOMAIN (example.com -> dc=example,dc=com); the root DN is cn=admin under it,
+# its password generated and kept in DIR/password (0600).  OPENMPS_LDAP_NOSYNC=1 adds mdb's
+# dbnosync (2.5-6x faster writes; a crash may lose the last writes: fine for a test session).
+# slapd.conf rather than cn=config: the instance lives as long as a test session and is configured
+# once, from a file we write, with the schema file included as it is; cn=config would need a
+# slapadd of the same settings turned into LDIF, for live changes nobody makes here.
+# slapo-unique keeps sAMAccountName, userPrincipalName, proxyAddresses and
+# msRTCSIP-PrimaryUserAddress unique in the whole suffix (each on its own: one URI each).
+# Exits 3, as postgres.sh does, when slapd is missing and cannot be installed (not root).
+set -euo pipefail
+usage="usage: openldap.sh start DIR PORT DOMAIN | stop DIR"
+command=${1:?$usage}
+dir=${2:?$usage}
+schema="$(cd "$(dirname "$0")/.." && pwd)/schema/openmps.schema"
+
+. "$(dirname "$0")/pidfile.sh"
+stop() { stop_pid "$dir/slapd.pid"; }
+
+case "$command" in
+  start)
+    port=${3:?$usage}
+    domain=${4:?$usage}
+    if ! command -v slapd >/dev/null && [ ! -x /usr/sbin/slapd ]; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null
+      else
+        echo "openldap.sh: no OpenLDAP server (apt-get install slapd ldap-utils)" >&2
+        exit 3
+      fi
+    fi
+    suffix=$(echo "$domain" | sed 's/^/dc=/; s/\./,dc=/g')
+    bind_dn="cn=admin,$suffix"
+    mkdir -p "$dir/db"
+    umask 077
+    printf '%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >"$dir/password"  # no newline
+    hash=$(/usr/sbin/slappasswd -T "$dir/password")
+    nosync=""
+    [ -n "${OPENMPS_LDAP_NOSYNC:-}" ] && nosync="dbnosync"
+    cat >"$dir/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include $schema
+pidfile $dir/slapd.pid
+argsfile $dir/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload unique
+moduleload argon2
+sizelimit unlimited
+
+database mdb
+maxsize 1073741824
+$nosync
+suffix "$suffix"
+rootdn "$bind_dn"
+rootpw $hash
+directory $dir/db
+index objectClass eq
+index cn eq,sub
+index sAMAccountName,userPrincipalName,proxyAddresses,mail,mailNickname eq,sub
+index msRTCSIP-PrimaryUserAddress eq
+index objectGUID,objectSid,member,managedBy,homeMDB,uPNSuffixes,openmpsImportedFrom eq
+overlay unique
+unique_uri ldap:///?sAMAccountName?sub
+unique_uri ldap:///?userPrincipalName?sub
+unique_uri ldap:///?proxyAddresses?sub
+unique_uri ldap:///?msRTCSIP-PrimaryUserAddress?sub
+CONF
+    # slapd reports a bad configuration to syslog only: check it first, where the error is seen
+    /usr/sbin/slaptest -u -Q -f "$dir/slapd.conf" >&2
+    url="ldap://127.0.0.1:$port"
+    # -d 0: stay in the foreground (so the pid is slapd's) without debug output
+    nohup /usr/sbin/slapd -d 0 -h "$url/" -f "$dir/slapd.conf" >"$dir/slapd.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/slapd.pid"
+    for _ in $(seq 200); do
+      if ldapsearch -x -H "$url" -b "" -s base namingContexts >/dev/null 2>&1; then
+        echo "url=$url"
+        echo "bind_dn=$bind_dn"
+        echo "password_file=$dir/password"
+        exit 0
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then break; fi
+      sleep 0.05
+    done
+    echo "openldap.sh: slapd did not start; its log:" >&2
+    cat "$dir/slapd.log" >&2
+    stop
+    exit 1
+    ;;
+  stop)
+    stop
+    ;;
+  *)
+    echo "openldap.sh: unknown command '$command'" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A throwaway Samba AD domain controller (Debian's samba) for tests, provisioned into DIR for DOMAIN,
+# with OpenMPS's schema extension (schema/samba-extension.ldif).
+#
+#   scripts/samba-dc.sh start DIR DOMAIN   provision, start; prints url=, bind_dn=, password_file=
+#   scripts/samba-dc.sh stop DIR           stop it, wait for it to exit, remove its network namespace
+#
+# A DC's ports are fixed (88, 389, 636...), so each DC runs in a network namespace of its own
+# (ip netns, root only), reached from here over a veth pair at 10.231.N.2: two test sessions, or a
+# system slapd on 389, do not collide.  Without namespaces it falls back to 127.0.0.1 and refuses
+# when port 389 is taken.  The URL is ldaps:// (Samba's self-signed certificate, DIR/private/tls/ca.pem):
+# a simple bind needs TLS (ldaps or StartTLS), as in AD.  The bind DN is the domain Administrator's,
+# its password generated and kept in DIR/password (0600).  Durability is off (ldb:nosync,
+# TDB_NO_FSYNC): the domain lives as long as a test session.
+# Exits 3, as postgres.sh does, when samba is missing and cannot be installed (not root).
+set -euo pipefail
+usage="usage: samba-dc.sh start DIR DOMAIN | stop DIR"
+command=${1:?$usage}
+dir=${2:?$usage}
+extension="$(cd "$(dirname "$0")/.." && pwd)/schema/samba-extension.ldif"
+
+. "$(dirname "$0")/pidfile.sh"
+stop() {
+  stop_pid "$dir/samba.pid"
+  if [ -f "$dir/netns" ]; then
+    ip netns del "$(cat "$dir/netns")" 2>/dev/null || true  # takes the veth pair with it
+    rm -f "$dir/netns"
+  fi
+}
+
+case "$command" in
+  start)
+    domain=${3:?$usage}
+    if [ "$(id -u)" != 0 ]; then
+      echo "samba-dc.sh: a domain controller needs root (its ports, its files' ACLs)" >&2
+      exit 3
+    fi
+    if ! command -v samba-tool >/dev/null || [ ! -x /usr/sbin/samba ]; then
+      if command -v apt-get >/dev/null; then
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq samba samba-ad-dc samba-ad-provision \
+          ldap-utils >/dev/null
+      else
+        echo "samba-dc.sh: no Samba (apt-get install samba samba-ad-dc samba-ad-provision)" >&2
+        exit 3
+      fi
+    fi
+    if [ -f "$dir/samba.pid" ] || [ -f "$dir/netns" ]; then
+      echo "samba-dc.sh: $dir holds a DC already (stop it first)" >&2
+      exit 1
+    fi
+    realm=$(echo "$domain" | tr '[:lower:]' '[:upper:]')
+    netbios=$(echo "${realm%%.*}" | tr -cd 'A-Z0-9' | cut -c1-15)
+    mkdir -p "$dir"
+    umask 077
+    # AD's complexity rules: upper, lower, digit and symbol
+    printf '%s' "Aa1!$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$dir/password"
+    run=()
+    ip=127.0.0.1
+    interfaces=lo
+    ns="openmps-dc-$(printf '%s' "$(realpath "$dir")" | md5sum | cut -c1-8)"
+    if ip netns add "$ns" 2>/dev/null; then
+      echo "$ns" >"$dir/netns"
+      # a /30 of its own: the first free 10.231.N.0 among the host's addresses
+      for n in $(seq 1 250); do ip -o addr | grep -q " 10\.231\.$n\." || break; done
+      host_if="omps$n-h"
+      dc_if="omps$n-d"
+      ip link add "$host_if" type veth peer name "$dc_if" netns "$ns"
+      ip addr add "10.231.$n.1/30" dev "$host_if"
+      ip link set "$host_if" up
+      ip -n "$ns" addr add "10.231.$n.2/30" dev "$dc_if"
+      ip -n "$ns" link set "$dc_if" up
+      ip -n "$ns" link set lo up
+      ip="10.231.$n.2"
+      interfaces="lo $dc_if"
+      run=(ip netns exec "$ns")
+    elif ip netns list | grep -q "^$ns "; then
+      echo "samba-dc.sh: network namespace $ns is left from an earlier DC in $dir (ip netns del $ns)" >&2
+      exit 1
+    elif (exec 3<>/dev/tcp/127.0.0.1/389) 2>/dev/null; then
+      echo "samba-dc.sh: port 389 is taken and no network namespace could be made: one DC at a time" >&2
+      exit 1
+    fi
+    samba-tool domain provision --targetdir="$dir" --realm="$realm" --domain="$netbios" \
+      --adminpass="$(cat "$dir/password")" --server-role=dc --dns-backend=NONE \
+      --host-name=dc1 --host-ip="$ip" --option="interfaces=$interfaces" \
+      --option="bind interfaces only=yes" >"$dir/provision.log" 2>&1 || {
+      cat "$dir/provision.log" >&2
+      stop
+      exit 1
+    }
+    # provision writes no other --option to smb.conf: add them to [global]
+    # and the run-time paths provision leaves in /run/samba, which two DCs would share
+    mkdir -p "$dir/run"
+    sed -i "s#^\[global\]#[global]\n\tlog file = $dir/log.%m\n\tldb:nosync = true\n\tdsdb:schema update allowed = true\n\tpid directory = $dir/run\n\tncalrpc dir = $dir/run/ncalrpc\n\twinbindd socket directory = $dir/run/winbindd#" \
+      "$dir/etc/smb.conf"
+    TDB_NO_FSYNC=1 nohup "${run[@]}" /usr/sbin/samba -s "$dir/etc/smb.conf" --foreground --no-process-group \
+      --debug-stdout -d 1 -M single >"$dir/samba.out" 2>&1 &
+    echo $! >"$dir/samba.pid"
+    url="ldaps://$ip"
+    bind_dn="CN=Administrator,CN=Users,DC=${domain//./,DC=}"
+    export LDAPTLS_REQCERT=never
+    ready=""
+    for _ in $(seq 600); do
+      if ldapsearch -x -H "$url" -D "$bind_dn" -y "$dir/password" -b "" -s base defaultNamingContext \
+        2>/dev/null | grep -q ^defaultNamingContext; then
+        ready=1
+        break
+      fi
+      kill -0 "$(cat "$dir/samba.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ -z "$ready" ]; then
+      echo "samba-dc.sh: samba did not start; its output:" >&2
+      tail -n 30 "$dir/samba.out" >&2
+      stop
+      exit 1
+    fi
+    schema_dn="CN=Schema,CN=Configuration,DC=${domain//./,DC=}"
+    sed "s/\${SCHEMADN}/$schema_dn/g" "$extension" |
+      ldapmodify -x -H "$url" -D "$bind_dn" -y "$dir/password" >"$dir/schema.log" 2>&1 || {
+      cat "$dir/schema.log" >&2
+      stop
+      exit 1
+    }
+    echo "url=$url"
+    echo "bind_dn=$bind_dn"
+    echo "password_file=$dir/password"
+    ;;
+  stop)
+    stop
+    ;;
+  *)
+    echo "samba-dc.sh: unknown command '$command'" >&2
+    exit 2
+    ;;
+esac
