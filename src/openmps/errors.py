@@ -62,6 +62,29 @@ class RequestTooLarge(RequestRejected):
     title = "Request too large"
 
 
+class UnsupportedMediaType(RequestRejected):
+    """The body is declared as something other than XML (``Content-Type``)."""
+
+    http_status = 415
+    title = "Unsupported media type"
+
+
+class UnknownPath(MpsError):
+    """No door answers at this HTTP path."""
+
+    code = 0x80070002  # ERROR_FILE_NOT_FOUND
+    http_status = 404
+    title = "Unknown path"
+
+
+class MethodNotAllowed(MpsError):
+    """The path exists but does not answer this HTTP method; ``allowed`` lists those it does."""
+
+    code = 0x80070001  # ERROR_INVALID_FUNCTION
+    http_status = 405
+    title = "Method not allowed"
+
+
 # --- arguments ------------------------------------------------------------------------------------
 
 

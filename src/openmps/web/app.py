@@ -2,7 +2,9 @@
 
 Thin by design: authenticate (HTTP Basic against directory users), hand the body to the engine in
 a worker thread, render.  The status code tells the error class (``MpsError.http_status``); the
-body is always the MPF response document, never a traceback.
+body is always the MPF response document, never a traceback, on every path: an unknown path or
+method is answered as an ``<errorContext>`` too, and a path is never redirected (a trailing slash
+is another, unknown path).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -23,16 +26,20 @@ from openmps.engine.engine import error_response
 from openmps.errors import (
     InternalError,
     InvalidArgument,
+    MethodNotAllowed,
     MpsError,
     NotAuthenticated,
     RequestTooLarge,
     ServiceBusy,
+    UnknownPath,
+    UnsupportedMediaType,
 )
-from openmps.types import parse_int
+from openmps.types import parse_int, shown
 
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
 REALM = 'Basic realm="OpenMPS", charset="UTF-8"'
+XML_TYPES = ("text/xml", "application/xml")
 
 
 def _xml(element: etree._Element, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -46,6 +53,8 @@ def _headers(error: MpsError | None) -> dict[str, str]:
         return {"WWW-Authenticate": REALM}
     if isinstance(error, ServiceBusy):
         return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.fields["allowed"])}
     return {}
 
 
@@ -65,6 +74,20 @@ def _credentials(request: Request) -> tuple[str, str]:
     if not sep:
         raise NotAuthenticated("malformed Basic credentials")
     return user, password
+
+
+def _xml_body(request: Request) -> None:
+    """Refuse a body declared as anything but XML (``text/xml``, ``application/xml``, ``…+xml``).
+    A request without a Content-Type is read as XML: HTTP lets a client leave it out."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.partition(";")[0].strip().lower()
+    if media not in XML_TYPES and not (media.startswith("application/") and media.endswith("+xml")):
+        raise UnsupportedMediaType(
+            f"the body is declared as {shown(media)}; /provisioning takes an MPF request as text/xml"
+            " or application/xml"
+        )
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -108,6 +131,7 @@ def create_app(deployment: Deployment) -> Starlette:
                 deployment.authenticator.authenticate, user, password, client=client
             )
             dry_run = _dry_run(request)
+            _xml_body(request)
             body = await _body(request, limit)
             outcome = await run_in_threadpool(
                 deployment.engine.submit, body, caller, client=client, dry_run=dry_run
@@ -128,9 +152,24 @@ def create_app(deployment: Deployment) -> Starlette:
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(
+    async def unanswered(request: Request, exc: Exception) -> Response:
+        """Starlette's own 404 and 405, in the one error format of every door."""
+        assert isinstance(exc, HTTPException)
+        path = shown(request.url.path)
+        if exc.status_code == 405:
+            allowed = sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip())
+            answers = ", ".join(allowed)
+            return _error(
+                MethodNotAllowed(f"{path} answers {answers}, not {shown(request.method)}", allowed=allowed)
+            )
+        return _error(UnknownPath(f"nothing answers at {path}: the MPF door is POST /provisioning"))
+
+    app = Starlette(
         routes=[
             Route("/provisioning", provisioning, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
-        ]
+        ],
+        exception_handlers={404: unanswered, 405: unanswered},
     )
+    app.router.redirect_slashes = False  # /provisioning/ is not /provisioning: no 307 to follow
+    return app
