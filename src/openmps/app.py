@@ -243,9 +243,14 @@ class Deployment:
 
     def read(self, work: Callable[[DirectoryService], T]) -> T:
         """Run ``work`` on a read-only view of the directory."""
+        return self.inspect(lambda providers: work(providers.directory))
+
+    def inspect(self, work: Callable[[Providers], T]) -> T:
+        """Run ``work`` on read-only providers, below the engine (no roles, no audit): the
+        operator's views, such as metrics and readiness."""
         uow = SqlUnitOfWork(self.sql, readonly=True)
         try:
-            return work(self.providers(uow).directory)
+            return work(self.providers(uow))
         finally:
             uow.rollback()
 

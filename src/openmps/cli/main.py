@@ -7,8 +7,10 @@ command failed with an OpenMPS error); 2 usage errors.
 from __future__ import annotations
 
 import secrets
+import socket
 import string
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +29,18 @@ app.add_typer(ldif_app, name="ldif")
 app.command("import")(import_command)
 err = Console(stderr=True)
 out = Console()
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class State:
@@ -129,12 +143,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     domain: Annotated[str, typer.Option(help="Domain to initialize on first use")] = "fabrikam.com",
+    log_level: Annotated[LogLevel, typer.Option(help="Least severe log records written")] = LogLevel.info,
+    log_format: Annotated[LogFormat, typer.Option(help="text, or one JSON object per line")] = LogFormat.text,
 ) -> None:
-    """Serve POST /provisioning over HTTP, initializing a deployment on first use."""
+    """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
+    deployment on first use; an access log line per request on standard error."""
     import uvicorn
 
     from openmps.web.app import create_app
+    from openmps.web.telemetry import configure_logging
 
+    configure_logging(log_level.value, log_format.value)
+    try:
+        listening = _listen(host, port)  # before any "Serving on": a port in use is said first
+    except OSError as exc:
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
     try:
         d = open_deployment(State.home)
     except MpsError:
@@ -152,7 +176,23 @@ def serve(
         f"Serving on http://{host}:{port}/provisioning — sign in with HTTP Basic as "
         f"administrator@{d.layout.dns_name}"
     )
-    uvicorn.run(create_app(d), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(d), log_level="warning", access_log=False, log_config=None)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on host:port (IPv6 when the host is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening
 
 
 @app.command()

@@ -33,7 +33,7 @@ from openmps.delegation.passwords import Passwords
 from openmps.directory import acl
 from openmps.directory.interface import Entry
 from openmps.directory.service import DirectoryService
-from openmps.engine.audit import AuditRecord, AuditSink
+from openmps.engine.audit import AuditRecord, AuditSink, RequestObserver, tell
 from openmps.engine.context import Caller
 from openmps.errors import NotAuthenticated, SignInThrottled
 from openmps.types import DN, Upn
@@ -162,6 +162,7 @@ class Authenticator:
         self._passwords = passwords
         self.policy = policy = policy or SignInPolicy()
         self._audit = audit
+        self.observers: list[RequestObserver] = []  # told of each failed sign-in, as requests are
         self._initial_password = initial_password
         self._clock = clock
         self._key = os.urandom(32)
@@ -266,8 +267,6 @@ class Authenticator:
         return NotAuthenticated(FAILURE)
 
     def _write_audit(self, upn: str, description: str, client: str | None) -> None:
-        if self._audit is None:
-            return
         record = AuditRecord(
             request_id=str(uuid.uuid4()),
             at=datetime.now(UTC),
@@ -280,9 +279,11 @@ class Authenticator:
             client=client,
         )
         try:
-            self._audit.write(record)
+            if self._audit is not None:
+                self._audit.write(record)
         except Exception:  # a busy store must not turn a refused sign-in into an internal error
             log.exception("could not write the audit record of a failed sign-in")
+        tell(self.observers, record)
 
 
 def caller_for(directory: DirectoryService, dn: DN) -> Caller:

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar, cast, overload
 from lxml import etree
 
 from openmps.engine.admission import Admission
-from openmps.engine.audit import AuditRecord, AuditSink
+from openmps.engine.audit import AuditRecord, AuditSink, RequestObserver, tell
 from openmps.engine.context import (
     Arguments,
     Caller,
@@ -87,6 +87,7 @@ class Engine:
         self._open_uow = open_uow
         self._open_session = open_session
         self._audit = audit
+        self.observers: list[RequestObserver] = []  # told of each request once it has ended
         self.xml_limits = xml_limits or XmlLimits()
         self._run_limits = run_limits or RunLimits()
         self.admission = admission
@@ -222,7 +223,12 @@ class Engine:
 
         try:
             with self.admission.admit(caller) if self.admission else nullcontext():
-                return _rerun_on_conflict(attempt)
+                answer = _rerun_on_conflict(attempt)
+            if self.observers:
+                tell(
+                    self.observers, self._record(request_id, caller, runs[-1], None, started, client, dry_run)
+                )
+            return answer
         except MpsError as exc:
             error: MpsError = exc
         except Exception:
@@ -230,11 +236,12 @@ class Engine:
             error = InternalError(
                 f"internal error; the server log has the details under request {request_id}"
             )
+        record = self._record(request_id, caller, runs[-1] if runs else None, error, started, client, dry_run)
         try:
-            invocation = runs[-1] if runs else None
-            self._audit.write(self._record(request_id, caller, invocation, error, started, client, dry_run))
+            self._audit.write(record)
         except Exception:  # the answer still goes out; the log tells the operator
             log.exception("could not write the audit record of request %s", request_id)
+        tell(self.observers, record)
         raise error
 
     @staticmethod

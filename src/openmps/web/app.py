@@ -1,4 +1,6 @@
-"""HTTP: ``POST /provisioning`` takes an MPF request document and answers the response document.
+"""HTTP: ``POST /provisioning`` takes an MPF request document and answers the response document;
+``/health`` (alive), ``/health/ready`` (the stores answer) and ``/metrics`` (Prometheus, for Domain
+Admins) are the operator's.
 
 Thin by design: authenticate (HTTP Basic against directory users), hand the body to the engine in
 a worker thread, render.  The status code tells the error class (``MpsError.http_status``); the
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from lxml import etree
 from starlette.applications import Starlette
@@ -22,8 +26,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from openmps.app import Deployment
+from openmps.delegation.session import Providers
+from openmps.engine.context import Caller
 from openmps.engine.engine import error_response
 from openmps.errors import (
+    AccessDenied,
     InternalError,
     InvalidArgument,
     MethodNotAllowed,
@@ -35,6 +42,7 @@ from openmps.errors import (
     UnsupportedMediaType,
 )
 from openmps.types import parse_int, shown
+from openmps.web.telemetry import CONTENT_TYPE, Telemetry
 
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
@@ -118,18 +126,28 @@ def _dry_run(request: Request) -> bool:
     return value in ("true", "1")
 
 
+def _touch(providers: Providers) -> None:
+    """Read what every request needs: the hosting tree and the Resource Manager's stores."""
+    providers.directory.exists(providers.layout.hosting)
+    providers.resources.stores()
+
+
 def create_app(deployment: Deployment) -> Starlette:
     limit = deployment.engine.xml_limits.max_bytes
+    telemetry = Telemetry(deployment)
+    domain_admins = f"{deployment.domain_sid}-512"
+
+    async def sign_in(request: Request) -> tuple[Caller, str | None]:
+        user, password = _credentials(request)
+        client = request.client.host if request.client else None
+        # Every request reads its account again (revocation is immediate), so in a thread.
+        caller = await run_in_threadpool(deployment.authenticator.authenticate, user, password, client=client)
+        return caller, client
 
     async def provisioning(request: Request) -> Response:
         try:
-            user, password = _credentials(request)
-            client = request.client.host if request.client else None
             # Sign in before reading the body: nobody gets 10 MB read without valid credentials.
-            # Every request reads its account again (revocation is immediate), so in a thread.
-            caller = await run_in_threadpool(
-                deployment.authenticator.authenticate, user, password, client=client
-            )
+            caller, client = await sign_in(request)
             dry_run = _dry_run(request)
             _xml_body(request)
             body = await _body(request, limit)
@@ -152,6 +170,25 @@ def create_app(deployment: Deployment) -> Starlette:
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def ready(_: Request) -> Response:
+        """Ready when the store answers: the hosting tree and the Resource Manager are read."""
+        try:
+            await run_in_threadpool(deployment.inspect, _touch)
+        except Exception:
+            log.exception("the readiness check could not read the store")
+            return PlainTextResponse("not ready: the store does not answer (see the server log)", 503)
+        return PlainTextResponse("ready")
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, for the operator: HTTP Basic as a member of Domain Admins."""
+        try:
+            caller, _ = await sign_in(request)
+            if domain_admins not in caller.token:
+                raise AccessDenied("/metrics is for Domain Admins")
+        except MpsError as exc:
+            return _error(exc)
+        return Response(telemetry.exposition(), media_type=CONTENT_TYPE)
+
     async def unanswered(request: Request, exc: Exception) -> Response:
         """Starlette's own 404 and 405, in the one error format of every door."""
         assert isinstance(exc, HTTPException)
@@ -164,10 +201,20 @@ def create_app(deployment: Deployment) -> Starlette:
             )
         return _error(UnknownPath(f"nothing answers at {path}: the MPF door is POST /provisioning"))
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        log.info("OpenMPS is serving (domain %s)", deployment.layout.dns_name)
+        yield
+        # a stop (SIGTERM, Ctrl-C) lets requests in flight finish first, then says so
+        log.info("OpenMPS stopped")
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/provisioning", provisioning, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/health/ready", ready, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         exception_handlers={404: unanswered, 405: unanswered},
     )

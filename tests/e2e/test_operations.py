@@ -1,0 +1,126 @@
+"""What the HTTP door tells its operator: an access log line per request (text or JSON, never a
+secret), Prometheus metrics for Domain Admins, readiness that touches the store, and a port in use
+said before anything is served."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from openmps.app import Deployment
+from openmps.cli.main import app as cli
+from openmps.web.app import create_app
+from openmps.web.telemetry import JsonFormatter
+from support import ADMIN_PASSWORD, USER_PASSWORD, AsgiClient, World, he, mail_stores, org_path, rm
+
+ADMIN = ("administrator@fabrikam.com", ADMIN_PASSWORD)
+SECRET = "Sup3r-Secret-Passw0rd!"
+
+
+@pytest.fixture
+def client(world: World) -> AsgiClient:
+    return AsgiClient(create_app(world.deployment))
+
+
+def create_user(client: AsgiClient, upn: str) -> Any:
+    document = he(
+        "CreateBusinessUser",
+        container=org_path("WH", "alpineskihouse"),
+        userPrincipalName=upn,
+        isAdmin=False,
+        newPassword=SECRET,
+    )
+    return client.post(
+        "/provisioning", content=document.encode(), auth=ADMIN, headers={"content-type": "text/xml"}
+    )
+
+
+def test_each_request_is_one_access_line_with_its_request_id_and_never_a_secret(
+    client: AsgiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="openmps.access"):
+        response = create_user(client, "ann@alpineskihouse.com")
+        client.post("/provisioning", content=b"<request/>", auth=("nobody@x.example", "wrong"))
+    assert response.status_code == 200
+    lines = [r for r in caplog.records if r.name == "openmps.access"]
+    assert len(lines) == 2
+    made, refused = (r.access for r in lines)
+    assert made["request_id"] == response.headers["x-request-id"]
+    assert (made["caller"], made["procedure"], made["outcome"], made["code"]) == (
+        "administrator@fabrikam.com",
+        "Hosted Exchange::CreateBusinessUser",
+        "success",
+        "0x00000000",
+    )
+    assert (refused["caller"], refused["outcome"], refused["code"]) == (
+        "nobody@x.example",
+        "sign-in failure",
+        "0x8007052E",
+    )
+    assert SECRET not in caplog.text
+    as_json = [json.loads(JsonFormatter().format(r)) for r in lines]
+    assert as_json[0]["request_id"] == made["request_id"] and as_json[0]["logger"] == "openmps.access"
+
+
+def test_a_caller_name_cannot_forge_a_log_line(client: AsgiClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="openmps.access"):
+        client.post("/provisioning", content=b"<request/>", auth=("evil\nforged line", "x"))
+    line = next(r.getMessage() for r in caplog.records if r.name == "openmps.access")
+    assert "\n" not in line and "evil\\nforged line" in line
+
+
+def test_metrics_count_requests_by_procedure_and_outcome_for_domain_admins_only(
+    client: AsgiClient, world: World
+) -> None:
+    stores = mail_stores(("EXBE01", "BusinessMailStore1", 1000, True))
+    assert world.deployment.submit(rm("AddExchangeResources", mailStores=stores)).ok
+    create_user(client, "bo@alpineskihouse.com")
+    create_user(client, "bo@alpineskihouse.com")  # taken: a failure
+    client.post("/provisioning", content=b"<request/>", auth=("nobody@x.example", "wrong"))
+    response: Any = client.get("/metrics", auth=ADMIN)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    procedure = 'procedure="Hosted Exchange::CreateBusinessUser"'
+    assert f'openmps_requests_total{{code="0x00000000",outcome="success",{procedure}}} 1.0' in text
+    assert f'openmps_requests_total{{code="0x80071392",outcome="failure",{procedure}}} 1.0' in text
+    assert "openmps_sign_in_failures_total 1.0" in text
+    assert 'openmps_request_duration_seconds_count{outcome="success"}' in text
+    store = 'kind="business",server="EXBE01",store="BusinessMailStore1"'
+    assert f"openmps_store_capacity_bytes{{{store}}} 1.048576e+09" in text  # read when scraped
+    boss = world.callers["customer_admin"]
+    assert boss is not None
+    assert client.get("/metrics", auth=(boss.name, USER_PASSWORD)).status_code == 403
+    assert client.get("/metrics").status_code == 401
+
+
+def test_readiness_reads_the_store(
+    client: AsgiClient, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready: Any = client.get("/health/ready")
+    assert (ready.status_code, ready.text) == (200, "ready")
+
+    def broken(work: object) -> None:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(deployment, "inspect", broken)
+    down: Any = client.get("/health/ready")
+    assert down.status_code == 503 and "disk" not in down.text  # the details go to the log only
+    assert client.get("/health").status_code == 200  # alive all the same
+
+
+def test_a_port_in_use_is_said_before_anything_is_served(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Serving on" not in result.output
+    assert not (tmp_path / "home").exists()  # nothing was initialized either
