@@ -6,11 +6,16 @@ command failed with an OpenMPS error); 2 usage errors.
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import socket
 import string
 import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +33,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="OpenMPS: ope
 app.add_typer(ldif_app, name="ldif")
 app.command("import")(import_command)
 err = Console(stderr=True)
-out = Console()
+# piped to a file or a program, output is as wide as it needs: names are never cut
+out = Console() if sys.stdout.isatty() else Console(width=100_000)
 
 
 class LogLevel(StrEnum):
@@ -54,7 +60,12 @@ HomeOption = Annotated[
 
 
 @app.callback()
-def main_options(home: HomeOption = None) -> None:
+def main_options(
+    home: HomeOption = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
     if home is not None:
         State.home = home
 
@@ -195,29 +206,93 @@ def _listen(host: str, port: int) -> socket.socket:
     return listening
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON array, for scripts")]
+
+
 @app.command()
-def procedures() -> None:
+def procedures(
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Only this namespace (any case)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List the namespaces and procedures this deployment answers."""
-    table = Table("namespace", "procedure", "access", "role", "description")
-    for spec in registry():
-        table.add_row(spec.namespace, spec.name, spec.access, spec.requires.name, spec.doc)
-    out.print(table)
+    specs = [s for s in registry() if namespace is None or s.namespace.casefold() == namespace.casefold()]
+    if namespace is not None and not specs:
+        err.print(f"no namespace '{namespace}': see openmps procedures")
+        raise typer.Exit(2)
+    rows = [
+        {
+            "namespace": s.namespace,
+            "procedure": s.name,
+            "access": s.access,
+            "role": s.requires.name,
+            "description": plain(s.doc),
+        }
+        for s in specs
+    ]
+    _print_rows(rows, as_json)
 
 
 @app.command()
-def audit(limit: Annotated[int, typer.Option(help="How many records")] = 20) -> None:
-    """Show the most recent audit records."""
-    table = Table("time", "caller", "procedures", "outcome", "ms", "error")
-    for r in deployment().audit.recent(limit):
-        table.add_row(
-            r.at.isoformat(timespec="seconds"),
-            r.caller,
-            " ".join(r.procedures),
-            r.outcome,
-            f"{r.duration_ms:.1f}",
-            f"{r.error_code} {r.error_description}" if r.error_code else "",
-        )
+def audit(
+    limit: Annotated[int, typer.Option(help="How many records, newest first")] = 20,
+    caller: Annotated[str | None, typer.Option(help="Only this caller's (its UPN, any case)")] = None,
+    procedure: Annotated[
+        str | None, typer.Option(help="Only requests that ran a procedure whose name holds this")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="success, failure, sign-in failure, dry-run success, …")
+    ] = None,
+    since: Annotated[datetime | None, typer.Option(help="At or after this time (ISO 8601, UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Before this time (ISO 8601, UTC)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show audit records, newest first: who ran what, from where, how it ended."""
+    records = deployment().audit.search(
+        limit=limit, caller=caller, procedure=procedure, outcome=outcome, since=_utc(since), until=_utc(until)
+    )
+    rows = [
+        {
+            "time": r.at.isoformat(timespec="seconds"),
+            "caller": r.caller,
+            "client": r.client,
+            "procedures": " ".join(r.procedures),
+            "outcome": r.outcome,
+            "ms": round(r.duration_ms, 1),
+            "error": f"{r.error_code} {r.error_description}" if r.error_code else "",
+            "request": r.request_id,
+        }
+        for r in records
+    ]
+    _print_rows(rows, as_json)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time given without a zone is UTC, as the audit log keeps it."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def plain(text: str) -> str:
+    """A docstring summary without its reST markup (````name````, ``:role:`x```), for a terminal."""
+    return re.sub(r":\w+:`([^`]*)`", r"\1", text).replace("``", "")
+
+
+def _print_rows(rows: Sequence[Mapping[str, object]], as_json: bool) -> None:
+    """Rows as a table, or as one JSON array; a table piped to a file or a program is never cut."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    table = Table(*(rows[0] if rows else ["(nothing)"]))
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(table)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"openmps {package_version('openmps')}")
+        raise typer.Exit()
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy import Engine, bindparam, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from openmps.db.prepared import Prepared
@@ -130,9 +131,37 @@ class SqlAuditSink:
                 self._backlog.popleft()
 
     def recent(self, limit: int = 50) -> list[AuditRecord]:
+        return self.search(limit=limit)
+
+    def search(
+        self,
+        *,
+        limit: int = 50,
+        caller: str | None = None,
+        procedure: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """The newest records first, of ``caller`` (its name, any case), with a procedure whose
+        name holds ``procedure`` (any case: "CreateBusinessUser", "Hosted Exchange::"), with
+        ``outcome`` ("success", "failure", "sign-in failure", …), at or after ``since`` and before
+        ``until``."""
         self.flush(timeout=30)
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if caller is not None:
+            query = query.where(func.lower(audit_log.c.caller) == caller.lower())
+        if procedure is not None:
+            named = func.lower(audit_log.c.procedures)
+            query = query.where(named.contains(procedure.lower(), autoescape=True))
+        if outcome is not None:
+            query = query.where(audit_log.c.outcome == outcome)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
         with self._engine.connect() as conn:
-            rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).all()
+            rows = conn.execute(query).all()
         return [
             AuditRecord(
                 request_id=r.request_id,
