@@ -7,9 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -124,3 +129,82 @@ def test_a_port_in_use_is_said_before_anything_is_served(tmp_path: Path) -> None
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Serving on" not in result.output
     assert not (tmp_path / "home").exists()  # nothing was initialized either
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_serve_speaks_tls_with_the_operators_certificate(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "openmps",
+        "--home",
+        str(tmp_path / "home"),
+        "serve",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        [*command, "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(verify=context, timeout=5) as client:
+            for _ in range(200):
+                try:
+                    answer = client.get(f"https://127.0.0.1:{port}/health")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            else:
+                pytest.fail("the TLS server did not answer")
+        assert answer.text == "ok"
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not answered on a TLS port
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert f"Serving on https://127.0.0.1:{port}/provisioning" in output.replace("\n", " ")
+
+
+def test_a_wrong_tls_key_is_said_before_anything_is_served(tmp_path: Path) -> None:
+    cert, _ = _self_signed(tmp_path)
+    home = ["--home", str(tmp_path / "home")]
+    wrong = CliRunner().invoke(
+        cli, [*home, "serve", "--port", "1", "--tls-cert", str(cert), "--tls-key", str(cert)]
+    )
+    assert wrong.exit_code == 1 and "cannot serve TLS" in wrong.output and "Serving on" not in wrong.output
+    alone = CliRunner().invoke(cli, [*home, "serve", "--tls-cert", str(cert)])
+    assert alone.exit_code == 2 and "--tls-cert and --tls-key go together" in alone.output

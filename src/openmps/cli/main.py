@@ -10,6 +10,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import string
 import sys
 from collections.abc import Mapping, Sequence
@@ -156,6 +157,10 @@ def serve(
     domain: Annotated[str, typer.Option(help="Domain to initialize on first use")] = "fabrikam.com",
     log_level: Annotated[LogLevel, typer.Option(help="Least severe log records written")] = LogLevel.info,
     log_format: Annotated[LogFormat, typer.Option(help="text, or one JSON object per line")] = LogFormat.text,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")] = None,
 ) -> None:
     """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
     deployment on first use; an access log line per request on standard error."""
@@ -165,6 +170,11 @@ def serve(
     from openmps.web.telemetry import configure_logging
 
     configure_logging(log_level.value, log_format.value)
+    if (tls_cert is None) != (tls_key is None):
+        err.print("--tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    if tls_cert is not None and tls_key is not None:
+        _check_tls(tls_cert, tls_key)
     try:
         listening = _listen(host, port)  # before any "Serving on": a port in use is said first
     except OSError as exc:
@@ -183,12 +193,29 @@ def serve(
         pending = d.pending_initial_password()
         if pending is not None:
             out.print(f"The administrator's initial password is in {pending.path} until its first sign-in")
+    scheme = "https" if tls_cert else "http"
     out.print(
-        f"Serving on http://{host}:{port}/provisioning — sign in with HTTP Basic as "
+        f"Serving on {scheme}://{host}:{port}/provisioning — sign in with HTTP Basic as "
         f"administrator@{d.layout.dns_name}"
     )
-    config = uvicorn.Config(create_app(d), log_level="warning", access_log=False, log_config=None)
+    config = uvicorn.Config(
+        create_app(d),
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
     uvicorn.Server(config).run(sockets=[listening])
+
+
+def _check_tls(cert: Path, key: Path) -> None:
+    """Load the certificate and key now: a wrong file is said before anything is served."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        err.print(f"error: cannot serve TLS with {cert} and {key}: {getattr(exc, 'strerror', None) or exc}")
+        raise typer.Exit(1) from None
 
 
 def _listen(host: str, port: int) -> socket.socket:
