@@ -237,6 +237,37 @@ JsonOption = Annotated[bool, typer.Option("--json", help="One JSON array, for sc
 
 
 @app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup")]) -> None:
+    """Back up the store while the service runs: a consistent snapshot and its manifest."""
+    from openmps.backup import backup as take
+
+    try:
+        manifest = take(deployment(), dest)
+    except MpsError as exc:
+        raise fail(exc) from None
+    out.print(
+        f"Backed up {manifest.entries} directory entries of {manifest.domain} ({manifest.store}) to {dest}"
+    )
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="A folder made by openmps backup")],
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL backups: the empty database to restore into")
+    ] = None,
+) -> None:
+    """Restore a backup into a new deployment at --home (which must be new or empty)."""
+    from openmps.backup import restore as put_back
+
+    try:
+        d = put_back(src, State.home, url=database_url)
+    except MpsError as exc:
+        raise fail(exc) from None
+    out.print(f"Restored {d.layout.dns_name} into {State.home}")
+
+
+@app.command()
 def procedures(
     namespace: Annotated[
         str | None, typer.Option("--namespace", help="Only this namespace (any case)")
