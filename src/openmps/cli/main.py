@@ -236,6 +236,27 @@ def _listen(host: str, port: int) -> socket.socket:
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON array, for scripts")]
 
 
+@app.command("check")
+def check_command(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed without a choice")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Report drift between the directory, the Resource Manager and the plans database.  Exit 0:
+    none (or all of it repaired); 1: drift left."""
+    from openmps.check import check
+
+    findings = check(deployment(), repair=repair)
+    rows = [
+        {"kind": f.kind, "object": f.subject, "problem": f.problem, "repaired": f.repaired} for f in findings
+    ]
+    if rows or as_json:
+        _print_rows(rows, as_json)
+    if not as_json:
+        left = sum(1 for f in findings if not f.repaired)
+        out.print(f"{len(findings)} found, {len(findings) - left} repaired, {left} left")
+    raise typer.Exit(1 if any(not f.repaired for f in findings) else 0)
+
+
 @app.command()
 def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup")]) -> None:
     """Back up the store while the service runs: a consistent snapshot and its manifest."""

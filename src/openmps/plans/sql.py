@@ -374,25 +374,39 @@ class SqlPlanCatalogue:
         return Customer(guid, record.customer_type, record.org, record.name, status, record.created, now)
 
     def customer(self, guid: str) -> Customer | None:
-        r = self._conn.execute(select(customers).where(customers.c.guid == guid)).first()
-        if r is None:
-            return None
-        held = self._conn.execute(
-            select(customer_plans.c.plan_type, plans.c.name)
+        found = self._customers(guid)
+        return found[0] if found else None
+
+    def customers(self) -> list[Customer]:
+        return self._customers(None)
+
+    def _customers(self, guid: str | None) -> list[Customer]:
+        """The customer record of ``guid`` (every record when None), each with its plans, by GUID."""
+        query = select(customers).order_by(customers.c.guid)
+        held_query = (
+            select(customer_plans.c.guid, customer_plans.c.plan_type, plans.c.name)
             .join(plans, plans.c.id == customer_plans.c.plan_id)
-            .where(customer_plans.c.guid == guid)
-            .order_by(customer_plans.c.plan_type)
+            .order_by(customer_plans.c.guid, customer_plans.c.plan_type)
         )
-        return Customer(
-            r.guid,
-            r.customer_type,
-            r.org_guid,
-            r.name,
-            r.status,
-            r.created,
-            r.modified,
-            tuple((p.plan_type, p.name) for p in held),
-        )
+        if guid is not None:
+            query = query.where(customers.c.guid == guid)
+            held_query = held_query.where(customer_plans.c.guid == guid)
+        held: dict[str, list[tuple[str, str]]] = {}
+        for p in self._conn.execute(held_query):
+            held.setdefault(p.guid, []).append((p.plan_type, p.name))
+        return [
+            Customer(
+                r.guid,
+                r.customer_type,
+                r.org_guid,
+                r.name,
+                r.status,
+                r.created,
+                r.modified,
+                tuple(held.get(r.guid, ())),
+            )
+            for r in self._conn.execute(query)
+        ]
 
     def customer_plan(self, guid: str, plan_type: str) -> tuple[str | None, str | None]:
         new = self._new_customers.get(guid)

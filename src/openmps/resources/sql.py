@@ -331,6 +331,11 @@ class SqlResourceLedger:
         store = self.stores_by_id([row.store_id])[row.store_id]
         return MailboxPlace(row.mailbox_guid, row.org_guid, store, row.size_kb)
 
+    def mailboxes(self) -> list[MailboxPlace]:
+        rows = self._conn.execute(select(rm_mailboxes).order_by(rm_mailboxes.c.mailbox_guid)).all()
+        stores = self.stores_by_id(sorted({r.store_id for r in rows}))
+        return [MailboxPlace(r.mailbox_guid, r.org_guid, stores[r.store_id], r.size_kb) for r in rows]
+
     def release_mailbox(self, mailbox: str) -> MailboxPlace:
         place = self.mailbox(mailbox)
         if place is None:

@@ -1,0 +1,150 @@
+"""``openmps check``: does the directory agree with the Resource Manager and the plans database?
+
+Reads everything in one transaction and reports each drift it finds; with ``repair`` it also fixes
+what can be fixed without a choice to make, in the same transaction, and audits that it did:
+
+* a customer record whose object is gone → the record is marked Deleted (the soft delete every
+  delete procedure makes);
+* a user of a business organization missing from its AllUsers@ group → added;
+* a mailbox allocation whose user is gone → the space goes back to the organization;
+* a mailbox whose quota differs from its allocation → the quota is set to the allocation (the
+  Resource Manager's ledger is what was booked).
+
+Reported only: an organization missing a well-known object (``openmps import`` repairs an
+organization with MPS Import's EnableOrganizationForHosting), a user with a mailbox and no
+allocation (which store it is on is a choice).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from openmps.app import Deployment
+from openmps.delegation.layout import OrgType
+from openmps.delegation.session import Org, Providers
+from openmps.directory import filters
+from openmps.directory.interface import Change, Entry, Scope
+from openmps.engine.audit import AuditRecord
+from openmps.types import DN
+
+ORGANIZATIONS = ("BusinessOrganization", "ResellerOrganization")
+WELL_KNOWN = ("ThisOrganizationRoot", "ForeignOwnerOrg", "UserCreators", "ChildOrgCreators", "OrgType")
+QUOTAS = ("mDBStorageQuota", "mDBOverQuotaLimit")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a short name scripts can match: "user-not-in-all-users", …
+    subject: str  # the object's LDAP path, or the GUID of what has none
+    problem: str
+    repaired: bool = False
+
+
+def check(d: Deployment, *, repair: bool = False) -> list[Finding]:
+    """Every drift between the stores; fixed where it safely can be when ``repair``."""
+    started = time.perf_counter()
+    with d.transaction() as providers:
+        findings = _customers(providers, repair)
+        for org in _business_organizations(providers):
+            findings += _members(providers, org, repair)
+        findings += _mailboxes(providers, repair)
+    if repair and any(f.repaired for f in findings):
+        d.audit.write(
+            AuditRecord(
+                request_id=str(uuid.uuid4()),
+                at=datetime.now(UTC),
+                caller="openmps check --repair",
+                procedures=tuple(sorted({f"repair:{f.kind}" for f in findings if f.repaired})),
+                outcome="success",
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+    return findings
+
+
+def _customers(providers: Providers, repair: bool) -> list[Finding]:
+    """Customer records without their object; organizations without their well-known objects."""
+    findings = []
+    directory = providers.directory
+    for record in providers.plans.customers():
+        if record.status == "Deleted":
+            continue
+        entry = _by_guid(providers, record.guid)
+        if entry is None:
+            if repair:
+                providers.plans.set_status(record.guid, "Deleted")
+            problem = f"the {record.customer_type} record '{record.name}' has no object in the directory"
+            findings.append(Finding("customer-record-without-object", record.guid, problem, repair))
+            continue
+        if record.customer_type in ORGANIZATIONS:
+            held = {name for name in WELL_KNOWN if directory.well_known(entry, name) is not None}
+            missing = [name for name in WELL_KNOWN if name not in held]
+            if missing:
+                problem = f"the organization lacks its well-known objects {', '.join(missing)}"
+                findings.append(Finding("organization-missing-well-known", entry.dn.ldap_path, problem))
+    return findings
+
+
+def _business_organizations(providers: Providers) -> list[Org]:
+    found = providers.directory.search(
+        providers.layout.hosting, Scope.SUBTREE, filters.eq("objectClass", "organizationalUnit")
+    )
+    orgs = []
+    for entry in found:
+        chain = providers.org_chain(entry.dn)
+        if chain and chain[0].dn == entry.dn and chain[0].kind is OrgType.CUSTOMER:
+            orgs.append(chain[0])
+    return orgs
+
+
+def _members(providers: Providers, org: Org, repair: bool) -> list[Finding]:
+    """Users of ``org`` missing from its AllUsers@ group."""
+    directory = providers.directory
+    members = {DN.parse(m) for m in directory.get(org.names.all_users).get("member")}
+    findings = []
+    for user in directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user")):
+        if user.dn in members or user.dn.is_within(org.names.private):
+            continue
+        if repair:
+            directory.modify(org.names.all_users, [Change.add("member", str(user.dn))])
+        problem = f"not a member of {org.names.all_users.rdn_value}"
+        findings.append(Finding("user-not-in-all-users", user.dn.ldap_path, problem, repair))
+    return findings
+
+
+def _mailboxes(providers: Providers, repair: bool) -> list[Finding]:
+    """Allocations against the users' mailboxes, both ways."""
+    directory = providers.directory
+    resources = providers.resources
+    findings = []
+    placed = set()
+    for place in resources.mailboxes():
+        placed.add(place.mailbox)
+        user = _by_guid(providers, place.mailbox)
+        if user is None:
+            if repair:
+                resources.release_mailbox(place.mailbox)
+            where = place.store.store_name
+            problem = f"{place.size_kb} KB on {where} are allocated to a mailbox whose user is gone"
+            findings.append(Finding("allocation-without-mailbox", place.mailbox, problem, repair))
+            continue
+        quota = user.first("mDBStorageQuota")
+        if quota != str(place.size_kb):
+            if repair:
+                directory.modify(user.dn, [Change.replace(name, str(place.size_kb)) for name in QUOTAS])
+            problem = f"its quota is {quota or 'unset'} KB, its allocation {place.size_kb} KB"
+            findings.append(Finding("mailbox-quota-differs", user.dn.ldap_path, problem, repair))
+    mailboxes = directory.search(providers.layout.hosting, Scope.SUBTREE, filters.present("homeMDB"))
+    for user in mailboxes:
+        if user.has_class("user") and user.guid not in placed:
+            problem = "it has a mailbox (homeMDB) but no allocation in the Resource Manager"
+            findings.append(Finding("mailbox-without-allocation", user.dn.ldap_path, problem))
+    return findings
+
+
+def _by_guid(providers: Providers, guid: str) -> Entry | None:
+    found = providers.directory.search(providers.layout.domain, Scope.SUBTREE, filters.eq("objectGUID", guid))
+    return found[0] if found else None
