@@ -70,3 +70,10 @@ def test_a_piped_table_keeps_long_names_whole(deployment: Deployment) -> None:
     output = run(deployment.home, "procedures", "--namespace", "Managed Office Communications Server").output
     whole = "Give an organization a SIP domain: one of its own SMTP domains, or, for its OrgCreators, a name"
     assert whole in output  # on one line, not folded at 80 columns
+
+
+def test_help_has_no_type_noise_on_flags() -> None:
+    for command in ([], ["submit"], ["serve"], ["import"], ["audit"], ["check"], ["ldif", "export"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0 and "Usage:" in result.output
+        assert "<bool>" not in result.output, (command, result.output)

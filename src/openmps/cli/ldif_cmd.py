@@ -18,7 +18,9 @@ from openmps.directory.service import DirectoryService
 from openmps.errors import MpsError
 from openmps.types import DN
 
-ldif_app = typer.Typer(help="Export and import the directory as LDIF (RFC 2849).", no_args_is_help=True)
+ldif_app = typer.Typer(
+    help="Export and import the directory as LDIF (RFC 2849).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @ldif_app.command("export")

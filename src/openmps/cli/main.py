@@ -30,7 +30,13 @@ from openmps.cli.ldif_cmd import ldif_app
 from openmps.errors import MpsError
 from openmps.types import Secret
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="OpenMPS: open hosted provisioning.")
+# plain help: flags without a "<bool>" type column, docstrings reflowed to the terminal
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="OpenMPS: open hosted provisioning.",
+)
 app.add_typer(ldif_app, name="ldif")
 app.command("import")(import_command)
 err = Console(stderr=True)
