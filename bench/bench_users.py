@@ -8,6 +8,8 @@ Rows printed:
   the audit record), one transaction per user, with the sqlite3 module on the same schema;
 * engine, in-process: CreateBusinessUser requests through ``Deployment.submit`` (no password);
 * engine over HTTP: the same through a real uvicorn server on loopback (HTTP Basic, keep-alive);
+  and with a plan through ``serve --workers 2`` from 4 client connections at once, beside the
+  in-process rate with a plan;
 * engine, Python door: the same CreateBusinessUser through ``Engine.call`` (typed arguments, typed
   result, no XML parsed or rendered), one per transaction, with its ratio to the XML rows;
 * engine in-process, batches: 100 users per request through ``<forEach>`` (one transaction each),
@@ -299,32 +301,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def over_http(home: Path, n: int) -> float:
+def over_http(home: Path, n: int, *, workers: int = 1, clients: int = 1, plan: str | None = None) -> float:
+    """CreateBusinessUser one per request through a real ``openmps serve`` (``workers`` processes),
+    from ``clients`` keep-alive connections at once."""
     port = free_port()
     env = {**os.environ, "OPENMPS_HOME": str(home)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "openmps", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "openmps",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    prefix = f"web{workers}{'p' if plan else ''}"
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=ADMIN, timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            client.post("/provisioning", content=request("GetBusinessUsers", path=RESELLER))  # warm auth
+        sessions = [
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=ADMIN, timeout=30) for _ in range(clients)
+        ]
+        for _ in range(400):
+            try:
+                if sessions[0].get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        for session in sessions:  # warm each connection's sign-in (one Argon2 verification each)
+            session.post("/provisioning", content=request("GetBusinessUsers", path=RESELLER))
 
-            def work() -> None:
-                for i in range(n):
-                    r = client.post("/provisioning", content=user_request(i, "web"))
-                    assert r.status_code == 200, r.text
+        def one(i: int) -> None:
+            r = sessions[i % clients].post("/provisioning", content=user_request(i, prefix, plan=plan))
+            assert r.status_code == 200, r.text
 
-            return timed(n, work)
+        return in_threads(n, clients, one)
     finally:
+        for session in sessions:
+            session.close()
         server.terminate()
         server.wait(10)
 
@@ -397,6 +417,15 @@ def main() -> None:
         )
         http = over_http(home, args.users // 2)
         rows.append(("engine over HTTP, no password", args.users // 2, http, f"{http / raw:.2f} of raw"))
+        served = over_http(home, args.users // 2, workers=2, clients=4, plan="BaseMail")
+        rows.append(
+            (
+                "engine over HTTP, 2 workers, 4 clients, with a plan",
+                args.users // 2,
+                served,
+                f"{served / plan:.2f} of in-process",
+            )
+        )
         hasher = PasswordHasher()
         kdf = in_threads(args.password_users, 2, lambda i: hasher.hash(f"Pa55word-{i}!"))
         rows.append(("raw Argon2id hash, 2 threads (baseline)", args.password_users, kdf, "1.00"))

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,57 @@ def test_a_wrong_tls_key_is_said_before_anything_is_served(tmp_path: Path) -> No
     assert wrong.exit_code == 1 and "cannot serve TLS" in wrong.output and "Serving on" not in wrong.output
     alone = CliRunner().invoke(cli, [*home, "serve", "--tls-cert", str(cert)])
     assert alone.exit_code == 2 and "--tls-cert and --tls-key go together" in alone.output
+
+
+def test_workers_share_the_store_and_their_metrics(tmp_path: Path) -> None:
+    """serve --workers 2: two processes answer on one port and one store; /metrics sums them."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = tmp_path / "home"
+    init = CliRunner().invoke(
+        cli, ["--home", str(home), "init", "--domain", "fabrikam.com", "--admin-password", ADMIN_PASSWORD]
+    )
+    assert init.exit_code == 0, init.output
+    command = [
+        sys.executable,
+        "-m",
+        "openmps",
+        "--home",
+        str(home),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        names = [f"R{i}" for i in range(12)]
+
+        def create(name: str) -> int:
+            document = he(
+                "CreateResellerOrganization", container="LDAP://OU=Hosting,DC=fabrikam,DC=com", name=name
+            )
+            headers = {"content-type": "text/xml"}
+            return httpx.post(
+                f"{base}/provisioning", content=document.encode(), auth=ADMIN, headers=headers, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(create, names)) == [200] * len(names)
+        metrics = httpx.get(f"{base}/metrics", auth=ADMIN, timeout=10).text
+        total = 'openmps_requests_total{code="0x00000000",outcome="success",procedure="Hosted Exchange::CreateResellerOrganization"}'
+        assert f"{total} 12.0" in metrics
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=15)
+    assert log.count("OpenMPS is serving") == 2 and log.count("OpenMPS stopped") == 2
+    assert len({line.split("request=")[-1] for line in log.splitlines() if "request=" in line}) == 12

@@ -7,12 +7,14 @@ command failed with an OpenMPS error); 2 usage errors.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import socket
 import ssl
 import string
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -167,10 +169,17 @@ def serve(
         Path | None, typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Worker processes on the one store (admission limits are per worker)"
+        ),
+    ] = 1,
 ) -> None:
     """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
     deployment on first use; an access log line per request on standard error."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from openmps.web.app import create_app
     from openmps.web.telemetry import configure_logging
@@ -204,15 +213,40 @@ def serve(
         f"Serving on {scheme}://{host}:{port}/provisioning — sign in with HTTP Basic as "
         f"administrator@{d.layout.dns_name}"
     )
-    config = uvicorn.Config(
-        create_app(d),
-        log_level="warning",
-        access_log=False,
-        log_config=None,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-    )
-    uvicorn.Server(config).run(sockets=[listening])
+    cert, key = (str(tls_cert) if tls_cert else None), (str(tls_key) if tls_key else None)
+    if workers == 1:
+        config = uvicorn.Config(
+            create_app(d),
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
+        )
+        uvicorn.Server(config).run(sockets=[listening])
+        return
+    # Each worker is a process of its own (spawned: nothing of this one's memory, connections or
+    # threads is shared) with a deployment of its own on the same store; what must agree across
+    # them lives in the store (accounts, tokens, the ledger) or in the metrics folder below.
+    d.sql.dispose()
+    with tempfile.TemporaryDirectory(prefix="openmps-metrics-") as metrics:
+        os.environ.update(
+            OPENMPS_HOME=str(State.home.resolve()),
+            OPENMPS_LOG_LEVEL=log_level.value,
+            OPENMPS_LOG_FORMAT=log_format.value,
+            PROMETHEUS_MULTIPROC_DIR=metrics,
+        )
+        config = uvicorn.Config(
+            "openmps.web.app:from_environment",
+            factory=True,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
+        )
+        Multiprocess(config, sockets=[listening]).run()
 
 
 def _check_tls(cert: Path, key: Path) -> None:

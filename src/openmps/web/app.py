@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from lxml import etree
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from openmps.app import Deployment
+from openmps.app import Deployment, default_home, open_deployment
 from openmps.delegation.session import Providers
 from openmps.engine.context import Caller
 from openmps.engine.engine import error_response
@@ -42,7 +43,7 @@ from openmps.errors import (
     UnsupportedMediaType,
 )
 from openmps.types import parse_int, shown
-from openmps.web.telemetry import CONTENT_TYPE, Telemetry
+from openmps.web.telemetry import CONTENT_TYPE, Telemetry, configure_logging
 
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
@@ -124,6 +125,15 @@ def _dry_run(request: Request) -> bool:
     if value not in ("true", "1", "false", "0"):
         raise InvalidArgument(f"query parameter dryRun='{value[:40]}' is not true, false, 1 or 0")
     return value in ("true", "1")
+
+
+def from_environment() -> Starlette:
+    """The app of one worker process of ``openmps serve --workers N``: a deployment of its own on
+    the shared store of ``OPENMPS_HOME``, logging as ``OPENMPS_LOG_LEVEL`` / ``OPENMPS_LOG_FORMAT`` say."""
+    configure_logging(
+        os.environ.get("OPENMPS_LOG_LEVEL", "info"), os.environ.get("OPENMPS_LOG_FORMAT", "text")
+    )
+    return create_app(open_deployment(default_home()))
 
 
 def _touch(providers: Providers) -> None:

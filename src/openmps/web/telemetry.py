@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -23,6 +24,9 @@ from openmps.types import shown
 
 access = logging.getLogger("openmps.access")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # set by serve --workers: where the workers' counts meet
+# registers itself on the registry it is given (prometheus-client leaves it untyped)
+_every_worker_collector: Callable[[CollectorRegistry], object] = multiprocess.MultiProcessCollector
 # request latency buckets, in seconds: a user is created in a few ms, a bulk request in seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -50,7 +54,8 @@ class Telemetry:
             "Refused sign-ins (wrong credentials, locked, throttled)",
             registry=self.registry,
         )
-        self.registry.register(_Stores(deployment))
+        self._stores = _Stores(deployment)
+        self.registry.register(self._stores)
         deployment.engine.observers.append(self.observe)
         deployment.authenticator.observers.append(self.observe)
 
@@ -65,7 +70,14 @@ class Telemetry:
             access.info("%s", _access_line(record), extra={"access": access_fields(record)})
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        """The metrics as Prometheus reads them; under ``serve --workers N`` (PROMETHEUS_MULTIPROC_DIR
+        set) the requests of every worker process, summed, whichever worker is asked."""
+        if not os.environ.get(MULTIPROCESS):
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        _every_worker_collector(every_worker)
+        every_worker.register(self._stores)
+        return generate_latest(every_worker)
 
 
 def access_fields(record: AuditRecord) -> dict[str, object]:
