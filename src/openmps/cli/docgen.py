@@ -109,6 +109,10 @@ def _result(result: type | None) -> list[str]:
             "",
         ]
         pending += [f.model for f in fields if f.model is not None]
+        # a list whose items name their own elements holds subclasses of its declared type
+        for f in fields:
+            if f.model is not None and f.xml.item is None:
+                pending += f.model.__subclasses__()
     return lines
 
 
