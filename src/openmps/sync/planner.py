@@ -1,0 +1,113 @@
+"""The source against what is managed: the actions a run takes.  A preview is the plan alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from openmps.sync.interface import ACTIVE, Link
+from openmps.sync.rules import flowed, judge
+from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, SourceObject
+from openmps.types import DN
+
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+
+
+@dataclass(frozen=True)
+class Action:
+    verb: str  # create | update | delete
+    kind: str
+    source_guid: str
+    source_dn: str
+    managed_dn: DN
+    digest: str = ""
+    arguments: Mapping[str, object] = field(default_factory=dict)
+    members: tuple[str, ...] = ()  # groups: source objectGUIDs of the members in scope
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source_dn: str
+    why: str
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def count(self, verb: str) -> int:
+        return sum(1 for a in self.actions if a.verb == verb)
+
+
+def _digest(arguments: Mapping[str, object], members: tuple[str, ...]) -> str:
+    text = json.dumps([sorted((k, str(v)) for k, v in arguments.items()), sorted(members)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _target(org: DN, obj: SourceObject) -> DN:
+    if obj.kind == USER:
+        return org.child("CN", obj.first("mail") or "")
+    return org.child("CN", obj.first("cn") or DN.parse(obj.dn).rdn_value)
+
+
+def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
+    result = Plan()
+    by_dn = {DN.parse(o.dn): o.guid for o in snapshot.objects}
+    in_scope: dict[str, SourceObject] = {}
+    for obj in snapshot.objects:
+        verdict = judge(obj)
+        if verdict.provisioned:
+            in_scope[obj.guid] = obj
+        else:
+            result.skipped.append(Skipped(obj.dn, verdict.why))
+    for obj in in_scope.values():
+        arguments = dict(flowed(obj))
+        members: tuple[str, ...] = ()
+        if obj.kind == GROUP:
+            found = (by_dn.get(DN.parse(m)) for m in obj.get("member"))
+            members = tuple(sorted(g for g in found if g is not None and g in in_scope))
+        digest = _digest(arguments, members)
+        link = links.get(obj.guid)
+        if link is None or link.state != ACTIVE:
+            result.actions.append(
+                Action(
+                    CREATE,
+                    obj.kind,
+                    obj.guid,
+                    obj.dn,
+                    _target(org, obj),
+                    digest,
+                    _create(org, obj, arguments),
+                    members,
+                )
+            )
+        elif link.digest != digest or link.source_dn != obj.dn:
+            result.actions.append(
+                Action(
+                    UPDATE, obj.kind, obj.guid, obj.dn, DN.parse(link.managed_dn), digest, arguments, members
+                )
+            )
+    gone = [g for g in snapshot.deleted if g in links]
+    if snapshot.full:
+        gone += [g for g in links if g not in in_scope]
+    for guid in dict.fromkeys(gone):
+        link = links[guid]
+        if link.state == ACTIVE:
+            result.actions.append(Action(DELETE, link.kind, guid, link.source_dn, DN.parse(link.managed_dn)))
+    # users and contacts before the groups they are members of
+    order = {USER: 0, CONTACT: 1, GROUP: 2}
+    result.actions.sort(key=lambda a: (a.verb == DELETE, order.get(a.kind, 3)))
+    return result
+
+
+def _create(org: DN, obj: SourceObject, flow: dict[str, str]) -> dict[str, object]:
+    if obj.kind == USER:
+        # no password: the account is logon-disabled; a mailbox by the default rule (plan added by the runner)
+        return {"container": org, "userPrincipalName": obj.first("mail"), "isAdmin": False, **flow}
+    name = _target(org, obj).rdn_value
+    if obj.kind == CONTACT:
+        return {"container": org, "name": name, "targetAddress": obj.first("mail"), **flow}
+    return {"container": org, "name": name, **flow}

@@ -1,0 +1,136 @@
+"""Service provisioning sync from an LDIF snapshot of a customer's forest (issue 14, step a)."""
+
+from __future__ import annotations
+
+import json
+
+from openmps.app import Deployment
+from openmps.directory.interface import Scope
+from openmps.sync.interface import DISCONNECTED
+from openmps.sync.ldif_source import LdifSource
+from openmps.sync.runner import organization, state_of, sync
+from openmps.types import DN
+from support import make_alpineskihouse, org_path
+
+ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
+AMY, BEN, CAL = (
+    "11111111-1111-1111-1111-111111111111",
+    "22222222-2222-2222-2222-222222222222",
+    "33333333-3333-3333-3333-333333333333",
+)
+CONTACT, LIST = "44444444-4444-4444-4444-444444444444", "55555555-5555-5555-5555-555555555555"
+
+
+def forest(*, without: tuple[str, ...] = (), list_members: tuple[str, ...] = ("Amy", "Partner")) -> bytes:
+    """The customer's forest: Amy and Ben have mail, Cal has none; a contact; a distribution group."""
+    objects = {
+        AMY: "dn: CN=Amy,OU=Staff,DC=corp,DC=example\nobjectClass: top\nobjectClass: person\n"
+        "objectClass: user\ncn: Amy\nobjectGUID: " + AMY + "\nmail: amy@alpineskihouse.com\n"
+        "givenName: Amy\nsn: Rusko\ndisplayName: Amy Rusko\n",
+        BEN: "dn: CN=Ben,OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: Ben\nobjectGUID: "
+        + BEN
+        + "\nmail: ben@alpineskihouse.com\ndisplayName: Ben Smith\n",
+        CAL: "dn: CN=Cal,OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: Cal\nobjectGUID: " + CAL + "\n",
+        CONTACT: "dn: CN=Partner,OU=Staff,DC=corp,DC=example\nobjectClass: contact\ncn: Partner\n"
+        "objectGUID: " + CONTACT + "\nmail: partner@contoso.example\n",
+        LIST: "dn: CN=Sales,OU=Staff,DC=corp,DC=example\nobjectClass: group\ncn: Sales\nobjectGUID: "
+        + LIST
+        + "\ngroupType: 8\n"
+        + "".join(f"member: CN={m},OU=Staff,DC=corp,DC=example\n" for m in list_members),
+    }
+    return "\n".join(text for guid, text in objects.items() if guid not in without).encode()
+
+
+def managed(d: Deployment) -> dict[str, dict[str, list[str]]]:
+    """The organization's users, contacts and lists as the directory has them, by CN."""
+    with d.transaction() as providers:
+        found = providers.directory.search(ALPINE, Scope.ONELEVEL)
+        return {
+            e.dn.rdn_value: {
+                k: list(e.get(k))
+                for k in ("objectClass", "userAccountControl", "member", "mail", "displayName")
+            }
+            for e in found
+            if e.has_class("user") or e.has_class("contact") or e.first("groupType") == "8"
+        }
+
+
+def test_users_with_mail_contacts_and_lists_are_provisioned(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    run = sync(deployment, ALPINE, LdifSource(forest()))
+    assert run.errors == []
+    assert run.counts["create"] == 4
+    assert run.skipped == [("CN=Cal,OU=Staff,DC=corp,DC=example", run.skipped[0][1])]
+    assert "without mail" in run.skipped[0][1]
+    now = managed(deployment)
+    amy = now["amy@alpineskihouse.com"]
+    assert int(amy["userAccountControl"][0]) & 0x2  # logon-disabled
+    assert amy["mail"] == ["amy@alpineskihouse.com"]  # a mailbox by the default rule
+    assert amy["displayName"] == ["Amy Rusko"]  # attribute flow
+    assert "ben@alpineskihouse.com" in now
+    assert not any("Cal" in cn for cn in now)
+    assert now["Partner"]["mail"]
+    members = {DN.parse(m).rdn_value for m in now["Sales"]["member"]}
+    assert members == {"amy@alpineskihouse.com", "Partner"}
+    with deployment.transaction() as providers:
+        assert providers.resources.mailbox(
+            providers.directory.get(ALPINE.child("CN", "amy@alpineskihouse.com")).guid
+        )
+
+
+def test_a_preview_writes_nothing_and_a_rerun_without_change_does_nothing(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    before = managed(deployment)
+    preview = sync(deployment, ALPINE, LdifSource(forest()), preview=True)
+    assert preview.counts["create"] == 4
+    assert ("create", "user", "CN=Amy,OU=Staff,DC=corp,DC=example") in preview.actions
+    assert managed(deployment) == before
+    org_guid, _ = organization(deployment, ALPINE)
+    with state_of(deployment) as state:
+        assert state.links(org_guid) == {} and state.runs(org_guid) == []
+    sync(deployment, ALPINE, LdifSource(forest()))
+    after = managed(deployment)
+    again = sync(deployment, ALPINE, LdifSource(forest()))
+    assert again.errors == [] and again.actions == []
+    assert managed(deployment) == after
+    with state_of(deployment) as state:
+        runs = state.runs(org_guid)
+    assert [r.outcome for r in runs] == ["completed", "completed"]
+    assert json.loads(runs[1].report)["counts"]["create"] == 4
+    assert json.loads(runs[0].report)["counts"]["create"] == 0
+
+
+def test_membership_follows_the_source(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    run = sync(deployment, ALPINE, LdifSource(forest(list_members=("Ben", "Partner"))))
+    assert run.errors == [] and run.counts["update"] == 1
+    members = {DN.parse(m).rdn_value for m in managed(deployment)["Sales"]["member"]}
+    assert members == {"ben@alpineskihouse.com", "Partner"}
+
+
+def test_deleted_objects_are_deprovisioned(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    run = sync(deployment, ALPINE, LdifSource(forest(without=(AMY, CONTACT), list_members=())))
+    assert run.errors == [] and run.counts["delete"] == 2
+    now = managed(deployment)
+    assert "Partner" not in now  # a contact is deleted
+    assert "amy@alpineskihouse.com" in now  # a user is disconnected and kept for retention
+    assert now["Sales"]["member"] == []
+    org_guid, _ = organization(deployment, ALPINE)
+    with state_of(deployment) as state:
+        amy = state.links(org_guid)[AMY]
+    assert amy.state == DISCONNECTED and amy.retain_until is not None
+    assert sync(deployment, ALPINE, LdifSource(forest(without=(AMY, CONTACT), list_members=()))).actions == []
+
+
+def test_one_failing_object_does_not_stop_the_others(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    bad = forest().replace(b"ben@alpineskihouse.com", b"ben@elsewhere.example")
+    run = sync(deployment, ALPINE, LdifSource(bad))
+    assert [e.source_dn for e in run.errors] == ["CN=Ben,OU=Staff,DC=corp,DC=example"]
+    assert run.outcome == "errors"
+    assert "amy@alpineskihouse.com" in managed(deployment)
+    fixed = sync(deployment, ALPINE, LdifSource(forest()))
+    assert fixed.errors == [] and fixed.counts["create"] == 1  # only Ben, no duplicates
