@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from click.testing import Result
+from typer.testing import CliRunner
 
 from openmps.app import Deployment
+from openmps.cli.main import app
 from openmps.directory.interface import Scope
 from openmps.sync.interface import DISCONNECTED
 from openmps.sync.ldif_source import LdifSource
@@ -12,6 +17,7 @@ from openmps.sync.runner import organization, state_of, sync
 from openmps.types import DN
 from support import make_alpineskihouse, org_path
 
+runner = CliRunner()
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
 AMY, BEN, CAL = (
     "11111111-1111-1111-1111-111111111111",
@@ -134,3 +140,47 @@ def test_one_failing_object_does_not_stop_the_others(deployment: Deployment) -> 
     assert "amy@alpineskihouse.com" in managed(deployment)
     fixed = sync(deployment, ALPINE, LdifSource(forest()))
     assert fixed.errors == [] and fixed.counts["create"] == 1  # only Ben, no duplicates
+
+
+def test_the_deletion_threshold_stops_a_run_before_writing(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    before = managed(deployment)
+    shrunk = LdifSource(forest(without=(AMY, BEN, CONTACT)))
+    stopped = sync(deployment, ALPINE, shrunk, threshold=2)
+    assert stopped.outcome == "stopped" and "threshold of 2" in stopped.stopped
+    assert managed(deployment) == before
+    confirmed = sync(deployment, ALPINE, shrunk, threshold=2, confirm_deletes=True)
+    assert confirmed.outcome == "completed" and confirmed.counts["delete"] == 3
+    assert "Partner" not in managed(deployment)
+
+
+def test_the_command_line(deployment: Deployment, tmp_path: Path) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    home = str(Path(str(deployment.sql.url.database)).parent)
+    snapshot = tmp_path / "forest.ldif"
+    snapshot.write_bytes(forest())
+    org = org_path("WH", "alpineskihouse")
+
+    def cli(*arguments: str) -> Result:
+        return runner.invoke(app, ["--home", home, "sync", *arguments], env={"COLUMNS": "250"})
+
+    preview = cli("run", "--org", org, "--from-ldif", str(snapshot), "--preview")
+    assert preview.exit_code == 0, preview.output
+    assert "create user CN=Amy,OU=Staff,DC=corp,DC=example" in preview.output
+    assert "amy@alpineskihouse.com" not in managed(deployment)
+    done = cli("run", "--org", org, "--from-ldif", str(snapshot))
+    assert done.exit_code == 0, done.output
+    assert "skipped CN=Cal" in done.output
+    assert "amy@alpineskihouse.com" in managed(deployment)
+    status = cli("status", "--org", org)
+    assert status.exit_code == 0 and "completed" in status.output and "create 4" in status.output
+    dan = (
+        "\ndn: CN=Dan,OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: Dan\n"
+        "objectGUID: 66666666-6666-6666-6666-666666666666\nmail: dan@elsewhere.example\n"
+    )
+    snapshot.write_bytes(forest() + dan.encode())
+    ben = cli("run", "--org", org, "--from-ldif", str(snapshot))
+    assert ben.exit_code == 1 and "error" in ben.output and "CN=Dan" in ben.output
+    assert cli("run", "--org", org).exit_code == 2
+    assert cli("run", "--org", "nonsense", "--from-ldif", str(snapshot)).exit_code == 2

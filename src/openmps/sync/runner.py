@@ -29,6 +29,7 @@ from openmps.types import DN
 HE = "Hosted Exchange"
 PER_REQUEST = 200
 RETENTION = timedelta(days=30)  # a disconnected mailbox is kept this long
+DELETION_THRESHOLD = 500  # a run that would delete or disconnect more stops before writing
 CREATING = {USER: "CreateBusinessUser", CONTACT: "CreateContact", GROUP: "CreateDistributionList"}
 DELETING = {CONTACT: "DeleteContact", GROUP: "DeleteDistributionList"}
 
@@ -52,10 +53,11 @@ class Run:
     actions: list[tuple[str, str, str]] = field(default_factory=list)  # (verb, kind, source DN)
     seconds: float = 0.0
     run_id: int | None = None
+    stopped: str = ""  # why the run stopped before writing (the deletion threshold)
 
     @property
     def outcome(self) -> str:
-        return "errors" if self.errors else "completed"
+        return "stopped" if self.stopped else "errors" if self.errors else "completed"
 
     def report(self) -> str:
         return json.dumps(
@@ -64,6 +66,7 @@ class Run:
                 "errors": [asdict(e) for e in self.errors],
                 "skipped": [{"source_dn": dn, "why": why} for dn, why in self.skipped],
                 "seconds": round(self.seconds, 3),
+                "stopped": self.stopped,
             }
         )
 
@@ -100,8 +103,13 @@ def sync(
     source: Source,
     *,
     preview: bool = False,
+    confirm_deletes: bool = False,
+    threshold: int = DELETION_THRESHOLD,
     progress: Callable[[Action], None] = lambda action: None,
 ) -> Run:
+    """Read ``source``, plan against the organization's connector space and (unless ``preview``, or
+    the plan deletes more than ``threshold`` objects without ``confirm_deletes``) apply the plan;
+    every run that writes, or stops at the threshold, is recorded."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
     org_guid, mailbox_plan = organization(d, org)
@@ -114,10 +122,16 @@ def sync(
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
     run.counts = {verb: todo.count(verb) for verb in (CREATE, UPDATE, DELETE)}
     run.counts["skipped"] = len(todo.skipped)
-    if not preview:
+    deletes = todo.count(DELETE)
+    if deletes > threshold and not confirm_deletes:
+        run.stopped = (
+            f"{deletes} objects would be deleted or disconnected, more than the threshold of {threshold}: "
+            "nothing was written; confirm this run to go on"
+        )
+    elif not preview:
         _apply(d, org_guid, mailbox_plan, todo, links, run, progress)
     run.seconds = time.perf_counter() - clock
-    if not preview:
+    if not preview or run.stopped:
         with state_of(d) as state:
             run.run_id = state.record_run(
                 org_guid,
