@@ -184,3 +184,16 @@ def test_the_command_line(deployment: Deployment, tmp_path: Path) -> None:
     assert ben.exit_code == 1 and "error" in ben.output and "CN=Dan" in ben.output
     assert cli("run", "--org", org).exit_code == 2
     assert cli("run", "--org", "nonsense", "--from-ldif", str(snapshot)).exit_code == 2
+
+
+def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    moved = forest().replace(b"CN=Amy,OU=Staff", b"CN=Amy,OU=Sales")
+    run = sync(deployment, ALPINE, LdifSource(moved))
+    assert run.errors == [] and run.counts == {"create": 0, "update": 1, "delete": 0, "skipped": 1}
+    assert sync(deployment, ALPINE, LdifSource(moved)).actions == []  # the move is remembered
+    renamed = moved.replace(b"displayName: Amy Rusko", b"displayName: Amy Rusko-Berg")
+    told = sync(deployment, ALPINE, LdifSource(renamed))
+    assert [e.source_dn for e in told.errors] == ["CN=Amy,OU=Sales,DC=corp,DC=example"]
+    assert "not synced yet" in told.errors[0].reason

@@ -43,8 +43,16 @@ class Plan:
 
 
 def _digest(arguments: Mapping[str, object], members: tuple[str, ...]) -> str:
-    text = json.dumps([sorted((k, str(v)) for k, v in arguments.items()), sorted(members)])
-    return hashlib.sha256(text.encode()).hexdigest()
+    """What flowed (32 hex digits) and the members (32 more): which of them changed is told apart."""
+
+    def half(value: object) -> str:
+        return hashlib.sha256(json.dumps(value).encode()).hexdigest()[:32]
+
+    return half(sorted((k, str(v)) for k, v in arguments.items())) + half(sorted(members))
+
+
+def attributes_changed(old: str, new: str) -> bool:
+    return old[:32] != new[:32]
 
 
 def _target(org: DN, obj: SourceObject) -> DN:

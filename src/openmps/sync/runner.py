@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from openmps.app import Deployment
 from openmps.engine.engine import Transaction
-from openmps.errors import InvalidArgument, MpsError
+from openmps.errors import InvalidArgument, InvalidOperation, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PURGED, Link, SyncState
-from openmps.sync.planner import CREATE, DELETE, UPDATE, Action, Plan, plan
+from openmps.sync.planner import CREATE, DELETE, UPDATE, Action, Plan, attributes_changed, plan
 from openmps.sync.source import CONTACT, GROUP, USER, Source
 from openmps.sync.sql import SqlSyncState
 from openmps.types import DN
@@ -229,6 +229,12 @@ def _one(
         tx.call(HE, CREATING[action.kind], arguments)
         had: set[DN] = set()
     else:
+        if attributes_changed(links[action.source_guid].digest, action.digest):
+            raise InvalidOperation(
+                f"{action.managed_dn.ldap_path}: its source attributes changed, and changes to a "
+                f"{action.kind}'s attributes are not synced yet (no procedure changes them)",
+                dn=str(action.managed_dn),
+            )
         had = current.get(action.managed_dn, set())
     if action.kind == GROUP:
         wanted = {managed[g] for g in action.members if g in managed}
