@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from openmps.app import Deployment
 from openmps.cli.main import app
 from openmps.directory.interface import Scope
-from openmps.sync.interface import DISCONNECTED
+from openmps.sync.interface import ACTIVE, DISCONNECTED, Link
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
+from openmps.sync.sql import SqlSyncState
 from openmps.types import DN
 from support import make_alpineskihouse, org_path
 
@@ -197,3 +199,39 @@ def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deploym
     told = sync(deployment, ALPINE, LdifSource(renamed))
     assert [e.source_dn for e in told.errors] == ["CN=Amy,OU=Sales,DC=corp,DC=example"]
     assert "not synced yet" in told.errors[0].reason
+
+
+def test_a_run_that_dies_is_resumed_without_duplicates(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    save = SqlSyncState.save
+
+    def dies_after_the_engine_committed(self: SqlSyncState, org: str, link: Link) -> None:
+        if link.state == ACTIVE:
+            raise SystemExit("killed")
+        save(self, org, link)
+
+    monkeypatch.setattr(SqlSyncState, "save", dies_after_the_engine_committed)
+    with pytest.raises(SystemExit):
+        sync(deployment, ALPINE, LdifSource(forest()))
+    monkeypatch.setattr(SqlSyncState, "save", save)
+    assert "amy@alpineskihouse.com" in managed(deployment)  # created, not yet known to the state
+    resumed = sync(deployment, ALPINE, LdifSource(forest()))
+    assert resumed.errors == [] and resumed.actions == []
+    assert sum(1 for cn in managed(deployment) if cn.startswith("amy")) == 1
+
+
+def test_a_creation_that_never_committed_is_tried_again(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+
+    def dies(action: object) -> None:
+        raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        sync(deployment, ALPINE, LdifSource(forest()), progress=dies)
+    assert "amy@alpineskihouse.com" not in managed(deployment)
+    again = sync(deployment, ALPINE, LdifSource(forest()))
+    assert again.errors == [] and again.counts["create"] == 4

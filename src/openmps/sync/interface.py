@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 ACTIVE, DISCONNECTED, PURGED = "active", "disconnected", "purged"  # the lifecycle of a synced object
+PENDING = "pending"  # written before its creation is tried: a run that dies is resumed without duplicates
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class RunRecord:
 class SyncState(Protocol):
     def links(self, org: str) -> dict[str, Link]: ...
     def save(self, org: str, link: Link) -> None: ...
+    def forget(self, org: str, source_guid: str) -> None: ...
     def record_run(
         self, org: str, *, started: datetime, finished: datetime, preview: bool, outcome: str, report: str
     ) -> int: ...

@@ -2,7 +2,9 @@
 
 Each object stands alone in a savepoint (one failing object never stops the others), batches of
 ``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and the
-connector space is written after each batch.  A deleted user is deprovisioned: its link becomes
+connector space is written after each batch; the objects a batch creates are written ``pending``
+before it, so a run that dies between the engine's commit and the state's is resumed by the next
+run without duplicates (``_resumed``).  A deleted user is deprovisioned: its link becomes
 ``disconnected`` and is kept for the retention period (its managed user and mailbox stay).
 Contacts and distribution lists deleted at the source are deleted.
 """
@@ -13,14 +15,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from openmps.app import Deployment
 from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, InvalidOperation, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.sync.interface import ACTIVE, DISCONNECTED, PURGED, Link, SyncState
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, PURGED, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, Action, Plan, attributes_changed, plan
 from openmps.sync.source import CONTACT, GROUP, USER, Source
 from openmps.sync.sql import SqlSyncState
@@ -113,8 +115,7 @@ def sync(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     org_guid, mailbox_plan = organization(d, org)
-    with state_of(d) as state:
-        links = state.links(org_guid)
+    links = _resumed(d, org_guid)
     snapshot = source.read()
     todo = plan(org, snapshot, links)
     run = Run(str(org), preview)
@@ -176,14 +177,43 @@ def _apply(
                 progress(action)
             return saved
 
+        creating = [a for a in batch if a.verb == CREATE]
+        with state_of(d) as state:  # the intent first: a run dying past here is resumed (_resumed)
+            for a in creating:
+                state.save(
+                    org_guid, Link(a.source_guid, a.kind, a.source_dn, str(a.managed_dn), PENDING, a.digest)
+                )
         try:
             saved = d.engine.run(admin, run_batch)
         except MpsError as error:  # the batch as a whole failed: each of its objects is told
             run.errors += [ObjectError(error.code, a.source_dn, error.description) for a in batch]
-            continue
+            saved = []
         with state_of(d) as state:
             for link in saved:
                 state.save(org_guid, link)
+            done = {link.source_guid for link in saved}
+            for a in creating:
+                if a.source_guid not in done:  # not created: nothing to resume
+                    state.forget(org_guid, a.source_guid)
+
+
+def _resumed(d: Deployment, org_guid: str) -> dict[str, Link]:
+    """The connector space, after the creations a dead run left pending are settled: its engine
+    transaction committed (the object it was creating is there) or it did not (forgotten)."""
+    with state_of(d) as state:
+        links = state.links(org_guid)
+        pending = [link for link in links.values() if link.state == PENDING]
+        if not pending:
+            return links
+        there = set(d.inspect(lambda p: p.directory.find_many([DN.parse(k.managed_dn) for k in pending])))
+        for link in pending:
+            if DN.parse(link.managed_dn) in there:
+                links[link.source_guid] = replace(link, state=ACTIVE)
+                state.save(org_guid, links[link.source_guid])
+            else:
+                del links[link.source_guid]
+                state.forget(org_guid, link.source_guid)
+        return links
 
 
 def _members(d: Deployment, groups: list[DN]) -> dict[DN, set[DN]]:

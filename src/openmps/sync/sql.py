@@ -28,13 +28,16 @@ class SqlSyncState:
             for r in rows
         }
 
-    def save(self, org: str, link: Link) -> None:
-        conn = self._connection()
-        conn.execute(
+    def forget(self, org: str, source_guid: str) -> None:
+        self._connection().execute(
             delete(sync_objects).where(
-                sync_objects.c.org_guid == org, sync_objects.c.source_guid == link.source_guid
+                sync_objects.c.org_guid == org, sync_objects.c.source_guid == source_guid
             )
         )
+
+    def save(self, org: str, link: Link) -> None:
+        self.forget(org, link.source_guid)
+        conn = self._connection()
         conn.execute(
             insert(sync_objects).values(
                 org_guid=org,
