@@ -235,3 +235,16 @@ def test_a_creation_that_never_committed_is_tried_again(
     assert "amy@alpineskihouse.com" not in managed(deployment)
     again = sync(deployment, ALPINE, LdifSource(forest()))
     assert again.errors == [] and again.counts["create"] == 4
+
+
+def test_a_nested_group_is_a_member_after_one_run(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    team = (
+        "\ndn: CN=Team,OU=Staff,DC=corp,DC=example\nobjectClass: group\ncn: Team\n"
+        "objectGUID: 77777777-7777-7777-7777-777777777777\ngroupType: 8\n"
+        "member: CN=Ben,OU=Staff,DC=corp,DC=example\n"
+    )
+    run = sync(deployment, ALPINE, LdifSource(forest(list_members=("Amy", "Team")) + team.encode()))
+    assert run.errors == []
+    members = {DN.parse(m).rdn_value for m in managed(deployment)["Sales"]["member"]}
+    assert members == {"amy@alpineskihouse.com", "Team"}

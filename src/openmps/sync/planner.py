@@ -105,10 +105,26 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
         link = links[guid]
         if link.state == ACTIVE:
             result.actions.append(Action(DELETE, link.kind, guid, link.source_dn, DN.parse(link.managed_dn)))
-    # users and contacts before the groups they are members of
+    # users and contacts before the groups they are members of, member groups before theirs
     order = {USER: 0, CONTACT: 1, GROUP: 2}
-    result.actions.sort(key=lambda a: (a.verb == DELETE, order.get(a.kind, 3)))
+    nesting = _nesting({a.source_guid: a.members for a in result.actions if a.kind == GROUP})
+    result.actions.sort(key=lambda a: (a.verb == DELETE, order.get(a.kind, 3), nesting.get(a.source_guid, 0)))
     return result
+
+
+def _nesting(members: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """How deep groups nest (a group holding none of these groups: 0); a loop stops the count."""
+    depth: dict[str, int] = {}
+
+    def of(guid: str, seen: frozenset[str]) -> int:
+        if guid not in depth:
+            inner = [m for m in members.get(guid, ()) if m in members and m not in seen]
+            depth[guid] = 1 + max((of(m, seen | {guid}) for m in inner), default=-1)
+        return depth[guid]
+
+    for guid in members:
+        of(guid, frozenset())
+    return depth
 
 
 def _create(org: DN, obj: SourceObject, flow: dict[str, str]) -> dict[str, object]:

@@ -266,12 +266,13 @@ def _one(
                 dn=str(action.managed_dn),
             )
         had = current.get(action.managed_dn, set())
+    digest = action.digest
     if action.kind == GROUP:
         wanted = {managed[g] for g in action.members if g in managed}
+        if len(wanted) < len(action.members):  # a member not created (yet): the next run adds it
+            digest = digest[:32] + "0" * 32
         for member in sorted(wanted - had, key=str):
             tx.call(HE, "AddDistributionListMember", {"path": action.managed_dn, "member": member})
         for member in sorted(had - wanted, key=str):
             tx.call(HE, "RemoveDistributionListMember", {"path": action.managed_dn, "member": member})
-    return Link(
-        action.source_guid, action.kind, action.source_dn, str(action.managed_dn), ACTIVE, action.digest
-    )
+    return Link(action.source_guid, action.kind, action.source_dn, str(action.managed_dn), ACTIVE, digest)
