@@ -248,3 +248,22 @@ def test_a_nested_group_is_a_member_after_one_run(deployment: Deployment) -> Non
     assert run.errors == []
     members = {DN.parse(m).rdn_value for m in managed(deployment)["Sales"]["member"]}
     assert members == {"amy@alpineskihouse.com", "Team"}
+
+
+def test_a_group_loop_is_an_error_naming_it_and_nothing_of_it_is_written(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    team = (
+        "\ndn: CN=Team,OU=Staff,DC=corp,DC=example\nobjectClass: group\ncn: Team\n"
+        "objectGUID: 77777777-7777-7777-7777-777777777777\ngroupType: 8\n"
+        "member: CN=Sales,OU=Staff,DC=corp,DC=example\n"
+    )
+    run = sync(deployment, ALPINE, LdifSource(forest(list_members=("Team",)) + team.encode()))
+    assert sorted(e.source_dn for e in run.errors) == [
+        "CN=Sales,OU=Staff,DC=corp,DC=example",
+        "CN=Team,OU=Staff,DC=corp,DC=example",
+    ]
+    assert all("group loop" in e.reason and "CN=Team" in e.reason for e in run.errors)
+    now = managed(deployment)
+    assert "Team" not in now
+    assert {DN.parse(m).rdn_value for m in now["Sales"]["member"]} == {"amy@alpineskihouse.com", "Partner"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ class Skipped:
 class Plan:
     actions: list[Action] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    refused: list[Skipped] = field(default_factory=list)  # object errors found before any write
 
     def count(self, verb: str) -> int:
         return sum(1 for a in self.actions if a.verb == verb)
@@ -71,12 +73,23 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
             in_scope[obj.guid] = obj
         else:
             result.skipped.append(Skipped(obj.dn, verdict.why))
+    nested: dict[str, tuple[str, ...]] = {}
     for obj in in_scope.values():
-        arguments = dict(flowed(obj))
-        members: tuple[str, ...] = ()
         if obj.kind == GROUP:
             found = (by_dn.get(DN.parse(m)) for m in obj.get("member"))
-            members = tuple(sorted(g for g in found if g is not None and g in in_scope))
+            nested[obj.guid] = tuple(sorted(g for g in found if g is not None and g in in_scope))
+    for loop in _loops({g: tuple(m for m in ms if m in nested) for g, ms in nested.items()}):
+        names = " → ".join(in_scope[g].dn for g in (*loop, loop[0]))
+        for guid in loop:
+            result.refused.append(
+                Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are")
+            )
+    refused = {DN.parse(r.source_dn) for r in result.refused}
+    for obj in in_scope.values():
+        if DN.parse(obj.dn) in refused:
+            continue  # stays in scope: left as it is, neither changed nor deleted
+        arguments = dict(flowed(obj))
+        members = nested.get(obj.guid, ())
         digest = _digest(arguments, members)
         link = links.get(obj.guid)
         if link is None or link.state != ACTIVE:
@@ -110,6 +123,23 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
     nesting = _nesting({a.source_guid: a.members for a in result.actions if a.kind == GROUP})
     result.actions.sort(key=lambda a: (a.verb == DELETE, order.get(a.kind, 3), nesting.get(a.source_guid, 0)))
     return result
+
+
+def _loops(members: Mapping[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The loops among groups (each a cycle of objectGUIDs), found one at a time."""
+    graph = {g: set(ms) for g, ms in members.items()}
+    loops = []
+    while True:
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as error:
+            cycle = tuple(dict.fromkeys(error.args[1]))
+            loops.append(cycle)
+            for guid in cycle:
+                graph.pop(guid, None)
+            graph = {g: ms - set(cycle) for g, ms in graph.items()}
+        else:
+            return loops
 
 
 def _nesting(members: Mapping[str, tuple[str, ...]]) -> dict[str, int]:

@@ -120,6 +120,7 @@ def sync(
     todo = plan(org, snapshot, links)
     run = Run(str(org), preview)
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
+    run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
     run.counts = {verb: todo.count(verb) for verb in (CREATE, UPDATE, DELETE)}
     run.counts["skipped"] = len(todo.skipped)
