@@ -17,7 +17,7 @@ from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
 from openmps.types import DN
-from support import make_alpineskihouse, org_path
+from support import RawXml, he, make_alpineskihouse, ok, org_path
 
 runner = CliRunner()
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
@@ -267,3 +267,48 @@ def test_a_group_loop_is_an_error_naming_it_and_nothing_of_it_is_written(deploym
     now = managed(deployment)
     assert "Team" not in now
     assert {DN.parse(m).rdn_value for m in now["Sales"]["member"]} == {"amy@alpineskihouse.com", "Partner"}
+
+
+def test_two_organizations_with_their_own_forests_never_see_each_others_objects(
+    deployment: Deployment,
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    stores = "".join(
+        f"<sourceMailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
+        "<megabytes>50</megabytes></sourceMailStore>"
+        for server, name in (("EXBE01", "BusinessMailStore1"), ("EXBE02", "BusinessMailStore2"))
+    )
+    ok(
+        deployment.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="contoso",
+                SMTPDomain="contoso.com",
+                mailStore=RawXml(f"<sourceMailStores>{stores}</sourceMailStores>"),
+                availablePlans=RawXml("<planName>BaseMail</planName>"),
+            )
+        )
+    )
+    contoso = DN.from_path(org_path("WH", "contoso"))
+    # the same objectGUIDs in both forests: the connector spaces are the organizations' own
+    theirs = forest().replace(b"alpineskihouse.com", b"contoso.com")
+    assert sync(deployment, ALPINE, LdifSource(forest())).errors == []
+    assert sync(deployment, contoso, LdifSource(theirs)).errors == []
+    gone = sync(deployment, contoso, LdifSource(theirs.replace(b"objectClass: contact", b"objectClass: x")))
+    assert gone.counts["delete"] == 1
+    assert "Partner" in managed(deployment)  # alpineskihouse's contact is untouched
+    with deployment.transaction() as providers:
+        assert not providers.directory.exists(contoso.child("CN", "Partner"))
+        assert providers.directory.exists(contoso.child("CN", "amy@contoso.com"))
+    assert sync(deployment, ALPINE, LdifSource(forest())).actions == []
+
+
+def test_disabling_the_source_account_has_no_effect(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    before = managed(deployment)
+    disabled = forest().replace(b"givenName: Amy\n", b"givenName: Amy\nuserAccountControl: 514\n")
+    run = sync(deployment, ALPINE, LdifSource(disabled))
+    assert run.errors == [] and run.actions == []
+    assert managed(deployment) == before
