@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ("bench_users.py", ["--users", "20", "--password-users", "2"]),
         ("bench_placement.py", ["--stores", "20", "--orgs", "10"]),
         ("bench_import.py", ["--orgs", "2", "--users", "5"]),
+        ("bench_sync.py", ["--users", "40"]),
         # one client: the script's own run and report; the load itself is tests/load's
         ("bench_load.py", ["--clients", "1", "--seconds", "2", "--baseline-seconds", "1"]),
     ],

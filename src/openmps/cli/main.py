@@ -29,6 +29,7 @@ from rich.table import Table
 from openmps.app import Deployment, default_home, init_deployment, open_deployment, registry
 from openmps.cli.import_cmd import import_command
 from openmps.cli.ldif_cmd import ldif_app
+from openmps.cli.sync_cmd import sync_app
 from openmps.errors import MpsError
 from openmps.types import Secret
 
@@ -40,6 +41,7 @@ app = typer.Typer(
     help="OpenMPS: open hosted provisioning.",
 )
 app.add_typer(ldif_app, name="ldif")
+app.add_typer(sync_app, name="sync")
 app.command("import")(import_command)
 err = Console(stderr=True)
 # piped to a file or a program, output is as wide as it needs: names are never cut

@@ -248,3 +248,30 @@ billable_events = Table(
     ),  # EN enabled, DE deleted, PC plan change, AA/AD asset added/deleted …
     Column("detail", Text, nullable=False),
 )
+
+# Service provisioning sync (openmps.sync): the connector space, one row per source object of an
+# organization's forest, matched by the source's objectGUID (never by name), and its run records.
+sync_objects = Table(
+    "sync_objects",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),  # the business organization synced into
+    Column("source_guid", String(36), primary_key=True),  # the source object's objectGUID
+    Column("kind", String(16), nullable=False),  # user | contact | group
+    Column("source_dn", Text, nullable=False),
+    Column("managed_dn", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # active | disconnected | purged
+    Column("digest", String(64), nullable=False),  # of what flowed: unchanged means nothing to do
+    Column("retain_until", DateTime(timezone=True), nullable=True),  # disconnected: kept until
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_guid", String(36), nullable=False, index=True),
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("finished", DateTime(timezone=True), nullable=False),
+    Column("preview", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # completed | errors | stopped
+    Column("report", Text, nullable=False),  # JSON: counts per action, errors per object
+)

@@ -1,0 +1,103 @@
+"""Service provisioning sync from an LDIF snapshot (the engine side of issue 14), beside
+CreateBusinessUser with the same plan, measured in the same run.
+
+    ./scripts/bench.sh bench/bench_sync.py [--users 1000]
+
+The snapshot holds ``users`` users with mail, a tenth as many contacts and a twentieth as many
+distribution groups of ten members each.  Measured: the initial sync (every object created through
+the Python door, a savepoint each, batches of 200), a re-run with no change, and a delta of 1%
+new users, 1% deleted users (disconnected) and 5% of the groups with a changed member.  The
+baseline creates the same number of users with BaseMail through CreateBusinessUser, a request each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_users as b
+
+from openmps.sync.ldif_source import LdifSource
+from openmps.sync.runner import sync
+from openmps.types import DN
+
+BASE = "OU=Staff,DC=corp,DC=example"
+
+
+def guid(kind: str, i: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{kind}{i}"))
+
+
+def forest(users: range, contacts: int, groups: int, shift: int = 0) -> bytes:
+    lines = []
+    for u in users:
+        lines += [
+            f"dn: CN=s{u},{BASE}",
+            "objectClass: user",
+            f"cn: s{u}",
+            f"objectGUID: {guid('u', u)}",
+            f"mail: s{u}@bench.example",
+            f"displayName: Sync User {u}",
+            "",
+        ]
+    for c in range(contacts):
+        lines += [
+            f"dn: CN=c{c},{BASE}",
+            "objectClass: contact",
+            f"cn: c{c}",
+            f"objectGUID: {guid('c', c)}",
+            f"mail: c{c}@partner.example",
+            "",
+        ]
+    for g in range(groups):
+        first = users.start + g * 10 + (1 if g < shift else 0)
+        members = [f"member: CN=s{m},{BASE}" for m in range(first, first + 10) if m in users]
+        lines += [f"dn: CN=g{g},{BASE}", "objectClass: group", f"cn: g{g}", f"objectGUID: {guid('g', g)}"]
+        lines += ["groupType: 8", *members, ""]
+    return "\n".join(lines).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    options = parser.parse_args()
+    n = options.users
+    contacts, groups, one = n // 10, n // 20, max(1, n // 100)
+    org = DN.from_path(b.ORG)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = b.prepare(Path(tmp) / "home")
+        created = b.in_process(d, n, "BaseMail")
+        objects = n + contacts + groups
+        started = time.perf_counter()
+        first = sync(d, org, LdifSource(forest(range(n), contacts, groups)))
+        initial = time.perf_counter() - started
+        assert not first.errors, first.errors[:3]
+        started = time.perf_counter()
+        again = sync(d, org, LdifSource(forest(range(n), contacts, groups)))
+        unchanged = time.perf_counter() - started
+        assert not again.actions
+        shift = max(1, groups // 20)
+        started = time.perf_counter()
+        delta = sync(d, org, LdifSource(forest(range(one, n + one), contacts, groups, shift)))
+        changed = time.perf_counter() - started
+        assert not delta.errors, delta.errors[:3]
+    print(f"CreateBusinessUser with BaseMail, a request each (baseline): {created:.1f} users/s")
+    print(
+        f"initial sync of {n} users, {contacts} contacts, {groups} groups: {initial:.1f} s, "
+        f"{objects / initial:.1f} objects/s, users {n / initial:.1f}/s "
+        f"(ratio to the baseline {n / initial / created:.2f})"
+    )
+    print(f"re-run with no change: {unchanged:.2f} s")
+    print(f"delta {delta.counts}: {changed:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

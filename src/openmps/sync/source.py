@@ -1,0 +1,42 @@
+"""What a source of a customer's forest answers: its objects in scope, matched by objectGUID."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+USER, CONTACT, GROUP = "user", "contact", "group"
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """One object of the customer's forest: its objectGUID (the anchor), DN, kind and attributes."""
+
+    guid: str
+    dn: str
+    kind: str  # user | contact | group | other
+    attributes: dict[str, list[str]]
+
+    def get(self, name: str) -> list[str]:
+        return next((v for k, v in self.attributes.items() if k.lower() == name.lower()), [])
+
+    def first(self, name: str) -> str | None:
+        values = self.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a read found: the objects in scope, and (for a delta) the objectGUIDs deleted.
+
+    A full read lists every object; what is managed and no longer listed was deleted or left scope.
+    """
+
+    objects: list[SourceObject]
+    deleted: list[str] = field(default_factory=list)
+    full: bool = True
+    cookie: str | None = None
+
+
+class Source(Protocol):
+    def read(self, cookie: str | None = None) -> Snapshot: ...
