@@ -10,6 +10,7 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ldap3
@@ -164,3 +165,19 @@ class LdapConnection:
             with contextlib.suppress(Exception):
                 self._conn.unbind()
             self._conn = None
+
+
+def read_password_file(path: Path) -> str:
+    """The bind password from ``path``, which only its owner may read (0600): the password itself
+    is never stored in the deployment's settings nor logged."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InvalidArgument(
+            f"the directory password file '{path}' cannot be read: {exc.strerror}"
+        ) from None
+    if mode & 0o077:
+        raise InvalidArgument(
+            f"the directory password file '{path}' must be readable by its owner only (0600)"
+        )
+    return path.read_text().rstrip("\n")
