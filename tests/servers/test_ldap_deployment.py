@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ldap3 import SUBTREE, Connection, Server
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
 from openmps.cli.main import app
 from openmps.db.schema import entries, settings
+from openmps.directory.interface import Directory
+from openmps.errors import InternalError
 from openmps.types import Secret
 from support import (
     ADMIN_PASSWORD,
@@ -22,8 +25,10 @@ from support import (
     DirectoryServer,
     create_user,
     fast_passwords,
+    he,
     make_alpineskihouse,
     org_path,
+    snapshot,
 )
 
 SUFFIX = "dc=fabrikam,dc=com"
@@ -124,3 +129,72 @@ def test_openmps_init_with_a_directory_server(openldap_fabrikam: DirectoryServer
             opened.close_directory()
     finally:
         wipe(openldap_fabrikam)
+
+
+class FailingWrite:
+    """The directory, refusing its ``n``-th write: the request fails after ``n - 1`` writes were
+    sent to the server, which its rollback must undo."""
+
+    WRITES = frozenset({"add", "modify", "delete", "move"})
+
+    def __init__(self, inner: Directory, n: int, counter: list[int]) -> None:
+        self._inner, self._n, self._counter = inner, n, counter
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            self._counter[0] += 1
+            if self._counter[0] == self._n:
+                raise InternalError(f"injected: write {self._n} ({name}) fails")
+            return attr(*args, **kwargs)
+
+        return write
+
+
+def server_snapshot(server: DirectoryServer) -> dict[str, dict[str, list[bytes]]]:
+    conn = connect(server, server.bind_dn, server.password)
+    conn.bind()
+    try:
+        conn.search(SUFFIX, "(objectClass=*)", SUBTREE, attributes=["*"])
+        return {
+            e["dn"].lower(): {k.lower(): sorted(v) for k, v in e["raw_attributes"].items()}
+            for e in conn.response
+        }
+    finally:
+        conn.unbind()
+
+
+@pytest.mark.parametrize(
+    "request_xml",
+    [
+        he("CreateBusinessOrganization", container=org_path("WH"), name="contoso", SMTPDomain="contoso.com"),
+        he(
+            "CreateBusinessUser",
+            container=ALPINE,
+            userPrincipalName="bob@alpineskihouse.com",
+            isAdmin=True,
+            newPassword=USER_PASSWORD,
+        ),
+    ],
+    ids=["CreateBusinessOrganization", "CreateBusinessUser"],
+)
+def test_a_request_failing_after_any_of_its_writes_leaves_no_trace(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, request_xml: str
+) -> None:
+    make_alpineskihouse(deployment)
+    sql_before, ldap_before = snapshot(deployment), server_snapshot(openldap_fabrikam)
+    n = 0
+    while True:
+        n += 1
+        counter = [0]
+        deployment.directory_wrapper = lambda inner: FailingWrite(inner, n, counter)  # noqa: B023
+        outcome = deployment.submit(request_xml)
+        if outcome.error is None:
+            break  # n is past the request's last write
+        assert snapshot(deployment) == sql_before, f"SQL changed when write {n} failed"
+        assert server_snapshot(openldap_fabrikam) == ldap_before, f"LDAP changed when write {n} failed"
+        assert n < 100
+    assert n > 2  # the request wrote, and each of its prefixes was undone
