@@ -1,6 +1,7 @@
 """A deployment whose hosting directory is an OpenLDAP server (``openmps init --directory``):
-requests create organizations and users there, a user created with a password binds to the
-server with it, and the SQL store keeps no directory entry."""
+requests create organizations, users and mailboxes there; a user created with a password binds to
+the server with it, a mailbox is found by its proxy address as a mail server looks it up, a
+request failing at any of its writes leaves no trace, and the SQL store keeps no entry."""
 
 from __future__ import annotations
 
@@ -27,12 +28,17 @@ from support import (
     fast_passwords,
     he,
     make_alpineskihouse,
+    ok,
     org_path,
     snapshot,
 )
 
 SUFFIX = "dc=fabrikam,dc=com"
 ALPINE = org_path("WH", "alpineskihouse")
+
+
+def user_xml(upn: str, **extra: object) -> str:
+    return he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, **{"isAdmin": False, **extra})
 
 
 def connect(server: DirectoryServer, user: str, password: str) -> Connection:
@@ -171,13 +177,7 @@ def server_snapshot(server: DirectoryServer) -> dict[str, dict[str, list[bytes]]
     "request_xml",
     [
         he("CreateBusinessOrganization", container=org_path("WH"), name="contoso", SMTPDomain="contoso.com"),
-        he(
-            "CreateBusinessUser",
-            container=ALPINE,
-            userPrincipalName="bob@alpineskihouse.com",
-            isAdmin=True,
-            newPassword=USER_PASSWORD,
-        ),
+        user_xml("bob@alpineskihouse.com", isAdmin=True, newPassword=USER_PASSWORD),
     ],
     ids=["CreateBusinessOrganization", "CreateBusinessUser"],
 )
@@ -198,3 +198,19 @@ def test_a_request_failing_after_any_of_its_writes_leaves_no_trace(
         assert server_snapshot(openldap_fabrikam) == ldap_before, f"LDAP changed when write {n} failed"
         assert n < 100
     assert n > 2  # the request wrote, and each of its prefixes was undone
+
+
+def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(user_xml("carol@alpineskihouse.com", planName="GoldMail")))
+    admin = connect(openldap_fabrikam, openldap_fabrikam.bind_dn, openldap_fabrikam.password)
+    admin.bind()
+    try:  # what a mail server's recipient lookup does
+        admin.search(SUFFIX, "(proxyAddresses=smtp:CAROL@AlpineSkiHouse.com)", SUBTREE, attributes=["mail"])
+        (found,) = admin.response
+    finally:
+        admin.unbind()
+    assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
+    assert found["attributes"]["mail"] == ["carol@alpineskihouse.com"]
