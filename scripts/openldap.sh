@@ -12,7 +12,8 @@
 # once, from a file we write, with the schema file included as it is; cn=config would need a
 # slapadd of the same settings turned into LDIF, for live changes nobody makes here.
 # slapo-unique keeps sAMAccountName, userPrincipalName, proxyAddresses and
-# msRTCSIP-PrimaryUserAddress unique in the whole suffix (each on its own: one URI each).
+# msRTCSIP-PrimaryUserAddress unique in the whole suffix (each on its own: one URI each), and
+# objectGUID and objectSid, which AD keeps unique and OpenMPS writes itself on OpenLDAP.
 # Exits 3, as postgres.sh does, when slapd is missing and cannot be installed (not root).
 set -euo pipefail
 usage="usage: openldap.sh start DIR PORT DOMAIN | stop DIR"
@@ -73,6 +74,8 @@ unique_uri ldap:///?sAMAccountName?sub
 unique_uri ldap:///?userPrincipalName?sub
 unique_uri ldap:///?proxyAddresses?sub
 unique_uri ldap:///?msRTCSIP-PrimaryUserAddress?sub
+unique_uri ldap:///?objectGUID?sub
+unique_uri ldap:///?objectSid?sub
 CONF
     # slapd reports a bad configuration to syslog only: check it first, where the error is seen
     /usr/sbin/slaptest -u -Q -f "$dir/slapd.conf" >&2

@@ -116,6 +116,16 @@ def openldap_server() -> Iterator[DirectoryServer]:
 
 
 @pytest.fixture(scope="session")
+def openldap_fabrikam() -> Iterator[DirectoryServer]:
+    """Another OpenLDAP server, for ``fabrikam.com``: a whole deployment of the tests' usual domain
+    on a directory server (tests/servers/test_ldap_deployment.py)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield from _directory_server("openldap.sh", [str(port), "fabrikam.com"], "openldap")
+
+
+@pytest.fixture(scope="session")
 def samba_dc() -> Iterator[DirectoryServer]:
     """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``hosting.test``,
     with OpenMPS's schema extension; its URL is ldaps://, its bind DN the Administrator's."""

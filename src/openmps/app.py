@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,8 +39,11 @@ from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.delegation.session import HostingSession, Providers
 from openmps.directory.interface import Directory
+from openmps.directory.ldap.backend import LdapDirectory
+from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
@@ -144,10 +148,13 @@ class Deployment:
     sign_in: SignInPolicy = field(default_factory=SignInPolicy)
     capacity: Capacity = field(default_factory=Capacity)
     run_limits: RunLimits = field(default_factory=run_limits)
+    directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
     _tenants: dict[DN, str] = field(init=False, default_factory=dict)
+    _ldap: threading.local = field(init=False, default_factory=threading.local)  # a connection per thread
+    _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
 
     def __post_init__(self) -> None:
         self.audit = SqlAuditSink(self.sql)
@@ -224,9 +231,19 @@ class Deployment:
         uow.commit()
 
     def providers(self, uow: SqlUnitOfWork) -> Providers:
-        backend: Directory = SqlDirectory(
-            lambda: uow.connection, domain_sid=self.domain_sid, rollbacks=uow.rollbacks
-        )
+        backend: Directory
+        if self.directory_server is None:
+            backend = SqlDirectory(
+                lambda: uow.connection, domain_sid=self.domain_sid, rollbacks=uow.rollbacks
+            )
+        else:
+            backend = LdapDirectory(
+                self._ldap_connection(self.directory_server),
+                root=self.layout.domain,
+                domain_sid=self.domain_sid,
+                next_rid=lambda: int(P_NEXT_RIDS.execute(uow.connection, {"count": 1}).scalar_one()),
+                on_rollback=uow.on_rollback,
+            )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
         return Providers(
@@ -236,6 +253,21 @@ class Deployment:
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
         )
+
+    def _ldap_connection(self, server: LdapSettings) -> LdapConnection:
+        """This thread's connection to the directory server (ldap3's connections are not shared
+        between threads); bound at its first use, kept for the next request."""
+        conn: LdapConnection | None = getattr(self._ldap, "conn", None)
+        if conn is None:
+            conn = self._ldap.conn = LdapConnection(server)
+            self._ldap_all.append(conn)  # list.append is atomic
+        return conn
+
+    def close_directory(self) -> None:
+        """Unbind every thread's connection to the directory server (a process that ends)."""
+        while self._ldap_all:
+            self._ldap_all.pop().close()
+        self._ldap = threading.local()
 
     def open_session(self, uow: UnitOfWork) -> HostingSession:
         assert isinstance(uow, SqlUnitOfWork)
@@ -300,7 +332,45 @@ def open_deployment(
         home,
         sign_in or SignInPolicy(),
         capacity,
+        directory_server=directory_server(values),
     )
+
+
+@dataclass(frozen=True)
+class DirectoryServerChoice:
+    """``openmps init --directory URL --directory-bind-dn DN --directory-password-file FILE``: the
+    hosting directory on an LDAP server (ldap:// with or without StartTLS, or ldaps://)."""
+
+    url: str
+    bind_dn: str
+    password_file: Path
+    start_tls: bool = False
+
+    def settings_rows(self) -> list[dict[str, str]]:
+        """What the deployment's settings record: the password file's path, never the password."""
+        return [
+            {"name": "directory_url", "value": self.url},
+            {"name": "directory_bind_dn", "value": self.bind_dn},
+            {"name": "directory_password_file", "value": str(self.password_file)},
+            {"name": "directory_start_tls", "value": "1" if self.start_tls else "0"},
+        ]
+
+    def connect(self) -> LdapSettings:
+        if not re.match(r"ldaps?://", self.url, re.IGNORECASE):
+            raise InvalidArgument(f"'{self.url}' is not an ldap:// or ldaps:// URL")
+        return LdapSettings(self.url, self.bind_dn, read_password_file(self.password_file), self.start_tls)
+
+
+def directory_server(values: dict[str, str]) -> LdapSettings | None:
+    """The directory server a deployment's settings name, if any."""
+    if "directory_url" not in values:
+        return None
+    return DirectoryServerChoice(
+        values["directory_url"],
+        values["directory_bind_dn"],
+        Path(values["directory_password_file"]),
+        values.get("directory_start_tls") == "1",
+    ).connect()
 
 
 def init_deployment(
@@ -312,8 +382,10 @@ def init_deployment(
     passwords: Passwords | None = None,
     sign_in: SignInPolicy | None = None,
     capacity: Capacity | None = None,
+    directory: DirectoryServerChoice | None = None,
 ) -> Deployment:
-    """Create the store, the domain, the hosting organization and the administrator."""
+    """Create the store, the domain, the hosting organization and the administrator (in the SQL
+    store, or on the ``directory`` server, whose naming context must be the domain's)."""
     domain = domain.lower()
     if not is_valid_dns_name(domain):
         raise InvalidArgument(f"'{domain}' is not a valid DNS domain name")
@@ -337,6 +409,7 @@ def init_deployment(
         home=home,
         sign_in=sign_in or SignInPolicy(),
         capacity=capacity,
+        directory_server=directory.connect() if directory is not None else None,
     )
     uow = deployment.open_uow()
     try:
@@ -346,6 +419,7 @@ def init_deployment(
                 {"name": "domain", "value": domain},
                 {"name": "domain_sid", "value": domain_sid},
                 {"name": "next_rid", "value": str(FIRST_RID)},
+                *(directory.settings_rows() if directory is not None else ()),
             ],
         )
         providers = deployment.providers(uow)

@@ -10,6 +10,7 @@ The tests see only the :class:`~openmps.directory.interface.Directory` protocol.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,13 +23,17 @@ from sqlalchemy import insert
 
 from openmps.db.schema import settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
-from openmps.directory.interface import Directory
+from openmps.directory.interface import Directory, Scope
+from openmps.directory.ldap.backend import LdapDirectory
+from openmps.directory.ldap.connection import LdapConnection, LdapSettings
 from openmps.directory.sql.backend import SqlDirectory
-from support import create_database
+from openmps.types import DN
+from support import DirectoryServer, create_database
 
 DOMAIN = "example.com"
 DOMAIN_SID = "S-1-5-21-1111111111-2222222222-3333333333"
 FIRST_RID = 1100
+NC_DN = DN.parse("DC=example,DC=com")
 
 
 @dataclass(frozen=True)
@@ -131,13 +136,66 @@ class PostgresBackendFactory:
         self._engine.dispose()
 
 
+# --- the LDAP backend on OpenLDAP ------------------------------------------------------------------
+
+
+class OpenLdapBackendFactory:
+    """The LDAP backend on the session's OpenLDAP server (suffix ``dc=example,dc=com``, the naming
+    context the tests add).  Each test's writes are undone by the journal its unit of work keeps
+    (what a rollback does in production), and a test whose undo leaves an entry fails: every test
+    of the suite is also a test of the journal.  The suffix is emptied before and after anyway."""
+
+    name = "openldap"
+
+    def __init__(self, server: DirectoryServer) -> None:
+        self._settings = LdapSettings(server.url, server.bind_dn, server.password)
+        self._rid = itertools.count(FIRST_RID)
+
+    @contextmanager
+    def open(self, workdir: Path) -> Iterator[ContractBackend]:
+        connection = LdapConnection(self._settings)
+        journal: list[Callable[[], None]] = []
+        try:
+            wipe(connection, NC_DN)
+            directory = LdapDirectory(
+                connection,
+                root=NC_DN,
+                domain_sid=DOMAIN_SID,
+                next_rid=lambda: next(self._rid),
+                on_rollback=lambda undo, label: journal.append(undo),
+            )
+            yield ContractBackend(self.name, directory, DOMAIN_SID)
+        finally:
+            try:
+                for undo in reversed(journal):
+                    undo()
+                left = wipe(connection, NC_DN)
+                assert not left, f"the journal's undo left {left}"  # the rollback of every test
+            finally:
+                wipe(connection, NC_DN)
+                connection.close()
+
+
+def wipe(connection: LdapConnection, root: DN) -> list[DN]:
+    """Delete every entry under (and at) ``root``, deepest first; answers what was there."""
+    directory = LdapDirectory(
+        connection, root=root, domain_sid=DOMAIN_SID, next_rid=lambda: 0, on_rollback=lambda undo, label: None
+    )
+    if not directory.exists(root):
+        return []
+    found = [entry.dn for entry in directory.search(root, Scope.SUBTREE)]
+    for dn in reversed(found):
+        connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
+    return found
+
+
 # name → constructor taking the fixture request and a session-wide scratch directory.
-# Add "openldap" / "samba" here.
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BackendFactory]] = {
     "sql": lambda request, scratch: SqlBackendFactory(scratch),
     "sql-postgresql": lambda request, scratch: PostgresBackendFactory(
         request.getfixturevalue("postgres_server")
     ),
+    "openldap": lambda request, scratch: OpenLdapBackendFactory(request.getfixturevalue("openldap_server")),
 }
 
 

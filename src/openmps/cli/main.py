@@ -26,11 +26,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from openmps.app import Deployment, default_home, init_deployment, open_deployment, registry
+from openmps.app import (
+    Deployment,
+    DirectoryServerChoice,
+    default_home,
+    init_deployment,
+    open_deployment,
+    registry,
+)
 from openmps.cli.import_cmd import import_command
 from openmps.cli.ldif_cmd import ldif_app
 from openmps.cli.sync_cmd import sync_app
-from openmps.errors import MpsError
+from openmps.errors import InvalidArgument, MpsError
 from openmps.types import Secret
 
 # plain help: flags without a "<bool>" type column, docstrings reflowed to the terminal
@@ -108,13 +115,41 @@ def init(
         str | None,
         typer.Option("--admin-password", help="Password of administrator@<domain> (default: generated)"),
     ] = None,
+    directory: Annotated[
+        str | None,
+        typer.Option(
+            "--directory",
+            help="Keep the hosting directory on this LDAP server (ldap:// or ldaps://; default: the store)",
+        ),
+    ] = None,
+    directory_bind_dn: Annotated[
+        str | None, typer.Option("--directory-bind-dn", help="DN OpenMPS binds to the --directory server as")
+    ] = None,
+    directory_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--directory-password-file",
+            help="File (mode 0600) holding the bind password; its path is recorded, never the password",
+        ),
+    ] = None,
+    directory_start_tls: Annotated[
+        bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
+    ] = False,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
+    server = None
+    if directory is not None:
+        if directory_bind_dn is None or directory_password_file is None:
+            raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
+        server = DirectoryServerChoice(
+            directory, directory_bind_dn, directory_password_file.resolve(), directory_start_tls
+        )
     try:
-        d = init_deployment(State.home, domain=domain, admin_password=Secret(password))
+        d = init_deployment(State.home, domain=domain, admin_password=Secret(password), directory=server)
     except MpsError as exc:
         raise fail(exc) from None
+    d.close_directory()
     _announce(d, password if admin_password is None else None)
 
 

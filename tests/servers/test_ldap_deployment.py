@@ -1,0 +1,216 @@
+"""A deployment whose hosting directory is an OpenLDAP server (``openmps init --directory``):
+requests create organizations, users and mailboxes there; a user created with a password binds to
+the server with it, a mailbox is found by its proxy address as a mail server looks it up, a
+request failing at any of its writes leaves no trace, and the SQL store keeps no entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ldap3 import SUBTREE, Connection, Server
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
+from openmps.cli.main import app
+from openmps.db.schema import entries, settings
+from openmps.directory.interface import Directory
+from openmps.errors import InternalError
+from openmps.types import Secret
+from support import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    DirectoryServer,
+    create_user,
+    fast_passwords,
+    he,
+    make_alpineskihouse,
+    ok,
+    org_path,
+    snapshot,
+)
+
+SUFFIX = "dc=fabrikam,dc=com"
+ALPINE = org_path("WH", "alpineskihouse")
+
+
+def user_xml(upn: str, **extra: object) -> str:
+    return he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, **{"isAdmin": False, **extra})
+
+
+def connect(server: DirectoryServer, user: str, password: str) -> Connection:
+    return Connection(
+        Server(server.url, get_info=None, connect_timeout=5), user, password, receive_timeout=10
+    )
+
+
+def wipe(server: DirectoryServer) -> None:
+    conn = connect(server, server.bind_dn, server.password)
+    conn.bind()
+    try:
+        conn.search(SUFFIX, "(objectClass=*)", SUBTREE, attributes=["1.1"])
+        for dn in sorted((e["dn"] for e in conn.response), key=lambda dn: -dn.count(",")):
+            conn.delete(dn)
+    finally:
+        conn.unbind()
+
+
+@pytest.fixture
+def deployment(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[Deployment]:
+    wipe(openldap_fabrikam)
+    choice = DirectoryServerChoice(
+        openldap_fabrikam.url, openldap_fabrikam.bind_dn, openldap_fabrikam.password_file
+    )
+    made = init_deployment(
+        tmp_path / "home",
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+        directory=choice,
+    )
+    yield made
+    made.close_directory()
+    wipe(openldap_fabrikam)
+
+
+def test_the_settings_name_the_server_and_the_password_file_never_the_password(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, tmp_path: Path
+) -> None:
+    with deployment.sql.connect() as conn:
+        recorded = {row.name: row.value for row in conn.execute(select(settings.c.name, settings.c.value))}
+        assert conn.execute(select(func.count()).select_from(entries)).scalar_one() == 0
+    assert recorded["directory_url"] == openldap_fabrikam.url
+    assert recorded["directory_password_file"] == str(openldap_fabrikam.password_file)
+    assert openldap_fabrikam.password not in recorded.values()
+    reopened = open_deployment(tmp_path / "home")
+    assert reopened.directory_server is not None
+    assert openldap_fabrikam.password not in repr(reopened.directory_server)
+
+
+def test_a_user_created_with_a_password_binds_to_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    make_alpineskihouse(deployment)
+    create_user(deployment, ALPINE, "ann@alpineskihouse.com")
+    assert deployment.authenticator.authenticate("ann@alpineskihouse.com", USER_PASSWORD)
+    admin = connect(openldap_fabrikam, openldap_fabrikam.bind_dn, openldap_fabrikam.password)
+    admin.bind()
+    try:  # what a mail server or a portal does: find the DN by the UPN, then bind as it
+        admin.search(SUFFIX, "(userPrincipalName=ann@alpineskihouse.com)", SUBTREE, attributes=["1.1"])
+        (found,) = admin.response
+    finally:
+        admin.unbind()
+    for password, binds in ((USER_PASSWORD, True), ("Wrong-password-1", False)):
+        user = connect(openldap_fabrikam, found["dn"], password)
+        try:
+            assert user.bind() is binds
+        finally:
+            user.unbind()
+
+
+def test_openmps_init_with_a_directory_server(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> None:
+    wipe(openldap_fabrikam)
+    home = tmp_path / "cli"
+    base = ["--home", str(home), "init", "--domain", "fabrikam.com", "--admin-password", ADMIN_PASSWORD]
+    server = ["--directory", openldap_fabrikam.url, "--directory-bind-dn", openldap_fabrikam.bind_dn]
+    try:
+        alone = CliRunner().invoke(app, [*base, *server])
+        assert alone.exit_code == 1 and "--directory-password-file" in alone.output
+        lax = tmp_path / "lax"
+        lax.write_text(openldap_fabrikam.password)
+        lax.chmod(0o644)
+        refused = CliRunner().invoke(app, [*base, *server, "--directory-password-file", str(lax)])
+        assert refused.exit_code == 1 and "0600" in refused.output
+        done = CliRunner().invoke(
+            app, [*base, *server, "--directory-password-file", str(openldap_fabrikam.password_file)]
+        )
+        assert done.exit_code == 0, done.output
+        opened = open_deployment(home)
+        try:
+            assert opened.administrator().dn == opened.layout.administrator
+        finally:
+            opened.close_directory()
+    finally:
+        wipe(openldap_fabrikam)
+
+
+class FailingWrite:
+    """The directory, refusing its ``n``-th write: the request fails after ``n - 1`` writes were
+    sent to the server, which its rollback must undo."""
+
+    WRITES = frozenset({"add", "modify", "delete", "move"})
+
+    def __init__(self, inner: Directory, n: int, counter: list[int]) -> None:
+        self._inner, self._n, self._counter = inner, n, counter
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            self._counter[0] += 1
+            if self._counter[0] == self._n:
+                raise InternalError(f"injected: write {self._n} ({name}) fails")
+            return attr(*args, **kwargs)
+
+        return write
+
+
+def server_snapshot(server: DirectoryServer) -> dict[str, dict[str, list[bytes]]]:
+    conn = connect(server, server.bind_dn, server.password)
+    conn.bind()
+    try:
+        conn.search(SUFFIX, "(objectClass=*)", SUBTREE, attributes=["*"])
+        return {
+            e["dn"].lower(): {k.lower(): sorted(v) for k, v in e["raw_attributes"].items()}
+            for e in conn.response
+        }
+    finally:
+        conn.unbind()
+
+
+@pytest.mark.parametrize(
+    "request_xml",
+    [
+        he("CreateBusinessOrganization", container=org_path("WH"), name="contoso", SMTPDomain="contoso.com"),
+        user_xml("bob@alpineskihouse.com", isAdmin=True, newPassword=USER_PASSWORD),
+    ],
+    ids=["CreateBusinessOrganization", "CreateBusinessUser"],
+)
+def test_a_request_failing_after_any_of_its_writes_leaves_no_trace(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, request_xml: str
+) -> None:
+    make_alpineskihouse(deployment)
+    sql_before, ldap_before = snapshot(deployment), server_snapshot(openldap_fabrikam)
+    n = 0
+    while True:
+        n += 1
+        counter = [0]
+        deployment.directory_wrapper = lambda inner: FailingWrite(inner, n, counter)  # noqa: B023
+        outcome = deployment.submit(request_xml)
+        if outcome.error is None:
+            break  # n is past the request's last write
+        assert snapshot(deployment) == sql_before, f"SQL changed when write {n} failed"
+        assert server_snapshot(openldap_fabrikam) == ldap_before, f"LDAP changed when write {n} failed"
+        assert n < 100
+    assert n > 2  # the request wrote, and each of its prefixes was undone
+
+
+def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(user_xml("carol@alpineskihouse.com", planName="GoldMail")))
+    admin = connect(openldap_fabrikam, openldap_fabrikam.bind_dn, openldap_fabrikam.password)
+    admin.bind()
+    try:  # what a mail server's recipient lookup does
+        admin.search(SUFFIX, "(proxyAddresses=smtp:CAROL@AlpineSkiHouse.com)", SUBTREE, attributes=["mail"])
+        (found,) = admin.response
+    finally:
+        admin.unbind()
+    assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
+    assert found["attributes"]["mail"] == ["carol@alpineskihouse.com"]

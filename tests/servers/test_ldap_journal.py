@@ -1,0 +1,119 @@
+"""The LDAP backend inside a SQL unit of work (OpenLDAP): a rollback undoes the directory writes
+with the SQL ones, a failed savepoint (``<try>``) only its own part, a commit keeps them; a
+connection the server dropped is opened again."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openmps.db.store import SqlUnitOfWork, make_engine, sqlite_url
+from openmps.directory.interface import Change, Scope
+from openmps.directory.ldap.backend import LdapDirectory
+from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.errors import AlreadyExists
+from openmps.types import DN
+from support import DirectoryServer
+
+NC = DN.parse("DC=example,DC=com")
+DOMAIN_SID = "S-1-5-21-7-8-9"
+RIDS = itertools.count(5000)
+
+
+@pytest.fixture
+def connection(openldap_server: DirectoryServer) -> Iterator[LdapConnection]:
+    conn = LdapConnection(
+        LdapSettings(openldap_server.url, openldap_server.bind_dn, openldap_server.password)
+    )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def uow(tmp_path: Path) -> Iterator[SqlUnitOfWork]:
+    engine = make_engine(sqlite_url(tmp_path / "store.sqlite"))
+    unit = SqlUnitOfWork(engine)
+    yield unit
+    engine.dispose()
+
+
+def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
+    return LdapDirectory(
+        connection, root=NC, domain_sid=DOMAIN_SID, next_rid=lambda: next(RIDS), on_rollback=uow.on_rollback
+    )
+
+
+@pytest.fixture
+def org(connection: LdapConnection, tmp_path: Path) -> Iterator[DN]:
+    """A committed OU of the test's own under the naming context (made if missing, and then
+    removed at the end: the smoke tests of test_openldap_server.py make it themselves)."""
+    engine = make_engine(sqlite_url(tmp_path / "setup.sqlite"))
+    setup = SqlUnitOfWork(engine)
+    d = directory(connection, setup)
+    made_nc = not d.exists(NC)
+    if made_nc:
+        d.add(NC, {"objectClass": ["top", "domain", "domainDNS"], "dc": ["example"]})
+    where = DN.parse(f"OU=journal{next(RIDS)},{NC}")
+    d.add(where, {"objectClass": ["top", "organizationalUnit"], "ou": [where.rdn_value]})
+    setup.commit()
+    yield where
+    undo = SqlUnitOfWork(engine)
+    d = directory(connection, undo)
+    for entry in reversed(d.search(where)):
+        d.delete(entry.dn)
+    if made_nc:
+        d.delete(NC)
+    undo.commit()
+    engine.dispose()
+
+
+def user(d: LdapDirectory, where: DN, name: str) -> DN:
+    dn = DN.parse(f"CN={name},{where}")
+    d.add(dn, {"objectClass": ["top", "person", "user"], "cn": [name], "description": ["before"]})
+    return dn
+
+
+def test_a_rollback_undoes_every_write_in_reverse(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN
+) -> None:
+    d = directory(connection, uow)
+    kept = user(d, org, "kept")
+    uow.commit()  # the unit begins again at its next use
+    added = user(d, org, "added")
+    group = DN.parse(f"CN=g,{org}")
+    d.add(group, {"objectClass": ["top", "group"], "cn": ["g"], "member": [str(added), str(kept)]})
+    d.modify(kept, [Change.replace("description", "after")])
+    d.move(added, DN.parse(f"CN=renamed,{org}"))
+    d.delete(group)
+    d.delete(kept)
+    uow.rollback()
+    assert [e.dn for e in d.search(org, Scope.ONELEVEL)] == [kept]
+    assert d.get(kept).get("description") == ("before",)
+
+
+def test_a_failed_savepoint_undoes_only_its_part(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN
+) -> None:
+    d = directory(connection, uow)
+    first = user(d, org, "first")
+    with pytest.raises(AlreadyExists), uow.savepoint():
+        user(d, org, "second")
+        d.modify(first, [Change.replace("description", "inside")])
+        user(d, org, "first")  # refused: the refused add must not undo the entry that exists
+    assert d.exists(first) and d.get(first).get("description") == ("before",)
+    assert not d.exists(DN.parse(f"CN=second,{org}"))
+    uow.commit()
+    assert d.exists(first)
+
+
+def test_a_dropped_connection_is_opened_again(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN
+) -> None:
+    d = directory(connection, uow)
+    assert d.exists(org)
+    connection._conn.socket.close()  # the server (or a firewall) dropped it
+    assert d.exists(org)
+    uow.rollback()
