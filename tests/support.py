@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -340,3 +342,22 @@ def create_database(server: str, name: str) -> str:
     finally:
         admin.dispose()
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def answered(
+    submit: Callable[[str], Outcome], documents: list[str], masks: Sequence[tuple[re.Pattern[str], str]] = ()
+) -> list[tuple[str, str]]:
+    """Each request with its whole response (succeeding), values that change between runs (GUIDs,
+    SIDs, times) masked: what a golden file of responses pins."""
+    found = []
+    for document in documents:
+        text = etree.tostring(ok(submit(document)), encoding="unicode")
+        for pattern, mask in masks:
+            text = pattern.sub(mask, text)
+        found.append((document, text))
+    return found
+
+
+def golden_text(answers: list[tuple[str, str]]) -> str:
+    """Requests and responses as a golden file holds them."""
+    return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answers)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lxml import etree
-
 from openmps.app import Deployment
 from openmps.types import DN
-from support import RawXml, make_alpineskihouse, ok, org_path, request_xml
+from support import RawXml, answered, golden_text, make_alpineskihouse, org_path, request_xml
 
 GOLDEN = Path(__file__).parent / "golden" / "import_responses.txt"
 ALPINE = org_path("WH", "alpineskihouse")
@@ -123,22 +121,11 @@ def scenario(d: Deployment) -> list[tuple[str, str]]:
         hadi("ImportContact", contact=vendor),
         hadi("ImportContact", contact=vendor),
     ]
-    answered = []
-    for document in steps:
-        response = ok(d.submit(document))
-        text = etree.tostring(response, encoding="unicode")
-        for pattern, mask in MASKS:
-            text = pattern.sub(mask, text)
-        answered.append((document, text))
-    return answered
-
-
-def as_text(answered: list[tuple[str, str]]) -> str:
-    return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answered)
+    return answered(d.submit, steps, MASKS)
 
 
 def test_responses_are_unchanged(deployment: Deployment) -> None:
-    assert as_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")
+    assert golden_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":  # regenerate the golden file (only before a port, never to pass after one)
@@ -156,7 +143,7 @@ if __name__ == "__main__":  # regenerate the golden file (only before a port, ne
             admin_password=Secret(ADMIN_PASSWORD),
             passwords=fast_passwords(),
         )
-        GOLDEN.write_text(as_text(scenario(deployment)), encoding="utf-8")
+        GOLDEN.write_text(golden_text(scenario(deployment)), encoding="utf-8")
     sys.exit(0)
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lxml import etree
-
 from openmps.app import Deployment
-from support import RawXml, he, mail_stores, make_alpineskihouse, ok, org_path, rm
+from support import RawXml, answered, golden_text, he, mail_stores, make_alpineskihouse, ok, org_path, rm
 
 GOLDEN = Path(__file__).parent / "golden" / "mail_responses.txt"
 ALPINE = org_path("WH", "alpineskihouse")
@@ -108,22 +106,11 @@ def scenario(d: Deployment) -> list[tuple[str, str]]:
         ),
         he("GetBusinessUsers", path=ALPINE),
     ]
-    answered = []
-    for document in steps:
-        response = ok(d.submit(document))
-        text = etree.tostring(response, encoding="unicode")
-        for pattern, mask in MASKS:
-            text = pattern.sub(mask, text)
-        answered.append((document, text))
-    return answered
-
-
-def as_text(answered: list[tuple[str, str]]) -> str:
-    return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answered)
+    return answered(d.submit, steps, MASKS)
 
 
 def test_responses_are_unchanged(deployment: Deployment) -> None:
-    assert as_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")
+    assert golden_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":  # regenerate the golden file (only before a port, never to pass after one)
@@ -141,5 +128,5 @@ if __name__ == "__main__":  # regenerate the golden file (only before a port, ne
             admin_password=Secret(ADMIN_PASSWORD),
             passwords=fast_passwords(),
         )
-        GOLDEN.write_text(as_text(scenario(deployment)), encoding="utf-8")
+        GOLDEN.write_text(golden_text(scenario(deployment)), encoding="utf-8")
     sys.exit(0)

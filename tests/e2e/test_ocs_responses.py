@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lxml import etree
-
-from support import RawXml, World, he, ok, org_path, request_xml
+from support import RawXml, World, answered, golden_text, he, org_path, request_xml
 
 GOLDEN = Path(__file__).parent / "golden" / "ocs_responses.txt"
 ALPINE = org_path("WH", "alpineskihouse")
@@ -107,19 +105,11 @@ def scenario(world: World) -> list[tuple[str, str]]:
         hocs("DeleteSipUser", user=BOSS),
         ocs("GetPools"),
     ]
-    answered = []
-    for document in steps:
-        response = ok(world.submit(document))
-        answered.append((document, GUID.sub("GUID", etree.tostring(response, encoding="unicode"))))
-    return answered
-
-
-def as_text(answered: list[tuple[str, str]]) -> str:
-    return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answered)
+    return answered(world.submit, steps, ((GUID, "GUID"),))
 
 
 def test_responses_are_unchanged(world: World) -> None:
-    assert as_text(scenario(world)) == GOLDEN.read_text(encoding="utf-8")
+    assert golden_text(scenario(world)) == GOLDEN.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":  # regenerate the golden file (only before a port, never to pass after one)
@@ -138,5 +128,5 @@ if __name__ == "__main__":  # regenerate the golden file (only before a port, ne
             passwords=fast_passwords(),
         )
         GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(as_text(scenario(build_world(deployment))), encoding="utf-8")
+        GOLDEN.write_text(golden_text(scenario(build_world(deployment))), encoding="utf-8")
     sys.exit(0)

@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lxml import etree
-
 from openmps.app import Deployment
-from support import HOSTING, RawXml, he, ok, org_path, request_xml, rm
+from support import HOSTING, RawXml, answered, golden_text, he, org_path, request_xml, rm
 
 GOLDEN = Path(__file__).parent / "golden" / "org_responses.txt"
 WH = org_path("WH")
@@ -132,19 +130,8 @@ def scenario(d: Deployment) -> list[tuple[str, str]]:
         he("DeleteBusinessOrganization", path=ALPINE, deleteSMTPDomain=True),
         he("DeleteResellerOrganization", path=WH),
     ]
-    answered = []
-    for document in steps:
-        response = ok(d.submit(document))
-        text = etree.tostring(response, encoding="unicode")
-        for pattern, mask in MASKS:
-            text = pattern.sub(mask, text)
-        answered.append((document, text))
-    return answered
-
-
-def as_text(answered: list[tuple[str, str]]) -> str:
-    return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answered)
+    return answered(d.submit, steps, MASKS)
 
 
 def test_responses_are_unchanged(deployment: Deployment) -> None:
-    assert as_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")
+    assert golden_text(scenario(deployment)) == GOLDEN.read_text(encoding="utf-8")

@@ -453,21 +453,28 @@ def _properties(element: etree._Element) -> Iterator[Property]:
 TEXT_KINDS = frozenset({"str", "bool", "int", "dn", "upn"})
 
 
-@functools.cache
-def model_fields(cls: type) -> tuple[ArgSpec, ...]:
-    """The declared fields of a structured argument's frozen dataclass, in order."""
-    # a bound value is a value: nothing in run() may change what the caller sent
+def xml_fields(cls: type, what: str) -> Iterator[tuple[dataclasses.Field[Any], Any, Xml]]:
+    """(field, its type, its Xml) of each field of the frozen dataclass ``cls``, in order; a
+    ``TypeError`` naming ``what`` it is (a structured argument, a result) when it is not one."""
     params = getattr(cls, "__dataclass_params__", None)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or not params or not params.frozen:
-        raise TypeError(f"{cls!r}: a structured argument is a frozen dataclass")
+        raise TypeError(f"{cls!r}: {what} is a frozen dataclass")
     hints = get_type_hints(cls, include_extras=True)
-    found = []
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         xml = next((m for m in get_args(hint)[1:] if isinstance(m, Xml)), None)
         if get_origin(hint) is not Annotated or xml is None:
-            raise TypeError(f"{cls.__name__}.{f.name}: a field of a structured argument needs Xml(...)")
-        kind, optional, model = kind_of(get_args(hint)[0])
+            raise TypeError(f"{cls.__name__}.{f.name}: a field of {what} needs Xml(...)")
+        yield f, get_args(hint)[0], xml
+
+
+@functools.cache
+def model_fields(cls: type) -> tuple[ArgSpec, ...]:
+    """The declared fields of a structured argument's frozen dataclass, in order."""
+    # a bound value is a value: nothing in run() may change what the caller sent
+    found = []
+    for f, tp, xml in xml_fields(cls, "a structured argument"):
+        kind, optional, model = kind_of(tp)
         if kind in ("secret", "properties", "node") or (
             (xml.name.startswith("@") or xml.name == ".") and kind not in TEXT_KINDS
         ):

@@ -30,14 +30,13 @@ empty list kept as an empty element unless ``omit_empty``.  A ``Secret`` field r
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Annotated, Any, cast, get_args, get_origin, get_type_hints
+from typing import Any, cast
 
 from lxml import etree
 
-from openmps.engine.declaration import Property, Xml, kind_of
+from openmps.engine.declaration import Property, Xml, kind_of, xml_fields
 from openmps.engine.redaction import MARK
 from openmps.types import DN
 
@@ -58,17 +57,9 @@ class Field:
 @functools.cache
 def result_fields(cls: type) -> tuple[Field, ...]:
     """The declared fields of a result dataclass, in output order (errors at declaration time)."""
-    params = getattr(cls, "__dataclass_params__", None)
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or not params or not params.frozen:
-        raise TypeError(f"{cls!r}: a procedure's result is a frozen dataclass")
-    hints = get_type_hints(cls, include_extras=True)
     found = []
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        xml = next((m for m in get_args(hint)[1:] if isinstance(m, Xml)), None)
-        if get_origin(hint) is not Annotated or xml is None:
-            raise TypeError(f"{cls.__name__}.{f.name}: a field of a result needs Xml(...)")
-        kind, _, model = kind_of(get_args(hint)[0], result=True)
+    for f, tp, xml in xml_fields(cls, "a result"):
+        kind, _, model = kind_of(tp, result=True)
         if kind == "node":
             raise TypeError(f"{cls.__name__}.{f.name}: a result holds values, not XML")
         if kind == "list" and xml.item is None:
