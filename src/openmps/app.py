@@ -50,7 +50,14 @@ from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.engine.interpreter import RunLimits
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_import, resource_manager
+from openmps.namespaces import (
+    hosted_exchange,
+    hosted_ocs,
+    managed_ad,
+    managed_ocs,
+    mps_import,
+    resource_manager,
+)
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
@@ -123,7 +130,7 @@ def run_limits() -> RunLimits:
 
 
 def registry() -> Registry:
-    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import)
+    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import, managed_ad)
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)

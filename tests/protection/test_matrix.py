@@ -65,6 +65,10 @@ def hocs(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Office Communications Server", procedure, **args)
 
 
+def mad(procedure: str, /, **args: object) -> str:
+    return request_xml("Managed Active Directory", procedure, **args)
+
+
 PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
 OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
 LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
@@ -306,6 +310,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
+    # Managed Active Directory
+    "ModifyUser": (mad("ModifyUser", path=WORKER, title="Ski instructor"), CUSTOMER_WRITE),
+    "ModifyOrganization": (mad("ModifyOrganization", path=ALPINE, description="Ski shop"), ORG_MANAGE),
 }
 
 

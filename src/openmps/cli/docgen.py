@@ -70,6 +70,11 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
         "",
         spec.doc,
         "",
+        *(
+            ["- **OpenMPS extension**: MPS documents no such procedure; OpenMPS adds it in MPS's style"]
+            if spec.extension
+            else []
+        ),
         f"- access: {spec.access}, {spec.kind}",
         f"- role: {spec.requires.name} ({spec.requires.value})"
         + (f" on `{spec.scope}`" if spec.scope else ""),
@@ -141,6 +146,7 @@ def _result_type(f: Field) -> str:
 def _signature(spec: ProcedureSpec) -> str:
     args = " ".join(f"{a.xml.name}:{a.signature}{'!' if a.required else ''}" for a in spec.args)
     right = f" {spec.right}" if spec.right else ""
+    right += " extension" if spec.extension else ""
     answer = spec.result.__name__ if spec.result is not None else "none"
     head = f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}]"
     return f"{head} {args} -> {answer}"

@@ -155,6 +155,7 @@ class ProcedureSpec:
     right: str | None = None  # the ADS right the target's DACL must grant the caller
     result: type | None = None  # the dataclass run() returns; None: it answers nothing
     prepares: bool = False  # it has prepare(providers), run before the write lock
+    extension: bool = False  # OpenMPS's own: MPS documents no such procedure (docs/api says so)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -692,12 +693,14 @@ def procedure(
     access: Literal["public", "private"] = "public",
     kind: Literal["read", "write"] = "write",
     right: str | None = None,
+    extension: bool = False,
 ) -> Callable[[C], C]:
     """Declare a class as an MPF procedure (see the module docstring).
 
     ``requires`` is the MPS role checked on the ``scope`` argument; ``right`` (e.g.
     ``"DS_CREATE_CHILD"``) is the right the target's DACL must also grant, as AD would enforce it
-    on an impersonated caller.
+    on an impersonated caller.  ``extension``: a procedure MPS does not document, added by OpenMPS
+    in the same style (docs/api marks it so clients written against MPS know not to expect it).
     """
 
     def wrap(cls: C) -> C:
@@ -724,7 +727,19 @@ def procedure(
         result = _result_type(cls)
         prepares = callable(getattr(cls, "prepare", None))
         spec = ProcedureSpec(
-            namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right, result, prepares
+            namespace,
+            name,
+            cls,
+            requires,
+            scope,
+            access,
+            kind,
+            tuple(args),
+            doc,
+            right,
+            result,
+            prepares,
+            extension,
         )
         setattr(cls, "__mps_spec__", spec)  # noqa: B010  (a class attribute mypy need not know)
         return cls

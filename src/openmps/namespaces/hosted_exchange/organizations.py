@@ -15,15 +15,11 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty
 from openmps.hosting.address_lists import create_address_lists, delete_address_lists
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import OU_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.organizations import organization_at
 from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    OU_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.results import entry_properties

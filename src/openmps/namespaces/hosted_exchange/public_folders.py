@@ -21,8 +21,9 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import check_name
 from openmps.hosting.organizations import organization_at
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, check_name
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.resources.interface import KB_PER_MB
 from openmps.resources.requests import PlacedPublicFolder
 from openmps.types import DN

@@ -23,13 +23,9 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure, verbati
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import org_entry, organization_at
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    USER_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]

@@ -16,15 +16,11 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure, verbati
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.exchange import MailboxStamp
 from openmps.hosting.organizations import business_user, organization_at
 from openmps.hosting.render import MemberOf
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    USER_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.namespaces.hosted_exchange.results import (
     CreatedUser,
     StampedMailbox,
