@@ -387,7 +387,7 @@ def test_import_grants_the_organization_space_its_mailboxes_need(exchange: Deplo
         (
             {"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]},
             {"isAdmin": False, "planName": "PlatinumMailPlus"},
-            "0x80131509",
+            "0x80072030",
             ("not available",),
         ),
         (

@@ -147,7 +147,7 @@ def create_request(local: str, **mail: object) -> str:
 @pytest.mark.parametrize(
     ("mail", "code", "words"),
     [
-        ({"planName": "PlatinumMailPlus"}, "0x80131509", ("'PlatinumMailPlus' is not available",)),
+        ({"planName": "PlatinumMailPlus"}, "0x80072030", ("'PlatinumMailPlus' is not available",)),
         ({"planName": "NoSuchPlan"}, "0x80072030", ("NoSuchPlan",)),
         ({"alias": "erin"}, "0x80070057", ("'alias' needs 'planName'",)),
         ({"mailStore": RawXml("<mailStoreName>x</mailStoreName>")}, "0x80070057", ("'mailStore' needs",)),
@@ -258,7 +258,7 @@ def test_change_plan_resizes_and_restamps(d: Deployment) -> None:
     refused(
         d,
         he("ChangeUserMailboxPlan", path=user_path("hal"), planName="PlatinumMailPlus"),
-        "0x80131509",
+        "0x80072030",
         "not available",
     )
     check_invariants(d.sql)

@@ -232,6 +232,6 @@ def test_a_plan_removed_in_a_request_is_unavailable_to_its_later_steps(deploymen
     support_refused(
         deployment,
         f"<request><procedure>{executes}</procedure></request>",
-        "0x80131509",
+        "0x80072030",
         "'GoldMail' is not available",
     )
