@@ -325,6 +325,34 @@ def test_delete_user_returns_its_space(d: Deployment) -> None:
     check_invariants(d.sql)
 
 
+def test_proxy_addresses_without_a_plan_are_ignored_as_documented(d: Deployment) -> None:
+    # reference §2.5: "ignored without planName"; the user is made, no address is written
+    extra = RawXml("<value>sales@alpineskihouse.com</value><value>not an address</value>")
+    response = ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="ivy@alpineskihouse.com",
+                isAdmin=False,
+                proxyAddresses=extra,
+            )
+        )
+    )
+    assert response.find("data/user") is not None
+    attrs = entry(d, "ivy")
+    assert "proxyAddresses" not in attrs and "mail" not in attrs
+    # the address is still free: another user's mailbox may take it
+    ok(
+        d.submit(
+            create_request(
+                "joe", planName="BaseMail", proxyAddresses=RawXml("<value>sales@alpineskihouse.com</value>")
+            )
+        )
+    )
+    check_invariants(d.sql)
+
+
 def test_a_business_user_gets_no_consumer_mailbox(d: Deployment) -> None:
     ok(d.submit(create_request("max")))
     refused(

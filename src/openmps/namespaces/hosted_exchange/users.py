@@ -151,7 +151,12 @@ class CreateBusinessUser(NewUser):
     sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
     proxy_addresses: Annotated[
         tuple[str, ...] | None,
-        Xml("proxyAddresses", "with planName: extra SMTP addresses", item="value", parse=verbatim),
+        Xml(
+            "proxyAddresses",
+            "with planName: extra SMTP addresses; ignored without planName (as MPS documents)",
+            item="value",
+            parse=verbatim,
+        ),
     ] = None
     alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 
@@ -161,7 +166,9 @@ class CreateBusinessUser(NewUser):
         groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
         for group in groups:
             ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
-        mailbox = self._mailbox(ctx, dn, {"proxyAddresses": self.proxy_addresses, "alias": self.alias})
+        # MPS documents proxyAddresses as ignored without planName: no mailbox holds them
+        proxies = self.proxy_addresses if self.plan_name is not None else None
+        mailbox = self._mailbox(ctx, dn, {"proxyAddresses": proxies, "alias": self.alias})
         if not ctx.outputs_read:
             return None
         return CreatedUser(mailbox, UserRef(dn, dn.rdn_value, member_of=tuple(MemberOf(g) for g in groups)))
