@@ -313,6 +313,13 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     # Managed Active Directory
     "ModifyUser": (mad("ModifyUser", path=WORKER, title="Ski instructor"), CUSTOMER_WRITE),
     "ModifyOrganization": (mad("ModifyOrganization", path=ALPINE, description="Ski shop"), ORG_MANAGE),
+    "EnableUser": (mad("EnableUser", path=WORKER), CUSTOMER_WRITE),
+    "DisableUser": (mad("DisableUser", path=WORKER), CUSTOMER_WRITE),
+    # someone else's password: a reset by an administrator over the user (the user's own: its test)
+    "ChangeUserPassword": (
+        mad("ChangeUserPassword", path=CONSUMER, newPassword="N3w-passw0rd!"),
+        CUSTOMER_WRITE,
+    ),
 }
 
 

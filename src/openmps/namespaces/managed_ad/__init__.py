@@ -7,7 +7,7 @@ exists (ModifyUser, ModifyOrganization: OpenMPS extensions).
 
 from __future__ import annotations
 
-from openmps.namespaces.managed_ad import editing
+from openmps.namespaces.managed_ad import accounts, editing
 from openmps.namespaces.managed_ad.common import HOSTED_AD as HOSTED_AD
 
-PROCEDURES: tuple[type, ...] = (*editing.PROCEDURES,)
+PROCEDURES: tuple[type, ...] = (*editing.PROCEDURES, *accounts.PROCEDURES)
