@@ -134,6 +134,8 @@ def registry() -> Registry:
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
+    for cls in managed_ad.ALIASED:
+        procedures.add(cls, alias_namespace=managed_ad.HOSTED_AD)
     return procedures
 
 

@@ -313,6 +313,10 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     # Managed Active Directory
     "ModifyUser": (mad("ModifyUser", path=WORKER, title="Ski instructor"), CUSTOMER_WRITE),
     "ModifyOrganization": (mad("ModifyOrganization", path=ALPINE, description="Ski shop"), ORG_MANAGE),
+    "GetThisOrganizationRoot": (mad("GetThisOrganizationRoot", path=WORKER), CUSTOMER_READ),
+    "GetForeignOwnerOrg": (mad("GetForeignOwnerOrg", path=ALPINE), CUSTOMER_READ),
+    "GetOtherWellKnownObject": (mad("GetOtherWellKnownObject", path=ALPINE, wkName="OrgType"), CUSTOMER_READ),
+    "GetCallerUIRoles": (mad("GetCallerUIRoles"), EVERYONE),
     "EnableUser": (mad("EnableUser", path=WORKER), CUSTOMER_WRITE),
     "DisableUser": (mad("DisableUser", path=WORKER), CUSTOMER_WRITE),
     # someone else's password: a reset by an administrator over the user (the user's own: its test)

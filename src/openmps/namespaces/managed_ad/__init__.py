@@ -7,7 +7,8 @@ exists (ModifyUser, ModifyOrganization: OpenMPS extensions).
 
 from __future__ import annotations
 
-from openmps.namespaces.managed_ad import accounts, editing
+from openmps.namespaces.managed_ad import accounts, editing, well_known
 from openmps.namespaces.managed_ad.common import HOSTED_AD as HOSTED_AD
 
-PROCEDURES: tuple[type, ...] = (*editing.PROCEDURES, *accounts.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (*editing.PROCEDURES, *accounts.PROCEDURES, *well_known.PROCEDURES)
+ALIASED: tuple[type, ...] = well_known.ALIASED  # also answered under HOSTED_AD
