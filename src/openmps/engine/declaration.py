@@ -332,6 +332,8 @@ def _coerce(spec: ArgSpec, value: Any) -> Any:
         return _list_values(spec, value)
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if spec.kind == "properties" and isinstance(value, tuple) and all(isinstance(p, Property) for p in value):
+        return value  # bound already (a procedure handing its own <properties> on)
     if isinstance(value, etree._Element):
         return _convert(spec, value)
     text = (

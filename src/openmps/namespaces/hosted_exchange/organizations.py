@@ -19,7 +19,7 @@ from openmps.hosting.attributes import OU_ATTRIBUTES, check_name, property_attri
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.organizations import organization_at
 from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
-from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.results import entry_properties
@@ -196,8 +196,8 @@ class DeleteBusinessOrganization:
         providers.plans.forget_organization(org.entry.guid)
         if providers.plans.customer(org.entry.guid) is not None:  # organizations imported later may have none
             providers.plans.set_status(org.entry.guid, "Deleted")
-        delete_organization_tree(providers.directory, self.path)
-        providers.forget(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteOrganization", args(path=self.path), as_service=True)
 
 
 @procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")

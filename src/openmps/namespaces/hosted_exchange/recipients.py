@@ -18,14 +18,14 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
-from openmps.engine.context import ProcedureContext
+from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import org_entry, organization_at
-from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -152,7 +152,8 @@ class DeleteContact:
 
     def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "contact")
-        ctx.providers.directory.delete(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteContact", args(path=self.path), as_service=True)
 
 
 @procedure(
@@ -265,7 +266,7 @@ class DeleteDistributionList:
 
     def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "group")
-        ctx.providers.directory.delete(self.path)
+        ctx.call(MANAGED_AD, "DeleteGroup", args(path=self.path), as_service=True)  # as DeleteContact
 
 
 @procedure(NAMESPACE, "GetRecipients", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST")

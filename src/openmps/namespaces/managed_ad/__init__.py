@@ -7,8 +7,22 @@ exists (ModifyUser, ModifyOrganization: OpenMPS extensions).
 
 from __future__ import annotations
 
-from openmps.namespaces.managed_ad import accounts, editing, well_known
+from openmps.namespaces.managed_ad import (
+    accounts,
+    editing,
+    objects,
+    organizations,
+    policies,
+    well_known,
+)
 from openmps.namespaces.managed_ad.common import HOSTED_AD as HOSTED_AD
 
-PROCEDURES: tuple[type, ...] = (*editing.PROCEDURES, *accounts.PROCEDURES, *well_known.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (
+    *organizations.PROCEDURES,
+    *objects.PROCEDURES,
+    *editing.PROCEDURES,
+    *accounts.PROCEDURES,
+    *well_known.PROCEDURES,
+    *policies.PROCEDURES,
+)
 ALIASED: tuple[type, ...] = well_known.ALIASED  # also answered under HOSTED_AD
