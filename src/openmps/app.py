@@ -158,6 +158,10 @@ class Deployment:
     capacity: Capacity = field(default_factory=Capacity)
     run_limits: RunLimits = field(default_factory=run_limits)
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
+    # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
+    group_cap: int = field(
+        default_factory=lambda: int(env_number("OPENMPS_GROUP_MEMBER_CAP", 5000, whole=True))
+    )
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -261,6 +265,7 @@ class Deployment:
             self.passwords,
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
+            self.group_cap,
         )
 
     def _ldap_connection(self, server: LdapSettings) -> LdapConnection:

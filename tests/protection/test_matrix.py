@@ -337,6 +337,15 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         mad("GetPolicy", policyName="customer", containerPath=ALPINE, objectName="x", objectType="user"),
         CUSTOMER_READ,
     ),
+    "ExpandWin2KCapacity": (
+        mad("ExpandWin2KCapacity", organization=ALPINE, capacityType="UserN", multiplier=4),
+        ORG_MANAGE,
+    ),
+    "DistributeGroupMemberships": (
+        mad("DistributeGroupMemberships", organization=ALPINE, capacityType="UserN"),
+        ORG_MANAGE,
+    ),
+    "GetWin2KCapacityPending": (mad("GetWin2KCapacityPending", organization=ALPINE), ORG_MANAGE),
     "GetThisOrganizationRoot": (mad("GetThisOrganizationRoot", path=WORKER), CUSTOMER_READ),
     "GetForeignOwnerOrg": (mad("GetForeignOwnerOrg", path=ALPINE), CUSTOMER_READ),
     "GetOtherWellKnownObject": (mad("GetOtherWellKnownObject", path=ALPINE, wkName="OrgType"), CUSTOMER_READ),
@@ -438,6 +447,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Managed Active Directory's own objects (no mailbox, no plans record)
     ok(d.submit(mad("CreateUser", container=ALPINE, userPrincipalName="plain@alpineskihouse.com")))
     ok(d.submit(mad("CreateOrganization", container=org_path("WH"), name="adbare")))
+    ok(d.submit(mad("ExpandWin2KCapacity", organization=ALPINE, capacityType="UserN", multiplier=2)))
     ok(d.submit(mad("CreateGroup", container=ALPINE, name="Team")))
     ok(d.submit(mad("CreateContact", container=ALPINE, name="Plain Contact")))
     (home / "callers.txt").write_text(

@@ -67,6 +67,7 @@ class Providers:
     passwords: Passwords
     resources: ResourceLedger
     plans: PlanCatalogue
+    group_cap: int = 5000  # members one group may hold (Windows 2000's limit; MultiGroup nests past it)
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
     def org_chain(self, target: DN, entry: Entry | None = None) -> list[Org]:

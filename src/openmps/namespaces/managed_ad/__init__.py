@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from openmps.namespaces.managed_ad import (
     accounts,
+    capacity,
     editing,
     objects,
     organizations,
@@ -24,5 +25,6 @@ PROCEDURES: tuple[type, ...] = (
     *accounts.PROCEDURES,
     *well_known.PROCEDURES,
     *policies.PROCEDURES,
+    *capacity.PROCEDURES,
 )
 ALIASED: tuple[type, ...] = well_known.ALIASED  # also answered under HOSTED_AD

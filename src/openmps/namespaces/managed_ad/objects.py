@@ -23,9 +23,9 @@ from typing import Annotated, ClassVar
 from openmps.delegation.layout import OrgType
 from openmps.delegation.passwords import HashedSecret
 from openmps.delegation.session import Providers
-from openmps.directory.interface import Change
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidOperation
+from openmps.hosting import multigroup
 from openmps.hosting.accounts import CreatedAccount, add_user, checked_sam, user_attributes, user_dn
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.attributes import COMMON_ATTRIBUTES, USER_ATTRIBUTES, check_name, property_attributes
@@ -96,9 +96,8 @@ class CreateUser:
         dn = user_dn(org, self.container, upn)
         attrs = user_attributes(str(upn), names, self.properties, self._password_hash)
         created = add_user(providers, dn, upn, attrs, sam)
-        all_users = org.names.all_users
-        providers.directory.modify(all_users, [Change.add("member", str(created.dn))])
-        return CreatedAccount(created.dn, created.dn.rdn_value, created.guid, (MemberOf(all_users),))
+        joined = multigroup.join(providers, org, created.dn)  # AllUsers@, or one of its sub-groups
+        return CreatedAccount(created.dn, created.dn.rdn_value, created.guid, (MemberOf(joined),))
 
 
 @procedure(NAMESPACE, "DeleteUser", requires=Role.USER_CREATOR, scope="path", right="DELETE")
