@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import matrix_rest
 import pytest
 
 from openmps.app import init_deployment, open_deployment, registry
@@ -307,6 +308,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
 }
+CASES.update(matrix_rest.CASES)
 
 
 @pytest.fixture(scope="module")
@@ -393,6 +395,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 )
             )
         )
+    matrix_rest.prepare(d)
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

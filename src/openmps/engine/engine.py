@@ -189,6 +189,10 @@ class Engine:
             caller, lambda tx: tx.call(namespace, procedure, arguments, returns=returns), client=client
         )
 
+    def audit_apart(self, record: AuditRecord) -> None:
+        """Write ``record`` in a transaction of its own (a request's event: ReportEvent)."""
+        self._audit.write(record)
+
     def _transact(
         self,
         request_id: str,
