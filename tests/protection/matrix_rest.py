@@ -5,9 +5,17 @@ test_matrix.py adds them to its CASES and calls ``prepare`` on its world."""
 from __future__ import annotations
 
 from openmps.app import Deployment
-from support import request_xml
+from support import org_path, request_xml
 
+# persona order as test_matrix.PERSONAS
 EVERYONE = ("ok",) * 8
+CUSTOMER_WRITE = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "denied")
+CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
+ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
+ALPINE = org_path("WH", "alpineskihouse")
+WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+HOCS = "Hosted Office Communications Server"
+IM_PLANS = "<availablePlans><planName>BasicIM</planName><planName>FederatedIM</planName></availablePlans>"
 
 
 def mpf(namespace: str, procedure: str, /, **args: object) -> str:
@@ -34,7 +42,41 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         EVERYONE,
     ),
     "ReportEvent": (mpf("Error Provider", "ReportEvent", message="matrix"), EVERYONE),
+    f"{HOCS}::AddAvailablePlans": (
+        mpf(HOCS, "AddAvailablePlans", organization=ALPINE).replace(
+            "<executeData>", f"<executeData>{IM_PLANS}"
+        ),
+        ORG_MANAGE,
+    ),
+    "ChangeOrganizationPlanAssignment": (
+        mpf(HOCS, "ChangeOrganizationPlanAssignment", organization=ALPINE).replace(
+            "<executeData>", f"<executeData>{IM_PLANS}"
+        ),
+        ORG_MANAGE,
+    ),
+    "GetOrganizationPlanAssignment": (
+        mpf(HOCS, "GetOrganizationPlanAssignment", organization=ALPINE),
+        CUSTOMER_READ,
+    ),
+    "GetUserPlanAssignment": (mpf(HOCS, "GetUserPlanAssignment", user=WORKER), CUSTOMER_READ),
+    f"{HOCS}::SetSipUserProperties": (
+        mpf(HOCS, "SetSipUserProperties", user=WORKER, enabledForFederation="true"),
+        CUSTOMER_WRITE,
+    ),
 }
+# rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
+RENAMED = {
+    "AddAvailablePlans": "Hosted Exchange::AddAvailablePlans",
+    "SetSipUserProperties": "Managed Office Communications Server::SetSipUserProperties",
+}
+
+
+def extend(cases: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+    """Add these rows to test_matrix.py's, renaming its rows whose names are shared now."""
+    for old, new in RENAMED.items():
+        if old in cases:
+            cases[new] = cases.pop(old)
+    cases.update(CASES)
 
 
 def prepare(d: Deployment) -> None:

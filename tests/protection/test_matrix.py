@@ -308,7 +308,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
 }
-CASES.update(matrix_rest.CASES)
+matrix_rest.extend(CASES)
 
 
 @pytest.fixture(scope="module")
