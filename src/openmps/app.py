@@ -50,7 +50,16 @@ from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.engine.interpreter import RunLimits
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mpf, mps_import, resource_manager
+from openmps.namespaces import (
+    hosted_exchange,
+    hosted_ocs,
+    managed_hosting,
+    managed_ocs,
+    managed_plans,
+    mpf,
+    mps_import,
+    resource_manager,
+)
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
@@ -123,7 +132,16 @@ def run_limits() -> RunLimits:
 
 
 def registry() -> Registry:
-    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import, mpf)
+    namespaces = (
+        hosted_exchange,
+        resource_manager,
+        managed_ocs,
+        hosted_ocs,
+        mps_import,
+        mpf,
+        managed_hosting,
+        managed_plans,
+    )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)

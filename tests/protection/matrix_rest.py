@@ -63,6 +63,11 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         mpf(HOCS, "SetSipUserProperties", user=WORKER, enabledForFederation="true"),
         CUSTOMER_WRITE,
     ),
+    "GetOrgType": (mpf("Managed Hosting", "GetOrgType", path=ALPINE), CUSTOMER_READ),
+    "RemovePlanFromCustomer": (
+        mpf("Managed Plans", "RemovePlanFromCustomer", path=WORKER, planName="BasicIM"),
+        CUSTOMER_WRITE,
+    ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
