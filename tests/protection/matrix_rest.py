@@ -5,12 +5,13 @@ test_matrix.py adds them to its CASES and calls ``prepare`` on its world."""
 from __future__ import annotations
 
 from openmps.app import Deployment
-from support import org_path, request_xml
+from support import RawXml, org_path, request_xml
 
 # persona order as test_matrix.PERSONAS
 EVERYONE = ("ok",) * 8
 CUSTOMER_WRITE = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "denied")
 CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
+ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
@@ -67,6 +68,16 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "RemovePlanFromCustomer": (
         mpf("Managed Plans", "RemovePlanFromCustomer", path=WORKER, planName="BasicIM"),
         CUSTOMER_WRITE,
+    ),
+    "ExchangeEnableOrganization": (
+        mpf(
+            "Hosted Exchange",
+            "ExchangeEnableOrganization",
+            path=org_path("WH", "emptyco"),
+            SMTPDomain="empty.co",
+            mailStore=RawXml("<megabytes>10</megabytes>"),
+        ),
+        ORG_CREATE,
     ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
