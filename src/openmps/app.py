@@ -143,7 +143,7 @@ def registry() -> Registry:
         managed_plans,
     )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
-    for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
+    for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
     return procedures
 

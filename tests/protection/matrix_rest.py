@@ -11,6 +11,7 @@ from support import RawXml, org_path, request_xml
 EVERYONE = ("ok",) * 8
 CUSTOMER_WRITE = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "denied")
 CUSTOMER_READ = ("ok", "ok", "ok", "ok", "hidden", "ok", "hidden", "ok")
+DOMAIN_ONLY = ("ok", "denied", "denied", "denied", "denied", "denied", "denied", "denied")
 ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 ALPINE = org_path("WH", "alpineskihouse")
@@ -78,6 +79,15 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             mailStore=RawXml("<megabytes>10</megabytes>"),
         ),
         ORG_CREATE,
+    ),
+    "ReallocateBusinessMailstoreResource": (
+        mpf(
+            "Exchange Resource Manager Ex",
+            "ReallocateBusinessMailstoreResource",
+            mailStoreName="MS1",
+            megabytes=5,
+        ),
+        DOMAIN_ONLY,
     ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there

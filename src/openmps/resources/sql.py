@@ -144,6 +144,29 @@ class SqlResourceLedger:
             )
         return self.store(kind, name)
 
+    def resize_store_by(self, kind: str, name: str, megabytes: int, *, at_most: int) -> Store:
+        store = self.store(kind, name)
+        delta = megabytes * KB_PER_MB
+        after = rm_stores.c.capacity_kb + delta
+        changed = self._conn.execute(
+            update(rm_stores)
+            .where(
+                rm_stores.c.id == store.store_id,
+                rm_stores.c.allocated_kb <= after,
+                after > 0,
+                after <= at_most * KB_PER_MB,
+            )
+            .values(capacity_kb=after)
+        ).rowcount
+        if changed != 1:
+            now = self.store(kind, name)
+            raise QuotaExceeded(
+                f"'{name}' cannot change by {megabytes} MB: it has {now.capacity_kb // KB_PER_MB} MB, "
+                f"{now.allocated_kb // KB_PER_MB} MB allocated",
+                store=name,
+            )
+        return self.store(kind, name)
+
     def remove_store(self, kind: str, name: str) -> None:
         store = self.store(kind, name)
         in_use = exists().where(rm_allocations.c.store_id == store.store_id)
