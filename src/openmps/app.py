@@ -53,6 +53,7 @@ from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces import (
     hosted_exchange,
     hosted_ocs,
+    managed_helpers,
     managed_hosting,
     managed_ocs,
     managed_plans,
@@ -141,6 +142,7 @@ def registry() -> Registry:
         mpf,
         managed_hosting,
         managed_plans,
+        managed_helpers,
     )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names

@@ -5,7 +5,7 @@ test_matrix.py adds them to its CASES and calls ``prepare`` on its world."""
 from __future__ import annotations
 
 from openmps.app import Deployment
-from support import RawXml, org_path, request_xml
+from support import RawXml, ok, org_path, request_xml
 
 # persona order as test_matrix.PERSONAS
 EVERYONE = ("ok",) * 8
@@ -89,6 +89,27 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
         DOMAIN_ONLY,
     ),
+    "InitializeADForHosting": (mpf("Managed Helpers", "InitializeADForHosting"), DOMAIN_ONLY),
+    "CreateServicePointer": (
+        mpf(
+            "Managed Helpers",
+            "CreateServicePointer",
+            organization=ALPINE,
+            serviceType="Services",
+            name="a.example",
+        ),
+        DOMAIN_ONLY,
+    ),
+    "DeleteServicePointer": (
+        mpf(
+            "Managed Helpers",
+            "DeleteServicePointer",
+            organization=ALPINE,
+            serviceType="Services",
+            name="b.example",
+        ),
+        DOMAIN_ONLY,
+    ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
@@ -107,3 +128,11 @@ def extend(cases: dict[str, tuple[str, tuple[str, ...]]]) -> None:
 
 def prepare(d: Deployment) -> None:
     """What these rows need in the matrix's world beyond what test_matrix.py builds."""
+    pointer = mpf(
+        "Managed Helpers",
+        "CreateServicePointer",
+        organization=ALPINE,
+        serviceType="Services",
+        name="b.example",
+    )
+    ok(d.submit(pointer))
