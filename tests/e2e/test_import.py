@@ -802,3 +802,38 @@ def test_a_moved_mailbox_is_followed_on_repair(exchange: Deployment) -> None:
     before = snapshot(d)
     ok(d.submit(imp("ImportUser", path=new_path, isAdmin=False)))  # and again: nothing to do
     assert snapshot(d) == before
+
+
+def test_a_consumer_organization_is_imported_as_consumers_container(d: Deployment) -> None:
+    from support import mail_stores, rm
+
+    bare_ou(d, org_path("R5"))
+    ok(d.submit(hadi("ImportResellerOrganization", organization=org_path("R5"))))
+    bare_ou(d, org_path("R5", "homes"), uPNSuffixes=["homes.example"])
+    ok(
+        d.submit(
+            hadi("ImportConsumerOrganization", organization=org_path("R5", "homes"), planName="ConsumerMail")
+        )
+    )
+    ok(
+        d.submit(
+            he("CreateBusinessOrganization", container=org_path("R5"), name="made", SMTPDomain="made.example")
+        )
+    )
+    assert shape(d, org_path("R5", "homes")) == shape(d, org_path("R5", "made"))
+    ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
+    consumer = he(
+        "CreateConsumerUser",
+        container=org_path("R5", "homes"),
+        userPrincipalName="ann@homes.example",
+        sAMAccountName="c_ann",
+        planName="ConsumerMail",
+    )
+    ok(d.submit(consumer))
+    refused(
+        d,
+        hadi("ImportConsumerOrganization", organization=org_path("R5", "homes")),
+        "0x80071392",
+        "already under management",
+    )
+    refused(d, hadi("ImportConsumerOrganization", organization=org_path("R5", "nowhere")), "0x80072030")

@@ -110,6 +110,14 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
         DOMAIN_ONLY,
     ),
+    "ImportConsumerOrganization": (
+        mpf(
+            "Hosted Active Directory Import",
+            "ImportConsumerOrganization",
+            organization=org_path("WH", "bareco"),
+        ),
+        DOMAIN_ONLY,
+    ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
