@@ -5,6 +5,7 @@ test_matrix.py adds them to its CASES and calls ``prepare`` on its world."""
 from __future__ import annotations
 
 from openmps.app import Deployment
+from openmps.types import DN
 from support import RawXml, ok, org_path, request_xml
 
 # persona order as test_matrix.PERSONAS
@@ -16,6 +17,7 @@ ORG_CREATE = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden"
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+PLAIN = "LDAP://CN=Plain," + ALPINE[len("LDAP://") :]  # a universal group, not mail-enabled
 HOCS = "Hosted Office Communications Server"
 IM_PLANS = "<availablePlans><planName>BasicIM</planName><planName>FederatedIM</planName></availablePlans>"
 
@@ -118,11 +120,17 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
         DOMAIN_ONLY,
     ),
+    "Hosted Email 2007::CreateDistributionList": (
+        mpf("Hosted Email 2007", "CreateDistributionList", container=ALPINE, name="NewList2"),
+        CUSTOMER_WRITE,
+    ),
+    "MailEnableGroup": (mpf("Hosted Email 2007", "MailEnableGroup", path=PLAIN), CUSTOMER_WRITE),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
     "AddAvailablePlans": "Hosted Exchange::AddAvailablePlans",
     "SetSipUserProperties": "Managed Office Communications Server::SetSipUserProperties",
+    "CreateDistributionList": "Hosted Exchange::CreateDistributionList",
 }
 
 
@@ -144,3 +152,6 @@ def prepare(d: Deployment) -> None:
         name="b.example",
     )
     ok(d.submit(pointer))
+    with d.transaction() as providers:
+        attrs = {"objectClass": ["top", "group"], "cn": ["Plain"], "groupType": ["8"]}
+        providers.directory.add(DN.from_path(PLAIN), attrs)

@@ -6,6 +6,7 @@ from openmps.namespaces.hosted_exchange import (
     address_lists,
     consumers,
     domains,
+    hosted_email,
     mailboxes,
     organizations,
     plans,
@@ -24,4 +25,5 @@ PROCEDURES: tuple[type, ...] = (
     *public_folders.PROCEDURES,
     *recipients.PROCEDURES,
     *plans.PROCEDURES,
+    *hosted_email.PROCEDURES,
 )
