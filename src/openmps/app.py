@@ -147,6 +147,8 @@ def registry() -> Registry:
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
+    for cls in hosted_exchange.HOSTED_EMAIL_ALIASED:
+        procedures.add(cls, alias_namespace=hosted_exchange.HOSTED_EMAIL)
     return procedures
 
 

@@ -120,17 +120,12 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
         DOMAIN_ONLY,
     ),
-    "Hosted Email 2007::CreateDistributionList": (
-        mpf("Hosted Email 2007", "CreateDistributionList", container=ALPINE, name="NewList2"),
-        CUSTOMER_WRITE,
-    ),
     "MailEnableGroup": (mpf("Hosted Email 2007", "MailEnableGroup", path=PLAIN), CUSTOMER_WRITE),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
     "AddAvailablePlans": "Hosted Exchange::AddAvailablePlans",
     "SetSipUserProperties": "Managed Office Communications Server::SetSipUserProperties",
-    "CreateDistributionList": "Hosted Exchange::CreateDistributionList",
 }
 
 

@@ -27,3 +27,5 @@ PROCEDURES: tuple[type, ...] = (
     *plans.PROCEDURES,
     *hosted_email.PROCEDURES,
 )
+HOSTED_EMAIL = hosted_email.NAMESPACE
+HOSTED_EMAIL_ALIASED: tuple[type, ...] = hosted_email.ALIASED  # answered under HOSTED_EMAIL too

@@ -1,5 +1,6 @@
-"""Hosted Email 2007 (HMC 4.x, reference §2.1): distribution lists as Hosted Exchange makes them,
-and MailEnableGroup, which mail-enables a group an organization already has.
+"""Hosted Email 2007 (HMC 4.x, reference §2.1): MailEnableGroup, which mail-enables a group an
+organization already has; Hosted Exchange's CreateDistributionList answers under this namespace too
+(``ALIASED``: the same arguments, a superset).
 
 Exchange 2007 mail-enables universal groups only; a mail-enabled group gets what every recipient
 of its organization carries (recipients.py): a primary address on the organization's primary
@@ -13,45 +14,23 @@ from typing import Annotated
 from openmps.delegation.session import Providers
 from openmps.directory.interface import Change
 from openmps.directory.naming import is_reserved
-from openmps.engine.context import ProcedureContext, args
+from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, InvalidOperation
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import org_entry
-from openmps.namespaces.hosted_exchange.common import NAMESPACE as HOSTED_EXCHANGE
 from openmps.namespaces.hosted_exchange.recipients import (
     Alias,
+    CreateDistributionList,
     DistributionList,
     ProxyAddresses,
     recipient_attributes,
 )
-from openmps.types import DN, Upn
+from openmps.types import DN
 
 NAMESPACE = "Hosted Email 2007"
 Ctx = ProcedureContext[Providers]
 UNIVERSAL = 0x8  # groupType bit: universal scope
-
-
-@procedure(
-    NAMESPACE,
-    "CreateDistributionList",
-    requires=Role.USER_CREATOR,
-    scope="container",
-    right="DS_CREATE_CHILD",
-)
-class CreateDistributionList:
-    """Create a distribution list in an organization (Hosted Exchange's CreateDistributionList)."""
-
-    container: Annotated[DN, Xml("container", "LDAP path of the business organization")]
-    name: Annotated[str, Xml("name", "the list's name (its CN)")]
-    preferred_dc: PreferredDC = None
-    managed_by: Annotated[Upn | None, Xml("managedBy", "UPN of a user of the organization who owns it")] = (
-        None
-    )
-
-    def run(self, ctx: Ctx) -> DistributionList:
-        call = args(container=self.container, name=self.name, managedBy=self.managed_by)
-        return ctx.call(HOSTED_EXCHANGE, "CreateDistributionList", call, returns=DistributionList)
 
 
 @procedure(NAMESPACE, "MailEnableGroup", requires=Role.USER_CREATOR, scope="path", right="DS_WRITE_PROP")
@@ -88,4 +67,5 @@ class MailEnableGroup:
         return DistributionList(self.path, name, addresses)
 
 
-PROCEDURES: tuple[type, ...] = (CreateDistributionList, MailEnableGroup)
+PROCEDURES: tuple[type, ...] = (MailEnableGroup,)
+ALIASED: tuple[type, ...] = (CreateDistributionList,)  # Hosted Exchange's, answered here too
