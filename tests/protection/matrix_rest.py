@@ -18,6 +18,8 @@ ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied"
 ALPINE = org_path("WH", "alpineskihouse")
 WORKER = "LDAP://CN=worker@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 PLAIN = "LDAP://CN=Plain," + ALPINE[len("LDAP://") :]  # a universal group, not mail-enabled
+MIGRATED = "LDAP://CN=migrated," + ALPINE[len("LDAP://") :]  # a user with a mailbox of another system
+KIT = "Hosted Email 2007 Import"
 HOCS = "Hosted Office Communications Server"
 IM_PLANS = "<availablePlans><planName>BasicIM</planName><planName>FederatedIM</planName></availablePlans>"
 
@@ -121,6 +123,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "MailEnableGroup": (mpf("Hosted Email 2007", "MailEnableGroup", path=PLAIN), CUSTOMER_WRITE),
+    "ImportMailbox": (mpf(KIT, "ImportMailbox", user=MIGRATED, planName="BaseMail"), DOMAIN_ONLY),
+    "ImportSmtpDomains": (mpf(KIT, "ImportSmtpDomains", organization=ALPINE), DOMAIN_ONLY),
+    "ImportOfflineAddressBook": (mpf(KIT, "ImportOfflineAddressBook", organization=ALPINE), DOMAIN_ONLY),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
@@ -150,3 +155,11 @@ def prepare(d: Deployment) -> None:
     with d.transaction() as providers:
         attrs = {"objectClass": ["top", "group"], "cn": ["Plain"], "groupType": ["8"]}
         providers.directory.add(DN.from_path(PLAIN), attrs)
+        user = {
+            "objectClass": ["top", "user"],
+            "cn": ["migrated"],
+            "userPrincipalName": ["migrated@alpineskihouse.com"],
+            "homeMDB": ["CN=MS1,CN=First Storage Group,CN=InformationStore,CN=EXBE01"],
+            "mDBOverQuotaLimit": ["1000"],
+        }
+        providers.directory.add(DN.from_path(MIGRATED), user)
