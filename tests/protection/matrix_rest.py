@@ -126,6 +126,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ImportMailbox": (mpf(KIT, "ImportMailbox", user=MIGRATED, planName="BaseMail"), DOMAIN_ONLY),
     "ImportSmtpDomains": (mpf(KIT, "ImportSmtpDomains", organization=ALPINE), DOMAIN_ONLY),
     "ImportOfflineAddressBook": (mpf(KIT, "ImportOfflineAddressBook", organization=ALPINE), DOMAIN_ONLY),
+    "InitializeCustomerPlanDatabase": (mpf("Hosted Exchange", "InitializeCustomerPlanDatabase"), DOMAIN_ONLY),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {
