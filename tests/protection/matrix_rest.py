@@ -127,6 +127,10 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ImportSmtpDomains": (mpf(KIT, "ImportSmtpDomains", organization=ALPINE), DOMAIN_ONLY),
     "ImportOfflineAddressBook": (mpf(KIT, "ImportOfflineAddressBook", organization=ALPINE), DOMAIN_ONLY),
     "InitializeCustomerPlanDatabase": (mpf("Hosted Exchange", "InitializeCustomerPlanDatabase"), DOMAIN_ONLY),
+    "EnsureExchangeVirtualDirectories": (
+        mpf("Hosted Exchange", "EnsureExchangeVirtualDirectories", path=ALPINE),
+        ORG_MANAGE,
+    ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {

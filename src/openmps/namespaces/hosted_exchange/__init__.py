@@ -13,6 +13,7 @@ from openmps.namespaces.hosted_exchange import (
     public_folders,
     recipients,
     users,
+    web_access,
 )
 
 PROCEDURES: tuple[type, ...] = (
@@ -26,6 +27,7 @@ PROCEDURES: tuple[type, ...] = (
     *recipients.PROCEDURES,
     *plans.PROCEDURES,
     *hosted_email.PROCEDURES,
+    *web_access.PROCEDURES,
 )
 HOSTED_EMAIL = hosted_email.NAMESPACE
 HOSTED_EMAIL_ALIASED: tuple[type, ...] = hosted_email.ALIASED  # answered under HOSTED_EMAIL too

@@ -18,6 +18,7 @@ from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.organizations import organization_at
 from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
+from openmps.hosting.virtual_directories import delete_virtual_directories
 from openmps.namespaces.hosted_exchange.common import (
     NAMESPACE,
     OU_ATTRIBUTES,
@@ -231,6 +232,7 @@ class DeleteBusinessOrganization:
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
         delete_address_lists(providers, org)
+        delete_virtual_directories(providers, org)
         domains = providers.plans.domains(org.entry.guid)
         if self.smtp_domain is not None and not any(
             d.domain.casefold() == self.smtp_domain.strip().casefold() for d in domains
