@@ -6,7 +6,19 @@ import pytest
 
 from openmps.app import Deployment
 from openmps.types import DN
-from support import STORE_DN, he, make_alpineskihouse, migrated_user, ok, org_path, refused, request_xml, rm
+from support import (
+    STORE_DN,
+    RawXml,
+    he,
+    make_alpineskihouse,
+    migrated_user,
+    ok,
+    org_path,
+    refused,
+    request_xml,
+    rm,
+    snapshot,
+)
 
 ALPINE = org_path("WH", "alpineskihouse")
 
@@ -96,3 +108,50 @@ def test_domains_and_address_book_of_a_migrated_organization(d: Deployment) -> N
     with d.transaction() as providers:
         gus = providers.directory.get(DN.from_path(f"LDAP://CN=gus@alpineskihouse.com,{ALPINE[7:]}"))
         assert gus.get("msExchUseOAB")
+
+
+PUBLIC_STORE = "CN=Public Folder Store (EXBE03),CN=First Storage Group,CN=InformationStore,CN=EXBE03"
+
+
+def migrated_folder(d: Deployment, name: str, kilobytes: str) -> str:
+    dn = DN.from_path(ALPINE).child("CN", "_Private").child("CN", "Public Folders").child("CN", name)
+    with d.transaction() as providers:
+        providers.directory.ensure_containers(dn.parent, below=DN.from_path(ALPINE))
+        attrs = {
+            "objectClass": ["top", "publicFolder"],
+            "cn": [name],
+            "homeMDB": [PUBLIC_STORE],
+            "mDBStorageQuota": [kilobytes],
+            "nTSecurityDescriptor": ["D:(A;;RP;;;WD)"],  # Everyone: what MPS removes
+        }
+        providers.directory.add(dn, attrs)
+    return dn.ldap_path
+
+
+def public_space(d: Deployment) -> tuple[int, int]:
+    response = ok(d.submit(rm("GetExchangeResources")))
+    store = response.find("data/resources/publicStore")
+    assert store is not None
+    return int(store.findtext("megabytes") or 0), int(store.findtext("allocatedMegabytes") or 0)
+
+
+def test_a_migrated_root_public_folder_is_adopted(d: Deployment) -> None:
+    public = RawXml("<publicStore><serverName>EXBE03</serverName><megabytes>100</megabytes></publicStore>")
+    ok(d.submit(rm("AddExchangeResources", publicStores=public)))
+    refused(d, kit("ImportRootPublicFolder", organization=ALPINE), "0x80072030", "no public folder")
+    path = migrated_folder(d, "alpineskihouse", str(20 * 1024))
+    got = ok(d.submit(kit("ImportRootPublicFolder", organization=ALPINE)))
+    assert got.find("data/publicFolder").get("path") == path
+    assert got.findtext("data/publicFolder/megabytes") == "20"
+    assert public_space(d) == (100, 20)
+    before = snapshot(d)
+    ok(d.submit(kit("ImportRootPublicFolder", organization=ALPINE)))  # nothing more to give
+    assert snapshot(d) == before
+    folders = ok(d.submit(he("GetPublicFolders", path=ALPINE))).findall("data/publicFolders/publicFolder")
+    assert [f.get("name") for f in folders] == ["alpineskihouse"]
+    with d.transaction() as providers:
+        sddl = providers.directory.get(DN.from_path(path)).first("nTSecurityDescriptor")
+    assert ";;;WD)" not in sddl and "S-1-1-0" not in sddl  # the organization's own groups only
+    assert sddl.count("(A;") == 2
+    migrated_folder(d, "Big", str(90 * 1024))
+    refused(d, kit("ImportRootPublicFolder", organization=ALPINE, name="Big"), "0x80070070")  # 80 MB left

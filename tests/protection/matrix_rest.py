@@ -131,6 +131,10 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         mpf("Hosted Exchange", "EnsureExchangeVirtualDirectories", path=ALPINE),
         ORG_MANAGE,
     ),
+    "ImportRootPublicFolder": (
+        mpf(KIT, "ImportRootPublicFolder", organization=ALPINE, name="Spare"),
+        DOMAIN_ONLY,
+    ),
 }
 # rows of test_matrix.py whose name another namespace now shares: written Namespace::Name there
 RENAMED = {

@@ -5,24 +5,27 @@ end as Hosted Email 2007 would have made them.  Domain Admins only, as every imp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
-from openmps.directory.interface import Scope
+from openmps.directory.interface import Change, Scope
+from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
-from openmps.errors import AlreadyExists, InvalidArgument
+from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange, mailboxes
 from openmps.hosting.address_lists import create_address_lists, lists_of
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import org_entry, organization_at
+from openmps.hosting.public_folders import folder_sddl, folders_container
 from openmps.namespaces.mps_import.organizations import NAMESPACE as MPS_IMPORT
 from openmps.namespaces.mps_import.organizations import import_domains
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.resources.requests import PlacedMailbox
-from openmps.types import DN
+from openmps.resources.interface import KB_PER_MB, PUBLIC
+from openmps.resources.requests import PlacedMailbox, PlacedPublicFolder
+from openmps.types import DN, parse_int
 
 NAMESPACE = "Hosted Email 2007 Import"
 Ctx = ProcedureContext[Providers]
@@ -150,4 +153,64 @@ class ImportOfflineAddressBook:
         return OrganizationLists(tuple(dn.ldap_path for dn in lists_of(done).values()))
 
 
-PROCEDURES: tuple[type, ...] = (ImportMailbox, ImportSmtpDomains, ImportOfflineAddressBook)
+@dataclass(frozen=True)
+class ImportedPublicFolder:
+    """An adopted top-level public folder: its public store and the organization's space there."""
+
+    XML_ELEMENT: ClassVar[str] = "publicFolder"
+    name: Annotated[str, Xml("@name")]
+    path: Annotated[DN, Xml("@path")]
+    storage: Annotated[PlacedPublicFolder, Xml(".", "its public store; megabytes: the organization's there")]
+
+
+@procedure(NAMESPACE, "ImportRootPublicFolder", requires=Role.DOMAIN_ADMIN)
+class ImportRootPublicFolder:
+    """Adopt an organization's top-level public folder that a migration left in its ``Public
+    Folders`` container: the organization is given the space its folders' quotas need on the
+    folder's public store (only what it lacks: safe to repeat), and the folder the organization's
+    own DACL, as CreatePublicFolder makes it."""
+
+    organization: Organization
+    name: Annotated[str | None, Xml("name", "the folder (default: the organization's name)")] = None
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> ImportedPublicFolder:
+        providers = ctx.providers
+        org = organization_at(providers, self.organization, OrgType.CUSTOMER)
+        dn = folders_container(org).child("CN", self.name or org.dn.rdn_value)
+        folder = providers.directory.find(dn)
+        if folder is None or not folder.has_class("publicFolder"):
+            raise NotFound(f"no public folder at {dn.ldap_path}", dn=str(dn))
+        home = folder.first("homeMDB")
+        if home is None or parse_int(folder.first("mDBStorageQuota") or "") is None:
+            raise InvalidArgument(f"{dn.ldap_path} has no public store (homeMDB) or quota (mDBStorageQuota)")
+        ledger = providers.resources
+        store = ledger.store(PUBLIC, DN.parse(home).rdn_value)
+        siblings = providers.directory.search(
+            folders_container(org), Scope.ONELEVEL, filters.eq("homeMDB", home)
+        )
+        needed = sum(parse_int(e.first("mDBStorageQuota") or "") or 0 for e in siblings)
+        held = sum(
+            s.allocated_kb for s in ledger.slots(org.entry.guid, PUBLIC) if s.store_id == store.store_id
+        )
+        if needed > held:
+            ledger.allocate(org.entry.guid, [(store.store_id, needed - held)])
+            guid = org.entry.guid
+            providers.plans.log_event(
+                guid, guid, "PF", f"public folder {dn.rdn_value} imported on {store.store_name}"
+            )
+        sddl = folder_sddl(providers, org)
+        if folder.first(SECURITY_DESCRIPTOR) != sddl:
+            providers.directory.modify(dn, [Change.replace(SECURITY_DESCRIPTOR, sddl)])
+        mine = max(needed, held) // KB_PER_MB
+        return ImportedPublicFolder(
+            dn.rdn_value, dn, PlacedPublicFolder(store.server_name, store.store_name, mine)
+        )
+
+
+PROCEDURES: tuple[type, ...] = (
+    ImportMailbox,
+    ImportSmtpDomains,
+    ImportOfflineAddressBook,
+    ImportRootPublicFolder,
+)
