@@ -180,3 +180,20 @@ def test_the_schema_takes_an_error_context_with_its_stack() -> None:
     bound = spec.bind(data)
     sources = bound.error.context.sources  # type: ignore[attr-defined]
     assert [(s.namespace, s.procedure) for s in sources] == [("A", "B"), ("C", "D")]
+
+
+def test_an_event_after_a_write_is_written_once_the_request_has_ended(world: World) -> None:
+    """The event is written after the request's own record, outside its write lock."""
+    document = (
+        "<request><procedure>"
+        f'<execute namespace="Hosted Exchange" procedure="CreateContact"><executeData><container>{ALPINE}'
+        "</container><name>Evented</name><targetAddress>e@x.example</targetAddress></executeData></execute>"
+        '<execute namespace="Error Provider" procedure="ReportEvent"><executeData>'
+        "<message>contact made</message></executeData></execute></procedure></request>"
+    )
+    ok(world.submit(document))
+    events = world.deployment.audit.search(procedure="Error Provider::ReportEvent")
+    assert [(e.outcome, e.error_description) for e in events] == [
+        ("event info", "contact made"),
+        ("success", None),
+    ]

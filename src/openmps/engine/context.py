@@ -125,9 +125,10 @@ class ProcedureContext(Generic[P]):
         return True
 
     def audit_apart(self, record: AuditRecord) -> None:
-        """Write ``record`` to the audit log outside this request's transaction, so it stays
-        whether the request commits or not, as an event in MPF's event log does."""
-        self._invocation.engine.audit_apart(record)
+        """Have ``record`` written to the audit log apart from this request's transaction, once the
+        request has ended: it stays whether the request commits or not, as an event in MPF's
+        event log does (only the last run's, if the engine ran the request again)."""
+        self._invocation.events.append(record)
 
     @overload
     def call(
