@@ -54,7 +54,11 @@ from openmps.namespaces import (
     hosted_exchange,
     hosted_ocs,
     managed_ad,
+    managed_helpers,
+    managed_hosting,
     managed_ocs,
+    managed_plans,
+    mpf,
     mps_import,
     resource_manager,
 )
@@ -130,12 +134,25 @@ def run_limits() -> RunLimits:
 
 
 def registry() -> Registry:
-    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import, managed_ad)
+    namespaces = (
+        hosted_exchange,
+        resource_manager,
+        managed_ocs,
+        hosted_ocs,
+        mps_import,
+        mpf,
+        managed_ad,
+        managed_hosting,
+        managed_plans,
+        managed_helpers,
+    )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
-    for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
+    for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
     for cls in managed_ad.ALIASED:
         procedures.add(cls, alias_namespace=managed_ad.HOSTED_AD)
+    for cls in hosted_exchange.HOSTED_EMAIL_ALIASED:
+        procedures.add(cls, alias_namespace=hosted_exchange.HOSTED_EMAIL)
     return procedures
 
 

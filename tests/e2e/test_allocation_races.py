@@ -199,3 +199,44 @@ def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str) -
     # 51,200 KB per store and 20,000 KB per GoldMail mailbox: two per store, four in all
     assert sum(w for w, _ in results) == 4, results
     _check(url)
+
+
+def _resizes(url: str, worker: int, barrier: Any) -> tuple[int, int]:
+    """Relative resizes of MS1 (ReallocateBusinessMailstoreResource's): +10 MB, then -10 MB, each
+    round begun together; a change is never lost, a shrink never goes below what is allocated."""
+    engine = make_engine(url)
+    won = lost = 0
+    for i in range(ROUNDS):
+        barrier.wait()
+        writer = SqlUnitOfWork(engine)
+        try:
+            ledger = SqlResourceLedger(lambda writer=writer: writer.connection)
+            ledger.resize_store_by(BUSINESS, "MS1", 10 if i % 2 == 0 else -30, at_most=1 << 30)
+        except QuotaExceeded:
+            writer.rollback()
+            lost += 1
+            continue
+        writer.commit()
+        won += 1
+    engine.dispose()
+    return won, lost
+
+
+def test_racing_relative_resizes_lose_nothing_and_never_underbook(url: str) -> None:
+    _store(url)
+    engine = make_engine(url)
+    uow = SqlUnitOfWork(engine)
+    ledger = SqlResourceLedger(lambda: uow.connection)
+    store = ledger.store(BUSINESS, "MS1")
+    ledger.allocate("org", [(store.store_id, 60 * MB)])  # 60 of its 100 MB allocated
+    uow.commit()
+    results = _race(_resizes, url)
+    uow = SqlUnitOfWork(engine, readonly=True)
+    capacity = SqlResourceLedger(lambda: uow.connection).store(BUSINESS, "MS1").capacity_kb // MB
+    uow.rollback()
+    engine.dispose()
+    grown = WORKERS * ROUNDS // 2  # every growth fits
+    shrunk = sum(w for w, _ in results) - grown
+    assert capacity == 100 + 10 * grown - 30 * shrunk, results
+    assert capacity >= 60
+    _check(url)

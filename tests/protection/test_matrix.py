@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import matrix_rest
 import pytest
 
 from openmps.app import init_deployment, open_deployment, registry
@@ -358,6 +359,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         CUSTOMER_WRITE,
     ),
 }
+matrix_rest.extend(CASES)
 
 
 @pytest.fixture(scope="module")
@@ -450,6 +452,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(d.submit(mad("ExpandWin2KCapacity", organization=ALPINE, capacityType="UserN", multiplier=2)))
     ok(d.submit(mad("CreateGroup", container=ALPINE, name="Team")))
     ok(d.submit(mad("CreateContact", container=ALPINE, name="Plain Contact")))
+    matrix_rest.prepare(d)
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -214,3 +214,33 @@ def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
         admin.unbind()
     assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
     assert found["attributes"]["mail"] == ["carol@alpineskihouse.com"]
+
+
+def test_issue_16s_procedures_write_what_the_server_schema_takes(deployment: Deployment) -> None:
+    """Virtual directories, UI role groups, service pointers, a mail-enabled group and an adopted
+    public folder, made by requests on OpenLDAP: every attribute they write is in its schema."""
+    from openmps.types import DN
+    from support import RawXml, request_xml, rm
+
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    ok(deployment.submit(request_xml("Managed Helpers", "InitializeADForHosting")))
+    pointer = request_xml(
+        "Managed Helpers",
+        "CreateServicePointer",
+        organization=ALPINE,
+        serviceType="Services",
+        name="p.example",
+    )
+    ok(deployment.submit(pointer))
+    team = DN.from_path(ALPINE).child("CN", "Team")
+    with deployment.transaction() as providers:
+        providers.directory.add(team, {"objectClass": ["top", "group"], "cn": ["Team"], "groupType": ["8"]})
+    ok(deployment.submit(request_xml("Hosted Email 2007", "MailEnableGroup", path=team.ldap_path)))
+    public = RawXml("<publicStore><serverName>EXBE03</serverName><megabytes>100</megabytes></publicStore>")
+    ok(deployment.submit(rm("AddExchangeResources", publicStores=public)))
+    ok(deployment.submit(he("CreatePublicFolder", path=ALPINE, megabytes=10)))
+    adopt = request_xml("Hosted Email 2007 Import", "ImportRootPublicFolder", organization=ALPINE)
+    ok(deployment.submit(adopt))
+    listed = ok(deployment.submit(request_xml("Managed Hosting", "GetOrgType", path=team.ldap_path)))
+    assert listed.find("data/org").get("orgType") == "customer"

@@ -173,7 +173,12 @@ def _xsd_model(model: type) -> etree._Element:
     """A structured value's fields: child elements in any order, attributes, its own text."""
     fields = model_fields(model)
     children = []
+    repeated = False  # items standing in the element itself: any number, so a choice, not an all
     for f in fields:
+        if f.kind == "models" and f.xml.name == "." and f.model is not None:
+            children.append(x.element(_xsd_model(f.model), name=f.xml.item))
+            repeated = True
+            continue
         if f.xml.name[:1] in ("@", "."):
             continue
         child = x.element(name=f.xml.name, minOccurs="1" if f.required else "0")
@@ -186,8 +191,9 @@ def _xsd_model(model: type) -> etree._Element:
         for f in fields
         if f.xml.name.startswith("@")
     ]
-    mixed = {"mixed": "true"} if any(f.xml.name == "." for f in fields) else {}
-    return x.complexType(x.all(*children), *attributes, _any_attribute(), **mixed)
+    mixed = {"mixed": "true"} if any(f.xml.name == "." and f.kind != "models" for f in fields) else {}
+    group = x.choice(*children, minOccurs="0", maxOccurs="unbounded") if repeated else x.all(*children)
+    return x.complexType(group, *attributes, _any_attribute(), **mixed)
 
 
 def _xsd_type(a: ArgSpec) -> etree._Element:

@@ -84,7 +84,7 @@ class Recipients:
     recipients: Annotated[tuple[Recipient, ...], Xml("recipients", "contact or distributionList elements")]
 
 
-def _recipient_attributes(
+def recipient_attributes(
     providers: Providers, org: Org, alias: str, extra: Iterable[str] | None
 ) -> tuple[dict[str, list[str]], tuple[str, ...]]:
     """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
@@ -131,7 +131,7 @@ class CreateContact:
         dn = self.container.child("CN", check_name(self.name, "name"))
         alias = self.alias if self.alias is not None else target.local
         attrs = property_attributes(self.properties, USER_ATTRIBUTES, "contact")
-        mail, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        mail, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(mail)
         attrs.update(
             objectClass=list(CONTACT_CLASSES),
@@ -187,7 +187,7 @@ class CreateDistributionList:
         alias = (
             self.alias if self.alias is not None else "".join(c for c in name if c.isalnum() or c in "-_.")
         )
-        attrs, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        attrs, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(
             objectClass=list(GROUP_CLASSES),
             cn=[name],

@@ -8,6 +8,7 @@ procedure is idempotent: a second run writes nothing.  Domain Admins only, as in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from openmps.delegation.layout import OrgNames, OrgType
@@ -197,17 +198,18 @@ class ImportOrganization:
             return enabled
         ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
-            _import_domains(providers, org)
+            import_domains(providers, org)
         return enabled
 
 
-def _import_domains(providers: Providers, org: Org) -> None:
+def import_domains(providers: Providers, org: Org, more: Iterable[str] = ()) -> None:
+    """Record ``org``'s UPN suffixes, then ``more`` domains, as its SMTP domains (the first primary
+    when it has none); each one new to it must be free."""
     catalogue = providers.plans
     guid = org.entry.guid
     held = {d.domain.lower(): d for d in catalogue.domains(guid)}
     has_primary = any(d.domain_type == PRIMARY for d in held.values())
-    for suffix in org.entry.get("uPNSuffixes"):
-        domain = suffix.lower()
+    for domain in dict.fromkeys(n.lower() for n in (*org.entry.get("uPNSuffixes"), *more)):
         if domain in held:
             continue
         free_domain(providers, domain, owner=guid)
