@@ -106,6 +106,39 @@ def deployment() -> Deployment:
         raise fail(exc) from None
 
 
+DirectoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--directory",
+        help="Keep the hosting directory on this LDAP server (ldap:// or ldaps://; default: the store)",
+    ),
+]
+BindDnOption = Annotated[
+    str | None, typer.Option("--directory-bind-dn", help="DN OpenMPS binds to the --directory server as")
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--directory-password-file",
+        help="File (mode 0600) holding the bind password; its path is recorded, never the password",
+    ),
+]
+StartTlsOption = Annotated[
+    bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
+]
+
+
+def _directory_choice(
+    url: str | None, bind_dn: str | None, password_file: Path | None, start_tls: bool
+) -> DirectoryServerChoice | None:
+    """The --directory options as one choice (None: the directory in the store)."""
+    if url is None:
+        return None
+    if bind_dn is None or password_file is None:
+        raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
+    return DirectoryServerChoice(url, bind_dn, password_file.resolve(), start_tls)
+
+
 @app.command()
 def init(
     domain: Annotated[
@@ -115,36 +148,14 @@ def init(
         str | None,
         typer.Option("--admin-password", help="Password of administrator@<domain> (default: generated)"),
     ] = None,
-    directory: Annotated[
-        str | None,
-        typer.Option(
-            "--directory",
-            help="Keep the hosting directory on this LDAP server (ldap:// or ldaps://; default: the store)",
-        ),
-    ] = None,
-    directory_bind_dn: Annotated[
-        str | None, typer.Option("--directory-bind-dn", help="DN OpenMPS binds to the --directory server as")
-    ] = None,
-    directory_password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--directory-password-file",
-            help="File (mode 0600) holding the bind password; its path is recorded, never the password",
-        ),
-    ] = None,
-    directory_start_tls: Annotated[
-        bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
-    ] = False,
+    directory: DirectoryOption = None,
+    directory_bind_dn: BindDnOption = None,
+    directory_password_file: PasswordFileOption = None,
+    directory_start_tls: StartTlsOption = False,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
-    server = None
-    if directory is not None:
-        if directory_bind_dn is None or directory_password_file is None:
-            raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
-        server = DirectoryServerChoice(
-            directory, directory_bind_dn, directory_password_file.resolve(), directory_start_tls
-        )
+    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
     try:
         d = init_deployment(State.home, domain=domain, admin_password=Secret(password), directory=server)
     except MpsError as exc:
@@ -343,8 +354,11 @@ def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder fo
         manifest = take(deployment(), dest)
     except MpsError as exc:
         raise fail(exc) from None
+    entries = manifest.entries if manifest.directory_entries is None else manifest.directory_entries
+    server = "" if manifest.directory_entries is None else " and the directory server"
     out.print(
-        f"Backed up {manifest.entries} directory entries of {manifest.domain} ({manifest.store}) to {dest}"
+        f"Backed up {entries} directory entries of {manifest.domain} ({manifest.store}{server}) to {dest}",
+        highlight=False,
     )
 
 
@@ -354,14 +368,22 @@ def restore(
     database_url: Annotated[
         str | None, typer.Option(help="PostgreSQL backups: the empty database to restore into")
     ] = None,
+    directory: DirectoryOption = None,
+    directory_bind_dn: BindDnOption = None,
+    directory_password_file: PasswordFileOption = None,
+    directory_start_tls: StartTlsOption = False,
 ) -> None:
-    """Restore a backup into a new deployment at --home (which must be new or empty)."""
+    """Restore a backup into a new deployment at --home (which must be new or empty); a backup of
+    a deployment on a directory server restores its entries onto the --directory server given,
+    where the domain's naming context must be empty."""
     from openmps.backup import restore as put_back
 
+    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
     try:
-        d = put_back(src, State.home, url=database_url)
+        d = put_back(src, State.home, url=database_url, directory=server)
     except MpsError as exc:
         raise fail(exc) from None
+    d.close_directory()
     out.print(f"Restored {d.layout.dns_name} into {State.home}")
 
 
