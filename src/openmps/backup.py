@@ -36,7 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text, update
 
-from openmps.app import Deployment, DirectoryServerChoice, open_deployment
+from openmps.app import Deployment, DirectoryServerChoice, open_deployment, record_database
 from openmps.db.schema import entries, settings
 from openmps.db.store import DIRECTORY_GATE, make_engine, sqlite_url
 from openmps.delegation.layout import Layout
@@ -134,6 +134,7 @@ def restore(
         if directory is not None and server is not None:
             _load_directory(src, url, directory, server, manifest)
         d = open_deployment(home, url=url)
+        record_database(home, url)  # later commands on the new home find its store
         with d.sql.connect() as conn:
             count = conn.execute(select(func.count()).select_from(entries)).scalar_one()
         if count != manifest.entries or d.layout.dns_name != manifest.domain:

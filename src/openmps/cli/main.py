@@ -24,14 +24,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from openmps.app import (
+    DATABASE_FILE,
     Deployment,
     DirectoryServerChoice,
+    database_url,
     default_home,
     init_deployment,
     open_deployment,
+    record_database,
     registry,
 )
 from openmps.cli.import_cmd import import_command
@@ -89,7 +93,7 @@ def main_options(
 
 
 def fail(error: MpsError) -> typer.Exit:
-    err.print(f"[red]error[/red] {error.hex_code}: {error.description}")
+    err.print(f"[red]error[/red] {error.hex_code}: {escape(error.description)}")  # its brackets are text
     return typer.Exit(1)
 
 
@@ -128,6 +132,16 @@ StartTlsOption = Annotated[
 ]
 
 
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Keep the store in this database (postgresql+psycopg://user:password@host/name, empty; "
+        "default: SQLite in --home); recorded in --home (0600), never printed",
+    ),
+]
+
+
 def _directory_choice(
     url: str | None, bind_dn: str | None, password_file: Path | None, start_tls: bool
 ) -> DirectoryServerChoice | None:
@@ -152,12 +166,15 @@ def init(
     directory_bind_dn: BindDnOption = None,
     directory_password_file: PasswordFileOption = None,
     directory_start_tls: StartTlsOption = False,
+    database: DatabaseOption = None,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
     server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
     try:
-        d = init_deployment(State.home, domain=domain, admin_password=Secret(password), directory=server)
+        d = init_deployment(
+            State.home, domain=domain, admin_password=Secret(password), url=database, directory=server
+        )
     except MpsError as exc:
         raise fail(exc) from None
     d.close_directory()
@@ -223,9 +240,11 @@ def serve(
             min=1, max=64, help="Worker processes on the one store (admission limits are per worker)"
         ),
     ] = 1,
+    database: DatabaseOption = None,
 ) -> None:
     """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
-    deployment on first use; an access log line per request on standard error."""
+    deployment on first use (in --database, if given); an access log line per request on standard
+    error."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -238,20 +257,28 @@ def serve(
         raise typer.Exit(2)
     if tls_cert is not None and tls_key is not None:
         _check_tls(tls_cert, tls_key)
+    if database is not None and (
+        (State.home / "openmps.db").exists()
+        or ((State.home / DATABASE_FILE).exists() and database_url(State.home) != database)
+    ):
+        err.print(f"the deployment in {State.home} keeps its store elsewhere: serve it without --database")
+        raise typer.Exit(2)
     try:
         listening = _listen(host, port)  # before any "Serving on": a port in use is said first
     except OSError as exc:
         err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
         raise typer.Exit(1) from None
     try:
-        d = open_deployment(State.home)
+        d = open_deployment(State.home, url=database)
     except MpsError:
         password = generated_password()
         try:
-            d = init_deployment(State.home, domain=domain, admin_password=Secret(password))
+            d = init_deployment(State.home, domain=domain, admin_password=Secret(password), url=database)
         except MpsError as exc:
             raise fail(exc) from None
         _announce(d, password)
+    if database is not None:
+        record_database(State.home, database)  # what the worker processes open
     else:
         pending = d.pending_initial_password()
         if pending is not None:

@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
@@ -31,7 +32,7 @@ from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.prepared import driver
 from openmps.db.schema import settings
-from openmps.errors import RollbackFailed
+from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
 
 # How long a statement waits for a lock, and a request for a pooled connection, before the request
 # is answered ServiceBusy: well under an HTTP client's patience (30-60 s), long enough to ride out
@@ -62,9 +63,21 @@ def make_engine(
     if not url.startswith("sqlite"):
         # lock_timeout bounds row-lock waits (55P03 → ServiceBusy); reads never wait on PostgreSQL.
         lock_ms = int(busy_timeout * 1000)
-        engine = create_engine(
-            url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
-        )
+        try:
+            engine = create_engine(
+                url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
+            )
+        except ModuleNotFoundError as exc:  # the driver is an extra: say which, never the URL
+            extra = (
+                ": pip install 'openmps[postgresql]' and give a postgresql+psycopg:// URL"
+                if url.startswith("postgres")
+                else ""
+            )
+            raise InvalidOperation(f"the database driver '{exc.name}' is not installed{extra}") from None
+        except ArgumentError:
+            raise InvalidArgument(
+                "the database URL is not one SQLAlchemy reads (postgresql+psycopg://…)"
+            ) from None
         event.listen(engine, "handle_error", _on_error)
         return engine
     memory = url in ("sqlite://", "sqlite:///:memory:")
