@@ -317,7 +317,8 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(400):
+        deadline = time.monotonic() + 120  # spawning workers on a busy machine takes a while
+        while time.monotonic() < deadline and self._process.poll() is None:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/health")
@@ -325,8 +326,9 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
+        code = self._process.poll()
         self.close()
-        raise RuntimeError(f"openmps serve did not answer on port {self.port}")
+        raise RuntimeError(f"openmps serve did not answer on port {self.port} (exit code {code})")
 
     def users(self, n: int, clients: int, prefix: str, plan: str | None = None) -> float:
         """CreateBusinessUser one per request from ``clients`` keep-alive connections: users/s."""
