@@ -126,6 +126,15 @@ def openldap_fabrikam() -> Iterator[DirectoryServer]:
 
 
 @pytest.fixture(scope="session")
+def openldap_fabrikam_spare() -> Iterator[DirectoryServer]:
+    """A second, empty OpenLDAP server for ``fabrikam.com``: what a backup is restored onto."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield from _directory_server("openldap.sh", [str(port), "fabrikam.com"], "openldap")
+
+
+@pytest.fixture(scope="session")
 def samba_dc() -> Iterator[DirectoryServer]:
     """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``hosting.test``,
     with OpenMPS's schema extension; its URL is ldaps://, its bind DN the Administrator's."""

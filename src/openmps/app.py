@@ -1,7 +1,8 @@
 """The composition root: the one module that knows which concrete backends a deployment uses.
 
 A deployment lives in a home folder (``--home``, ``OPENMPS_HOME``, default ``./openmps-data``):
-the embedded SQLite store ``openmps.db`` unless ``OPENMPS_DATABASE_URL`` names another database.
+the embedded SQLite store ``openmps.db``, or the database ``openmps init --database URL`` recorded
+in the home's private ``database-url`` file (PostgreSQL: ``postgresql+psycopg://…``).
 Its load limits (:class:`Capacity`) come from ``OPENMPS_MAX_REQUESTS``,
 ``OPENMPS_MAX_REQUESTS_PER_TENANT``, ``OPENMPS_MAX_REQUESTS_PROVIDER``, ``OPENMPS_ADMISSION_WAIT``
 and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
@@ -77,8 +78,27 @@ def default_home() -> Path:
     return Path(os.environ.get("OPENMPS_HOME", "openmps-data"))
 
 
+DATABASE_FILE = "database-url"  # in a home whose store is a database server: its URL (0600)
+
+
 def database_url(home: Path) -> str:
-    return os.environ.get("OPENMPS_DATABASE_URL") or sqlite_url(home / "openmps.db")
+    """The store of the deployment in ``home``: the URL its init recorded, else its SQLite file."""
+    try:
+        return (home / DATABASE_FILE).read_text().strip()
+    except FileNotFoundError:
+        return sqlite_url(home / "openmps.db")
+
+
+def record_database(home: Path, url: str) -> None:
+    """Remember in ``home`` that its store is the database at ``url`` (the URL may hold a password:
+    the file is its owner's alone, and the URL is never printed)."""
+    if url == sqlite_url(home / "openmps.db"):
+        return
+    with private_files():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(home / DATABASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(url + "\n")
 
 
 @dataclass(frozen=True)
@@ -460,4 +480,6 @@ def init_deployment(
         uow.rollback()
         raise
     uow.commit()
+    if url is not None:
+        record_database(home, url)  # every later command on this home finds its store
     return deployment

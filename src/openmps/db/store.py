@@ -22,8 +22,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
@@ -31,12 +32,15 @@ from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.prepared import driver
 from openmps.db.schema import settings
-from openmps.errors import RollbackFailed
+from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
 
 # How long a statement waits for a lock, and a request for a pooled connection, before the request
 # is answered ServiceBusy: well under an HTTP client's patience (30-60 s), long enough to ride out
 # a bulk request's commit.
 DEFAULT_BUSY_TIMEOUT = 10.0
+# PostgreSQL advisory lock key: transactions writing to a directory server hold it shared, a
+# backup exclusive while it reads the server (SQLite's write lock does the same there)
+DIRECTORY_GATE = 0x4F4D5053  # "OMPS"
 DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,9 +63,21 @@ def make_engine(
     if not url.startswith("sqlite"):
         # lock_timeout bounds row-lock waits (55P03 → ServiceBusy); reads never wait on PostgreSQL.
         lock_ms = int(busy_timeout * 1000)
-        engine = create_engine(
-            url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
-        )
+        try:
+            engine = create_engine(
+                url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
+            )
+        except ModuleNotFoundError as exc:  # the driver is an extra: say which, never the URL
+            extra = (
+                ": pip install 'openmps[postgresql]' and give a postgresql+psycopg:// URL"
+                if url.startswith("postgres")
+                else ""
+            )
+            raise InvalidOperation(f"the database driver '{exc.name}' is not installed{extra}") from None
+        except ArgumentError:
+            raise InvalidArgument(
+                "the database URL is not one SQLAlchemy reads (postgresql+psycopg://…)"
+            ) from None
         event.listen(engine, "handle_error", _on_error)
         return engine
     memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -207,6 +223,7 @@ class SqlUnitOfWork:
         self._savepoints = 0
         self._journal: list[tuple[str, Callable[[], None]]] = []
         self._rollbacks = 0
+        self._gate_shared = False  # PostgreSQL: this transaction holds DIRECTORY_GATE shared
 
     def rollbacks(self) -> int:
         """How many times part or all of this unit of work was rolled back (``db/memo.py`` needs it)."""
@@ -272,6 +289,20 @@ class SqlUnitOfWork:
         return conn is not None and driver(conn).total_changes != self._changes
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None:
+        """Journal the inverse of a write outside SQL (a directory server's), before it is sent.
+
+        From here to the end of the transaction (its compensation included) the unit holds what a
+        backup waits for before it reads the directory server: on SQLite the store's write lock,
+        on PostgreSQL the directory gate shared (:data:`DIRECTORY_GATE`); so a backup sees each
+        request's outside writes whole or not at all."""
+        self.will_write()
+        if self._sqlite:
+            self.connection  # noqa: B018 (BEGIN IMMEDIATE, unless the unit holds the lock already)
+        elif not self._gate_shared:
+            self.connection.execute(
+                text("SELECT pg_advisory_xact_lock_shared(:gate)"), {"gate": DIRECTORY_GATE}
+            )
+            self._gate_shared = True
         self._journal.append((label, undo))
 
     @contextmanager
@@ -284,6 +315,7 @@ class SqlUnitOfWork:
         except BaseException:
             self._rollbacks += 1
             nested.rollback()
+            self._gate_shared = False  # a lock taken inside went with the savepoint
             self._compensate(mark)
             raise
         else:
@@ -300,11 +332,15 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self._rollbacks += 1
         try:
-            if self._conn is not None:
-                self._conn.rollback()
+            # the outside writes are undone first, while the transaction still holds its locks:
+            # no other writer (nor a backup) sees them half undone
             self._compensate(0)
         finally:
-            self._close()
+            try:
+                if self._conn is not None:
+                    self._conn.rollback()
+            finally:
+                self._close()
 
     def _compensate(self, mark: int) -> None:
         failures: list[str] = []

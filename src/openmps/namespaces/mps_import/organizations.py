@@ -9,6 +9,7 @@ procedure is idempotent: a second run writes nothing.  Domain Admins only, as in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated
 
 from openmps.delegation.layout import OrgNames, OrgType
@@ -186,6 +187,7 @@ class ImportOrganization:
 
     def run(self, ctx: Ctx) -> OrgInfo:
         providers = ctx.providers
+        before = providers.directory.find(self.path)
         enabled = ctx.call(
             NAMESPACE,
             "EnableOrganizationForHosting",
@@ -194,12 +196,15 @@ class ImportOrganization:
             as_service=True,
         )
         org = providers.org_chain(self.path)[0]
+        assert before is not None  # EnableOrganizationForHosting found it
         if org.dn != self.path:  # a department: no customer record, no domains of its own
-            return enabled
+            managed = providers.directory.well_known(before, "ThisOrganizationRoot") == org.dn
+            return replace(enabled, already_managed=managed or None)
+        managed = providers.plans.customer(before.guid) is not None
         ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
             import_domains(providers, org)
-        return enabled
+        return replace(enabled, already_managed=managed or None)
 
 
 def import_domains(providers: Providers, org: Org, more: Iterable[str] = ()) -> None:
