@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
 from openmps.cli.main import app
 from openmps.db.schema import entries, settings
-from openmps.directory.interface import Directory
-from openmps.errors import InternalError
+from openmps.directory.interface import Change, Directory
+from openmps.errors import InternalError, NotAuthenticated
+from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
 from support import (
     ADMIN_PASSWORD,
@@ -107,6 +108,34 @@ def test_a_user_created_with_a_password_binds_to_the_server(
         user = connect(openldap_fabrikam, found["dn"], password)
         try:
             assert user.bind() is binds
+        finally:
+            user.unbind()
+
+
+def test_a_disabled_user_cannot_bind_to_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    """OpenMPS disables an account as AD does (userAccountControl's 0x2); the server refuses its bind
+    while it is disabled and takes it again once enabled, as OpenMPS's own sign-in does."""
+    make_alpineskihouse(deployment)
+    create_user(deployment, ALPINE, "ann@alpineskihouse.com")
+    ann = deployment.read(lambda d: d.holder("userPrincipalName", "ann@alpineskihouse.com"))
+    assert ann is not None
+
+    def set_control(flags: int) -> None:
+        with deployment.transaction() as providers:
+            providers.directory.modify(ann, [Change.replace("userAccountControl", str(flags))])
+
+    for flags, binds in ((NORMAL_ACCOUNT | ACCOUNT_DISABLED, False), (NORMAL_ACCOUNT, True)):
+        set_control(flags)
+        if binds:
+            assert deployment.authenticator.authenticate("ann@alpineskihouse.com", USER_PASSWORD)
+        else:
+            with pytest.raises(NotAuthenticated):
+                deployment.authenticator.authenticate("ann@alpineskihouse.com", USER_PASSWORD)
+        user = connect(openldap_fabrikam, str(ann), USER_PASSWORD)
+        try:
+            assert user.bind() is binds, flags
         finally:
             user.unbind()
 
