@@ -43,6 +43,7 @@ from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.claims import SqlClaims
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
 from openmps.engine.context import Caller, UnitOfWork
@@ -243,6 +244,7 @@ class Deployment:
                 domain_sid=self.domain_sid,
                 next_rid=lambda: int(P_NEXT_RIDS.execute(uow.connection, {"count": 1}).scalar_one()),
                 on_rollback=uow.on_rollback,
+                claims=SqlClaims(lambda: uow.connection),
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)

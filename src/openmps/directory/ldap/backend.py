@@ -4,13 +4,14 @@ Bound to one unit of work as the SQL backend is, but the server has no transacti
 write registers its inverse with the unit of work's ``on_rollback`` BEFORE it is sent (add →
 delete; modify → the prior values of the attributes it changes; delete → the prior entry added
 again; move → move back), so a failed request, ``<try>`` or savepoint replays them in reverse.
-``memberOf`` is computed from ``member`` values, as AD's back-link is.
+``memberOf`` is computed from ``member`` values, as AD's back-link is.  Unique values are
+claimed in SQL before they are written (:class:`UniqueClaims`): the server's own check races.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
 
@@ -38,6 +39,22 @@ _ALL = "(objectClass=*)"
 _NOTHING = "(!(objectClass=*))"
 
 
+class UniqueClaims(Protocol):
+    """Who holds each unique value, decided atomically in the request's SQL transaction
+    (:mod:`openmps.directory.sql.claims`); values are normalized, attributes lower-cased."""
+
+    def claim(self, dn: DN, attr: str, values: Iterable[str]) -> str | None:
+        """None when ``dn`` now holds all ``values``; else the first one another entry holds,
+        and nothing claimed."""
+        ...
+
+    def release(self, dn: DN, attr: str, values: Iterable[str]) -> None: ...
+
+    def release_all(self, dn: DN) -> None: ...
+
+    def moved(self, dn: DN, new_dn: DN) -> None: ...
+
+
 class LdapDirectory:
     """A :class:`~openmps.directory.interface.Directory` on an LDAP server under ``root``."""
 
@@ -49,6 +66,7 @@ class LdapDirectory:
         domain_sid: str,
         next_rid: Callable[[], int],
         on_rollback: OnRollback,
+        claims: UniqueClaims,
         flavour: Flavour = OPENLDAP,
     ) -> None:
         self._ldap = connection
@@ -56,6 +74,7 @@ class LdapDirectory:
         self._domain_sid = domain_sid
         self._next_rid = next_rid
         self._on_rollback = on_rollback
+        self._claims = claims
         self._flavour = flavour
 
     # --- the wire ---------------------------------------------------------------------------------
@@ -260,18 +279,22 @@ class LdapDirectory:
                 names["objectsid"] = "objectSid"
         attrs = self._flavour.adapted(attrs, dn.rdn_value)
         wire = {names.get(k, k): [encode(k, v) for v in vs] for k, vs in attrs.items()}
+        claimed = self._claim(dn, {k: ([], vs) for k, vs in attrs.items()}, names)
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
                 lambda: self._raw_delete(dn),
                 lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
             )
-        except NotFound:
-            raise NotFound(f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent)) from None
-        except AlreadyExists:
-            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
-        except ConstraintViolation:
-            raise self._unique_refusal(attrs, names) from None
+        except BaseException as refused:
+            self._unclaim(dn, claimed)
+            if isinstance(refused, NotFound):
+                raise NotFound(f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent)) from None
+            if isinstance(refused, AlreadyExists):
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
+            if isinstance(refused, ConstraintViolation):
+                raise self._unique_refusal(attrs, names) from None
+            raise
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
         return Entry(
@@ -279,6 +302,33 @@ class LdapDirectory:
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
             {"objectguid": "objectGUID", "objectsid": "objectSid"},
         )
+
+    def _claim(
+        self, dn: DN, changes: Mapping[str, tuple[Sequence[str], Sequence[str]]], names: Mapping[str, str]
+    ) -> dict[str, tuple[set[str], set[str]]]:
+        """Claim the unique values ``dn`` gains and release those it loses (``changes``: attribute →
+        (values before, values after)); what was done, for :meth:`_unclaim` when the write fails.
+        ConstraintViolation, and nothing changed, when another entry holds a value."""
+        done: dict[str, tuple[set[str], set[str]]] = {}
+        for key, (before, after) in changes.items():
+            if key not in UNIQUE_ATTRIBUTES:
+                continue
+            old = {normalize_value(key, v) for v in before}
+            new = {normalize_value(key, v) for v in after}
+            taken = self._claims.claim(dn, key, sorted(new - old))
+            if taken is not None:
+                self._unclaim(dn, done)
+                value = next(v for v in after if normalize_value(key, v) == taken)
+                name = names.get(key, key)
+                raise ConstraintViolation(f"{name} '{value}' is already in use", attr=name, value=value)
+            self._claims.release(dn, key, sorted(old - new))
+            done[key] = (new - old, old - new)
+        return done
+
+    def _unclaim(self, dn: DN, done: Mapping[str, tuple[set[str], set[str]]]) -> None:
+        for key, (claimed, released) in done.items():
+            self._claims.release(dn, key, sorted(claimed))
+            self._claims.claim(dn, key, sorted(released))
 
     def _unique_refusal(
         self, attrs: Mapping[str, list[str]], names: Mapping[str, str]
@@ -347,15 +397,19 @@ class LdapDirectory:
             name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
             for key, name in touched.items()
         }
+        claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
         try:
             self._journaled(
                 f"modify {dn.ldap_path}",
                 lambda: self._raw_modify(dn, inverse),
                 lambda: self._raw_modify(dn, wire),
             )
-        except ConstraintViolation:
-            added = {k: v for k, v in current.items() if k in touched}
-            raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
+        except BaseException as refused:
+            self._unclaim(dn, claimed)
+            if isinstance(refused, ConstraintViolation):
+                added = {k: v for k, v in current.items() if k in touched}
+                raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
+            raise
 
     def _journaled(self, label: str, inverse: Callable[[], None], send: Callable[[], None]) -> None:
         """Send a write whose ``inverse`` the unit of work holds first: a failed request undoes
@@ -390,6 +444,7 @@ class LdapDirectory:
             lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
             lambda: self._raw_delete(dn),
         )
+        self._claims.release_all(dn)
 
     def move(self, dn: DN, new_dn: DN) -> None:
         if new_dn.is_within(dn, strict=True):
@@ -407,6 +462,7 @@ class LdapDirectory:
         depth = len(dn)
         for old in subtree:
             moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)
+            self._claims.moved(old, moved)
             for group in self.member_of(old):
                 self.modify(group, [Change.delete("member", str(old)), Change.add("member", str(moved))])
 
