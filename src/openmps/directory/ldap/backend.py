@@ -10,7 +10,7 @@ claimed in SQL before they are written (:class:`UniqueClaims`): the server's own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
@@ -37,6 +37,7 @@ _SCOPES = {Scope.BASE: BASE, Scope.ONELEVEL: LEVEL, Scope.SUBTREE: SUBTREE}
 _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 _ALL = "(objectClass=*)"
 _NOTHING = "(!(objectClass=*))"
+_BATCH = 100  # values in one OR filter: a request of a few kilobytes
 
 
 class UniqueClaims(Protocol):
@@ -117,7 +118,7 @@ class LdapDirectory:
         found = self._base(dn, ["*"])
         if found is None:
             return None
-        return self._with_member_of(self._entry(*found))
+        return _with_member_of(self._entry(*found), self.member_of(found[0]))
 
     def _base(
         self, dn: DN, attributes: Sequence[str]
@@ -142,14 +143,41 @@ class LdapDirectory:
         return self._base(dn, ["1.1"]) is not None
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
+        """One base search for one DN; for more, one search of the naming context for any of
+        their DNs (``entryDN``, which slapd answers from its DN index, not by a scan)."""
         wanted = ["*"] if attributes is None else sorted({*attributes, "objectGUID", "objectSid"})
+        if len(dns) == 1:
+            hit = self._base(dns[0], wanted)
+            return {} if hit is None else {hit[0]: self._entry(*hit)}
+        within = [str(dn) for dn in dict.fromkeys(dns) if dn and dn.is_within(self._root)]
         found = {}
-        for dn in dns:
-            hit = self._base(dn, wanted)
-            if hit is not None:
-                entry = self._entry(*hit)
-                found[entry.dn] = entry
+        for text in self._any_of(self._dn_attr, within):
+            for hit in self._in_root(text, wanted):
+                found[hit[0]] = self._entry(*hit)
         return found
+
+    @property
+    def _dn_attr(self) -> str:
+        """The attribute holding an entry's own DN: AD's ``distinguishedName``, OpenLDAP's
+        operational ``entryDN``."""
+        return "distinguishedName" if self._flavour.assigns_identity else "entryDN"
+
+    def _any_of(self, attr: str, values: Sequence[str]) -> Iterator[str]:
+        """Filters matching ``attr`` equal to any of ``values``, a bounded number in each."""
+        for start in range(0, len(values), _BATCH):
+            chunk = values[start : start + _BATCH]
+            yield "(|" + "".join(f.render(f.eq(attr, v)) for v in chunk) + ")"
+
+    def _in_root(
+        self, text: str, attributes: Sequence[str], *, limit: int = 0
+    ) -> list[tuple[DN, dict[str, list[bytes]], dict[str, str]]]:
+        """The entries of the naming context matching ``text``; none while it does not exist."""
+        try:
+            return self._search(self._root, Scope.SUBTREE, text, attributes, limit=limit)
+        except LdapRefused as refused:
+            if refused.code == 32:
+                return []
+            raise mapped(refused, dn=str(self._root)) from None
 
     def search(
         self,
@@ -168,7 +196,8 @@ class LdapDirectory:
         if limit is not None:
             found = found[:limit]
         entries = [self._entry(*item) for item in found]
-        return [self._with_member_of(e) for e in entries]
+        groups = self._groups_of([e.dn for e in entries])
+        return [_with_member_of(e, groups[e.dn]) for e in entries]
 
     def _render(self, node: f.Filter) -> str:
         """Filter text for the server: binary attributes' values as octets, ``distinguishedName``
@@ -201,11 +230,7 @@ class LdapDirectory:
 
     def _member_of_filter(self, node: f.Filter) -> str:
         if isinstance(node, f.Present):
-            groups = (
-                self._search(self._root, Scope.SUBTREE, "(member=*)", ["member"])
-                if self.exists(self._root)
-                else []
-            )
+            groups = self._in_root("(member=*)", ["member"])
             members = {v for _dn, raw, _n in groups for v in raw.get("member", [])}
         elif isinstance(node, f.Equal):
             try:
@@ -219,19 +244,24 @@ class LdapDirectory:
             return _NOTHING
         return "(|" + "".join(_dn_equal(m.decode()) for m in sorted(members)) + ")"
 
-    def _with_member_of(self, entry: Entry) -> Entry:
-        groups = self.member_of(entry.dn)
-        if not groups:
-            return entry
-        attrs = dict(entry.attributes)
-        attrs["memberof"] = tuple(str(g) for g in groups)
-        return Entry(entry.dn, attrs, {**entry.names, "memberof": "memberOf"})
-
     def member_of(self, dn: DN) -> list[DN]:
-        if not self.exists(self._root):
-            return []
-        text = f.render(f.eq("member", str(dn)))
-        return [item[0] for item in self._search(self._root, Scope.SUBTREE, text, ["1.1"])]
+        return [item[0] for item in self._in_root(f.render(f.eq("member", str(dn))), ["1.1"])]
+
+    def _groups_of(self, dns: Sequence[DN]) -> dict[DN, list[DN]]:
+        """The groups of each of ``dns``, from one search for groups holding any of them (their
+        ``member`` values tell which): a listing costs one round trip, not one per entry."""
+        groups: dict[DN, dict[DN, None]] = {dn: {} for dn in dns}
+        if len(dns) == 1:
+            groups[dns[0]] = dict.fromkeys(self.member_of(dns[0]))
+            return {dn: list(found) for dn, found in groups.items()}
+        by_norm = {dn.norm: dn for dn in dns}
+        for text in self._any_of("member", [str(dn) for dn in dns]):
+            for group, raw, _names in self._in_root(text, ["member"]):
+                for value in raw.get("member", []):
+                    member = by_norm.get(DN.parse(value.decode()).norm)
+                    if member is not None:
+                        groups[member][group] = None
+        return {dn: list(found) for dn, found in groups.items()}
 
     def holder(self, attr: str, value: str) -> DN | None:
         hit = self._holder(attr, value, ["1.1"])
@@ -241,24 +271,22 @@ class LdapDirectory:
         return self._holder(attr, value, sorted({*attributes, "objectGUID", "objectSid"}))
 
     def _holder(self, attr: str, value: str, attributes: Sequence[str]) -> Entry | None:
-        if not self.exists(self._root):
-            return None
-        found = self._search(self._root, Scope.SUBTREE, f.render(f.eq(attr, value)), attributes, limit=1)
+        found = self._in_root(f.render(f.eq(attr, value)), attributes, limit=1)
         return self._entry(*found[0]) if found else None
 
     def token_groups(self, dn: DN) -> frozenset[str]:
-        seen: dict[DN, None] = {}
-        todo = [dn]
-        while todo:
-            for group in self.member_of(todo.pop()):
-                if group not in seen and group != dn:
-                    seen[group] = None
-                    todo.append(group)
-        sids = set()
-        for entry in self.find_many(list(seen), attributes=["objectSid"]).values():
-            if entry.sid:
-                sids.add(entry.sid)
-        return frozenset(sids)
+        """One search per level of nesting: the groups holding any DN of the level, with their SIDs."""
+        sids: dict[DN, str] = {}
+        level = [dn]
+        while level:
+            found = []
+            for text in self._any_of("member", [str(d) for d in level]):
+                for group, raw, _names in self._in_root(text, ["objectSid"]):
+                    if group != dn and group not in sids:
+                        sids[group] = next((decode("objectsid", v) for v in raw.get("objectsid", [])), "")
+                        found.append(group)
+            level = found
+        return frozenset(sid for sid in sids.values() if sid)
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -343,10 +371,18 @@ class LdapDirectory:
         return ConstraintViolation("a value is already in use")
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
-        prior = self._base(dn, ["*"])
-        if prior is None:
-            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        entry = self._entry(*prior)
+        """The prior values of the attributes a change replaces or deletes from are read first (the
+        inverse restores them); an attribute only added to is not read (a group's members), its
+        inverse deletes the added values, and the server refuses a value it already has."""
+        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD}
+        added_only = {c.attr.lower() for c in changes} - set(read)
+        if read:
+            prior = self._base(dn, sorted(read.values()))
+            if prior is None:
+                raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+            entry = self._entry(*prior)
+        else:
+            entry = Entry(dn, {})
         current = {k: list(v) for k, v in entry.attributes.items()}
         wire: dict[str, list[tuple[str, list[bytes]]]] = {}
         touched: dict[str, str] = {}
@@ -359,7 +395,7 @@ class LdapDirectory:
             have = current.get(key, [])
             have_norm = [normalize_value(key, v) for v in have]
             if change.op is ChangeOp.ADD:
-                for value in new:
+                for value in new if key in read else ():
                     if normalize_value(key, value) in have_norm:
                         raise AlreadyExists(
                             f"{dn.ldap_path} already has the value '{value}' in '{change.attr}'",
@@ -395,6 +431,8 @@ class LdapDirectory:
             return
         inverse = {
             name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
+            if key in read
+            else [("MODIFY_DELETE", [encode(key, v) for v in current[key]])]
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
@@ -406,10 +444,31 @@ class LdapDirectory:
             )
         except BaseException as refused:
             self._unclaim(dn, claimed)
+            if isinstance(refused, AlreadyExists) and added_only:
+                raise self._value_refusal(
+                    dn, {k: current[k] for k in added_only if k in current}, touched
+                ) from None
             if isinstance(refused, ConstraintViolation):
                 added = {k: v for k, v in current.items() if k in touched}
                 raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
             raise
+
+    def _value_refusal(
+        self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
+    ) -> AlreadyExists:
+        """The error naming which added value ``dn`` already had (the server says only that one did)."""
+        hit = self._base(dn, sorted(names[k] for k in added))
+        have = {} if hit is None else self._entry(*hit).attributes
+        for key, values in added.items():
+            held = {normalize_value(key, v) for v in have.get(key, ())}
+            for value in values:
+                if normalize_value(key, value) in held:
+                    return AlreadyExists(
+                        f"{dn.ldap_path} already has the value '{value}' in '{names[key]}'",
+                        attr=names[key],
+                        value=value,
+                    )
+        return AlreadyExists(f"{dn.ldap_path} already has a value it was given", dn=str(dn))
 
     def _journaled(self, label: str, inverse: Callable[[], None], send: Callable[[], None]) -> None:
         """Send a write whose ``inverse`` the unit of work holds first: a failed request undoes
@@ -474,6 +533,14 @@ class LdapDirectory:
             lambda c: c.modify_dn(str(dn), rdn, delete_old_dn=True, new_superior=superior),
             dn=str(dn),
         )
+
+
+def _with_member_of(entry: Entry, groups: Sequence[DN]) -> Entry:
+    if not groups:
+        return entry
+    attrs = dict(entry.attributes)
+    attrs["memberof"] = tuple(str(g) for g in groups)
+    return Entry(entry.dn, attrs, {**entry.names, "memberof": "memberOf"})
 
 
 def _dn_equal(value: str) -> str:
