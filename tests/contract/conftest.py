@@ -27,6 +27,7 @@ from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, LdapSettings
+from openmps.directory.ldap.journal import IntentLog
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import SqlClaims
 from openmps.types import DN
@@ -163,6 +164,7 @@ class OpenLdapBackendFactory:
         engine = make_engine(sqlite_url(path))
         uow = SqlUnitOfWork(engine)
         connection = LdapConnection(self._settings)
+        intents = IntentLog(workdir, "contract")
         try:
             wipe(connection, NC_DN)
             directory = LdapDirectory(
@@ -172,6 +174,7 @@ class OpenLdapBackendFactory:
                 next_rid=lambda: next(self._rid),
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
+                intents=intents,
             )
             yield ContractBackend(self.name, directory, DOMAIN_SID)
         finally:
@@ -183,6 +186,7 @@ class OpenLdapBackendFactory:
                 wipe(connection, NC_DN)
                 connection.close()
                 engine.dispose()
+                intents.end(clean=True)
 
 
 def wipe(connection: LdapConnection, root: DN) -> list[DN]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from openmps.directory import filters as f
 from openmps.directory.interface import Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.journal import IntentLog
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import SqlClaims
 from openmps.errors import MpsError
@@ -66,6 +68,7 @@ def opened(
     engine = make_engine(sqlite_url(Path(where[1])))
     uow = SqlUnitOfWork(engine)
     connection: LdapConnection | None = None
+    intents = IntentLog(Path(where[1]).parent, str(uuid.uuid4()))
     directory: Directory
     if where[0] == "sql":
         directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
@@ -79,6 +82,7 @@ def opened(
             next_rid=next_rid,
             on_rollback=uow.on_rollback,
             claims=SqlClaims(lambda: uow.connection),
+            intents=intents,
         )
     try:
         yield uow, directory
@@ -87,6 +91,7 @@ def opened(
         if connection is not None:
             connection.close()
         engine.dispose()
+        intents.end(clean=True)
 
 
 DOMAIN_SID = "S-1-5-21-1111111111-2222222222-3333333333"

@@ -5,16 +5,20 @@ request failing at any of its writes leaves no trace, and the SQL store keeps no
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import SUBTREE, Connection, Server
+from ldap3 import MODIFY_DELETE, SUBTREE, Connection, Server
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
+from openmps.check import check
 from openmps.cli.main import app
 from openmps.db.schema import entries, settings
 from openmps.directory.interface import Change, Directory
@@ -243,3 +247,129 @@ def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
         admin.unbind()
     assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
     assert found["attributes"]["mail"] == ["carol@alpineskihouse.com"]
+
+
+# A process that dies at a chosen point of a request: after its n-th directory write (before its
+# SQL commit), or just after its commit (before its intent log is removed).  A real kill, in a
+# process of its own, so nothing of it runs after that point.
+DYING = """
+import os, sys
+from pathlib import Path
+from openmps.app import open_deployment
+from openmps.directory.ldap import journal
+from support import fast_passwords
+
+home, n, document = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+writes = [0]
+
+class Dying:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name not in ("add", "modify", "delete", "move"):
+            return attr
+
+        def write(*args, **kwargs):
+            result = attr(*args, **kwargs)
+            writes[0] += 1
+            if writes[0] == n:
+                os._exit(9)
+            return result
+
+        return write
+
+if n == 0:  # after the commit, before the log is removed
+    journal.IntentLog.end = lambda self, clean: os._exit(9) if self.used else None
+d = open_deployment(home, passwords=fast_passwords(), directory_wrapper=Dying)
+outcome = d.submit(document)
+os._exit(0 if outcome.error is None else 1)
+"""
+
+
+def die(home: Path, n: int, document: str) -> int:
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", DYING, str(home), str(n), document], env=env, timeout=120)
+    return done.returncode
+
+
+def test_a_process_killed_before_its_commit_has_its_directory_writes_undone_at_the_next_start(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, tmp_path: Path
+) -> None:
+    """Killed after each of CreateBusinessUser's directory writes in turn: the server holds what it
+    wrote, SQL nothing; the next start undoes it from the intent log (the request's id is not among
+    the committed ones), leaving both stores as before and no log."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    document = user_xml("dan@alpineskihouse.com", isAdmin=True, newPassword=USER_PASSWORD)
+    sql_before, ldap_before = snapshot(deployment), server_snapshot(openldap_fabrikam)
+    n = 0
+    while True:
+        n += 1
+        code = die(home, n, document)
+        if code == 0:
+            break  # n is past the request's last write
+        assert code == 9, code
+        assert server_snapshot(openldap_fabrikam) != ldap_before, f"write {n} left nothing to repair"
+        assert snapshot(deployment) == sql_before, f"SQL committed before write {n}"
+        assert len(list((home / "directory-journal").glob("*.log"))) == 1
+        restarted = open_deployment(home, passwords=fast_passwords())  # the next start
+        assert restarted.recover_directory() == []  # the start settled the log itself
+        restarted.close_directory()
+        assert server_snapshot(openldap_fabrikam) == ldap_before, f"write {n} was not undone"
+        assert snapshot(deployment) == sql_before
+        assert not list((home / "directory-journal").glob("*.log"))
+        assert n < 100
+    assert n > 3  # the request wrote that many times, and each prefix was repaired
+    audit = deployment.audit.search(caller="openmps start: directory journal")
+    assert len(audit) == n - 1
+
+
+def test_a_process_killed_after_its_commit_keeps_its_writes(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, tmp_path: Path
+) -> None:
+    """Killed between the SQL commit and the removal of its log: the next start finds the request
+    committed and only removes the log."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    assert die(home, 0, user_xml("eve@alpineskihouse.com", newPassword=USER_PASSWORD)) == 9
+    assert len(list((home / "directory-journal").glob("*.log"))) == 1
+    restarted = open_deployment(home, passwords=fast_passwords())
+    try:
+        assert not list((home / "directory-journal").glob("*.log"))
+        assert restarted.authenticator.authenticate("eve@alpineskihouse.com", USER_PASSWORD)
+        assert restarted.read(lambda d: d.holder("userPrincipalName", "eve@alpineskihouse.com"))
+    finally:
+        restarted.close_directory()
+
+
+def test_openmps_check_reports_and_repairs_drift_on_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    """Drift made on the server behind OpenMPS's back (a user taken out of AllUsers@, a mailbox
+    user deleted) is reported by ``openmps check`` and repaired by ``--repair``."""
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(user_xml("fay@alpineskihouse.com", planName="GoldMail")))
+    ok(deployment.submit(user_xml("gus@alpineskihouse.com")))
+    admin = connect(openldap_fabrikam, openldap_fabrikam.bind_dn, openldap_fabrikam.password)
+    admin.bind()
+    try:
+        users = {}
+        for upn in ("fay", "gus"):
+            admin.search(SUFFIX, f"(userPrincipalName={upn}@alpineskihouse.com)", SUBTREE, attributes=["1.1"])
+            (user,) = admin.response
+            users[upn] = user["dn"]
+            admin.search(SUFFIX, f"(member={user['dn']})", SUBTREE, attributes=["1.1"])
+            for group in admin.response:
+                assert admin.modify(group["dn"], {"member": [(MODIFY_DELETE, [user["dn"]])]})
+        assert admin.delete(users["fay"])
+    finally:
+        admin.unbind()
+    kinds = sorted(f.kind for f in check(deployment))
+    assert kinds == ["allocation-without-mailbox", "customer-record-without-object", "user-not-in-all-users"]
+    assert all(f.repaired for f in check(deployment, repair=True))
+    assert check(deployment) == []

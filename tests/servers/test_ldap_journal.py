@@ -5,6 +5,7 @@ connection the server dropped is opened again."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Change, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.journal import Step
 from openmps.directory.sql.claims import SqlClaims
 from openmps.errors import AlreadyExists
 from openmps.types import DN
@@ -42,6 +44,17 @@ def uow(tmp_path: Path) -> Iterator[SqlUnitOfWork]:
     engine.dispose()
 
 
+class StepsSeen:
+    """The intent log of these tests: the steps recorded (the durable log has tests of its own)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def record(self, step: Step) -> None:
+        json.dumps(step)  # what the durable log writes
+        self.steps.append(step)
+
+
 def store(path: Path) -> Engine:
     """A migrated SQLite store (the LDAP backend claims unique values in it)."""
     engine = make_engine(sqlite_url(path))
@@ -57,6 +70,7 @@ def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
         next_rid=lambda: next(RIDS),
         on_rollback=uow.on_rollback,
         claims=SqlClaims(lambda: uow.connection),
+        intents=StepsSeen(),
     )
 
 

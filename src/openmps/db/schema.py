@@ -287,3 +287,13 @@ directory_claims = Table(
     Column("value", Text, primary_key=True),  # as the directory compares it (normalize_value)
     Column("dn", Text, nullable=False, index=True),  # the holder's DN, normalized (DN.norm)
 )
+
+# The requests whose LDAP writes are kept: a request that wrote to an LDAP server inserts its id in
+# its own transaction, just before it commits.  Its intent log (the inverse of each write, in a file
+# written before the write) is then removed; a log left by a process that died is undone at the
+# next start unless its request is here (directory/ldap/journal.py).
+directory_commits = Table(
+    "directory_commits",
+    metadata,
+    Column("request", String(36), primary_key=True),
+)

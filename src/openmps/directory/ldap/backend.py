@@ -1,7 +1,8 @@
 """The directory on an LDAP server (OpenLDAP or Samba AD), through ldap3.
 
 Bound to one unit of work as the SQL backend is, but the server has no transaction to join: every
-write registers its inverse with the unit of work's ``on_rollback`` BEFORE it is sent (add →
+write registers its inverse with the unit of work's ``on_rollback`` and its intent log
+(:mod:`openmps.directory.ldap.journal`) BEFORE it is sent (add →
 delete; modify → the prior values of the attributes it changes; delete → the prior entry added
 again; move → move back), so a failed request, ``<try>`` or savepoint replays them in reverse.
 ``memberOf`` is computed from ``member`` values, as AD's back-link is.  Unique values are
@@ -26,6 +27,7 @@ from openmps.directory.interface import (
     normalize_value,
 )
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
+from openmps.directory.ldap.journal import Intents, Step, add_step, apply, delete_step, modify_step, move_step
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
@@ -68,6 +70,7 @@ class LdapDirectory:
         next_rid: Callable[[], int],
         on_rollback: OnRollback,
         claims: UniqueClaims,
+        intents: Intents,
         flavour: Flavour = OPENLDAP,
     ) -> None:
         self._ldap = connection
@@ -76,6 +79,7 @@ class LdapDirectory:
         self._next_rid = next_rid
         self._on_rollback = on_rollback
         self._claims = claims
+        self._intents = intents
         self._flavour = flavour
 
     # --- the wire ---------------------------------------------------------------------------------
@@ -311,7 +315,7 @@ class LdapDirectory:
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
-                lambda: self._raw_delete(dn),
+                delete_step(str(dn)),
                 lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
             )
         except BaseException as refused:
@@ -439,7 +443,7 @@ class LdapDirectory:
         try:
             self._journaled(
                 f"modify {dn.ldap_path}",
-                lambda: self._raw_modify(dn, inverse),
+                modify_step(str(dn), inverse),
                 lambda: self._raw_modify(dn, wire),
             )
         except BaseException as refused:
@@ -470,11 +474,13 @@ class LdapDirectory:
                     )
         return AlreadyExists(f"{dn.ldap_path} already has a value it was given", dn=str(dn))
 
-    def _journaled(self, label: str, inverse: Callable[[], None], send: Callable[[], None]) -> None:
-        """Send a write whose ``inverse`` the unit of work holds first: a failed request undoes
-        it, unless the server refused it (a write whose answer was lost may have been applied)."""
+    def _journaled(self, label: str, inverse: Step, send: Callable[[], None]) -> None:
+        """Send a write whose ``inverse`` the unit of work and the intent log hold first: a failed
+        request undoes it, unless the server refused it (a write whose answer was lost may have
+        been applied); a process that dies before its commit has it undone at the next start."""
         sent = _Sent()
-        self._on_rollback(lambda: sent.undo(inverse), label)
+        self._intents.record(inverse)
+        self._on_rollback(lambda: sent.undo(lambda: apply(self._ldap, inverse)), label)
         try:
             send()
         except BaseException:
@@ -498,11 +504,7 @@ class LdapDirectory:
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
         wire = {names[k]: values for k, values in raw.items()}
-        self._journaled(
-            f"delete {dn.ldap_path}",
-            lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
-            lambda: self._raw_delete(dn),
-        )
+        self._journaled(f"delete {dn.ldap_path}", add_step(str(dn), wire), lambda: self._raw_delete(dn))
         self._claims.release_all(dn)
 
     def move(self, dn: DN, new_dn: DN) -> None:
@@ -516,7 +518,9 @@ class LdapDirectory:
             raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
         subtree = [item[0] for item in self._search(dn, Scope.SUBTREE, _ALL, ["1.1"])]
         self._journaled(
-            f"move {dn.ldap_path}", lambda: self._raw_move(new_dn, dn), lambda: self._raw_move(dn, new_dn)
+            f"move {dn.ldap_path}",
+            move_step(str(new_dn), *_move(new_dn, dn)),
+            lambda: self._raw_move(dn, new_dn),
         )
         depth = len(dn)
         for old in subtree:
@@ -526,13 +530,17 @@ class LdapDirectory:
                 self.modify(group, [Change.delete("member", str(old)), Change.add("member", str(moved))])
 
     def _raw_move(self, dn: DN, new_dn: DN) -> None:
-        rdn = str(DN(new_dn.rdns[:1]))
-        superior = str(new_dn.parent) if dn.parent != new_dn.parent else None
+        rdn, superior = _move(dn, new_dn)
         self._write(
             dn.ldap_path,
             lambda c: c.modify_dn(str(dn), rdn, delete_old_dn=True, new_superior=superior),
             dn=str(dn),
         )
+
+
+def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
+    """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
+    return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
 
 
 def _with_member_of(entry: Entry, groups: Sequence[DN]) -> Entry:
