@@ -4,6 +4,7 @@
 
 A private slapd is started by scripts/openldap.sh (mdb with ``dbnosync``, as the tests run it: the
 server's disk flushes would hide the client's cost) and a deployment initialized on it.  Rows:
+Each OpenMPS row is measured in runs alternating with its raw row's (a busy machine slows both).
 * raw ldap3 add: what one CreateBusinessUser with a plan leaves on the server, a user entry with
   every attribute the request wrote (read back from one made by OpenMPS; unique values, identities
   and names changed) and its DN added to the organization's AllUsers group, one connection;
@@ -64,54 +65,66 @@ def connect(server: dict[str, str]) -> Connection:
     return Connection(Server(server["url"], get_info=None), server["bind_dn"], password, auto_bind=True)
 
 
-def openmps_users(d: Deployment, n: int, prefix: str, container: str = b.ORG) -> float:
+def openmps_user(d: Deployment, prefix: str, container: str = b.ORG) -> Callable[[int], None]:
+    """CreateBusinessUser with BaseMail of the ``i``-th user, a request each."""
     admin = d.administrator()
 
-    def work() -> None:
-        for i in range(n):
-            document = b.request(
-                "CreateBusinessUser",
-                container=container,
-                userPrincipalName=f"{prefix}{i}@bench.example",
-                isAdmin="false",
-                displayName=f"User {i}",
-                planName="BaseMail",
-            )
-            outcome = d.submit(document, admin)
-            assert outcome.ok, outcome.to_bytes()
+    def one(i: int) -> None:
+        document = b.request(
+            "CreateBusinessUser",
+            container=container,
+            userPrincipalName=f"{prefix}{i}@bench.example",
+            isAdmin="false",
+            displayName=f"User {i}",
+            planName="BaseMail",
+        )
+        outcome = d.submit(document, admin)
+        assert outcome.ok, outcome.to_bytes()
 
-    return b.timed(n, work)
+    return one
 
 
-def raw_adds(conn: Connection, n: int) -> float:
-    """``n`` users as OpenMPS leaves them on the server, added with ldap3 (see the module's doc)."""
+def raw_user(conn: Connection) -> Callable[[int], None]:
+    """The ``i``-th user as OpenMPS leaves it on the server, added with ldap3 (see the module's doc)."""
     conn.search(ORG_DN, "(userPrincipalName=model0@bench.example)", SUBTREE, attributes=["*"])
     [model] = conn.response
     template = {k: v for k, v in model["raw_attributes"].items() if v}
     conn.search(ORG_DN, f"(member={model['dn']})", SUBTREE, attributes=["1.1"])
     [group] = [g["dn"] for g in conn.response]  # AllUsers@bench
 
-    def work() -> None:
-        for i in range(n):
-            upn = f"raw{i}@bench.example"
-            attributes: dict[str, Any] = dict(template)
-            for name in list(attributes):
-                key = name.lower()
-                if key in BINARY:
-                    attributes[name] = [uuid.uuid4().bytes_le if key != "objectsid" else _sid(900000 + i)]
-                elif key in ("cn", "userprincipalname", "mail"):
-                    attributes[name] = [upn]
-                elif key == "samaccountname":
-                    attributes[name] = [f"raw{i}_bench"]
-                elif key == "proxyaddresses":
-                    attributes[name] = [f"SMTP:{upn}"]
-                elif key == "mailnickname":
-                    attributes[name] = [f"raw{i}"]
-            dn = f"CN={upn},{ORG_DN}"
-            assert conn.add(dn, attributes=attributes), conn.result
-            assert conn.modify(group, {"member": [(MODIFY_ADD, [dn])]}), conn.result
+    def one(i: int) -> None:
+        upn = f"raw{i}@bench.example"
+        attributes: dict[str, Any] = dict(template)
+        for name in list(attributes):
+            key = name.lower()
+            if key in BINARY:
+                attributes[name] = [uuid.uuid4().bytes_le if key != "objectsid" else _sid(900000 + i)]
+            elif key in ("cn", "userprincipalname", "mail"):
+                attributes[name] = [upn]
+            elif key == "samaccountname":
+                attributes[name] = [f"raw{i}_bench"]
+            elif key == "proxyaddresses":
+                attributes[name] = [f"SMTP:{upn}"]
+            elif key == "mailnickname":
+                attributes[name] = [f"raw{i}"]
+        dn = f"CN={upn},{ORG_DN}"
+        assert conn.add(dn, attributes=attributes), conn.result
+        assert conn.modify(group, {"member": [(MODIFY_ADD, [dn])]}), conn.result
 
-    return b.timed(n, work)
+    return one
+
+
+def interleaved(n: int, first: Callable[[int], None], second: Callable[[int], None]) -> tuple[float, float]:
+    """The rates of ``first`` and ``second`` over ``n`` calls each, taken in alternating runs of
+    ten, so a machine busy with something else slows both alike."""
+    spent = [0.0, 0.0]
+    for start in range(0, n, 10):
+        for k, work in enumerate((first, second)):
+            started = time.perf_counter()
+            for i in range(start, min(start + 10, n)):
+                work(i)
+            spent[k] += time.perf_counter() - started
+    return n / spent[0], n / spent[1]
 
 
 def _sid(rid: int) -> bytes:
@@ -119,15 +132,17 @@ def _sid(rid: int) -> bytes:
     return bytes([1, len(subs), 0, 0, 0, 0, 0, 5]) + b"".join(s.to_bytes(4, "little") for s in subs)
 
 
-def p50(runs: int, one: Callable[[], None]) -> float:
-    """The median of ``runs`` timings of ``one``, in milliseconds."""
-    one()  # warm
-    times = []
+def p50s(runs: int, first: Callable[[], None], second: Callable[[], None]) -> tuple[float, float]:
+    """The medians of ``runs`` timings of ``first`` and of ``second``, taken alternately, in ms."""
+    first()  # warm
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        started = time.perf_counter()
-        one()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        for k, one in enumerate((first, second)):
+            started = time.perf_counter()
+            one()
+            times[k].append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
@@ -155,12 +170,11 @@ def main() -> None:
                 b.request("AddAvailablePlans", path=FIFTY, availablePlans="<planName>BaseMail</planName>"),
                 admin,
             ).ok
-            openmps_users(d, 1, "model")
+            openmps_user(d, "model")(0)
             conn = connect(server)
             rows: list[tuple[str, int, str, str]] = []
-            raw = raw_adds(conn, args.users)
+            raw, made = interleaved(args.users, raw_user(conn), openmps_user(d, "u"))
             rows.append(("raw ldap3 add of the same entries (baseline)", args.users, f"{raw:.1f}/s", "1.00"))
-            made = openmps_users(d, args.users, "u")
             rows.append(
                 ("CreateBusinessUser with BaseMail", args.users, f"{made:.1f}/s", f"{made / raw:.2f} of raw")
             )
@@ -184,11 +198,10 @@ def main() -> None:
                 outcome = d.submit(listing, admin)
                 assert outcome.ok and outcome.to_bytes().count(b"<user ") == 50, outcome.to_bytes()[:400]
 
-            raw_ms = p50(args.reads, raw_search)
+            raw_ms, get_ms = p50s(args.reads, raw_search, get_users)
             rows.append(
                 ("raw ldap3 search of 50 users, p50 (baseline)", args.reads, f"{raw_ms:.2f} ms", "1.00")
             )
-            get_ms = p50(args.reads, get_users)
             rows.append(
                 (
                     "GetBusinessUsers of 50 users, p50",

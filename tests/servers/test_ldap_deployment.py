@@ -36,6 +36,7 @@ from support import (
     ok,
     org_path,
     snapshot,
+    wipe_server,
 )
 
 SUFFIX = "dc=fabrikam,dc=com"
@@ -53,14 +54,7 @@ def connect(server: DirectoryServer, user: str, password: str) -> Connection:
 
 
 def wipe(server: DirectoryServer) -> None:
-    conn = connect(server, server.bind_dn, server.password)
-    conn.bind()
-    try:
-        conn.search(SUFFIX, "(objectClass=*)", SUBTREE, attributes=["1.1"])
-        for dn in sorted((e["dn"] for e in conn.response), key=lambda dn: -dn.count(",")):
-            conn.delete(dn)
-    finally:
-        conn.unbind()
+    wipe_server(server, SUFFIX)
 
 
 @pytest.fixture
