@@ -80,6 +80,11 @@ class LdapDirectory:
         self._on_rollback = on_rollback
         self._claims = claims
         self._intents = intents
+        # Entries this unit of work read whole (stored attributes; memberOf is always asked) or
+        # added: asked again, they are answered from here, as the SQL backend's memo does.  Any
+        # undo forgets them all; a write forgets or updates its entry.
+        self._memo: dict[DN, Entry] = {}
+        self._added: set[DN] = set()  # their prior values are known without a read
         self._flavour = flavour
 
     # --- the wire ---------------------------------------------------------------------------------
@@ -119,10 +124,18 @@ class LdapDirectory:
         return Entry(dn, attrs, dict(names))
 
     def find(self, dn: DN) -> Entry | None:
-        found = self._base(dn, ["*"])
-        if found is None:
+        entry = self._memo.get(dn) or self._read(dn)
+        if entry is None:
             return None
-        return _with_member_of(self._entry(*found), self.member_of(found[0]))
+        return _with_member_of(entry, self.member_of(entry.dn))
+
+    def _read(self, dn: DN) -> Entry | None:
+        found = self._base(dn, ["*"])
+        return None if found is None else self._remember(self._entry(*found))
+
+    def _remember(self, entry: Entry) -> Entry:
+        self._memo[entry.dn] = entry
+        return entry
 
     def _base(
         self, dn: DN, attributes: Sequence[str]
@@ -144,21 +157,26 @@ class LdapDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return self._base(dn, ["1.1"]) is not None
+        return dn in self._memo or self._base(dn, ["1.1"]) is not None
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
         """One base search for one DN; for more, one search of the naming context for any of
         their DNs (``entryDN``, which slapd answers from its DN index, not by a scan)."""
-        wanted = ["*"] if attributes is None else sorted({*attributes, "objectGUID", "objectSid"})
-        if len(dns) == 1:
-            hit = self._base(dns[0], wanted)
-            return {} if hit is None else {hit[0]: self._entry(*hit)}
-        within = [str(dn) for dn in dict.fromkeys(dns) if dn and dn.is_within(self._root)]
-        found = {}
-        for text in self._any_of(self._dn_attr, within):
-            for hit in self._in_root(text, wanted):
-                found[hit[0]] = self._entry(*hit)
-        return found
+        found = {dn: self._memo[dn] for dn in dns if dn in self._memo}
+        missing = [dn for dn in dict.fromkeys(dns) if dn not in found]
+        if len(missing) == 1:
+            entry = self._read(missing[0])
+            if entry is not None:
+                found[entry.dn] = entry
+        elif missing:
+            within = [str(dn) for dn in missing if dn and dn.is_within(self._root)]
+            for text in self._any_of(self._dn_attr, within):
+                for hit in self._in_root(text, ["*"]):
+                    found[hit[0]] = self._remember(self._entry(*hit))
+        if attributes is None:
+            return found
+        keys = {a.lower() for a in attributes} | IDENTITY
+        return {dn: _only(entry, keys) for dn, entry in found.items()}
 
     @property
     def _dn_attr(self) -> str:
@@ -199,7 +217,7 @@ class LdapDirectory:
         found.sort(key=lambda item: len(item[0]))  # parents first
         if limit is not None:
             found = found[:limit]
-        entries = [self._entry(*item) for item in found]
+        entries = [self._remember(self._entry(*item)) for item in found]
         groups = self._groups_of([e.dn for e in entries])
         return [_with_member_of(e, groups[e.dn]) for e in entries]
 
@@ -327,8 +345,10 @@ class LdapDirectory:
             if isinstance(refused, ConstraintViolation):
                 raise self._unique_refusal(attrs, names) from None
             raise
+        self._added.add(dn)
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
+        self._remember(Entry(dn, {k: tuple(vs) for k, vs in attrs.items()}, names))
         return Entry(
             dn,
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
@@ -378,9 +398,12 @@ class LdapDirectory:
         """The prior values of the attributes a change replaces or deletes from are read first (the
         inverse restores them); an attribute only added to is not read (a group's members), its
         inverse deletes the added values, and the server refuses a value it already has."""
-        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD}
+        known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
+        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD or known}
         added_only = {c.attr.lower() for c in changes} - set(read)
-        if read:
+        if known is not None:
+            entry = known
+        elif read:
             prior = self._base(dn, sorted(read.values()))
             if prior is None:
                 raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
@@ -440,6 +463,7 @@ class LdapDirectory:
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
+        self._memo.pop(dn, None)
         try:
             self._journaled(
                 f"modify {dn.ldap_path}",
@@ -447,6 +471,7 @@ class LdapDirectory:
                 lambda: self._raw_modify(dn, wire),
             )
         except BaseException as refused:
+            self._added.discard(dn)
             self._unclaim(dn, claimed)
             if isinstance(refused, AlreadyExists) and added_only:
                 raise self._value_refusal(
@@ -456,6 +481,9 @@ class LdapDirectory:
                 added = {k: v for k, v in current.items() if k in touched}
                 raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
             raise
+        if known is not None:
+            attrs = {k: tuple(v) for k, v in current.items() if v}
+            self._remember(Entry(dn, attrs, {**touched, **known.names}))
 
     def _value_refusal(
         self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
@@ -480,12 +508,17 @@ class LdapDirectory:
         been applied); a process that dies before its commit has it undone at the next start."""
         sent = _Sent()
         self._intents.record(inverse)
-        self._on_rollback(lambda: sent.undo(lambda: apply(self._ldap, inverse)), label)
+        self._on_rollback(lambda: sent.undo(lambda: self._undo(inverse)), label)
         try:
             send()
         except BaseException:
             sent.refused = True
             raise
+
+    def _undo(self, inverse: Step) -> None:
+        self._memo.clear()
+        self._added.clear()
+        apply(self._ldap, inverse)
 
     def _raw_modify(self, dn: DN, wire: Mapping[str, list[tuple[str, list[bytes]]]]) -> None:
         ops = {n: [(_OPS[op], values) for op, values in changes] for n, changes in wire.items()}
@@ -504,6 +537,8 @@ class LdapDirectory:
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
         wire = {names[k]: values for k, values in raw.items()}
+        self._memo.pop(dn, None)
+        self._added.discard(dn)
         self._journaled(f"delete {dn.ldap_path}", add_step(str(dn), wire), lambda: self._raw_delete(dn))
         self._claims.release_all(dn)
 
@@ -517,6 +552,8 @@ class LdapDirectory:
         if not self.exists(new_dn.parent):
             raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
         subtree = [item[0] for item in self._search(dn, Scope.SUBTREE, _ALL, ["1.1"])]
+        self._memo.clear()
+        self._added.clear()
         self._journaled(
             f"move {dn.ldap_path}",
             move_step(str(new_dn), *_move(new_dn, dn)),
@@ -541,6 +578,12 @@ class LdapDirectory:
 def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
     """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
     return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
+
+
+def _only(entry: Entry, keys: Collection[str]) -> Entry:
+    """``entry`` with only the attributes ``keys`` (lower-cased)."""
+    attrs = {k: v for k, v in entry.attributes.items() if k in keys}
+    return Entry(entry.dn, attrs, {k: n for k, n in entry.names.items() if k in attrs})
 
 
 def _with_member_of(entry: Entry, groups: Sequence[DN]) -> Entry:
