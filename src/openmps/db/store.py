@@ -183,8 +183,9 @@ class SqlUnitOfWork:
     """One request's transaction: SQL work plus a journal of compensating steps.
 
     SQL changes commit or roll back as one.  Work outside SQL (an LDAP backend) registers the
-    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order after
-    the SQL rollback, MPF's compensating model.  :meth:`savepoint` nests both, for ``<try>``.
+    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order just
+    before the SQL rollback (its locks keep other writers out meanwhile), MPF's compensating
+    model.  :meth:`savepoint` nests both, for ``<try>``.
     The connection is opened lazily, so CPU-only work before the first store access (password
     hashing) does not hold a connection or a lock.
 
@@ -320,10 +321,14 @@ class SqlUnitOfWork:
         self._before_commit.clear()
         ending: Ending = "not compensated"
         try:
-            if self._conn is not None:
-                self._conn.rollback()
-            self._compensate(0)
-            ending = "rolled back"
+            try:
+                # before the SQL rollback: the store's locks keep the next writer out until the
+                # directory is restored (it would draw this unit's RIDs again, for one)
+                self._compensate(0)
+                ending = "rolled back"
+            finally:
+                if self._conn is not None:
+                    self._conn.rollback()
         finally:
             self._close()
             self._ended(ending)

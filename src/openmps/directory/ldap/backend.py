@@ -343,7 +343,7 @@ class LdapDirectory:
             if isinstance(refused, AlreadyExists):
                 raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
             if isinstance(refused, ConstraintViolation):
-                raise self._unique_refusal(attrs, names) from None
+                raise self._unique_refusal(dn, attrs, names, refused) from None
             raise
         self._added.add(dn)
         if self._flavour.assigns_identity:
@@ -383,16 +383,18 @@ class LdapDirectory:
             self._claims.claim(dn, key, sorted(released))
 
     def _unique_refusal(
-        self, attrs: Mapping[str, list[str]], names: Mapping[str, str]
+        self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str], refused: ConstraintViolation
     ) -> ConstraintViolation:
+        """The server's constraint refusal as the value another entry holds, when one does; else
+        the server's own words (a single-valued attribute given two values, …)."""
         for key, values in attrs.items():
             if key in UNIQUE_ATTRIBUTES:
                 for value in values:
-                    if self.holder(key, value) is not None:
+                    if self.holder(key, value) not in (None, dn):
                         return ConstraintViolation(
                             f"{names[key]} '{value}' is already in use", attr=names[key], value=value
                         )
-        return ConstraintViolation("a value is already in use")
+        return refused
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
@@ -479,7 +481,7 @@ class LdapDirectory:
                 ) from None
             if isinstance(refused, ConstraintViolation):
                 added = {k: v for k, v in current.items() if k in touched}
-                raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
+                raise self._unique_refusal(dn, added, {k: touched[k] for k in added}, refused) from None
             raise
         if known is not None:
             attrs = {k: tuple(v) for k, v in current.items() if v}
