@@ -43,7 +43,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from openmps.app import Deployment, init_deployment
+from openmps.app import Deployment, DirectoryServerChoice, init_deployment
 from openmps.types import DN, Secret, Upn
 
 ADMIN = ("administrator@fabrikam.com", "Adm1nPassw0rd!")
@@ -74,8 +74,10 @@ def user_request(i: int, prefix: str, password: str | None = None, plan: str | N
     )
 
 
-def prepare(home: Path) -> Deployment:
-    d = init_deployment(home, domain="fabrikam.com", admin_password=Secret(ADMIN[1]))
+def prepare(home: Path, directory: DirectoryServerChoice | None = None) -> Deployment:
+    """A deployment (its hosting directory in SQL, or on ``directory``) with the organization
+    ``bench``, room for every mailbox on four stores, and the plan BaseMail available to it."""
+    d = init_deployment(home, domain="fabrikam.com", admin_password=Secret(ADMIN[1]), directory=directory)
     for document in (
         request("CreateResellerOrganization", container=RESELLER, name="WH"),
         request(

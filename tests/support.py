@@ -59,6 +59,25 @@ class DirectoryServer:
         return self.password_file.read_text()
 
 
+def wipe_server(server: DirectoryServer, suffix: str) -> None:
+    """Delete every entry of ``server`` under (and at) ``suffix``, deepest first."""
+    from ldap3 import SUBTREE, Connection, Server
+
+    conn = Connection(
+        Server(server.url, get_info=None, connect_timeout=5),
+        server.bind_dn,
+        server.password,
+        receive_timeout=30,
+    )
+    conn.bind()
+    try:
+        conn.search(suffix, "(objectClass=*)", SUBTREE, attributes=["1.1"])
+        for dn in sorted((e["dn"] for e in conn.response), key=lambda dn: -dn.count(",")):
+            conn.delete(dn)
+    finally:
+        conn.unbind()
+
+
 @dataclass(frozen=True)
 class RawXml:
     xml: str

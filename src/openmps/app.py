@@ -15,9 +15,11 @@ import os
 import re
 import secrets
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,10 +44,14 @@ from openmps.delegation.session import HostingSession, Providers
 from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
+from openmps.directory.ldap.journal import DurableJournal, Recovered
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.claims import SqlClaims
+from openmps.directory.sql.commits import SqlCommits
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
+from openmps.engine.audit import AuditRecord
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
@@ -205,9 +211,14 @@ class Deployment:
     _tenants: dict[DN, str] = field(init=False, default_factory=dict)
     _ldap: threading.local = field(init=False, default_factory=threading.local)  # a connection per thread
     _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
+    journal: DurableJournal | None = field(init=False, default=None)  # intent logs of LDAP writes
 
     def __post_init__(self) -> None:
         self.audit = SqlAuditSink(self.sql)
+        if self.directory_server is not None:
+            if self.home is None:
+                raise InvalidOperation("a deployment on a directory server needs a home (its intent logs)")
+            self.journal = DurableJournal(self.home / "directory-journal", SqlCommits(self.sql))
         self.engine = Engine(
             registry(),
             open_uow=self.open_uow,
@@ -287,12 +298,16 @@ class Deployment:
                 lambda: uow.connection, domain_sid=self.domain_sid, rollbacks=uow.rollbacks
             )
         else:
+            assert self.journal is not None
+            intents = self.journal.begin(uow.before_commit, uow.after_end, lambda: uow.connection)
             backend = LdapDirectory(
                 self._ldap_connection(self.directory_server),
                 root=self.layout.domain,
                 domain_sid=self.domain_sid,
                 next_rid=lambda: int(P_NEXT_RIDS.execute(uow.connection, {"count": 1}).scalar_one()),
                 on_rollback=uow.on_rollback,
+                claims=SqlClaims(lambda: uow.connection),
+                intents=intents,
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
@@ -313,6 +328,27 @@ class Deployment:
             conn = self._ldap.conn = LdapConnection(server)
             self._ldap_all.append(conn)  # list.append is atomic
         return conn
+
+    def recover_directory(self) -> list[Recovered]:
+        """Settle the intent logs of processes that died (see ``directory/ldap/journal.py``):
+        the LDAP writes of a request that did not commit are undone.  At every start."""
+        if self.journal is None or self.directory_server is None:
+            return []
+        recovered = self.journal.recover(self._ldap_connection(self.directory_server))
+        undone = [r for r in recovered if not r.committed]
+        if undone:
+            self.audit.write(
+                AuditRecord(
+                    request_id=str(uuid.uuid4()),
+                    at=datetime.now(UTC),
+                    caller="openmps start: directory journal",
+                    procedures=tuple(f"undo:{r.request}" for r in undone),
+                    outcome="failure" if any(r.failures for r in undone) else "success",
+                    duration_ms=0.0,
+                    error_description="; ".join(f"{r.request}: {r.summary}" for r in undone),
+                )
+            )
+        return recovered
 
     def close_directory(self) -> None:
         """Unbind every thread's connection to the directory server (a process that ends)."""
@@ -374,7 +410,7 @@ def open_deployment(
         raise InvalidOperation(
             f"the deployment in '{home}' is not initialized: run 'openmps init --domain <name>'"
         )
-    return Deployment(
+    deployment = Deployment(
         sql,
         Layout.for_domain(values["domain"]),
         values["domain_sid"],
@@ -385,6 +421,8 @@ def open_deployment(
         capacity,
         directory_server=directory_server(values),
     )
+    deployment.recover_directory()
+    return deployment
 
 
 @dataclass(frozen=True)

@@ -275,3 +275,25 @@ sync_runs = Table(
     Column("outcome", String(16), nullable=False),  # completed | errors | stopped
     Column("report", Text, nullable=False),  # JSON: counts per action, errors per object
 )
+
+# The hosting directory on an LDAP server (openmps.directory.ldap): who holds each unique value.
+# A server checks uniqueness (slapo-unique, AD) before its write, not atomically with it, so two
+# requests adding the same value at once may both succeed; a request claims every unique value it
+# writes in its own SQL transaction first, and the primary key lets one claim win.
+directory_claims = Table(
+    "directory_claims",
+    metadata,
+    Column("attr", String(64), primary_key=True),  # lower-cased: samaccountname, proxyaddresses, …
+    Column("value", Text, primary_key=True),  # as the directory compares it (normalize_value)
+    Column("dn", Text, nullable=False, index=True),  # the holder's DN, normalized (DN.norm)
+)
+
+# The requests whose LDAP writes are kept: a request that wrote to an LDAP server inserts its id in
+# its own transaction, just before it commits.  Its intent log (the inverse of each write, in a file
+# written before the write) is then removed; a log left by a process that died is undone at the
+# next start unless its request is here (directory/ldap/journal.py).
+directory_commits = Table(
+    "directory_commits",
+    metadata,
+    Column("request", String(36), primary_key=True),
+)

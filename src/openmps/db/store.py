@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -192,12 +192,16 @@ def read_settings(engine: Engine) -> dict[str, str]:
         return {row.name: row.value for row in conn.execute(select(settings))}
 
 
+Ending = Literal["committed", "rolled back", "not compensated"]
+
+
 class SqlUnitOfWork:
     """One request's transaction: SQL work plus a journal of compensating steps.
 
     SQL changes commit or roll back as one.  Work outside SQL (an LDAP backend) registers the
-    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order after
-    the SQL rollback, MPF's compensating model.  :meth:`savepoint` nests both, for ``<try>``.
+    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order just
+    before the SQL rollback (its locks keep other writers out meanwhile), MPF's compensating
+    model.  :meth:`savepoint` nests both, for ``<try>``.
     The connection is opened lazily, so CPU-only work before the first store access (password
     hashing) does not hold a connection or a lock.
 
@@ -222,6 +226,8 @@ class SqlUnitOfWork:
         self._changes = 0  # the driver's total_changes when the transaction began (SQLite)
         self._savepoints = 0
         self._journal: list[tuple[str, Callable[[], None]]] = []
+        self._before_commit: list[Callable[[], None]] = []
+        self._after_end: list[Callable[[Ending], None]] = []
         self._rollbacks = 0
         self._gate_shared = False  # PostgreSQL: this transaction holds DIRECTORY_GATE shared
 
@@ -323,24 +329,46 @@ class SqlUnitOfWork:
         finally:
             self._savepoints -= 1
 
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` inside the transaction just before it commits (a record that must commit
+        with it, or not at all)."""
+        self._before_commit.append(work)
+
+    def after_end(self, work: Callable[[Ending], None]) -> None:
+        """Tell ``work`` how the unit ended, once it has: committed, rolled back (every compensating
+        step done) or not compensated (a step failed: what it left is for a later repair)."""
+        self._after_end.append(work)
+
     def commit(self) -> None:
+        while self._before_commit:
+            self._before_commit.pop(0)()
         if self._conn is not None:
             self._conn.commit()
         self._journal.clear()
         self._close()
+        self._ended("committed")
 
     def rollback(self) -> None:
         self._rollbacks += 1
+        self._before_commit.clear()
+        ending: Ending = "not compensated"
         try:
-            # the outside writes are undone first, while the transaction still holds its locks:
-            # no other writer (nor a backup) sees them half undone
-            self._compensate(0)
-        finally:
             try:
+                # before the SQL rollback, while the transaction still holds its locks: no other
+                # writer (nor a backup) sees the directory half undone (a next writer would draw
+                # this unit's RIDs again, for one)
+                self._compensate(0)
+                ending = "rolled back"
+            finally:
                 if self._conn is not None:
                     self._conn.rollback()
-            finally:
-                self._close()
+        finally:
+            self._close()
+            self._ended(ending)
+
+    def _ended(self, ending: Ending) -> None:
+        while self._after_end:
+            self._after_end.pop(0)(ending)
 
     def _compensate(self, mark: int) -> None:
         failures: list[str] = []
