@@ -129,6 +129,7 @@ class ModifyUser:
             providers.directory.modify(path, changes)
         if self.user_principal_name is not None:
             path = self._rename(providers, entry, self.user_principal_name)
+            providers.plans.rename_customer(entry.guid, str(self.user_principal_name))  # its billing name
         written = tuple(dict.fromkeys(c.attr for c in changes))
         return ModifiedUser(path, path.rdn_value, written)
 
