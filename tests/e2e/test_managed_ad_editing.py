@@ -125,6 +125,12 @@ def test_upn_rename_keeps_sam_and_moves_the_mailbox_address(d: Deployment) -> No
     assert len(renamed) == 1 and "robert@alpineskihouse.com" in ET.tostring(renamed[0]).decode()
 
 
+def test_a_rename_in_another_case_keeps_the_entry(d: Deployment) -> None:
+    ok(d.submit(mad("ModifyUser", path=user_path("ann"), userPrincipalName="Ann@alpineskihouse.com")))
+    got = attrs(d, user_path("ann"))
+    assert got["userPrincipalName"] == ["Ann@alpineskihouse.com"] and got["cn"] == ["Ann@alpineskihouse.com"]
+
+
 def test_the_renamed_user_signs_in_with_its_new_upn(d: Deployment) -> None:
     create(d, "pat", newPassword="Us3rPassw0rd!")
     ok(d.submit(mad("ModifyUser", path=user_path("pat"), userPrincipalName="patricia@alpineskihouse.com")))

@@ -188,7 +188,8 @@ class ModifyUser:
         if self.path.rdn_value.casefold() != old.casefold() or self.path.rdn_value == str(new):
             return self.path
         target = self.path.parent.child("CN", str(new))
-        providers.directory.move(self.path, target)
+        if target != self.path:  # a new name; one that differs only in case keeps the entry's DN
+            providers.directory.move(self.path, target)
         providers.directory.modify(target, [Change.replace("cn", str(new))])
         return target
 
