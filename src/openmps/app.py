@@ -151,12 +151,24 @@ def env_number(name: str, default: float, *, whole: bool = False) -> float:
     return value
 
 
+DEFAULT_GROUP_CAP = 5000
+
+
 def run_limits() -> RunLimits:
     """The bounds of a request, with the deadline of ``OPENMPS_REQUEST_DEADLINE`` when it is set."""
     seconds = env_number("OPENMPS_REQUEST_DEADLINE", RunLimits().deadline_seconds)
     if not 0 < seconds <= 3600:
         raise InvalidOperation(f"OPENMPS_REQUEST_DEADLINE={seconds:g} is not above 0 and at most 3600 s")
     return RunLimits(deadline_seconds=seconds)
+
+
+def group_cap() -> int:
+    """Members one group may hold before MultiGroup nesting spreads them: ``OPENMPS_GROUP_MEMBER_CAP``
+    (5,000 by default, Windows 2000's limit)."""
+    cap = int(env_number("OPENMPS_GROUP_MEMBER_CAP", DEFAULT_GROUP_CAP, whole=True))
+    if cap < 1:
+        raise InvalidOperation(f"OPENMPS_GROUP_MEMBER_CAP={cap} is not a whole number above 0")
+    return cap
 
 
 def registry() -> Registry:
@@ -202,9 +214,7 @@ class Deployment:
     run_limits: RunLimits = field(default_factory=run_limits)
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
     # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
-    group_cap: int = field(
-        default_factory=lambda: int(env_number("OPENMPS_GROUP_MEMBER_CAP", 5000, whole=True))
-    )
+    group_cap: int = field(default_factory=lambda: group_cap())
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)

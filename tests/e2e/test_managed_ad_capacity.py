@@ -3,7 +3,11 @@ GetWin2KCapacityPending; users made later join a sub-group and still hold the Us
 
 from __future__ import annotations
 
+import pytest
+
+from openmps.app import group_cap
 from openmps.check import check
+from openmps.errors import InvalidOperation
 from openmps.types import DN
 from support import USER_PASSWORD, World, he, ok, org_path, refused, request_xml
 
@@ -95,3 +99,14 @@ def test_a_reseller_spreads_its_organizations(world: World) -> None:
     after = ok(world.submit(mad("GetWin2KCapacityPending", organization=wh)))
     child = next(g for g in after.findall("data/groups/group") if g.get("capacityType") == "ChildOrgN")
     assert (child.get("directMembers"), child.get("subGroups"), child.get("pending")) == ("0", "2", None)
+
+
+def test_the_cap_is_an_operators_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENMPS_GROUP_MEMBER_CAP", raising=False)
+    assert group_cap() == 5000
+    monkeypatch.setenv("OPENMPS_GROUP_MEMBER_CAP", "4")
+    assert group_cap() == 4
+    for wrong in ("0", "-3", "1e3", "many"):
+        monkeypatch.setenv("OPENMPS_GROUP_MEMBER_CAP", wrong)
+        with pytest.raises(InvalidOperation, match="OPENMPS_GROUP_MEMBER_CAP"):
+            group_cap()

@@ -6,6 +6,7 @@ Every refusal names what was wrong and changes nothing (the whole store is compa
 from __future__ import annotations
 
 import pytest
+from lxml import etree as ET
 
 from openmps.app import Deployment
 from openmps.types import DN
@@ -119,6 +120,15 @@ def test_upn_rename_keeps_sam_and_moves_the_mailbox_address(d: Deployment) -> No
     members = ok(d.submit(he("GetBusinessUser", path=new_path))).findall(".//memberOfGroup")
     assert any("AllUsers@alpineskihouse" in (g.get("name") or "") for g in members)
     refused(d, he("GetBusinessUser", path=user_path("bob")), NOT_FOUND)
+    events = ok(d.submit(he("GetBillableEvents", path=ALPINE))).findall("data/events/event")
+    renamed = [e for e in events if e.get("type") == "RN"]
+    assert len(renamed) == 1 and "robert@alpineskihouse.com" in ET.tostring(renamed[0]).decode()
+
+
+def test_a_rename_in_another_case_keeps_the_entry(d: Deployment) -> None:
+    ok(d.submit(mad("ModifyUser", path=user_path("ann"), userPrincipalName="Ann@alpineskihouse.com")))
+    got = attrs(d, user_path("ann"))
+    assert got["userPrincipalName"] == ["Ann@alpineskihouse.com"] and got["cn"] == ["Ann@alpineskihouse.com"]
 
 
 def test_the_renamed_user_signs_in_with_its_new_upn(d: Deployment) -> None:

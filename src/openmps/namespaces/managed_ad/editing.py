@@ -129,6 +129,7 @@ class ModifyUser:
             providers.directory.modify(path, changes)
         if self.user_principal_name is not None:
             path = self._rename(providers, entry, self.user_principal_name)
+            providers.plans.rename_customer(entry.guid, str(self.user_principal_name))  # its billing name
         written = tuple(dict.fromkeys(c.attr for c in changes))
         return ModifiedUser(path, path.rdn_value, written)
 
@@ -187,7 +188,8 @@ class ModifyUser:
         if self.path.rdn_value.casefold() != old.casefold() or self.path.rdn_value == str(new):
             return self.path
         target = self.path.parent.child("CN", str(new))
-        providers.directory.move(self.path, target)
+        if target != self.path:  # a new name; one that differs only in case keeps the entry's DN
+            providers.directory.move(self.path, target)
         providers.directory.modify(target, [Change.replace("cn", str(new))])
         return target
 
