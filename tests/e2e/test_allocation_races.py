@@ -226,24 +226,25 @@ def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str, d
 
 
 def _resizes(url: str, worker: int, barrier: Any) -> tuple[int, int]:
-    """Relative resizes of MS1 (ReallocateBusinessMailstoreResource's): +10 MB, then -10 MB, each
+    """Relative resizes of MS1 (ReallocateBusinessMailstoreResource's): +10 MB, then -30 MB, each
     round begun together; a change is never lost, a shrink never goes below what is allocated."""
     engine = make_engine(url)
-    won = lost = 0
+    outcomes = []
     for i in range(ROUNDS):
         barrier.wait()
         writer = SqlUnitOfWork(engine)
+        change = 10 if i % 2 == 0 else -30
         try:
-            ledger = SqlResourceLedger(lambda writer=writer: writer.connection)
-            ledger.resize_store_by(BUSINESS, "MS1", 10 if i % 2 == 0 else -30, at_most=1 << 30)
+            SqlResourceLedger(lambda w=writer: w.connection).resize_store_by(
+                BUSINESS, "MS1", change, at_most=1 << 30
+            )
+            writer.commit()
+            outcomes.append(True)
         except QuotaExceeded:
             writer.rollback()
-            lost += 1
-            continue
-        writer.commit()
-        won += 1
+            outcomes.append(False)
     engine.dispose()
-    return won, lost
+    return outcomes.count(True), outcomes.count(False)
 
 
 def test_racing_relative_resizes_lose_nothing_and_never_underbook(url: str) -> None:
