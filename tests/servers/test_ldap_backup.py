@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,14 @@ import openmps.backup
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment
 from openmps.backup import DIRECTORY_FILE, MANIFEST, Manifest, backup, restore
 from openmps.cli.main import app
+from openmps.directory.interface import Change
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.types import Secret
 from support import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
     DirectoryServer,
+    create_database,
     create_user,
     fast_passwords,
     he,
@@ -190,3 +193,48 @@ def test_the_cli_backs_up_and_restores_with_the_server(
     )
     assert done.exit_code == 0 and "Restored fabrikam.com" in done.output, done.output
     assert openldap_fabrikam_spare.password not in done.output
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_a_backup_waits_for_a_transaction_writing_to_the_server(
+    store: str,
+    request: pytest.FixtureRequest,
+    openldap_fabrikam: DirectoryServer,
+    openldap_fabrikam_spare: DirectoryServer,
+    tmp_path: Path,
+) -> None:
+    """A transaction that has written to the server holds what the backup takes before it reads
+    (the store's write lock; on PostgreSQL the directory gate): the backup waits for its end and
+    then exports what it left (here, after its rollback, nothing of it)."""
+    url = None
+    if store == "postgresql":
+        url = create_database(
+            request.getfixturevalue("postgres_server"), f"ldap_backup_{uuid.uuid4().hex[:8]}"
+        )
+    wipe(openldap_fabrikam)
+    d = init_deployment(
+        tmp_path / "home",
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+        url=url,
+        directory=choice(openldap_fabrikam),
+    )
+    try:
+        uow = d.open_uow()
+        d.providers(uow).directory.modify(
+            d.layout.administrator, [Change.replace("description", "mid-request")]
+        )
+        taken: list[Manifest] = []
+        backing_up = threading.Thread(target=lambda: taken.append(backup(d, tmp_path / "backup")))
+        backing_up.start()
+        backing_up.join(1.5)
+        assert backing_up.is_alive() and not taken  # it waits for the writer
+        uow.rollback()
+        backing_up.join(30)
+        assert taken and taken[0].directory_entries == len(server_snapshot(openldap_fabrikam))
+        assert b"mid-request" not in (tmp_path / "backup" / DIRECTORY_FILE).read_bytes()
+    finally:
+        d.close_directory()
+        d.sql.dispose()
+        wipe(openldap_fabrikam)
