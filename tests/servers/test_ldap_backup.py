@@ -41,19 +41,25 @@ def choice(server: DirectoryServer) -> DirectoryServerChoice:
     return DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
 
 
+def on_server(server: DirectoryServer, home: Path, url: str | None = None) -> Deployment:
+    """A new deployment for fabrikam.com whose directory is ``server`` (emptied first)."""
+    wipe(server)
+    return init_deployment(
+        home,
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+        url=url,
+        directory=choice(server),
+    )
+
+
 @pytest.fixture
 def deployment(
     openldap_fabrikam: DirectoryServer, openldap_fabrikam_spare: DirectoryServer, tmp_path: Path
 ) -> Iterator[Deployment]:
-    for server in (openldap_fabrikam, openldap_fabrikam_spare):
-        wipe(server)
-    made = init_deployment(
-        tmp_path / "home",
-        domain="fabrikam.com",
-        admin_password=Secret(ADMIN_PASSWORD),
-        passwords=fast_passwords(),
-        directory=choice(openldap_fabrikam),
-    )
+    wipe(openldap_fabrikam_spare)
+    made = on_server(openldap_fabrikam, tmp_path / "home")
     make_alpineskihouse(made)
     create_user(made, ALPINE, "ann@alpineskihouse.com")
     yield made
@@ -211,15 +217,7 @@ def test_a_backup_waits_for_a_transaction_writing_to_the_server(
         url = create_database(
             request.getfixturevalue("postgres_server"), f"ldap_backup_{uuid.uuid4().hex[:8]}"
         )
-    wipe(openldap_fabrikam)
-    d = init_deployment(
-        tmp_path / "home",
-        domain="fabrikam.com",
-        admin_password=Secret(ADMIN_PASSWORD),
-        passwords=fast_passwords(),
-        url=url,
-        directory=choice(openldap_fabrikam),
-    )
+    d = on_server(openldap_fabrikam, tmp_path / "home", url)
     try:
         uow = d.open_uow()
         d.providers(uow).directory.modify(
