@@ -177,6 +177,13 @@ def test_restore_refusals_change_nothing(
         restore(tmp_path / "backup", tmp_path / "restored", directory=choice(openldap_fabrikam))
     assert not (tmp_path / "restored").exists()
     assert server_snapshot(openldap_fabrikam) == before
+    # an entry the target refuses halfway through the load: what was loaded before it is removed
+    with (tmp_path / "backup" / DIRECTORY_FILE).open("a") as export:
+        export.write("\ndn: CN=Odd,DC=fabrikam,DC=com\nobjectClass: noSuchClass\ncn: Odd\n")
+    with pytest.raises(InvalidArgument, match="CN=Odd"):
+        restore(tmp_path / "backup", tmp_path / "restored", directory=choice(openldap_fabrikam_spare))
+    assert not (tmp_path / "restored").exists()
+    assert server_snapshot(openldap_fabrikam_spare) == {}
 
 
 def test_the_cli_backs_up_and_restores_with_the_server(
