@@ -41,7 +41,7 @@ from openmps.db.schema import entries, settings
 from openmps.db.store import DIRECTORY_GATE, make_engine, sqlite_url
 from openmps.delegation.layout import Layout
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
-from openmps.directory.ldap.export import count_subtree, export_subtree, load_subtree
+from openmps.directory.ldap.export import count_subtree, export_subtree, load_subtree, remove_entries
 from openmps.errors import InvalidArgument, InvalidOperation
 
 MANIFEST = "backup.json"
@@ -111,6 +111,7 @@ def restore(
         raise InvalidArgument("this backup's directory is in its store: it takes no directory server")
     server = directory.connect() if directory is not None else None  # a bad password file: nothing made
     _new_folder(home, "the home to restore into")
+    loaded: list[str] = []
     try:
         if manifest.store == "sqlite":
             target = home / SQLITE_FILE
@@ -132,7 +133,7 @@ def restore(
                 ]
             )
         if directory is not None and server is not None:
-            _load_directory(src, url, directory, server, manifest)
+            loaded = _load_directory(src, url, directory, server, manifest)
         d = open_deployment(home, url=url)
         record_database(home, url)  # later commands on the new home find its store
         with d.sql.connect() as conn:
@@ -144,6 +145,8 @@ def restore(
             )
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
+        if server is not None and loaded:  # the directory server as it was too
+            _unload(server, loaded)
         raise
     return d
 
@@ -179,21 +182,23 @@ def _export_directory(d: Deployment, target: Path) -> int | None:
 
 def _load_directory(
     src: Path, url: str, directory: DirectoryServerChoice, server: LdapSettings, manifest: Manifest
-) -> None:
-    """Load the backup's directory export onto ``server`` and point the restored store at it."""
+) -> list[str]:
+    """Load the backup's directory export onto ``server`` and point the restored store at it; the
+    DNs loaded (for :func:`_unload` if the restore fails after)."""
     domain = Layout.for_domain(manifest.domain).domain
     connection = LdapConnection(server)
     try:
         with (src / DIRECTORY_FILE).open("rb") as source:
             loaded = load_subtree(connection, domain, source)
         there = count_subtree(connection, domain)
+        if len(loaded) != manifest.directory_entries or there != len(loaded):
+            remove_entries(connection, loaded)
+            raise InvalidOperation(
+                f"the directory server held {there} entries of {manifest.domain} after loading "
+                f"{len(loaded)}; the backup says {manifest.directory_entries}"
+            )
     finally:
         connection.close()
-    if loaded != manifest.directory_entries or there != loaded:
-        raise InvalidOperation(
-            f"the directory server holds {there} entries of {manifest.domain} after loading {loaded}; "
-            f"the backup says {manifest.directory_entries}"
-        )
     sql = make_engine(url)
     try:
         with sql.begin() as conn:
@@ -203,6 +208,15 @@ def _load_directory(
                 )
     finally:
         sql.dispose()
+    return loaded
+
+
+def _unload(server: LdapSettings, loaded: list[str]) -> None:
+    connection = LdapConnection(server)
+    try:
+        remove_entries(connection, loaded)
+    finally:
+        connection.close()
 
 
 def _sqlite_backup(source: Path, target: Path) -> tuple[str, int]:

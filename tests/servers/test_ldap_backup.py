@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,14 @@ import openmps.backup
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment
 from openmps.backup import DIRECTORY_FILE, MANIFEST, Manifest, backup, restore
 from openmps.cli.main import app
+from openmps.directory.interface import Change
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.types import Secret
 from support import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
     DirectoryServer,
+    create_database,
     create_user,
     fast_passwords,
     he,
@@ -38,19 +41,25 @@ def choice(server: DirectoryServer) -> DirectoryServerChoice:
     return DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
 
 
+def on_server(server: DirectoryServer, home: Path, url: str | None = None) -> Deployment:
+    """A new deployment for fabrikam.com whose directory is ``server`` (emptied first)."""
+    wipe(server)
+    return init_deployment(
+        home,
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+        url=url,
+        directory=choice(server),
+    )
+
+
 @pytest.fixture
 def deployment(
     openldap_fabrikam: DirectoryServer, openldap_fabrikam_spare: DirectoryServer, tmp_path: Path
 ) -> Iterator[Deployment]:
-    for server in (openldap_fabrikam, openldap_fabrikam_spare):
-        wipe(server)
-    made = init_deployment(
-        tmp_path / "home",
-        domain="fabrikam.com",
-        admin_password=Secret(ADMIN_PASSWORD),
-        passwords=fast_passwords(),
-        directory=choice(openldap_fabrikam),
-    )
+    wipe(openldap_fabrikam_spare)
+    made = on_server(openldap_fabrikam, tmp_path / "home")
     make_alpineskihouse(made)
     create_user(made, ALPINE, "ann@alpineskihouse.com")
     yield made
@@ -168,6 +177,13 @@ def test_restore_refusals_change_nothing(
         restore(tmp_path / "backup", tmp_path / "restored", directory=choice(openldap_fabrikam))
     assert not (tmp_path / "restored").exists()
     assert server_snapshot(openldap_fabrikam) == before
+    # an entry the target refuses halfway through the load: what was loaded before it is removed
+    with (tmp_path / "backup" / DIRECTORY_FILE).open("a") as export:
+        export.write("\ndn: CN=Odd,DC=fabrikam,DC=com\nobjectClass: noSuchClass\ncn: Odd\n")
+    with pytest.raises(InvalidArgument, match="CN=Odd"):
+        restore(tmp_path / "backup", tmp_path / "restored", directory=choice(openldap_fabrikam_spare))
+    assert not (tmp_path / "restored").exists()
+    assert server_snapshot(openldap_fabrikam_spare) == {}
 
 
 def test_the_cli_backs_up_and_restores_with_the_server(
@@ -190,3 +206,40 @@ def test_the_cli_backs_up_and_restores_with_the_server(
     )
     assert done.exit_code == 0 and "Restored fabrikam.com" in done.output, done.output
     assert openldap_fabrikam_spare.password not in done.output
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_a_backup_waits_for_a_transaction_writing_to_the_server(
+    store: str,
+    request: pytest.FixtureRequest,
+    openldap_fabrikam: DirectoryServer,
+    openldap_fabrikam_spare: DirectoryServer,
+    tmp_path: Path,
+) -> None:
+    """A transaction that has written to the server holds what the backup takes before it reads
+    (the store's write lock; on PostgreSQL the directory gate): the backup waits for its end and
+    then exports what it left (here, after its rollback, nothing of it)."""
+    url = None
+    if store == "postgresql":
+        url = create_database(
+            request.getfixturevalue("postgres_server"), f"ldap_backup_{uuid.uuid4().hex[:8]}"
+        )
+    d = on_server(openldap_fabrikam, tmp_path / "home", url)
+    try:
+        uow = d.open_uow()
+        d.providers(uow).directory.modify(
+            d.layout.administrator, [Change.replace("description", "mid-request")]
+        )
+        taken: list[Manifest] = []
+        backing_up = threading.Thread(target=lambda: taken.append(backup(d, tmp_path / "backup")))
+        backing_up.start()
+        backing_up.join(1.5)
+        assert backing_up.is_alive() and not taken  # it waits for the writer
+        uow.rollback()
+        backing_up.join(30)
+        assert taken and taken[0].directory_entries == len(server_snapshot(openldap_fabrikam))
+        assert b"mid-request" not in (tmp_path / "backup" / DIRECTORY_FILE).read_bytes()
+    finally:
+        d.close_directory()
+        d.sql.dispose()
+        wipe(openldap_fabrikam)

@@ -87,9 +87,10 @@ def count_subtree(connection: LdapConnection, base: DN) -> int:
     return sum(1 for _ in _pages(connection, base, ["1.1"]))
 
 
-def load_subtree(connection: LdapConnection, base: DN, source: BinaryIO) -> int:
+def load_subtree(connection: LdapConnection, base: DN, source: BinaryIO) -> list[str]:
     """Add every record of the LDIF ``source`` (an export of the subtree at ``base``) to a server
-    where ``base`` is not there yet, parents before children; how many entries were added."""
+    where ``base`` is not there yet, parents before children; the DNs added, in order.  When one
+    is refused, those added before it are deleted again: the server is left as it was."""
     if count_subtree(connection, base):
         raise InvalidOperation(f"{base} is already on the target directory server: restore into an empty one")
     records = []
@@ -98,13 +99,29 @@ def load_subtree(connection: LdapConnection, base: DN, source: BinaryIO) -> int:
             raise InvalidOperation(f"the directory export holds '{dn}', which is not below {base}")
         records.append((DN.parse(dn), dn, attrs))
     records.sort(key=lambda r: len(r[0].rdns))  # an entry moved below a later one comes after it
-    for parsed, dn, attrs in records:
+    added: list[str] = []
+    try:
+        for parsed, dn, attrs in records:
 
-        def add(c: Any, dn: str = dn, attrs: dict[str, list[bytes]] = attrs) -> bool:
-            return bool(c.add(dn, attributes=attrs))
+            def add(c: Any, dn: str = dn, attrs: dict[str, list[bytes]] = attrs) -> bool:
+                return bool(c.add(dn, attributes=attrs))
 
-        try:
-            connection.run(parsed.ldap_path, add)
-        except LdapRefused as refused:
-            raise mapped(refused, dn=dn) from None
-    return len(records)
+            try:
+                connection.run(parsed.ldap_path, add)
+            except LdapRefused as refused:
+                raise mapped(refused, dn=dn) from None
+            added.append(dn)
+    except BaseException:
+        remove_entries(connection, added)
+        raise
+    return added
+
+
+def remove_entries(connection: LdapConnection, dns: list[str]) -> None:
+    """Delete ``dns`` (as :func:`load_subtree` added them), children first."""
+    for dn in reversed(dns):
+
+        def delete(c: Any, dn: str = dn) -> bool:
+            return bool(c.delete(dn))
+
+        connection.run(dn, delete)
