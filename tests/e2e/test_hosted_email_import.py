@@ -59,7 +59,7 @@ def test_a_mailbox_is_registered_and_stamped_once(d: Deployment) -> None:
     [
         ({}, "GoldMail", "0x80070057", "no mailbox (homeMDB)"),
         ({"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]}, "NoSuchPlan", "0x80072030", "NoSuchPlan"),
-        ({"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]}, "ConsumerMail", "0x80131509", "not available"),
+        ({"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]}, "ConsumerMail", "0x80072030", "not available"),
         (
             {"homeMDB": [STORE_DN.replace("BusinessMailStore1", "Unknown")], "mDBOverQuotaLimit": ["10"]},
             "GoldMail",
