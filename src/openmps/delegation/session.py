@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from openmps.delegation.execute_as import ExecuteAsStore
 from openmps.delegation.layout import Layout, OrgNames, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.directory import acl
@@ -67,6 +68,7 @@ class Providers:
     passwords: Passwords
     resources: ResourceLedger
     plans: PlanCatalogue
+    execute_as: ExecuteAsStore
     group_cap: int = 5000  # members one group may hold (Windows 2000's limit; MultiGroup nests past it)
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
@@ -152,6 +154,15 @@ class HostingSession:
                 f"the DACL of {target.ldap_path} does not grant {right} to {caller.name}", right=right
             )
 
+    def run_as(self, namespace: str, procedure: str) -> Caller | None:
+        """The account assigned to the procedure (SetExecuteAs), with its current token; None when
+        none is, or when its account is gone (deleting a credential un-assigns it, §1.12)."""
+        account = self._providers.execute_as.account_for(namespace, procedure)
+        if account is None:
+            return None
+        dn = self._providers.directory.holder("sAMAccountName", account)
+        return None if dn is None else caller_for(self._providers.directory, dn)
+
     def _granted(self, caller: Caller, target: DN, right: acl.Right) -> bool:
         directory = self._providers.directory
         if directory.check_access(caller.token, target, right):
@@ -194,3 +205,14 @@ _ROLE_NAMES = {
     Role.DOMAIN_ADMIN: "Domain Admin",
     Role.SERVICE: "service",
 }
+
+
+def caller_for(directory: DirectoryService, dn: DN) -> Caller:
+    """The Caller of a directory principal, with its current token."""
+    entry = directory.get(dn)
+    return Caller(
+        name=entry.first("userPrincipalName") or str(dn),
+        dn=dn,
+        sid=entry.sid,
+        token=directory.token_of(entry),
+    )
