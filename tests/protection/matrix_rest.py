@@ -132,6 +132,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ImportSmtpDomains": (mpf(KIT, "ImportSmtpDomains", organization=ALPINE), DOMAIN_ONLY),
     "ImportOfflineAddressBook": (mpf(KIT, "ImportOfflineAddressBook", organization=ALPINE), DOMAIN_ONLY),
     "InitializeCustomerPlanDatabase": (mpf("Hosted Exchange", "InitializeCustomerPlanDatabase"), DOMAIN_ONLY),
+    "SetCustomerDatabaseLocation": (mpf("Hosted Exchange", "SetCustomerDatabaseLocation"), DOMAIN_ONLY),
     "EnsureExchangeVirtualDirectories": (
         mpf("Hosted Exchange", "EnsureExchangeVirtualDirectories", path=ALPINE),
         ORG_MANAGE,
