@@ -374,8 +374,11 @@ class SqlResourceLedger:
         store = self.stores_by_id([row.store_id])[row.store_id]
         return MailboxPlace(row.mailbox_guid, row.org_guid, store, row.size_kb)
 
-    def mailboxes(self) -> list[MailboxPlace]:
-        rows = self._conn.execute(select(rm_mailboxes).order_by(rm_mailboxes.c.mailbox_guid)).all()
+    def mailboxes(self, org: str | None = None) -> list[MailboxPlace]:
+        query = select(rm_mailboxes).order_by(rm_mailboxes.c.mailbox_guid)
+        if org is not None:
+            query = query.where(rm_mailboxes.c.org_guid == org)
+        rows = self._conn.execute(query).all()
         stores = self.stores_by_id(sorted({r.store_id for r in rows}))
         return [MailboxPlace(r.mailbox_guid, r.org_guid, stores[r.store_id], r.size_kb) for r in rows]
 
