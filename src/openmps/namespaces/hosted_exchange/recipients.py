@@ -22,6 +22,7 @@ from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
+from openmps.hosting.accounts import CreatedContact
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import org_entry, organization_at
@@ -128,18 +129,24 @@ class CreateContact:
         providers = ctx.providers
         org = organization_at(providers, self.container, OrgType.CUSTOMER)
         target = exchange.smtp_address(self.target_address, "targetAddress")
-        dn = self.container.child("CN", check_name(self.name, "name"))
+        check_name(self.name, "name")  # what Managed AD checks, refused here first: the same error
         alias = self.alias if self.alias is not None else target.local
-        attrs = property_attributes(self.properties, USER_ATTRIBUTES, "contact")
+        property_attributes(self.properties, USER_ATTRIBUTES, "contact")
         mail, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
-        attrs.update(mail)
-        attrs.update(
-            objectClass=list(CONTACT_CLASSES),
-            cn=[self.name],
-            displayName=[check_name(self.display_name or self.name, "displayName")],
-            targetAddress=[f"SMTP:{target}"],
+        check_name(self.display_name or self.name, "displayName")
+        # the directory object is Managed Active Directory's, as the service (this procedure checked
+        # the caller's UserCreator role and DS_CREATE_CHILD); its mail attributes are this namespace's
+        contact = args(
+            container=self.container,
+            name=self.name,
+            displayName=self.display_name,
+            properties=self.properties,
         )
-        providers.directory.add(dn, attrs)
+        dn = ctx.call(MANAGED_AD, "CreateContact", contact, returns=CreatedContact, as_service=True).path
+        mail["targetAddress"] = [f"SMTP:{target}"]
+        providers.directory.modify(
+            dn, [Change.replace(name, *values) for name, values in mail.items() if values]
+        )
         return Contact(dn, dn.rdn_value, str(target), addresses)
 
 
