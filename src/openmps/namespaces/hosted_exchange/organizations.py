@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
-from openmps.delegation.organizations import build_organization, delete_organization_tree
+from openmps.delegation.organizations import build_organization
 from openmps.delegation.session import Providers
 from openmps.directory import filters, wellknown
 from openmps.directory.interface import Scope
@@ -261,7 +261,7 @@ class DeleteResellerOrganization:
 
     def run(self, ctx: Ctx) -> None:
         providers = ctx.providers
-        organization_at(providers, self.path, OrgType.RESELLER)
+        org = organization_at(providers, self.path, OrgType.RESELLER)
         inside = providers.directory.search(
             self.path,
             Scope.SUBTREE,
@@ -270,8 +270,10 @@ class DeleteResellerOrganization:
         )
         if any(e.dn != self.path for e in inside):
             raise NotEmpty(f"{self.path.ldap_path} still has organizations or users", dn=str(self.path))
-        delete_organization_tree(providers.directory, self.path)
-        providers.forget(self.path)
+        if providers.plans.customer(org.entry.guid) is not None:  # as DeleteBusinessOrganization
+            providers.plans.set_status(org.entry.guid, "Deleted")
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteOrganization", args(path=self.path), as_service=True)
 
 
 @procedure(
