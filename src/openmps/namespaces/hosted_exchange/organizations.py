@@ -76,16 +76,25 @@ class CreateResellerOrganization:
     properties: Annotated[Properties, Xml("properties", "organizationalUnit attributes")] = ()
 
     def run(self, ctx: Ctx) -> OrgInfo:
-        parent = organization_at(ctx.providers, self.container, OrgType.HOSTING)
+        providers = ctx.providers
+        parent = organization_at(providers, self.container, OrgType.HOSTING)
         dn = _new_org_dn(ctx, self.container, self.name)
-        attrs = _org_attributes(self.name, self.description, self.properties)
-        built = build_organization(
-            ctx.providers, parent=parent, dn=dn, kind=OrgType.RESELLER, attributes=attrs
+        _org_attributes(self.name, self.description, self.properties)  # refused here, as before
+        # the directory part is Managed Active Directory's, as the service: this procedure checked
+        # the caller's OrgCreator role and DS_CREATE_CHILD on the container
+        org = args(
+            container=self.container,
+            name=self.name,
+            policyName="reseller",
+            description=self.description,
+            properties=self.properties,
         )
-        ctx.providers.plans.record_customer(
-            built.root_guid, customer_type="ResellerOrganization", org=parent.entry.guid, name=self.name
+        built = ctx.call(MANAGED_AD, "CreateOrganization", org, returns=OrgInfo, as_service=True)
+        guid = organization_at(providers, dn, OrgType.RESELLER).entry.guid
+        providers.plans.record_customer(
+            guid, customer_type="ResellerOrganization", org=parent.entry.guid, name=self.name
         )
-        return org_info(built)
+        return built
 
 
 @procedure(
