@@ -1,5 +1,5 @@
-"""MPF's execute-as assignments in the SQL store, on the request's connection: read at every run,
-so every worker process sees an assignment as soon as it commits."""
+"""MPF's execute-as assignments in the SQL store, on the request's connection: read by every request
+that runs a procedure as a service, so every worker process sees an assignment once it commits."""
 
 from __future__ import annotations
 
@@ -15,14 +15,6 @@ class SqlExecuteAs:
 
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
-
-    def account_for(self, namespace: str, procedure: str) -> str | None:
-        row = self._connection().execute(
-            select(execute_as.c.account).where(
-                execute_as.c.namespace == namespace, execute_as.c.procedure == procedure
-            )
-        )
-        return row.scalar_one_or_none()
 
     def assign(self, namespace: str, procedure: str, account: str | None) -> None:
         conn = self._connection()

@@ -11,8 +11,6 @@ class ExecuteAsStore(Protocol):
     sAMAccountName.  The credential's secret is the account's password, kept hashed by the
     directory; nothing here holds a secret."""
 
-    def account_for(self, namespace: str, procedure: str) -> str | None: ...
-
     def assign(self, namespace: str, procedure: str, account: str | None) -> None:
         """Run the procedure as ``account``; None: as the engine's own account again."""
         ...

@@ -125,6 +125,7 @@ class HostingSession:
         self._providers = providers
         self._domain_admins_sid = f"{domain_sid}-512"
         self._sids: dict[DN, str] = {}  # SIDs never change: cache them for the request
+        self._run_as: dict[tuple[str, str], str] | None = None  # SetExecuteAs's, as this request read them
 
     @property
     def providers(self) -> Providers:
@@ -157,7 +158,11 @@ class HostingSession:
     def run_as(self, namespace: str, procedure: str) -> Caller | None:
         """The account assigned to the procedure (SetExecuteAs), with its current token; None when
         none is, or when its account is gone (deleting a credential un-assigns it, §1.12)."""
-        account = self._providers.execute_as.account_for(namespace, procedure)
+        if self._run_as is None:  # read once a request: a few rows, or none
+            self._run_as = {
+                (ns, proc): account for ns, proc, account in self._providers.execute_as.assignments()
+            }
+        account = self._run_as.get((namespace, procedure))
         if account is None:
             return None
         dn = self._providers.directory.holder("sAMAccountName", account)
