@@ -130,6 +130,8 @@ class CreateBusinessOrganization:
         dn = _new_org_dn(ctx, self.container, self.name)
         attrs = _org_attributes(self.name, self.description, self.properties)
         attrs["uPNSuffixes"] = [domain]
+        # built here, not by Managed AD's CreateOrganization: that takes no UPN suffix, and setting
+        # it after costs a write (measured 5-15% slower on SQLite, against "no slower")
         built = build_organization(providers, parent=parent, dn=dn, kind=OrgType.CUSTOMER, attributes=attrs)
         guid = built.root_guid
         catalogue = providers.plans
