@@ -27,6 +27,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert
 
 from openmps.db.audit import SqlAuditSink
+from openmps.db.execute_as import SqlExecuteAs
 from openmps.db.schema import settings
 from openmps.db.store import (
     DEFAULT_BUSY_TIMEOUT,
@@ -36,11 +37,11 @@ from openmps.db.store import (
     read_settings,
     sqlite_url,
 )
-from openmps.delegation.authn import Authenticator, SignInPolicy, caller_for
+from openmps.delegation.authn import Authenticator, SignInPolicy
 from openmps.delegation.bootstrap import InitialPassword, initialize_directory, private_files
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.passwords import Passwords
-from openmps.delegation.session import HostingSession, Providers
+from openmps.delegation.session import HostingSession, Providers, caller_for
 from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
@@ -327,6 +328,7 @@ class Deployment:
             self.passwords,
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
+            SqlExecuteAs(lambda: uow.connection),
             self.group_cap,
         )
 

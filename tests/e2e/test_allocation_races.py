@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
-from openmps.errors import QuotaExceeded
+from openmps.errors import InvalidArgument, QuotaExceeded
 from openmps.resources.interface import BUSINESS
 from openmps.resources.placement import MailboxAlgorithm, OrgAlgorithm, Slot, place_mailbox, plan_organization
+from openmps.resources.requests import MAX_MEGABYTES
 from openmps.resources.sql import SqlResourceLedger
 from support import check_invariants, create_database
 
@@ -316,3 +317,25 @@ def test_racing_creations_of_one_name_through_the_engine(tmp_path: Path, url: st
         d.close_directory()
         d.sql.dispose()
     _check(url)
+
+
+def test_sizes_past_the_ledgers_range_are_refused_not_overflowed(url: str) -> None:
+    """AddExchangeResources and ModifyResources take up to MAX_MEGABYTES, more than a 32-bit
+    kilobyte count holds: past it, the ledger refuses with a clear error on both stores (on
+    PostgreSQL the INTEGER column overflowed into an internal error) and changes nothing."""
+    _store(url)
+    engine = make_engine(url)
+    uow = SqlUnitOfWork(engine)
+    ledger = SqlResourceLedger(lambda: uow.connection)
+    most = (2**31 - 1) // MB
+    for megabytes in (most + 1, MAX_MEGABYTES):
+        with pytest.raises(InvalidArgument, match=f"'MS3' cannot be {megabytes} MB: .* at most {most} MB"):
+            ledger.add_store(kind=BUSINESS, server="EXBE01", name="MS3", megabytes=megabytes, shared=True)
+        with pytest.raises(InvalidArgument, match=f"'MS1' cannot be {megabytes} MB"):
+            ledger.resize_store(BUSINESS, "MS1", megabytes)
+    assert ledger.store(BUSINESS, "MS1").capacity_kb == 100 * MB
+    assert [s.store_name for s in ledger.stores(BUSINESS)] == ["MS1", "MS2"]
+    assert ledger.add_store(kind=BUSINESS, server="EXBE01", name="MS3", megabytes=most, shared=True)
+    assert ledger.resize_store(BUSINESS, "MS1", most).capacity_kb == most * MB
+    uow.commit()
+    engine.dispose()

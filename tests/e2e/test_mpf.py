@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from openmps.app import registry
+from openmps.app import open_deployment, registry
 from openmps.errors import all_error_classes
-from support import World, he, ok, org_path, refused, request_xml, snapshot
+from support import World, fast_passwords, he, ok, org_path, refused, request_xml, snapshot
 
 ALPINE = org_path("WH", "alpineskihouse")
 
@@ -197,3 +197,73 @@ def test_an_event_after_a_write_is_written_once_the_request_has_ended(world: Wor
         ("event info", "contact made"),
         ("success", None),
     ]
+
+
+def execute_as(procedure: str, username: str | None) -> str:
+    return config(
+        "SetExecuteAs", namespace="managed active directory", procedure=procedure, username=username
+    )
+
+
+def test_a_procedure_run_as_a_service_runs_as_its_execute_as_account(world: World) -> None:
+    """CreateBusinessUser runs Managed AD's CreateUser as a service: assigned to an account without
+    rights on the organization, the step is refused with that account's rights, not the engine's;
+    assigned to one with them, it runs; un-assigned, the engine's account runs it again."""
+    create = he(
+        "CreateBusinessUser", container=ALPINE, userPrincipalName="runas@alpineskihouse.com", isAdmin=False
+    )
+    set_to_worker = ok(world.submit(execute_as("CreateUser", "worker@alpineskihouse.com")))
+    procedure = set_to_worker.find("data/procedure[@name]")
+    credential = set_to_worker.find("data/credential")
+    assert procedure is not None and credential is not None
+    assert procedure.get("namespace") == "Managed Active Directory" and procedure.get("name") == "CreateUser"
+    assert procedure.get("runAsCredentialID") == credential.get("id")
+    assert credential.get("domain") == "fabrikam.com" and credential.get("username")
+    # another process on the same store (a worker) runs it so too: read from the store, not remembered
+    assert world.deployment.home is not None
+    other = open_deployment(world.deployment.home, passwords=fast_passwords())
+    try:
+        refused(other, create, "0x80070005")
+    finally:
+        other.sql.dispose()
+    outcome = world.submit(create, "customer_admin")
+    assert outcome.error is not None and outcome.error.hex_code == "0x80070005"
+    sources = [(e.get("namespace"), e.get("procedure")) for e in outcome.response.iterfind(".//errorSource")]
+    assert ("Managed Active Directory", "CreateUser") in sources
+
+    ok(world.submit(execute_as("CreateUser", f"FABRIKAM\\{credential_of(world, 'boss@alpineskihouse.com')}")))
+    ok(world.submit(create, "customer_admin"))
+    listing = ok(world.submit(config("GetCredentials")))
+    assert [c.get("username") for c in listing.iterfind("data/credentials/credential")] == [
+        credential_of(world, "boss@alpineskihouse.com")
+    ]
+    text = etree.tostring(listing).decode()
+    assert "userPassword" not in text and "$argon2" not in text and "Password" not in text
+    cleared = ok(world.submit(execute_as("CreateUser", None)))
+    assert cleared.find("data/credential") is None
+    assert cleared.find("data/procedure[@name]").get("runAsCredentialID") is None  # type: ignore[union-attr]
+    assert ok(world.submit(config("GetCredentials"))).find("data/credentials/credential") is None
+    ok(world.submit(he("DeleteBusinessUser", path="LDAP://CN=runas@alpineskihouse.com," + ALPINE[7:])))
+    ok(world.submit(create, "customer_admin"))
+
+
+def credential_of(world: World, upn: str) -> str:
+    with world.deployment.transaction() as providers:
+        dn = providers.directory.holder("userPrincipalName", upn)
+        assert dn is not None
+        return providers.directory.get(dn).first("sAMAccountName") or ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        ({"procedure": "CreateUser", "username": "nobody@alpineskihouse.com"}, "0x80072030", "'nobody@"),
+        ({"procedure": "CreateUser", "username": "CONTOSO\\Administrator"}, "0x80070057", "'CONTOSO'"),
+        ({"procedure": "CreateUser", "username": "AllUsers@alpineskihouse"}, "0x80072030", "no user"),
+        ({"procedure": "MakeNothing", "username": "Administrator"}, "0x80070032", "'MakeNothing'"),
+    ],
+)
+def test_set_execute_as_refuses_what_it_cannot_assign(
+    world: World, args: dict[str, str], code: str, fragment: str
+) -> None:
+    refused(world, config("SetExecuteAs", namespace="Managed Active Directory", **args), code, fragment)

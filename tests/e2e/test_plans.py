@@ -257,3 +257,24 @@ def test_initialize_customer_plan_database_adds_only_what_is_missing(world: Worl
     assert detail.findtext("data/mail/size") == "20000"
     denied = world.submit(he("InitializeCustomerPlanDatabase"), "hosting_admin")
     assert denied.error is not None and denied.error.hex_code == "0x80070005"
+
+
+def test_set_customer_database_location_accepts_only_the_store_it_is_in(world: World) -> None:
+    """The plans database is the deployment's own store: its location is answered and accepted,
+    another refused naming both, and nothing is written either way."""
+    d = world.deployment
+    before = snapshot(d)
+    asked = ok(world.submit(he("SetCustomerDatabaseLocation")))
+    database = asked.findtext("data/database") or ""
+    assert d.home is not None and database == str(d.home / "openmps.db")  # an SQLite file here
+    assert asked.findtext("data/server") == ""
+    ok(world.submit(he("SetCustomerDatabaseLocation", database=database)))
+    assert snapshot(d) == before
+    support_refused(
+        world, he("SetCustomerDatabaseLocation", database="PlansDB"), "0x80131509", "'PlansDB'", database
+    )
+    support_refused(
+        world, he("SetCustomerDatabaseLocation", server="SQL01", database=database), "0x80131509", "'SQL01'"
+    )
+    denied = world.submit(he("SetCustomerDatabaseLocation"), "hosting_admin")
+    assert denied.error is not None and denied.error.hex_code == "0x80070005"

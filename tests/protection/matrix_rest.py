@@ -38,6 +38,11 @@ TRANSLATE = '<executeData><errorMessageContext code="0x80070005"/>'
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "GetNamespaces": (mpf("MPF Config", "GetNamespaces"), EVERYONE),
     "GetProcedures": (mpf("MPF Config", "GetProcedures", namespace="Hosted Exchange"), EVERYONE),
+    "GetCredentials": (mpf("MPF Config", "GetCredentials"), DOMAIN_ONLY),
+    "SetExecuteAs": (
+        mpf("MPF Config", "SetExecuteAs", namespace="Managed Active Directory", procedure="CreateUser"),
+        DOMAIN_ONLY,
+    ),
     "SetError": (SET_ERROR_CAUGHT, EVERYONE),
     "TranslateProvisioningError": (
         mpf("Error Provider", "TranslateProvisioningError").replace("<executeData>", TRANSLATE),
@@ -127,6 +132,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ImportSmtpDomains": (mpf(KIT, "ImportSmtpDomains", organization=ALPINE), DOMAIN_ONLY),
     "ImportOfflineAddressBook": (mpf(KIT, "ImportOfflineAddressBook", organization=ALPINE), DOMAIN_ONLY),
     "InitializeCustomerPlanDatabase": (mpf("Hosted Exchange", "InitializeCustomerPlanDatabase"), DOMAIN_ONLY),
+    "SetCustomerDatabaseLocation": (mpf("Hosted Exchange", "SetCustomerDatabaseLocation"), DOMAIN_ONLY),
     "EnsureExchangeVirtualDirectories": (
         mpf("Hosted Exchange", "EnsureExchangeVirtualDirectories", path=ALPINE),
         ORG_MANAGE,

@@ -471,7 +471,7 @@ def test_every_public_procedure_is_in_the_matrix() -> None:
 def _caller(home: Path, persona: str) -> Caller:
     names = dict(line.split("\t") for line in (home / "callers.txt").read_text().splitlines())
     d = open_deployment(home, passwords=fast_passwords())
-    from openmps.delegation.authn import caller_for
+    from openmps.delegation.session import caller_for
 
     return d.read(
         lambda directory: caller_for(

@@ -297,3 +297,14 @@ directory_commits = Table(
     metadata,
     Column("request", String(36), primary_key=True),
 )
+
+# MPF's "execute as" (reference §1.12): a procedure run as a service (a nested step with
+# impersonate="2") runs as this account instead of the engine's own, its roles checked.  The
+# account is named by its sAMAccountName, which a rename keeps; its password stays in the directory.
+execute_as = Table(
+    "execute_as",
+    metadata,
+    Column("namespace", String(128), primary_key=True),
+    Column("procedure", String(128), primary_key=True),
+    Column("account", String(256), nullable=False),
+)

@@ -36,7 +36,7 @@ from openmps.directory.service import DirectoryService
 from openmps.engine.audit import AuditRecord, AuditSink, RequestObserver, tell
 from openmps.engine.context import Caller
 from openmps.errors import NotAuthenticated, SignInThrottled
-from openmps.types import DN, Upn
+from openmps.types import Upn
 
 T = TypeVar("T")
 log = logging.getLogger("openmps.authn")
@@ -284,14 +284,3 @@ class Authenticator:
         except Exception:  # a busy store must not turn a refused sign-in into an internal error
             log.exception("could not write the audit record of a failed sign-in")
         tell(self.observers, record)
-
-
-def caller_for(directory: DirectoryService, dn: DN) -> Caller:
-    """The Caller of a directory principal, with its current token."""
-    entry = directory.get(dn)
-    return Caller(
-        name=entry.first("userPrincipalName") or str(dn),
-        dn=dn,
-        sid=entry.sid,
-        token=directory.token_of(entry),
-    )

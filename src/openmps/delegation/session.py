@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from openmps.delegation.execute_as import ExecuteAsStore
 from openmps.delegation.layout import Layout, OrgNames, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.directory import acl
@@ -67,6 +68,7 @@ class Providers:
     passwords: Passwords
     resources: ResourceLedger
     plans: PlanCatalogue
+    execute_as: ExecuteAsStore
     group_cap: int = 5000  # members one group may hold (Windows 2000's limit; MultiGroup nests past it)
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
@@ -123,6 +125,7 @@ class HostingSession:
         self._providers = providers
         self._domain_admins_sid = f"{domain_sid}-512"
         self._sids: dict[DN, str] = {}  # SIDs never change: cache them for the request
+        self._run_as: dict[tuple[str, str], str] | None = None  # SetExecuteAs's, as this request read them
 
     @property
     def providers(self) -> Providers:
@@ -151,6 +154,19 @@ class HostingSession:
             raise AccessDenied(
                 f"the DACL of {target.ldap_path} does not grant {right} to {caller.name}", right=right
             )
+
+    def run_as(self, namespace: str, procedure: str) -> Caller | None:
+        """The account assigned to the procedure (SetExecuteAs), with its current token; None when
+        none is, or when its account is gone (deleting a credential un-assigns it, §1.12)."""
+        if self._run_as is None:  # read once a request: a few rows, or none
+            self._run_as = {
+                (ns, proc): account for ns, proc, account in self._providers.execute_as.assignments()
+            }
+        account = self._run_as.get((namespace, procedure))
+        if account is None:
+            return None
+        dn = self._providers.directory.holder("sAMAccountName", account)
+        return None if dn is None else caller_for(self._providers.directory, dn)
 
     def _granted(self, caller: Caller, target: DN, right: acl.Right) -> bool:
         directory = self._providers.directory
@@ -194,3 +210,14 @@ _ROLE_NAMES = {
     Role.DOMAIN_ADMIN: "Domain Admin",
     Role.SERVICE: "service",
 }
+
+
+def caller_for(directory: DirectoryService, dn: DN) -> Caller:
+    """The Caller of a directory principal, with its current token."""
+    entry = directory.get(dn)
+    return Caller(
+        name=entry.first("userPrincipalName") or str(dn),
+        dn=dn,
+        sid=entry.sid,
+        token=directory.token_of(entry),
+    )

@@ -87,6 +87,11 @@ class Session(Protocol[P_co]):
         even see the target."""
         ...
 
+    def run_as(self, namespace: str, procedure: str) -> Caller | None:
+        """The principal a procedure runs as when run as a service (MPF's "execute as"), read
+        from the store at every run; None: the engine's own account."""
+        ...
+
 
 P = TypeVar("P")
 R = TypeVar("R")

@@ -24,6 +24,7 @@ from lxml import etree
 from openmps.engine.admission import Admission
 from openmps.engine.audit import AuditRecord, AuditSink, RequestObserver, tell
 from openmps.engine.context import (
+    SERVICE,
     Arguments,
     Caller,
     ProcedureContext,
@@ -369,6 +370,10 @@ class Invocation:
         if spec.kind == "write" and not nested:
             # its role checks and reads then run under the lock, serializable with its writes
             self.uow.will_write()
+        if caller is SERVICE and nested and spec.requires is not Role.SERVICE:
+            # MPF's execute-as: a step run as a service runs under the credential assigned to its
+            # procedure, with that account's rights, not the engine's
+            caller = self.session.run_as(spec.namespace, spec.name) or caller
         if spec.requires is Role.SERVICE:
             if not caller.is_service:
                 raise AccessDenied(f"{spec.namespace}::{spec.name} runs only as the service account")

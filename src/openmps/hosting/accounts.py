@@ -77,6 +77,16 @@ def add_user(providers: Providers, dn: DN, upn: Upn, attrs: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
+class CreatedContact:
+    """A new contact (Managed Active Directory's CreateContact; Hosted Exchange reads it): its path
+    and name."""
+
+    XML_ELEMENT: ClassVar[str] = "contact"
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+
+
+@dataclass(frozen=True)
 class CreatedAccount:
     """A new user or group (Managed Active Directory's CreateUser, CreateGroup; Hosted Exchange
     reads it): its path, name, objectGUID and the groups it joined."""

@@ -73,6 +73,11 @@ class BillableEvent:
 
 
 class PlanCatalogue(Protocol):
+    def location(self) -> tuple[str, str]:
+        """Where the plans database is, (server, database): the deployment's own store, its host
+        ('' for an SQLite file) and its database (the file's path); never a credential."""
+        ...
+
     def add_feature_type(self, feature: FeatureType) -> None: ...
     def feature_types(self) -> list[FeatureType]: ...
     def add_plan(

@@ -124,6 +124,10 @@ class SqlPlanCatalogue:
     def _conn(self) -> Connection:
         return self._connection()
 
+    def location(self) -> tuple[str, str]:
+        url = self._conn.engine.url
+        return url.host or "", url.database or ""
+
     def add_feature_type(self, feature: FeatureType) -> None:
         if feature.parent_node not in PARENT_NODES:
             raise InvalidArgument(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from openmps.db.prepared import Prepared
 from openmps.db.schema import rm_allocations, rm_front_ends, rm_mailboxes, rm_stores
-from openmps.errors import AlreadyExists, NotEmpty, NotFound, QuotaExceeded
+from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty, NotFound, QuotaExceeded
 from openmps.resources.interface import KB_PER_MB, MailboxPlace, Store
 from openmps.resources.placement import Slot, StoreRoom
 
@@ -53,6 +53,17 @@ def _key(kind: str, name: str) -> str:
 _MAX_KB = 2**31 - 1  # capacity_kb is a 32-bit INTEGER column
 
 
+def _capacity_kb(name: str, megabytes: int) -> int:
+    """``megabytes`` in kilobytes, refused past what the column holds (PostgreSQL's INTEGER; SQLite's
+    would take more, refused there too so both stores answer alike)."""
+    if megabytes * KB_PER_MB > _MAX_KB:
+        raise InvalidArgument(
+            f"'{name}' cannot be {megabytes} MB: a store holds at most {_MAX_KB // KB_PER_MB} MB",
+            store=name,
+        )
+    return megabytes * KB_PER_MB
+
+
 class SqlResourceLedger:
     """The ledger in the SQL store, on the request's connection (same transaction as the directory)."""
 
@@ -74,7 +85,7 @@ class SqlResourceLedger:
                     store_name=name,
                     store_key=_key(kind, name),
                     shared=int(shared),
-                    capacity_kb=megabytes * KB_PER_MB,
+                    capacity_kb=_capacity_kb(name, megabytes),
                     allocated_kb=0,
                 )
             )
@@ -133,8 +144,8 @@ class SqlResourceLedger:
         ]
 
     def resize_store(self, kind: str, name: str, megabytes: int) -> Store:
+        capacity = _capacity_kb(name, megabytes)
         store = self.store(kind, name)
-        capacity = megabytes * KB_PER_MB
         changed = self._conn.execute(
             update(rm_stores)
             .where(rm_stores.c.id == store.store_id, rm_stores.c.allocated_kb <= capacity)
@@ -363,8 +374,11 @@ class SqlResourceLedger:
         store = self.stores_by_id([row.store_id])[row.store_id]
         return MailboxPlace(row.mailbox_guid, row.org_guid, store, row.size_kb)
 
-    def mailboxes(self) -> list[MailboxPlace]:
-        rows = self._conn.execute(select(rm_mailboxes).order_by(rm_mailboxes.c.mailbox_guid)).all()
+    def mailboxes(self, org: str | None = None) -> list[MailboxPlace]:
+        query = select(rm_mailboxes).order_by(rm_mailboxes.c.mailbox_guid)
+        if org is not None:
+            query = query.where(rm_mailboxes.c.org_guid == org)
+        rows = self._conn.execute(query).all()
         stores = self.stores_by_id(sorted({r.store_id for r in rows}))
         return [MailboxPlace(r.mailbox_guid, r.org_guid, stores[r.store_id], r.size_kb) for r in rows]
 

@@ -10,7 +10,7 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Providers
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Properties, Property, Role, Xml, procedure
-from openmps.errors import InvalidArgument
+from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import organization_at
 from openmps.hosting.plans import PlanSummary
@@ -18,7 +18,7 @@ from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.plans.interface import MAIL, MAILBOX_PLAN, PROPERTIES, SIP
 from openmps.plans.requests import Features, NewFeatureType, feature_values
 from openmps.plans.samples import seed_mail
-from openmps.types import DN
+from openmps.types import DN, shown
 
 Ctx = ProcedureContext[Providers]
 
@@ -114,6 +114,48 @@ class InitializeCustomerPlanDatabase:
         return Plans(
             tuple(PlanSummary.of(p) for p in ctx.providers.plans.plans() if p.plan_type == MAILBOX_PLAN)
         )
+
+
+@dataclass(frozen=True)
+class DatabaseLocation:
+    """Where the plans database is: the deployment's own store (never a credential)."""
+
+    server: Annotated[str, Xml("server", "its database server's host; empty for an SQLite file")]
+    database: Annotated[str, Xml("database", "its database, or its SQLite file's path")]
+
+
+@procedure(NAMESPACE, "SetCustomerDatabaseLocation", requires=Role.DOMAIN_ADMIN, kind="read")
+class SetCustomerDatabaseLocation:
+    """Point the namespace at its plans database (reference §2.1).  OpenMPS keeps the plans database
+    in the deployment's own store, written in the same transaction as the directory, so it cannot
+    be pointed elsewhere: the store's own location is accepted and answered (as is no argument: a
+    question), any other is refused with InvalidOperation naming the store's location.  Moving the
+    store is ``openmps backup`` and ``openmps restore``'s work.  Nothing is written."""
+
+    server: Annotated[
+        str | None, Xml("server", "the database server: the store's host (none for SQLite)")
+    ] = None
+    database: Annotated[
+        str | None, Xml("database", "the database: the store's, or its SQLite file's path")
+    ] = None
+
+    def run(self, ctx: Ctx) -> DatabaseLocation:
+        server, database = ctx.providers.plans.location()
+        given_server = None if self.server is None else self.server.strip()
+        given_database = None if self.database is None else self.database.strip()
+        if given_server is not None and given_server.casefold() != server.casefold():
+            raise InvalidOperation(
+                f"the plans database is in this deployment's store, on '{server or 'a local file'}'; "
+                f"it cannot be moved to {shown(given_server)}",
+                field="server",
+            )
+        if given_database is not None and given_database != database:
+            raise InvalidOperation(
+                f"the plans database is in this deployment's store, '{database}'; "
+                f"it cannot be moved to {shown(given_database)}",
+                field="database",
+            )
+        return DatabaseLocation(server, database)
 
 
 @procedure(NAMESPACE, "GetPlans", requires=Role.AUTHENTICATED, kind="read")
@@ -239,6 +281,7 @@ PROCEDURES = (
     CreatePlanFeatureTypes,
     CreateMailboxPlan,
     InitializeCustomerPlanDatabase,
+    SetCustomerDatabaseLocation,
     GetPlans,
     GetPlanDetail,
     AddAvailablePlans,

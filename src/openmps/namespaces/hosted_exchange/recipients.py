@@ -22,6 +22,7 @@ from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
+from openmps.hosting.accounts import CreatedAccount, CreatedContact
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import org_entry, organization_at
@@ -29,8 +30,6 @@ from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
-CONTACT_CLASSES = ["top", "person", "organizationalPerson", "contact"]
-GROUP_CLASSES = ["top", "group"]
 UNIVERSAL_DISTRIBUTION = "8"  # groupType: universal, no security
 MEMBER_CLASSES = ("user", "contact", "group")
 
@@ -102,6 +101,11 @@ def recipient_attributes(
     return attrs, tuple(addresses)
 
 
+def _stamp(providers: Providers, dn: DN, attrs: dict[str, list[str]]) -> None:
+    """This namespace's attributes on a recipient Managed Active Directory has just made."""
+    providers.directory.modify(dn, [Change.replace(a, *values) for a, values in attrs.items() if values])
+
+
 def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
     """A contact or distribution list of a business organization.  Only universal distribution
     groups count as lists: the organization's role groups (Admins@, AllUsers@) are never one."""
@@ -128,18 +132,24 @@ class CreateContact:
         providers = ctx.providers
         org = organization_at(providers, self.container, OrgType.CUSTOMER)
         target = exchange.smtp_address(self.target_address, "targetAddress")
-        dn = self.container.child("CN", check_name(self.name, "name"))
+        check_name(self.name, "name")  # what Managed AD checks, refused here first: the same error
         alias = self.alias if self.alias is not None else target.local
-        attrs = property_attributes(self.properties, USER_ATTRIBUTES, "contact")
+        property_attributes(self.properties, USER_ATTRIBUTES, "contact")
         mail, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
-        attrs.update(mail)
-        attrs.update(
-            objectClass=list(CONTACT_CLASSES),
-            cn=[self.name],
-            displayName=[check_name(self.display_name or self.name, "displayName")],
-            targetAddress=[f"SMTP:{target}"],
+        check_name(self.display_name or self.name, "displayName")
+        # the directory object is Managed Active Directory's, as the service (this procedure checked
+        # the caller's UserCreator role and DS_CREATE_CHILD); its mail attributes are this namespace's
+        contact = args(
+            container=self.container,
+            name=self.name,
+            displayName=self.display_name,
+            properties=self.properties,
         )
-        providers.directory.add(dn, attrs)
+        dn = ctx.call(MANAGED_AD, "CreateContact", contact, returns=CreatedContact, as_service=True).path
+        mail["targetAddress"] = [f"SMTP:{target}"]
+        providers.directory.modify(
+            dn, [Change.replace(name, *values) for name, values in mail.items() if values]
+        )
         return Contact(dn, dn.rdn_value, str(target), addresses)
 
 
@@ -189,16 +199,18 @@ class CreateDistributionList:
         )
         attrs, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(
-            objectClass=list(GROUP_CLASSES),
-            cn=[name],
             displayName=[check_name(self.display_name or name, "displayName")],
             groupType=[UNIVERSAL_DISTRIBUTION],
         )
-        if self.description is not None:
-            attrs["description"] = [self.description]
         if self.managed_by is not None:
             attrs["managedBy"] = [str(_org_user(providers, org, self.managed_by))]
-        providers.directory.add_account(dn, attrs, name)
+        # the group is Managed Active Directory's, as the service (this procedure checked the
+        # caller's UserCreator role and DS_CREATE_CHILD); a list is its universal distribution kind
+        group = args(container=self.container, name=name, description=self.description)
+        dn = ctx.call(MANAGED_AD, "CreateGroup", group, returns=CreatedAccount, as_service=True).path
+        providers.directory.modify(
+            dn, [Change.replace(attr, *values) for attr, values in attrs.items() if values]
+        )
         return DistributionList(dn, dn.rdn_value, addresses)
 
 

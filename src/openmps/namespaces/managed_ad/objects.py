@@ -17,8 +17,7 @@ call these through the engine and add the mailbox, the plans record and the addr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.passwords import HashedSecret
@@ -26,7 +25,14 @@ from openmps.delegation.session import Providers
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidOperation
 from openmps.hosting import multigroup
-from openmps.hosting.accounts import CreatedAccount, add_user, checked_sam, user_attributes, user_dn
+from openmps.hosting.accounts import (
+    CreatedAccount,
+    CreatedContact,
+    add_user,
+    checked_sam,
+    user_attributes,
+    user_dn,
+)
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.attributes import COMMON_ATTRIBUTES, USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import business_user, org_entry, organization_at
@@ -38,15 +44,6 @@ GLOBAL_SECURITY = "-2147483646"  # groupType: global, security enabled
 GROUP_CLASSES = ("top", "group")
 CONTACT_CLASSES = ("top", "person", "organizationalPerson", "contact")
 DELETED = "Deleted"
-
-
-@dataclass(frozen=True)
-class CreatedContact:
-    """A new contact: its path and name."""
-
-    XML_ELEMENT: ClassVar[str] = "contact"
-    path: Annotated[DN, Xml("@path")]
-    name: Annotated[str, Xml("@name")]
 
 
 @procedure(NAMESPACE, "CreateUser", requires=Role.USER_CREATOR, scope="container", right="DS_CREATE_CHILD")

@@ -1,5 +1,7 @@
 """MPF Config (reference §1.12): the namespaces and procedures this deployment answers, as the
-registry declares them, each listed only to a caller who may call it."""
+registry declares them, each listed only to a caller who may call it; and the execute-as
+credentials: a procedure another runs as a service (``impersonate="2"``) runs as the directory
+account assigned to it, with that account's rights (openmps.delegation.execute_as)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from openmps.delegation.session import Providers
+from openmps.directory.interface import Entry
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import ProcedureSpec, Role, Xml, procedure
-from openmps.errors import UnknownProcedure
+from openmps.errors import InvalidArgument, NotFound, UnknownProcedure
 from openmps.types import DN, shown
 
 NAMESPACE = "MPF Config"
@@ -104,4 +107,106 @@ class GetProcedures:
         )
 
 
-PROCEDURES: tuple[type, ...] = (GetNamespaces, GetProcedures)
+@dataclass(frozen=True)
+class Credential:
+    """An account procedures run as: named, never its password (the directory keeps it hashed)."""
+
+    id: Annotated[str, Xml("@id", "the account's objectGUID")]
+    domain: Annotated[str, Xml("@domain", "its domain's DNS name")]
+    username: Annotated[str, Xml("@username", "its sAMAccountName")]
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """A procedure with an execute-as credential."""
+
+    namespace: Annotated[str, Xml("@namespace", "its namespace")]
+    name: Annotated[str, Xml("@name", "its name")]
+    credential: Annotated[str | None, Xml("@runAsCredentialID", "the credential's id; absent: none")]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credentials in use and the procedures that run as them (GetCredentials)."""
+
+    credentials: Annotated[tuple[Credential, ...], Xml("credentials", item="credential")]
+    procedures: Annotated[tuple[RunAs, ...], Xml("procedures", item="procedure")]
+
+
+@dataclass(frozen=True)
+class ExecuteAs:
+    """The procedure's assignment after SetExecuteAs, and its credential if it has one."""
+
+    procedure: Annotated[RunAs, Xml("procedure")]
+    credential: Annotated[Credential | None, Xml("credential")] = None
+
+
+def _credential(ctx: Ctx, entry: Entry) -> Credential:
+    return Credential(entry.guid, ctx.providers.layout.dns_name, entry.first("sAMAccountName") or "")
+
+
+@procedure(NAMESPACE, "GetCredentials", requires=Role.DOMAIN_ADMIN, kind="read")
+class GetCredentials:
+    """The execute-as credentials (directory accounts) and the procedures assigned to each; an
+    account deleted since is left out, and its procedures run as the engine's account again."""
+
+    def run(self, ctx: Ctx) -> Credentials:
+        directory = ctx.providers.directory
+        found: dict[str, Credential] = {}
+        procedures = []
+        for namespace, name, account in ctx.providers.execute_as.assignments():
+            if account.casefold() not in found:
+                dn = directory.holder("sAMAccountName", account)
+                if dn is None:
+                    continue
+                found[account.casefold()] = _credential(ctx, directory.get(dn))
+            procedures.append(RunAs(namespace, name, found[account.casefold()].id))
+        return Credentials(tuple(found.values()), tuple(procedures))
+
+
+@procedure(NAMESPACE, "SetExecuteAs", requires=Role.DOMAIN_ADMIN)
+class SetExecuteAs:
+    """Have a procedure run as a directory account whenever another procedure runs it as a service
+    (MPF's "execute as", reference §1.12): it then runs with that account's rights, checked as a
+    caller's are, instead of the engine's.  No username: it runs as the engine's account again.
+    Stored, so every worker process runs it so from the next request on."""
+
+    namespace: Annotated[str, Xml("namespace", "the procedure's namespace (any case)")]
+    procedure: Annotated[str, Xml("procedure", "the procedure (any case)")]
+    username: Annotated[
+        str | None,
+        Xml("username", "the account: its sAMAccountName, DOMAIN\\sAMAccountName or userPrincipalName"),
+    ] = None
+
+    def run(self, ctx: Ctx) -> ExecuteAs:
+        spec = ctx.registry.get(self.namespace, self.procedure)
+        if spec.requires is Role.SERVICE:
+            raise InvalidArgument(
+                f"{spec.namespace}::{spec.name} runs as the engine's own account only", field="procedure"
+            )
+        entry = None if self.username is None or not self.username.strip() else self._account(ctx)
+        account = None if entry is None else entry.first("sAMAccountName")
+        ctx.providers.execute_as.assign(spec.namespace, spec.name, account)
+        credential = None if entry is None else _credential(ctx, entry)
+        run_as = RunAs(spec.namespace, spec.name, None if credential is None else credential.id)
+        return ExecuteAs(run_as, credential)
+
+    def _account(self, ctx: Ctx) -> Entry:
+        assert self.username is not None
+        name = self.username.strip()
+        directory = ctx.providers.directory
+        if "@" in name:
+            dn = directory.holder("userPrincipalName", name)
+        else:
+            domain, _, sam = name.rpartition("\\")
+            dns = ctx.providers.layout.dns_name
+            if domain and domain.casefold() not in (dns.casefold(), dns.split(".")[0].casefold()):
+                raise InvalidArgument(f"{shown(domain)} is not this deployment's domain", field="username")
+            dn = directory.holder("sAMAccountName", sam) if sam else None
+        entry = None if dn is None else directory.get(dn)
+        if entry is None or not entry.has_class("user") or not entry.first("sAMAccountName"):
+            raise NotFound(f"no user account {shown(name)}", field="username")
+        return entry
+
+
+PROCEDURES: tuple[type, ...] = (GetNamespaces, GetProcedures, GetCredentials, SetExecuteAs)

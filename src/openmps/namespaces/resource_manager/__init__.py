@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from openmps.namespaces.resource_manager import allocations, stores
+from openmps.namespaces.resource_manager import allocations, moves, stores
 
 NAMESPACE = stores.NAMESPACE
 ALIAS = stores.EX_NAMESPACE
 BOTH_NAMES: tuple[type, ...] = (*stores.PROCEDURES, *allocations.PROCEDURES)  # answered under ALIAS too
-PROCEDURES: tuple[type, ...] = (*BOTH_NAMES, *stores.EX_ONLY)
+PROCEDURES: tuple[type, ...] = (*BOTH_NAMES, *moves.EX_ONLY)

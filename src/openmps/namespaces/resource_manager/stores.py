@@ -13,7 +13,6 @@ from openmps.engine.results import flag
 from openmps.errors import InvalidArgument
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
 from openmps.resources.requests import (
-    MAX_MEGABYTES,
     FrontEndServer,
     NewMailStore,
     NewPublicStore,
@@ -65,7 +64,7 @@ class PublicStore:
     space: Annotated[StoreSpace, Xml(".")]
 
 
-def _mail_store(store: Store) -> MailStore:
+def mail_store_of(store: Store) -> MailStore:
     return MailStore(store.server_name, store.store_name, StoreSpace.of(store))
 
 
@@ -95,8 +94,8 @@ class ExchangeResources:
         for store in stores:
             by_kind[store.kind].append(store)
         return cls(
-            tuple(_mail_store(s) for s in by_kind[BUSINESS]),
-            tuple(_mail_store(s) for s in by_kind[CONSUMER]),
+            tuple(mail_store_of(s) for s in by_kind[BUSINESS]),
+            tuple(mail_store_of(s) for s in by_kind[CONSUMER]),
             tuple(_public_store(s) for s in by_kind[PUBLIC]),
             None if front_ends is None else tuple(FrontEndServer(server) for server in front_ends),
         )
@@ -115,8 +114,8 @@ class ResizedStore:
         if store.kind == PUBLIC:
             return cls(public_store=_public_store(store))
         if store.kind == CONSUMER:
-            return cls(consumer_store=_mail_store(store))
-        return cls(mail_store=_mail_store(store))
+            return cls(consumer_store=mail_store_of(store))
+        return cls(mail_store=mail_store_of(store))
 
 
 @procedure(NAMESPACE, "AddExchangeResources", requires=Role.DOMAIN_ADMIN)
@@ -208,34 +207,6 @@ class ModifyResources:
         )
 
 
-@procedure(EX_NAMESPACE, "ReallocateBusinessMailstoreResource", requires=Role.DOMAIN_ADMIN)
-class ReallocateBusinessMailstoreResource:
-    """Grow or shrink a business mail store's registered size by ``megabytes`` (reference §2.4:
-    MPS's older form of ModifyResources, which sets the size).  It cannot shrink below what is
-    allocated on it, nor to nothing; the guarded resize holds that against concurrent requests."""
-
-    store_name: Annotated[str, Xml("mailStoreName", "the business mail store")]
-    delta: Annotated[int, Xml("megabytes", "the change: more megabytes, or fewer with a minus sign")]
-    server: Annotated[str | None, Xml("serverName", "its server, checked if given")] = None
-
-    def run(self, ctx: Ctx) -> ResizedStore:
-        ledger = ctx.providers.resources
-        store = ledger.store(BUSINESS, self.store_name)
-        if self.server is not None and self.server.casefold() != store.server_name.casefold():
-            raise InvalidArgument(
-                f"'serverName': the store '{store.store_name}' is on {store.server_name}, not {self.server}",
-                argument="serverName",
-            )
-        if self.delta == 0 or abs(self.delta) > MAX_MEGABYTES:
-            raise InvalidArgument(
-                f"'megabytes' must be a change of 1 to {MAX_MEGABYTES} either way, not {self.delta}",
-                argument="megabytes",
-            )
-        return ResizedStore.of(
-            ledger.resize_store_by(BUSINESS, store.store_name, self.delta, at_most=MAX_MEGABYTES)
-        )
-
-
 @procedure(NAMESPACE, "RemoveExchangeResources", requires=Role.DOMAIN_ADMIN)
 class RemoveExchangeResources:
     """Unregister a store that no organization or mailbox holds."""
@@ -250,4 +221,3 @@ class RemoveExchangeResources:
 
 
 PROCEDURES = (AddExchangeResources, GetExchangeResources, ModifyResources, RemoveExchangeResources)
-EX_ONLY = (ReallocateBusinessMailstoreResource,)  # documented under the Ex name only
