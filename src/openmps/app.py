@@ -50,10 +50,19 @@ from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
 from openmps.engine.interpreter import RunLimits
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.namespaces import hosted_exchange, hosted_ocs, managed_ocs, mps_import, resource_manager
+from openmps.namespaces import (
+    hosted_exchange,
+    hosted_ocs,
+    managed_ocs,
+    mps_import,
+    resource_manager,
+    service_provisioning,
+)
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
+from openmps.syncconfig.keys import SecretBox
+from openmps.syncconfig.sql import SqlSyncConfig
 from openmps.types import DN, Secret, is_valid_dns_name, parse_int, shown
 
 T = TypeVar("T")
@@ -123,7 +132,14 @@ def run_limits() -> RunLimits:
 
 
 def registry() -> Registry:
-    namespaces = (hosted_exchange, resource_manager, managed_ocs, hosted_ocs, mps_import)
+    namespaces = (
+        hosted_exchange,
+        resource_manager,
+        managed_ocs,
+        hosted_ocs,
+        mps_import,
+        service_provisioning,
+    )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
@@ -155,8 +171,10 @@ class Deployment:
     _tenants: dict[DN, str] = field(init=False, default_factory=dict)
     _ldap: threading.local = field(init=False, default_factory=threading.local)  # a connection per thread
     _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
+    _secret_box: SecretBox = field(init=False)  # the key of the secrets sync keeps (home/sync.key)
 
     def __post_init__(self) -> None:
+        self._secret_box = SecretBox(self.home)
         self.audit = SqlAuditSink(self.sql)
         self.engine = Engine(
             registry(),
@@ -252,6 +270,7 @@ class Deployment:
             self.passwords,
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
+            SqlSyncConfig(lambda: uow.connection, self._secret_box),
         )
 
     def _ldap_connection(self, server: LdapSettings) -> LdapConnection:

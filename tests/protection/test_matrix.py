@@ -61,6 +61,10 @@ def hadi(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Active Directory Import", procedure, **args)
 
 
+def sp(procedure: str, /, **args: object) -> str:
+    return request_xml("Service Provisioning", procedure, **args)
+
+
 def hocs(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Office Communications Server", procedure, **args)
 
@@ -306,6 +310,23 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
+    # Service Provisioning: the org's providers configure its sync, its admins read it and hold mailboxes
+    "SetSyncConnection": (
+        sp(
+            "SetSyncConnection",
+            organization=ALPINE,
+            sourceURL="ldap://dc1.corp.example",
+            bindDN="CN=sync,DC=corp,DC=example",
+            bindPassword="Bind-Passw0rd",
+        ),
+        ORG_MANAGE,
+    ),
+    "RemoveSyncConnection": (sp("RemoveSyncConnection", organization=ALPINE), ORG_MANAGE),
+    "SetSyncRules": (sp("SetSyncRules", organization=ALPINE, newHire=True), ORG_MANAGE),
+    "GetSyncConfiguration": (sp("GetSyncConfiguration", organization=ALPINE), CUSTOMER_WRITE),
+    "GetSyncStatus": (sp("GetSyncStatus", organization=ALPINE), CUSTOMER_WRITE),
+    "SetLitigationHold": (sp("SetLitigationHold", user=WORKER, reason="case 1"), CUSTOMER_WRITE),
+    "ClearLitigationHold": (sp("ClearLitigationHold", user=CONSUMER), CUSTOMER_WRITE),
 }
 
 
@@ -393,6 +414,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 )
             )
         )
+    connection = CASES["SetSyncConnection"][0]
+    ok(d.submit(connection))
+    ok(d.submit(sp("SetLitigationHold", user=CONSUMER)))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

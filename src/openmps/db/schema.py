@@ -262,6 +262,8 @@ sync_objects = Table(
     Column("state", String(16), nullable=False),  # active | disconnected | purged
     Column("digest", String(64), nullable=False),  # of what flowed: unchanged means nothing to do
     Column("retain_until", DateTime(timezone=True), nullable=True),  # disconnected: kept until
+    Column("anchor", Text, nullable=True),  # the reconnection anchor's value (folded), 0012
+    Column("im_until", DateTime(timezone=True), nullable=True),  # disconnected: IM profile kept until
 )
 
 sync_runs = Table(
@@ -274,4 +276,29 @@ sync_runs = Table(
     Column("preview", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),  # completed | errors | stopped
     Column("report", Text, nullable=False),  # JSON: counts per action, errors per object
+)
+
+# Service provisioning configuration (openmps.syncconfig, 0012): an organization's connection to its
+# forest (the bind password encrypted, never in clear) and its rules, one row per organization.
+sync_configs = Table(
+    "sync_configs",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("source_url", Text, nullable=True),  # no connection: NULL
+    Column("bind_dn", Text, nullable=True),
+    Column("bind_password", Text, nullable=True),  # Fernet token under the deployment's sync key
+    Column("start_tls", Integer, nullable=False, server_default=text("0")),
+    Column("include_ous", Text, nullable=False, server_default=text("'[]'")),  # JSON lists of DNs
+    Column("exclude_ous", Text, nullable=False, server_default=text("'[]'")),
+    Column("rules", Text, nullable=False),  # JSON of syncconfig.interface.SyncRules
+)
+
+# Litigation holds on mailboxes (0012): a held mailbox is never deleted or disconnected by sync.
+mailbox_holds = Table(
+    "mailbox_holds",
+    metadata,
+    Column("user_guid", String(36), primary_key=True),
+    Column("org_guid", String(36), nullable=False, index=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
 )

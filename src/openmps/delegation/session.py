@@ -30,6 +30,7 @@ from openmps.engine.declaration import Role
 from openmps.errors import AccessDenied, NotFound
 from openmps.plans.interface import PlanCatalogue
 from openmps.resources.interface import ResourceLedger
+from openmps.syncconfig.interface import SyncConfigStore
 from openmps.types import DN
 
 CHAIN_ATTRIBUTES = ("objectClass", "otherWellKnownObjects", "uPNSuffixes")
@@ -67,6 +68,7 @@ class Providers:
     passwords: Passwords
     resources: ResourceLedger
     plans: PlanCatalogue
+    sync: SyncConfigStore
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
     def org_chain(self, target: DN, entry: Entry | None = None) -> list[Org]:

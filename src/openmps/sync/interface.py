@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from openmps.syncconfig.interface import RunRecord
+
 ACTIVE, DISCONNECTED, PURGED = "active", "disconnected", "purged"  # the lifecycle of a synced object
 PENDING = "pending"  # written before its creation is tried: a run that dies is resumed without duplicates
 
@@ -20,17 +22,9 @@ class Link:
     managed_dn: str
     state: str
     digest: str
-    retain_until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    run_id: int
-    started: datetime
-    finished: datetime
-    preview: bool
-    outcome: str  # completed | errors | stopped
-    report: str  # JSON: counts per action, errors per object
+    retain_until: datetime | None = None  # disconnected: the mailbox is kept until then
+    anchor: str | None = None  # the reconnection anchor's value, folded
+    im_until: datetime | None = None  # disconnected: the IM profile is kept until then
 
 
 class SyncState(Protocol):
@@ -41,3 +35,6 @@ class SyncState(Protocol):
         self, org: str, *, started: datetime, finished: datetime, preview: bool, outcome: str, report: str
     ) -> int: ...
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]: ...
+
+
+__all__ = ["ACTIVE", "DISCONNECTED", "PENDING", "PURGED", "Link", "RunRecord", "SyncState"]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
 from openmps.db.schema import sync_objects, sync_runs
 from openmps.sync.interface import Link, RunRecord
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+from openmps.syncconfig.keys import SecretBox
+from openmps.syncconfig.sql import SqlSyncConfig
+from openmps.syncconfig.sql import aware as _aware
 
 
 class SqlSyncState:
@@ -23,7 +22,15 @@ class SqlSyncState:
         rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
         return {
             r.source_guid: Link(
-                r.source_guid, r.kind, r.source_dn, r.managed_dn, r.state, r.digest, _aware(r.retain_until)
+                r.source_guid,
+                r.kind,
+                r.source_dn,
+                r.managed_dn,
+                r.state,
+                r.digest,
+                _aware(r.retain_until),
+                r.anchor,
+                _aware(r.im_until),
             )
             for r in rows
         }
@@ -48,6 +55,8 @@ class SqlSyncState:
                 state=link.state,
                 digest=link.digest,
                 retain_until=link.retain_until,
+                anchor=link.anchor,
+                im_until=link.im_until,
             )
         )
 
@@ -69,17 +78,4 @@ class SqlSyncState:
         return int(key[0])
 
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]:
-        rows = self._connection().execute(
-            select(sync_runs).where(sync_runs.c.org_guid == org).order_by(sync_runs.c.id.desc()).limit(limit)
-        )
-        return [
-            RunRecord(
-                r.id,
-                _aware(r.started) or r.started,
-                _aware(r.finished) or r.finished,
-                bool(r.preview),
-                r.outcome,
-                r.report,
-            )
-            for r in rows
-        ]
+        return SqlSyncConfig(self._connection, SecretBox(None)).runs(org, limit=limit)

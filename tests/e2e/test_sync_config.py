@@ -1,0 +1,158 @@
+"""Service Provisioning: an organization's sync connection and rules, its runs, litigation holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lxml import etree
+from test_sync import ALPINE, forest
+
+from openmps.app import Deployment
+from openmps.sync.ldif_source import LdifSource
+from openmps.sync.runner import organization, sync
+from openmps.types import DN
+from support import RawXml, World, make_alpineskihouse, ok, org_path, refused, request_xml
+
+SP = "Service Provisioning"
+ASH = org_path("WH", "alpineskihouse")
+CANARY = "Bind-Passw0rd-canary"
+
+
+def sp(procedure: str, /, **args: object) -> str:
+    return request_xml(SP, procedure, **args)
+
+
+def connect(**extra: object) -> str:
+    return sp(
+        "SetSyncConnection",
+        organization=ASH,
+        sourceURL="ldaps://dc1.corp.example:636",
+        bindDN="CN=sync,CN=Users,DC=corp,DC=example",
+        bindPassword=CANARY,
+        includeOUs=RawXml("<ou>OU=Staff,DC=corp,DC=example</ou>"),
+        excludeOUs=RawXml("<ou>OU=Old,OU=Staff,DC=corp,DC=example</ou>"),
+        **extra,
+    )
+
+
+def every_file_under(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != "sync.key")
+
+
+def test_the_bind_password_is_stored_encrypted_and_never_answered_logged_or_audited(world: World) -> None:
+    d = world.deployment
+    answer = ok(world.submit(connect(), "reseller_admin"))
+    text = etree.tostring(answer, encoding="unicode")
+    assert CANARY not in text
+    config = ok(world.submit(sp("GetSyncConfiguration", organization=ASH), "customer_admin"))
+    assert config.findtext("data/sourceURL") == "ldaps://dc1.corp.example:636"
+    assert config.findtext("data/bindPasswordSet") == "true"
+    assert [ou.text for ou in config.findall("data/includeOUs/ou")] == ["OU=Staff,DC=corp,DC=example"]
+    assert CANARY not in etree.tostring(config, encoding="unicode")
+    assert d.home is not None
+    d.audit.flush(timeout=30)
+    # neither the database (WAL included), nor the audit, nor any other file of the home holds it
+    assert CANARY.encode() not in every_file_under(d.home)
+    assert oct(os.stat(d.home / "sync.key").st_mode & 0o777) == "0o600"
+    org_guid, _ = organization(d, DN.from_path(ASH))
+    with d.transaction() as providers:  # the runner alone reads it back
+        secret = providers.sync.password(org_guid)
+    assert secret is not None and secret.reveal() == CANARY and CANARY not in repr(secret)
+
+
+def test_only_the_organizations_providers_configure_it_and_its_admins_read_it(world: World) -> None:
+    assert world.submit(connect(), "customer_admin").error.hex_code == "0x80070005"  # type: ignore[union-attr]
+    assert world.submit(connect(), "other_reseller_admin").error.hex_code == "0x80072030"  # type: ignore[union-attr]
+    ok(world.submit(connect(), "hosting_admin"))
+    read = sp("GetSyncConfiguration", organization=ASH)
+    assert world.submit(read, "user").error.hex_code == "0x80070005"  # type: ignore[union-attr]
+    assert world.submit(read, "other_customer_admin").error.hex_code == "0x80072030"  # type: ignore[union-attr]
+    ok(world.submit(sp("RemoveSyncConnection", organization=ASH), "reseller_admin"))
+    config = ok(world.submit(read, "customer_admin"))
+    assert config.findtext("data/sourceURL") == "" and config.findtext("data/bindPasswordSet") == "false"
+    refused(world, sp("RemoveSyncConnection", organization=ASH), "0x80072030", "has no sync connection")
+
+
+def test_rules_are_set_piecewise_and_bad_ones_change_nothing(world: World) -> None:
+    ok(world.submit(he_domain("spare.example")))
+    explicit = sp("SetSyncRules", organization=ASH, mailboxRule="explicit")
+    refused(world, explicit, "0x80070057", "the explicit mailbox rule needs 'mailboxCondition'")
+    done = ok(
+        world.submit(
+            sp(
+                "SetSyncRules",
+                organization=ASH,
+                mailboxRule="explicit",
+                mailboxCondition="extensionAttribute1=createMSOmailbox",
+                inclusionDomains=RawXml("<domain>Spare.Example</domain>"),
+                newHire=True,
+            ),
+            "reseller_admin",
+        )
+    )
+    assert done.findtext("data/mailboxRule") == "explicit"
+    assert done.findtext("data/retentionDays") == "30" and done.findtext("data/deletionThreshold") == "500"
+    later = ok(world.submit(sp("SetSyncRules", organization=ASH, retentionDays=60, ocsEntitlement=True)))
+    assert later.findtext("data/mailboxCondition") == "extensionAttribute1=createMSOmailbox"
+    assert later.findtext("data/retentionDays") == "60" and later.findtext("data/ocsEntitlement") == "true"
+    assert [d.text for d in later.findall("data/inclusionDomains/domain")] == ["spare.example"]
+    rule = sp(
+        "SetSyncRules", organization=ASH, deprovisioningCondition="extensionAttribute1=removeMSOmailbox"
+    )
+    assert (
+        ok(world.submit(rule)).findtext("data/deprovisioningCondition")
+        == "extensionAttribute1=removeMSOmailbox"
+    )
+    ok(world.submit(sp("SetSyncRules", organization=ASH, deprovisioningCondition="none")))
+    cleared = ok(world.submit(sp("GetSyncConfiguration", organization=ASH)))
+    assert cleared.findtext("data/deprovisioningCondition") == ""
+    for arguments, fragment in (
+        ({"inclusionDomains": RawXml("<domain>contoso.com</domain>")}, "'contoso.com' is not an SMTP domain"),
+        ({"mailboxRule": "sometimes"}, "is not one of default, explicit, none"),
+        ({"mailboxCondition": "createMSOmailbox"}, "is not ATTRIBUTE=VALUE"),
+        ({"deprovisioningCondition": "=x"}, "is not ATTRIBUTE=VALUE"),
+        ({"retentionDays": 0}, "'retentionDays' must be between 1 and 3650"),
+        ({"deletionThreshold": -1}, "'deletionThreshold' must be between"),
+        ({"reconnectionAnchor": "mail)(x"}, "is not an attribute name"),
+    ):
+        refused(world, sp("SetSyncRules", organization=ASH, **arguments), "0x80070057", fragment)
+
+
+def he_domain(domain: str) -> str:
+    return request_xml("Hosted Exchange", "CreateSMTPDomain", path=ASH, SMTPDomain=domain)
+
+
+def test_a_bad_connection_is_refused_naming_what_is_wrong(world: World) -> None:
+    for change, fragment in (
+        (("ldaps://dc1.corp.example:636", "http://dc1.corp.example"), "is not ldap://host"),
+        (("ldaps://dc1.corp.example:636", "ldap://dc1:port"), "has a bad port"),
+        (("CN=sync,CN=Users", "not a dn"), "'bindDN'"),
+        ((CANARY, ""), "'bindPassword' is empty"),
+        (("OU=Old,OU=Staff", "OU=Old,OU=Elsewhere"), "is not inside an OU in scope"),
+    ):
+        refused(world, connect().replace(*change), "0x80070057", fragment)
+    tls = connect(startTLS=True)
+    refused(world, tls, "0x80070057", "'startTLS' is for ldap:// URLs")
+    refused(world, connect().replace(ASH, org_path("WH")), "0x80070057", "not a business organization")
+
+
+def test_the_status_of_runs_and_litigation_hold(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    bad = forest().replace(b"ben@alpineskihouse.com", b"ben@elsewhere.example")
+    sync(deployment, ALPINE, LdifSource(bad))
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
+    run = status.find("data/runs/run")
+    assert run is not None and run.get("outcome") == "errors"
+    counts = {c.get("action"): c.get("objects") for c in run.findall("counts/count")}
+    assert counts["create"] == "4" and counts["skipped"] == "1"
+    error = run.find("errors/error")
+    assert error is not None and error.get("object") == "CN=Ben,OU=Staff,DC=corp,DC=example"
+    amy = ASH.replace("LDAP://", "LDAP://CN=amy@alpineskihouse.com,")
+    ok(deployment.submit(sp("SetLitigationHold", user=amy, reason="case 42")))
+    refused(deployment, sp("SetLitigationHold", user=amy), "0x80071392", "already on litigation hold")
+    records = deployment.audit.search(procedure="SetLitigationHold", outcome="success")
+    assert len(records) == 1
+    ok(deployment.submit(sp("ClearLitigationHold", user=amy)))
+    refused(deployment, sp("ClearLitigationHold", user=amy), "0x80072030", "is not on litigation hold")
+    refused(deployment, sp("GetSyncStatus", organization=ASH, last=0), "0x80070057", "'last'")
