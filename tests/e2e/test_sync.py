@@ -124,12 +124,16 @@ def test_deleted_objects_are_deprovisioned(deployment: Deployment) -> None:
     assert run.errors == [] and run.counts["delete"] == 2
     now = managed(deployment)
     assert "Partner" not in now  # a contact is deleted
-    assert "amy@alpineskihouse.com" in now  # a user is disconnected and kept for retention
+    assert "amy@alpineskihouse.com" not in now  # a user leaves the organization's tree …
+    kept = ALPINE.child("CN", "_Private").child("CN", "Disconnected").child("CN", "amy@alpineskihouse.com")
+    with deployment.transaction() as providers:  # … disconnected, its mailbox kept for retention
+        entry = providers.directory.get(kept)
+        assert entry.first("msExchHideFromAddressLists") == "TRUE" and providers.resources.mailbox(entry.guid)
     assert now["Sales"]["member"] == []
     org_guid, _ = organization(deployment, ALPINE)
     with state_of(deployment) as state:
         amy = state.links(org_guid)[AMY]
-    assert amy.state == DISCONNECTED and amy.retain_until is not None
+    assert amy.state == DISCONNECTED and amy.retain_until is not None and amy.managed_dn == str(kept)
     assert sync(deployment, ALPINE, LdifSource(forest(without=(AMY, CONTACT), list_members=()))).actions == []
 
 

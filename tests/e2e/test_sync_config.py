@@ -9,6 +9,7 @@ from lxml import etree
 from test_sync import ALPINE, forest
 
 from openmps.app import Deployment
+from openmps.errors import InvalidOperation
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, sync
 from openmps.types import DN
@@ -17,6 +18,7 @@ from support import RawXml, World, make_alpineskihouse, ok, org_path, refused, r
 SP = "Service Provisioning"
 ASH = org_path("WH", "alpineskihouse")
 CANARY = "Bind-Passw0rd-canary"
+INVALID_OPERATION = f"{InvalidOperation.code:#010X}".replace("0X", "0x")
 
 
 def sp(procedure: str, /, **args: object) -> str:
@@ -151,6 +153,7 @@ def test_the_status_of_runs_and_litigation_hold(deployment: Deployment) -> None:
     amy = ASH.replace("LDAP://", "LDAP://CN=amy@alpineskihouse.com,")
     ok(deployment.submit(sp("SetLitigationHold", user=amy, reason="case 42")))
     refused(deployment, sp("SetLitigationHold", user=amy), "0x80071392", "already on litigation hold")
+    refused(deployment, sp("DisconnectUser", user=amy), INVALID_OPERATION, "on litigation hold")
     records = deployment.audit.search(procedure="SetLitigationHold", outcome="success")
     assert len(records) == 1
     ok(deployment.submit(sp("ClearLitigationHold", user=amy)))

@@ -75,6 +75,7 @@ LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
 RAW_USER = "LDAP://CN=raw," + ALPINE[len("LDAP://") :]
 CONSUMER = "LDAP://CN=cons@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 OTHER_CONSUMER = "LDAP://CN=cons2@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+GONE = "LDAP://CN=gone@alpineskihouse.com,CN=Disconnected,CN=_Private," + ALPINE[len("LDAP://") :]
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateResellerOrganization": (
@@ -327,6 +328,8 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "GetSyncStatus": (sp("GetSyncStatus", organization=ALPINE), CUSTOMER_WRITE),
     "SetLitigationHold": (sp("SetLitigationHold", user=WORKER, reason="case 1"), CUSTOMER_WRITE),
     "ClearLitigationHold": (sp("ClearLitigationHold", user=CONSUMER), CUSTOMER_WRITE),
+    "DisconnectUser": (sp("DisconnectUser", user=WORKER), ORG_MANAGE),
+    "ReconnectUser": (sp("ReconnectUser", user=GONE), ORG_MANAGE),
 }
 
 
@@ -417,6 +420,17 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     connection = CASES["SetSyncConnection"][0]
     ok(d.submit(connection))
     ok(d.submit(sp("SetLitigationHold", user=CONSUMER)))
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="gone@alpineskihouse.com",
+                isAdmin=False,
+            )
+        )
+    )
+    ok(d.submit(sp("DisconnectUser", user=GONE.replace(",CN=Disconnected,CN=_Private", ""))))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -264,6 +264,7 @@ sync_objects = Table(
     Column("retain_until", DateTime(timezone=True), nullable=True),  # disconnected: kept until
     Column("anchor", Text, nullable=True),  # the reconnection anchor's value (folded), 0012
     Column("im_until", DateTime(timezone=True), nullable=True),  # disconnected: IM profile kept until
+    Column("services", String(64), nullable=False, server_default=text("''")),  # users: "im,mailbox"
 )
 
 sync_runs = Table(

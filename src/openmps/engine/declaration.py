@@ -329,6 +329,10 @@ def _coerce(spec: ArgSpec, value: Any) -> Any:
         return value
     if spec.kind == "list" and isinstance(value, (tuple, list)):
         return _list_values(spec, value)
+    if spec.kind == "properties" and isinstance(value, (tuple, list)):
+        if not all(isinstance(p, Property) for p in value):
+            raise InvalidArgument(f"'{spec.xml.name}' takes Property values", argument=spec.xml.name)
+        return tuple(value)
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, etree._Element):

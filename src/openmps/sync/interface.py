@@ -25,6 +25,7 @@ class Link:
     retain_until: datetime | None = None  # disconnected: the mailbox is kept until then
     anchor: str | None = None  # the reconnection anchor's value, folded
     im_until: datetime | None = None  # disconnected: the IM profile is kept until then
+    services: frozenset[str] = frozenset()  # a user's: mailbox, im
 
 
 class SyncState(Protocol):

@@ -31,6 +31,7 @@ class SqlSyncState:
                 _aware(r.retain_until),
                 r.anchor,
                 _aware(r.im_until),
+                frozenset(s for s in r.services.split(",") if s),
             )
             for r in rows
         }
@@ -57,6 +58,7 @@ class SqlSyncState:
                 retain_until=link.retain_until,
                 anchor=link.anchor,
                 im_until=link.im_until,
+                services=",".join(sorted(link.services)),
             )
         )
 

@@ -1,8 +1,13 @@
 """The Service Provisioning namespace (issue 14): an organization's sync connection and rules, its
-sync runs, and litigation holds on mailboxes."""
+sync runs, litigation holds on mailboxes, and a synced user's disconnection and reconnection."""
 
 from __future__ import annotations
 
-from openmps.namespaces.service_provisioning import configuration, holds, status
+from openmps.namespaces.service_provisioning import configuration, holds, lifecycle, status
 
-PROCEDURES: tuple[type, ...] = (*configuration.PROCEDURES, *status.PROCEDURES, *holds.PROCEDURES)
+PROCEDURES: tuple[type, ...] = (
+    *configuration.PROCEDURES,
+    *status.PROCEDURES,
+    *holds.PROCEDURES,
+    *lifecycle.PROCEDURES,
+)

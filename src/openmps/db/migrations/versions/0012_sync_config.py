@@ -1,5 +1,6 @@
 """Service provisioning configuration: ``sync_configs`` (connection, encrypted bind password, scope,
-rules), ``mailbox_holds`` (litigation holds), and the connector space's anchor and IM retention.
+rules), ``mailbox_holds`` (litigation holds), and the connector space's anchor, IM retention and
+the services each user has.
 
 Revision ID: 0012
 Revises: 0011
@@ -18,6 +19,9 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_objects") as batch:
         batch.add_column(sa.Column("anchor", sa.Text, nullable=True))
         batch.add_column(sa.Column("im_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("services", sa.String(64), nullable=False, server_default=sa.text("''")))
+    # until now every synced user got a mailbox (the default rule was the only one)
+    op.execute("UPDATE sync_objects SET services = 'mailbox' WHERE kind = 'user'")
     op.create_table(
         "sync_configs",
         sa.Column("org_guid", sa.String(36)),
@@ -46,5 +50,6 @@ def downgrade() -> None:
     op.drop_table("mailbox_holds")
     op.drop_table("sync_configs")
     with op.batch_alter_table("sync_objects") as batch:
+        batch.drop_column("services")
         batch.drop_column("im_until")
         batch.drop_column("anchor")

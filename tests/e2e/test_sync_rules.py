@@ -1,0 +1,260 @@
+"""Sync by the organization's stored rules: mailbox rules, explicit deprovisioning, scope, attribute
+flow, address lists, OCS entitlement, and the lifecycle (retention, purge, IM threshold, litigation
+hold, automatic service reconnection)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from test_sync import ALPINE, AMY, forest
+
+from openmps.app import Deployment
+from openmps.directory import wellknown
+from openmps.directory.interface import Entry
+from openmps.sync.interface import DISCONNECTED, PURGED, Link
+from openmps.sync.ldif_source import LdifSource
+from openmps.sync.runner import Run, organization, state_of, sync
+from openmps.types import DN
+from support import RawXml, make_alpineskihouse, ok, request_xml
+
+SP = "Service Provisioning"
+ASH = ALPINE.ldap_path
+AMY_DN = ALPINE.child("CN", "amy@alpineskihouse.com")
+PRIVATE = ALPINE.child("CN", "_Private").child("CN", "Disconnected")
+NEW_AMY = "99999999-9999-9999-9999-999999999999"
+
+
+def sp(procedure: str, /, **args: object) -> str:
+    return request_xml(SP, procedure, **args)
+
+
+def rules(d: Deployment, **arguments: object) -> None:
+    ok(d.submit(sp("SetSyncRules", organization=ASH, **arguments)))
+
+
+def entry(d: Deployment, dn: DN) -> Entry | None:
+    with d.transaction() as providers:
+        return providers.directory.find(dn)
+
+
+def has_mailbox(d: Deployment, dn: DN) -> bool:
+    with d.transaction() as providers:
+        found = providers.directory.find(dn)
+        return found is not None and providers.resources.mailbox(found.guid) is not None
+
+
+def link_of(d: Deployment, guid: str) -> Link:
+    org_guid, _ = organization(d, ALPINE)
+    with state_of(d) as state:
+        return state.links(org_guid)[guid]
+
+
+def clean(run: Run) -> Run:
+    assert run.errors == [], run.errors
+    return run
+
+
+def amy_with(extra: str) -> bytes:
+    return forest().replace(b"displayName: Amy Rusko\n", b"displayName: Amy Rusko\n" + extra.encode())
+
+
+def test_the_explicit_mailbox_rule_gives_a_mailbox_only_where_the_attribute_says_so(
+    deployment: Deployment,
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    rules(deployment, mailboxRule="explicit", mailboxCondition="extensionAttribute1=createMSOmailbox")
+    clean(sync(deployment, ALPINE, LdifSource(amy_with("extensionAttribute1: CreateMSOMailbox\n"))))
+    assert has_mailbox(deployment, AMY_DN)
+    ben = ALPINE.child("CN", "ben@alpineskihouse.com")
+    assert entry(deployment, ben) is not None and not has_mailbox(deployment, ben)  # identity only
+    # the rule met later: the mailbox comes then
+    later = forest().replace(
+        b"displayName: Ben Smith\n", b"displayName: Ben Smith\nextensionAttribute1: createMSOmailbox\n"
+    )
+    assert clean(sync(deployment, ALPINE, LdifSource(later))).counts["update"] >= 1
+    assert has_mailbox(deployment, ben)
+
+
+def test_the_new_hire_rule_gives_new_users_in_an_inclusion_domain_a_mailbox(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ok(
+        deployment.submit(
+            request_xml("Hosted Exchange", "CreateSMTPDomain", path=ASH, SMTPDomain="hires.example")
+        )
+    )
+    rules(deployment, mailboxRule="none")
+    run = sync(deployment, ALPINE, LdifSource(forest()))
+    # a user without a mailbox is no mail recipient: the list cannot hold it (an object error)
+    assert [e.source_dn for e in run.errors] == ["CN=Sales,OU=Staff,DC=corp,DC=example"]
+    assert not has_mailbox(deployment, AMY_DN)  # before the rule: identities only
+    rules(deployment, newHire=True, inclusionDomains=RawXml("<domain>hires.example</domain>"))
+    dan = (
+        "\ndn: CN=Dan,OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: Dan\n"
+        "objectGUID: 66666666-6666-6666-6666-666666666666\nmail: dan@hires.example\n"
+    )
+    sync(deployment, ALPINE, LdifSource(forest() + dan.encode()))
+    assert has_mailbox(deployment, ALPINE.child("CN", "dan@hires.example"))
+    assert not has_mailbox(deployment, AMY_DN)  # not a new hire
+
+
+def test_the_explicit_deprovisioning_rule_removes_the_mailbox_and_keeps_the_identity(
+    deployment: Deployment,
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    rules(deployment, deprovisioningCondition="extensionAttribute1=removeMSOmailbox")
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    assert has_mailbox(deployment, AMY_DN)
+    run = clean(sync(deployment, ALPINE, LdifSource(amy_with("extensionAttribute1: removeMSOmailbox\n"))))
+    assert run.counts["update"] == 1
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None and not amy.get("homeMDB")  # the identity stays, without its mailbox
+    assert not has_mailbox(deployment, AMY_DN)  # its storage went back through the Resource Manager
+    assert (
+        sync(deployment, ALPINE, LdifSource(amy_with("extensionAttribute1: removeMSOmailbox\n"))).actions
+        == []
+    )
+
+
+def test_the_stored_scope_and_attribute_flow_apply_to_an_ldif_snapshot(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ok(
+        deployment.submit(
+            request_xml("Hosted Exchange", "CreateSMTPDomain", path=ASH, SMTPDomain="ski.example")
+        )
+    )
+    ok(
+        deployment.submit(
+            sp(
+                "SetSyncConnection",
+                organization=ASH,
+                sourceURL="ldap://dc1.corp.example",
+                bindDN="CN=sync,DC=corp,DC=example",
+                bindPassword="Bind-Passw0rd",
+                includeOUs=RawXml("<ou>OU=Staff,DC=corp,DC=example</ou>"),
+                excludeOUs=RawXml("<ou>OU=Leavers,OU=Staff,DC=corp,DC=example</ou>"),
+            )
+        )
+    )
+    flowing = amy_with(
+        "title: Ski Instructor\ndepartment: Slopes\ntelephoneNumber: +1 555 0100\n"
+        "proxyAddresses: SMTP:amy@alpineskihouse.com\nproxyAddresses: smtp:amy.r@ski.example\n"
+        "proxyAddresses: smtp:amy@partner.example\nproxyAddresses: X400:c=US;a= ;p=Corp\n"
+    )
+    outside = "\ndn: CN=Eve,OU=Else,DC=corp,DC=example\nobjectClass: user\ncn: Eve\nobjectGUID: " + (
+        "88888888-8888-8888-8888-888888888888\nmail: eve@alpineskihouse.com\n"
+    )
+    run = clean(sync(deployment, ALPINE, LdifSource(flowing + outside.encode())))
+    assert ("CN=Eve,OU=Else,DC=corp,DC=example", "outside the source OUs in scope") in run.skipped
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None
+    assert (amy.first("title"), amy.first("department"), amy.first("telephoneNumber")) == (
+        "Ski Instructor",
+        "Slopes",
+        "+1 555 0100",
+    )
+    proxies = {p.lower() for p in amy.get("proxyAddresses")}
+    assert "smtp:amy.r@ski.example" in proxies and not any("partner.example" in p for p in proxies)
+    # every mail-enabled object is in the organization's own address lists
+    with deployment.transaction() as providers:
+        org = providers.directory.get(ALPINE)
+        gal = wellknown.lookup(org.get("otherWellKnownObjects"), "OrganizationGAL")
+        assert gal is not None
+        for cn in ("amy@alpineskihouse.com", "Partner", "Sales"):
+            shown = providers.directory.get(ALPINE.child("CN", cn)).get("showInAddressBook")
+            assert gal in {DN.parse(s) for s in shown}, (cn, shown)
+    # moved out of scope: deprovisioned
+    left = flowing.replace(b"CN=Amy,OU=Staff", b"CN=Amy,OU=Leavers,OU=Staff")
+    gone = clean(sync(deployment, ALPINE, LdifSource(left + outside.encode())))
+    assert gone.counts["delete"] == 1 and link_of(deployment, AMY).state == DISCONNECTED
+
+
+def test_retention_then_purge_returns_the_storage(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    rules(deployment, retentionDays=10)
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    without = LdifSource(forest(without=(AMY,)))
+    clean(sync(deployment, ALPINE, without))
+    kept = PRIVATE.child("CN", "amy@alpineskihouse.com")
+    assert has_mailbox(deployment, kept)
+    soon = datetime.now(UTC) + timedelta(days=9)
+    assert clean(sync(deployment, ALPINE, without, now=soon)).actions == []  # within retention: kept
+    later = datetime.now(UTC) + timedelta(days=11)
+    run = clean(sync(deployment, ALPINE, without, now=later))
+    assert run.counts["purge"] == 1
+    assert entry(deployment, kept) is None
+    with deployment.transaction() as providers:
+        assert all("amy" not in str(m.mailbox) for m in providers.resources.mailboxes())
+    assert link_of(deployment, AMY).state == PURGED
+
+
+def test_a_new_object_matching_a_disconnected_one_reconnects_its_mailbox(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None
+    clean(sync(deployment, ALPINE, LdifSource(forest(without=(AMY,)))))
+    # the user moved to another forest: a new objectGUID, the same mail
+    moved = (
+        forest().replace(AMY.encode(), NEW_AMY.encode()).replace(b"OU=Staff,DC=corp", b"OU=Staff,DC=new", 1)
+    )
+    run = clean(sync(deployment, ALPINE, LdifSource(moved)))
+    assert run.counts["reconnect"] == 1 and run.counts["create"] == 0
+    back = entry(deployment, AMY_DN)
+    assert back is not None and back.guid == amy.guid  # the same user and mailbox, not a new one
+    assert has_mailbox(deployment, AMY_DN) and not back.get("msExchHideFromAddressLists")
+    assert link_of(deployment, NEW_AMY).managed_dn == str(AMY_DN)
+    assert clean(sync(deployment, ALPINE, LdifSource(moved))).actions == []
+
+
+def test_litigation_hold_blocks_every_trigger_and_reconnection_keeps_it(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    rules(deployment, deprovisioningCondition="extensionAttribute1=removeMSOmailbox")
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    ok(deployment.submit(sp("SetLitigationHold", user=AMY_DN.ldap_path, reason="case 7")))
+    for snapshot in (
+        amy_with("extensionAttribute1: removeMSOmailbox\n"),  # the explicit deprovisioning rule
+        forest(without=(AMY,)),  # deleted at the source
+        forest(without=(AMY,)),  # … every run, until resolved
+    ):
+        run = sync(deployment, ALPINE, LdifSource(snapshot))
+        assert [e.source_dn for e in run.errors] == ["CN=Amy,OU=Staff,DC=corp,DC=example"]
+        assert "litigation hold" in run.errors[0].reason and "amy@alpineskihouse.com" in run.errors[0].reason
+        assert has_mailbox(deployment, AMY_DN)
+    # the user reappears with a new objectGUID (another forest): its held mailbox is reconnected
+    moved = forest().replace(AMY.encode(), NEW_AMY.encode())
+    run = clean(sync(deployment, ALPINE, LdifSource(moved)))
+    assert run.counts["reconnect"] == 1
+    held = ok(
+        deployment.submit(sp("SetLitigationHold", user=AMY_DN.ldap_path)).__class__
+        and deployment.submit(sp("ClearLitigationHold", user=AMY_DN.ldap_path))
+    )
+    assert held is not None  # the hold was still on it after the reconnection
+    gone = clean(
+        sync(deployment, ALPINE, LdifSource(forest(without=(AMY,)).replace(AMY.encode(), NEW_AMY.encode())))
+    )
+    assert gone.counts["delete"] == 1  # hold cleared: the rules apply again
+    assert entry(deployment, PRIVATE.child("CN", "amy@alpineskihouse.com")) is not None
+
+
+def test_ocs_entitlement_and_the_im_profile_threshold(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ocs = "Managed Office Communications Server"
+    ok(deployment.submit(request_xml(ocs, "Initialize")))
+    ok(deployment.submit(request_xml(ocs, "AddSharedPool", poolFQDN="pool1.fabrikam.com")))
+    ok(deployment.submit(request_xml(ocs, "CreateSipDomain", organization=ASH, address="alpineskihouse.com")))
+    rules(deployment, ocsEntitlement=True, imThresholdDays=1)
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None and amy.first("msRTCSIP-PrimaryUserAddress") == "sip:amy@alpineskihouse.com"
+    assert amy.first("msRTCSIP-UserEnabled") == "TRUE"
+    clean(sync(deployment, ALPINE, LdifSource(forest(without=(AMY,)))))
+    kept = entry(deployment, PRIVATE.child("CN", "amy@alpineskihouse.com"))
+    assert kept is not None and kept.first("msRTCSIP-UserEnabled") == "FALSE"  # kept, disabled
+    after = datetime.now(UTC) + timedelta(days=2)
+    run = clean(sync(deployment, ALPINE, LdifSource(forest(without=(AMY,))), now=after))
+    assert run.counts["expire IM"] == 1
+    kept = entry(deployment, PRIVATE.child("CN", "amy@alpineskihouse.com"))
+    assert kept is not None and not kept.get("msRTCSIP-PrimaryUserAddress")  # the IM profile is gone
+    assert has_mailbox(deployment, PRIVATE.child("CN", "amy@alpineskihouse.com"))  # the mailbox is not
+    ben = entry(deployment, ALPINE.child("CN", "ben@alpineskihouse.com"))
+    assert ben is not None and ben.first("msRTCSIP-UserEnabled") == "TRUE"
