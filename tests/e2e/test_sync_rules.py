@@ -5,18 +5,23 @@ hold, automatic service reconnection)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from click.testing import Result
 from test_sync import ALPINE, AMY, forest
+from typer.testing import CliRunner
 
 from openmps.app import Deployment
+from openmps.cli.main import app
 from openmps.directory import wellknown
 from openmps.directory.interface import Entry
 from openmps.sync.interface import DISCONNECTED, PURGED, Link
 from openmps.sync.ldif_source import LdifSource
-from openmps.sync.runner import Run, organization, state_of, sync
+from openmps.sync.runner import Run, organization, state_of, stored_connection, sync
 from openmps.types import DN
 from support import RawXml, make_alpineskihouse, ok, request_xml
 
+runner = CliRunner()
 SP = "Service Provisioning"
 ASH = ALPINE.ldap_path
 AMY_DN = ALPINE.child("CN", "amy@alpineskihouse.com")
@@ -258,3 +263,42 @@ def test_ocs_entitlement_and_the_im_profile_threshold(deployment: Deployment) ->
     assert has_mailbox(deployment, PRIVATE.child("CN", "amy@alpineskihouse.com"))  # the mailbox is not
     ben = entry(deployment, ALPINE.child("CN", "ben@alpineskihouse.com"))
     assert ben is not None and ben.first("msRTCSIP-UserEnabled") == "TRUE"
+
+
+def test_the_command_line_applies_the_stored_configuration(deployment: Deployment, tmp_path: Path) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    home = str(Path(str(deployment.sql.url.database)).parent)
+    ok(
+        deployment.submit(
+            sp(
+                "SetSyncConnection",
+                organization=ASH,
+                sourceURL="ldap://dc1.corp.example",
+                bindDN="CN=sync,DC=corp,DC=example",
+                bindPassword="Bind-Passw0rd",
+                startTLS=True,
+                excludeOUs=RawXml("<ou>OU=Leavers,DC=corp,DC=example</ou>"),
+            )
+        )
+    )
+    rules(deployment, deletionThreshold=1)
+    connection = stored_connection(deployment, ALPINE)
+    assert connection is not None and connection.password.reveal() == "Bind-Passw0rd"
+    assert connection.start_tls and connection.exclude_ous == ("OU=Leavers,DC=corp,DC=example",)
+    snapshot = tmp_path / "forest.ldif"
+    snapshot.write_bytes(forest().replace(b"CN=Ben,OU=Staff", b"CN=Ben,OU=Leavers"))
+
+    def cli(*arguments: str) -> Result:
+        return runner.invoke(app, ["--home", home, "sync", *arguments], env={"COLUMNS": "250"})
+
+    done = cli("run", "--org", ASH, "--from-ldif", str(snapshot))
+    assert done.exit_code == 0, done.output
+    assert "skipped CN=Ben,OU=Leavers,DC=corp,DC=example: outside the source OUs in scope" in done.output
+    snapshot.write_bytes(
+        forest(without=(AMY,), list_members=()).replace(b"objectClass: contact", b"objectClass: x")
+    )
+    stopped = cli("run", "--org", ASH, "--from-ldif", str(snapshot))
+    assert stopped.exit_code == 1 and "more than the threshold of 1" in stopped.output
+    confirmed = cli("run", "--org", ASH, "--from-ldif", str(snapshot), "--confirm-deletes")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert link_of(deployment, AMY).state == DISCONNECTED

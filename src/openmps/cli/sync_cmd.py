@@ -42,13 +42,16 @@ def run_command(
         bool, typer.Option("--confirm-deletes", help="go on past the deletion threshold, this run only")
     ] = False,
 ) -> None:
-    """Sync the organization from its source.  Exit 0: completed without an object error; 1:
-    completed with object errors or stopped at the deletion threshold; 2: usage."""
+    """Sync the organization from its source, by its stored configuration (SetSyncConnection's
+    source OUs, SetSyncRules' rules and deletion threshold).  Exit 0: completed without an object
+    error; 1: completed with object errors or stopped at the deletion threshold; 2: usage."""
     from openmps.cli.main import deployment, err, fail, out
 
     target = _org(org)
     if from_ldif is None:
-        err.print("--from-ldif is needed: no LDAP source is configured for the organization yet")
+        # the stored connection (SetSyncConnection) is read by the LDAP source, which this build
+        # does not have yet; its scope and rules apply to an LDIF snapshot already
+        err.print("--from-ldif is needed: this build reads no LDAP source yet")
         raise typer.Exit(2)
     try:
         data = sys.stdin.buffer.read() if str(from_ldif) == "-" else from_ldif.read_bytes()

@@ -30,7 +30,7 @@ from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, PENDING, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, IM, MAILBOX
-from openmps.sync.source import CONTACT, GROUP, USER, Source
+from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
@@ -134,6 +134,23 @@ def settings(d: Deployment, org: DN) -> Settings:
         )
 
     found: Settings = d.inspect(look)
+    return found
+
+
+def stored_connection(d: Deployment, org: DN) -> SourceConnection | None:
+    """The organization's stored connection (SetSyncConnection), its bind password decrypted for
+    the LDAP source alone; None when it has none."""
+    org_guid, _ = organization(d, org)
+
+    def look(providers):  # type: ignore[no-untyped-def]
+        config = providers.sync.config(org_guid)
+        password = providers.sync.password(org_guid)
+        if config.connection is None or password is None:
+            return None
+        c = config.connection
+        return SourceConnection(c.url, c.bind_dn, password, c.include_ous, c.exclude_ous, c.start_tls)
+
+    found: SourceConnection | None = d.inspect(look)
     return found
 
 
