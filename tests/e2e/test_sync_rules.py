@@ -37,6 +37,21 @@ def rules(d: Deployment, **arguments: object) -> None:
     ok(d.submit(sp("SetSyncRules", organization=ASH, **arguments)))
 
 
+def connect(d: Deployment, **scope: object) -> None:
+    ok(
+        d.submit(
+            sp(
+                "SetSyncConnection",
+                organization=ASH,
+                sourceURL="ldap://dc1.corp.example",
+                bindDN="CN=sync,DC=corp,DC=example",
+                bindPassword="Bind-Passw0rd",
+                **scope,
+            )
+        )
+    )
+
+
 def entry(d: Deployment, dn: DN) -> Entry | None:
     with d.transaction() as providers:
         return providers.directory.find(dn)
@@ -127,18 +142,10 @@ def test_the_stored_scope_and_attribute_flow_apply_to_an_ldif_snapshot(deploymen
             request_xml("Hosted Exchange", "CreateSMTPDomain", path=ASH, SMTPDomain="ski.example")
         )
     )
-    ok(
-        deployment.submit(
-            sp(
-                "SetSyncConnection",
-                organization=ASH,
-                sourceURL="ldap://dc1.corp.example",
-                bindDN="CN=sync,DC=corp,DC=example",
-                bindPassword="Bind-Passw0rd",
-                includeOUs=RawXml("<ou>OU=Staff,DC=corp,DC=example</ou>"),
-                excludeOUs=RawXml("<ou>OU=Leavers,OU=Staff,DC=corp,DC=example</ou>"),
-            )
-        )
+    connect(
+        deployment,
+        includeOUs=RawXml("<ou>OU=Staff,DC=corp,DC=example</ou>"),
+        excludeOUs=RawXml("<ou>OU=Leavers,OU=Staff,DC=corp,DC=example</ou>"),
     )
     flowing = amy_with(
         "title: Ski Instructor\ndepartment: Slopes\ntelephoneNumber: +1 555 0100\n"
@@ -268,19 +275,7 @@ def test_ocs_entitlement_and_the_im_profile_threshold(deployment: Deployment) ->
 def test_the_command_line_applies_the_stored_configuration(deployment: Deployment, tmp_path: Path) -> None:
     make_alpineskihouse(deployment, exchange=True)
     home = str(Path(str(deployment.sql.url.database)).parent)
-    ok(
-        deployment.submit(
-            sp(
-                "SetSyncConnection",
-                organization=ASH,
-                sourceURL="ldap://dc1.corp.example",
-                bindDN="CN=sync,DC=corp,DC=example",
-                bindPassword="Bind-Passw0rd",
-                startTLS=True,
-                excludeOUs=RawXml("<ou>OU=Leavers,DC=corp,DC=example</ou>"),
-            )
-        )
-    )
+    connect(deployment, startTLS=True, excludeOUs=RawXml("<ou>OU=Leavers,DC=corp,DC=example</ou>"))
     rules(deployment, deletionThreshold=1)
     connection = stored_connection(deployment, ALPINE)
     assert connection is not None and connection.password.reveal() == "Bind-Passw0rd"
