@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from test_sync import ALPINE, forest
@@ -13,7 +14,7 @@ from openmps.errors import InvalidOperation
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, sync
 from openmps.types import DN
-from support import RawXml, World, make_alpineskihouse, ok, org_path, refused, request_xml
+from support import RawXml, World, make_alpineskihouse, ok, org_path, refused, request_xml, snapshot
 
 SP = "Service Provisioning"
 ASH = org_path("WH", "alpineskihouse")
@@ -159,3 +160,40 @@ def test_the_status_of_runs_and_litigation_hold(deployment: Deployment) -> None:
     ok(deployment.submit(sp("ClearLitigationHold", user=amy)))
     refused(deployment, sp("ClearLitigationHold", user=amy), "0x80072030", "is not on litigation hold")
     refused(deployment, sp("GetSyncStatus", organization=ASH, last=0), "0x80070057", "'last'")
+
+
+FOREST = forest(list_members=("Partner",))  # users without a mailbox are no list members
+
+
+def lines(ldif: bytes) -> RawXml:
+    return RawXml("".join(f"<line>{escape(line)}</line>" for line in ldif.decode().split("\n")))
+
+
+def test_preview_sync_plans_a_snapshot_in_the_request_and_writes_nothing(world: World) -> None:
+    d = world.deployment
+    org = DN.from_path(ASH)
+    ok(world.submit(sp("SetSyncRules", organization=ASH, mailboxRule="none"), "reseller_admin"))
+    before = snapshot(d)
+    preview = ok(world.submit(sp("PreviewSync", organization=ASH, snapshot=lines(FOREST)), "customer_admin"))
+    assert snapshot(d) == before  # nothing written, not even a run record
+    actions = {(a.get("action"), a.get("object")) for a in preview.findall("data/actions/action")}
+    assert ("create", "CN=Amy,OU=Staff,DC=corp,DC=example") in actions
+    counts = {c.get("action"): c.get("objects") for c in preview.findall("data/counts/count")}
+    assert counts == {"create": "4"}
+    skipped = preview.find("data/skipped/object")
+    assert skipped is not None and skipped.get("object") == "CN=Cal,OU=Staff,DC=corp,DC=example"
+    assert "without mail" in (skipped.text or "")
+    # what it plans is the next run's plan
+    run = sync(d, org, LdifSource(FOREST))
+    assert run.errors == [] and {(v, dn) for v, _, dn in run.actions} == actions
+    again = ok(world.submit(sp("PreviewSync", organization=ASH, snapshot=lines(FOREST))))
+    assert again.findall("data/actions/action") == []
+    assert world.submit(
+        sp("PreviewSync", organization=ASH, snapshot=lines(FOREST)), "user"
+    ).error.hex_code == ("0x80070005")
+    refused(
+        world,
+        sp("PreviewSync", organization=ASH, snapshot=lines(b"dn: not a dn\nx")),
+        "0x80070057",
+        "'snapshot'",
+    )

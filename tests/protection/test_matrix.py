@@ -329,6 +329,17 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "SetLitigationHold": (sp("SetLitigationHold", user=WORKER, reason="case 1"), CUSTOMER_WRITE),
     "ClearLitigationHold": (sp("ClearLitigationHold", user=CONSUMER), CUSTOMER_WRITE),
     "DisconnectUser": (sp("DisconnectUser", user=WORKER), ORG_MANAGE),
+    "PreviewSync": (
+        sp(
+            "PreviewSync",
+            organization=ALPINE,
+            snapshot=RawXml(
+                "<line>dn: CN=X,DC=corp,DC=example</line><line>objectClass: contact</line>"
+                "<line>objectGUID: 11111111-1111-1111-1111-111111111111</line><line>mail: x@y.example</line>"
+            ),
+        ),
+        CUSTOMER_WRITE,
+    ),
     "ReconnectUser": (sp("ReconnectUser", user=GONE), ORG_MANAGE),
 }
 

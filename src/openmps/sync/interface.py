@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from openmps.syncconfig.interface import RunRecord
-
-ACTIVE, DISCONNECTED, PURGED = "active", "disconnected", "purged"  # the lifecycle of a synced object
-PENDING = "pending"  # written before its creation is tried: a run that dies is resumed without duplicates
-
-
-@dataclass(frozen=True)
-class Link:
-    """A source object (by objectGUID) and the managed object it became."""
-
-    source_guid: str
-    kind: str  # user | contact | group
-    source_dn: str
-    managed_dn: str
-    state: str
-    digest: str
-    retain_until: datetime | None = None  # disconnected: the mailbox is kept until then
-    anchor: str | None = None  # the reconnection anchor's value, folded
-    im_until: datetime | None = None  # disconnected: the IM profile is kept until then
-    services: frozenset[str] = frozenset()  # a user's: mailbox, im
+# the connector space's records are the sync configuration provider's, which PreviewSync reads too
+from openmps.syncconfig.interface import ACTIVE, DISCONNECTED, PENDING, PURGED, Link, RunRecord
 
 
 class SyncState(Protocol):

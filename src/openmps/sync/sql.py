@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert
 
 from openmps.db.schema import sync_objects, sync_runs
 from openmps.sync.interface import Link, RunRecord
 from openmps.syncconfig.keys import SecretBox
 from openmps.syncconfig.sql import SqlSyncConfig
-from openmps.syncconfig.sql import aware as _aware
 
 
 class SqlSyncState:
@@ -19,22 +18,7 @@ class SqlSyncState:
         self._connection = connection
 
     def links(self, org: str) -> dict[str, Link]:
-        rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
-        return {
-            r.source_guid: Link(
-                r.source_guid,
-                r.kind,
-                r.source_dn,
-                r.managed_dn,
-                r.state,
-                r.digest,
-                _aware(r.retain_until),
-                r.anchor,
-                _aware(r.im_until),
-                frozenset(s for s in r.services.split(",") if s),
-            )
-            for r in rows
-        }
+        return self._config().links(org)
 
     def forget(self, org: str, source_guid: str) -> None:
         self._connection().execute(
@@ -80,4 +64,7 @@ class SqlSyncState:
         return int(key[0])
 
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]:
-        return SqlSyncConfig(self._connection, SecretBox(None)).runs(org, limit=limit)
+        return self._config().runs(org, limit=limit)
+
+    def _config(self) -> SqlSyncConfig:  # its reads of the connector space and the runs
+        return SqlSyncConfig(self._connection, SecretBox(None))

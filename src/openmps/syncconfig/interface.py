@@ -114,6 +114,26 @@ class Hold:
     reason: str
 
 
+ACTIVE, DISCONNECTED, PURGED = "active", "disconnected", "purged"  # the lifecycle of a synced object
+PENDING = "pending"  # written before its creation is tried: a run that dies is resumed without duplicates
+
+
+@dataclass(frozen=True)
+class Link:
+    """A source object (by objectGUID) and the managed object it became: the connector space."""
+
+    source_guid: str
+    kind: str  # user | contact | group
+    source_dn: str
+    managed_dn: str
+    state: str
+    digest: str
+    retain_until: datetime | None = None  # disconnected: the mailbox is kept until then
+    anchor: str | None = None  # the reconnection anchor's value, folded
+    im_until: datetime | None = None  # disconnected: the IM profile is kept until then
+    services: frozenset[str] = frozenset()  # a user's: mailbox, im
+
+
 @dataclass(frozen=True)
 class RunRecord:
     run_id: int
@@ -137,3 +157,6 @@ class SyncConfigStore(Protocol):
     def hold(self, org: str, user_guid: str, reason: str) -> None: ...
     def release(self, user_guid: str) -> bool: ...
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]: ...
+    def links(self, org: str) -> dict[str, Link]:
+        """The organization's connector space, by source objectGUID."""
+        ...

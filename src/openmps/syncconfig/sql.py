@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from openmps.db.schema import mailbox_holds, sync_configs, sync_runs
+from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_runs
 from openmps.syncconfig.interface import Connection as SourceConnection
-from openmps.syncconfig.interface import Hold, RunRecord, SyncConfig, SyncRules
+from openmps.syncconfig.interface import Hold, Link, RunRecord, SyncConfig, SyncRules
 from openmps.syncconfig.keys import SecretBox
 from openmps.types import Secret
 
@@ -109,3 +109,21 @@ class SqlSyncConfig:
             )
             for r in rows
         ]
+
+    def links(self, org: str) -> dict[str, Link]:
+        rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
+        return {
+            r.source_guid: Link(
+                r.source_guid,
+                r.kind,
+                r.source_dn,
+                r.managed_dn,
+                r.state,
+                r.digest,
+                aware(r.retain_until),
+                r.anchor,
+                aware(r.im_until),
+                frozenset(s for s in r.services.split(",") if s),
+            )
+            for r in rows
+        }
