@@ -297,3 +297,23 @@ def test_the_command_line_applies_the_stored_configuration(deployment: Deploymen
     confirmed = cli("run", "--org", ASH, "--from-ldif", str(snapshot), "--confirm-deletes")
     assert confirmed.exit_code == 0, confirmed.output
     assert link_of(deployment, AMY).state == DISCONNECTED
+
+
+def test_mail_enabled_security_groups_become_security_groups(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    groups = (
+        "\ndn: CN=Auditors,OU=Staff,DC=corp,DC=example\nobjectClass: group\ncn: Auditors\n"
+        "objectGUID: 12121212-1212-1212-1212-121212121212\ngroupType: -2147483640\n"
+        "mail: auditors@alpineskihouse.com\nmember: CN=Amy,OU=Staff,DC=corp,DC=example\n"
+        "\ndn: CN=Admins,OU=Staff,DC=corp,DC=example\nobjectClass: group\ncn: Admins\n"
+        "objectGUID: 13131313-1313-1313-1313-131313131313\ngroupType: -2147483646\n"
+    )
+    run = clean(sync(deployment, ALPINE, LdifSource(forest() + groups.encode())))
+    assert ("CN=Admins,OU=Staff,DC=corp,DC=example", "a security group without mail is not provisioned") in (
+        run.skipped
+    )
+    auditors = entry(deployment, ALPINE.child("CN", "Auditors"))
+    assert auditors is not None and auditors.first("groupType") == "-2147483640"
+    assert {DN.parse(m) for m in auditors.get("member")} == {AMY_DN}
+    recipients = ok(deployment.submit(request_xml("Hosted Exchange", "GetRecipients", path=ASH)))
+    assert "Auditors" in {e.get("name") for e in recipients.iter() if e.get("name")}

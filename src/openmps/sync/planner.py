@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from openmps.sync.interface import ACTIVE, Link
 from openmps.sync.lifecycle import EXPIRE_IM, PURGE, RECONNECT, due, reconnectable
-from openmps.sync.rules import ARGUMENTS, anchor_of, flowed, judge, services
+from openmps.sync.rules import ARGUMENTS, anchor_of, flowed, judge, security_enabled, services
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, SourceObject
 from openmps.syncconfig.interface import SyncConfig
 from openmps.types import DN
@@ -250,4 +250,4 @@ def _create(org: DN, obj: SourceObject, flow: dict[str, str]) -> dict[str, objec
     name = _target(org, obj).rdn_value
     if obj.kind == CONTACT:
         return {"container": org, "name": name, "targetAddress": obj.first("mail"), **named}
-    return {"container": org, "name": name, **named}
+    return {"container": org, "name": name, "securityEnabled": security_enabled(obj), **named}

@@ -3,7 +3,8 @@
 Scope: the source OUs the connection names (none: the whole source), less those it excludes.
 Users with a ``mail`` value become logon-disabled business users; users without one are not
 provisioned, and the run says why.  Contacts become contacts, distribution groups distribution
-lists.  A user's services come from :class:`~openmps.syncconfig.interface.SyncRules`: a mailbox by
+lists, mail-enabled security groups security groups (mail-enabled, lists too).  A user's
+services come from :class:`~openmps.syncconfig.interface.SyncRules`: a mailbox by
 the default or explicit rule, or by the new-hire rule for a new user whose mail is in an
 inclusion-list domain; a mailbox once given is only taken away by the explicit deprovisioning
 condition; IM when OCS entitlement is on.  Which source attribute flows to which managed attribute
@@ -75,9 +76,8 @@ def judge(obj: SourceObject, connection: Connection | None = None) -> Verdict:
             return Verdict("a contact without mail has nothing to forward to")
         return Verdict()
     if obj.kind == GROUP:
-        group_type = int(obj.first("groupType") or "0") & 0xFFFFFFFF
-        if group_type & SECURITY_ENABLED:
-            return Verdict("mail-enabled security groups are not synced yet")
+        if security_enabled(obj) and not obj.first("mail"):
+            return Verdict("a security group without mail is not provisioned")
         return Verdict()
     return Verdict(f"objects of kind {obj.kind} are not synced")
 
@@ -119,6 +119,10 @@ def flowed(obj: SourceObject, domains: frozenset[str] = frozenset()) -> dict[str
         elif value := obj.first(attr):
             found[target] = value
     return found
+
+
+def security_enabled(obj: SourceObject) -> bool:
+    return bool(int(obj.first("groupType") or "0") & 0xFFFFFFFF & SECURITY_ENABLED)
 
 
 def anchor_of(obj: SourceObject, rules: SyncRules) -> str | None:

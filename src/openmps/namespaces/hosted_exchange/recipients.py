@@ -36,6 +36,8 @@ Ctx = ProcedureContext[Providers]
 CONTACT_CLASSES = ["top", "person", "organizationalPerson", "contact"]
 GROUP_CLASSES = ["top", "group"]
 UNIVERSAL_DISTRIBUTION = "8"  # groupType: universal, no security
+UNIVERSAL_SECURITY = "-2147483640"  # groupType: universal, security-enabled (mail-enabled: a list too)
+LIST_TYPES = (UNIVERSAL_DISTRIBUTION, UNIVERSAL_SECURITY)
 MEMBER_CLASSES = ("user", "contact", "group")
 
 ProxyAddresses = Annotated[
@@ -107,10 +109,13 @@ def _recipient_attributes(
 
 
 def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
-    """A contact or distribution list of a business organization.  Only universal distribution
-    groups count as lists: the organization's role groups (Admins@, AllUsers@) are never one."""
+    """A contact or distribution list of a business organization.  Only mail-enabled universal
+    groups count as lists (distribution or security): the organization's role groups (Admins@,
+    AllUsers@, global and without mail) are never one."""
     org, entry = org_entry(providers, path, object_class)
-    if object_class == "group" and entry.first("groupType") != UNIVERSAL_DISTRIBUTION:
+    if object_class == "group" and (
+        entry.first("groupType") not in LIST_TYPES or not entry.get("mailNickname")
+    ):
         raise InvalidArgument(f"{path.ldap_path} is not a group of a business organization", dn=str(path))
     return org, entry
 
@@ -179,6 +184,9 @@ class CreateDistributionList:
     description: Annotated[str | None, Xml("description")] = None
     alias: Alias = None
     proxy_addresses: ProxyAddresses = None
+    security_enabled: Annotated[
+        bool, Xml("securityEnabled", "OpenMPS: a mail-enabled security group (seed 004's sync) instead")
+    ] = False
 
     def run(self, ctx: Ctx) -> DistributionList:
         providers = ctx.providers
@@ -195,7 +203,7 @@ class CreateDistributionList:
             objectClass=list(GROUP_CLASSES),
             cn=[name],
             displayName=[check_name(self.display_name or name, "displayName")],
-            groupType=[UNIVERSAL_DISTRIBUTION],
+            groupType=[UNIVERSAL_SECURITY if self.security_enabled else UNIVERSAL_DISTRIBUTION],
         )
         if self.description is not None:
             attrs["description"] = [self.description]
@@ -282,7 +290,7 @@ class GetRecipients:
     def run(self, ctx: Ctx) -> Recipients:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         kinds = filters.or_(
-            filters.eq("objectClass", "contact"), filters.eq("groupType", UNIVERSAL_DISTRIBUTION)
+            filters.eq("objectClass", "contact"), *(filters.eq("groupType", t) for t in LIST_TYPES)
         )
         found = ctx.providers.directory.search(
             org.dn, Scope.SUBTREE, filters.and_(filters.present("mail"), kinds)

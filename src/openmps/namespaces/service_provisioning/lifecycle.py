@@ -27,7 +27,7 @@ from openmps.types import DN
 Ctx = ProcedureContext[Providers]
 HIDDEN = "msExchHideFromAddressLists"
 SIP_ENABLED = "msRTCSIP-UserEnabled"
-DISTRIBUTION = "8"  # groupType of a universal distribution group
+LISTS = ("8", "-2147483640")  # groupType: universal distribution, universal security (mail-enabled)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,11 @@ class DisconnectUser:
                 dn=str(self.user),
             )
         directory = providers.directory
-        in_lists = filters.and_(filters.eq("member", str(self.user)), filters.eq("groupType", DISTRIBUTION))
+        in_lists = filters.and_(
+            filters.eq("member", str(self.user)),
+            filters.present("mailNickname"),
+            filters.or_(*(filters.eq("groupType", t) for t in LISTS)),
+        )
         for group in directory.search(org.dn, Scope.SUBTREE, in_lists):
             directory.modify(group.dn, [Change.delete("member", str(self.user))])
         changes = [Change.replace(HIDDEN, "TRUE")]
