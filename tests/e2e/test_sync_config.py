@@ -122,6 +122,12 @@ def test_rules_are_set_piecewise_and_bad_ones_change_nothing(world: World) -> No
         refused(world, sp("SetSyncRules", organization=ASH, **arguments), "0x80070057", fragment)
 
 
+def he_user(upn: str) -> str:
+    return request_xml(
+        "Hosted Exchange", "CreateBusinessUser", container=ASH, userPrincipalName=upn, isAdmin=False
+    )
+
+
 def he_domain(domain: str) -> str:
     return request_xml("Hosted Exchange", "CreateSMTPDomain", path=ASH, SMTPDomain=domain)
 
@@ -197,3 +203,16 @@ def test_preview_sync_plans_a_snapshot_in_the_request_and_writes_nothing(world: 
         "0x80070057",
         "'snapshot'",
     )
+
+
+def test_disconnect_and_reconnect_refuse_what_does_not_fit(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    sync(deployment, ALPINE, LdifSource(forest()))
+    amy = ASH.replace("LDAP://", "LDAP://CN=amy@alpineskihouse.com,")
+    refused(deployment, sp("ReconnectUser", user=amy), INVALID_OPERATION, "is not disconnected")
+    gone = ok(deployment.submit(sp("DisconnectUser", user=amy))).findtext("data/path")
+    assert gone is not None and "CN=Disconnected,CN=_Private" in gone
+    refused(deployment, sp("DisconnectUser", user=gone), INVALID_OPERATION, "is disconnected already")
+    # its names stay its own while it is disconnected: nobody else can take them meanwhile
+    taken = he_user("amy@alpineskihouse.com")
+    refused(deployment, taken, "0x8007202F", "already in use")
