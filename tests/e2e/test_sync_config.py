@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
 from lxml import etree
 from test_sync import ALPINE, forest
 
@@ -216,3 +217,39 @@ def test_disconnect_and_reconnect_refuse_what_does_not_fit(deployment: Deploymen
     # its names stay its own while it is disconnected: nobody else can take them meanwhile
     taken = he_user("amy@alpineskihouse.com")
     refused(deployment, taken, "0x8007202F", "already in use")
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        (connect().replace("CN=sync,CN=Users", "CN=sync\u202e,CN=Users"), "'bindDN'"),
+        (connect().replace("ldaps://dc1.corp.example:636", "ldaps://dc1.corp.example:636/?x"), "'sourceURL'"),
+        (connect().replace("ldaps://dc1.corp.example:636", "ldap://" + "a" * 300), "'sourceURL'"),
+        (connect().replace("<ou>OU=Staff,DC=corp", "<ou>OU=Staff,,DC=corp"), "'includeOUs'"),
+        (sp("SetSyncRules", organization=ASH, mailboxCondition="mail)(|(x=*)=y"), "'mailboxCondition'"),
+        (sp("SetSyncRules", organization=ASH, retentionDays=10**12), "'retentionDays'"),
+        (
+            sp(
+                "SetLitigationHold",
+                user=ASH.replace("LDAP://", "LDAP://CN=worker@alpineskihouse.com,"),
+                reason="x" * 2000,
+            ),
+            "'reason'",
+        ),
+        (sp("PreviewSync", organization=ASH, snapshot=RawXml("<line>dn: CN=a\u202e,DC=x</line>")), "'line'"),
+    ],
+    ids=[
+        "bidi-in-dn",
+        "url-with-query",
+        "long-url",
+        "empty-rdn-in-ou",
+        "filter-in-condition",
+        "huge-days",
+        "long-reason",
+        "control-in-snapshot",
+    ],
+)
+def test_hostile_input_is_refused_naming_it_and_changes_nothing(
+    world: World, document: str, fragment: str
+) -> None:
+    refused(world, document, "0x80070057", fragment)

@@ -84,7 +84,8 @@ def _answer(ctx: Ctx, org: DN, guid: str) -> SyncConfiguration:
 
 def _url(text: str) -> str:
     parts = urlsplit(text.strip())
-    if parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname or parts.path not in ("", "/"):
+    extra = parts.path not in ("", "/") or parts.query or parts.fragment or parts.username is not None
+    if parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname or extra:
         raise InvalidArgument(
             f"'sourceURL': '{text[:80]}' is not ldap://host[:port] or ldaps://host[:port]",
             argument="sourceURL",
