@@ -11,15 +11,23 @@ from click.testing import Result
 from test_sync import ALPINE, AMY, forest
 from typer.testing import CliRunner
 
-from openmps.app import Deployment
+from openmps.app import Deployment, init_deployment
 from openmps.cli.main import app
 from openmps.directory import wellknown
 from openmps.directory.interface import Entry
 from openmps.sync.interface import DISCONNECTED, PURGED, Link
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import Run, organization, state_of, stored_connection, sync
-from openmps.types import DN
-from support import RawXml, make_alpineskihouse, ok, request_xml
+from openmps.types import DN, Secret
+from support import (
+    ADMIN_PASSWORD,
+    RawXml,
+    create_database,
+    fast_passwords,
+    make_alpineskihouse,
+    ok,
+    request_xml,
+)
 
 runner = CliRunner()
 SP = "Service Provisioning"
@@ -317,3 +325,29 @@ def test_mail_enabled_security_groups_become_security_groups(deployment: Deploym
     assert {DN.parse(m) for m in auditors.get("member")} == {AMY_DN}
     recipients = ok(deployment.submit(request_xml("Hosted Exchange", "GetRecipients", path=ASH)))
     assert "Auditors" in {e.get("name") for e in recipients.iter() if e.get("name")}
+
+
+def test_the_lifecycle_on_postgresql(postgres_server: str, tmp_path: Path) -> None:
+    """The configuration, the connector space's timers and services, holds and runs on PostgreSQL."""
+    d = init_deployment(
+        tmp_path / "home",
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        url=create_database(postgres_server, "sync_lifecycle"),
+        passwords=fast_passwords(),
+    )
+    make_alpineskihouse(d, exchange=True)
+    rules(d, retentionDays=5)
+    connect(d, includeOUs=RawXml("<ou>OU=Staff,DC=corp,DC=example</ou>"))
+    clean(sync(d, ALPINE, LdifSource(forest())))
+    clean(sync(d, ALPINE, LdifSource(forest(without=(AMY,)))))
+    amy = link_of(d, AMY)
+    assert amy.state == DISCONNECTED and amy.services == frozenset({"mailbox"}) and amy.anchor
+    moved = forest().replace(AMY.encode(), NEW_AMY.encode())
+    assert clean(sync(d, ALPINE, LdifSource(moved))).counts["reconnect"] == 1
+    ok(d.submit(sp("SetLitigationHold", user=AMY_DN.ldap_path)))
+    held = sync(d, ALPINE, LdifSource(forest(without=(AMY,))))
+    assert "litigation hold" in held.errors[0].reason
+    status = ok(d.submit(sp("GetSyncStatus", organization=ASH)))
+    assert [r.get("outcome") for r in status.findall("data/runs/run")][:2] == ["errors", "completed"]
+    d.sql.dispose()
