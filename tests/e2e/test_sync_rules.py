@@ -351,3 +351,23 @@ def test_the_lifecycle_on_postgresql(postgres_server: str, tmp_path: Path) -> No
     status = ok(d.submit(sp("GetSyncStatus", organization=ASH)))
     assert [r.get("outcome") for r in status.findall("data/runs/run")][:2] == ["errors", "completed"]
     d.sql.dispose()
+
+
+def test_im_that_cannot_be_given_is_an_error_and_the_user_stays(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    rules(deployment, ocsEntitlement=True)  # no pool, no SIP domain yet
+    run = sync(deployment, ALPINE, LdifSource(forest()))
+    assert sorted(e.source_dn for e in run.errors) == [
+        "CN=Amy,OU=Staff,DC=corp,DC=example",
+        "CN=Ben,OU=Staff,DC=corp,DC=example",
+    ]
+    assert all(e.reason.startswith("IM: ") for e in run.errors)
+    assert has_mailbox(deployment, AMY_DN)  # the user and its mailbox are there
+    ocs = "Managed Office Communications Server"
+    ok(deployment.submit(request_xml(ocs, "Initialize")))
+    ok(deployment.submit(request_xml(ocs, "AddSharedPool", poolFQDN="pool1.fabrikam.com")))
+    ok(deployment.submit(request_xml(ocs, "CreateSipDomain", organization=ASH, address="alpineskihouse.com")))
+    again = clean(sync(deployment, ALPINE, LdifSource(forest())))
+    assert again.counts["update"] == 2  # the next run gives them IM
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None and amy.first("msRTCSIP-UserEnabled") == "TRUE"

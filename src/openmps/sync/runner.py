@@ -348,9 +348,9 @@ class _Work:
                 tx.call(OCS, "DeleteSipUser", {"user": action.managed_dn})
             return replace(link, services=link.services - {IM})
         if action.verb == lifecycle.RECONNECT:
-            return self._reconnect(tx, action)
+            return self._reconnect(tx, action, told)
         if action.verb == CREATE:
-            return self._create(tx, action)
+            return self._create(tx, action, told)
         return self._update(tx, action, current, told)
 
     def _deprovision(self, tx: Transaction, link: Link) -> Link:
@@ -363,7 +363,7 @@ class _Work:
         moved = tx.call(SP, "DisconnectUser", {"user": path})
         return replace(link, managed_dn=str(getattr(moved, "path", path)))
 
-    def _reconnect(self, tx: Transaction, action: Action) -> Link:
+    def _reconnect(self, tx: Transaction, action: Action, told: list[ObjectError]) -> Link:
         assert action.previous is not None
         before = self.links[action.previous]
         link = self._advance(before, lifecycle.RECONNECT)
@@ -383,9 +383,9 @@ class _Work:
             anchor=action.anchor,
             services=had,
         )
-        return self._services(tx, link, action)
+        return self._services(tx, link, action, told)
 
-    def _create(self, tx: Transaction, action: Action) -> Link:
+    def _create(self, tx: Transaction, action: Action, told: list[ObjectError]) -> Link:
         arguments = dict(action.arguments)
         if action.kind == USER:
             flow = action.flow
@@ -408,7 +408,7 @@ class _Work:
             services=action.services & {MAILBOX},
         )
         if action.kind == USER:
-            return self._services(tx, link, action)
+            return self._services(tx, link, action, told)
         return self._membership(tx, action, link, set())
 
     def _plan(self) -> str:
@@ -416,7 +416,7 @@ class _Work:
             raise InvalidArgument("the organization offers no mailbox plan", argument="planName")
         return self.mailbox_plan
 
-    def _services(self, tx: Transaction, link: Link, action: Action) -> Link:
+    def _services(self, tx: Transaction, link: Link, action: Action, told: list[ObjectError]) -> Link:
         """Give or take the user's services to match ``action.services``."""
         path = DN.parse(link.managed_dn)
         have = set(link.services)
@@ -428,9 +428,14 @@ class _Work:
             tx.call(HE, "DeleteMailbox", {"path": path})
             have.discard(MAILBOX)
         if IM in action.services and IM not in have:
-            mail = path.rdn_value
-            tx.call(OCS, "CreateSipUser", {"user": path, "enabled": True, "primaryURI": f"sip:{mail}"})
-            have.add(IM)
+            uri = f"sip:{path.rdn_value}"
+            try:  # IM alone fails alone: the user and its mailbox stay, the next run tries again
+                with tx.savepoint():
+                    tx.call(OCS, "CreateSipUser", {"user": path, "enabled": True, "primaryURI": uri})
+            except MpsError as error:
+                told.append(ObjectError(error.code, action.source_dn, f"IM: {error.description}"))
+            else:
+                have.add(IM)
         return replace(link, services=frozenset(have))
 
     def _update(
@@ -452,7 +457,7 @@ class _Work:
             before, source_dn=action.source_dn, digest=digest, anchor=action.anchor or before.anchor
         )
         if action.kind == USER:
-            return self._services(tx, link, action)
+            return self._services(tx, link, action, told)
         return self._membership(tx, action, link, current.get(action.managed_dn, set()))
 
     def _membership(self, tx: Transaction, action: Action, link: Link, had: set[DN]) -> Link:
