@@ -371,3 +371,22 @@ def test_im_that_cannot_be_given_is_an_error_and_the_user_stays(deployment: Depl
     assert again.counts["update"] == 2  # the next run gives them IM
     amy = entry(deployment, AMY_DN)
     assert amy is not None and amy.first("msRTCSIP-UserEnabled") == "TRUE"
+
+
+def test_reconnection_within_the_im_threshold_brings_the_im_profile_back(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    ocs = "Managed Office Communications Server"
+    ok(deployment.submit(request_xml(ocs, "Initialize")))
+    ok(deployment.submit(request_xml(ocs, "AddSharedPool", poolFQDN="pool1.fabrikam.com")))
+    ok(deployment.submit(request_xml(ocs, "CreateSipDomain", organization=ASH, address="alpineskihouse.com")))
+    rules(deployment, ocsEntitlement=True)
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    instance = entry(deployment, AMY_DN)
+    assert instance is not None
+    clean(sync(deployment, ALPINE, LdifSource(forest(without=(AMY,)))))
+    moved = forest().replace(AMY.encode(), NEW_AMY.encode())
+    assert clean(sync(deployment, ALPINE, LdifSource(moved))).counts["reconnect"] == 1
+    back = entry(deployment, AMY_DN)
+    assert back is not None and back.first("msRTCSIP-UserEnabled") == "TRUE"
+    # the same IM profile, not a new one
+    assert back.first("msRTCSIP-InstanceId") == instance.first("msRTCSIP-InstanceId")
