@@ -390,3 +390,15 @@ def test_reconnection_within_the_im_threshold_brings_the_im_profile_back(deploym
     assert back is not None and back.first("msRTCSIP-UserEnabled") == "TRUE"
     # the same IM profile, not a new one
     assert back.first("msRTCSIP-InstanceId") == instance.first("msRTCSIP-InstanceId")
+
+
+def test_mailboxes_the_deprovisioning_rule_would_take_count_against_the_threshold(
+    deployment: Deployment,
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    clean(sync(deployment, ALPINE, LdifSource(forest(list_members=("Partner",)))))
+    rules(deployment, deletionThreshold=1, deprovisioningCondition="mail=*")  # set wrong: no such value
+    rules(deployment, deprovisioningCondition="objectClass=user")  # set wrong: every user
+    stopped = sync(deployment, ALPINE, LdifSource(forest(list_members=("Partner",))))
+    assert stopped.outcome == "stopped" and "2 objects or mailboxes" in stopped.stopped
+    assert has_mailbox(deployment, AMY_DN)

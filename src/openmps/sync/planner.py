@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from openmps.sync.interface import ACTIVE, Link
 from openmps.sync.lifecycle import EXPIRE_IM, PURGE, RECONNECT, due, reconnectable
-from openmps.sync.rules import ARGUMENTS, anchor_of, flowed, judge, security_enabled, services
+from openmps.sync.rules import ARGUMENTS, MAILBOX, anchor_of, flowed, judge, security_enabled, services
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, SourceObject
 from openmps.syncconfig.interface import SyncConfig
 from openmps.types import DN
@@ -41,6 +41,7 @@ class Action:
     anchor: str | None = None  # users: the reconnection anchor's value
     previous: str | None = None  # reconnect: the objectGUID of the source object it was linked to
     flow: Mapping[str, str] = field(default_factory=dict)  # create: every managed attribute that flowed
+    removes_mailbox: bool = False  # update: the explicit deprovisioning rule takes the mailbox away
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class Plan:
 
     def count(self, verb: str) -> int:
         return sum(1 for a in self.actions if a.verb == verb)
+
+    def deletions(self) -> int:
+        """What the deletion threshold counts: objects deleted or disconnected, and mailboxes the
+        explicit deprovisioning rule takes away (a rule set wrong must not empty an organization)."""
+        return self.count(DELETE) + sum(1 for a in self.actions if a.removes_mailbox)
 
 
 def _digest(arguments: Mapping[str, object], members: tuple[str, ...]) -> str:
@@ -184,6 +190,7 @@ def plan(
                     members,
                     wanted,
                     anchor,
+                    removes_mailbox=MAILBOX in link.services and MAILBOX not in wanted,
                 )
             )
     for guid in gone:

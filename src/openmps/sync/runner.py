@@ -188,11 +188,11 @@ def sync(
         verb: todo.count(verb) for verb in VERBS if verb in (CREATE, UPDATE, DELETE) or todo.count(verb)
     }
     run.counts["skipped"] = len(todo.skipped)
-    deletes = todo.count(DELETE)
+    deletes = todo.deletions()
     if deletes > threshold and not confirm_deletes:
         run.stopped = (
-            f"{deletes} objects would be deleted or disconnected, more than the threshold of {threshold}: "
-            "nothing was written; confirm this run to go on"
+            f"{deletes} objects or mailboxes would be deleted or disconnected, more than the threshold of "
+            f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
         _apply(d, org, found, todo, links, run, progress, now)
