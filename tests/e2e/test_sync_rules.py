@@ -401,3 +401,21 @@ def test_mailboxes_the_deprovisioning_rule_would_take_count_against_the_threshol
     stopped = sync(deployment, ALPINE, LdifSource(forest(list_members=("Partner",))))
     assert stopped.outcome == "stopped" and "2 objects or mailboxes" in stopped.stopped
     assert has_mailbox(deployment, AMY_DN)
+
+
+def test_a_disconnected_mailbox_put_on_hold_is_not_purged(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    clean(sync(deployment, ALPINE, LdifSource(forest())))
+    without = LdifSource(forest(without=(AMY,)))
+    clean(sync(deployment, ALPINE, without))
+    kept = PRIVATE.child("CN", "amy@alpineskihouse.com")
+    ok(deployment.submit(sp("SetLitigationHold", user=kept.ldap_path, reason="case 9")))
+    later = datetime.now(UTC) + timedelta(days=31)
+    for _ in range(2):  # every run, until resolved
+        run = sync(deployment, ALPINE, without, now=later)
+        assert [e.source_dn for e in run.errors] == ["CN=Amy,OU=Staff,DC=corp,DC=example"]
+        assert "litigation hold" in run.errors[0].reason and "purge" in run.errors[0].reason
+        assert has_mailbox(deployment, kept)
+    ok(deployment.submit(sp("ClearLitigationHold", user=kept.ldap_path)))
+    assert clean(sync(deployment, ALPINE, without, now=later)).counts["purge"] == 1
+    assert entry(deployment, kept) is None
