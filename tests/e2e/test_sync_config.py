@@ -153,7 +153,7 @@ def test_the_status_of_runs_and_litigation_hold(deployment: Deployment) -> None:
     sync(deployment, ALPINE, LdifSource(bad))
     status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
     run = status.find("data/runs/run")
-    assert run is not None and run.get("outcome") == "errors"
+    assert run is not None and run.get("outcome") == "errors" and run.get("preview") == "false"
     counts = {c.get("action"): c.get("objects") for c in run.findall("counts/count")}
     assert counts["create"] == "4" and counts["skipped"] == "1"
     error = run.find("errors/error")

@@ -35,6 +35,7 @@ class SyncRun:
     started: Annotated[str, Xml("@started", "ISO 8601 time")]
     finished: Annotated[str, Xml("@finished", "ISO 8601 time")]
     outcome: Annotated[str, Xml("@outcome", "completed | errors | stopped")]
+    preview: Annotated[bool, Xml("@preview", "a preview stopped at the deletion threshold")]
     seconds: Annotated[str, Xml("@seconds", "duration")]
     counts: Annotated[tuple[ActionCount, ...], Xml("counts", item="count")]
     errors: Annotated[tuple[ObjectError, ...], Xml("errors", item="error")]
@@ -75,6 +76,7 @@ class GetSyncStatus:
                     record.started.isoformat(),
                     record.finished.isoformat(),
                     record.outcome,
+                    record.preview,
                     str(report.get("seconds", 0)),
                     tuple(ActionCount(k, int(v)) for k, v in report.get("counts", {}).items()),
                     tuple(
