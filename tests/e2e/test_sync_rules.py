@@ -401,6 +401,11 @@ def test_mailboxes_the_deprovisioning_rule_would_take_count_against_the_threshol
     stopped = sync(deployment, ALPINE, LdifSource(forest(list_members=("Partner",))))
     assert stopped.outcome == "stopped" and "2 objects or mailboxes" in stopped.stopped
     assert has_mailbox(deployment, AMY_DN)
+    previewed = sync(deployment, ALPINE, LdifSource(forest(list_members=("Partner",))), preview=True)
+    assert previewed.outcome == "stopped"
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH, last=2)))
+    runs = [(r.get("outcome"), r.get("preview")) for r in status.findall("data/runs/run")]
+    assert runs == [("stopped", "true"), ("stopped", "false")]
 
 
 def test_a_disconnected_mailbox_put_on_hold_is_not_purged(deployment: Deployment) -> None:
