@@ -275,3 +275,12 @@ sync_runs = Table(
     Column("outcome", String(16), nullable=False),  # completed | errors | stopped
     Column("report", Text, nullable=False),  # JSON: counts per action, errors per object
 )
+
+# Where the organization's next delta read continues from: the source's opaque cookie (DirSync's),
+# written only after a run that applied every change it read.
+sync_cookies = Table(
+    "sync_cookies",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("cookie", Text, nullable=False),
+)

@@ -116,7 +116,9 @@ def sync(
     clock = time.perf_counter()
     org_guid, mailbox_plan = organization(d, org)
     links = _resumed(d, org_guid)
-    snapshot = source.read()
+    with state_of(d) as state:
+        cookie = state.cookie(org_guid)
+    snapshot = source.read(cookie)
     todo = plan(org, snapshot, links)
     run = Run(str(org), preview)
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
@@ -135,6 +137,10 @@ def sync(
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         with state_of(d) as state:
+            # the next delta continues from here only once every change read is applied: a run
+            # with object errors or stopped leaves them to be read again (applying is idempotent)
+            if not preview and not run.stopped and not run.errors and snapshot.cookie != cookie:
+                state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
                 org_guid,
                 started=started,

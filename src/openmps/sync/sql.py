@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from openmps.db.schema import sync_objects, sync_runs
+from openmps.db.schema import sync_cookies, sync_objects, sync_runs
 from openmps.sync.interface import Link, RunRecord
 
 
@@ -83,3 +83,18 @@ class SqlSyncState:
             )
             for r in rows
         ]
+
+    def cookie(self, org: str) -> str | None:
+        """Where the organization's next delta read continues from (None: read everything)."""
+        found = (
+            self._connection()
+            .execute(select(sync_cookies.c.cookie).where(sync_cookies.c.org_guid == org))
+            .scalar()
+        )
+        return None if found is None else str(found)
+
+    def keep_cookie(self, org: str, cookie: str | None) -> None:
+        conn = self._connection()
+        conn.execute(delete(sync_cookies).where(sync_cookies.c.org_guid == org))
+        if cookie is not None:
+            conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
