@@ -62,11 +62,14 @@ case "$command" in
     ns="openmps-dc-$(printf '%s' "$(realpath "$dir")" | md5sum | cut -c1-8)"
     if ip netns add "$ns" 2>/dev/null; then
       echo "$ns" >"$dir/netns"
-      # a /30 of its own: the first free 10.231.N.0 among the host's addresses
-      for n in $(seq 1 250); do ip -o addr | grep -q " 10\.231\.$n\." || break; done
+      # a /30 of its own: the first free 10.231.N.0 among the host's addresses; a DC starting at
+      # the same moment may take the same N first (its veth exists): then the next one
+      for n in $(seq 1 250); do
+        ip -o addr | grep -q " 10\.231\.$n\." && continue
+        ip link add "omps$n-h" type veth peer name "omps$n-d" netns "$ns" 2>/dev/null && break
+      done
       host_if="omps$n-h"
       dc_if="omps$n-d"
-      ip link add "$host_if" type veth peer name "$dc_if" netns "$ns"
       ip addr add "10.231.$n.1/30" dev "$host_if"
       ip link set "$host_if" up
       ip -n "$ns" addr add "10.231.$n.2/30" dev "$dc_if"

@@ -110,11 +110,12 @@ class LdapSource:
     @contextmanager
     def _bound(self) -> Iterator[Any]:
         c = self.connection
-        tls = ldap3.Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=c.ca_file,
-            version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        try:
+            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_file)
+        except LDAPException as exc:
+            raise InvalidArgument(
+                f"the CA file '{c.ca_file}' of the source {c.url} cannot be used: {exc}", argument="ca_file"
+            ) from None
         server = ldap3.Server(
             c.url,
             get_info=ldap3.NONE,
@@ -153,6 +154,8 @@ class LdapSource:
         finally:
             with suppress(LDAPException):
                 conn.unbind()
+            if getattr(conn, "socket", None) is not None:  # a TLS handshake that failed leaves it
+                conn.socket.close()
 
     def _failed(self, exc: LDAPException) -> MpsError:
         """The connection itself failed: TLS (a configuration to fix) or the network (to retry)."""

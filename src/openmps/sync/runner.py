@@ -166,15 +166,21 @@ def _apply(
     for start in range(0, len(todo.actions), PER_REQUEST):
         batch = todo.actions[start : start + PER_REQUEST]
         current = _members(d, [a.managed_dn for a in batch if a.kind == GROUP and a.verb == UPDATE])
+        updating = set(current)  # these groups' members are set whole by their own action
+        leaving = [a.managed_dn for a in batch if a.kind == USER and a.verb == DELETE]
+        holders = {u: [g for g in gs if g not in updating] for u, gs in _holders(d, leaving, links).items()}
 
         def run_batch(
-            tx: Transaction, batch: list[Action] = batch, current: dict[DN, set[DN]] = current
+            tx: Transaction,
+            batch: list[Action] = batch,
+            current: dict[DN, set[DN]] = current,
+            holders: dict[DN, list[DN]] = holders,
         ) -> list[Link]:
             saved = []
             for action in batch:
                 try:
                     with tx.savepoint():
-                        link = _one(tx, action, mailbox_plan, managed, current, links)
+                        link = _one(tx, action, mailbox_plan, managed, current, links, holders)
                 except MpsError as error:
                     run.errors.append(ObjectError(error.code, action.source_dn, error.description))
                 else:
@@ -235,6 +241,19 @@ def _members(d: Deployment, groups: list[DN]) -> dict[DN, set[DN]]:
     return members
 
 
+def _holders(d: Deployment, users: list[DN], links: dict[str, Link]) -> dict[DN, list[DN]]:
+    """The synced groups each of ``users`` is a member of (a delta need not list those groups)."""
+    if not users:
+        return {}
+    synced = {DN.parse(k.managed_dn) for k in links.values() if k.kind == GROUP and k.state == ACTIVE}
+
+    def look(providers):  # type: ignore[no-untyped-def]
+        return {u: [g for g in providers.directory.member_of(u) if g in synced] for u in users}
+
+    found: dict[DN, list[DN]] = d.inspect(look)
+    return found
+
+
 def _one(
     tx: Transaction,
     action: Action,
@@ -242,10 +261,13 @@ def _one(
     managed: dict[str, DN],
     current: dict[DN, set[DN]],
     links: dict[str, Link],
+    holders: dict[DN, list[DN]],
 ) -> Link:
     if action.verb == DELETE:
         link = links[action.source_guid]
         if action.kind == USER:  # deprovisioned: disconnected, kept for the retention period
+            for group in holders.get(action.managed_dn, []):  # and out of the groups synced
+                tx.call(HE, "RemoveDistributionListMember", {"path": group, "member": action.managed_dn})
             return Link(
                 link.source_guid,
                 link.kind,

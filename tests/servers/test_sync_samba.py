@@ -1,0 +1,313 @@
+"""Service provisioning sync from a real forest: the Samba AD DC of scripts/samba-dc.sh read with
+DirSync (issue 14).  A full sync of users, contacts and groups, deltas that create, modify, move and
+delete, a delta with nothing changed that reads and writes nothing, a move out of scope that
+deprovisions, two organizations whose scopes never see each other's objects, and every bad
+connection refused with an error naming it before anything is written."""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, Connection, Server, Tls
+from sqlalchemy import func, select
+
+from openmps.app import Deployment
+from openmps.db.schema import audit_log
+from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PURGED
+from openmps.sync.ldap_source import LdapSource
+from openmps.sync.runner import organization, state_of, sync
+from openmps.sync.source import Snapshot, SourceConnection
+from openmps.types import DN, Secret
+from support import DirectoryServer, make_alpineskihouse, make_contoso, org_path, snapshot
+
+DOMAIN = "DC=hosting,DC=test"
+ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
+CONTOSO = DN.from_path(org_path("WH", "contoso"))
+
+
+def ca_file(dc: DirectoryServer) -> str:
+    return str(dc.password_file.parent / "private" / "tls" / "ca.pem")
+
+
+@pytest.fixture
+def conn(samba_dc: DirectoryServer) -> Iterator[Connection]:
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file(samba_dc))
+    server = Server(samba_dc.url, get_info=None, tls=tls, connect_timeout=5)
+    c = Connection(server, samba_dc.bind_dn, samba_dc.password, auto_bind=True, raise_exceptions=True)
+    yield c
+    c.unbind()
+
+
+class Forest:
+    """One test's own OU of the customer's forest, its names carrying the test's token."""
+
+    def __init__(self, conn: Connection, name: str = "corp", parent: str = DOMAIN) -> None:
+        self.conn = conn
+        self.token = secrets.token_hex(3)
+        self.dn = self.ou(f"{name}{self.token}", parent)
+
+    def ou(self, name: str, parent: str | None = None) -> str:
+        dn = f"OU={name},{parent or self.dn}"
+        self.conn.add(dn, ["top", "organizationalUnit"])
+        return dn
+
+    def user(self, name: str, mail: str | None, parent: str | None = None) -> str:
+        dn = f"CN={name},{parent or self.dn}"
+        attrs: dict[str, object] = {"sAMAccountName": f"{name}{self.token}", "displayName": name.title()}
+        if mail:
+            attrs["mail"] = mail
+        self.conn.add(dn, ["top", "person", "organizationalPerson", "user"], attrs)
+        return dn
+
+    def contact(self, name: str, mail: str) -> str:
+        dn = f"CN={name},{self.dn}"
+        self.conn.add(dn, ["top", "person", "organizationalPerson", "contact"], {"mail": mail})
+        return dn
+
+    def group(self, name: str, *members: str) -> str:
+        dn = f"CN={name},{self.dn}"
+        attrs: dict[str, object] = {"sAMAccountName": f"{name}{self.token}", "groupType": 8}
+        if members:
+            attrs["member"] = list(members)
+        self.conn.add(dn, ["top", "group"], attrs)
+        return dn
+
+    def guid(self, dn: str) -> str:
+        self.conn.search(dn, "(objectClass=*)", BASE, attributes=["objectGUID"])
+        return str(uuid.UUID(bytes_le=self.conn.entries[0].objectGUID.raw_values[0]))
+
+
+def connection(dc: DirectoryServer, *include: str, **changes: object) -> SourceConnection:
+    found = SourceConnection(
+        dc.url, dc.bind_dn, Secret(dc.password), include_ous=include, ca_file=ca_file(dc)
+    )
+    return replace(found, **changes)  # type: ignore[arg-type]
+
+
+class Recording:
+    """A source that keeps what its last read answered: how much a delta read."""
+
+    def __init__(self, source: LdapSource) -> None:
+        self.source = source
+        self.last: Snapshot | None = None
+
+    def read(self, cookie: str | None = None) -> Snapshot:
+        self.last = self.source.read(cookie)
+        return self.last
+
+
+def writes(d: Deployment) -> tuple[dict[str, list[tuple[object, ...]]], int]:
+    """Every row but the run records, and how many audit entries: equal means nothing was written."""
+    rows = {k: v for k, v in snapshot(d).items() if k != "sync_runs"}
+    with d.sql.connect() as c:
+        return rows, int(c.execute(select(func.count()).select_from(audit_log)).scalar_one())
+
+
+def managed(d: Deployment, org: DN) -> dict[str, list[str]]:
+    """The organization's synced objects by CN: their members' CNs (groups) or []."""
+    from openmps.directory.interface import Scope
+
+    with d.transaction() as providers:
+        return {
+            e.dn.rdn_value: sorted(DN.parse(m).rdn_value for m in e.get("member"))
+            for e in providers.directory.search(org, Scope.ONELEVEL)
+            if e.has_class("user") or e.has_class("contact") or e.first("groupType") == "8"
+        }
+
+
+def links(d: Deployment, org: DN) -> dict[str, str]:
+    org_guid, _ = organization(d, org)
+    with state_of(d) as state:
+        return {g: link.state for g, link in state.links(org_guid).items()}
+
+
+def test_a_read_lists_users_contacts_and_groups_of_the_scope_only(
+    samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    forest = Forest(conn)
+    staff = forest.ou("staff")
+    hidden = forest.ou("hidden")
+    amy = forest.user("amy", "amy@alpineskihouse.com", staff)
+    forest.user("hal", "hal@alpineskihouse.com", hidden)
+    partner = forest.contact("partner", "partner@contoso.example")
+    sales = forest.group("sales", amy, partner)
+    other = Forest(conn, "other")
+    other.user("carl", "carl@contoso.com")
+
+    read = LdapSource(connection(samba_dc, forest.dn, exclude_ous=(hidden,))).read()
+    assert read.full and read.cookie
+    found = {o.dn: o for o in read.objects}
+    assert set(found) == {amy, partner, sales}  # not hal (excluded), not carl (another OU)
+    assert found[amy].kind == "user" and found[amy].first("mail") == "amy@alpineskihouse.com"
+    assert found[amy].guid == forest.guid(amy)
+    assert found[partner].kind == "contact"
+    assert found[sales].kind == "group"
+    assert sorted(found[sales].get("member")) == sorted([amy, partner])  # plain DNs
+    assert not any(k.lower() in ("name", "isdeleted", "parentguid") for k in found[amy].attributes)
+
+    # a cookie read for another scope is not continued from: everything is read again
+    again = LdapSource(connection(samba_dc, forest.dn)).read(read.cookie)
+    assert again.full and {o.dn for o in again.objects} == {amy, partner, sales, f"CN=hal,{hidden}"}
+    nothing = LdapSource(connection(samba_dc, forest.dn)).read(again.cookie)
+    assert not nothing.full and nothing.objects == [] and nothing.deleted == []
+
+
+def test_a_forest_is_synced_whole_then_by_deltas(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    elsewhere = Forest(conn, "elsewhere")
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    ben = forest.user("ben", "ben@alpineskihouse.com")
+    forest.user("kiosk", None)
+    partner = forest.contact("partner", "partner@contoso.example")
+    sales = forest.group("sales", amy, partner)
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+
+    first = sync(deployment, ALPINE, source)
+    assert first.errors == [] and first.counts["create"] == 4 and first.counts["skipped"] == 1
+    assert managed(deployment, ALPINE) == {
+        "amy@alpineskihouse.com": [],
+        "ben@alpineskihouse.com": [],
+        "partner": [],
+        "sales": ["amy@alpineskihouse.com", "partner"],
+    }
+
+    # nothing changed: the delta lists nothing, and nothing is written but the run's record
+    before = writes(deployment)
+    idle = sync(deployment, ALPINE, source)
+    assert source.last is not None and not source.last.full
+    assert source.last.objects == [] and source.last.deleted == []
+    assert idle.actions == [] and idle.errors == []
+    after = writes(deployment)
+    assert {k: v for k, v in after[0].items() if v != before[0].get(k)} == {}
+    assert after == before
+
+    # a delta with a creation, a modification (membership), a move within scope and a deletion
+    cy = forest.user("cy", "cy@alpineskihouse.com")
+    conn.modify(sales, {"member": [(MODIFY_ADD, [cy]), (MODIFY_DELETE, [partner])]})
+    sub = forest.ou("sub")
+    conn.modify_dn(ben, "CN=ben", new_superior=sub)
+    partner_guid = forest.guid(partner)
+    conn.delete(partner)
+    delta = sync(deployment, ALPINE, source)
+    assert source.last is not None and not source.last.full
+    assert len(source.last.objects) == 3  # cy, sales, ben: the changed objects only
+    assert delta.errors == []
+    assert delta.counts == {"create": 1, "update": 2, "delete": 1, "skipped": 0}
+    assert managed(deployment, ALPINE) == {
+        "amy@alpineskihouse.com": [],
+        "ben@alpineskihouse.com": [],
+        "cy@alpineskihouse.com": [],
+        "sales": ["amy@alpineskihouse.com", "cy@alpineskihouse.com"],
+    }
+    state = links(deployment, ALPINE)
+    assert state[partner_guid] == PURGED
+    assert state[forest.guid(f"CN=ben,{sub}")] == ACTIVE  # the same object, by its objectGUID
+    assert sync(deployment, ALPINE, source).actions == []
+
+    # out of scope is deprovisioned: moved away, or mail removed (no identity-only objects)
+    ben_guid, cy_guid = forest.guid(f"CN=ben,{sub}"), forest.guid(cy)
+    conn.modify_dn(f"CN=ben,{sub}", "CN=ben", new_superior=elsewhere.dn)
+    conn.modify(cy, {"mail": [(MODIFY_DELETE, [])]})
+    gone = sync(deployment, ALPINE, source)
+    assert gone.errors == [] and gone.counts["delete"] == 2
+    state = links(deployment, ALPINE)
+    assert state[ben_guid] == state[cy_guid] == DISCONNECTED
+    kept = managed(deployment, ALPINE)
+    assert "ben@alpineskihouse.com" in kept  # disconnected, kept for the retention period
+    assert kept["sales"] == ["amy@alpineskihouse.com"]  # membership follows the source still
+
+
+def test_two_organizations_each_see_their_own_scope_only(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    make_contoso(deployment)
+    alpine, contoso = Forest(conn, "alpine"), Forest(conn, "contoso")
+    amy = alpine.user("amy", "amy@alpineskihouse.com")
+    alpine.group("staff", amy)
+    carl = contoso.user("carl", "carl@contoso.com")
+    contoso.group("staff", carl)
+    mine = LdapSource(connection(samba_dc, alpine.dn))
+    theirs = LdapSource(connection(samba_dc, contoso.dn))
+    assert sync(deployment, ALPINE, mine).errors == []
+    assert sync(deployment, CONTOSO, theirs).errors == []
+    assert managed(deployment, ALPINE) == {"amy@alpineskihouse.com": [], "staff": ["amy@alpineskihouse.com"]}
+    assert managed(deployment, CONTOSO) == {"carl@contoso.com": [], "staff": ["carl@contoso.com"]}
+
+    # a change in one scope is the other's no change; a deletion in one never touches the other
+    conn.delete(f"CN=staff,{contoso.dn}")
+    assert sync(deployment, ALPINE, mine).actions == []
+    assert sync(deployment, CONTOSO, theirs).counts["delete"] == 1
+    assert "staff" in managed(deployment, ALPINE) and "staff" not in managed(deployment, CONTOSO)
+    assert set(links(deployment, ALPINE)).isdisjoint(links(deployment, CONTOSO))
+
+
+def refused(deployment: Deployment, source: LdapSource, error: type[MpsError], *words: str) -> MpsError:
+    """The run fails with ``error`` naming ``words``, before anything is written."""
+    before = snapshot(deployment)
+    with pytest.raises(error) as caught:
+        sync(deployment, ALPINE, source)
+    assert snapshot(deployment) == before
+    for word in words:
+        assert word in caught.value.description
+    return caught.value
+
+
+def test_a_bad_connection_is_refused_naming_what_is_wrong(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, tmp_path: Path
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    forest.user("amy", "amy@alpineskihouse.com")
+    wrong = "Wrong" + secrets.token_hex(8)
+
+    bad = refused(
+        deployment,
+        LdapSource(connection(samba_dc, forest.dn, password=Secret(wrong))),
+        InvalidArgument,
+        samba_dc.bind_dn,
+        "wrong password",
+    )
+    assert bad.fields["argument"] == "password" and wrong not in repr(bad.fields)
+    missing = f"OU=gone{forest.token},{DOMAIN}"
+    bad = refused(deployment, LdapSource(connection(samba_dc, missing)), NotFound, missing, "does not exist")
+    assert bad.fields["argument"] == "include_ous"
+    refused(
+        deployment,
+        LdapSource(connection(samba_dc, forest.dn, exclude_ous=(f"OU=x,{forest.dn}",))),
+        NotFound,
+        f"OU=x,{forest.dn}",
+    )
+    refused(deployment, LdapSource(connection(samba_dc, "not a DN")), InvalidArgument, "not a DN")
+    # the system's CAs do not know the DC's: TLS fails (ldaps and StartTLS)
+    for start_tls in (False, True):
+        url = samba_dc.url if not start_tls else samba_dc.url.replace("ldaps://", "ldap://")
+        bad = refused(
+            deployment,
+            LdapSource(connection(samba_dc, forest.dn, url=url, start_tls=start_tls, ca_file=None)),
+            InvalidArgument,
+            "TLS",
+            url,
+        )
+        assert bad.fields["argument"] == "ca_file"
+    no_file = str(tmp_path / "no-such-ca.pem")
+    refused(
+        deployment, LdapSource(connection(samba_dc, forest.dn, ca_file=no_file)), InvalidArgument, no_file
+    )
+    # nothing listens there: the source cannot be reached (a retry may do)
+    unreachable = samba_dc.url + ":1"
+    busy = refused(
+        deployment, LdapSource(connection(samba_dc, forest.dn, url=unreachable)), ServiceBusy, unreachable
+    )
+    assert "cannot be reached" in busy.description
+    assert all(samba_dc.password not in str(v) for v in busy.fields.values())
