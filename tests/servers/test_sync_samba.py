@@ -6,18 +6,26 @@ connection refused with an error naming it before anything is written."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import signal
 import ssl
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, Connection, Server, Tls
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from openmps.app import Deployment
+from openmps.cli.main import app
 from openmps.db.schema import audit_log
 from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PURGED
@@ -30,6 +38,7 @@ from support import DirectoryServer, make_alpineskihouse, make_contoso, org_path
 DOMAIN = "DC=hosting,DC=test"
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
 CONTOSO = DN.from_path(org_path("WH", "contoso"))
+runner = CliRunner()
 
 
 def ca_file(dc: DirectoryServer) -> str:
@@ -311,3 +320,97 @@ def test_a_bad_connection_is_refused_naming_what_is_wrong(
     )
     assert "cannot be reached" in busy.description
     assert all(samba_dc.password not in str(v) for v in busy.fields.values())
+
+
+def home_of(d: Deployment) -> str:
+    return str(Path(str(d.sql.url.database)).parent)
+
+
+def password_file(dc: DirectoryServer, folder: Path) -> Path:
+    path = folder / "source-password"
+    path.write_text(dc.password)
+    path.chmod(0o600)
+    return path
+
+
+def test_the_command_line_runs_from_ldap(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, tmp_path: Path
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    forest.user("amy", "amy@alpineskihouse.com")
+    org = org_path("WH", "alpineskihouse")
+    secret = password_file(samba_dc, tmp_path)
+    ldap = ["--from-ldap", samba_dc.url, "--bind-dn", samba_dc.bind_dn, "--password-file", str(secret)]
+    scope = ["--include-ou", forest.dn, "--ca-file", ca_file(samba_dc)]
+
+    def cli(*arguments: str) -> Result:
+        return runner.invoke(app, ["--home", home_of(deployment), "sync", *arguments], env={"COLUMNS": "250"})
+
+    done = cli("run", "--org", org, *ldap, *scope)
+    assert done.exit_code == 0, done.output
+    assert samba_dc.password not in done.output
+    assert "amy@alpineskihouse.com" in managed(deployment, ALPINE)
+    forest.user("ben", "ben@alpineskihouse.com")
+    delta = cli("run", "--org", org, *ldap, *scope)
+    assert delta.exit_code == 0 and "ben@alpineskihouse.com" in managed(deployment, ALPINE)
+    status = cli("status", "--org", org)
+    assert status.exit_code == 0 and "create 1" in status.output
+
+    secret.chmod(0o644)
+    loose = cli("run", "--org", org, *ldap, *scope)
+    assert loose.exit_code == 1 and "0600" in loose.output
+    secret.chmod(0o600)
+    assert cli("run", "--org", org, *ldap, "--from-ldif", str(secret)).exit_code == 2
+    assert cli("run", "--org", org, "--from-ldap", samba_dc.url).exit_code == 2
+    gone = cli(
+        "run", "--org", org, *ldap, "--include-ou", f"OU=gone,{DOMAIN}", "--ca-file", ca_file(samba_dc)
+    )
+    assert gone.exit_code == 1 and f"OU=gone,{DOMAIN}" in gone.output
+
+
+def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, tmp_path: Path
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    make_contoso(deployment)
+    alpine, contoso = Forest(conn, "alpine"), Forest(conn, "contoso")
+    alpine.user("amy", "amy@alpineskihouse.com")
+    contoso.user("carl", "carl@contoso.com")
+    secret = password_file(samba_dc, tmp_path)
+    common = {"url": samba_dc.url, "bind_dn": samba_dc.bind_dn, "password_file": str(secret)}
+    listed = [
+        {"org": org_path("WH", "alpineskihouse"), "include_ous": [alpine.dn], **common},
+        {"org": org_path("WH", "contoso"), "include_ous": [contoso.dn], **common},
+    ]
+    for item in listed:
+        item["ca_file"] = ca_file(samba_dc)
+    connections = tmp_path / "connections.json"
+    connections.write_text(json.dumps(listed))
+    command = [str(Path(sys.executable).parent / "openmps"), "--home", home_of(deployment), "sync", "daemon"]
+    daemon = subprocess.Popen(
+        [*command, "--connections", str(connections), "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def appears(org: DN, name: str) -> bool:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and daemon.poll() is None:
+                if name in managed(deployment, org):
+                    return True
+                time.sleep(0.2)
+            return False
+
+        assert appears(ALPINE, "amy@alpineskihouse.com") and appears(CONTOSO, "carl@contoso.com")
+        alpine.user("ann", "ann@alpineskihouse.com")  # a change at the source: within an interval
+        assert appears(ALPINE, "ann@alpineskihouse.com")
+        assert "ann@alpineskihouse.com" not in managed(deployment, CONTOSO)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, output
+    assert "stopped after" in output and samba_dc.password not in output
+    assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
