@@ -298,6 +298,9 @@ def test_a_bad_connection_is_refused_naming_what_is_wrong(
         f"OU=x,{forest.dn}",
     )
     refused(deployment, LdapSource(connection(samba_dc, "not a DN")), InvalidArgument, "not a DN")
+    for url in ("http://dc.example", "ldaps://bad host name:x"):
+        bad = refused(deployment, LdapSource(connection(samba_dc, forest.dn, url=url)), InvalidArgument, url)
+        assert bad.fields["argument"] == "url"
     # the system's CAs do not know the DC's: TLS fails (ldaps and StartTLS)
     for start_tls in (False, True):
         url = samba_dc.url if not start_tls else samba_dc.url.replace("ldaps://", "ldap://")
@@ -414,3 +417,18 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+
+
+def test_the_samba_benchmark_runs(samba_dc: DirectoryServer) -> None:
+    """bench_sync.py --samba at a tiny size (its own DC, as samba_dc's script starts it): it keeps
+    running; no rate is asserted."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "bench_sync.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--samba", "--scale", "0.004", "--baseline", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "delta with no change" in done.stdout and "delta after" in done.stdout, done.stdout

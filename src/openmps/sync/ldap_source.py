@@ -90,7 +90,8 @@ class LdapSource:
                 changed, deleted, next_watermark = _dir_sync(conn, domain, None)
             full = watermark is None
             in_scope = {g: dn for g, (dn, _) in changed.items() if _within(dn, includes, excludes)}
-            deleted |= changed.keys() - in_scope.keys()  # moved out of scope, or outside it
+            if not full:  # changed out of scope (moved), or outside it: gone for this organization
+                deleted |= changed.keys() - in_scope.keys()
             # a full read has them whole; a delta only what changed of them
             raws = {g: changed[g][1] for g in in_scope} if full else _whole(conn, domain, list(in_scope))
             objects = [
@@ -110,19 +111,24 @@ class LdapSource:
     @contextmanager
     def _bound(self) -> Iterator[Any]:
         c = self.connection
+        if not c.url.lower().startswith(("ldap://", "ldaps://")):
+            raise InvalidArgument(f"the source URL '{c.url}' is not ldap:// or ldaps://", argument="url")
         try:
             tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_file)
         except LDAPException as exc:
             raise InvalidArgument(
                 f"the CA file '{c.ca_file}' of the source {c.url} cannot be used: {exc}", argument="ca_file"
             ) from None
-        server = ldap3.Server(
-            c.url,
-            get_info=ldap3.NONE,
-            tls=tls,
-            connect_timeout=CONNECT_TIMEOUT,
-            use_ssl=c.url.startswith("ldaps:"),
-        )
+        try:
+            server = ldap3.Server(
+                c.url,
+                get_info=ldap3.NONE,
+                tls=tls,
+                connect_timeout=CONNECT_TIMEOUT,
+                use_ssl=c.url.lower().startswith("ldaps:"),
+            )
+        except LDAPException as exc:
+            raise InvalidArgument(f"the source URL '{c.url}' is not usable: {exc}", argument="url") from None
         conn = ldap3.Connection(
             server, c.bind_dn, c.password.reveal(), receive_timeout=RECEIVE_TIMEOUT, raise_exceptions=False
         )

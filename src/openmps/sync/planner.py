@@ -67,8 +67,10 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
     result = Plan()
     # a delta lists what changed: the members it names may be unchanged objects already managed
     unchanged = {} if snapshot.full else _unchanged(snapshot, links)
-    by_dn = {DN.parse(link.source_dn): g for g, link in unchanged.items()}
-    by_dn.update({DN.parse(o.dn): o.guid for o in snapshot.objects})
+    by_dn: dict[DN, str] = {}
+    if any(o.kind == GROUP for o in snapshot.objects):  # members are named by DN
+        by_dn = {DN.parse(link.source_dn): g for g, link in unchanged.items()}
+        by_dn.update({DN.parse(o.dn): o.guid for o in snapshot.objects})
     in_scope: dict[str, SourceObject] = {}
     for obj in snapshot.objects:
         verdict = judge(obj)

@@ -115,10 +115,12 @@ def sync(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     org_guid, mailbox_plan = organization(d, org)
-    links = _resumed(d, org_guid)
     with state_of(d) as state:
         cookie = state.cookie(org_guid)
     snapshot = source.read(cookie)
+    # a delta with nothing changed plans nothing: the connector space need not be read whole
+    idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
+    links = _resumed(d, org_guid, everything=not idle)
     todo = plan(org, snapshot, links)
     run = Run(str(org), preview)
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
@@ -210,11 +212,12 @@ def _apply(
                     state.forget(org_guid, a.source_guid)
 
 
-def _resumed(d: Deployment, org_guid: str) -> dict[str, Link]:
-    """The connector space, after the creations a dead run left pending are settled: its engine
-    transaction committed (the object it was creating is there) or it did not (forgotten)."""
+def _resumed(d: Deployment, org_guid: str, *, everything: bool = True) -> dict[str, Link]:
+    """The connector space (or, not ``everything``, its pending links alone), after the creations
+    a dead run left pending are settled: its engine transaction committed (the object it was
+    creating is there) or it did not (forgotten)."""
     with state_of(d) as state:
-        links = state.links(org_guid)
+        links = state.links(org_guid, None if everything else PENDING)
         pending = [link for link in links.values() if link.state == PENDING]
         if not pending:
             return links

@@ -19,8 +19,12 @@ class SqlSyncState:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
 
-    def links(self, org: str) -> dict[str, Link]:
-        rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
+    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
+        """The organization's connector space (only the links in ``state``, if given)."""
+        query = select(sync_objects).where(sync_objects.c.org_guid == org)
+        if state is not None:
+            query = query.where(sync_objects.c.state == state)
+        rows = self._connection().execute(query)
         return {
             r.source_guid: Link(
                 r.source_guid, r.kind, r.source_dn, r.managed_dn, r.state, r.digest, _aware(r.retain_until)
