@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
 import tempfile
@@ -21,11 +22,12 @@ from openmps.types import DN, Secret
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "samba-dc.sh"
 DOMAIN = "DC=hosting,DC=test"
 SCOPE = f"OU=bench,{DOMAIN}"
+SYSTEM_PYTHON = "/usr/bin/python3"  # the one Debian's Samba bindings import under
 
 
 @contextmanager
-def domain_controller() -> Iterator[tuple[SourceConnection, Connection]]:
-    """A DC of this run's own, the source's connection to it, and a connection to populate it."""
+def domain_controller() -> Iterator[tuple[SourceConnection, Connection, Path]]:
+    """A DC of this run's own, the source's connection to it, a connection to change it, its folder."""
     with tempfile.TemporaryDirectory(prefix="openmps-bench-dc-") as folder:
         started = subprocess.run(
             ["bash", str(SCRIPT), "start", folder, "hosting.test"], capture_output=True, text=True
@@ -48,7 +50,7 @@ def domain_controller() -> Iterator[tuple[SourceConnection, Connection]]:
                 printed["url"], printed["bind_dn"], Secret(password), include_ous=(SCOPE,), ca_file=ca
             )
             try:
-                yield source, conn
+                yield source, conn, Path(folder)
             finally:
                 conn.unbind()
         finally:
@@ -89,6 +91,24 @@ def populate(conn: Connection, users: int, contacts: int, groups: int) -> float:
     return (1 + users + contacts + groups) / (time.perf_counter() - started)
 
 
+def populate_offline(folder: Path, users: int, contacts: int, groups: int) -> float | None:
+    """The same forest added into the DC's sam.ldb by Samba's own bindings (samba_populate.py);
+    objects per second, or None where the system's Python has no Samba bindings."""
+    helper = Path(__file__).resolve().parent / "samba_populate.py"
+    counts = [str(users), str(contacts), str(groups)]
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(helper), str(folder), SCOPE, *counts],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TDB_NO_FSYNC": "1"},
+    )
+    if done.returncode != 0:
+        if "No module named 'samba'" in done.stderr or not Path(SYSTEM_PYTHON).exists():
+            return None
+        raise SystemExit(f"samba_populate.py failed: {done.stderr[-2000:]}")
+    return float(done.stdout.strip())
+
+
 def change(conn: Connection, users: int, groups: int) -> str:
     """1% new users, 1% deleted, 5% of the objects modified: what was done."""
     objects = users + users // 10 + users // 20
@@ -118,12 +138,16 @@ def timed(run: Callable[[], Run]) -> tuple[Run, float]:
     return done, time.perf_counter() - started
 
 
-def samba(scale: float, baseline: int) -> None:
+def samba(scale: float, baseline: int, *, offline: bool = True) -> None:
     users, contacts, groups = int(10_000 * scale), int(1_000 * scale), int(500 * scale)
     org = DN.from_path(b.ORG)
-    with domain_controller() as (connection, conn), tempfile.TemporaryDirectory() as tmp:
-        added = populate(conn, users, contacts, groups)
-        print(f"populated the DC over one LDAP connection: {added:.0f} objects/s")
+    with domain_controller() as (connection, conn, folder), tempfile.TemporaryDirectory() as tmp:
+        added = populate_offline(folder, users, contacts, groups) if offline else None
+        if added is not None:
+            print(f"populated the DC's sam.ldb with Samba's bindings: {added:.0f} objects/s")
+        else:
+            added = populate(conn, users, contacts, groups)
+            print(f"populated the DC over one LDAP connection: {added:.0f} objects/s")
         d = b.prepare(Path(tmp) / "home")
         created = b.in_process(d, baseline, "BaseMail")
         print(
