@@ -13,9 +13,8 @@ baseline creates the same number of users with BaseMail through CreateBusinessUs
 
 With ``--samba``: the source is a real Samba AD DC (scripts/samba-dc.sh, started and stopped here;
 root needed) holding 10,000 users, 1,000 contacts and 500 groups of ten members (times ``--scale``),
-added into its sam.ldb by Samba's own bindings (samba_populate.py, about three times LDAP's rate)
-or, with ``--over-ldap``, over one ldap3 connection (the rate is printed); the sync reads it with
-DirSync.  Measured:
+added into its sam.ldb by Samba's own bindings (samba_populate.py) or, with ``--over-ldap``, over
+one ldap3 connection (the rate is printed); the sync reads it with DirSync.  Measured:
 the initial sync, a delta with nothing changed, and a delta after 1% new users, 1% deleted users
 and 5% modified objects (users' description, read and compared but not flowing, and groups'
 members, written), each beside CreateBusinessUser with BaseMail (``--baseline`` users) in the

@@ -1,6 +1,6 @@
 """Add the benchmark's forest straight into a Samba DC's sam.ldb, through Samba's own module stack
-(objectGUID, SID, USNs as over LDAP), in transactions of 1,000 objects: about three times the rate
-of LDAP adds on this machine.  Samba's Python bindings import only under the system's Python:
+(objectGUID, SID, USNs as over LDAP), in transactions of 1,000 objects, without LDAP's round
+trips and per-add transaction.  Samba's Python bindings import only under the system's Python:
 
     /usr/bin/python3 bench/samba_populate.py DC_DIR SCOPE USERS CONTACTS GROUPS
 

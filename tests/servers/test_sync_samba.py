@@ -236,6 +236,30 @@ def test_a_forest_is_synced_whole_then_by_deltas(
     assert kept["sales"] == ["amy@alpineskihouse.com"]  # membership follows the source still
 
 
+def test_a_group_loop_made_by_a_delta_is_an_error_naming_it(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    ben = forest.user("ben", "ben@alpineskihouse.com")
+    inner = forest.group("inner", ben)
+    outer = forest.group("outer", amy, inner)
+    source = LdapSource(connection(samba_dc, forest.dn))
+    assert sync(deployment, ALPINE, source).errors == []
+    before = managed(deployment, ALPINE)
+    assert before["outer"] == ["amy@alpineskihouse.com", "inner"]
+
+    # only inner changes; the loop runs through outer, which the delta lists for it
+    conn.modify(inner, {"member": [(MODIFY_ADD, [outer])]})
+    looped = sync(deployment, ALPINE, source)
+    assert sorted(e.source_dn for e in looped.errors) == sorted([inner, outer])
+    assert all("a group loop" in e.reason for e in looped.errors)
+    assert managed(deployment, ALPINE) == before  # neither group changed
+    conn.modify(inner, {"member": [(MODIFY_DELETE, [outer])]})
+    assert sync(deployment, ALPINE, source).errors == []  # read again: the cookie had stayed
+
+
 def test_two_organizations_each_see_their_own_scope_only(
     deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
 ) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import ldap3
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.protocol.microsoft import dir_sync_control, extended_dn_control, show_deleted_control
+from ldap3.utils.conv import escape_filter_chars
 
 from openmps.directory.ldap.connection import read_password_file
 from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
@@ -94,6 +95,8 @@ class LdapSource:
                 deleted |= changed.keys() - in_scope.keys()
             # a full read has them whole; a delta only what changed of them
             raws = {g: changed[g][1] for g in in_scope} if full else _whole(conn, domain, list(in_scope))
+            if not full:  # a changed group's nested groups too: a loop through them is seen whole
+                _nested(conn, domain, raws, in_scope, includes, excludes)
             objects = [
                 obj
                 for g, dn in in_scope.items()
@@ -308,6 +311,35 @@ def _whole(conn: Any, domain: DN, guids: list[str]) -> dict[str, dict[str, list[
                 raw = entry["raw_attributes"]
                 found[str(uuid.UUID(bytes_le=raw["objectGUID"][0]))] = raw
     return found
+
+
+def _nested(
+    conn: Any,
+    domain: DN,
+    raws: dict[str, dict[str, list[bytes]]],
+    in_scope: dict[str, DN],
+    includes: list[DN],
+    excludes: list[DN],
+) -> None:
+    """Add to ``raws`` and ``in_scope`` the groups in scope nested in theirs, at any depth (by
+    their ``memberOf``, one search per group)."""
+    queue = [in_scope[g] for g, raw in raws.items() if _is_group(raw)]
+    while queue:
+        group = queue.pop()
+        filter = f"(&(objectClass=group)(memberOf={escape_filter_chars(str(group))}))"
+        _search(conn, "the read of nested groups", str(domain), filter, ldap3.SUBTREE, list(ATTRIBUTES))
+        for entry in conn.response or []:
+            if entry.get("type") != "searchResEntry":
+                continue
+            raw = entry["raw_attributes"]
+            guid, dn = str(uuid.UUID(bytes_le=raw["objectGUID"][0])), DN.parse(entry["dn"])
+            if guid not in raws and _within(dn, includes, excludes):
+                raws[guid], in_scope[guid] = raw, dn
+                queue.append(dn)
+
+
+def _is_group(raw: dict[str, list[bytes]]) -> bool:
+    return any(c.lower() == b"group" for k, v in raw.items() if k.lower() == "objectclass" for c in v)
 
 
 def _escaped(guid: str) -> str:
