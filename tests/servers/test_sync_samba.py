@@ -312,6 +312,7 @@ def test_a_bad_connection_is_refused_naming_what_is_wrong(
         "wrong password",
     )
     assert bad.fields["argument"] == "password" and wrong not in repr(bad.fields)
+    assert wrong not in repr(connection(samba_dc, forest.dn, password=Secret(wrong)))
     missing = f"OU=gone{forest.token},{DOMAIN}"
     bad = refused(deployment, LdapSource(connection(samba_dc, missing)), NotFound, missing, "does not exist")
     assert bad.fields["argument"] == "include_ous"
