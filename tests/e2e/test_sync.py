@@ -17,7 +17,7 @@ from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
 from openmps.types import DN
-from support import RawXml, he, make_alpineskihouse, ok, org_path
+from support import make_alpineskihouse, make_contoso, org_path
 
 runner = CliRunner()
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
@@ -277,23 +277,7 @@ def test_two_organizations_with_their_own_forests_never_see_each_others_objects(
     deployment: Deployment,
 ) -> None:
     make_alpineskihouse(deployment, exchange=True)
-    stores = "".join(
-        f"<sourceMailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
-        "<megabytes>50</megabytes></sourceMailStore>"
-        for server, name in (("EXBE01", "BusinessMailStore1"), ("EXBE02", "BusinessMailStore2"))
-    )
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="contoso",
-                SMTPDomain="contoso.com",
-                mailStore=RawXml(f"<sourceMailStores>{stores}</sourceMailStores>"),
-                availablePlans=RawXml("<planName>BaseMail</planName>"),
-            )
-        )
-    )
+    make_contoso(deployment)
     contoso = DN.from_path(org_path("WH", "contoso"))
     # the same objectGUIDs in both forests: the connector spaces are the organizations' own
     theirs = forest().replace(b"alpineskihouse.com", b"contoso.com")

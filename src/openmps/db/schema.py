@@ -303,3 +303,12 @@ mailbox_holds = Table(
     Column("since", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+# Where the organization's next delta read continues from (0013): the source's opaque cookie
+# (DirSync's), written only after a run that applied every change it read.
+sync_cookies = Table(
+    "sync_cookies",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("cookie", Text, nullable=False),
+)

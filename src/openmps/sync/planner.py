@@ -97,7 +97,12 @@ def plan(
     now = now or datetime.now(UTC)
     rules = config.rules
     result = Plan()
-    by_dn = {DN.parse(o.dn): o.guid for o in snapshot.objects}
+    # a delta lists what changed: the members it names may be unchanged objects already managed
+    unchanged = {} if snapshot.full else _unchanged(snapshot, links)
+    by_dn: dict[DN, str] = {}
+    if any(o.kind == GROUP for o in snapshot.objects):  # members are named by DN
+        by_dn = {DN.parse(link.source_dn): g for g, link in unchanged.items()}
+        by_dn.update({DN.parse(o.dn): o.guid for o in snapshot.objects})
     in_scope: dict[str, SourceObject] = {}
     for obj in snapshot.objects:
         verdict = judge(obj, config.connection)
@@ -109,7 +114,9 @@ def plan(
     for obj in in_scope.values():
         if obj.kind == GROUP:
             found = (by_dn.get(DN.parse(m)) for m in obj.get("member"))
-            nested[obj.guid] = tuple(sorted(g for g in found if g is not None and g in in_scope))
+            nested[obj.guid] = tuple(
+                sorted(g for g in found if g is not None and (g in in_scope or g in unchanged))
+            )
     for loop in _loops({g: tuple(m for m in ms if m in nested) for g, ms in nested.items()}):
         names = " → ".join(in_scope[g].dn for g in (*loop, loop[0]))
         for guid in loop:
@@ -120,6 +127,8 @@ def plan(
     gone = [g for g in snapshot.deleted if g in links]
     if snapshot.full:
         gone += [g for g in links if g not in in_scope]
+    else:  # changed so as to leave scope (a user whose mail was removed)
+        gone += [o.guid for o in snapshot.objects if o.guid not in in_scope and o.guid in links]
     gone = list(dict.fromkeys(gone))
     # reconnection candidates: disconnected users within retention, and active ones whose source
     # object is gone (a held user is never disconnected), by their anchor's value
@@ -215,6 +224,12 @@ def plan(
         key=lambda a: (phase.get(a.verb, 1), order.get(a.kind, 3), nesting.get(a.source_guid, 0))
     )
     return result
+
+
+def _unchanged(snapshot: Snapshot, links: Mapping[str, Link]) -> dict[str, Link]:
+    """What a delta leaves as it was: the managed objects it neither lists nor deletes."""
+    touched = {o.guid for o in snapshot.objects} | set(snapshot.deleted)
+    return {g: link for g, link in links.items() if link.state == ACTIVE and g not in touched}
 
 
 def _loops(members: Mapping[str, tuple[str, ...]]) -> list[tuple[str, ...]]:

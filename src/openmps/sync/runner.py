@@ -27,7 +27,7 @@ from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, InvalidOperation, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
-from openmps.sync.interface import ACTIVE, PENDING, Link, SyncState
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, IM, MAILBOX
 from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
@@ -177,8 +177,13 @@ def sync(
     org_guid = found.org_guid
     if threshold is None:
         threshold = found.config.rules.deletion_threshold
-    links = _resumed(d, org_guid)
-    snapshot = source.read()
+    with state_of(d) as state:
+        cookie = state.cookie(org_guid)
+    snapshot = source.read(cookie)
+    # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
+    # space need not be read
+    idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
+    links = _resumed(d, org_guid, everything=not idle)
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
     run = Run(str(org), preview)
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
@@ -199,6 +204,10 @@ def sync(
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         with state_of(d) as state:
+            # the next delta continues from here only once every change read is applied: a run
+            # with object errors or stopped leaves them to be read again (applying is idempotent)
+            if not preview and not run.stopped and not run.errors and snapshot.cookie != cookie:
+                state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
                 org_guid,
                 started=started,
@@ -284,11 +293,16 @@ def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN
     return frozenset(dn for dn, entry in entries.items() if entry.guid in holds)
 
 
-def _resumed(d: Deployment, org_guid: str) -> dict[str, Link]:
-    """The connector space, after the creations a dead run left pending are settled: its engine
-    transaction committed (the object it was creating is there) or it did not (forgotten)."""
+def _resumed(d: Deployment, org_guid: str, *, everything: bool = True) -> dict[str, Link]:
+    """The connector space (or, not ``everything``, only its links a run may act on without a
+    change at the source: pending and disconnected ones), after the creations a dead run left
+    pending are settled: its engine transaction committed (the object it was creating is there)
+    or it did not (forgotten)."""
     with state_of(d) as state:
-        links = state.links(org_guid)
+        if everything:
+            links = state.links(org_guid)
+        else:
+            links = {**state.links(org_guid, PENDING), **state.links(org_guid, DISCONNECTED)}
         pending = [link for link in links.values() if link.state == PENDING]
         if not pending:
             return links

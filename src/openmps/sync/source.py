@@ -41,7 +41,10 @@ class Snapshot:
 
 
 class Source(Protocol):
-    def read(self, cookie: str | None = None) -> Snapshot: ...
+    def read(self, cookie: str | None = None) -> Snapshot:
+        """Every object in scope (``cookie`` None, or one this source cannot continue from), or what
+        changed since the read that answered ``cookie``; the answer's cookie continues from it."""
+        ...
 
 
 @dataclass(frozen=True)

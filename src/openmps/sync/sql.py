@@ -1,13 +1,13 @@
-"""Sync's state in the SQL store (tables ``sync_objects`` and ``sync_runs``)."""
+"""Sync's state in the SQL store (tables ``sync_objects``, ``sync_runs`` and ``sync_cookies``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete, insert, select
 
-from openmps.db.schema import sync_objects, sync_runs
+from openmps.db.schema import sync_cookies, sync_objects, sync_runs
 from openmps.sync.interface import Link, RunRecord
 from openmps.syncconfig.keys import SecretBox
 from openmps.syncconfig.sql import SqlSyncConfig
@@ -17,8 +17,8 @@ class SqlSyncState:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
 
-    def links(self, org: str) -> dict[str, Link]:
-        return self._config().links(org)
+    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
+        return self._config().links(org, state)
 
     def forget(self, org: str, source_guid: str) -> None:
         self._connection().execute(
@@ -65,6 +65,21 @@ class SqlSyncState:
 
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]:
         return self._config().runs(org, limit=limit)
+
+    def cookie(self, org: str) -> str | None:
+        """Where the organization's next delta read continues from (None: read everything)."""
+        found = (
+            self._connection()
+            .execute(select(sync_cookies.c.cookie).where(sync_cookies.c.org_guid == org))
+            .scalar()
+        )
+        return None if found is None else str(found)
+
+    def keep_cookie(self, org: str, cookie: str | None) -> None:
+        conn = self._connection()
+        conn.execute(delete(sync_cookies).where(sync_cookies.c.org_guid == org))
+        if cookie is not None:
+            conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
 
     def _config(self) -> SqlSyncConfig:  # its reads of the connector space and the runs
         return SqlSyncConfig(self._connection, SecretBox(None))

@@ -110,8 +110,11 @@ class SqlSyncConfig:
             for r in rows
         ]
 
-    def links(self, org: str) -> dict[str, Link]:
-        rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
+    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
+        query = select(sync_objects).where(sync_objects.c.org_guid == org)
+        if state is not None:
+            query = query.where(sync_objects.c.state == state)
+        rows = self._connection().execute(query)
         return {
             r.source_guid: Link(
                 r.source_guid,
