@@ -14,13 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, Connection, Server, Tls
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server, Tls
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -30,8 +30,10 @@ from openmps.db.schema import audit_log
 from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PURGED
 from openmps.sync.ldap_source import LdapSource
+from openmps.sync.rules import source_attributes
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.source import Snapshot, SourceConnection
+from openmps.syncconfig.interface import EXPLICIT, SyncRules
 from openmps.types import DN, Secret
 from support import DirectoryServer, make_alpineskihouse, make_contoso, org_path, snapshot
 
@@ -107,8 +109,8 @@ class Recording:
         self.source = source
         self.last: Snapshot | None = None
 
-    def read(self, cookie: str | None = None) -> Snapshot:
-        self.last = self.source.read(cookie)
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        self.last = self.source.read(cookie, attributes=attributes)
         return self.last
 
 
@@ -166,6 +168,23 @@ def test_a_read_lists_users_contacts_and_groups_of_the_scope_only(
     assert again.full and {o.dn for o in again.objects} == {amy, partner, sales, f"CN=hal,{hidden}"}
     nothing = LdapSource(connection(samba_dc, forest.dn)).read(again.cookie)
     assert not nothing.full and nothing.objects == [] and nothing.deleted == []
+
+
+def test_a_read_answers_the_attributes_the_organizations_rules_name(
+    samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    conn.modify(amy, {"extensionAttribute1": [(MODIFY_REPLACE, ["createMSOmailbox"])]})
+    source = LdapSource(connection(samba_dc, forest.dn))
+    plain = source.read()
+    assert [o.get("extensionAttribute1") for o in plain.objects] == [[]]  # no rule names it
+    rules = SyncRules(mailbox_rule=EXPLICIT, mailbox_condition="extensionAttribute1=createMSOmailbox")
+    assert "extensionAttribute1" in source_attributes(rules)
+    named = source.read(plain.cookie, attributes=source_attributes(rules))
+    assert named.full  # read for other attributes: the cookie's delta would miss their values
+    assert [o.get("extensionAttribute1") for o in named.objects] == [["createMSOmailbox"]]
+    assert source.read(named.cookie, attributes=source_attributes(rules)).objects == []
 
 
 def test_a_forest_is_synced_whole_then_by_deltas(

@@ -22,7 +22,7 @@ import hashlib
 import json
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -34,32 +34,17 @@ from ldap3.utils.conv import escape_filter_chars
 from openmps.directory.ldap.connection import read_password_file
 from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
 from openmps.sync.ldif_source import kind_of
+from openmps.sync.rules import source_attributes
 from openmps.sync.source import Snapshot, SourceConnection, SourceObject
+from openmps.syncconfig.interface import SyncRules
 from openmps.types import DN
 
 __all__ = ["LdapSource", "read_password_file"]
 
 FILTER = "(|(objectClass=user)(objectClass=contact)(objectClass=group))"
-# what rules and the planner read; ``name`` for Samba to answer moves, ``isDeleted`` for tombstones
-ATTRIBUTES = (
-    "name",
-    "isDeleted",
-    "objectClass",
-    "objectGUID",
-    "cn",
-    "mail",
-    "displayName",
-    "givenName",
-    "sn",
-    "initials",
-    "description",
-    "userPrincipalName",
-    "proxyAddresses",
-    "targetAddress",
-    "groupType",
-    "member",
-    "extensionAttribute1",
-)
+# what reading needs besides what the rules read (``rules.source_attributes``): ``name`` for Samba
+# to answer moves, ``isDeleted`` for tombstones
+MECHANICS = ("name", "isDeleted", "objectClass", "objectGUID")
 _LEFT_OUT = {"name", "isdeleted", "parentguid", "instancetype"}  # where it is, not what it is
 CONNECT_TIMEOUT = 10  # seconds
 RECEIVE_TIMEOUT = 120  # a full read of a large forest answers in pages of this server's size
@@ -75,28 +60,34 @@ class LdapSource:
     def __init__(self, connection: SourceConnection) -> None:
         self.connection = connection
 
-    def read(self, cookie: str | None = None) -> Snapshot:
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        """``attributes`` (none: the default rules') are read; a cookie read for another set of
+        them, as for another scope, reads everything again (a rule naming a new attribute sees its
+        values at once)."""
+        wanted = list(dict.fromkeys((*MECHANICS, *(attributes or source_attributes(SyncRules())))))
         with self._bound() as conn:
             domain = self._domain(conn)
             includes, excludes = self._scope(conn, domain)
-            fingerprint = _fingerprint(self.connection.url, domain, includes, excludes)
+            fingerprint = _fingerprint(self.connection.url, domain, includes, excludes, wanted)
             watermark = _watermark(cookie, fingerprint)
             try:
-                changed, deleted, next_watermark = _dir_sync(conn, domain, watermark)
+                changed, deleted, next_watermark = _dir_sync(conn, domain, watermark, wanted)
             except _Refused:
                 if watermark is None:
                     raise
                 # a cookie the server does not take (another domain, restored DC): read it all
                 watermark = None
-                changed, deleted, next_watermark = _dir_sync(conn, domain, None)
+                changed, deleted, next_watermark = _dir_sync(conn, domain, None, wanted)
             full = watermark is None
             in_scope = {g: dn for g, (dn, _) in changed.items() if _within(dn, includes, excludes)}
             if not full:  # changed out of scope (moved), or outside it: gone for this organization
                 deleted |= changed.keys() - in_scope.keys()
             # a full read has them whole; a delta only what changed of them
-            raws = {g: changed[g][1] for g in in_scope} if full else _whole(conn, domain, list(in_scope))
+            raws = (
+                {g: changed[g][1] for g in in_scope} if full else _whole(conn, domain, list(in_scope), wanted)
+            )
             if not full:  # a changed group's nested groups too: a loop through them is seen whole
-                _nested(conn, domain, raws, in_scope, includes, excludes)
+                _nested(conn, domain, raws, in_scope, includes, excludes, wanted)
             objects = [
                 obj
                 for g, dn in in_scope.items()
@@ -247,7 +238,7 @@ def _exists(conn: Any, dn: DN) -> bool:
 
 
 def _dir_sync(
-    conn: Any, domain: DN, watermark: bytes | None
+    conn: Any, domain: DN, watermark: bytes | None, attributes: list[str]
 ) -> tuple[dict[str, tuple[DN, dict[str, list[bytes]]]], set[str], bytes | None]:
     """Every object changed since ``watermark`` (all: None), by objectGUID, with its DN and what
     changed of it; the deleted objectGUIDs; the next watermark."""
@@ -275,7 +266,7 @@ def _dir_sync(
             str(domain),
             FILTER,
             ldap3.SUBTREE,
-            list(ATTRIBUTES),
+            attributes,
             controls=controls,
         )
         control = (conn.result.get("controls") or {}).get("1.2.840.113556.1.4.841")
@@ -299,13 +290,15 @@ def _dir_sync(
     return changed, deleted, cookie
 
 
-def _whole(conn: Any, domain: DN, guids: list[str]) -> dict[str, dict[str, list[bytes]]]:
+def _whole(
+    conn: Any, domain: DN, guids: list[str], attributes: list[str]
+) -> dict[str, dict[str, list[bytes]]]:
     """The objects (by objectGUID) read whole, a chunk of them per search."""
     found: dict[str, dict[str, list[bytes]]] = {}
     for start in range(0, len(guids), _CHUNK):
         chunk = guids[start : start + _CHUNK]
         filter = "(|" + "".join(f"(objectGUID={_escaped(g)})" for g in chunk) + ")"
-        _search(conn, "the read of changed objects", str(domain), filter, ldap3.SUBTREE, list(ATTRIBUTES))
+        _search(conn, "the read of changed objects", str(domain), filter, ldap3.SUBTREE, attributes)
         for entry in conn.response or []:
             if entry.get("type") == "searchResEntry":
                 raw = entry["raw_attributes"]
@@ -320,6 +313,7 @@ def _nested(
     in_scope: dict[str, DN],
     includes: list[DN],
     excludes: list[DN],
+    attributes: list[str],
 ) -> None:
     """Add to ``raws`` and ``in_scope`` the groups in scope nested in theirs, at any depth (by
     their ``memberOf``, one search per group)."""
@@ -327,7 +321,7 @@ def _nested(
     while queue:
         group = queue.pop()
         filter = f"(&(objectClass=group)(memberOf={escape_filter_chars(str(group))}))"
-        _search(conn, "the read of nested groups", str(domain), filter, ldap3.SUBTREE, list(ATTRIBUTES))
+        _search(conn, "the read of nested groups", str(domain), filter, ldap3.SUBTREE, attributes)
         for entry in conn.response or []:
             if entry.get("type") != "searchResEntry":
                 continue
@@ -350,14 +344,16 @@ def _within(dn: DN, includes: list[DN], excludes: list[DN]) -> bool:
     return any(dn.is_within(i) for i in includes) and not any(dn.is_within(x) for x in excludes)
 
 
-def _fingerprint(url: str, domain: DN, includes: list[DN], excludes: list[DN]) -> str:
-    """The scope a cookie was read for: another scope (or server) reads everything again."""
+def _fingerprint(url: str, domain: DN, includes: list[DN], excludes: list[DN], attributes: list[str]) -> str:
+    """The scope and attributes a cookie was read for: other ones (or another server) read
+    everything again."""
     text = json.dumps(
         [
             url.lower(),
             str(domain).lower(),
             sorted(str(d).lower() for d in includes),
             sorted(str(d).lower() for d in excludes),
+            sorted(a.lower() for a in attributes),
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -42,6 +42,8 @@ FLOW: dict[str, dict[str, str]] = {
     GROUP: {"displayName": "displayName", "description": "description"},
 }
 ARGUMENTS = frozenset({"displayName", "givenName", "sn", "initials", "description", "proxyAddresses"})
+# what judging, naming and nesting read of every object, besides FLOW and the organization's rules
+READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,14 @@ def security_enabled(obj: SourceObject) -> bool:
 def anchor_of(obj: SourceObject, rules: SyncRules) -> str | None:
     value = obj.first(rules.anchor)
     return value.casefold() if value else None
+
+
+def source_attributes(rules: SyncRules) -> tuple[str, ...]:
+    """Every source attribute sync reads by ``rules``: ``READ``, ``FLOW``'s and the attributes the
+    mailbox, deprovisioning and reconnection rules name (what a source must answer)."""
+    named = [c.attribute for c in (rules.explicit(), rules.deprovisioning()) if c is not None]
+    every = [*READ, *(a for flow in FLOW.values() for a in flow), *named, rules.anchor]
+    first: dict[str, str] = {}  # attribute names are case-insensitive
+    for name in every:
+        first.setdefault(name.lower(), name)
+    return tuple(first.values())

@@ -29,7 +29,7 @@ from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
-from openmps.sync.rules import ARGUMENTS, IM, MAILBOX
+from openmps.sync.rules import ARGUMENTS, IM, MAILBOX, source_attributes
 from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
@@ -179,7 +179,7 @@ def sync(
         threshold = found.config.rules.deletion_threshold
     with state_of(d) as state:
         cookie = state.cookie(org_guid)
-    snapshot = source.read(cookie)
+    snapshot = source.read(cookie, attributes=source_attributes(found.config.rules))
     # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
     # space need not be read
     idle = not snapshot.full and not snapshot.objects and not snapshot.deleted

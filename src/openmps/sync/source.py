@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,9 +42,11 @@ class Snapshot:
 
 
 class Source(Protocol):
-    def read(self, cookie: str | None = None) -> Snapshot:
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
         """Every object in scope (``cookie`` None, or one this source cannot continue from), or what
-        changed since the read that answered ``cookie``; the answer's cookie continues from it."""
+        changed since the read that answered ``cookie``; the answer's cookie continues from it.
+        ``attributes``: those the caller reads (``rules.source_attributes``; a source may answer
+        more, and one that must choose reads the default rules' without them)."""
         ...
 
 
