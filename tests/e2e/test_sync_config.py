@@ -237,6 +237,12 @@ def test_disconnect_and_reconnect_refuse_what_does_not_fit(deployment: Deploymen
             "'reason'",
         ),
         (sp("PreviewSync", organization=ASH, snapshot=RawXml("<line>dn: CN=a\u202e,DC=x</line>")), "'line'"),
+        (
+            connect(caCertificate="-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----"),
+            "'caCertificate'",
+        ),
+        (connect(caCertificate="-----BEGIN CERTIFICATE-----\n" + "A" * 70000), "'caCertificate'"),
+        (connect(caCertificate="ldap://evil/cert.pem"), "'caCertificate'"),
     ],
     ids=[
         "bidi-in-dn",
@@ -247,6 +253,9 @@ def test_disconnect_and_reconnect_refuse_what_does_not_fit(deployment: Deploymen
         "huge-days",
         "long-reason",
         "control-in-snapshot",
+        "garbled-ca-certificate",
+        "huge-ca-certificate",
+        "ca-certificate-not-pem",
     ],
 )
 def test_hostile_input_is_refused_naming_it_and_changes_nothing(

@@ -6,7 +6,6 @@ connection refused with an error naming it before anything is written."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import signal
 import ssl
@@ -35,12 +34,25 @@ from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.source import Snapshot, SourceConnection
 from openmps.syncconfig.interface import EXPLICIT, SyncRules
 from openmps.types import DN, Secret
-from support import DirectoryServer, make_alpineskihouse, make_contoso, org_path, snapshot
+from support import (
+    DirectoryServer,
+    RawXml,
+    make_alpineskihouse,
+    make_contoso,
+    ok,
+    org_path,
+    request_xml,
+    snapshot,
+)
 
 DOMAIN = "DC=hosting,DC=test"
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
 CONTOSO = DN.from_path(org_path("WH", "contoso"))
 runner = CliRunner()
+
+
+def sp(procedure: str, /, **args: object) -> str:
+    return request_xml("Service Provisioning", procedure, **args)
 
 
 def ca_file(dc: DirectoryServer) -> str:
@@ -421,27 +433,37 @@ def test_the_command_line_runs_from_ldap(
     assert gone.exit_code == 1 and f"OU=gone,{DOMAIN}" in gone.output
 
 
+def store(d: Deployment, dc: DirectoryServer, org: str, *include: str) -> None:
+    """The organization's stored connection to the DC (SetSyncConnection through the engine), its
+    certificate checked against the DC's own CA."""
+    ous = RawXml("".join(f"<ou>{ou}</ou>" for ou in include))
+    ca = Path(ca_file(dc)).read_text().strip()
+    document = sp(
+        "SetSyncConnection",
+        organization=org,
+        sourceURL=dc.url,
+        bindDN=dc.bind_dn,
+        bindPassword=dc.password,
+        includeOUs=ous,
+        caCertificate=ca,
+    )
+    ok(d.submit(document))
+
+
 def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
-    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, tmp_path: Path
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
 ) -> None:
+    """Every organization with a stored connection, each of its own scope."""
     make_alpineskihouse(deployment, exchange=True)
     make_contoso(deployment)
     alpine, contoso = Forest(conn, "alpine"), Forest(conn, "contoso")
     alpine.user("amy", "amy@alpineskihouse.com")
     contoso.user("carl", "carl@contoso.com")
-    secret = password_file(samba_dc, tmp_path)
-    common = {"url": samba_dc.url, "bind_dn": samba_dc.bind_dn, "password_file": str(secret)}
-    listed = [
-        {"org": org_path("WH", "alpineskihouse"), "include_ous": [alpine.dn], **common},
-        {"org": org_path("WH", "contoso"), "include_ous": [contoso.dn], **common},
-    ]
-    for item in listed:
-        item["ca_file"] = ca_file(samba_dc)
-    connections = tmp_path / "connections.json"
-    connections.write_text(json.dumps(listed))
+    store(deployment, samba_dc, org_path("WH", "alpineskihouse"), alpine.dn)
+    store(deployment, samba_dc, org_path("WH", "contoso"), contoso.dn)
     command = [str(Path(sys.executable).parent / "openmps"), "--home", home_of(deployment), "sync", "daemon"]
     daemon = subprocess.Popen(
-        [*command, "--connections", str(connections), "--interval", "0.5"],
+        [*command, "--interval", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -466,6 +488,56 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+
+
+def test_a_stored_connection_and_the_organizations_rules_drive_sync_run(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    """``openmps sync run --org PATH`` alone reads the forest through the organization's stored
+    connection (SetSyncConnection: scope, bind password, the DC's CA) and applies its rules (the
+    explicit mailbox rule, on an attribute only that rule names) to what it reads, then deltas."""
+    make_alpineskihouse(deployment, exchange=True)
+    make_contoso(deployment)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    ben = forest.user("ben", "ben@alpineskihouse.com")
+    conn.modify(amy, {"extensionAttribute1": [(MODIFY_REPLACE, ["createMSOmailbox"])]})
+    outside = Forest(conn, "outside")
+    outside.user("olga", "olga@alpineskihouse.com")
+    org = org_path("WH", "alpineskihouse")
+    store(deployment, samba_dc, org, forest.dn)
+    answer = ok(deployment.submit(sp("GetSyncConfiguration", organization=org)))
+    assert "BEGIN CERTIFICATE" in "".join(answer.itertext()) and samba_dc.password not in str(answer)
+    explicit = "extensionAttribute1=createMSOmailbox"
+    ok(
+        deployment.submit(
+            sp("SetSyncRules", organization=org, mailboxRule="explicit", mailboxCondition=explicit)
+        )
+    )
+
+    def cli(*arguments: str) -> Result:
+        return runner.invoke(app, ["--home", home_of(deployment), "sync", *arguments], env={"COLUMNS": "250"})
+
+    def mailbox(name: str) -> bool | None:
+        with deployment.transaction() as providers:
+            found = providers.directory.find(ALPINE.child("CN", name))
+            return None if found is None else providers.resources.mailbox(found.guid) is not None
+
+    done = cli("run", "--org", org)
+    assert done.exit_code == 0, done.output
+    assert samba_dc.password not in done.output
+    assert mailbox("amy@alpineskihouse.com") is True  # the rule's attribute was read from the DC
+    assert mailbox("ben@alpineskihouse.com") is False  # provisioned, no mailbox by the rule
+    assert mailbox("olga@alpineskihouse.com") is None  # outside the stored scope
+    conn.modify(ben, {"extensionAttribute1": [(MODIFY_REPLACE, ["createMSOmailbox"])]})
+    delta = cli("run", "--org", org)
+    assert delta.exit_code == 0, delta.output
+    assert mailbox("ben@alpineskihouse.com") is True  # a delta: the cookie kept by the first run
+    assert len(links(deployment, ALPINE)) == 2
+    none = cli("run", "--org", org_path("WH", "contoso"))
+    assert none.exit_code == 2 and "no stored connection" in none.output
+    ok(deployment.submit(sp("RemoveSyncConnection", organization=org)))
+    assert cli("run", "--org", org).exit_code == 2
 
 
 def test_the_samba_benchmark_runs(samba_dc: DirectoryServer) -> None:

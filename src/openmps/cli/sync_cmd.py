@@ -15,7 +15,7 @@ from rich.table import Table
 
 from openmps.app import Deployment
 from openmps.errors import MpsError
-from openmps.sync.daemon import Outcome, serve
+from openmps.sync.daemon import Outcome, serve, stored_sources
 from openmps.sync.ldap_source import LdapSource, read_password_file
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.planner import Action
@@ -210,72 +210,15 @@ def status_command(org: Org) -> None:
     out.print(table)
 
 
-def _connections(path: Path) -> dict[DN, Source]:
-    """The organizations and their forests from ``path``, a JSON list of objects with ``org``,
-    ``url``, ``bind_dn``, ``password_file`` and optionally ``include_ous``, ``exclude_ous``,
-    ``start_tls``, ``ca_file`` (until the organizations' connections are configured in OpenMPS)."""
-    from openmps.cli.main import err
-
-    def bad(why: str) -> typer.Exit:
-        err.print(f"--connections {path}: {why}", highlight=False)
-        return typer.Exit(2)
-
-    try:
-        listed = json.loads(path.read_text())
-    except OSError as exc:
-        raise bad(f"cannot be read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise bad(f"is not JSON: {exc}") from None
-    if not isinstance(listed, list) or not listed:
-        raise bad("must be a list of connections, one per organization")
-    sources: dict[DN, Source] = {}
-    for n, item in enumerate(listed, 1):
-        known = {
-            "org",
-            "url",
-            "bind_dn",
-            "password_file",
-            "include_ous",
-            "exclude_ous",
-            "start_tls",
-            "ca_file",
-        }
-        if not isinstance(item, dict) or not {"org", "url", "bind_dn", "password_file"} <= item.keys():
-            raise bad(f"connection {n} needs org, url, bind_dn and password_file")
-        if unknown := sorted(item.keys() - known):
-            raise bad(f"connection {n}: unknown field {', '.join(unknown)}")
-        org = _org(str(item["org"]))
-        if org in sources:
-            raise bad(f"connection {n}: {org} is listed twice")
-        sources[org] = _ldap(
-            str(item["url"]),
-            str(item["bind_dn"]),
-            Path(item["password_file"]),
-            [str(ou) for ou in item.get("include_ous", [])],
-            [str(ou) for ou in item.get("exclude_ous", [])],
-            bool(item.get("start_tls", False)),
-            Path(item["ca_file"]) if item.get("ca_file") else None,
-        )
-    return sources
-
-
 @sync_app.command("daemon")
 def daemon_command(
-    connections: Annotated[
-        Path,
-        typer.Option(
-            "--connections",
-            help="a JSON list of {org, url, bind_dn, password_file, and optionally include_ous, "
-            "exclude_ous, start_tls, ca_file}",
-        ),
-    ],
     interval: Annotated[float, typer.Option("--interval", help="seconds between rounds", min=0.1)] = 300.0,
 ) -> None:
-    """Sync each listed organization from its forest every --interval seconds (a delta after the
-    first run), each in a run of its own, until SIGTERM or SIGINT, which the run under way finishes."""
+    """Sync every organization that has a stored connection (SetSyncConnection) from its forest every
+    --interval seconds (a delta after the first run), each in a run of its own, until SIGTERM or
+    SIGINT, which the run under way finishes; a connection set or removed counts at the next round."""
     from openmps.cli.main import deployment, out
 
-    sources = _connections(connections)
     d = deployment()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -292,6 +235,6 @@ def daemon_command(
                 f"{outcome.org}: run {outcome.run.run_id} {outcome.run.outcome}: {counts}", highlight=False
             )
 
-    out.print(f"syncing {len(sources)} organizations every {interval:g} s", highlight=False)
-    rounds = serve(d, lambda: sources, interval=interval, stop=stop, told=told)
+    out.print(f"syncing the organizations with a stored connection every {interval:g} s", highlight=False)
+    rounds = serve(d, lambda: stored_sources(d), interval=interval, stop=stop, told=told)
     out.print(f"stopped after {rounds} rounds", highlight=False)

@@ -292,6 +292,7 @@ sync_configs = Table(
     Column("include_ous", Text, nullable=False, server_default=text("'[]'")),  # JSON lists of DNs
     Column("exclude_ous", Text, nullable=False, server_default=text("'[]'")),
     Column("rules", Text, nullable=False),  # JSON of syncconfig.interface.SyncRules
+    Column("ca_certificate", Text, nullable=True),  # PEM (0013); NULL: the system's authorities
 )
 
 # Litigation holds on mailboxes (0012): a held mailbox is never deleted or disconnected by sync.

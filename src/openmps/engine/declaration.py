@@ -243,9 +243,10 @@ MAX_TEXT_OF: dict[str, int] = {
     "sAMAccountName": 20,
     "description": 1024,
     "planDescription": 1024,
+    "caCertificate": 65536,  # PEM: a chain of a few certificates
 }
 # Free text may hold line breaks and tabs; names may not.
-FREE_TEXT = frozenset({"description", "planDescription"})
+FREE_TEXT = frozenset({"description", "planDescription", "caCertificate"})
 MAX_PROPERTY_VALUE = 4096  # one value of a <properties> argument (a street address, notes …)
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

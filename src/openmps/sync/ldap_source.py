@@ -108,7 +108,7 @@ class LdapSource:
         if not c.url.lower().startswith(("ldap://", "ldaps://")):
             raise InvalidArgument(f"the source URL '{c.url}' is not ldap:// or ldaps://", argument="url")
         try:
-            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_file)
+            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=c.ca_file, ca_certs_data=c.ca_data)
         except LDAPException as exc:
             raise InvalidArgument(
                 f"the CA file '{c.ca_file}' of the source {c.url} cannot be used: {exc}", argument="ca_file"

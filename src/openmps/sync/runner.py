@@ -148,7 +148,15 @@ def stored_connection(d: Deployment, org: DN) -> SourceConnection | None:
         if config.connection is None or password is None:
             return None
         c = config.connection
-        return SourceConnection(c.url, c.bind_dn, password, c.include_ous, c.exclude_ous, c.start_tls)
+        return SourceConnection(
+            c.url,
+            c.bind_dn,
+            password,
+            c.include_ous,
+            c.exclude_ous,
+            c.start_tls,
+            ca_data=c.ca_certificate or None,
+        )
 
     found: SourceConnection | None = d.inspect(look)
     return found

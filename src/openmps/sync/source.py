@@ -55,7 +55,8 @@ class SourceConnection:
     """How to reach one organization's forest over LDAP: ``url`` ldaps:// (or ldap:// with
     ``start_tls``), an account allowed to replicate directory changes, and the OUs in scope (none
     included: the whole domain), each with what lies under it; ``ca_file`` the certificates the
-    server's is checked against (None: the system's)."""
+    server's is checked against (None: the system's), or ``ca_data`` those certificates as PEM
+    (an organization's stored connection keeps them so)."""
 
     url: str
     bind_dn: str
@@ -64,3 +65,4 @@ class SourceConnection:
     exclude_ous: tuple[str, ...] = ()
     start_tls: bool = False
     ca_file: str | None = None
+    ca_data: str | None = None

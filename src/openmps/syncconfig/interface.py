@@ -97,6 +97,7 @@ class Connection:
     start_tls: bool = False
     include_ous: tuple[str, ...] = ()
     exclude_ous: tuple[str, ...] = ()
+    ca_certificate: str = ""  # PEM: the authority the source's certificate is checked against
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,10 @@ class SyncConfigStore(Protocol):
     def config(self, org: str) -> SyncConfig: ...
     def set_connection(self, org: str, connection: Connection, password: Secret) -> None: ...
     def remove_connection(self, org: str) -> bool: ...
+    def connected(self) -> list[str]:
+        """The organizations (objectGUIDs) that have a stored connection with its password."""
+        ...
+
     def password(self, org: str) -> Secret | None:
         """The bind password in clear, for the runner alone (never answered by a procedure)."""
         ...

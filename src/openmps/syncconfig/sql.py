@@ -39,6 +39,7 @@ class SqlSyncConfig:
                 bool(row.start_tls),
                 tuple(json.loads(row.include_ous)),
                 tuple(json.loads(row.exclude_ous)),
+                row.ca_certificate or "",
             )
         return SyncConfig(connection, SyncRules.from_json(row.rules))
 
@@ -60,6 +61,7 @@ class SqlSyncConfig:
             start_tls=int(connection.start_tls),
             include_ous=json.dumps(list(connection.include_ous)),
             exclude_ous=json.dumps(list(connection.exclude_ous)),
+            ca_certificate=connection.ca_certificate or None,
         )
 
     def remove_connection(self, org: str) -> bool:
@@ -67,9 +69,23 @@ class SqlSyncConfig:
         if row is None or row.source_url is None:
             return False
         self._upsert(
-            org, source_url=None, bind_dn=None, bind_password=None, include_ous="[]", exclude_ous="[]"
+            org,
+            source_url=None,
+            bind_dn=None,
+            bind_password=None,
+            include_ous="[]",
+            exclude_ous="[]",
+            ca_certificate=None,
         )
         return True
+
+    def connected(self) -> list[str]:
+        rows = self._connection().execute(
+            select(sync_configs.c.org_guid)
+            .where(sync_configs.c.source_url.is_not(None), sync_configs.c.bind_password.is_not(None))
+            .order_by(sync_configs.c.org_guid)
+        )
+        return [str(r.org_guid) for r in rows]
 
     def password(self, org: str) -> Secret | None:
         row = self._row(org)

@@ -7,6 +7,7 @@ whether one is set, nothing more.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ class SyncConfiguration:
     start_tls: Annotated[bool, Xml("startTLS")]
     include_ous: Annotated[tuple[str, ...], Xml("includeOUs", "source OUs in scope; none: all", item="ou")]
     exclude_ous: Annotated[tuple[str, ...], Xml("excludeOUs", "source OUs out of scope", item="ou")]
+    ca_certificate: Annotated[str, Xml("caCertificate", "PEM; empty: the system's authorities")]
     inclusion_domains: Annotated[tuple[str, ...], Xml("inclusionDomains", item="domain")]
     mailbox_rule: Annotated[str, Xml("mailboxRule", "default | explicit | none")]
     mailbox_condition: Annotated[str, Xml("mailboxCondition", "the explicit rule: ATTRIBUTE=VALUE")]
@@ -63,6 +65,7 @@ class SyncConfiguration:
             c.start_tls if c else False,
             c.include_ous if c else (),
             c.exclude_ous if c else (),
+            c.ca_certificate if c else "",
             r.inclusion_domains,
             r.mailbox_rule,
             r.mailbox_condition,
@@ -97,6 +100,24 @@ def _url(text: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc}"
 
 
+def _pem(text: str) -> str:
+    """Certificates a TLS context takes (PEM; the engine caps its length), or empty."""
+    text = text.strip()
+    if not text:
+        return ""
+    bad = InvalidArgument(
+        "'caCertificate' is not one or more PEM certificates (-----BEGIN CERTIFICATE-----)",
+        argument="caCertificate",
+    )
+    if not text.startswith("-----BEGIN CERTIFICATE-----"):
+        raise bad
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError):
+        raise bad from None
+    return text
+
+
 def _dn(text: str, argument: str) -> str:
     try:
         return str(DN.parse(text))
@@ -122,6 +143,14 @@ class SetSyncConnection:
         tuple[str, ...], Xml("includeOUs", "source OUs in scope; none: all", item="ou")
     ] = ()
     exclude_ous: Annotated[tuple[str, ...], Xml("excludeOUs", "source OUs out of scope", item="ou")] = ()
+    ca_certificate: Annotated[
+        str,
+        Xml(
+            "caCertificate",
+            "PEM certificates of the authority the source's TLS certificate is checked against;"
+            " empty: the system's",
+        ),
+    ] = ""
 
     def run(self, ctx: Ctx) -> SyncConfiguration | None:
         org = business_org(ctx.providers, self.organization)
@@ -139,7 +168,9 @@ class SetSyncConnection:
                 raise InvalidArgument(
                     f"'excludeOUs': '{ou}' is not inside an OU in scope", argument="excludeOUs"
                 )
-        connection = Connection(url, _dn(self.bind_dn, "bindDN"), self.start_tls, include, exclude)
+        connection = Connection(
+            url, _dn(self.bind_dn, "bindDN"), self.start_tls, include, exclude, _pem(self.ca_certificate)
+        )
         ctx.providers.sync.set_connection(org.entry.guid, connection, self.bind_password)
         return _answer(ctx, org.dn, org.entry.guid) if ctx.outputs_read else None
 

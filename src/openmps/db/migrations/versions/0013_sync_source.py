@@ -1,4 +1,6 @@
-"""Service provisioning sync: where each organization's delta reads continue from (``sync_cookies``).
+"""Service provisioning sync from LDAP: where each organization's delta reads continue from
+(``sync_cookies``), and the authority its stored connection checks the source's certificate
+against (``sync_configs.ca_certificate``).
 
 Revision ID: 0013
 Revises: 0012
@@ -20,7 +22,11 @@ def upgrade() -> None:
         sa.Column("cookie", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("org_guid", name="pk_sync_cookies"),
     )
+    with op.batch_alter_table("sync_configs") as batch:
+        batch.add_column(sa.Column("ca_certificate", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sync_configs") as batch:
+        batch.drop_column("ca_certificate")
     op.drop_table("sync_cookies")
