@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,29 @@ def test_a_forest_is_synced_whole_then_by_deltas(
     with deployment.transaction() as providers:  # and kept for the retention period
         assert moved.rdn_value == "ben@alpineskihouse.com" and providers.directory.find(moved) is not None
     assert kept["sales"] == ["amy@alpineskihouse.com"]  # membership follows the source still
+
+
+def test_a_delta_with_nothing_changed_still_runs_the_lifecycles_timers(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    """It reads only the pending and disconnected links, not the whole connector space, and a
+    disconnected user's retention still runs out."""
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    forest.user("ben", "ben@alpineskihouse.com")
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+    assert sync(deployment, ALPINE, source).counts["create"] == 2
+    amy_guid = forest.guid(amy)
+    conn.delete(amy)
+    assert sync(deployment, ALPINE, source).counts["delete"] == 1
+    assert links(deployment, ALPINE)[amy_guid] == DISCONNECTED
+    later = datetime.now(UTC) + timedelta(days=31)  # past the default retention of 30 days
+    purged = sync(deployment, ALPINE, source, now=later)
+    assert source.last is not None and not source.last.full
+    assert source.last.objects == [] and source.last.deleted == []
+    assert purged.errors == [] and purged.counts.get("purge") == 1
+    assert links(deployment, ALPINE) == {forest.guid(f"CN=ben,{forest.dn}"): ACTIVE, amy_guid: PURGED}
 
 
 def test_a_group_loop_made_by_a_delta_is_an_error_naming_it(
