@@ -14,6 +14,10 @@
 # slapo-unique keeps sAMAccountName, userPrincipalName, proxyAddresses and
 # msRTCSIP-PrimaryUserAddress unique in the whole suffix (each on its own: one URI each), and
 # objectGUID and objectSid, which AD keeps unique and OpenMPS writes itself on OpenLDAP.
+# A disabled account (userAccountControl's ACCOUNTDISABLE bit, 0x2, tested by AD's own bitwise rule
+# 1.2.840.113556.1.4.803, which slapd knows) cannot bind: slapd itself ignores userAccountControl,
+# so an ACL denies even "auth" on its password while the bit is set. Password hashes are never read
+# by anyone but their owner (the root DN, which OpenMPS binds as, is above the ACLs).
 # Exits 3, as postgres.sh does, when slapd is missing and cannot be installed (not root).
 set -euo pipefail
 usage="usage: openldap.sh start DIR PORT DOMAIN | stop DIR"
@@ -76,6 +80,14 @@ unique_uri ldap:///?proxyAddresses?sub
 unique_uri ldap:///?msRTCSIP-PrimaryUserAddress?sub
 unique_uri ldap:///?objectGUID?sub
 unique_uri ldap:///?objectSid?sub
+access to filter=(userAccountControl:1.2.840.113556.1.4.803:=2) attrs=userPassword
+  by * none
+access to attrs=userPassword
+  by self read
+  by anonymous auth
+  by * none
+access to *
+  by * read
 CONF
     # slapd reports a bad configuration to syslog only: check it first, where the error is seen
     /usr/sbin/slaptest -u -Q -f "$dir/slapd.conf" >&2

@@ -13,19 +13,35 @@ from pathlib import Path
 
 import pytest
 
-from openmps.app import Deployment, init_deployment
+from openmps.app import Deployment, DirectoryServerChoice, init_deployment
 from openmps.types import Secret
-from support import ADMIN_PASSWORD, SEEDS, DirectoryServer, World, build_world, fast_passwords
+from support import ADMIN_PASSWORD, SEEDS, DirectoryServer, World, build_world, fast_passwords, wipe_server
+
+FABRIKAM_SUFFIX = "dc=fabrikam,dc=com"
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Deployment:
-    return init_deployment(
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """A new deployment for ``fabrikam.com``: its hosting directory in SQL, or, when
+    ``OPENMPS_TEST_DIRECTORY=openldap``, on the session's OpenLDAP server for ``fabrikam.com``
+    (emptied before and after), so the e2e suite runs on the LDAP backend unchanged."""
+    server: DirectoryServer | None = None
+    choice = None
+    if os.environ.get("OPENMPS_TEST_DIRECTORY") == "openldap":
+        server = request.getfixturevalue("openldap_fabrikam")
+        wipe_server(server, FABRIKAM_SUFFIX)
+        choice = DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
+    made = init_deployment(
         tmp_path / "home",
         domain="fabrikam.com",
         admin_password=Secret(ADMIN_PASSWORD),
         passwords=fast_passwords(),
+        directory=choice,
     )
+    yield made
+    if server is not None:
+        made.close_directory()
+        wipe_server(server, FABRIKAM_SUFFIX)
 
 
 @pytest.fixture
@@ -119,6 +135,15 @@ def openldap_server() -> Iterator[DirectoryServer]:
 def openldap_fabrikam() -> Iterator[DirectoryServer]:
     """Another OpenLDAP server, for ``fabrikam.com``: a whole deployment of the tests' usual domain
     on a directory server (tests/servers/test_ldap_deployment.py)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield from _directory_server("openldap.sh", [str(port), "fabrikam.com"], "openldap")
+
+
+@pytest.fixture(scope="session")
+def openldap_fabrikam_spare() -> Iterator[DirectoryServer]:
+    """A second, empty OpenLDAP server for ``fabrikam.com``: what a backup is restored onto."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -59,6 +59,25 @@ class DirectoryServer:
         return self.password_file.read_text()
 
 
+def wipe_server(server: DirectoryServer, suffix: str) -> None:
+    """Delete every entry of ``server`` under (and at) ``suffix``, deepest first."""
+    from ldap3 import SUBTREE, Connection, Server
+
+    conn = Connection(
+        Server(server.url, get_info=None, connect_timeout=5),
+        server.bind_dn,
+        server.password,
+        receive_timeout=30,
+    )
+    conn.bind()
+    try:
+        conn.search(suffix, "(objectClass=*)", SUBTREE, attributes=["1.1"])
+        for dn in sorted((e["dn"] for e in conn.response), key=lambda dn: -dn.count(",")):
+            conn.delete(dn)
+    finally:
+        conn.unbind()
+
+
 @dataclass(frozen=True)
 class RawXml:
     xml: str
@@ -383,3 +402,32 @@ def answered(
 def golden_text(answers: list[tuple[str, str]]) -> str:
     """Requests and responses as a golden file holds them."""
     return "".join(f"<!-- {doc} -->\n{text}\n\n" for doc, text in answers)
+
+
+# A business mail store's DN as Exchange writes homeMDB (make_alpineskihouse registers the store).
+STORE_DN = (
+    "CN=BusinessMailStore1,CN=First Storage Group,CN=InformationStore,CN=EXBE01,CN=Servers,"
+    "CN=First Administrative Group,CN=Administrative Groups,CN=fabrikam,CN=Microsoft Exchange,CN=Services,"
+    "CN=Configuration,DC=fabrikam,DC=com"
+)
+
+
+def migrated_user(
+    d: Deployment, cn: str, upn: str, under: str = org_path("WH", "alpineskihouse"), **attrs: list[str]
+) -> str:
+    """A user as ADMT and the Exchange Migration Wizard leave it (CN not the UPN, a mailbox)."""
+    from openmps.types import DN
+
+    dn = DN.from_path(under).child("CN", cn)
+    with d.transaction() as providers:
+        providers.directory.add(
+            dn,
+            {
+                "objectClass": ["top", "person", "organizationalPerson", "user"],
+                "cn": [cn],
+                "userPrincipalName": [upn],
+                "nTSecurityDescriptor": ["D:(A;;RP;;;S-1-5-11)(A;;RPWP;;;PS)"],
+                **attrs,
+            },
+        )
+    return dn.ldap_path

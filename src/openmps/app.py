@@ -1,7 +1,8 @@
 """The composition root: the one module that knows which concrete backends a deployment uses.
 
 A deployment lives in a home folder (``--home``, ``OPENMPS_HOME``, default ``./openmps-data``):
-the embedded SQLite store ``openmps.db`` unless ``OPENMPS_DATABASE_URL`` names another database.
+the embedded SQLite store ``openmps.db``, or the database ``openmps init --database URL`` recorded
+in the home's private ``database-url`` file (PostgreSQL: ``postgresql+psycopg://…``).
 Its load limits (:class:`Capacity`) come from ``OPENMPS_MAX_REQUESTS``,
 ``OPENMPS_MAX_REQUESTS_PER_TENANT``, ``OPENMPS_MAX_REQUESTS_PROVIDER``, ``OPENMPS_ADMISSION_WAIT``
 and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
@@ -14,9 +15,11 @@ import os
 import re
 import secrets
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,10 +44,14 @@ from openmps.delegation.session import HostingSession, Providers
 from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
+from openmps.directory.ldap.journal import DurableJournal, Recovered
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.claims import SqlClaims
+from openmps.directory.sql.commits import SqlCommits
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
+from openmps.engine.audit import AuditRecord
 from openmps.engine.context import Caller, UnitOfWork
 from openmps.engine.declaration import Registry
 from openmps.engine.engine import Engine, Outcome
@@ -53,7 +60,12 @@ from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.namespaces import (
     hosted_exchange,
     hosted_ocs,
+    managed_ad,
+    managed_helpers,
+    managed_hosting,
     managed_ocs,
+    managed_plans,
+    mpf,
     mps_import,
     resource_manager,
     service_provisioning,
@@ -75,8 +87,27 @@ def default_home() -> Path:
     return Path(os.environ.get("OPENMPS_HOME", "openmps-data"))
 
 
+DATABASE_FILE = "database-url"  # in a home whose store is a database server: its URL (0600)
+
+
 def database_url(home: Path) -> str:
-    return os.environ.get("OPENMPS_DATABASE_URL") or sqlite_url(home / "openmps.db")
+    """The store of the deployment in ``home``: the URL its init recorded, else its SQLite file."""
+    try:
+        return (home / DATABASE_FILE).read_text().strip()
+    except FileNotFoundError:
+        return sqlite_url(home / "openmps.db")
+
+
+def record_database(home: Path, url: str) -> None:
+    """Remember in ``home`` that its store is the database at ``url`` (the URL may hold a password:
+    the file is its owner's alone, and the URL is never printed)."""
+    if url == sqlite_url(home / "openmps.db"):
+        return
+    with private_files():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(home / DATABASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(url + "\n")
 
 
 @dataclass(frozen=True)
@@ -123,12 +154,24 @@ def env_number(name: str, default: float, *, whole: bool = False) -> float:
     return value
 
 
+DEFAULT_GROUP_CAP = 5000
+
+
 def run_limits() -> RunLimits:
     """The bounds of a request, with the deadline of ``OPENMPS_REQUEST_DEADLINE`` when it is set."""
     seconds = env_number("OPENMPS_REQUEST_DEADLINE", RunLimits().deadline_seconds)
     if not 0 < seconds <= 3600:
         raise InvalidOperation(f"OPENMPS_REQUEST_DEADLINE={seconds:g} is not above 0 and at most 3600 s")
     return RunLimits(deadline_seconds=seconds)
+
+
+def group_cap() -> int:
+    """Members one group may hold before MultiGroup nesting spreads them: ``OPENMPS_GROUP_MEMBER_CAP``
+    (5,000 by default, Windows 2000's limit)."""
+    cap = int(env_number("OPENMPS_GROUP_MEMBER_CAP", DEFAULT_GROUP_CAP, whole=True))
+    if cap < 1:
+        raise InvalidOperation(f"OPENMPS_GROUP_MEMBER_CAP={cap} is not a whole number above 0")
+    return cap
 
 
 def registry() -> Registry:
@@ -138,11 +181,20 @@ def registry() -> Registry:
         managed_ocs,
         hosted_ocs,
         mps_import,
+        mpf,
+        managed_ad,
+        managed_hosting,
+        managed_plans,
+        managed_helpers,
         service_provisioning,
     )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
-    for cls in resource_manager.PROCEDURES:  # MPS answers them under both names
+    for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names
         procedures.add(cls, alias_namespace=resource_manager.ALIAS)
+    for cls in managed_ad.ALIASED:
+        procedures.add(cls, alias_namespace=managed_ad.HOSTED_AD)
+    for cls in hosted_exchange.HOSTED_EMAIL_ALIASED:
+        procedures.add(cls, alias_namespace=hosted_exchange.HOSTED_EMAIL)
     return procedures
 
 
@@ -165,6 +217,8 @@ class Deployment:
     capacity: Capacity = field(default_factory=Capacity)
     run_limits: RunLimits = field(default_factory=run_limits)
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
+    # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
+    group_cap: int = field(default_factory=lambda: group_cap())
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -172,10 +226,15 @@ class Deployment:
     _ldap: threading.local = field(init=False, default_factory=threading.local)  # a connection per thread
     _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
     _secret_box: SecretBox = field(init=False)  # the key of the secrets sync keeps (home/sync.key)
+    journal: DurableJournal | None = field(init=False, default=None)  # intent logs of LDAP writes
 
     def __post_init__(self) -> None:
         self._secret_box = SecretBox(self.home)
         self.audit = SqlAuditSink(self.sql)
+        if self.directory_server is not None:
+            if self.home is None:
+                raise InvalidOperation("a deployment on a directory server needs a home (its intent logs)")
+            self.journal = DurableJournal(self.home / "directory-journal", SqlCommits(self.sql))
         self.engine = Engine(
             registry(),
             open_uow=self.open_uow,
@@ -255,12 +314,16 @@ class Deployment:
                 lambda: uow.connection, domain_sid=self.domain_sid, rollbacks=uow.rollbacks
             )
         else:
+            assert self.journal is not None
+            intents = self.journal.begin(uow.before_commit, uow.after_end, lambda: uow.connection)
             backend = LdapDirectory(
                 self._ldap_connection(self.directory_server),
                 root=self.layout.domain,
                 domain_sid=self.domain_sid,
                 next_rid=lambda: int(P_NEXT_RIDS.execute(uow.connection, {"count": 1}).scalar_one()),
                 on_rollback=uow.on_rollback,
+                claims=SqlClaims(lambda: uow.connection),
+                intents=intents,
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
@@ -271,6 +334,7 @@ class Deployment:
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
             SqlSyncConfig(lambda: uow.connection, self._secret_box),
+            self.group_cap,
         )
 
     def _ldap_connection(self, server: LdapSettings) -> LdapConnection:
@@ -281,6 +345,27 @@ class Deployment:
             conn = self._ldap.conn = LdapConnection(server)
             self._ldap_all.append(conn)  # list.append is atomic
         return conn
+
+    def recover_directory(self) -> list[Recovered]:
+        """Settle the intent logs of processes that died (see ``directory/ldap/journal.py``):
+        the LDAP writes of a request that did not commit are undone.  At every start."""
+        if self.journal is None or self.directory_server is None:
+            return []
+        recovered = self.journal.recover(self._ldap_connection(self.directory_server))
+        undone = [r for r in recovered if not r.committed]
+        if undone:
+            self.audit.write(
+                AuditRecord(
+                    request_id=str(uuid.uuid4()),
+                    at=datetime.now(UTC),
+                    caller="openmps start: directory journal",
+                    procedures=tuple(f"undo:{r.request}" for r in undone),
+                    outcome="failure" if any(r.failures for r in undone) else "success",
+                    duration_ms=0.0,
+                    error_description="; ".join(f"{r.request}: {r.summary}" for r in undone),
+                )
+            )
+        return recovered
 
     def close_directory(self) -> None:
         """Unbind every thread's connection to the directory server (a process that ends)."""
@@ -342,7 +427,7 @@ def open_deployment(
         raise InvalidOperation(
             f"the deployment in '{home}' is not initialized: run 'openmps init --domain <name>'"
         )
-    return Deployment(
+    deployment = Deployment(
         sql,
         Layout.for_domain(values["domain"]),
         values["domain_sid"],
@@ -353,6 +438,8 @@ def open_deployment(
         capacity,
         directory_server=directory_server(values),
     )
+    deployment.recover_directory()
+    return deployment
 
 
 @dataclass(frozen=True)
@@ -448,4 +535,6 @@ def init_deployment(
         uow.rollback()
         raise
     uow.commit()
+    if url is not None:
+        record_database(home, url)  # every later command on this home finds its store
     return deployment

@@ -28,6 +28,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.audit import AuditRecord
+from openmps.hosting import multigroup
 from openmps.types import DN
 
 ORGANIZATIONS = ("BusinessOrganization", "ResellerOrganization")
@@ -104,12 +105,15 @@ def _members(providers: Providers, org: Org, repair: bool) -> list[Finding]:
     """Users of ``org`` missing from its AllUsers@ group."""
     directory = providers.directory
     members = {DN.parse(m) for m in directory.get(org.names.all_users).get("member")}
+    spread = multigroup.spread_of(org, multigroup.USER_N)
+    for sub in multigroup.sub_groups(providers, spread):  # an expanded group's members are nested
+        members |= {DN.parse(m) for m in directory.get(sub).get("member")}
     findings = []
     for user in directory.search(org.dn, Scope.SUBTREE, filters.eq("objectClass", "user")):
         if user.dn in members or user.dn.is_within(org.names.private):
             continue
         if repair:
-            directory.modify(org.names.all_users, [Change.add("member", str(user.dn))])
+            multigroup.join(providers, org, user.dn)
         problem = f"not a member of {org.names.all_users.rdn_value}"
         findings.append(Finding("user-not-in-all-users", user.dn.ldap_path, problem, repair))
     return findings

@@ -125,7 +125,7 @@ class PasswordPolicyViolation(InvalidArgument):
 
 
 class NotFound(MpsError):
-    """The object does not exist, or the caller may not know that it does."""
+    """No such object (the caller may not know it exists), or a plan not available to the organization."""
 
     code = 0x80072030
     http_status = 404

@@ -25,6 +25,8 @@ from openmps.engine.engine import Transaction
 from openmps.errors import MpsError
 from openmps.hosting.domain_claims import free_domain
 from openmps.hosting.organizations import holds_directly
+from openmps.hosting.render import OrgInfo
+from openmps.namespaces.mps_import.results import ImportedUser
 from openmps.namespaces.mps_import.users import IMPORTED_FROM
 from openmps.resources.interface import BUSINESS
 from openmps.types import DN, parse_int
@@ -47,6 +49,7 @@ class Item:
     dn: DN
     ok: bool
     detail: str
+    already_managed: bool = False  # as its import procedure answered: a re-run found it done
 
 
 @dataclass
@@ -55,8 +58,16 @@ class Report:
     added: int = 0
     items: list[Item] = field(default_factory=list)
 
-    def count(self, kind: str, ok: bool) -> int:
-        return sum(1 for i in self.items if i.kind == kind and i.ok == ok)
+    def count(self, kind: str, ok: bool, *, already_managed: bool | None = None) -> int:
+        """Items of ``kind`` that succeeded (or failed); with ``already_managed``, only those the
+        procedure found under management already (True) or brought under it (False)."""
+        return sum(
+            1
+            for i in self.items
+            if i.kind == kind
+            and i.ok == ok
+            and (already_managed is None or i.already_managed == already_managed)
+        )
 
 
 def _get(attrs: dict[str, list[str]], name: str) -> list[str]:
@@ -283,11 +294,12 @@ def _bulk(
         for kind, dn, arguments in batch:
             try:
                 with tx.savepoint():
-                    tx.call(namespace, procedure, {**arguments, **common})
+                    result = tx.call(namespace, procedure, {**arguments, **common})
             except MpsError as error:
                 done.append(Item(kind, dn, False, error.description))
             else:
-                done.append(Item(kind, dn, True, ""))
+                managed = isinstance(result, OrgInfo | ImportedUser) and bool(result.already_managed)
+                done.append(Item(kind, dn, True, "", managed))
         return done
 
     try:

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from ldap3 import SUBTREE
 from sqlalchemy import insert
 
 from openmps.db.schema import settings
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
-from openmps.directory.interface import Directory, Scope
+from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
-from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.connection import LdapConnection, LdapRefused, LdapSettings
+from openmps.directory.ldap.journal import IntentLog
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.claims import SqlClaims
 from openmps.types import DN
 from support import DirectoryServer, create_database
 
@@ -141,20 +144,27 @@ class PostgresBackendFactory:
 
 class OpenLdapBackendFactory:
     """The LDAP backend on the session's OpenLDAP server (suffix ``dc=example,dc=com``, the naming
-    context the tests add).  Each test's writes are undone by the journal its unit of work keeps
-    (what a rollback does in production), and a test whose undo leaves an entry fails: every test
-    of the suite is also a test of the journal.  The suffix is emptied before and after anyway."""
+    context the tests add), with the SQL store it claims unique values in (a deployment's own).
+    Each test's writes are undone by the journal its unit of work keeps (what a rollback does in
+    production), and a test whose undo leaves an entry fails: every test of the suite is also a
+    test of the journal.  The suffix is emptied before and after anyway."""
 
     name = "openldap"
 
-    def __init__(self, server: DirectoryServer) -> None:
+    def __init__(self, server: DirectoryServer, scratch: Path) -> None:
         self._settings = LdapSettings(server.url, server.bind_dn, server.password)
         self._rid = itertools.count(FIRST_RID)
+        self._template = scratch / "template.sqlite"
+        create_sql_store(self._template)
 
     @contextmanager
     def open(self, workdir: Path) -> Iterator[ContractBackend]:
+        path = workdir / "claims.sqlite"
+        shutil.copyfile(self._template, path)
+        engine = make_engine(sqlite_url(path))
+        uow = SqlUnitOfWork(engine)
         connection = LdapConnection(self._settings)
-        journal: list[Callable[[], None]] = []
+        intents = IntentLog(workdir, "contract")
         try:
             wipe(connection, NC_DN)
             directory = LdapDirectory(
@@ -162,28 +172,34 @@ class OpenLdapBackendFactory:
                 root=NC_DN,
                 domain_sid=DOMAIN_SID,
                 next_rid=lambda: next(self._rid),
-                on_rollback=lambda undo, label: journal.append(undo),
+                on_rollback=uow.on_rollback,
+                claims=SqlClaims(lambda: uow.connection),
+                intents=intents,
             )
             yield ContractBackend(self.name, directory, DOMAIN_SID)
         finally:
             try:
-                for undo in reversed(journal):
-                    undo()
+                uow.rollback()  # the journal's undo, in reverse
                 left = wipe(connection, NC_DN)
                 assert not left, f"the journal's undo left {left}"  # the rollback of every test
             finally:
                 wipe(connection, NC_DN)
                 connection.close()
+                engine.dispose()
+                intents.end(clean=True)
 
 
 def wipe(connection: LdapConnection, root: DN) -> list[DN]:
     """Delete every entry under (and at) ``root``, deepest first; answers what was there."""
-    directory = LdapDirectory(
-        connection, root=root, domain_sid=DOMAIN_SID, next_rid=lambda: 0, on_rollback=lambda undo, label: None
-    )
-    if not directory.exists(root):
-        return []
-    found = [entry.dn for entry in directory.search(root, Scope.SUBTREE)]
+    try:
+        conn = connection.run(
+            str(root), lambda c: c.search(str(root), "(objectClass=*)", SUBTREE, attributes=["1.1"])
+        )
+    except LdapRefused as refused:
+        if refused.code == 32:  # noSuchObject: nothing there
+            return []
+        raise
+    found = sorted((DN.parse(e["dn"]) for e in conn.response if e["type"] == "searchResEntry"), key=len)
     for dn in reversed(found):
         connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
     return found
@@ -195,7 +211,9 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BackendFactory]] = {
     "sql-postgresql": lambda request, scratch: PostgresBackendFactory(
         request.getfixturevalue("postgres_server")
     ),
-    "openldap": lambda request, scratch: OpenLdapBackendFactory(request.getfixturevalue("openldap_server")),
+    "openldap": lambda request, scratch: OpenLdapBackendFactory(
+        request.getfixturevalue("openldap_server"), scratch
+    ),
 }
 
 

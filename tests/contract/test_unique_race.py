@@ -1,117 +1,182 @@
-"""Uniqueness under a race (SQL backend): OS processes adding the same userPrincipalName at once.
+"""Uniqueness under a race, on every backend: OS processes adding the same unique value at once.
 
-Each process opens its own engine on the same SQLite file and adds an entry in its own unit of
-work; they start together (a barrier) and hold their transaction a moment before committing.
-Exactly one commits; every other one gets ConstraintViolation (different DNs) or AlreadyExists
-(the same DN), and the store ends with one holder.
+Each of eight processes opens its own store (and, on OpenLDAP, its own connection to the server)
+and adds an entry in its own unit of work; they start together (a barrier) and hold their unit of
+work a moment before committing.  Exactly one commits; every other one gets ConstraintViolation
+(different DNs) or AlreadyExists (the same DN), and the directory ends with one holder: on
+OpenLDAP, one entry on the server holding the value.  The four unique attributes each race.
+slapo-unique alone lets two adds of one value through about once in forty such races (its check is
+not atomic with the write); the LDAP backend's claims in SQL make it hold.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from openmps.db.store import SqlUnitOfWork, make_engine, sqlite_url
-from openmps.directory.interface import Scope
+from openmps.directory import filters as f
+from openmps.directory.interface import Directory, Scope
+from openmps.directory.ldap.backend import LdapDirectory
+from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.journal import IntentLog
 from openmps.directory.sql.backend import SqlDirectory
+from openmps.directory.sql.claims import SqlClaims
 from openmps.errors import MpsError
 from openmps.types import DN
+from support import DirectoryServer
 
 NC = DN.parse("DC=example,DC=com")
 PEOPLE = DN.parse("OU=People,DC=example,DC=com")
-UPNS = ["race@example.com", "RACE@example.com", "Race@Example.COM", "race@EXAMPLE.com"]
-WORKERS = 4
+WORKERS = 8
+# attribute → the value the racers write, each in another case (the directory folds them alike)
+VALUES = {
+    "userPrincipalName": "race@example.com",
+    "sAMAccountName": "racer",
+    "proxyAddresses": "smtp:race@example.com",
+    "msRTCSIP-PrimaryUserAddress": "sip:race@example.com",
+}
 
 
-def _worker(db: str, domain_sid: str, dn: str, upn: str, barrier: Any, results: Any) -> None:
-    """Add one entry holding ``upn`` in its own transaction; report the outcome on ``results``."""
-    engine = make_engine(sqlite_url(Path(db)))
+def variant(value: str, i: int) -> str:
+    """``value`` with the case of its letters flipped by the bits of ``i``."""
+    letters = [n for n, c in enumerate(value) if c.isalpha()]
+    chars = list(value)
+    for bit, n in enumerate(letters[:8]):
+        if i >> bit & 1:
+            chars[n] = chars[n].upper()
+    return "".join(chars)
+
+
+# Where a race runs: ("sql", store) or ("openldap", store, url, bind DN, password file); every
+# process builds its backend from it (a spawned process gets plain values).
+Where = tuple[str, ...]
+
+
+@contextmanager
+def opened(
+    where: Where, next_rid: Callable[[], int] = lambda: 0
+) -> Iterator[tuple[SqlUnitOfWork, Directory]]:
+    """A unit of work on the race's store and the directory bound to it; closed at the end."""
+    engine = make_engine(sqlite_url(Path(where[1])))
     uow = SqlUnitOfWork(engine)
-    directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
-    outcome: tuple[str, ...]
+    connection: LdapConnection | None = None
+    intents = IntentLog(Path(where[1]).parent, str(uuid.uuid4()))
+    directory: Directory
+    if where[0] == "sql":
+        directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
+    else:
+        url, bind_dn, password_file = where[2:]
+        connection = LdapConnection(LdapSettings(url, bind_dn, Path(password_file).read_text()))
+        directory = LdapDirectory(
+            connection,
+            root=NC,
+            domain_sid=DOMAIN_SID,
+            next_rid=next_rid,
+            on_rollback=uow.on_rollback,
+            claims=SqlClaims(lambda: uow.connection),
+            intents=intents,
+        )
     try:
-        barrier.wait(timeout=20)
-        directory.add(DN.parse(dn), {"objectClass": ["top", "person", "user"], "userPrincipalName": [upn]})
-        time.sleep(0.05)  # hold the transaction open: the others are trying meanwhile
-        uow.commit()
-        outcome = ("committed", dn)
-    except MpsError as exc:
-        uow.rollback()
-        outcome = (type(exc).__name__, dn, exc.description)
-    except BaseException as exc:  # anything else is a failure the parent must see
-        uow.rollback()
-        outcome = ("unexpected", dn, repr(exc))
+        yield uow, directory
     finally:
+        uow.rollback()  # nothing left after a commit
+        if connection is not None:
+            connection.close()
         engine.dispose()
-    results.put(outcome)
+        intents.end(clean=True)
 
 
-def _setup(path: Path, domain_sid: str) -> None:
-    engine = make_engine(sqlite_url(path))
-    uow = SqlUnitOfWork(engine)
+DOMAIN_SID = "S-1-5-21-1111111111-2222222222-3333333333"
+
+
+def _worker(where: Where, worker: int, dn: str, attr: str, value: str, barrier: Any) -> tuple[str, ...]:
+    """Add one entry holding ``value`` in its own unit of work; the outcome."""
+    rids = iter(range(2000 + 10 * worker, 2010 + 10 * worker))
     try:
-        directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
+        with opened(where, lambda: next(rids)) as (uow, directory):
+            barrier.wait()
+            try:
+                directory.add(DN.parse(dn), {"objectClass": ["top", "person", "user"], attr: [value]})
+                time.sleep(0.05)  # hold the unit of work open: the others are trying meanwhile
+                uow.commit()
+                return ("committed", dn)
+            except MpsError as exc:
+                return (type(exc).__name__, dn, exc.description)
+    except BaseException as exc:  # anything else is a failure the parent must see
+        return ("unexpected", dn, repr(exc))
+
+
+@pytest.fixture(scope="module")
+def racers() -> Iterator[tuple[Any, Any]]:
+    """Eight processes and a barrier, spawned once for every race of the module."""
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(WORKERS) as pool:
+        yield pool, manager.Barrier(WORKERS, timeout=60)
+
+
+@pytest.fixture(params=["sql", "openldap"])
+def where(
+    request: pytest.FixtureRequest, tmp_path: Path, sql_store: Callable[[Path], str]
+) -> Iterator[Where]:
+    """A store with the naming context and OU=People, on the embedded backend or on OpenLDAP."""
+    db = tmp_path / "race.sqlite"
+    sql_store(db)
+    made: Where = ("sql", str(db))
+    if request.param == "openldap":
+        server: DirectoryServer = request.getfixturevalue("openldap_server")
+        made = ("openldap", str(db), server.url, server.bind_dn, str(server.password_file))
+        _wipe(made)
+    rids = iter(range(1000, 1010))
+    with opened(made, lambda: next(rids)) as (uow, directory):
         directory.add(NC, {"objectClass": ["top", "domain", "domainDNS"], "dc": ["example"]})
         directory.add(PEOPLE, {"objectClass": ["top", "organizationalUnit"], "ou": ["People"]})
         uow.commit()
-    finally:
-        engine.dispose()
+    yield made
+    if request.param == "openldap":
+        _wipe(made)
 
 
-def _holders(path: Path, domain_sid: str) -> tuple[list[DN], DN | None]:
-    engine = make_engine(sqlite_url(path))
-    uow = SqlUnitOfWork(engine, readonly=True)
+def _wipe(where: Where) -> None:
+    from contract.conftest import wipe  # the contract suite's: the server is shared with it
+
+    connection = LdapConnection(LdapSettings(where[2], where[3], Path(where[4]).read_text()))
     try:
-        directory = SqlDirectory(lambda: uow.connection, domain_sid=domain_sid)
-        users = [e.dn for e in directory.search(PEOPLE, Scope.ONELEVEL)]
-        return users, directory.holder("userPrincipalName", "race@example.com")
+        wipe(connection, NC)
     finally:
-        uow.rollback()
-        engine.dispose()
+        connection.close()
 
 
-@pytest.mark.parametrize("same_dn", [False, True], ids=["distinct-dns", "same-dn"])
-def test_one_of_concurrent_adds_of_a_upn_wins(
-    tmp_path: Path, sql_store: Callable[[Path], str], same_dn: bool
+@pytest.mark.parametrize(
+    ("attr", "same_dn"),
+    [*((attr, False) for attr in VALUES), ("userPrincipalName", True)],
+    ids=[*(f"{attr}-distinct-dns" for attr in VALUES), "userPrincipalName-same-dn"],
+)
+def test_one_of_concurrent_adds_of_a_unique_value_wins(
+    where: Where, racers: tuple[Any, Any], attr: str, same_dn: bool
 ) -> None:
-    db = tmp_path / "race.sqlite"
-    domain_sid = sql_store(db)
-    _setup(db, domain_sid)
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    results = ctx.Queue()
+    pool, barrier = racers
     targets = [str(PEOPLE.child("CN", "racer" if same_dn else f"racer{i}")) for i in range(WORKERS)]
-    procs = [
-        ctx.Process(target=_worker, args=(str(db), domain_sid, targets[i], UPNS[i], barrier, results))
-        for i in range(WORKERS)
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        outcomes = [results.get(timeout=60) for _ in procs]
-    finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    results.close()
-    results.join_thread()
-
-    assert [p.exitcode for p in procs] == [0] * WORKERS
+    outcomes: list[tuple[str, ...]] = pool.starmap(
+        _worker, [(where, i, targets[i], attr, variant(VALUES[attr], i), barrier) for i in range(WORKERS)]
+    )
     committed = [o for o in outcomes if o[0] == "committed"]
     refused = [o for o in outcomes if o[0] != "committed"]
     assert len(committed) == 1, outcomes
     expected = "AlreadyExists" if same_dn else "ConstraintViolation"
     assert [o[0] for o in refused] == [expected] * (WORKERS - 1), outcomes
-    winner = committed[0][1]
+    winner = DN.parse(committed[0][1])
     for refusal in refused:  # the refusal does not reveal who holds the value
-        assert "racer" not in refusal[2].casefold() or same_dn, refusal
-    users, holder = _holders(db, domain_sid)
-    assert users == [DN.parse(winner)]
-    assert holder == DN.parse(winner)
+        assert "racer" not in refusal[2].casefold() or same_dn or attr == "sAMAccountName", refusal
+    with opened(where) as (_uow, directory):
+        users = [e.dn for e in directory.search(PEOPLE, Scope.ONELEVEL)]
+        holders = directory.search(NC, Scope.SUBTREE, f.eq(attr, VALUES[attr]))
+    assert users == [winner]  # every loser's entry is gone (undone, on the server)
+    assert [e.dn for e in holders] == [winner]

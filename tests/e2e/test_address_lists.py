@@ -101,6 +101,35 @@ def test_a_plan_with_full_outlook_creates_the_lists_on_demand(deployment: Deploy
     assert norm(attrs(d, "pat")["showInAddressBook"]) == norm([DEFAULT_GAL, GAL, AL])
 
 
+def test_a_plan_change_to_full_outlook_creates_the_lists_and_stamps_the_user(deployment: Deployment) -> None:
+    # reference §2.7 step 6: ChangeUserMailboxPlan does what CreateBusinessUser with the plan does
+    d = deployment
+    make_alpineskihouse(d, exchange=True)
+    platinum = RawXml("<planName>PlatinumMailPlus</planName>")
+    ok(d.submit(he("AddAvailablePlans", path=ALPINE, availablePlans=platinum)))
+    create_user(d, "pat", "BaseMail")
+    store2 = RawXml("<serverName>EXBE02</serverName><mailStoreName>BusinessMailStore2</mailStoreName>")
+    upn = "kim@alpineskihouse.com"
+    kim = he(
+        "CreateBusinessUser", container=ALPINE, userPrincipalName=upn, isAdmin=False, planName="BaseMail"
+    )
+    ok(d.submit(kim.replace("</planName>", f"</planName><mailStore>{store2.xml}</mailStore>")))
+    assert norm(attrs(d, "pat")["showInAddressBook"]) == norm([DEFAULT_GAL])
+    ok(d.submit(he("ChangeUserMailboxPlan", path=user_path("pat"), planName="PlatinumMailPlus")))
+    org = ok(d.submit(he("GetBusinessOrganization", path=ALPINE)))
+    pointers = {o.get("wkName") for o in org.findall("data/org/otherWellKnownObjects/obj")}
+    assert {"OrganizationGAL", "OrganizationAddressList", "OrganizationOAB"} <= pointers
+    for local in ("pat", "kim"):  # every mail user of the org is in its lists, as on creation
+        assert norm(attrs(d, local)["showInAddressBook"]) == norm([DEFAULT_GAL, GAL, AL])
+        assert norm(attrs(d, local)["msExchUseOAB"]) == norm([OAL])
+    # a plan change with the lists there already, and back, creates nothing more
+    before = snapshot(d)
+    ok(d.submit(he("ChangeUserMailboxPlan", path=user_path("pat"), planName="PlatinumMailPlus")))
+    assert snapshot(d) == before
+    ok(d.submit(he("ChangeUserMailboxPlan", path=user_path("pat"), planName="BaseMail")))
+    assert norm(attrs(d, "pat")["showInAddressBook"]) == norm([DEFAULT_GAL, GAL, AL])
+
+
 def test_same_name_under_another_reseller_gets_its_own_lists(deployment: Deployment) -> None:
     d = deployment
     make_alpineskihouse(d)

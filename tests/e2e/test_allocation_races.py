@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,11 @@ def _store(url: str) -> None:
     engine.dispose()
 
 
-def _race(target: object, where: str) -> list[tuple[int, int]]:
+def _race(target: object, where: str, workers: int = WORKERS) -> list[Any]:
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, context.Pool(WORKERS) as pool:
-        barrier = manager.Barrier(WORKERS, timeout=60)
-        return pool.starmap(target, [(where, w, barrier) for w in range(WORKERS)])  # type: ignore[arg-type]
+    with context.Manager() as manager, context.Pool(workers) as pool:
+        barrier = manager.Barrier(workers, timeout=60)
+        return pool.starmap(target, [(where, w, barrier) for w in range(workers)])  # type: ignore[arg-type]
 
 
 def _check(url: str) -> None:
@@ -180,22 +181,138 @@ def _users_with_mailboxes(where: str, worker: int, barrier: Any) -> tuple[int, i
     return won, lost
 
 
-def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str) -> None:
+@pytest.fixture(params=["sql", "openldap"])
+def directory(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Where the hosting directory is: in the store, or on the session's OpenLDAP server for
+    fabrikam.com (emptied before and after)."""
+    if request.param == "sql":
+        yield None
+        return
+    from openmps.app import DirectoryServerChoice
+    from support import wipe_server
+
+    server = request.getfixturevalue("openldap_fabrikam")
+    wipe_server(server, "dc=fabrikam,dc=com")
+    yield DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
+    wipe_server(server, "dc=fabrikam,dc=com")
+
+
+def _deployment(home: Path, url: str, directory: Any) -> None:
+    """A deployment at ``home`` with alpineskihouse and 50 MB on each of two stores."""
     from openmps.app import init_deployment
     from openmps.types import Secret
     from support import fast_passwords, make_alpineskihouse
 
-    home = tmp_path / "home"
     d = init_deployment(
         home,
         domain="fabrikam.com",
         admin_password=Secret("Adm1nPassw0rd!"),
         passwords=fast_passwords(),
         url=url,
+        directory=directory,
     )
-    make_alpineskihouse(d, exchange=True)  # 50 MB on each of two stores
+    make_alpineskihouse(d, exchange=True)
+    d.close_directory()
     d.sql.dispose()
+
+
+def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str, directory: Any) -> None:
+    home = tmp_path / "home"
+    _deployment(home, url, directory)
     results = _race(_users_with_mailboxes, f"{home}|{url}")
     # 51,200 KB per store and 20,000 KB per GoldMail mailbox: two per store, four in all
     assert sum(w for w, _ in results) == 4, results
+    _check(url)
+
+
+def _resizes(url: str, worker: int, barrier: Any) -> tuple[int, int]:
+    """Relative resizes of MS1 (ReallocateBusinessMailstoreResource's): +10 MB, then -30 MB, each
+    round begun together; a change is never lost, a shrink never goes below what is allocated."""
+    engine = make_engine(url)
+    outcomes = []
+    for i in range(ROUNDS):
+        barrier.wait()
+        writer = SqlUnitOfWork(engine)
+        change = 10 if i % 2 == 0 else -30
+        try:
+            SqlResourceLedger(lambda w=writer: w.connection).resize_store_by(
+                BUSINESS, "MS1", change, at_most=1 << 30
+            )
+            writer.commit()
+            outcomes.append(True)
+        except QuotaExceeded:
+            writer.rollback()
+            outcomes.append(False)
+    engine.dispose()
+    return outcomes.count(True), outcomes.count(False)
+
+
+def test_racing_relative_resizes_lose_nothing_and_never_underbook(url: str) -> None:
+    _store(url)
+    engine = make_engine(url)
+    uow = SqlUnitOfWork(engine)
+    ledger = SqlResourceLedger(lambda: uow.connection)
+    store = ledger.store(BUSINESS, "MS1")
+    ledger.allocate("org", [(store.store_id, 60 * MB)])  # 60 of its 100 MB allocated
+    uow.commit()
+    results = _race(_resizes, url)
+    uow = SqlUnitOfWork(engine, readonly=True)
+    capacity = SqlResourceLedger(lambda: uow.connection).store(BUSINESS, "MS1").capacity_kb // MB
+    uow.rollback()
+    engine.dispose()
+    grown = WORKERS * ROUNDS // 2  # every growth fits
+    shrunk = sum(w for w, _ in results) - grown
+    assert capacity == 100 + 10 * grown - 30 * shrunk, results
+    assert capacity >= 60
+
+
+def _one_name(where: str, worker: int, barrier: Any) -> tuple[str, str]:
+    """CreateBusinessUser of one name (each worker its own letter case) with a mailbox: the outcome."""
+    from openmps.app import open_deployment
+    from support import fast_passwords, he, org_path
+
+    home, url = where.split("|", 1)
+    d = open_deployment(Path(home), url=url, passwords=fast_passwords())
+    upn = "".join(c.upper() if worker >> i & 1 else c for i, c in enumerate("race@alpineskihouse.com"))
+    document = he(
+        "CreateBusinessUser",
+        container=org_path("WH", "alpineskihouse"),
+        userPrincipalName=upn,
+        sAMAccountName="racer",
+        isAdmin=False,
+        planName="BaseMail",
+    )
+    barrier.wait()
+    outcome = d.submit(document)
+    d.close_directory()
+    d.sql.dispose()
+    return ("won", upn) if outcome.error is None else (outcome.error.hex_code, outcome.error.description)
+
+
+def test_racing_creations_of_one_name_through_the_engine(tmp_path: Path, url: str, directory: Any) -> None:
+    """Eight processes create a user of the same UPN and sAMAccountName (and so the same primary
+    SMTP address) at once: one wins, the others are refused, and the directory holds one user of
+    that name, with one mailbox booked."""
+    from openmps.app import open_deployment
+    from openmps.directory import filters
+    from openmps.directory.interface import Scope
+    from support import fast_passwords
+
+    home = tmp_path / "home"
+    _deployment(home, url, directory)
+    results = _race(_one_name, f"{home}|{url}", workers=8)
+    assert [r[0] for r in results].count("won") == 1, results
+    assert all(r[0] in ("won", "0x80071392", "0x8007202F", "0x80072035") for r in results), results
+    d = open_deployment(home, url=url, passwords=fast_passwords())
+    try:
+        for attr, value in (
+            ("userPrincipalName", "race@alpineskihouse.com"),
+            ("sAMAccountName", "racer"),
+            ("proxyAddresses", "SMTP:race@alpineskihouse.com"),
+        ):
+            holders = d.read(lambda r: r.search(d.layout.domain, Scope.SUBTREE, filters.eq(attr, value)))  # noqa: B023
+            assert len(holders) == 1, (attr, [h.dn for h in holders])
+    finally:
+        d.close_directory()
+        d.sql.dispose()
     _check(url)

@@ -6,6 +6,7 @@ when the schema or an API changes underneath it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,14 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ("bench_placement.py", ["--stores", "20", "--orgs", "10"]),
         ("bench_import.py", ["--orgs", "2", "--users", "5"]),
         ("bench_sync.py", ["--users", "40"]),
+        pytest.param(
+            "bench_ldap.py",
+            ["--users", "5", "--reads", "2"],
+            marks=pytest.mark.skipif(
+                not Path("/usr/sbin/slapd").exists() and not os.environ.get("OPENMPS_REQUIRE_LDAP"),
+                reason="no OpenLDAP server (apt-get install slapd ldap-utils)",
+            ),
+        ),
         # one client: the script's own run and report; the load itself is tests/load's
         ("bench_load.py", ["--clients", "1", "--seconds", "2", "--baseline-seconds", "1"]),
     ],

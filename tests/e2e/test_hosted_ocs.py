@@ -57,7 +57,7 @@ def test_an_organization_subscribes_then_enables_users_from_plans(d: Deployment)
     refused(
         d,
         hocs("ChangeUserPlanAssignment", user=WORKER, planName="FederatedIM"),
-        "0x80131509",
+        "0x80072030",
         "not available",
     )
     refused(
@@ -95,7 +95,7 @@ def test_an_organization_subscribes_then_enables_users_from_plans(d: Deployment)
             he("RemoveAvailablePlans", path=ALPINE, availablePlans=RawXml("<planName>FederatedIM</planName>"))
         )
     )
-    refused(d, hocs("EnableSipUser", user=WORKER), "0x80131509", "not available")
+    refused(d, hocs("EnableSipUser", user=WORKER), "0x80072030", "not available")
     ok(d.submit(hocs("DeleteSipUser", user=WORKER)))
     refused(d, hocs("EnableSipUser", user=WORKER), "0x80072030", "no IM plan")
     events = ok(d.submit(he("GetBillableEvents", path=ALPINE))).findall("data/events/event")

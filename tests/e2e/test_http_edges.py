@@ -73,3 +73,19 @@ def test_xml_in_any_of_its_types_or_undeclared_is_taken(client: AsgiClient, decl
     document = he("CreateResellerOrganization", container="LDAP://OU=Hosting,DC=fabrikam,DC=com", name="WH")
     response: Any = client.post("/provisioning", content=document.encode(), auth=AUTH, headers=headers)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("size", [1_000, 200_000], ids=["read-with-the-headers", "read-after-sign-in"])
+def test_the_answers_keep_their_order_whatever_the_body_size(client: AsgiClient, size: int) -> None:
+    """A small body is read before the sign-in (one hop to a worker thread for both), a larger one
+    after it; either way the sign-in is answered first, then the query, then the body's type."""
+    document = ("<request>" + " " * size + "</request>").encode()
+    wrong = {"content-type": "application/json"}
+    anonymous: Any = client.post("/provisioning?dryRun=maybe", content=document, headers=wrong)
+    assert error_of(anonymous)[0] == 401
+    query: Any = client.post("/provisioning?dryRun=maybe", content=document, auth=AUTH, headers=wrong)
+    assert error_of(query)[:2] == (400, "0x80070057")
+    declared: Any = client.post("/provisioning", content=document, auth=AUTH, headers=wrong)
+    assert error_of(declared)[:2] == (415, "0xC00CE501")
+    read: Any = client.post("/provisioning?dryRun=1", content=document, auth=AUTH)
+    assert error_of(read) == (400, "0xC00CE500", "request has no <procedure>")  # the body, whole

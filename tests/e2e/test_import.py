@@ -12,7 +12,7 @@ from openmps.app import Deployment
 from openmps.directory import acl, wellknown
 from openmps.directory.interface import Change, Scope
 from openmps.types import DN
-from support import HOSTING, RawXml, he, ok, org_path, refused, request_xml, snapshot
+from support import HOSTING, STORE_DN, RawXml, he, migrated_user, ok, org_path, refused, request_xml, snapshot
 
 WH = org_path("WH")
 
@@ -246,29 +246,7 @@ def test_customer_records(d: Deployment) -> None:
     )
 
 
-STORE_DN = (
-    "CN=BusinessMailStore1,CN=First Storage Group,CN=InformationStore,CN=EXBE01,CN=Servers,"
-    "CN=First Administrative Group,CN=Administrative Groups,CN=fabrikam,CN=Microsoft Exchange,CN=Services,"
-    "CN=Configuration,DC=fabrikam,DC=com"
-)
 ALPINE = org_path("WH", "alpineskihouse")
-
-
-def migrated_user(d: Deployment, cn: str, upn: str, under: str = ALPINE, **attrs: list[str]) -> str:
-    """A user as ADMT and the Exchange Migration Wizard leave it (CN not the UPN, a mailbox)."""
-    dn = DN.from_path(under).child("CN", cn)
-    with d.transaction() as providers:
-        providers.directory.add(
-            dn,
-            {
-                "objectClass": ["top", "person", "organizationalPerson", "user"],
-                "cn": [cn],
-                "userPrincipalName": [upn],
-                "nTSecurityDescriptor": ["D:(A;;RP;;;S-1-5-11)(A;;RPWP;;;PS)"],
-                **attrs,
-            },
-        )
-    return dn.ldap_path
 
 
 def user_view(d: Deployment, path: str, local: str) -> dict[str, object]:
@@ -387,7 +365,7 @@ def test_import_grants_the_organization_space_its_mailboxes_need(exchange: Deplo
         (
             {"homeMDB": [STORE_DN], "mDBOverQuotaLimit": ["10"]},
             {"isAdmin": False, "planName": "PlatinumMailPlus"},
-            "0x80131509",
+            "0x80072030",
             ("not available",),
         ),
         (
@@ -802,3 +780,38 @@ def test_a_moved_mailbox_is_followed_on_repair(exchange: Deployment) -> None:
     before = snapshot(d)
     ok(d.submit(imp("ImportUser", path=new_path, isAdmin=False)))  # and again: nothing to do
     assert snapshot(d) == before
+
+
+def test_a_consumer_organization_is_imported_as_consumers_container(d: Deployment) -> None:
+    from support import mail_stores, rm
+
+    bare_ou(d, org_path("R5"))
+    ok(d.submit(hadi("ImportResellerOrganization", organization=org_path("R5"))))
+    bare_ou(d, org_path("R5", "homes"), uPNSuffixes=["homes.example"])
+    ok(
+        d.submit(
+            hadi("ImportConsumerOrganization", organization=org_path("R5", "homes"), planName="ConsumerMail")
+        )
+    )
+    ok(
+        d.submit(
+            he("CreateBusinessOrganization", container=org_path("R5"), name="made", SMTPDomain="made.example")
+        )
+    )
+    assert shape(d, org_path("R5", "homes")) == shape(d, org_path("R5", "made"))
+    ok(d.submit(rm("AddExchangeResources", consumerMailStores=mail_stores(("EXC01", "C1", 100, True)))))
+    consumer = he(
+        "CreateConsumerUser",
+        container=org_path("R5", "homes"),
+        userPrincipalName="ann@homes.example",
+        sAMAccountName="c_ann",
+        planName="ConsumerMail",
+    )
+    ok(d.submit(consumer))
+    refused(
+        d,
+        hadi("ImportConsumerOrganization", organization=org_path("R5", "homes")),
+        "0x80071392",
+        "already under management",
+    )
+    refused(d, hadi("ImportConsumerOrganization", organization=org_path("R5", "nowhere")), "0x80072030")

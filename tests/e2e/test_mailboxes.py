@@ -147,7 +147,7 @@ def create_request(local: str, **mail: object) -> str:
 @pytest.mark.parametrize(
     ("mail", "code", "words"),
     [
-        ({"planName": "PlatinumMailPlus"}, "0x80131509", ("'PlatinumMailPlus' is not available",)),
+        ({"planName": "PlatinumMailPlus"}, "0x80072030", ("'PlatinumMailPlus' is not available",)),
         ({"planName": "NoSuchPlan"}, "0x80072030", ("NoSuchPlan",)),
         ({"alias": "erin"}, "0x80070057", ("'alias' needs 'planName'",)),
         ({"mailStore": RawXml("<mailStoreName>x</mailStoreName>")}, "0x80070057", ("'mailStore' needs",)),
@@ -258,7 +258,7 @@ def test_change_plan_resizes_and_restamps(d: Deployment) -> None:
     refused(
         d,
         he("ChangeUserMailboxPlan", path=user_path("hal"), planName="PlatinumMailPlus"),
-        "0x80131509",
+        "0x80072030",
         "not available",
     )
     check_invariants(d.sql)
@@ -322,6 +322,34 @@ def test_delete_user_returns_its_space(d: Deployment) -> None:
     ok(d.submit(create_request("lee", planName="GoldMail")))
     ok(d.submit(he("DeleteBusinessUser", path=user_path("lee"))))
     assert free_kb(d) == before
+    check_invariants(d.sql)
+
+
+def test_proxy_addresses_without_a_plan_are_ignored_as_documented(d: Deployment) -> None:
+    # reference §2.5: "ignored without planName"; the user is made, no address is written
+    extra = RawXml("<value>sales@alpineskihouse.com</value><value>not an address</value>")
+    response = ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="ivy@alpineskihouse.com",
+                isAdmin=False,
+                proxyAddresses=extra,
+            )
+        )
+    )
+    assert response.find("data/user") is not None
+    attrs = entry(d, "ivy")
+    assert "proxyAddresses" not in attrs and "mail" not in attrs
+    # the address is still free: another user's mailbox may take it
+    ok(
+        d.submit(
+            create_request(
+                "joe", planName="BaseMail", proxyAddresses=RawXml("<value>sales@alpineskihouse.com</value>")
+            )
+        )
+    )
     check_invariants(d.sql)
 
 

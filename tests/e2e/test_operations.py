@@ -60,7 +60,7 @@ def test_each_request_is_one_access_line_with_its_request_id_and_never_a_secret(
     assert made["request_id"] == response.headers["x-request-id"]
     assert (made["caller"], made["procedure"], made["outcome"], made["code"]) == (
         "administrator@fabrikam.com",
-        "Hosted Exchange::CreateBusinessUser",
+        "Hosted Exchange::CreateBusinessUser Managed Active Directory::CreateUser",  # nested calls too
         "success",
         "0x00000000",
     )

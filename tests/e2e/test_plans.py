@@ -232,6 +232,28 @@ def test_a_plan_removed_in_a_request_is_unavailable_to_its_later_steps(deploymen
     support_refused(
         deployment,
         f"<request><procedure>{executes}</procedure></request>",
-        "0x80131509",
+        "0x80072030",
         "'GoldMail' is not available",
     )
+
+
+def test_initialize_customer_plan_database_adds_only_what_is_missing(world: World) -> None:
+    from sqlalchemy import delete, select
+
+    from openmps.db.schema import plan_features, plans
+
+    d = world.deployment
+    before = snapshot(d)
+    seeded = ok(world.submit(he("InitializeCustomerPlanDatabase")))
+    assert snapshot(d) == before  # openmps init seeded them: nothing to add
+    names = [p.get("name") for p in seeded.iterfind("data/plans/plan")]
+    assert "BaseMail" in names and "GoldMail" in names and "BasicIM" not in names  # mailbox plans only
+    with d.sql.begin() as conn:  # an older store that lacks a sample plan
+        gold = conn.execute(select(plans.c.id).where(plans.c.name == "GoldMail")).scalar_one()
+        conn.execute(delete(plan_features).where(plan_features.c.plan_id == gold))
+        conn.execute(delete(plans).where(plans.c.id == gold))
+    ok(world.submit(he("InitializeCustomerPlanDatabase")))
+    detail = ok(world.submit(he("GetPlanDetail", planName="GoldMail")))
+    assert detail.findtext("data/mail/size") == "20000"
+    denied = world.submit(he("InitializeCustomerPlanDatabase"), "hosting_admin")
+    assert denied.error is not None and denied.error.hex_code == "0x80070005"

@@ -269,8 +269,9 @@ def test_seed_003_without_an_available_plan_changes_nothing(
 ) -> None:
     make_alpineskihouse(deployment)  # no storage, no plans
     status, response = post(client, seed("003-request-1.xml"))
-    assert status == 409
+    assert status == 404  # MPS's 0x80072030: the plan is not valid for the organization
     error = response.find("errorContext")
+    assert error.get("code") == "0x80072030"
     assert "'BaseMail' is not available" in error.get("description")
     assert b"Pass1Word" not in etree.tostring(response)
     users = ok(deployment.submit(he("GetBusinessUsers", path=org_path("WH", "alpineskihouse"))))

@@ -200,8 +200,13 @@ def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deploym
     assert run.errors == [] and run.counts == {"create": 0, "update": 1, "delete": 0, "skipped": 1}
     assert sync(deployment, ALPINE, LdifSource(moved)).actions == []  # the move is remembered
     renamed = moved.replace(b"displayName: Amy Rusko", b"displayName: Amy Rusko-Berg")
-    told = sync(deployment, ALPINE, LdifSource(renamed))
-    assert [e.source_dn for e in told.errors] == ["CN=Amy,OU=Sales,DC=corp,DC=example"]
+    flowed = sync(deployment, ALPINE, LdifSource(renamed))  # through Managed AD's ModifyUser
+    assert flowed.errors == [] and flowed.counts["update"] == 1
+    assert managed(deployment)["amy@alpineskihouse.com"]["displayName"] == ["Amy Rusko-Berg"]
+    assert sync(deployment, ALPINE, LdifSource(renamed)).actions == []
+    contact = renamed.replace(b"cn: Partner\n", b"cn: Partner\ndisplayName: Our Partner\n")
+    told = sync(deployment, ALPINE, LdifSource(contact))  # no procedure changes a contact's yet
+    assert [e.source_dn for e in told.errors] == ["CN=Partner,OU=Staff,DC=corp,DC=example"]
     assert "not synced yet" in told.errors[0].reason
 
 

@@ -424,3 +424,15 @@ def test_a_disconnected_mailbox_put_on_hold_is_not_purged(deployment: Deployment
     ok(deployment.submit(sp("ClearLitigationHold", user=kept.ldap_path)))
     assert clean(sync(deployment, ALPINE, without, now=later)).counts["purge"] == 1
     assert entry(deployment, kept) is None
+
+
+def test_changed_attributes_flow_and_a_removed_one_goes(deployment: Deployment) -> None:
+    make_alpineskihouse(deployment, exchange=True)
+    clean(sync(deployment, ALPINE, LdifSource(amy_with("title: Instructor\ndepartment: Slopes\n"))))
+    run = clean(sync(deployment, ALPINE, LdifSource(amy_with("title: Head Instructor\n"))))
+    assert run.counts["update"] == 1
+    amy = entry(deployment, AMY_DN)
+    assert amy is not None and amy.first("title") == "Head Instructor" and not amy.get("department")
+    assert amy.first("displayName") == "Amy Rusko"  # what did not change stays
+    audit = deployment.audit.search(procedure="ModifyUser", outcome="success")
+    assert audit  # through Managed Active Directory's procedure, audited as every request

@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import matrix_rest
 import pytest
 
 from openmps.app import init_deployment, open_deployment, registry
@@ -49,6 +50,8 @@ HOSTING_ONLY = ("ok", "ok", "hidden", "hidden", "hidden", "hidden", "hidden", "h
 DOMAIN_ONLY = ("ok", "denied", "denied", "denied", "denied", "denied", "denied", "denied")
 EVERYONE = ("ok",) * 8
 ORG_MANAGE = ("ok", "ok", "ok", "denied", "hidden", "denied", "hidden", "denied")
+# an organization of its own: its role groups hold nobody, so its customers' admins see nothing of it
+ORG_MANAGE_OWN = ("ok", "ok", "ok", "denied", "hidden", "hidden", "hidden", "hidden")
 BOSS = "LDAP://CN=boss@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 FOURTH = org_path("R2", "fourthcoffee")
 
@@ -69,12 +72,20 @@ def hocs(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Office Communications Server", procedure, **args)
 
 
+def mad(procedure: str, /, **args: object) -> str:
+    return request_xml("Managed Active Directory", procedure, **args)
+
+
 PARTNER = "LDAP://CN=Partner," + ALPINE[len("LDAP://") :]
 OTHER_PARTNER = "LDAP://CN=Other Partner," + ALPINE[len("LDAP://") :]
 LIST = "LDAP://CN=List," + ALPINE[len("LDAP://") :]
 RAW_USER = "LDAP://CN=raw," + ALPINE[len("LDAP://") :]
 CONSUMER = "LDAP://CN=cons@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 OTHER_CONSUMER = "LDAP://CN=cons2@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+BARE_ORG = org_path("WH", "adbare")
+PLAIN_USER = "LDAP://CN=plain@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+TEAM = "LDAP://CN=Team," + ALPINE[len("LDAP://") :]
+PLAIN_CONTACT = "LDAP://CN=Plain Contact," + ALPINE[len("LDAP://") :]
 GONE = "LDAP://CN=gone@alpineskihouse.com,CN=Disconnected,CN=_Private," + ALPINE[len("LDAP://") :]
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -107,11 +118,11 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreatePublicFolder": (he("CreatePublicFolder", path=ALPINE, megabytes=10), ORG_MANAGE),
     "DeletePublicFolder": (he("DeletePublicFolder", path=ALPINE, name="Spare"), ORG_MANAGE),
     "GetPublicFolders": (he("GetPublicFolders", path=ALPINE), CUSTOMER_READ),
-    "CreateContact": (
+    "Hosted Exchange::CreateContact": (
         he("CreateContact", container=ALPINE, name="New", targetAddress="n@x.example"),
         CUSTOMER_WRITE,
     ),
-    "DeleteContact": (he("DeleteContact", path=PARTNER), CUSTOMER_WRITE),
+    "Hosted Exchange::DeleteContact": (he("DeleteContact", path=PARTNER), CUSTOMER_WRITE),
     "CreateDistributionList": (
         he("CreateDistributionList", container=ALPINE, name="NewList"),
         CUSTOMER_WRITE,
@@ -311,6 +322,47 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         DOMAIN_ONLY,
     ),
     "QueryMailboxAllocation": (rm("QueryMailboxAllocation", mailbox=WORKER), DOMAIN_ONLY),
+    # Managed Active Directory
+    "ModifyUser": (mad("ModifyUser", path=WORKER, title="Ski instructor"), CUSTOMER_WRITE),
+    "ModifyOrganization": (mad("ModifyOrganization", path=ALPINE, description="Ski shop"), ORG_MANAGE),
+    "CreateOrganization": (mad("CreateOrganization", container=org_path("WH"), name="adco"), ORG_CREATE),
+    "DeleteOrganization": (mad("DeleteOrganization", path=BARE_ORG), ORG_MANAGE_OWN),
+    "CreateUser": (
+        mad("CreateUser", container=ALPINE, userPrincipalName="ad@alpineskihouse.com"),
+        CUSTOMER_WRITE,
+    ),
+    "DeleteUser": (mad("DeleteUser", path=PLAIN_USER), CUSTOMER_WRITE),
+    "CreateGroup": (mad("CreateGroup", container=ALPINE, name="New Team"), CUSTOMER_WRITE),
+    "DeleteGroup": (mad("DeleteGroup", path=TEAM), CUSTOMER_WRITE),
+    "Managed Active Directory::CreateContact": (
+        mad("CreateContact", container=ALPINE, name="New"),
+        CUSTOMER_WRITE,
+    ),
+    "Managed Active Directory::DeleteContact": (mad("DeleteContact", path=PLAIN_CONTACT), CUSTOMER_WRITE),
+    "GetPolicy": (
+        mad("GetPolicy", policyName="customer", containerPath=ALPINE, objectName="x", objectType="user"),
+        CUSTOMER_READ,
+    ),
+    "ExpandWin2KCapacity": (
+        mad("ExpandWin2KCapacity", organization=ALPINE, capacityType="UserN", multiplier=4),
+        ORG_MANAGE,
+    ),
+    "DistributeGroupMemberships": (
+        mad("DistributeGroupMemberships", organization=ALPINE, capacityType="UserN"),
+        ORG_MANAGE,
+    ),
+    "GetWin2KCapacityPending": (mad("GetWin2KCapacityPending", organization=ALPINE), ORG_MANAGE),
+    "GetThisOrganizationRoot": (mad("GetThisOrganizationRoot", path=WORKER), CUSTOMER_READ),
+    "GetForeignOwnerOrg": (mad("GetForeignOwnerOrg", path=ALPINE), CUSTOMER_READ),
+    "GetOtherWellKnownObject": (mad("GetOtherWellKnownObject", path=ALPINE, wkName="OrgType"), CUSTOMER_READ),
+    "GetCallerUIRoles": (mad("GetCallerUIRoles"), EVERYONE),
+    "EnableUser": (mad("EnableUser", path=WORKER), CUSTOMER_WRITE),
+    "DisableUser": (mad("DisableUser", path=WORKER), CUSTOMER_WRITE),
+    # someone else's password: a reset by an administrator over the user (the user's own: its test)
+    "ChangeUserPassword": (
+        mad("ChangeUserPassword", path=CONSUMER, newPassword="N3w-passw0rd!"),
+        CUSTOMER_WRITE,
+    ),
     # Service Provisioning: the org's providers configure its sync, its admins read it and hold mailboxes
     "SetSyncConnection": (
         sp(
@@ -342,6 +394,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "ReconnectUser": (sp("ReconnectUser", user=GONE), ORG_MANAGE),
 }
+matrix_rest.extend(CASES)
 
 
 @pytest.fixture(scope="module")
@@ -428,6 +481,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 )
             )
         )
+    # Managed Active Directory's own objects (no mailbox, no plans record)
+    ok(d.submit(mad("CreateUser", container=ALPINE, userPrincipalName="plain@alpineskihouse.com")))
+    ok(d.submit(mad("CreateOrganization", container=org_path("WH"), name="adbare")))
+    ok(d.submit(mad("ExpandWin2KCapacity", organization=ALPINE, capacityType="UserN", multiplier=2)))
+    ok(d.submit(mad("CreateGroup", container=ALPINE, name="Team")))
+    ok(d.submit(mad("CreateContact", container=ALPINE, name="Plain Contact")))
+    matrix_rest.prepare(d)
     connection = CASES["SetSyncConnection"][0]
     ok(d.submit(connection))
     ok(d.submit(sp("SetLitigationHold", user=CONSUMER)))

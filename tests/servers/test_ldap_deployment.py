@@ -5,20 +5,25 @@ request failing at any of its writes leaves no trace, and the SQL store keeps no
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import SUBTREE, Connection, Server
+from ldap3 import MODIFY_DELETE, SUBTREE, Connection, Server
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
+from openmps.check import check
 from openmps.cli.main import app
 from openmps.db.schema import entries, settings
-from openmps.directory.interface import Directory
-from openmps.errors import InternalError
+from openmps.directory.interface import Change, Directory
+from openmps.errors import InternalError, NotAuthenticated
+from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
 from support import (
     ADMIN_PASSWORD,
@@ -31,6 +36,7 @@ from support import (
     ok,
     org_path,
     snapshot,
+    wipe_server,
 )
 
 SUFFIX = "dc=fabrikam,dc=com"
@@ -48,14 +54,7 @@ def connect(server: DirectoryServer, user: str, password: str) -> Connection:
 
 
 def wipe(server: DirectoryServer) -> None:
-    conn = connect(server, server.bind_dn, server.password)
-    conn.bind()
-    try:
-        conn.search(SUFFIX, "(objectClass=*)", SUBTREE, attributes=["1.1"])
-        for dn in sorted((e["dn"] for e in conn.response), key=lambda dn: -dn.count(",")):
-            conn.delete(dn)
-    finally:
-        conn.unbind()
+    wipe_server(server, SUFFIX)
 
 
 @pytest.fixture
@@ -107,6 +106,34 @@ def test_a_user_created_with_a_password_binds_to_the_server(
         user = connect(openldap_fabrikam, found["dn"], password)
         try:
             assert user.bind() is binds
+        finally:
+            user.unbind()
+
+
+def test_a_disabled_user_cannot_bind_to_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    """OpenMPS disables an account as AD does (userAccountControl's 0x2); the server refuses its bind
+    while it is disabled and takes it again once enabled, as OpenMPS's own sign-in does."""
+    make_alpineskihouse(deployment)
+    create_user(deployment, ALPINE, "ann@alpineskihouse.com")
+    ann = deployment.read(lambda d: d.holder("userPrincipalName", "ann@alpineskihouse.com"))
+    assert ann is not None
+
+    def set_control(flags: int) -> None:
+        with deployment.transaction() as providers:
+            providers.directory.modify(ann, [Change.replace("userAccountControl", str(flags))])
+
+    for flags, binds in ((NORMAL_ACCOUNT | ACCOUNT_DISABLED, False), (NORMAL_ACCOUNT, True)):
+        set_control(flags)
+        if binds:
+            assert deployment.authenticator.authenticate("ann@alpineskihouse.com", USER_PASSWORD)
+        else:
+            with pytest.raises(NotAuthenticated):
+                deployment.authenticator.authenticate("ann@alpineskihouse.com", USER_PASSWORD)
+        user = connect(openldap_fabrikam, str(ann), USER_PASSWORD)
+        try:
+            assert user.bind() is binds, flags
         finally:
             user.unbind()
 
@@ -214,3 +241,159 @@ def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
         admin.unbind()
     assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
     assert found["attributes"]["mail"] == ["carol@alpineskihouse.com"]
+
+
+def test_issue_16s_procedures_write_what_the_server_schema_takes(deployment: Deployment) -> None:
+    """Virtual directories, UI role groups, service pointers, a mail-enabled group and an adopted
+    public folder, made by requests on OpenLDAP: every attribute they write is in its schema."""
+    from openmps.types import DN
+    from support import RawXml, request_xml, rm
+
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    ok(deployment.submit(request_xml("Managed Helpers", "InitializeADForHosting")))
+    pointer = request_xml(
+        "Managed Helpers",
+        "CreateServicePointer",
+        organization=ALPINE,
+        serviceType="Services",
+        name="p.example",
+    )
+    ok(deployment.submit(pointer))
+    team = DN.from_path(ALPINE).child("CN", "Team")
+    with deployment.transaction() as providers:
+        providers.directory.add(team, {"objectClass": ["top", "group"], "cn": ["Team"], "groupType": ["8"]})
+    ok(deployment.submit(request_xml("Hosted Email 2007", "MailEnableGroup", path=team.ldap_path)))
+    public = RawXml("<publicStore><serverName>EXBE03</serverName><megabytes>100</megabytes></publicStore>")
+    ok(deployment.submit(rm("AddExchangeResources", publicStores=public)))
+    ok(deployment.submit(he("CreatePublicFolder", path=ALPINE, megabytes=10)))
+    adopt = request_xml("Hosted Email 2007 Import", "ImportRootPublicFolder", organization=ALPINE)
+    ok(deployment.submit(adopt))
+    listed = ok(deployment.submit(request_xml("Managed Hosting", "GetOrgType", path=team.ldap_path)))
+    assert listed.find("data/org").get("orgType") == "customer"
+
+
+# A process that dies at a chosen point of a request: after its n-th directory write (before its
+# SQL commit), or just after its commit (before its intent log is removed).  A real kill, in a
+# process of its own, so nothing of it runs after that point.
+DYING = """
+import os, sys
+from pathlib import Path
+from openmps.app import open_deployment
+from openmps.directory.ldap import journal
+from support import fast_passwords
+
+home, n, document = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+writes = [0]
+
+class Dying:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name not in ("add", "modify", "delete", "move"):
+            return attr
+
+        def write(*args, **kwargs):
+            result = attr(*args, **kwargs)
+            writes[0] += 1
+            if writes[0] == n:
+                os._exit(9)
+            return result
+
+        return write
+
+if n == 0:  # after the commit, before the log is removed
+    journal.IntentLog.end = lambda self, clean: os._exit(9) if self.used else None
+d = open_deployment(home, passwords=fast_passwords(), directory_wrapper=Dying)
+outcome = d.submit(document)
+os._exit(0 if outcome.error is None else 1)
+"""
+
+
+def die(home: Path, n: int, document: str) -> int:
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", DYING, str(home), str(n), document], env=env, timeout=120)
+    return done.returncode
+
+
+def test_a_process_killed_before_its_commit_has_its_directory_writes_undone_at_the_next_start(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, tmp_path: Path
+) -> None:
+    """Killed after each of CreateBusinessUser's directory writes in turn: the server holds what it
+    wrote, SQL nothing; the next start undoes it from the intent log (the request's id is not among
+    the committed ones), leaving both stores as before and no log."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    document = user_xml("dan@alpineskihouse.com", isAdmin=True, newPassword=USER_PASSWORD)
+    sql_before, ldap_before = snapshot(deployment), server_snapshot(openldap_fabrikam)
+    n = 0
+    while True:
+        n += 1
+        code = die(home, n, document)
+        if code == 0:
+            break  # n is past the request's last write
+        assert code == 9, code
+        assert server_snapshot(openldap_fabrikam) != ldap_before, f"write {n} left nothing to repair"
+        assert snapshot(deployment) == sql_before, f"SQL committed before write {n}"
+        assert len(list((home / "directory-journal").glob("*.log"))) == 1
+        restarted = open_deployment(home, passwords=fast_passwords())  # the next start
+        assert restarted.recover_directory() == []  # the start settled the log itself
+        restarted.close_directory()
+        assert server_snapshot(openldap_fabrikam) == ldap_before, f"write {n} was not undone"
+        assert snapshot(deployment) == sql_before
+        assert not list((home / "directory-journal").glob("*.log"))
+        assert n < 100
+    assert n > 3  # the request wrote that many times, and each prefix was repaired
+    audit = deployment.audit.search(caller="openmps start: directory journal")
+    assert len(audit) == n - 1
+
+
+def test_a_process_killed_after_its_commit_keeps_its_writes(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer, tmp_path: Path
+) -> None:
+    """Killed between the SQL commit and the removal of its log: the next start finds the request
+    committed and only removes the log."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    assert die(home, 0, user_xml("eve@alpineskihouse.com", newPassword=USER_PASSWORD)) == 9
+    assert len(list((home / "directory-journal").glob("*.log"))) == 1
+    restarted = open_deployment(home, passwords=fast_passwords())
+    try:
+        assert not list((home / "directory-journal").glob("*.log"))
+        assert restarted.authenticator.authenticate("eve@alpineskihouse.com", USER_PASSWORD)
+        assert restarted.read(lambda d: d.holder("userPrincipalName", "eve@alpineskihouse.com"))
+    finally:
+        restarted.close_directory()
+
+
+def test_openmps_check_reports_and_repairs_drift_on_the_server(
+    deployment: Deployment, openldap_fabrikam: DirectoryServer
+) -> None:
+    """Drift made on the server behind OpenMPS's back (a user taken out of AllUsers@, a mailbox
+    user deleted) is reported by ``openmps check`` and repaired by ``--repair``."""
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(user_xml("fay@alpineskihouse.com", planName="GoldMail")))
+    ok(deployment.submit(user_xml("gus@alpineskihouse.com")))
+    admin = connect(openldap_fabrikam, openldap_fabrikam.bind_dn, openldap_fabrikam.password)
+    admin.bind()
+    try:
+        users = {}
+        for upn in ("fay", "gus"):
+            admin.search(SUFFIX, f"(userPrincipalName={upn}@alpineskihouse.com)", SUBTREE, attributes=["1.1"])
+            (user,) = admin.response
+            users[upn] = user["dn"]
+            admin.search(SUFFIX, f"(member={user['dn']})", SUBTREE, attributes=["1.1"])
+            for group in admin.response:
+                assert admin.modify(group["dn"], {"member": [(MODIFY_DELETE, [user["dn"]])]})
+        assert admin.delete(users["fay"])
+    finally:
+        admin.unbind()
+    kinds = sorted(f.kind for f in check(deployment))
+    assert kinds == ["allocation-without-mailbox", "customer-record-without-object", "user-not-in-all-users"]
+    assert all(f.repaired for f in check(deployment, repair=True))
+    assert check(deployment) == []

@@ -5,15 +5,19 @@ connection the server dropped is opened again."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from openmps.db.store import SqlUnitOfWork, make_engine, sqlite_url
+from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Change, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.journal import Step
+from openmps.directory.sql.claims import SqlClaims
 from openmps.errors import AlreadyExists
 from openmps.types import DN
 from support import DirectoryServer
@@ -34,15 +38,39 @@ def connection(openldap_server: DirectoryServer) -> Iterator[LdapConnection]:
 
 @pytest.fixture
 def uow(tmp_path: Path) -> Iterator[SqlUnitOfWork]:
-    engine = make_engine(sqlite_url(tmp_path / "store.sqlite"))
+    engine = store(tmp_path / "store.sqlite")
     unit = SqlUnitOfWork(engine)
     yield unit
     engine.dispose()
 
 
+class StepsSeen:
+    """The intent log of these tests: the steps recorded (the durable log has tests of its own)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def record(self, step: Step) -> None:
+        json.dumps(step)  # what the durable log writes
+        self.steps.append(step)
+
+
+def store(path: Path) -> Engine:
+    """A migrated SQLite store (the LDAP backend claims unique values in it)."""
+    engine = make_engine(sqlite_url(path))
+    migrate(engine)
+    return engine
+
+
 def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
     return LdapDirectory(
-        connection, root=NC, domain_sid=DOMAIN_SID, next_rid=lambda: next(RIDS), on_rollback=uow.on_rollback
+        connection,
+        root=NC,
+        domain_sid=DOMAIN_SID,
+        next_rid=lambda: next(RIDS),
+        on_rollback=uow.on_rollback,
+        claims=SqlClaims(lambda: uow.connection),
+        intents=StepsSeen(),
     )
 
 
@@ -50,7 +78,7 @@ def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
 def org(connection: LdapConnection, tmp_path: Path) -> Iterator[DN]:
     """A committed OU of the test's own under the naming context (made if missing, and then
     removed at the end: the smoke tests of test_openldap_server.py make it themselves)."""
-    engine = make_engine(sqlite_url(tmp_path / "setup.sqlite"))
+    engine = store(tmp_path / "setup.sqlite")
     setup = SqlUnitOfWork(engine)
     d = directory(connection, setup)
     made_nc = not d.exists(NC)

@@ -47,6 +47,11 @@ def can_bind(server: DirectoryServer, user: str, password: str) -> bool:
         conn.unbind()
 
 
+def argon2(password: str) -> str:
+    """``password`` hashed as OpenMPS stores it (cheap parameters: a test's)."""
+    return "{ARGON2}" + PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(password)
+
+
 def sid(rid: int) -> bytes:
     """A binary SID S-1-5-21-1-2-3-<rid>, as AD stores objectSid."""
     subs = (21, 1, 2, 3, rid)
@@ -213,7 +218,39 @@ def test_slapo_unique_refuses_a_taken_value(tree: Tree, attribute: str, value: s
 def test_a_user_binds_with_its_argon2_password_and_not_with_another(
     openldap_server: DirectoryServer, tree: Tree
 ) -> None:
-    hashed = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash("Secret-1")
-    ann = tree.user("ann", userPassword="{ARGON2}" + hashed)
+    ann = tree.user("ann", userPassword=argon2("Secret-1"))
     assert can_bind(openldap_server, ann, "Secret-1")
     assert not can_bind(openldap_server, ann, "Secret-2")
+
+
+def test_a_disabled_account_cannot_bind_and_binds_again_once_enabled(
+    openldap_server: DirectoryServer, tree: Tree
+) -> None:
+    """slapd ignores userAccountControl; the script's ACL makes AD's ACCOUNTDISABLE bit (0x2) refuse
+    the bind, whatever the other bits, for an account created disabled or disabled later."""
+    ann = tree.user("ann", userPassword=argon2("Secret-1"), userAccountControl=512 | 2)
+    assert not can_bind(openldap_server, ann, "Secret-1")
+    for control, binds in ((512, True), (512 | 0x10000 | 2, False), (512 | 0x10000, True)):
+        tree.conn.modify(ann, {"userAccountControl": [(MODIFY_REPLACE, [control])]})
+        assert can_bind(openldap_server, ann, "Secret-1") is binds, control
+    assert not can_bind(openldap_server, ann, "Secret-2")
+
+
+def test_password_hashes_are_read_by_their_owner_only(openldap_server: DirectoryServer, tree: Tree) -> None:
+    ann = tree.user("ann", userPassword=argon2("Secret-1"))
+    bob = tree.user("bob", userPassword=argon2("Secret-1"))
+    for who, sees in ((ann, True), (bob, False), ("", False)):
+        conn = Connection(
+            Server(openldap_server.url, get_info=None, connect_timeout=5),
+            who or None,
+            "Secret-1" if who else None,
+            auto_bind=True,
+            receive_timeout=10,
+        )
+        try:
+            conn.search(ann, "(objectClass=*)", BASE, attributes=["userPassword", "mail"])
+            [found] = conn.response
+            assert found["raw_attributes"]["mail"]  # the rest of the entry stays readable
+            assert bool(found["raw_attributes"].get("userPassword")) is sees, who
+        finally:
+            conn.unbind()

@@ -83,3 +83,23 @@ def test_readonly_units_do_not_take_the_write_lock(engine) -> None:  # type: ign
     assert reader.connection.execute(select(settings)).all() == []  # WAL: sees the last commit
     reader.rollback()
     writer.commit()
+
+
+def test_before_commit_writes_inside_the_transaction_and_after_end_tells_how_it_ended(engine) -> None:  # type: ignore[no-untyped-def]
+    endings: list[str] = []
+    uow = SqlUnitOfWork(engine)
+    uow.before_commit(lambda: uow.connection.execute(insert(settings), {"name": "mark", "value": "1"}))
+    uow.after_end(endings.append)
+    uow.commit()
+    assert names(engine) == ["mark"]
+    rolled = SqlUnitOfWork(engine)
+    rolled.before_commit(lambda: rolled.connection.execute(insert(settings), {"name": "never", "value": "1"}))
+    rolled.after_end(endings.append)
+    rolled.rollback()
+    failing = SqlUnitOfWork(engine)
+    failing.on_rollback(lambda: (_ for _ in ()).throw(InvalidArgument("the server is gone")), "step")
+    failing.after_end(endings.append)
+    with pytest.raises(RollbackFailed):
+        failing.rollback()
+    assert endings == ["committed", "rolled back", "not compensated"]
+    assert names(engine) == ["mark"]

@@ -70,6 +70,11 @@ def _procedure(spec: ProcedureSpec) -> list[str]:
         "",
         spec.doc,
         "",
+        *(
+            ["- **OpenMPS extension**: MPS documents no such procedure; OpenMPS adds it in MPS's style"]
+            if spec.extension
+            else []
+        ),
         f"- access: {spec.access}, {spec.kind}",
         f"- role: {spec.requires.name} ({spec.requires.value})"
         + (f" on `{spec.scope}`" if spec.scope else ""),
@@ -141,6 +146,7 @@ def _result_type(f: Field) -> str:
 def _signature(spec: ProcedureSpec) -> str:
     args = " ".join(f"{a.xml.name}:{a.signature}{'!' if a.required else ''}" for a in spec.args)
     right = f" {spec.right}" if spec.right else ""
+    right += " extension" if spec.extension else ""
     answer = spec.result.__name__ if spec.result is not None else "none"
     head = f"{spec.namespace}::{spec.name} [{spec.access} {spec.kind} {spec.requires.name}{right}]"
     return f"{head} {args} -> {answer}"
@@ -167,7 +173,12 @@ def _xsd_model(model: type) -> etree._Element:
     """A structured value's fields: child elements in any order, attributes, its own text."""
     fields = model_fields(model)
     children = []
+    repeated = False  # items standing in the element itself: any number, so a choice, not an all
     for f in fields:
+        if f.kind == "models" and f.xml.name == "." and f.model is not None:
+            children.append(x.element(_xsd_model(f.model), name=f.xml.item))
+            repeated = True
+            continue
         if f.xml.name[:1] in ("@", "."):
             continue
         child = x.element(name=f.xml.name, minOccurs="1" if f.required else "0")
@@ -180,8 +191,9 @@ def _xsd_model(model: type) -> etree._Element:
         for f in fields
         if f.xml.name.startswith("@")
     ]
-    mixed = {"mixed": "true"} if any(f.xml.name == "." for f in fields) else {}
-    return x.complexType(x.all(*children), *attributes, _any_attribute(), **mixed)
+    mixed = {"mixed": "true"} if any(f.xml.name == "." and f.kind != "models" for f in fields) else {}
+    group = x.choice(*children, minOccurs="0", maxOccurs="unbounded") if repeated else x.all(*children)
+    return x.complexType(group, *attributes, _any_attribute(), **mixed)
 
 
 def _xsd_type(a: ArgSpec) -> etree._Element:

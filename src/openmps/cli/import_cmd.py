@@ -58,12 +58,31 @@ def import_command(
     if dry_run:
         out.print(f"no conflicts: {len(entries)} entries would be imported", highlight=False)
         return
-    summary = Table("", "imported", "failed", title=f"{report.added} entries added")
-    for kind in ("organization", "user"):
-        summary.add_row(kind + "s", str(report.count(kind, True)), str(report.count(kind, False)))
-    out.print(summary)
+    imported, managed, failed_count = (
+        [report.count(kind, ok, already_managed=already) for kind in ("organization", "user")]
+        for ok, already in ((True, False), (True, True), (False, None))
+    )
+    out.print(f"{report.added} entries added to the directory", highlight=False)
+    out.print(
+        f"{_counted(imported)} imported, {_counted(managed)} already under management, "
+        f"{_counted(failed_count)} failed",
+        highlight=False,
+    )
     failed = [i for i in report.items if not i.ok]
     for item in failed:
         err.print(f"{item.kind} {item.dn}: {item.detail}", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _counted(counts: list[int]) -> str:
+    """``[3, 40]`` as "3 organizations and 40 users" (what the procedures answered, by kind)."""
+    organizations, users = counts
+    if not organizations and not users:
+        return "0"
+    said = [
+        f"{n} {kind}{'s' if n != 1 else ''}"
+        for n, kind in ((organizations, "organization"), (users, "user"))
+        if n
+    ]
+    return " and ".join(said)

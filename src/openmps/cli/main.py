@@ -24,14 +24,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from openmps.app import (
+    DATABASE_FILE,
     Deployment,
     DirectoryServerChoice,
+    database_url,
     default_home,
     init_deployment,
     open_deployment,
+    record_database,
     registry,
 )
 from openmps.cli.import_cmd import import_command
@@ -89,7 +93,7 @@ def main_options(
 
 
 def fail(error: MpsError) -> typer.Exit:
-    err.print(f"[red]error[/red] {error.hex_code}: {error.description}")
+    err.print(f"[red]error[/red] {error.hex_code}: {escape(error.description)}")  # its brackets are text
     return typer.Exit(1)
 
 
@@ -106,6 +110,49 @@ def deployment() -> Deployment:
         raise fail(exc) from None
 
 
+DirectoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--directory",
+        help="Keep the hosting directory on this LDAP server (ldap:// or ldaps://; default: the store)",
+    ),
+]
+BindDnOption = Annotated[
+    str | None, typer.Option("--directory-bind-dn", help="DN OpenMPS binds to the --directory server as")
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--directory-password-file",
+        help="File (mode 0600) holding the bind password; its path is recorded, never the password",
+    ),
+]
+StartTlsOption = Annotated[
+    bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
+]
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Keep the store in this database (postgresql+psycopg://user:password@host/name, empty; "
+        "default: SQLite in --home); recorded in --home (0600), never printed",
+    ),
+]
+
+
+def _directory_choice(
+    url: str | None, bind_dn: str | None, password_file: Path | None, start_tls: bool
+) -> DirectoryServerChoice | None:
+    """The --directory options as one choice (None: the directory in the store)."""
+    if url is None:
+        return None
+    if bind_dn is None or password_file is None:
+        raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
+    return DirectoryServerChoice(url, bind_dn, password_file.resolve(), start_tls)
+
+
 @app.command()
 def init(
     domain: Annotated[
@@ -115,38 +162,19 @@ def init(
         str | None,
         typer.Option("--admin-password", help="Password of administrator@<domain> (default: generated)"),
     ] = None,
-    directory: Annotated[
-        str | None,
-        typer.Option(
-            "--directory",
-            help="Keep the hosting directory on this LDAP server (ldap:// or ldaps://; default: the store)",
-        ),
-    ] = None,
-    directory_bind_dn: Annotated[
-        str | None, typer.Option("--directory-bind-dn", help="DN OpenMPS binds to the --directory server as")
-    ] = None,
-    directory_password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--directory-password-file",
-            help="File (mode 0600) holding the bind password; its path is recorded, never the password",
-        ),
-    ] = None,
-    directory_start_tls: Annotated[
-        bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
-    ] = False,
+    directory: DirectoryOption = None,
+    directory_bind_dn: BindDnOption = None,
+    directory_password_file: PasswordFileOption = None,
+    directory_start_tls: StartTlsOption = False,
+    database: DatabaseOption = None,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
-    server = None
-    if directory is not None:
-        if directory_bind_dn is None or directory_password_file is None:
-            raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
-        server = DirectoryServerChoice(
-            directory, directory_bind_dn, directory_password_file.resolve(), directory_start_tls
-        )
+    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
     try:
-        d = init_deployment(State.home, domain=domain, admin_password=Secret(password), directory=server)
+        d = init_deployment(
+            State.home, domain=domain, admin_password=Secret(password), url=database, directory=server
+        )
     except MpsError as exc:
         raise fail(exc) from None
     d.close_directory()
@@ -212,9 +240,11 @@ def serve(
             min=1, max=64, help="Worker processes on the one store (admission limits are per worker)"
         ),
     ] = 1,
+    database: DatabaseOption = None,
 ) -> None:
     """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
-    deployment on first use; an access log line per request on standard error."""
+    deployment on first use (in --database, if given); an access log line per request on standard
+    error."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -227,20 +257,28 @@ def serve(
         raise typer.Exit(2)
     if tls_cert is not None and tls_key is not None:
         _check_tls(tls_cert, tls_key)
+    if database is not None and (
+        (State.home / "openmps.db").exists()
+        or ((State.home / DATABASE_FILE).exists() and database_url(State.home) != database)
+    ):
+        err.print(f"the deployment in {State.home} keeps its store elsewhere: serve it without --database")
+        raise typer.Exit(2)
     try:
         listening = _listen(host, port)  # before any "Serving on": a port in use is said first
     except OSError as exc:
         err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
         raise typer.Exit(1) from None
     try:
-        d = open_deployment(State.home)
+        d = open_deployment(State.home, url=database)
     except MpsError:
         password = generated_password()
         try:
-            d = init_deployment(State.home, domain=domain, admin_password=Secret(password))
+            d = init_deployment(State.home, domain=domain, admin_password=Secret(password), url=database)
         except MpsError as exc:
             raise fail(exc) from None
         _announce(d, password)
+    if database is not None:
+        record_database(State.home, database)  # what the worker processes open
     else:
         pending = d.pending_initial_password()
         if pending is not None:
@@ -343,8 +381,11 @@ def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder fo
         manifest = take(deployment(), dest)
     except MpsError as exc:
         raise fail(exc) from None
+    entries = manifest.entries if manifest.directory_entries is None else manifest.directory_entries
+    server = "" if manifest.directory_entries is None else " and the directory server"
     out.print(
-        f"Backed up {manifest.entries} directory entries of {manifest.domain} ({manifest.store}) to {dest}"
+        f"Backed up {entries} directory entries of {manifest.domain} ({manifest.store}{server}) to {dest}",
+        highlight=False,
     )
 
 
@@ -354,14 +395,22 @@ def restore(
     database_url: Annotated[
         str | None, typer.Option(help="PostgreSQL backups: the empty database to restore into")
     ] = None,
+    directory: DirectoryOption = None,
+    directory_bind_dn: BindDnOption = None,
+    directory_password_file: PasswordFileOption = None,
+    directory_start_tls: StartTlsOption = False,
 ) -> None:
-    """Restore a backup into a new deployment at --home (which must be new or empty)."""
+    """Restore a backup into a new deployment at --home (which must be new or empty); a backup of
+    a deployment on a directory server restores its entries onto the --directory server given,
+    where the domain's naming context must be empty."""
     from openmps.backup import restore as put_back
 
+    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
     try:
-        d = put_back(src, State.home, url=database_url)
+        d = put_back(src, State.home, url=database_url, directory=server)
     except MpsError as exc:
         raise fail(exc) from None
+    d.close_directory()
     out.print(f"Restored {d.layout.dns_name} into {State.home}")
 
 

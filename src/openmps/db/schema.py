@@ -262,7 +262,7 @@ sync_objects = Table(
     Column("state", String(16), nullable=False),  # active | disconnected | purged
     Column("digest", String(64), nullable=False),  # of what flowed: unchanged means nothing to do
     Column("retain_until", DateTime(timezone=True), nullable=True),  # disconnected: kept until
-    Column("anchor", Text, nullable=True),  # the reconnection anchor's value (folded), 0012
+    Column("anchor", Text, nullable=True),  # the reconnection anchor's value (folded), 0014
     Column("im_until", DateTime(timezone=True), nullable=True),  # disconnected: IM profile kept until
     Column("services", String(64), nullable=False, server_default=text("''")),  # users: "im,mailbox"
 )
@@ -279,7 +279,29 @@ sync_runs = Table(
     Column("report", Text, nullable=False),  # JSON: counts per action, errors per object
 )
 
-# Service provisioning configuration (openmps.syncconfig, 0012): an organization's connection to its
+# The hosting directory on an LDAP server (openmps.directory.ldap): who holds each unique value.
+# A server checks uniqueness (slapo-unique, AD) before its write, not atomically with it, so two
+# requests adding the same value at once may both succeed; a request claims every unique value it
+# writes in its own SQL transaction first, and the primary key lets one claim win.
+directory_claims = Table(
+    "directory_claims",
+    metadata,
+    Column("attr", String(64), primary_key=True),  # lower-cased: samaccountname, proxyaddresses, …
+    Column("value", Text, primary_key=True),  # as the directory compares it (normalize_value)
+    Column("dn", Text, nullable=False, index=True),  # the holder's DN, normalized (DN.norm)
+)
+
+# The requests whose LDAP writes are kept: a request that wrote to an LDAP server inserts its id in
+# its own transaction, just before it commits.  Its intent log (the inverse of each write, in a file
+# written before the write) is then removed; a log left by a process that died is undone at the
+# next start unless its request is here (directory/ldap/journal.py).
+directory_commits = Table(
+    "directory_commits",
+    metadata,
+    Column("request", String(36), primary_key=True),
+)
+
+# Service provisioning configuration (openmps.syncconfig, 0014): an organization's connection to its
 # forest (the bind password encrypted, never in clear) and its rules, one row per organization.
 sync_configs = Table(
     "sync_configs",
@@ -292,10 +314,10 @@ sync_configs = Table(
     Column("include_ous", Text, nullable=False, server_default=text("'[]'")),  # JSON lists of DNs
     Column("exclude_ous", Text, nullable=False, server_default=text("'[]'")),
     Column("rules", Text, nullable=False),  # JSON of syncconfig.interface.SyncRules
-    Column("ca_certificate", Text, nullable=True),  # PEM (0013); NULL: the system's authorities
+    Column("ca_certificate", Text, nullable=True),  # PEM (0015); NULL: the system's authorities
 )
 
-# Litigation holds on mailboxes (0012): a held mailbox is never deleted or disconnected by sync.
+# Litigation holds on mailboxes (0014): a held mailbox is never deleted or disconnected by sync.
 mailbox_holds = Table(
     "mailbox_holds",
     metadata,
@@ -305,7 +327,7 @@ mailbox_holds = Table(
     Column("reason", Text, nullable=False),
 )
 
-# Where the organization's next delta read continues from (0013): the source's opaque cookie
+# Where the organization's next delta read continues from (0015): the source's opaque cookie
 # (DirSync's), written only after a run that applied every change it read.
 sync_cookies = Table(
     "sync_cookies",

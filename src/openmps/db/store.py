@@ -18,12 +18,13 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
@@ -31,12 +32,15 @@ from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.prepared import driver
 from openmps.db.schema import settings
-from openmps.errors import RollbackFailed
+from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
 
 # How long a statement waits for a lock, and a request for a pooled connection, before the request
 # is answered ServiceBusy: well under an HTTP client's patience (30-60 s), long enough to ride out
 # a bulk request's commit.
 DEFAULT_BUSY_TIMEOUT = 10.0
+# PostgreSQL advisory lock key: transactions writing to a directory server hold it shared, a
+# backup exclusive while it reads the server (SQLite's write lock does the same there)
+DIRECTORY_GATE = 0x4F4D5053  # "OMPS"
 DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,9 +63,21 @@ def make_engine(
     if not url.startswith("sqlite"):
         # lock_timeout bounds row-lock waits (55P03 → ServiceBusy); reads never wait on PostgreSQL.
         lock_ms = int(busy_timeout * 1000)
-        engine = create_engine(
-            url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
-        )
+        try:
+            engine = create_engine(
+                url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={lock_ms}"}, **pool
+            )
+        except ModuleNotFoundError as exc:  # the driver is an extra: say which, never the URL
+            extra = (
+                ": pip install 'openmps[postgresql]' and give a postgresql+psycopg:// URL"
+                if url.startswith("postgres")
+                else ""
+            )
+            raise InvalidOperation(f"the database driver '{exc.name}' is not installed{extra}") from None
+        except ArgumentError:
+            raise InvalidArgument(
+                "the database URL is not one SQLAlchemy reads (postgresql+psycopg://…)"
+            ) from None
         event.listen(engine, "handle_error", _on_error)
         return engine
     memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -176,12 +192,16 @@ def read_settings(engine: Engine) -> dict[str, str]:
         return {row.name: row.value for row in conn.execute(select(settings))}
 
 
+Ending = Literal["committed", "rolled back", "not compensated"]
+
+
 class SqlUnitOfWork:
     """One request's transaction: SQL work plus a journal of compensating steps.
 
     SQL changes commit or roll back as one.  Work outside SQL (an LDAP backend) registers the
-    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order after
-    the SQL rollback, MPF's compensating model.  :meth:`savepoint` nests both, for ``<try>``.
+    inverse of each change with :meth:`on_rollback`; on failure those run in reverse order just
+    before the SQL rollback (its locks keep other writers out meanwhile), MPF's compensating
+    model.  :meth:`savepoint` nests both, for ``<try>``.
     The connection is opened lazily, so CPU-only work before the first store access (password
     hashing) does not hold a connection or a lock.
 
@@ -206,7 +226,10 @@ class SqlUnitOfWork:
         self._changes = 0  # the driver's total_changes when the transaction began (SQLite)
         self._savepoints = 0
         self._journal: list[tuple[str, Callable[[], None]]] = []
+        self._before_commit: list[Callable[[], None]] = []
+        self._after_end: list[Callable[[Ending], None]] = []
         self._rollbacks = 0
+        self._gate_shared = False  # PostgreSQL: this transaction holds DIRECTORY_GATE shared
 
     def rollbacks(self) -> int:
         """How many times part or all of this unit of work was rolled back (``db/memo.py`` needs it)."""
@@ -272,6 +295,20 @@ class SqlUnitOfWork:
         return conn is not None and driver(conn).total_changes != self._changes
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None:
+        """Journal the inverse of a write outside SQL (a directory server's), before it is sent.
+
+        From here to the end of the transaction (its compensation included) the unit holds what a
+        backup waits for before it reads the directory server: on SQLite the store's write lock,
+        on PostgreSQL the directory gate shared (:data:`DIRECTORY_GATE`); so a backup sees each
+        request's outside writes whole or not at all."""
+        self.will_write()
+        if self._sqlite:
+            self.connection  # noqa: B018 (BEGIN IMMEDIATE, unless the unit holds the lock already)
+        elif not self._gate_shared:
+            self.connection.execute(
+                text("SELECT pg_advisory_xact_lock_shared(:gate)"), {"gate": DIRECTORY_GATE}
+            )
+            self._gate_shared = True
         self._journal.append((label, undo))
 
     @contextmanager
@@ -284,6 +321,7 @@ class SqlUnitOfWork:
         except BaseException:
             self._rollbacks += 1
             nested.rollback()
+            self._gate_shared = False  # a lock taken inside went with the savepoint
             self._compensate(mark)
             raise
         else:
@@ -291,20 +329,46 @@ class SqlUnitOfWork:
         finally:
             self._savepoints -= 1
 
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` inside the transaction just before it commits (a record that must commit
+        with it, or not at all)."""
+        self._before_commit.append(work)
+
+    def after_end(self, work: Callable[[Ending], None]) -> None:
+        """Tell ``work`` how the unit ended, once it has: committed, rolled back (every compensating
+        step done) or not compensated (a step failed: what it left is for a later repair)."""
+        self._after_end.append(work)
+
     def commit(self) -> None:
+        while self._before_commit:
+            self._before_commit.pop(0)()
         if self._conn is not None:
             self._conn.commit()
         self._journal.clear()
         self._close()
+        self._ended("committed")
 
     def rollback(self) -> None:
         self._rollbacks += 1
+        self._before_commit.clear()
+        ending: Ending = "not compensated"
         try:
-            if self._conn is not None:
-                self._conn.rollback()
-            self._compensate(0)
+            try:
+                # before the SQL rollback, while the transaction still holds its locks: no other
+                # writer (nor a backup) sees the directory half undone (a next writer would draw
+                # this unit's RIDs again, for one)
+                self._compensate(0)
+                ending = "rolled back"
+            finally:
+                if self._conn is not None:
+                    self._conn.rollback()
         finally:
             self._close()
+            self._ended(ending)
+
+    def _ended(self, ending: Ending) -> None:
+        while self._after_end:
+            self._after_end.pop(0)(ending)
 
     def _compensate(self, mark: int) -> None:
         failures: list[str] = []

@@ -55,6 +55,11 @@ class Layout:
     def hosting(self) -> DN:
         return self.domain.child("OU", "Hosting")
 
+    @functools.cached_property
+    def ui_permissions(self) -> DN:
+        """``WatUIPermissions``: the groups whose DACL says which UI roles a caller has (§5.2)."""
+        return self.hosting.child("CN", PRIVATE).child("CN", "WatUIPermissions")
+
     def org_type(self, kind: OrgType) -> DN:
         return self.hosting.child("CN", PRIVATE).child("CN", "WatOrgTypes").child("CN", kind.value)
 

@@ -66,6 +66,18 @@ class HashGate:
             self._free.release()
 
 
+class HashedSecret(Secret):
+    """A password a procedure has checked and hashed already, in its ``prepare()`` before the
+    write lock: the procedure it hands it on to (through the Python door only: XML binds plain
+    secrets) stores ``hashed`` instead of hashing it again under the lock."""
+
+    __slots__ = ("hashed",)
+
+    def __init__(self, value: str, hashed: str) -> None:
+        super().__init__(value)
+        self.hashed = hashed
+
+
 class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None, *, slots: int = HASH_SLOTS) -> None:
         self._hasher = hasher or PasswordHasher()

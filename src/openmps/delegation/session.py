@@ -69,6 +69,7 @@ class Providers:
     resources: ResourceLedger
     plans: PlanCatalogue
     sync: SyncConfigStore
+    group_cap: int = 5000  # members one group may hold (Windows 2000's limit; MultiGroup nests past it)
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 
     def org_chain(self, target: DN, entry: Entry | None = None) -> list[Org]:

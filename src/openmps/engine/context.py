@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from lxml import etree
 
-from openmps.engine.declaration import Role
+from openmps.engine.audit import AuditRecord
+from openmps.engine.declaration import Registry, Role
 from openmps.engine.results import checked_result
+from openmps.errors import AccessDenied, NotFound
 from openmps.types import DN
 
 if TYPE_CHECKING:
@@ -107,6 +109,26 @@ class ProcedureContext(Generic[P]):
     @property
     def request_id(self) -> str:
         return self._invocation.request_id
+
+    @property
+    def registry(self) -> Registry:
+        """The procedures this deployment answers (MPF Config lists them)."""
+        return self._invocation.engine.registry
+
+    def holds(self, role: Role, target: DN | None) -> bool:
+        """Whether the caller holds ``role`` on ``target``: the engine's own check, answered
+        instead of raised (for listing what a caller may do, never instead of the declared role)."""
+        try:
+            self._invocation.session.require(self.caller, role, target)
+        except (AccessDenied, NotFound):
+            return False
+        return True
+
+    def audit_apart(self, record: AuditRecord) -> None:
+        """Have ``record`` written to the audit log apart from this request's transaction, once the
+        request has ended: it stays whether the request commits or not, as an event in MPF's
+        event log does (only the last run's, if the engine ran the request again)."""
+        self._invocation.events.append(record)
 
     @overload
     def call(

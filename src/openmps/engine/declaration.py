@@ -155,6 +155,7 @@ class ProcedureSpec:
     right: str | None = None  # the ADS right the target's DACL must grant the caller
     result: type | None = None  # the dataclass run() returns; None: it answers nothing
     prepares: bool = False  # it has prepare(providers), run before the write lock
+    extension: bool = False  # OpenMPS's own: MPS documents no such procedure (docs/api says so)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -336,6 +337,8 @@ def _coerce(spec: ArgSpec, value: Any) -> Any:
         return tuple(value)
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if spec.kind == "properties" and isinstance(value, tuple) and all(isinstance(p, Property) for p in value):
+        return value  # bound already (a procedure handing its own <properties> on)
     if isinstance(value, etree._Element):
         return _convert(spec, value)
     text = (
@@ -480,9 +483,9 @@ def model_fields(cls: type) -> tuple[ArgSpec, ...]:
     found = []
     for f, tp, xml in xml_fields(cls, "a structured argument"):
         kind, optional, model = kind_of(tp)
-        if kind in ("secret", "properties", "node") or (
-            (xml.name.startswith("@") or xml.name == ".") and kind not in TEXT_KINDS
-        ):
+        in_place = xml.name == "." and kind == "models"  # items standing in the element itself
+        text_only = (xml.name.startswith("@") or xml.name == ".") and not in_place
+        if kind in ("secret", "properties", "node") or (text_only and kind not in TEXT_KINDS):
             raise TypeError(f"{cls.__name__}.{f.name}: {kind} is not a field kind of a structured argument")
         if kind in ("models", "list") and xml.item is None:
             raise TypeError(f"{cls.__name__}.{f.name}: a list field needs Xml(item=...)")
@@ -494,7 +497,14 @@ def model_fields(cls: type) -> tuple[ArgSpec, ...]:
 
 @functools.cache
 def _element_names(cls: type) -> frozenset[str]:
-    return frozenset(f.xml.name for f in model_fields(cls) if f.xml.name[:1] not in ("@", "."))
+    names = {f.xml.name for f in model_fields(cls) if f.xml.name[:1] not in ("@", ".")}
+    return frozenset(names | {f.xml.item for f in model_fields(cls) if _in_place(f) and f.xml.item})
+
+
+def _in_place(spec: ArgSpec) -> bool:
+    """A list field ``Xml(".", item=…)``: its items stand in the element itself, not in a wrapper
+    (``<errorContext>``'s ``<errorSource>`` frames)."""
+    return spec.kind == "models" and spec.xml.name == "."
 
 
 def _joined(path: str, name: str) -> str:
@@ -539,6 +549,11 @@ def _model_from_xml(cls: type, element: etree._Element, path: str) -> Any:
         if name.startswith("@"):
             raw = element.get(name[1:])
             value = None if raw is None else _typed_text(spec, raw, where)
+        elif _in_place(spec):
+            assert spec.model is not None and spec.xml.item is not None
+            found = children.get(spec.xml.item, [])
+            paths = _item_paths(path, spec.xml.item, len(found))
+            value = tuple(_model_from_xml(spec.model, c, p) for c, p in zip(found, paths, strict=True))
         elif name == ".":
             value = _typed_text(spec, element.text or "", where)
         elif name in children:
@@ -697,12 +712,14 @@ def procedure(
     access: Literal["public", "private"] = "public",
     kind: Literal["read", "write"] = "write",
     right: str | None = None,
+    extension: bool = False,
 ) -> Callable[[C], C]:
     """Declare a class as an MPF procedure (see the module docstring).
 
     ``requires`` is the MPS role checked on the ``scope`` argument; ``right`` (e.g.
     ``"DS_CREATE_CHILD"``) is the right the target's DACL must also grant, as AD would enforce it
-    on an impersonated caller.
+    on an impersonated caller.  ``extension``: a procedure MPS does not document, added by OpenMPS
+    in the same style (docs/api marks it so clients written against MPS know not to expect it).
     """
 
     def wrap(cls: C) -> C:
@@ -729,7 +746,19 @@ def procedure(
         result = _result_type(cls)
         prepares = callable(getattr(cls, "prepare", None))
         spec = ProcedureSpec(
-            namespace, name, cls, requires, scope, access, kind, tuple(args), doc, right, result, prepares
+            namespace,
+            name,
+            cls,
+            requires,
+            scope,
+            access,
+            kind,
+            tuple(args),
+            doc,
+            right,
+            result,
+            prepares,
+            extension,
         )
         setattr(cls, "__mps_spec__", spec)  # noqa: B010  (a class attribute mypy need not know)
         return cls
@@ -790,6 +819,11 @@ class Registry:
                 f"unknown procedure {shown(name)} in namespace '{namespace}'", procedure=name
             )
         return spec
+
+    def answered(self) -> Iterator[tuple[str, ProcedureSpec]]:
+        """Each (namespace, procedure) a client may name, an alias namespace's too, sorted."""
+        named = ((self._namespaces[ns], spec) for (ns, _), spec in self._specs.items())
+        return iter(sorted(named, key=lambda pair: (pair[0], pair[1].name)))
 
     def __iter__(self) -> Iterator[ProcedureSpec]:
         """Each declared procedure once (a procedure answered under an alias namespace too)."""

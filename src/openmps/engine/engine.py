@@ -224,6 +224,7 @@ class Engine:
         try:
             with self.admission.admit(caller) if self.admission else nullcontext():
                 answer = _rerun_on_conflict(attempt)
+            self._write_events(runs[-1])
             if self.observers:
                 tell(
                     self.observers, self._record(request_id, caller, runs[-1], None, started, client, dry_run)
@@ -241,8 +242,19 @@ class Engine:
             self._audit.write(record)
         except Exception:  # the answer still goes out; the log tells the operator
             log.exception("could not write the audit record of request %s", request_id)
+        if runs:
+            self._write_events(runs[-1])
         tell(self.observers, record)
         raise error
+
+    def _write_events(self, invocation: Invocation) -> None:
+        """The events the request reported (ReportEvent), each a record of its own, written once it
+        has ended, committed or not: no lock of its is held then, and a rollback keeps them."""
+        for event in invocation.events:
+            try:
+                self._audit.write(event)
+            except Exception:
+                log.exception("could not write an event of request %s", invocation.request_id)
 
     @staticmethod
     def _record(
@@ -280,6 +292,7 @@ class Invocation:
         self.session = session
         self.request_id = request_id
         self.procedures: list[str] = []
+        self.events: list[AuditRecord] = []  # reported by the request, written once it has ended
 
     # StepRunner
     def execute(

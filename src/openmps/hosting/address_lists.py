@@ -36,7 +36,9 @@ def _ensure_configuration(providers: Providers) -> None:
     for _, _, parent, _ in LISTS:
         directory.ensure_containers(lists.child("CN", parent), below=providers.layout.domain)
     if not directory.exists(gal):
-        directory.add(gal, {"objectClass": ["top", "addressBookContainer"], "cn": [gal.rdn_value]})
+        # AD's addressBookContainer (and OpenLDAP's copy of it) requires a displayName
+        name = [gal.rdn_value]
+        directory.add(gal, {"objectClass": ["top", "addressBookContainer"], "cn": name, "displayName": name})
 
 
 def lists_of(org: Org) -> dict[str, DN]:

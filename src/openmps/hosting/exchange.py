@@ -19,6 +19,7 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
 from openmps.engine.declaration import Properties, Property, Xml
 from openmps.errors import InvalidArgument, InvalidOperation
+from openmps.hosting.plans import require_available
 from openmps.plans.interface import MAIL, PROPERTIES, Plan
 from openmps.types import DN, Upn, parse_int
 
@@ -119,13 +120,7 @@ class PlanSettings:
 
 def available_plan(providers: Providers, org: Org, name: str) -> Plan:
     """The named plan, if the organization's users may get it (EnsureServicePlanAvailable_)."""
-    plan = providers.plans.plan(name)
-    if not providers.plans.is_available(org.entry.guid, plan.plan_id):
-        raise InvalidOperation(
-            f"the plan '{plan.name}' is not available to {org.dn.ldap_path}; AddAvailablePlans first",
-            plan=plan.name,
-        )
-    return plan
+    return require_available(providers, org, providers.plans.plan(name))
 
 
 def org_domains(providers: Providers, org: Org) -> tuple[str, list[str]]:

@@ -70,6 +70,10 @@ class OrgInfo:
     org_type: Annotated[
         str | None, Xml("@type", "department: an OU inside a business organization (MPS Import)")
     ] = None
+    already_managed: Annotated[
+        bool | None,
+        Xml("@alreadyManaged", "true: it was under management before this call (MPS Import)"),
+    ] = None
 
 
 def org_info(built: BuiltOrg) -> OrgInfo:

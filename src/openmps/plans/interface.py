@@ -67,7 +67,8 @@ class BillableEvent:
     at: datetime
     customer: str
     org: str | None
-    event: str  # EN enabled, DS disabled, DE deleted, PA/PR plan added/removed, AA/AD asset added/deleted
+    event: str  # EN enabled, DS disabled, DE deleted, PA/PR plan added/removed, AA/AD asset added/deleted,
+    # RN renamed
     detail: str
 
 
@@ -110,6 +111,10 @@ class PlanCatalogue(Protocol):
 
     def record_customer(self, guid: str, *, customer_type: str, org: str | None, name: str) -> Customer: ...
     def set_status(self, guid: str, status: str) -> Customer: ...
+    def rename_customer(self, guid: str, name: str) -> None:
+        """A customer's new name (a user renamed), logged as an RN event; none: nothing to do."""
+        ...
+
     def customer(self, guid: str) -> Customer | None: ...
     def customers(self) -> list[Customer]:
         """Every customer record, deleted ones included (the consistency check reads them all)."""

@@ -110,8 +110,13 @@ SAMPLE_SIP_PLANS = (
 
 def seed(catalogue: PlanCatalogue) -> None:
     """Every sample feature type and plan (``openmps init``)."""
-    _seed(catalogue, FEATURE_TYPES, MAILBOX_PLAN, SAMPLE_PLANS)
+    seed_mail(catalogue)
     seed_sip(catalogue)
+
+
+def seed_mail(catalogue: PlanCatalogue) -> None:
+    """The mailbox feature types and sample plans (Hosted Exchange's InitializeCustomerPlanDatabase)."""
+    _seed(catalogue, FEATURE_TYPES, MAILBOX_PLAN, SAMPLE_PLANS)
 
 
 def seed_sip(catalogue: PlanCatalogue) -> None:

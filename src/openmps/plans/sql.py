@@ -373,6 +373,14 @@ class SqlPlanCatalogue:
         self.log_event(guid, record.org, code, f"{record.customer_type} {record.name} {status.lower()}")
         return Customer(guid, record.customer_type, record.org, record.name, status, record.created, now)
 
+    def rename_customer(self, guid: str, name: str) -> None:
+        record = self.customer(guid)
+        if record is None or record.name == name:
+            return
+        now = datetime.now(UTC)
+        self._conn.execute(update(customers).where(customers.c.guid == guid).values(name=name, modified=now))
+        self.log_event(guid, record.org, "RN", f"{record.customer_type} {record.name} renamed {name}")
+
     def customer(self, guid: str) -> Customer | None:
         found = self._customers(guid)
         return found[0] if found else None

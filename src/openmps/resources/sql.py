@@ -50,6 +50,9 @@ def _key(kind: str, name: str) -> str:
     return f"{kind}:{name.casefold()}"
 
 
+_MAX_KB = 2**31 - 1  # capacity_kb is a 32-bit INTEGER column
+
+
 class SqlResourceLedger:
     """The ledger in the SQL store, on the request's connection (same transaction as the directory)."""
 
@@ -140,6 +143,35 @@ class SqlResourceLedger:
         if changed != 1:
             raise QuotaExceeded(
                 f"'{name}' cannot shrink to {megabytes} MB: {store.allocated_kb // KB_PER_MB} MB allocated",
+                store=name,
+            )
+        return self.store(kind, name)
+
+    def resize_store_by(self, kind: str, name: str, megabytes: int, *, at_most: int) -> Store:
+        store = self.store(kind, name)
+        delta = megabytes * KB_PER_MB
+        limit = min(at_most * KB_PER_MB, _MAX_KB)
+        capacity, allocated = rm_stores.c.capacity_kb, rm_stores.c.allocated_kb
+        # every bound on the column's side against a constant: no sum in SQL can pass the column's range
+        changed = (
+            abs(delta) <= limit
+            and self._conn.execute(
+                update(rm_stores)
+                .where(
+                    rm_stores.c.id == store.store_id,
+                    capacity - allocated >= -delta,
+                    capacity > -delta,
+                    capacity <= min(limit - delta, _MAX_KB),
+                )
+                .values(capacity_kb=capacity + delta)
+            ).rowcount
+            == 1
+        )
+        if not changed:
+            now = self.store(kind, name)
+            raise QuotaExceeded(
+                f"'{name}' cannot change by {megabytes} MB: it has {now.capacity_kb // KB_PER_MB} MB, "
+                f"{now.allocated_kb // KB_PER_MB} MB allocated",
                 store=name,
             )
         return self.store(kind, name)

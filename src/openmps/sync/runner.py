@@ -7,7 +7,8 @@ before it, so a run that dies between the engine's commit and the state's is res
 run without duplicates (``_resumed``).  Every change of an object's lifecycle state goes through
 :func:`~openmps.sync.lifecycle.advance` (litigation hold included); the directory work is done by
 procedures: Hosted Exchange's for users, mailboxes, contacts and lists, Managed OCS's for IM,
-Service Provisioning's DisconnectUser/ReconnectUser.  The organization's stored configuration
+Managed Active Directory's ModifyUser for a user's changed attributes, Service Provisioning's
+DisconnectUser/ReconnectUser.  The organization's stored configuration
 (scope, rules, thresholds) applies to every source.
 """
 
@@ -29,13 +30,14 @@ from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
-from openmps.sync.rules import ARGUMENTS, IM, MAILBOX, source_attributes
+from openmps.sync.rules import ARGUMENTS, FLOW, IM, MAILBOX, source_attributes
 from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
 
 HE, OCS, SP = "Hosted Exchange", "Managed Office Communications Server", "Service Provisioning"
+MAD = "Managed Active Directory"
 PER_REQUEST = 200
 CREATING = {USER: "CreateBusinessUser", CONTACT: "CreateContact", GROUP: "CreateDistributionList"}
 DELETING = {CONTACT: "DeleteContact", GROUP: "DeleteDistributionList"}
@@ -465,7 +467,15 @@ class _Work:
     ) -> Link:
         before = self.links[action.source_guid]
         digest = action.digest
-        if attributes_changed(before.digest, action.digest):  # told, the rest of the update goes on
+        if attributes_changed(before.digest, action.digest) and action.kind == USER:
+            # every attribute of the flow table: a value it no longer has is removed
+            edits = tuple(
+                Property(target, (str(action.arguments[target]),) if target in action.arguments else ())
+                for target in FLOW[USER].values()
+                if target != "proxyAddresses"
+            )
+            tx.call(MAD, "ModifyUser", {"path": action.managed_dn, "properties": edits})
+        elif attributes_changed(before.digest, action.digest):  # told, the rest of the update goes on
             digest = before.digest[:32] + digest[32:]
             told.append(
                 ObjectError(

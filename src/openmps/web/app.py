@@ -29,7 +29,7 @@ from starlette.routing import Route
 from openmps.app import Deployment, default_home, open_deployment
 from openmps.delegation.session import Providers
 from openmps.engine.context import Caller
-from openmps.engine.engine import error_response
+from openmps.engine.engine import Outcome, error_response
 from openmps.errors import (
     AccessDenied,
     InternalError,
@@ -48,6 +48,7 @@ from openmps.web.telemetry import CONTENT_TYPE, Telemetry, configure_logging
 log = logging.getLogger("openmps.web")
 XML = "text/xml; charset=utf-8"
 REALM = 'Basic realm="OpenMPS", charset="UTF-8"'
+PREREAD = 64 * 1024  # a declared body up to this size is read before the sign-in
 XML_TYPES = ("text/xml", "application/xml")
 
 
@@ -147,23 +148,39 @@ def create_app(deployment: Deployment) -> Starlette:
     telemetry = Telemetry(deployment)
     domain_admins = f"{deployment.domain_sid}-512"
 
-    async def sign_in(request: Request) -> tuple[Caller, str | None]:
+    def signed_in(request: Request) -> tuple[Caller, str | None]:
+        """The caller of a request's credentials.  Every request reads its account again
+        (revocation is immediate), so this runs in a worker thread."""
         user, password = _credentials(request)
         client = request.client.host if request.client else None
-        # Every request reads its account again (revocation is immediate), so in a thread.
-        caller = await run_in_threadpool(deployment.authenticator.authenticate, user, password, client=client)
-        return caller, client
+        return deployment.authenticator.authenticate(user, password, client=client), client
+
+    async def sign_in(request: Request) -> tuple[Caller, str | None]:
+        return await run_in_threadpool(signed_in, request)
+
+    def answer(request: Request, body: bytes, signed: tuple[Caller, str | None] | None) -> Outcome:
+        """Sign in (unless done), check the request's form, run it: in one worker thread."""
+        caller, client = signed if signed is not None else signed_in(request)
+        dry_run = _dry_run(request)
+        _xml_body(request)
+        return deployment.engine.submit(body, caller, client=client, dry_run=dry_run)
 
     async def provisioning(request: Request) -> Response:
         try:
-            # Sign in before reading the body: nobody gets 10 MB read without valid credentials.
-            caller, client = await sign_in(request)
-            dry_run = _dry_run(request)
-            _xml_body(request)
-            body = await _body(request, limit)
-            outcome = await run_in_threadpool(
-                deployment.engine.submit, body, caller, client=client, dry_run=dry_run
-            )
+            declared = parse_int(request.headers.get("content-length", ""))
+            if declared is not None and declared <= min(PREREAD, limit):
+                # A small body came with the headers: read, it costs nothing, and the sign-in and
+                # the request share one hop to a worker thread.  The answers keep their order.
+                body = await _body(request, limit)
+                outcome = await run_in_threadpool(answer, request, body, None)
+            else:
+                # Sign in before reading a larger body: nobody gets 10 MB read without valid
+                # credentials.
+                signed = await sign_in(request)
+                _dry_run(request)
+                _xml_body(request)
+                body = await _body(request, limit)
+                outcome = await run_in_threadpool(answer, request, body, signed)
         except MpsError as exc:
             return _error(exc)
         except Exception:

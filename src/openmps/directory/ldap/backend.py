@@ -1,16 +1,18 @@
 """The directory on an LDAP server (OpenLDAP or Samba AD), through ldap3.
 
 Bound to one unit of work as the SQL backend is, but the server has no transaction to join: every
-write registers its inverse with the unit of work's ``on_rollback`` BEFORE it is sent (add →
+write registers its inverse with the unit of work's ``on_rollback`` and its intent log
+(:mod:`openmps.directory.ldap.journal`) BEFORE it is sent (add →
 delete; modify → the prior values of the attributes it changes; delete → the prior entry added
 again; move → move back), so a failed request, ``<try>`` or savepoint replays them in reverse.
-``memberOf`` is computed from ``member`` values, as AD's back-link is.
+``memberOf`` is computed from ``member`` values, as AD's back-link is.  Unique values are
+claimed in SQL before they are written (:class:`UniqueClaims`): the server's own check races.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
 
@@ -25,6 +27,7 @@ from openmps.directory.interface import (
     normalize_value,
 )
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
+from openmps.directory.ldap.journal import Intents, Step, add_step, apply, delete_step, modify_step, move_step
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
@@ -36,6 +39,23 @@ _SCOPES = {Scope.BASE: BASE, Scope.ONELEVEL: LEVEL, Scope.SUBTREE: SUBTREE}
 _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 _ALL = "(objectClass=*)"
 _NOTHING = "(!(objectClass=*))"
+_BATCH = 100  # values in one OR filter: a request of a few kilobytes
+
+
+class UniqueClaims(Protocol):
+    """Who holds each unique value, decided atomically in the request's SQL transaction
+    (:mod:`openmps.directory.sql.claims`); values are normalized, attributes lower-cased."""
+
+    def claim(self, dn: DN, attr: str, values: Iterable[str]) -> str | None:
+        """None when ``dn`` now holds all ``values``; else the first one another entry holds,
+        and nothing claimed."""
+        ...
+
+    def release(self, dn: DN, attr: str, values: Iterable[str]) -> None: ...
+
+    def release_all(self, dn: DN) -> None: ...
+
+    def moved(self, dn: DN, new_dn: DN) -> None: ...
 
 
 class LdapDirectory:
@@ -49,6 +69,8 @@ class LdapDirectory:
         domain_sid: str,
         next_rid: Callable[[], int],
         on_rollback: OnRollback,
+        claims: UniqueClaims,
+        intents: Intents,
         flavour: Flavour = OPENLDAP,
     ) -> None:
         self._ldap = connection
@@ -56,6 +78,13 @@ class LdapDirectory:
         self._domain_sid = domain_sid
         self._next_rid = next_rid
         self._on_rollback = on_rollback
+        self._claims = claims
+        self._intents = intents
+        # Entries this unit of work read whole (stored attributes; memberOf is always asked) or
+        # added: asked again, they are answered from here, as the SQL backend's memo does.  Any
+        # undo forgets them all; a write forgets or updates its entry.
+        self._memo: dict[DN, Entry] = {}
+        self._added: set[DN] = set()  # their prior values are known without a read
         self._flavour = flavour
 
     # --- the wire ---------------------------------------------------------------------------------
@@ -95,10 +124,18 @@ class LdapDirectory:
         return Entry(dn, attrs, dict(names))
 
     def find(self, dn: DN) -> Entry | None:
-        found = self._base(dn, ["*"])
-        if found is None:
+        entry = self._memo.get(dn) or self._read(dn)
+        if entry is None:
             return None
-        return self._with_member_of(self._entry(*found))
+        return _with_member_of(entry, self.member_of(entry.dn))
+
+    def _read(self, dn: DN) -> Entry | None:
+        found = self._base(dn, ["*"])
+        return None if found is None else self._remember(self._entry(*found))
+
+    def _remember(self, entry: Entry) -> Entry:
+        self._memo[entry.dn] = entry
+        return entry
 
     def _base(
         self, dn: DN, attributes: Sequence[str]
@@ -120,17 +157,49 @@ class LdapDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return self._base(dn, ["1.1"]) is not None
+        return dn in self._memo or self._base(dn, ["1.1"]) is not None
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
-        wanted = ["*"] if attributes is None else sorted({*attributes, "objectGUID", "objectSid"})
-        found = {}
-        for dn in dns:
-            hit = self._base(dn, wanted)
-            if hit is not None:
-                entry = self._entry(*hit)
+        """One base search for one DN; for more, one search of the naming context for any of
+        their DNs (``entryDN``, which slapd answers from its DN index, not by a scan)."""
+        found = {dn: self._memo[dn] for dn in dns if dn in self._memo}
+        missing = [dn for dn in dict.fromkeys(dns) if dn not in found]
+        if len(missing) == 1:
+            entry = self._read(missing[0])
+            if entry is not None:
                 found[entry.dn] = entry
-        return found
+        elif missing:
+            within = [str(dn) for dn in missing if dn and dn.is_within(self._root)]
+            for text in self._any_of(self._dn_attr, within):
+                for hit in self._in_root(text, ["*"]):
+                    found[hit[0]] = self._remember(self._entry(*hit))
+        if attributes is None:
+            return found
+        keys = {a.lower() for a in attributes} | IDENTITY
+        return {dn: _only(entry, keys) for dn, entry in found.items()}
+
+    @property
+    def _dn_attr(self) -> str:
+        """The attribute holding an entry's own DN: AD's ``distinguishedName``, OpenLDAP's
+        operational ``entryDN``."""
+        return "distinguishedName" if self._flavour.assigns_identity else "entryDN"
+
+    def _any_of(self, attr: str, values: Sequence[str]) -> Iterator[str]:
+        """Filters matching ``attr`` equal to any of ``values``, a bounded number in each."""
+        for start in range(0, len(values), _BATCH):
+            chunk = values[start : start + _BATCH]
+            yield "(|" + "".join(f.render(f.eq(attr, v)) for v in chunk) + ")"
+
+    def _in_root(
+        self, text: str, attributes: Sequence[str], *, limit: int = 0
+    ) -> list[tuple[DN, dict[str, list[bytes]], dict[str, str]]]:
+        """The entries of the naming context matching ``text``; none while it does not exist."""
+        try:
+            return self._search(self._root, Scope.SUBTREE, text, attributes, limit=limit)
+        except LdapRefused as refused:
+            if refused.code == 32:
+                return []
+            raise mapped(refused, dn=str(self._root)) from None
 
     def search(
         self,
@@ -148,8 +217,9 @@ class LdapDirectory:
         found.sort(key=lambda item: len(item[0]))  # parents first
         if limit is not None:
             found = found[:limit]
-        entries = [self._entry(*item) for item in found]
-        return [self._with_member_of(e) for e in entries]
+        entries = [self._remember(self._entry(*item)) for item in found]
+        groups = self._groups_of([e.dn for e in entries])
+        return [_with_member_of(e, groups[e.dn]) for e in entries]
 
     def _render(self, node: f.Filter) -> str:
         """Filter text for the server: binary attributes' values as octets, ``distinguishedName``
@@ -182,11 +252,7 @@ class LdapDirectory:
 
     def _member_of_filter(self, node: f.Filter) -> str:
         if isinstance(node, f.Present):
-            groups = (
-                self._search(self._root, Scope.SUBTREE, "(member=*)", ["member"])
-                if self.exists(self._root)
-                else []
-            )
+            groups = self._in_root("(member=*)", ["member"])
             members = {v for _dn, raw, _n in groups for v in raw.get("member", [])}
         elif isinstance(node, f.Equal):
             try:
@@ -200,19 +266,24 @@ class LdapDirectory:
             return _NOTHING
         return "(|" + "".join(_dn_equal(m.decode()) for m in sorted(members)) + ")"
 
-    def _with_member_of(self, entry: Entry) -> Entry:
-        groups = self.member_of(entry.dn)
-        if not groups:
-            return entry
-        attrs = dict(entry.attributes)
-        attrs["memberof"] = tuple(str(g) for g in groups)
-        return Entry(entry.dn, attrs, {**entry.names, "memberof": "memberOf"})
-
     def member_of(self, dn: DN) -> list[DN]:
-        if not self.exists(self._root):
-            return []
-        text = f.render(f.eq("member", str(dn)))
-        return [item[0] for item in self._search(self._root, Scope.SUBTREE, text, ["1.1"])]
+        return [item[0] for item in self._in_root(f.render(f.eq("member", str(dn))), ["1.1"])]
+
+    def _groups_of(self, dns: Sequence[DN]) -> dict[DN, list[DN]]:
+        """The groups of each of ``dns``, from one search for groups holding any of them (their
+        ``member`` values tell which): a listing costs one round trip, not one per entry."""
+        groups: dict[DN, dict[DN, None]] = {dn: {} for dn in dns}
+        if len(dns) == 1:
+            groups[dns[0]] = dict.fromkeys(self.member_of(dns[0]))
+            return {dn: list(found) for dn, found in groups.items()}
+        by_norm = {dn.norm: dn for dn in dns}
+        for text in self._any_of("member", [str(dn) for dn in dns]):
+            for group, raw, _names in self._in_root(text, ["member"]):
+                for value in raw.get("member", []):
+                    member = by_norm.get(DN.parse(value.decode()).norm)
+                    if member is not None:
+                        groups[member][group] = None
+        return {dn: list(found) for dn, found in groups.items()}
 
     def holder(self, attr: str, value: str) -> DN | None:
         hit = self._holder(attr, value, ["1.1"])
@@ -222,24 +293,22 @@ class LdapDirectory:
         return self._holder(attr, value, sorted({*attributes, "objectGUID", "objectSid"}))
 
     def _holder(self, attr: str, value: str, attributes: Sequence[str]) -> Entry | None:
-        if not self.exists(self._root):
-            return None
-        found = self._search(self._root, Scope.SUBTREE, f.render(f.eq(attr, value)), attributes, limit=1)
+        found = self._in_root(f.render(f.eq(attr, value)), attributes, limit=1)
         return self._entry(*found[0]) if found else None
 
     def token_groups(self, dn: DN) -> frozenset[str]:
-        seen: dict[DN, None] = {}
-        todo = [dn]
-        while todo:
-            for group in self.member_of(todo.pop()):
-                if group not in seen and group != dn:
-                    seen[group] = None
-                    todo.append(group)
-        sids = set()
-        for entry in self.find_many(list(seen), attributes=["objectSid"]).values():
-            if entry.sid:
-                sids.add(entry.sid)
-        return frozenset(sids)
+        """One search per level of nesting: the groups holding any DN of the level, with their SIDs."""
+        sids: dict[DN, str] = {}
+        level = [dn]
+        while level:
+            found = []
+            for text in self._any_of("member", [str(d) for d in level]):
+                for group, raw, _names in self._in_root(text, ["objectSid"]):
+                    if group != dn and group not in sids:
+                        sids[group] = next((decode("objectsid", v) for v in raw.get("objectsid", [])), "")
+                        found.append(group)
+            level = found
+        return frozenset(sid for sid in sids.values() if sid)
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -260,43 +329,89 @@ class LdapDirectory:
                 names["objectsid"] = "objectSid"
         attrs = self._flavour.adapted(attrs, dn.rdn_value)
         wire = {names.get(k, k): [encode(k, v) for v in vs] for k, vs in attrs.items()}
+        claimed = self._claim(dn, {k: ([], vs) for k, vs in attrs.items()}, names)
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
-                lambda: self._raw_delete(dn),
+                delete_step(str(dn)),
                 lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
             )
-        except NotFound:
-            raise NotFound(f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent)) from None
-        except AlreadyExists:
-            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
-        except ConstraintViolation:
-            raise self._unique_refusal(attrs, names) from None
+        except BaseException as refused:
+            self._unclaim(dn, claimed)
+            if isinstance(refused, NotFound):
+                raise NotFound(f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent)) from None
+            if isinstance(refused, AlreadyExists):
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
+            if isinstance(refused, ConstraintViolation):
+                raise self._unique_refusal(dn, attrs, names, refused) from None
+            raise
+        self._added.add(dn)
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
+        self._remember(Entry(dn, {k: tuple(vs) for k, vs in attrs.items()}, names))
         return Entry(
             dn,
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
             {"objectguid": "objectGUID", "objectsid": "objectSid"},
         )
 
+    def _claim(
+        self, dn: DN, changes: Mapping[str, tuple[Sequence[str], Sequence[str]]], names: Mapping[str, str]
+    ) -> dict[str, tuple[set[str], set[str]]]:
+        """Claim the unique values ``dn`` gains and release those it loses (``changes``: attribute →
+        (values before, values after)); what was done, for :meth:`_unclaim` when the write fails.
+        ConstraintViolation, and nothing changed, when another entry holds a value."""
+        done: dict[str, tuple[set[str], set[str]]] = {}
+        for key, (before, after) in changes.items():
+            if key not in UNIQUE_ATTRIBUTES:
+                continue
+            old = {normalize_value(key, v) for v in before}
+            new = {normalize_value(key, v) for v in after}
+            taken = self._claims.claim(dn, key, sorted(new - old))
+            if taken is not None:
+                self._unclaim(dn, done)
+                value = next(v for v in after if normalize_value(key, v) == taken)
+                name = names.get(key, key)
+                raise ConstraintViolation(f"{name} '{value}' is already in use", attr=name, value=value)
+            self._claims.release(dn, key, sorted(old - new))
+            done[key] = (new - old, old - new)
+        return done
+
+    def _unclaim(self, dn: DN, done: Mapping[str, tuple[set[str], set[str]]]) -> None:
+        for key, (claimed, released) in done.items():
+            self._claims.release(dn, key, sorted(claimed))
+            self._claims.claim(dn, key, sorted(released))
+
     def _unique_refusal(
-        self, attrs: Mapping[str, list[str]], names: Mapping[str, str]
+        self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str], refused: ConstraintViolation
     ) -> ConstraintViolation:
+        """The server's constraint refusal as the value another entry holds, when one does; else
+        the server's own words (a single-valued attribute given two values, …)."""
         for key, values in attrs.items():
             if key in UNIQUE_ATTRIBUTES:
                 for value in values:
-                    if self.holder(key, value) is not None:
+                    if self.holder(key, value) not in (None, dn):
                         return ConstraintViolation(
                             f"{names[key]} '{value}' is already in use", attr=names[key], value=value
                         )
-        return ConstraintViolation("a value is already in use")
+        return refused
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
-        prior = self._base(dn, ["*"])
-        if prior is None:
-            raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
-        entry = self._entry(*prior)
+        """The prior values of the attributes a change replaces or deletes from are read first (the
+        inverse restores them); an attribute only added to is not read (a group's members), its
+        inverse deletes the added values, and the server refuses a value it already has."""
+        known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
+        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD or known}
+        added_only = {c.attr.lower() for c in changes} - set(read)
+        if known is not None:
+            entry = known
+        elif read:
+            prior = self._base(dn, sorted(read.values()))
+            if prior is None:
+                raise NotFound(f"no such object: {dn.ldap_path}", dn=str(dn))
+            entry = self._entry(*prior)
+        else:
+            entry = Entry(dn, {})
         current = {k: list(v) for k, v in entry.attributes.items()}
         wire: dict[str, list[tuple[str, list[bytes]]]] = {}
         touched: dict[str, str] = {}
@@ -309,7 +424,7 @@ class LdapDirectory:
             have = current.get(key, [])
             have_norm = [normalize_value(key, v) for v in have]
             if change.op is ChangeOp.ADD:
-                for value in new:
+                for value in new if key in read else ():
                     if normalize_value(key, value) in have_norm:
                         raise AlreadyExists(
                             f"{dn.ldap_path} already has the value '{value}' in '{change.attr}'",
@@ -345,28 +460,67 @@ class LdapDirectory:
             return
         inverse = {
             name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
+            if key in read
+            else [("MODIFY_DELETE", [encode(key, v) for v in current[key]])]
             for key, name in touched.items()
         }
+        claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
+        self._memo.pop(dn, None)
         try:
             self._journaled(
                 f"modify {dn.ldap_path}",
-                lambda: self._raw_modify(dn, inverse),
+                modify_step(str(dn), inverse),
                 lambda: self._raw_modify(dn, wire),
             )
-        except ConstraintViolation:
-            added = {k: v for k, v in current.items() if k in touched}
-            raise self._unique_refusal(added, {k: touched[k] for k in added}) from None
+        except BaseException as refused:
+            self._added.discard(dn)
+            self._unclaim(dn, claimed)
+            if isinstance(refused, AlreadyExists) and added_only:
+                raise self._value_refusal(
+                    dn, {k: current[k] for k in added_only if k in current}, touched
+                ) from None
+            if isinstance(refused, ConstraintViolation):
+                added = {k: v for k, v in current.items() if k in touched}
+                raise self._unique_refusal(dn, added, {k: touched[k] for k in added}, refused) from None
+            raise
+        if known is not None:
+            attrs = {k: tuple(v) for k, v in current.items() if v}
+            self._remember(Entry(dn, attrs, {**touched, **known.names}))
 
-    def _journaled(self, label: str, inverse: Callable[[], None], send: Callable[[], None]) -> None:
-        """Send a write whose ``inverse`` the unit of work holds first: a failed request undoes
-        it, unless the server refused it (a write whose answer was lost may have been applied)."""
+    def _value_refusal(
+        self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
+    ) -> AlreadyExists:
+        """The error naming which added value ``dn`` already had (the server says only that one did)."""
+        hit = self._base(dn, sorted(names[k] for k in added))
+        have = {} if hit is None else self._entry(*hit).attributes
+        for key, values in added.items():
+            held = {normalize_value(key, v) for v in have.get(key, ())}
+            for value in values:
+                if normalize_value(key, value) in held:
+                    return AlreadyExists(
+                        f"{dn.ldap_path} already has the value '{value}' in '{names[key]}'",
+                        attr=names[key],
+                        value=value,
+                    )
+        return AlreadyExists(f"{dn.ldap_path} already has a value it was given", dn=str(dn))
+
+    def _journaled(self, label: str, inverse: Step, send: Callable[[], None]) -> None:
+        """Send a write whose ``inverse`` the unit of work and the intent log hold first: a failed
+        request undoes it, unless the server refused it (a write whose answer was lost may have
+        been applied); a process that dies before its commit has it undone at the next start."""
         sent = _Sent()
-        self._on_rollback(lambda: sent.undo(inverse), label)
+        self._intents.record(inverse)
+        self._on_rollback(lambda: sent.undo(lambda: self._undo(inverse)), label)
         try:
             send()
         except BaseException:
             sent.refused = True
             raise
+
+    def _undo(self, inverse: Step) -> None:
+        self._memo.clear()
+        self._added.clear()
+        apply(self._ldap, inverse)
 
     def _raw_modify(self, dn: DN, wire: Mapping[str, list[tuple[str, list[bytes]]]]) -> None:
         ops = {n: [(_OPS[op], values) for op, values in changes] for n, changes in wire.items()}
@@ -385,11 +539,10 @@ class LdapDirectory:
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
         wire = {names[k]: values for k, values in raw.items()}
-        self._journaled(
-            f"delete {dn.ldap_path}",
-            lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
-            lambda: self._raw_delete(dn),
-        )
+        self._memo.pop(dn, None)
+        self._added.discard(dn)
+        self._journaled(f"delete {dn.ldap_path}", add_step(str(dn), wire), lambda: self._raw_delete(dn))
+        self._claims.release_all(dn)
 
     def move(self, dn: DN, new_dn: DN) -> None:
         if new_dn.is_within(dn, strict=True):
@@ -401,23 +554,46 @@ class LdapDirectory:
         if not self.exists(new_dn.parent):
             raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
         subtree = [item[0] for item in self._search(dn, Scope.SUBTREE, _ALL, ["1.1"])]
+        self._memo.clear()
+        self._added.clear()
         self._journaled(
-            f"move {dn.ldap_path}", lambda: self._raw_move(new_dn, dn), lambda: self._raw_move(dn, new_dn)
+            f"move {dn.ldap_path}",
+            move_step(str(new_dn), *_move(new_dn, dn)),
+            lambda: self._raw_move(dn, new_dn),
         )
         depth = len(dn)
         for old in subtree:
             moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)
+            self._claims.moved(old, moved)
             for group in self.member_of(old):
                 self.modify(group, [Change.delete("member", str(old)), Change.add("member", str(moved))])
 
     def _raw_move(self, dn: DN, new_dn: DN) -> None:
-        rdn = str(DN(new_dn.rdns[:1]))
-        superior = str(new_dn.parent) if dn.parent != new_dn.parent else None
+        rdn, superior = _move(dn, new_dn)
         self._write(
             dn.ldap_path,
             lambda c: c.modify_dn(str(dn), rdn, delete_old_dn=True, new_superior=superior),
             dn=str(dn),
         )
+
+
+def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
+    """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
+    return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
+
+
+def _only(entry: Entry, keys: Collection[str]) -> Entry:
+    """``entry`` with only the attributes ``keys`` (lower-cased)."""
+    attrs = {k: v for k, v in entry.attributes.items() if k in keys}
+    return Entry(entry.dn, attrs, {k: n for k, n in entry.names.items() if k in attrs})
+
+
+def _with_member_of(entry: Entry, groups: Sequence[DN]) -> Entry:
+    if not groups:
+        return entry
+    attrs = dict(entry.attributes)
+    attrs["memberof"] = tuple(str(g) for g in groups)
+    return Entry(entry.dn, attrs, {**entry.names, "memberof": "memberOf"})
 
 
 def _dn_equal(value: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,7 @@ class LdapConnection:
     def __init__(self, settings: LdapSettings) -> None:
         self._settings = settings
         self._conn: Any = None
+        self._closer: weakref.finalize[Any, Any] | None = None
 
     def _open(self) -> Any:
         s = self._settings
@@ -145,6 +147,9 @@ class LdapConnection:
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._open()
+                # a connection nobody closed (a one-shot command's deployment) is unbound when
+                # it is collected, not left to the socket's finalizer
+                self._closer = weakref.finalize(self, _unbind, self._conn)
             try:
                 operation(self._conn)
             except (LDAPCommunicationError, LDAPSessionTerminatedByServerError) as exc:
@@ -160,11 +165,16 @@ class LdapConnection:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        if self._conn is not None:
-            # ``with conn:`` would leave it bound; a dropped connection has nothing to unbind
-            with contextlib.suppress(Exception):
-                self._conn.unbind()
-            self._conn = None
+        if self._closer is not None:
+            self._closer()  # runs _unbind once
+            self._closer = None
+        self._conn = None
+
+
+def _unbind(conn: Any) -> None:
+    # ``with conn:`` would leave it bound; a dropped connection has nothing to unbind
+    with contextlib.suppress(Exception):
+        conn.unbind()
 
 
 def read_password_file(path: Path) -> str:

@@ -372,14 +372,16 @@ class SqlDirectory:
             self._replace(entry_id, {key: change})
         elif change.op is ChangeOp.DELETE:
             norms = [r.value_norm for r in rows]
-            present = conn.execute(
-                select(entry_values.c.value_norm).where(
-                    entry_values.c.entry_id == entry_id,
-                    name_is(entry_values.c.name, key),
-                    entry_values.c.value_norm.in_(norms),
-                )
-            ).scalars()
-            missing = [r.value for r in rows if r.value_norm not in set(present)]
+            present = set(  # a set, read once: several values may be deleted at once
+                conn.execute(
+                    select(entry_values.c.value_norm).where(
+                        entry_values.c.entry_id == entry_id,
+                        name_is(entry_values.c.name, key),
+                        entry_values.c.value_norm.in_(norms),
+                    )
+                ).scalars()
+            )
+            missing = [r.value for r in rows if r.value_norm not in present]
             if missing:
                 raise ConstraintViolation(
                     f"cannot delete '{missing[0]}' from '{change.attr}': {dn.ldap_path} does not have it",

@@ -6,12 +6,14 @@ from openmps.namespaces.hosted_exchange import (
     address_lists,
     consumers,
     domains,
+    hosted_email,
     mailboxes,
     organizations,
     plans,
     public_folders,
     recipients,
     users,
+    web_access,
 )
 
 PROCEDURES: tuple[type, ...] = (
@@ -24,4 +26,8 @@ PROCEDURES: tuple[type, ...] = (
     *public_folders.PROCEDURES,
     *recipients.PROCEDURES,
     *plans.PROCEDURES,
+    *hosted_email.PROCEDURES,
+    *web_access.PROCEDURES,
 )
+HOSTED_EMAIL = hosted_email.NAMESPACE
+HOSTED_EMAIL_ALIASED: tuple[type, ...] = hosted_email.ALIASED  # answered under HOSTED_EMAIL too

@@ -13,19 +13,20 @@ from typing import Annotated
 
 from openmps.delegation.session import Providers
 from openmps.directory.interface import Change, Entry
-from openmps.engine.context import ProcedureContext
+from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting import exchange
+from openmps.hosting.accounts import checked_sam
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.mailboxes import CONSUMER_USER
 from openmps.hosting.organizations import business_user
-from openmps.namespaces.hosted_exchange.common import NAMESPACE
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.mailboxes import remove_mailbox
 from openmps.namespaces.hosted_exchange.results import CreatedUser, UserRef
-from openmps.namespaces.hosted_exchange.users import NewUser, checked_sam
+from openmps.namespaces.hosted_exchange.users import NewUser
 from openmps.plans.interface import VANITY
 from openmps.types import DN, Upn
 
@@ -80,7 +81,8 @@ class DeleteConsumerUser:
                 entry.guid, org.entry.guid, "AD", f"{domain.domain_type} {domain.domain}"
             )
         providers.plans.set_status(entry.guid, "Deleted")
-        providers.directory.delete(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteUser", args(path=self.path), as_service=True)
 
 
 @dataclass(frozen=True)

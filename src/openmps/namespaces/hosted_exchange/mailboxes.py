@@ -15,6 +15,7 @@ from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, NotFound
 from openmps.hosting import exchange
+from openmps.hosting.address_lists import create_address_lists
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.mailboxes import (
     NO_PLAN,
@@ -150,6 +151,8 @@ class ChangeUserMailboxPlan:
             raise NotFound(f"{self.path.ldap_path} has no mailbox; CreateMailbox first", dn=str(self.path))
         before = plan_record(providers, org, entry, consumer)
         settings = plan_for(providers, org, self.plan_name, consumer)
+        if settings.wants_address_lists and not consumer:  # reference §2.7 step 6, as CreateMailbox
+            create_address_lists(providers, org)  # stamps the org's mail users, this one among them
         old = exchange.PlanSettings.of(providers.plans.plan(before)).attributes() if before != NO_PLAN else {}
         delta = settings.size_kb - current.size_kb
         if consumer and delta > 0:  # a consumer's own pool grows on its store first

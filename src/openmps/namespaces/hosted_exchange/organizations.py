@@ -15,15 +15,12 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotEmpty
 from openmps.hosting.address_lists import create_address_lists, delete_address_lists
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import OU_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.domain_claims import claim_domain
 from openmps.hosting.organizations import organization_at
 from openmps.hosting.render import OrgInfo, WellKnownObject, org_info
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    OU_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.hosting.virtual_directories import delete_virtual_directories
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.namespaces.hosted_exchange.domains import record_domain
 from openmps.namespaces.hosted_exchange.public_folders import create_public_folder
 from openmps.namespaces.hosted_exchange.results import entry_properties
@@ -133,26 +130,76 @@ class CreateBusinessOrganization:
         record_domain(providers, guid, domain, PRIMARY, self.create_smtp_domain)
         catalogue.make_available(guid, self.available_plans)
         if self.mail_store is not None:  # Exchange-enable: storage from the Resource Manager
-            self._allocate(ctx, dn)
+            allocate_mail(ctx, dn, self.name, self.mail_store, self.public_store)
         if self.create_address_lists:
             create_address_lists(providers, organization_at(providers, dn, OrgType.CUSTOMER))
         return org_info(built)
 
-    def _allocate(self, ctx: Ctx, dn: DN) -> None:
-        assert self.mail_store is not None
-        ctx.call(
-            RESOURCE_MANAGER,
-            "AllocateOrganization",
-            args(organization=dn, mailStore=self.mail_store),
-            as_service=True,
-            outputs_read=False,
+
+def allocate_mail(
+    ctx: Ctx,
+    dn: DN,
+    name: str,
+    mail_store: OrganizationMailStore,
+    public_store: OrganizationPublicStore | None,
+) -> None:
+    """An organization's mail storage from the Resource Manager (as the engine's account: the
+    caller's OrgCreator role was checked), and its top-level public folder if asked."""
+    ctx.call(
+        RESOURCE_MANAGER,
+        "AllocateOrganization",
+        args(organization=dn, mailStore=mail_store),
+        as_service=True,
+        outputs_read=False,
+    )
+    if public_store is not None:  # the organization's top-level public folder
+        size = public_store.megabytes
+        if size is None:
+            raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
+        org = organization_at(ctx.providers, dn, OrgType.CUSTOMER)
+        create_public_folder(ctx, org, name, size, public_store.server)
+
+
+@procedure(
+    NAMESPACE, "ExchangeEnableOrganization", requires=Role.ORG_CREATOR, scope="path", right="DS_WRITE_PROP"
+)
+class ExchangeEnableOrganization:
+    """Exchange-enable a business organization created without mail (reference §2.3): storage from
+    the Resource Manager, ``SMTPDomain`` its primary mail domain (CreateSMTPDomain's PrimaryDomain),
+    optionally its address lists and top-level public folder.  Refused for an organization that
+    has storage already (ReallocateOrganizationMailNoMove changes it)."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the business organization")]
+    mail_store: Annotated[OrganizationMailStore, Xml("mailStore", MAIL_STORE_DOC)]
+    smtp_domain: Annotated[str, Xml("SMTPDomain", "its primary SMTP domain (a new one, or one it has)")]
+    preferred_dc: PreferredDC = None
+    public_store: Annotated[
+        OrganizationPublicStore | None, Xml("publicStore", "its top-level public folder")
+    ] = None
+    create_smtp_domain: Annotated[bool, Xml("createSMTPDomain", "also create the recipient policy")] = False
+    create_address_lists: Annotated[bool, Xml("createAddressLists", "also create <Org> GAL, AL and OAL")] = (
+        False
+    )
+
+    def run(self, ctx: Ctx) -> None:
+        providers = ctx.providers
+        org = organization_at(providers, self.path, OrgType.CUSTOMER)
+        if providers.resources.slots(org.entry.guid):
+            raise AlreadyExists(
+                f"{self.path.ldap_path} is Exchange-enabled already; ReallocateOrganizationMailNoMove "
+                "changes its storage",
+                dn=str(self.path),
+            )
+        domain = args(
+            path=self.path,
+            SMTPDomain=self.smtp_domain,
+            createSMTPDomain=self.create_smtp_domain,
+            domainTypeName=PRIMARY,
         )
-        if self.public_store is not None:  # the organization's top-level public folder
-            size = self.public_store.megabytes
-            if size is None:
-                raise InvalidArgument("'publicStore/megabytes' must be a whole number of megabytes")
-            org = organization_at(ctx.providers, dn, OrgType.CUSTOMER)
-            create_public_folder(ctx, org, self.name, size, self.public_store.server)
+        ctx.call(NAMESPACE, "CreateSMTPDomain", domain, outputs_read=False)  # the caller's own rights
+        allocate_mail(ctx, self.path, org.dn.rdn_value, self.mail_store, self.public_store)
+        if self.create_address_lists:
+            create_address_lists(providers, org)
 
 
 @procedure(NAMESPACE, "DeleteBusinessOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
@@ -181,6 +228,7 @@ class DeleteBusinessOrganization:
             )
         providers.resources.deallocate_organization(org.entry.guid)  # its storage returns to the stores
         delete_address_lists(providers, org)
+        delete_virtual_directories(providers, org)
         domains = providers.plans.domains(org.entry.guid)
         if self.smtp_domain is not None and not any(
             d.domain.casefold() == self.smtp_domain.strip().casefold() for d in domains
@@ -200,8 +248,8 @@ class DeleteBusinessOrganization:
         providers.plans.forget_organization(org.entry.guid)
         if providers.plans.customer(org.entry.guid) is not None:  # organizations imported later may have none
             providers.plans.set_status(org.entry.guid, "Deleted")
-        delete_organization_tree(providers.directory, self.path)
-        providers.forget(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteOrganization", args(path=self.path), as_service=True)
 
 
 @procedure(NAMESPACE, "DeleteResellerOrganization", requires=Role.ORG_CREATOR, scope="path", right="DELETE")
@@ -251,6 +299,7 @@ class GetBusinessOrganization:
 PROCEDURES = (
     CreateResellerOrganization,
     CreateBusinessOrganization,
+    ExchangeEnableOrganization,
     DeleteBusinessOrganization,
     DeleteResellerOrganization,
     GetBusinessOrganization,

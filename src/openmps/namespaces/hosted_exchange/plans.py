@@ -17,6 +17,7 @@ from openmps.hosting.plans import PlanSummary
 from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.plans.interface import MAIL, MAILBOX_PLAN, PROPERTIES, SIP
 from openmps.plans.requests import Features, NewFeatureType, feature_values
+from openmps.plans.samples import seed_mail
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
@@ -99,6 +100,20 @@ class CreateMailboxPlan:
             features=values,
         )
         return PlanSummary.of(plan)
+
+
+@procedure(NAMESPACE, "InitializeCustomerPlanDatabase", requires=Role.DOMAIN_ADMIN)
+class InitializeCustomerPlanDatabase:
+    """Seed the plans database with the mailbox feature types and sample plans (reference §2.1):
+    what is missing is added, what is there stays (``openmps init`` has run it already)."""
+
+    preferred_dc: PreferredDC = None
+
+    def run(self, ctx: Ctx) -> Plans:
+        seed_mail(ctx.providers.plans)
+        return Plans(
+            tuple(PlanSummary.of(p) for p in ctx.providers.plans.plans() if p.plan_type == MAILBOX_PLAN)
+        )
 
 
 @procedure(NAMESPACE, "GetPlans", requires=Role.AUTHENTICATED, kind="read")
@@ -223,6 +238,7 @@ PROCEDURES = (
     GetBillableEvents,
     CreatePlanFeatureTypes,
     CreateMailboxPlan,
+    InitializeCustomerPlanDatabase,
     GetPlans,
     GetPlanDetail,
     AddAvailablePlans,

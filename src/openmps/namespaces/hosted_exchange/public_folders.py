@@ -1,8 +1,7 @@
 """An organization's top-level public folders (reference §2.9): storage from a public store.
 
-A folder is a ``publicFolder`` entry in ``CN=Public Folders,CN=_Private,<org>``: its public store
-(``homeMDB``), its quota (``mDBStorageQuota``, KB) and a DACL for the organization's own groups
-only, as MPS sets explicit permissions with Everyone removed so other tenants never see it.
+A folder is a ``publicFolder`` entry (hosting/public_folders.py): its public store (``homeMDB``),
+its quota (``mDBStorageQuota``, KB) and a DACL for the organization's own groups only.
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from typing import Annotated, ClassVar
 
 from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
-from openmps.directory import acl, filters
-from openmps.directory.acl import Ace, Dacl, Right
+from openmps.directory import filters
 from openmps.directory.interface import Entry, Scope
 from openmps.directory.service import SECURITY_DESCRIPTOR
 from openmps.engine.context import ProcedureContext, args
@@ -21,16 +19,16 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import check_name
 from openmps.hosting.organizations import organization_at
-from openmps.namespaces.hosted_exchange.common import NAMESPACE, check_name
+from openmps.hosting.public_folders import folder_sddl, folders_container
+from openmps.namespaces.hosted_exchange.common import NAMESPACE
 from openmps.resources.interface import KB_PER_MB
 from openmps.resources.requests import PlacedPublicFolder
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
 RESOURCE_MANAGER = "Exchange Resource Manager"
-MEMBERS = Right.DS_READ_PROP | Right.DS_WRITE_PROP | Right.DS_CREATE_CHILD | Right.ACTRL_DS_LIST
-OWNERS = MEMBERS | Right.DS_DELETE_CHILD | Right.DELETE | Right.READ_CONTROL | Right.WRITE_DAC
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,6 @@ class PublicFolders:
     folders: Annotated[tuple[PublicFolder, ...], Xml("publicFolders", item="publicFolder")]
 
 
-def folders_container(org: Org) -> DN:
-    return org.names.private.child("CN", "Public Folders")
-
-
 def create_public_folder(
     ctx: Ctx, org: Org, name: str, megabytes: int, server: str | None = None
 ) -> PublicFolder:
@@ -71,9 +65,6 @@ def create_public_folder(
         as_service=True,
     )
     directory.ensure_containers(container, below=org.dn)
-    names = org.names
-    all_users, admins = (directory.get(g).sid for g in (names.all_users, names.admins))
-    dacl = Dacl((Ace.grant(all_users, MEMBERS), Ace.grant(admins, OWNERS)))
     directory.add(
         dn,
         {
@@ -83,7 +74,7 @@ def create_public_folder(
             "folderPathname": [f"\\{name}"],
             "homeMDB": [str(exchange.home_mdb(providers.layout, placed.server, placed.name))],
             "mDBStorageQuota": [str(megabytes * KB_PER_MB)],
-            SECURITY_DESCRIPTOR: [acl.to_sddl(dacl)],
+            SECURITY_DESCRIPTOR: [folder_sddl(providers, org)],
         },
     )
     guid = org.entry.guid

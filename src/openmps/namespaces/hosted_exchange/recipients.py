@@ -18,18 +18,14 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
-from openmps.engine.context import ProcedureContext
+from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import org_entry, organization_at
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    USER_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
@@ -90,7 +86,7 @@ class Recipients:
     recipients: Annotated[tuple[Recipient, ...], Xml("recipients", "contact or distributionList elements")]
 
 
-def _recipient_attributes(
+def recipient_attributes(
     providers: Providers, org: Org, alias: str, extra: Iterable[str] | None
 ) -> tuple[dict[str, list[str]], tuple[str, ...]]:
     """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
@@ -140,7 +136,7 @@ class CreateContact:
         dn = self.container.child("CN", check_name(self.name, "name"))
         alias = self.alias if self.alias is not None else target.local
         attrs = property_attributes(self.properties, USER_ATTRIBUTES, "contact")
-        mail, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        mail, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(mail)
         attrs.update(
             objectClass=list(CONTACT_CLASSES),
@@ -161,7 +157,8 @@ class DeleteContact:
 
     def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "contact")
-        ctx.providers.directory.delete(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteContact", args(path=self.path), as_service=True)
 
 
 @procedure(
@@ -198,7 +195,7 @@ class CreateDistributionList:
         alias = (
             self.alias if self.alias is not None else "".join(c for c in name if c.isalnum() or c in "-_.")
         )
-        attrs, addresses = _recipient_attributes(providers, org, alias, self.proxy_addresses)
+        attrs, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(
             objectClass=list(GROUP_CLASSES),
             cn=[name],
@@ -277,7 +274,7 @@ class DeleteDistributionList:
 
     def run(self, ctx: Ctx) -> None:
         _recipient(ctx.providers, self.path, "group")
-        ctx.providers.directory.delete(self.path)
+        ctx.call(MANAGED_AD, "DeleteGroup", args(path=self.path), as_service=True)  # as DeleteContact
 
 
 @procedure(NAMESPACE, "GetRecipients", requires=Role.USER, scope="path", kind="read", right="ACTRL_DS_LIST")

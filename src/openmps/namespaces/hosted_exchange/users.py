@@ -7,24 +7,19 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from openmps.delegation.layout import OrgType
+from openmps.delegation.passwords import HashedSecret
 from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
-from openmps.directory.naming import sam_seed
 from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import InvalidArgument, InvalidOperation
-from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
+from openmps.hosting.accounts import CreatedAccount, add_user, user_attributes, user_dn
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.exchange import MailboxStamp
 from openmps.hosting.organizations import business_user, organization_at
 from openmps.hosting.render import MemberOf
-from openmps.namespaces.hosted_exchange.common import (
-    NAMESPACE,
-    USER_ATTRIBUTES,
-    check_name,
-    property_attributes,
-)
+from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.namespaces.hosted_exchange.results import (
     CreatedUser,
     StampedMailbox,
@@ -35,7 +30,6 @@ from openmps.resources.requests import MailboxStore
 from openmps.types import DN, Secret, Upn
 
 Ctx = ProcedureContext[Providers]
-USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 CUSTOMER_TYPE = "BusinessUser"
 
 
@@ -73,26 +67,20 @@ class NewUser:
     def _create(self, ctx: Ctx, sam: str | None) -> tuple[Org, DN]:
         """The user entry and its customer record; ``sam`` None: generated from the UPN."""
         providers = ctx.providers
-        directory = providers.directory
         org = organization_at(providers, self.container, OrgType.CUSTOMER)
-        upn = str(self.user_principal_name)
-        suffixes = {s.casefold() for s in org.entry.get("uPNSuffixes")}
-        if self.user_principal_name.domain.casefold() not in suffixes:
-            raise InvalidArgument(
-                f"'userPrincipalName': '{self.user_principal_name.domain}' is not a domain of "
-                f"{org.dn.ldap_path}",
-                argument="userPrincipalName",
-            )
-        dn = self.container.child("CN", upn)  # an existing user: AlreadyExists from the add
-        attrs = self._attributes(upn)
-        if sam is None:
-            created = directory.add_account(dn, attrs, upn)
-        else:
-            created = directory.add(dn, {**attrs, "sAMAccountName": [sam]})
-        providers.plans.record_customer(
-            created.guid, customer_type=self.CUSTOMER_TYPE, org=org.entry.guid, name=upn
+        dn = user_dn(org, self.container, self.user_principal_name)
+        attrs = user_attributes(
+            str(self.user_principal_name), self._names(), self.properties, self._password_hash
         )
+        created = add_user(providers, dn, self.user_principal_name, attrs, sam)
+        self._record(ctx, org, created.guid)
         return org, dn
+
+    def _record(self, ctx: Ctx, org: Org, guid: str) -> None:
+        name = str(self.user_principal_name)
+        ctx.providers.plans.record_customer(
+            guid, customer_type=self.CUSTOMER_TYPE, org=org.entry.guid, name=name
+        )
 
     def _mailbox(self, ctx: Ctx, dn: DN, extra: Mapping[str, object]) -> MailboxStamp | None:
         """What CreateMailbox stamped, when a plan was asked for (None too when nothing reads it)."""
@@ -109,9 +97,8 @@ class NewUser:
             return None
         return ctx.call(NAMESPACE, "CreateMailbox", mailbox, returns=StampedMailbox, as_service=True).stamp
 
-    def _attributes(self, upn: str) -> dict[str, list[str]]:
-        attrs = property_attributes(self.properties, USER_ATTRIBUTES, "user")
-        named = {
+    def _names(self) -> dict[str, str | None]:
+        return {
             "displayName": self.display_name,
             "givenName": self.given_name,
             "middleName": self.middle_name,
@@ -119,29 +106,6 @@ class NewUser:
             "initials": self.initials,
             "description": self.description,
         }
-        for attr, value in named.items():
-            if value is not None:
-                attrs[attr] = [check_name(value, attr) if attr == "displayName" else value]
-        control = NORMAL_ACCOUNT if self._password_hash else NORMAL_ACCOUNT | ACCOUNT_DISABLED
-        attrs.update(
-            objectClass=list(USER_CLASSES),
-            cn=[upn],
-            userPrincipalName=[upn],
-            userAccountControl=[str(control)],
-        )
-        if self._password_hash:
-            attrs["userPassword"] = [self._password_hash]
-        return attrs
-
-
-def checked_sam(name: str) -> str:
-    if sam_seed(name) != name:
-        raise InvalidArgument(
-            f"'sAMAccountName': '{name}' must be at most 20 characters without "
-            '"/\\[]:|<>+=;?,*@ and must not end with a dot',
-            argument="sAMAccountName",
-        )
-    return name
 
 
 @procedure(
@@ -155,17 +119,39 @@ class CreateBusinessUser(NewUser):
     sam_account_name: Annotated[str | None, Xml("sAMAccountName", "default: generated from the UPN")] = None
     proxy_addresses: Annotated[
         tuple[str, ...] | None,
-        Xml("proxyAddresses", "with planName: extra SMTP addresses", item="value", parse=verbatim),
+        Xml(
+            "proxyAddresses",
+            "with planName: extra SMTP addresses; ignored without planName (as MPS documents)",
+            item="value",
+            parse=verbatim,
+        ),
     ] = None
     alias: Annotated[str | None, Xml("alias", "with planName: mailNickname; default the UPN prefix")] = None
 
     def run(self, ctx: Ctx) -> CreatedUser | None:
-        sam = checked_sam(self.sam_account_name) if self.sam_account_name is not None else None
-        org, dn = self._create(ctx, sam)
-        groups = [org.names.all_users] + ([org.names.admins] if self.is_admin else [])
-        for group in groups:
-            ctx.providers.directory.modify(group, [Change.add("member", str(dn))])
-        mailbox = self._mailbox(ctx, dn, {"proxyAddresses": self.proxy_addresses, "alias": self.alias})
+        # the directory part is Managed Active Directory's, as the service: this procedure checked
+        # the caller's UserCreator role and DS_CREATE_CHILD on the container, CreateUser's own
+        password = self.new_password
+        if password is not None and self._password_hash is not None:  # hashed in prepare()
+            password = HashedSecret(password.reveal(), self._password_hash)
+        user = args(
+            container=self.container,
+            userPrincipalName=self.user_principal_name,
+            sAMAccountName=self.sam_account_name,
+            newPassword=password,
+            properties=self.properties,
+            **{name: value for name, value in self._names().items() if value is not None},
+        )
+        created = ctx.call(MANAGED_AD, "CreateUser", user, returns=CreatedAccount, as_service=True)
+        dn = created.path
+        org = ctx.providers.org_chain(self.container)[0]
+        self._record(ctx, org, created.guid)
+        groups = [m.group for m in created.member_of] + ([org.names.admins] if self.is_admin else [])
+        if self.is_admin:
+            ctx.providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
+        # MPS documents proxyAddresses as ignored without planName: no mailbox holds them
+        proxies = self.proxy_addresses if self.plan_name is not None else None
+        mailbox = self._mailbox(ctx, dn, {"proxyAddresses": proxies, "alias": self.alias})
         if not ctx.outputs_read:
             return None
         return CreatedUser(mailbox, UserRef(dn, dn.rdn_value, member_of=tuple(MemberOf(g) for g in groups)))
@@ -190,7 +176,8 @@ class DeleteBusinessUser:
             resources.release_mailbox(entry.guid)  # its space goes back to the organization
         if record is not None:  # a soft delete: the record stays
             ctx.providers.plans.set_status(entry.guid, "Deleted")
-        ctx.providers.directory.delete(self.path)
+        # the directory part is Managed Active Directory's; the caller's role and DELETE were checked
+        ctx.call(MANAGED_AD, "DeleteUser", args(path=self.path), as_service=True)
 
 
 @dataclass(frozen=True)

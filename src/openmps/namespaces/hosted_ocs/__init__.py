@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from openmps.namespaces.hosted_ocs import procedures
+from openmps.namespaces.hosted_ocs import assignments, procedures
 
-PROCEDURES: tuple[type, ...] = procedures.PROCEDURES
+PROCEDURES: tuple[type, ...] = (*procedures.PROCEDURES, *assignments.PROCEDURES)

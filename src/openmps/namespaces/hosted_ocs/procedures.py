@@ -21,7 +21,7 @@ from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument, InvalidOperation, NotFound
 from openmps.hosting.arguments import PreferredDC
 from openmps.hosting.organizations import SIP_HOLDER, SIP_HOLDERS, organization_at
-from openmps.hosting.plans import PlanSummary
+from openmps.hosting.plans import PlanSummary, require_available
 from openmps.hosting.sip import POLICY, SipDomain, SipOptionArgs, SipUser
 from openmps.plans.interface import SIP, SIP_PLAN, Plan
 from openmps.plans.requests import Features, feature_values
@@ -60,12 +60,7 @@ def _im_plan(providers: Providers, org: Org, name: str) -> Plan:
     plan = providers.plans.plan(name)
     if plan.plan_type != SIP_PLAN:
         raise InvalidOperation(f"the plan '{plan.name}' is not an IM plan", plan=plan.name)
-    if not providers.plans.is_available(org.entry.guid, plan.plan_id):
-        raise InvalidOperation(
-            f"the plan '{plan.name}' is not available to {org.dn.ldap_path}; AddAvailablePlans first",
-            plan=plan.name,
-        )
-    return plan
+    return require_available(providers, org, plan)
 
 
 def _options(plan: Plan) -> dict[str, object]:

@@ -89,6 +89,13 @@ class ImportBusinessOrganization:
         return result
 
 
+@procedure(NAMESPACE, "ImportConsumerOrganization", requires=Role.DOMAIN_ADMIN)
+class ImportConsumerOrganization(ImportBusinessOrganization):
+    """Import an OU of a reseller as the organization its consumers live in.  OpenMPS keeps
+    consumers in a customer organization (CreateConsumerUser's container; each sees only itself),
+    so it is made as a business one is; with planName, that plan (a consumer's) is made available."""
+
+
 @procedure(NAMESPACE, "ImportUser", requires=Role.DOMAIN_ADMIN)
 class ImportUser:
     """Import a user of a business organization (MPS Import's ImportUser, without a plan)."""
@@ -147,4 +154,11 @@ def _recipient_changes(providers: Providers, org: Org, entry: Entry) -> list[Cha
     return replacements(entry, wanted)
 
 
-PROCEDURES = (ImportResellerOrganization, ImportBusinessOrganization, ImportUser, ImportGroup, ImportContact)
+PROCEDURES = (
+    ImportResellerOrganization,
+    ImportBusinessOrganization,
+    ImportConsumerOrganization,
+    ImportUser,
+    ImportGroup,
+    ImportContact,
+)

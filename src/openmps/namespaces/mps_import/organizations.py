@@ -8,6 +8,8 @@ procedure is idempotent: a second run writes nothing.  Domain Admins only, as in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated
 
 from openmps.delegation.layout import OrgNames, OrgType
@@ -185,6 +187,7 @@ class ImportOrganization:
 
     def run(self, ctx: Ctx) -> OrgInfo:
         providers = ctx.providers
+        before = providers.directory.find(self.path)
         enabled = ctx.call(
             NAMESPACE,
             "EnableOrganizationForHosting",
@@ -193,21 +196,25 @@ class ImportOrganization:
             as_service=True,
         )
         org = providers.org_chain(self.path)[0]
+        assert before is not None  # EnableOrganizationForHosting found it
         if org.dn != self.path:  # a department: no customer record, no domains of its own
-            return enabled
+            managed = providers.directory.well_known(before, "ThisOrganizationRoot") == org.dn
+            return replace(enabled, already_managed=managed or None)
+        managed = providers.plans.customer(before.guid) is not None
         ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=self.path), as_service=True)
         if org.kind is OrgType.CUSTOMER:
-            _import_domains(providers, org)
-        return enabled
+            import_domains(providers, org)
+        return replace(enabled, already_managed=managed or None)
 
 
-def _import_domains(providers: Providers, org: Org) -> None:
+def import_domains(providers: Providers, org: Org, more: Iterable[str] = ()) -> None:
+    """Record ``org``'s UPN suffixes, then ``more`` domains, as its SMTP domains (the first primary
+    when it has none); each one new to it must be free."""
     catalogue = providers.plans
     guid = org.entry.guid
     held = {d.domain.lower(): d for d in catalogue.domains(guid)}
     has_primary = any(d.domain_type == PRIMARY for d in held.values())
-    for suffix in org.entry.get("uPNSuffixes"):
-        domain = suffix.lower()
+    for domain in dict.fromkeys(n.lower() for n in (*org.entry.get("uPNSuffixes"), *more)):
         if domain in held:
             continue
         free_domain(providers, domain, owner=guid)

@@ -35,3 +35,6 @@ class ImportedUser:
 
     stamp: Annotated[MailboxStamp | None, Xml(".")]
     user: Annotated[UserRef, Xml("user")]
+    already_managed: Annotated[
+        bool | None, Xml("alreadyManaged", "true: it had its customer record before this call")
+    ] = None

@@ -232,8 +232,9 @@ class ImportUser:
             as_service=True,
         )
         dn = enabled.path
-        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         org, entry = _user(providers, dn)
+        managed = providers.plans.customer(entry.guid) is not None
+        ctx.call(NAMESPACE, "EnableCustomerForPlans", args(path=dn), as_service=True)
         if self.is_admin and org.names.admins not in providers.directory.member_of(dn):
             providers.directory.modify(org.names.admins, [Change.add("member", str(dn))])
         stamp = None
@@ -248,7 +249,7 @@ class ImportUser:
             raise InvalidArgument(
                 f"{dn.ldap_path} has no mailbox (homeMDB) to apply '{self.plan_name}' to", dn=str(dn)
             )
-        return ImportedUser(stamp, enabled)
+        return ImportedUser(stamp, enabled, managed or None)
 
 
 PROCEDURES = (EnableUserForHosting, AllocateExistingMailbox, ApplyMailboxPlan, ImportUser)

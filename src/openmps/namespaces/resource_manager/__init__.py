@@ -5,5 +5,6 @@ from __future__ import annotations
 from openmps.namespaces.resource_manager import allocations, stores
 
 NAMESPACE = stores.NAMESPACE
-ALIAS = "Exchange Resource Manager Ex"  # MPS answers the same procedures under this name too
-PROCEDURES: tuple[type, ...] = (*stores.PROCEDURES, *allocations.PROCEDURES)
+ALIAS = stores.EX_NAMESPACE
+BOTH_NAMES: tuple[type, ...] = (*stores.PROCEDURES, *allocations.PROCEDURES)  # answered under ALIAS too
+PROCEDURES: tuple[type, ...] = (*BOTH_NAMES, *stores.EX_ONLY)

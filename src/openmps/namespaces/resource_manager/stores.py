@@ -13,6 +13,7 @@ from openmps.engine.results import flag
 from openmps.errors import InvalidArgument
 from openmps.resources.interface import BUSINESS, CONSUMER, KB_PER_MB, PUBLIC, Store
 from openmps.resources.requests import (
+    MAX_MEGABYTES,
     FrontEndServer,
     NewMailStore,
     NewPublicStore,
@@ -20,6 +21,7 @@ from openmps.resources.requests import (
 )
 
 NAMESPACE = "Exchange Resource Manager"
+EX_NAMESPACE = "Exchange Resource Manager Ex"  # MPS answers the same procedures under this name too
 Ctx = ProcedureContext[Providers]
 KINDS = {"mailStore": BUSINESS, "consumerMailStore": CONSUMER, "publicStore": PUBLIC}
 
@@ -206,6 +208,34 @@ class ModifyResources:
         )
 
 
+@procedure(EX_NAMESPACE, "ReallocateBusinessMailstoreResource", requires=Role.DOMAIN_ADMIN)
+class ReallocateBusinessMailstoreResource:
+    """Grow or shrink a business mail store's registered size by ``megabytes`` (reference §2.4:
+    MPS's older form of ModifyResources, which sets the size).  It cannot shrink below what is
+    allocated on it, nor to nothing; the guarded resize holds that against concurrent requests."""
+
+    store_name: Annotated[str, Xml("mailStoreName", "the business mail store")]
+    delta: Annotated[int, Xml("megabytes", "the change: more megabytes, or fewer with a minus sign")]
+    server: Annotated[str | None, Xml("serverName", "its server, checked if given")] = None
+
+    def run(self, ctx: Ctx) -> ResizedStore:
+        ledger = ctx.providers.resources
+        store = ledger.store(BUSINESS, self.store_name)
+        if self.server is not None and self.server.casefold() != store.server_name.casefold():
+            raise InvalidArgument(
+                f"'serverName': the store '{store.store_name}' is on {store.server_name}, not {self.server}",
+                argument="serverName",
+            )
+        if self.delta == 0 or abs(self.delta) > MAX_MEGABYTES:
+            raise InvalidArgument(
+                f"'megabytes' must be a change of 1 to {MAX_MEGABYTES} either way, not {self.delta}",
+                argument="megabytes",
+            )
+        return ResizedStore.of(
+            ledger.resize_store_by(BUSINESS, store.store_name, self.delta, at_most=MAX_MEGABYTES)
+        )
+
+
 @procedure(NAMESPACE, "RemoveExchangeResources", requires=Role.DOMAIN_ADMIN)
 class RemoveExchangeResources:
     """Unregister a store that no organization or mailbox holds."""
@@ -220,3 +250,4 @@ class RemoveExchangeResources:
 
 
 PROCEDURES = (AddExchangeResources, GetExchangeResources, ModifyResources, RemoveExchangeResources)
+EX_ONLY = (ReallocateBusinessMailstoreResource,)  # documented under the Ex name only
