@@ -16,8 +16,8 @@ root needed) holding 10,000 users, 1,000 contacts and 500 groups of ten members 
 added into its sam.ldb by Samba's own bindings (samba_populate.py) or, with ``--over-ldap``, over
 one ldap3 connection (the rate is printed); the sync reads it with DirSync.  Measured:
 the initial sync, a delta with nothing changed, and a delta after 1% new users, 1% deleted users
-and 5% modified objects (users' description, read and compared but not flowing, and groups'
-members, written), each beside CreateBusinessUser with BaseMail (``--baseline`` users) in the
+and 5% modified objects (users' title, which flows through ModifyUser, and groups' members),
+each beside CreateBusinessUser with BaseMail (``--baseline`` users) in the
 same run.
 """
 

@@ -123,12 +123,12 @@ def change(conn: Connection, users: int, groups: int) -> str:
             f"CN=g{g},{SCOPE}",
             {"member": [(MODIFY_DELETE, [user_dn(g * 10 + 9)]), (MODIFY_ADD, [user_dn(users - 1 - k)])]},
         )
-    described = modified - changed_groups
-    for u in range(one, one + described):
-        conn.modify(user_dn(u), {"description": [(MODIFY_REPLACE, [f"changed {u}"])]})
+    retitled = modified - changed_groups
+    for u in range(one, one + retitled):
+        conn.modify(user_dn(u), {"title": [(MODIFY_REPLACE, [f"changed {u}"])]})
     return (
         f"{one} new users, {one} deleted users, {changed_groups} groups with a changed member, "
-        f"{described} users with a changed description (read and compared; it does not flow)"
+        f"{retitled} users with a changed title (it flows through ModifyUser)"
     )
 
 

@@ -558,6 +558,13 @@ def test_a_stored_connection_and_the_organizations_rules_drive_sync_run(
     assert delta.exit_code == 0, delta.output
     assert mailbox("ben@alpineskihouse.com") is True  # a delta: the cookie kept by the first run
     assert len(links(deployment, ALPINE)) == 2
+    conn.modify(amy, {"title": [(MODIFY_REPLACE, ["Ski instructor"])]})  # attribute flow, by ModifyUser
+    flowed = cli("run", "--org", org)
+    assert flowed.exit_code == 0, flowed.output
+    with deployment.transaction() as providers:
+        assert providers.directory.get(ALPINE.child("CN", "amy@alpineskihouse.com")).first("title") == (
+            "Ski instructor"
+        )
     none = cli("run", "--org", org_path("WH", "contoso"))
     assert none.exit_code == 2 and "no stored connection" in none.output
     ok(deployment.submit(sp("RemoveSyncConnection", organization=org)))
