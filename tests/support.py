@@ -182,6 +182,28 @@ def make_alpineskihouse(d: Deployment, *, exchange: bool = False) -> None:
     )
 
 
+def make_contoso(d: Deployment) -> None:
+    """A second customer of WH (after :func:`make_alpineskihouse` with ``exchange``): contoso
+    (contoso.com), 50 MB on each store, BaseMail available."""
+    stores = "".join(
+        f"<sourceMailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
+        "<megabytes>50</megabytes></sourceMailStore>"
+        for server, name in (("EXBE01", "BusinessMailStore1"), ("EXBE02", "BusinessMailStore2"))
+    )
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessOrganization",
+                container=org_path("WH"),
+                name="contoso",
+                SMTPDomain="contoso.com",
+                mailStore=RawXml(f"<sourceMailStores>{stores}</sourceMailStores>"),
+                availablePlans=RawXml("<planName>BaseMail</planName>"),
+            )
+        )
+    )
+
+
 def build_world(d: Deployment) -> World:
     admin = d.administrator()
     for reseller in ("WH", "R2"):

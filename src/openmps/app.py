@@ -69,10 +69,13 @@ from openmps.namespaces import (
     mpf,
     mps_import,
     resource_manager,
+    service_provisioning,
 )
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
+from openmps.syncconfig.keys import SecretBox
+from openmps.syncconfig.sql import SqlSyncConfig
 from openmps.types import DN, Secret, is_valid_dns_name, parse_int, shown
 
 T = TypeVar("T")
@@ -184,6 +187,7 @@ def registry() -> Registry:
         managed_hosting,
         managed_plans,
         managed_helpers,
+        service_provisioning,
     )
     procedures = Registry([cls for namespace in namespaces for cls in namespace.PROCEDURES])
     for cls in resource_manager.BOTH_NAMES:  # MPS answers them under both names
@@ -222,9 +226,11 @@ class Deployment:
     _tenants: dict[DN, str] = field(init=False, default_factory=dict)
     _ldap: threading.local = field(init=False, default_factory=threading.local)  # a connection per thread
     _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
+    _secret_box: SecretBox = field(init=False)  # the key of the secrets sync keeps (home/sync.key)
     journal: DurableJournal | None = field(init=False, default=None)  # intent logs of LDAP writes
 
     def __post_init__(self) -> None:
+        self._secret_box = SecretBox(self.home)
         self.audit = SqlAuditSink(self.sql)
         if self.directory_server is not None:
             if self.home is None:
@@ -329,6 +335,7 @@ class Deployment:
             SqlResourceLedger(lambda: uow.connection),
             SqlPlanCatalogue(lambda: uow.connection, rollbacks=uow.rollbacks),
             SqlExecuteAs(lambda: uow.connection),
+            SqlSyncConfig(lambda: uow.connection, self._secret_box),
             self.group_cap,
         )
 

@@ -17,7 +17,7 @@ from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
 from openmps.types import DN
-from support import RawXml, he, make_alpineskihouse, ok, org_path
+from support import make_alpineskihouse, make_contoso, org_path
 
 runner = CliRunner()
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
@@ -124,12 +124,16 @@ def test_deleted_objects_are_deprovisioned(deployment: Deployment) -> None:
     assert run.errors == [] and run.counts["delete"] == 2
     now = managed(deployment)
     assert "Partner" not in now  # a contact is deleted
-    assert "amy@alpineskihouse.com" in now  # a user is disconnected and kept for retention
+    assert "amy@alpineskihouse.com" not in now  # a user leaves the organization's tree …
+    kept = ALPINE.child("CN", "_Private").child("CN", "Disconnected").child("CN", "amy@alpineskihouse.com")
+    with deployment.transaction() as providers:  # … disconnected, its mailbox kept for retention
+        entry = providers.directory.get(kept)
+        assert entry.first("msExchHideFromAddressLists") == "TRUE" and providers.resources.mailbox(entry.guid)
     assert now["Sales"]["member"] == []
     org_guid, _ = organization(deployment, ALPINE)
     with state_of(deployment) as state:
         amy = state.links(org_guid)[AMY]
-    assert amy.state == DISCONNECTED and amy.retain_until is not None
+    assert amy.state == DISCONNECTED and amy.retain_until is not None and amy.managed_dn == str(kept)
     assert sync(deployment, ALPINE, LdifSource(forest(without=(AMY, CONTACT), list_members=()))).actions == []
 
 
@@ -196,8 +200,13 @@ def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deploym
     assert run.errors == [] and run.counts == {"create": 0, "update": 1, "delete": 0, "skipped": 1}
     assert sync(deployment, ALPINE, LdifSource(moved)).actions == []  # the move is remembered
     renamed = moved.replace(b"displayName: Amy Rusko", b"displayName: Amy Rusko-Berg")
-    told = sync(deployment, ALPINE, LdifSource(renamed))
-    assert [e.source_dn for e in told.errors] == ["CN=Amy,OU=Sales,DC=corp,DC=example"]
+    flowed = sync(deployment, ALPINE, LdifSource(renamed))  # through Managed AD's ModifyUser
+    assert flowed.errors == [] and flowed.counts["update"] == 1
+    assert managed(deployment)["amy@alpineskihouse.com"]["displayName"] == ["Amy Rusko-Berg"]
+    assert sync(deployment, ALPINE, LdifSource(renamed)).actions == []
+    contact = renamed.replace(b"cn: Partner\n", b"cn: Partner\ndisplayName: Our Partner\n")
+    told = sync(deployment, ALPINE, LdifSource(contact))  # no procedure changes a contact's yet
+    assert [e.source_dn for e in told.errors] == ["CN=Partner,OU=Staff,DC=corp,DC=example"]
     assert "not synced yet" in told.errors[0].reason
 
 
@@ -273,23 +282,7 @@ def test_two_organizations_with_their_own_forests_never_see_each_others_objects(
     deployment: Deployment,
 ) -> None:
     make_alpineskihouse(deployment, exchange=True)
-    stores = "".join(
-        f"<sourceMailStore><serverName>{server}</serverName><mailStoreName>{name}</mailStoreName>"
-        "<megabytes>50</megabytes></sourceMailStore>"
-        for server, name in (("EXBE01", "BusinessMailStore1"), ("EXBE02", "BusinessMailStore2"))
-    )
-    ok(
-        deployment.submit(
-            he(
-                "CreateBusinessOrganization",
-                container=org_path("WH"),
-                name="contoso",
-                SMTPDomain="contoso.com",
-                mailStore=RawXml(f"<sourceMailStores>{stores}</sourceMailStores>"),
-                availablePlans=RawXml("<planName>BaseMail</planName>"),
-            )
-        )
-    )
+    make_contoso(deployment)
     contoso = DN.from_path(org_path("WH", "contoso"))
     # the same objectGUIDs in both forests: the connector spaces are the organizations' own
     theirs = forest().replace(b"alpineskihouse.com", b"contoso.com")

@@ -64,6 +64,10 @@ def hadi(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Active Directory Import", procedure, **args)
 
 
+def sp(procedure: str, /, **args: object) -> str:
+    return request_xml("Service Provisioning", procedure, **args)
+
+
 def hocs(procedure: str, /, **args: object) -> str:
     return request_xml("Hosted Office Communications Server", procedure, **args)
 
@@ -82,6 +86,7 @@ BARE_ORG = org_path("WH", "adbare")
 PLAIN_USER = "LDAP://CN=plain@alpineskihouse.com," + ALPINE[len("LDAP://") :]
 TEAM = "LDAP://CN=Team," + ALPINE[len("LDAP://") :]
 PLAIN_CONTACT = "LDAP://CN=Plain Contact," + ALPINE[len("LDAP://") :]
+GONE = "LDAP://CN=gone@alpineskihouse.com,CN=Disconnected,CN=_Private," + ALPINE[len("LDAP://") :]
 
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateResellerOrganization": (
@@ -358,6 +363,36 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         mad("ChangeUserPassword", path=CONSUMER, newPassword="N3w-passw0rd!"),
         CUSTOMER_WRITE,
     ),
+    # Service Provisioning: the org's providers configure its sync, its admins read it and hold mailboxes
+    "SetSyncConnection": (
+        sp(
+            "SetSyncConnection",
+            organization=ALPINE,
+            sourceURL="ldap://dc1.corp.example",
+            bindDN="CN=sync,DC=corp,DC=example",
+            bindPassword="Bind-Passw0rd",
+        ),
+        ORG_MANAGE,
+    ),
+    "RemoveSyncConnection": (sp("RemoveSyncConnection", organization=ALPINE), ORG_MANAGE),
+    "SetSyncRules": (sp("SetSyncRules", organization=ALPINE, newHire=True), ORG_MANAGE),
+    "GetSyncConfiguration": (sp("GetSyncConfiguration", organization=ALPINE), CUSTOMER_WRITE),
+    "GetSyncStatus": (sp("GetSyncStatus", organization=ALPINE), CUSTOMER_WRITE),
+    "SetLitigationHold": (sp("SetLitigationHold", user=WORKER, reason="case 1"), CUSTOMER_WRITE),
+    "ClearLitigationHold": (sp("ClearLitigationHold", user=CONSUMER), CUSTOMER_WRITE),
+    "DisconnectUser": (sp("DisconnectUser", user=WORKER), ORG_MANAGE),
+    "PreviewSync": (
+        sp(
+            "PreviewSync",
+            organization=ALPINE,
+            snapshot=RawXml(
+                "<line>dn: CN=X,DC=corp,DC=example</line><line>objectClass: contact</line>"
+                "<line>objectGUID: 11111111-1111-1111-1111-111111111111</line><line>mail: x@y.example</line>"
+            ),
+        ),
+        CUSTOMER_WRITE,
+    ),
+    "ReconnectUser": (sp("ReconnectUser", user=GONE), ORG_MANAGE),
 }
 matrix_rest.extend(CASES)
 
@@ -453,6 +488,20 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ok(d.submit(mad("CreateGroup", container=ALPINE, name="Team")))
     ok(d.submit(mad("CreateContact", container=ALPINE, name="Plain Contact")))
     matrix_rest.prepare(d)
+    connection = CASES["SetSyncConnection"][0]
+    ok(d.submit(connection))
+    ok(d.submit(sp("SetLitigationHold", user=CONSUMER)))
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="gone@alpineskihouse.com",
+                isAdmin=False,
+            )
+        )
+    )
+    ok(d.submit(sp("DisconnectUser", user=GONE.replace(",CN=Disconnected,CN=_Private", ""))))
     (home / "callers.txt").write_text(
         "\n".join(f"{p}\t{c.name}" for p, c in world.callers.items() if c is not None)
     )

@@ -262,6 +262,9 @@ sync_objects = Table(
     Column("state", String(16), nullable=False),  # active | disconnected | purged
     Column("digest", String(64), nullable=False),  # of what flowed: unchanged means nothing to do
     Column("retain_until", DateTime(timezone=True), nullable=True),  # disconnected: kept until
+    Column("anchor", Text, nullable=True),  # the reconnection anchor's value (folded), 0014
+    Column("im_until", DateTime(timezone=True), nullable=True),  # disconnected: IM profile kept until
+    Column("services", String(64), nullable=False, server_default=text("''")),  # users: "im,mailbox"
 )
 
 sync_runs = Table(
@@ -307,4 +310,39 @@ execute_as = Table(
     Column("namespace", String(128), primary_key=True),
     Column("procedure", String(128), primary_key=True),
     Column("account", String(256), nullable=False),
+)
+
+# Service provisioning configuration (openmps.syncconfig, 0015): an organization's connection to its
+# forest (the bind password encrypted, never in clear) and its rules, one row per organization.
+sync_configs = Table(
+    "sync_configs",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("source_url", Text, nullable=True),  # no connection: NULL
+    Column("bind_dn", Text, nullable=True),
+    Column("bind_password", Text, nullable=True),  # Fernet token under the deployment's sync key
+    Column("start_tls", Integer, nullable=False, server_default=text("0")),
+    Column("include_ous", Text, nullable=False, server_default=text("'[]'")),  # JSON lists of DNs
+    Column("exclude_ous", Text, nullable=False, server_default=text("'[]'")),
+    Column("rules", Text, nullable=False),  # JSON of syncconfig.interface.SyncRules
+    Column("ca_certificate", Text, nullable=True),  # PEM (0016); NULL: the system's authorities
+)
+
+# Litigation holds on mailboxes (0015): a held mailbox is never deleted or disconnected by sync.
+mailbox_holds = Table(
+    "mailbox_holds",
+    metadata,
+    Column("user_guid", String(36), primary_key=True),
+    Column("org_guid", String(36), nullable=False, index=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Where the organization's next delta read continues from (0016): the source's opaque cookie
+# (DirSync's), written only after a run that applied every change it read.
+sync_cookies = Table(
+    "sync_cookies",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("cookie", Text, nullable=False),
 )

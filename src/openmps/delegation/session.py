@@ -31,6 +31,7 @@ from openmps.engine.declaration import Role
 from openmps.errors import AccessDenied, NotFound
 from openmps.plans.interface import PlanCatalogue
 from openmps.resources.interface import ResourceLedger
+from openmps.syncconfig.interface import SyncConfigStore
 from openmps.types import DN
 
 CHAIN_ATTRIBUTES = ("objectClass", "otherWellKnownObjects", "uPNSuffixes")
@@ -69,6 +70,7 @@ class Providers:
     resources: ResourceLedger
     plans: PlanCatalogue
     execute_as: ExecuteAsStore
+    sync: SyncConfigStore
     group_cap: int = 5000  # members one group may hold (Windows 2000's limit; MultiGroup nests past it)
     _orgs: dict[DN, list[Org]] = field(default_factory=dict)
 

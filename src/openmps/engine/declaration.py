@@ -244,9 +244,10 @@ MAX_TEXT_OF: dict[str, int] = {
     "sAMAccountName": 20,
     "description": 1024,
     "planDescription": 1024,
+    "caCertificate": 65536,  # PEM: a chain of a few certificates
 }
 # Free text may hold line breaks and tabs; names may not.
-FREE_TEXT = frozenset({"description", "planDescription"})
+FREE_TEXT = frozenset({"description", "planDescription", "caCertificate"})
 MAX_PROPERTY_VALUE = 4096  # one value of a <properties> argument (a street address, notes …)
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -330,6 +331,10 @@ def _coerce(spec: ArgSpec, value: Any) -> Any:
         return value
     if spec.kind == "list" and isinstance(value, (tuple, list)):
         return _list_values(spec, value)
+    if spec.kind == "properties" and isinstance(value, (tuple, list)):
+        if not all(isinstance(p, Property) for p in value):
+            raise InvalidArgument(f"'{spec.xml.name}' takes Property values", argument=spec.xml.name)
+        return tuple(value)
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if spec.kind == "properties" and isinstance(value, tuple) and all(isinstance(p, Property) for p in value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Sequence
 
 from openmps.directory.ldif import read_entries
 from openmps.errors import InvalidArgument
@@ -37,7 +38,8 @@ class LdifSource:
     def __init__(self, data: bytes) -> None:
         self._data = data
 
-    def read(self, cookie: str | None = None) -> Snapshot:
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        """Every object of the snapshot, with all its attributes."""
         objects = []
         for dn, attrs in read_entries(io.BytesIO(self._data)):
             classes = {c.lower() for k, v in attrs.items() if k.lower() == "objectclass" for c in v}

@@ -1,4 +1,11 @@
-"""The source against what is managed: the actions a run takes.  A preview is the plan alone."""
+"""The source against what is managed: the actions a run takes.  A preview is the plan alone.
+
+Each source object falls into a situation and gets its reaction: unmatched (no link) → create, or
+reconnect when it matches a disconnected user by the reconnection anchor within retention (or a
+held user whose source object is gone); linked and changed → update (attributes, members,
+services); linked and gone (deleted, out of scope) → delete (users: disconnect).  Disconnected
+users whose timers ran out are purged, or lose their IM profile (:mod:`~openmps.sync.lifecycle`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,17 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from openmps.sync.interface import ACTIVE, Link
-from openmps.sync.rules import flowed, judge
+from openmps.sync.lifecycle import EXPIRE_IM, PURGE, RECONNECT, due, reconnectable
+from openmps.sync.rules import ARGUMENTS, MAILBOX, anchor_of, flowed, judge, security_enabled, services
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, SourceObject
+from openmps.syncconfig.interface import SyncConfig
 from openmps.types import DN
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
+VERBS = (CREATE, UPDATE, DELETE, RECONNECT, PURGE, EXPIRE_IM)
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,11 @@ class Action:
     digest: str = ""
     arguments: Mapping[str, object] = field(default_factory=dict)
     members: tuple[str, ...] = ()  # groups: source objectGUIDs of the members in scope
+    services: frozenset[str] = frozenset()  # users: the services wanted (mailbox, im)
+    anchor: str | None = None  # users: the reconnection anchor's value
+    previous: str | None = None  # reconnect: the objectGUID of the source object it was linked to
+    flow: Mapping[str, str] = field(default_factory=dict)  # create: every managed attribute that flowed
+    removes_mailbox: bool = False  # update: the explicit deprovisioning rule takes the mailbox away
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,11 @@ class Plan:
 
     def count(self, verb: str) -> int:
         return sum(1 for a in self.actions if a.verb == verb)
+
+    def deletions(self) -> int:
+        """What the deletion threshold counts: objects deleted or disconnected, and mailboxes the
+        explicit deprovisioning rule takes away (a rule set wrong must not empty an organization)."""
+        return self.count(DELETE) + sum(1 for a in self.actions if a.removes_mailbox)
 
 
 def _digest(arguments: Mapping[str, object], members: tuple[str, ...]) -> str:
@@ -63,12 +84,28 @@ def _target(org: DN, obj: SourceObject) -> DN:
     return org.child("CN", obj.first("cn") or DN.parse(obj.dn).rdn_value)
 
 
-def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
+def plan(
+    org: DN,
+    snapshot: Snapshot,
+    links: Mapping[str, Link],
+    config: SyncConfig | None = None,
+    *,
+    domains: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Plan:
+    config = config or SyncConfig()
+    now = now or datetime.now(UTC)
+    rules = config.rules
     result = Plan()
-    by_dn = {DN.parse(o.dn): o.guid for o in snapshot.objects}
+    # a delta lists what changed: the members it names may be unchanged objects already managed
+    unchanged = {} if snapshot.full else _unchanged(snapshot, links)
+    by_dn: dict[DN, str] = {}
+    if any(o.kind == GROUP for o in snapshot.objects):  # members are named by DN
+        by_dn = {DN.parse(link.source_dn): g for g, link in unchanged.items()}
+        by_dn.update({DN.parse(o.dn): o.guid for o in snapshot.objects})
     in_scope: dict[str, SourceObject] = {}
     for obj in snapshot.objects:
-        verdict = judge(obj)
+        verdict = judge(obj, config.connection)
         if verdict.provisioned:
             in_scope[obj.guid] = obj
         else:
@@ -77,7 +114,9 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
     for obj in in_scope.values():
         if obj.kind == GROUP:
             found = (by_dn.get(DN.parse(m)) for m in obj.get("member"))
-            nested[obj.guid] = tuple(sorted(g for g in found if g is not None and g in in_scope))
+            nested[obj.guid] = tuple(
+                sorted(g for g in found if g is not None and (g in in_scope or g in unchanged))
+            )
     for loop in _loops({g: tuple(m for m in ms if m in nested) for g, ms in nested.items()}):
         names = " → ".join(in_scope[g].dn for g in (*loop, loop[0]))
         for guid in loop:
@@ -85,14 +124,51 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
                 Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are")
             )
     refused = {DN.parse(r.source_dn) for r in result.refused}
+    gone = [g for g in snapshot.deleted if g in links]
+    if snapshot.full:
+        gone += [g for g in links if g not in in_scope]
+    else:  # changed so as to leave scope (a user whose mail was removed)
+        gone += [o.guid for o in snapshot.objects if o.guid not in in_scope and o.guid in links]
+    gone = list(dict.fromkeys(gone))
+    # reconnection candidates: disconnected users within retention, and active ones whose source
+    # object is gone (a held user is never disconnected), by their anchor's value
+    orphans = {
+        link.anchor: link
+        for guid, link in links.items()
+        if link.kind == USER
+        and link.anchor
+        and (reconnectable(link, now) or (link.state == ACTIVE and guid in gone))
+    }
+    claimed: set[str] = set()
     for obj in in_scope.values():
         if DN.parse(obj.dn) in refused:
             continue  # stays in scope: left as it is, neither changed nor deleted
-        arguments = dict(flowed(obj))
+        arguments = flowed(obj, domains)
         members = nested.get(obj.guid, ())
         digest = _digest(arguments, members)
         link = links.get(obj.guid)
+        anchor = anchor_of(obj, rules) if obj.kind == USER else None
         if link is None or link.state != ACTIVE:
+            orphan = orphans.get(anchor) if anchor and (link is None or link.state != ACTIVE) else None
+            if orphan is not None and orphan.source_guid not in claimed:
+                claimed.add(orphan.source_guid)
+                wanted = services(obj, rules, had=orphan.services)
+                result.actions.append(
+                    Action(
+                        RECONNECT,
+                        USER,
+                        obj.guid,
+                        obj.dn,
+                        DN.parse(orphan.managed_dn),
+                        orphan.digest,
+                        arguments,
+                        services=wanted,
+                        anchor=anchor,
+                        previous=orphan.source_guid,
+                    )
+                )
+                continue
+            wanted = services(obj, rules, had=None) if obj.kind == USER else frozenset()
             result.actions.append(
                 Action(
                     CREATE,
@@ -103,26 +179,57 @@ def plan(org: DN, snapshot: Snapshot, links: Mapping[str, Link]) -> Plan:
                     digest,
                     _create(org, obj, arguments),
                     members,
+                    wanted,
+                    anchor,
+                    flow=arguments,
                 )
             )
-        elif link.digest != digest or link.source_dn != obj.dn:
+            continue
+        wanted = services(obj, rules, had=link.services) if obj.kind == USER else frozenset()
+        if link.digest != digest or link.source_dn != obj.dn or wanted != link.services:
             result.actions.append(
                 Action(
-                    UPDATE, obj.kind, obj.guid, obj.dn, DN.parse(link.managed_dn), digest, arguments, members
+                    UPDATE,
+                    obj.kind,
+                    obj.guid,
+                    obj.dn,
+                    DN.parse(link.managed_dn),
+                    digest,
+                    arguments,
+                    members,
+                    wanted,
+                    anchor,
+                    removes_mailbox=MAILBOX in link.services and MAILBOX not in wanted,
                 )
             )
-    gone = [g for g in snapshot.deleted if g in links]
-    if snapshot.full:
-        gone += [g for g in links if g not in in_scope]
-    for guid in dict.fromkeys(gone):
+    for guid in gone:
         link = links[guid]
-        if link.state == ACTIVE:
+        if link.state == ACTIVE and guid not in claimed:
             result.actions.append(Action(DELETE, link.kind, guid, link.source_dn, DN.parse(link.managed_dn)))
-    # users and contacts before the groups they are members of, member groups before theirs
+    for guid, link in links.items():
+        timer = due(link, now)
+        if timer is not None and guid not in claimed:
+            result.actions.append(
+                Action(
+                    timer, link.kind, guid, link.source_dn, DN.parse(link.managed_dn), services=link.services
+                )
+            )
+    # timers first (a purged user's names are free for a new one); users and contacts before the
+    # groups they are members of, member groups before theirs; deprovisioning last (a group update
+    # first takes a leaving member out)
     order = {USER: 0, CONTACT: 1, GROUP: 2}
+    phase = {PURGE: 0, EXPIRE_IM: 0, DELETE: 2}
     nesting = _nesting({a.source_guid: a.members for a in result.actions if a.kind == GROUP})
-    result.actions.sort(key=lambda a: (a.verb == DELETE, order.get(a.kind, 3), nesting.get(a.source_guid, 0)))
+    result.actions.sort(
+        key=lambda a: (phase.get(a.verb, 1), order.get(a.kind, 3), nesting.get(a.source_guid, 0))
+    )
     return result
+
+
+def _unchanged(snapshot: Snapshot, links: Mapping[str, Link]) -> dict[str, Link]:
+    """What a delta leaves as it was: the managed objects it neither lists nor deletes."""
+    touched = {o.guid for o in snapshot.objects} | set(snapshot.deleted)
+    return {g: link for g, link in links.items() if link.state == ACTIVE and g not in touched}
 
 
 def _loops(members: Mapping[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
@@ -158,10 +265,11 @@ def _nesting(members: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
 
 
 def _create(org: DN, obj: SourceObject, flow: dict[str, str]) -> dict[str, object]:
+    named = {k: v for k, v in flow.items() if k in ARGUMENTS and k != "proxyAddresses"}
     if obj.kind == USER:
-        # no password: the account is logon-disabled; a mailbox by the default rule (plan added by the runner)
-        return {"container": org, "userPrincipalName": obj.first("mail"), "isAdmin": False, **flow}
+        # no password: the account is logon-disabled; a mailbox and its proxies by the runner
+        return {"container": org, "userPrincipalName": obj.first("mail"), "isAdmin": False, **named}
     name = _target(org, obj).rdn_value
     if obj.kind == CONTACT:
-        return {"container": org, "name": name, "targetAddress": obj.first("mail"), **flow}
-    return {"container": org, "name": name, **flow}
+        return {"container": org, "name": name, "targetAddress": obj.first("mail"), **named}
+    return {"container": org, "name": name, "securityEnabled": security_enabled(obj), **named}

@@ -1,9 +1,14 @@
-"""What a source object becomes in the organization, declared as data (seed 004's defaults).
+"""What a source object becomes in the organization, by the organization's rules (data, not code).
 
-Users with a ``mail`` value become logon-disabled business users with a mailbox (the default
-mailbox rule: ``mail`` present); users without one are not provisioned, and the run says why.
-Contacts become contacts, distribution groups distribution lists.  Which source attributes flow
-to which argument of the creating procedure is the table ``FLOW``, not code.
+Scope: the source OUs the connection names (none: the whole source), less those it excludes.
+Users with a ``mail`` value become logon-disabled business users; users without one are not
+provisioned, and the run says why.  Contacts become contacts, distribution groups distribution
+lists, mail-enabled security groups security groups (mail-enabled, lists too).  A user's
+services come from :class:`~openmps.syncconfig.interface.SyncRules`: a mailbox by
+the default or explicit rule, or by the new-hire rule for a new user whose mail is in an
+inclusion-list domain; a mailbox once given is only taken away by the explicit deprovisioning
+condition; IM when OCS entitlement is on.  Which source attribute flows to which managed attribute
+is the table ``FLOW``.
 """
 
 from __future__ import annotations
@@ -11,15 +16,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openmps.sync.source import CONTACT, GROUP, USER, SourceObject
+from openmps.syncconfig.interface import DEFAULT, EXPLICIT, Connection, SyncRules
+from openmps.types import DN
 
 SECURITY_ENABLED = 0x80000000  # groupType: a security group (else a distribution group)
+MAILBOX, IM = "mailbox", "im"  # a user's services
 
-# source attribute -> argument of the creating procedure, per kind
+# source attribute -> managed attribute, per kind; the creating procedure takes each either as its
+# own argument (ARGUMENTS) or among its <properties>
 FLOW: dict[str, dict[str, str]] = {
-    USER: {"displayName": "displayName", "givenName": "givenName", "sn": "sn", "initials": "initials"},
+    USER: {
+        "displayName": "displayName",
+        "givenName": "givenName",
+        "sn": "sn",
+        "initials": "initials",
+        "title": "title",
+        "department": "department",
+        "company": "company",
+        "telephoneNumber": "telephoneNumber",
+        "mobile": "mobile",
+        "physicalDeliveryOfficeName": "physicalDeliveryOfficeName",
+        "proxyAddresses": "proxyAddresses",  # SMTP addresses in the organization's domains only
+    },
     CONTACT: {"displayName": "displayName"},
     GROUP: {"displayName": "displayName", "description": "description"},
 }
+ARGUMENTS = frozenset({"displayName", "givenName", "sn", "initials", "description", "proxyAddresses"})
+# what judging, naming and nesting read of every object, besides FLOW and the organization's rules
+READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")
 
 
 @dataclass(frozen=True)
@@ -33,7 +57,18 @@ class Verdict:
         return not self.why
 
 
-def judge(obj: SourceObject) -> Verdict:
+def in_scope(dn: str, connection: Connection | None) -> bool:
+    if connection is None:
+        return True
+    at = DN.parse(dn)
+    if connection.include_ous and not any(at.is_within(DN.parse(ou)) for ou in connection.include_ous):
+        return False
+    return not any(at.is_within(DN.parse(ou)) for ou in connection.exclude_ous)
+
+
+def judge(obj: SourceObject, connection: Connection | None = None) -> Verdict:
+    if not in_scope(obj.dn, connection):
+        return Verdict("outside the source OUs in scope")
     if obj.kind == USER:
         if not obj.first("mail"):
             return Verdict("a user without mail is not provisioned (no identity-only objects)")
@@ -43,13 +78,66 @@ def judge(obj: SourceObject) -> Verdict:
             return Verdict("a contact without mail has nothing to forward to")
         return Verdict()
     if obj.kind == GROUP:
-        group_type = int(obj.first("groupType") or "0") & 0xFFFFFFFF
-        if group_type & SECURITY_ENABLED:
-            return Verdict("security groups are not synced yet")
+        if security_enabled(obj) and not obj.first("mail"):
+            return Verdict("a security group without mail is not provisioned")
         return Verdict()
     return Verdict(f"objects of kind {obj.kind} are not synced")
 
 
-def flowed(obj: SourceObject) -> dict[str, str]:
-    """The procedure arguments the source's attributes give, by ``FLOW``."""
-    return {arg: value for attr, arg in FLOW.get(obj.kind, {}).items() if (value := obj.first(attr))}
+def services(obj: SourceObject, rules: SyncRules, *, had: frozenset[str] | None) -> frozenset[str]:
+    """The services a provisioned user gets; ``had`` its services now (None: a new user)."""
+    mail = (obj.first("mail") or "").lower()
+    mailbox = (
+        rules.mailbox_rule == DEFAULT
+        or (rules.mailbox_rule == EXPLICIT and (rule := rules.explicit()) is not None and rule.holds(obj.get))
+        or (had is None and rules.new_hire and mail.rpartition("@")[2] in rules.inclusion_domains)
+        or (had is not None and MAILBOX in had)
+    )
+    deprovision = rules.deprovisioning()
+    if deprovision is not None and deprovision.holds(obj.get):
+        mailbox = False
+    wanted = {MAILBOX} if mailbox else set()
+    if rules.ocs or (had is not None and IM in had):
+        wanted.add(IM)
+    return frozenset(wanted)
+
+
+def flowed(obj: SourceObject, domains: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The managed attributes the source's attributes give, by ``FLOW``; proxy addresses only
+    SMTP ones in the organization's ``domains``, other than the primary address (``mail``)."""
+    found = {}
+    for attr, target in FLOW.get(obj.kind, {}).items():
+        if attr == "proxyAddresses":
+            mail = (obj.first("mail") or "").lower()
+            kept = sorted(
+                p[5:]
+                for p in obj.get(attr)
+                if p[:5].lower() == "smtp:"
+                and p[5:].lower() != mail
+                and p.rpartition("@")[2].lower() in domains
+            )
+            if kept:
+                found[target] = " ".join(kept)
+        elif value := obj.first(attr):
+            found[target] = value
+    return found
+
+
+def security_enabled(obj: SourceObject) -> bool:
+    return bool(int(obj.first("groupType") or "0") & 0xFFFFFFFF & SECURITY_ENABLED)
+
+
+def anchor_of(obj: SourceObject, rules: SyncRules) -> str | None:
+    value = obj.first(rules.anchor)
+    return value.casefold() if value else None
+
+
+def source_attributes(rules: SyncRules) -> tuple[str, ...]:
+    """Every source attribute sync reads by ``rules``: ``READ``, ``FLOW``'s and the attributes the
+    mailbox, deprovisioning and reconnection rules name (what a source must answer)."""
+    named = [c.attribute for c in (rules.explicit(), rules.deprovisioning()) if c is not None]
+    every = [*READ, *(a for flow in FLOW.values() for a in flow), *named, rules.anchor]
+    first: dict[str, str] = {}  # attribute names are case-insensitive
+    for name in every:
+        first.setdefault(name.lower(), name)
+    return tuple(first.values())

@@ -4,9 +4,12 @@ Each object stands alone in a savepoint (one failing object never stops the othe
 ``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and the
 connector space is written after each batch; the objects a batch creates are written ``pending``
 before it, so a run that dies between the engine's commit and the state's is resumed by the next
-run without duplicates (``_resumed``).  A deleted user is deprovisioned: its link becomes
-``disconnected`` and is kept for the retention period (its managed user and mailbox stay).
-Contacts and distribution lists deleted at the source are deleted.
+run without duplicates (``_resumed``).  Every change of an object's lifecycle state goes through
+:func:`~openmps.sync.lifecycle.advance` (litigation hold included); the directory work is done by
+procedures: Hosted Exchange's for users, mailboxes, contacts and lists, Managed OCS's for IM,
+Managed Active Directory's ModifyUser for a user's changed attributes, Service Provisioning's
+DisconnectUser/ReconnectUser.  The organization's stored configuration
+(scope, rules, thresholds) applies to every source.
 """
 
 from __future__ import annotations
@@ -16,24 +19,42 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from openmps.app import Deployment
+from openmps.directory import wellknown
+from openmps.engine.declaration import Property
 from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, InvalidOperation, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, PURGED, Link, SyncState
-from openmps.sync.planner import CREATE, DELETE, UPDATE, Action, Plan, attributes_changed, plan
-from openmps.sync.source import CONTACT, GROUP, USER, Source
+from openmps.sync import lifecycle
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
+from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
+from openmps.sync.rules import ARGUMENTS, FLOW, IM, MAILBOX, source_attributes
+from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
+from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
 
-HE = "Hosted Exchange"
+HE, OCS, SP = "Hosted Exchange", "Managed Office Communications Server", "Service Provisioning"
+MAD = "Managed Active Directory"
 PER_REQUEST = 200
-RETENTION = timedelta(days=30)  # a disconnected mailbox is kept this long
-DELETION_THRESHOLD = 500  # a run that would delete or disconnect more stops before writing
 CREATING = {USER: "CreateBusinessUser", CONTACT: "CreateContact", GROUP: "CreateDistributionList"}
 DELETING = {CONTACT: "DeleteContact", GROUP: "DeleteDistributionList"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run needs to know of the organization: its objectGUID, the plan its mailboxes get (its
+    first mailbox plan), its SMTP domains, whether it has its own address lists, its configuration
+    and the users whose mailbox is on litigation hold (by objectGUID)."""
+
+    org_guid: str
+    mailbox_plan: str | None
+    domains: frozenset[str] = frozenset()
+    address_lists: bool = False
+    config: SyncConfig = field(default_factory=SyncConfig)
+    held: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,50 @@ def organization(d: Deployment, org: DN) -> tuple[str, str | None]:
     return found
 
 
+def settings(d: Deployment, org: DN) -> Settings:
+    org_guid, mailbox_plan = organization(d, org)
+
+    def look(providers):  # type: ignore[no-untyped-def]
+        entry = providers.directory.get(org)
+        lists = wellknown.lookup(entry.get("otherWellKnownObjects"), "OrganizationGAL") is not None
+        return Settings(
+            org_guid,
+            mailbox_plan,
+            frozenset(x.domain.lower() for x in providers.plans.domains(org_guid)),
+            lists,
+            providers.sync.config(org_guid),
+            frozenset(providers.sync.holds(org_guid)),
+        )
+
+    found: Settings = d.inspect(look)
+    return found
+
+
+def stored_connection(d: Deployment, org: DN) -> SourceConnection | None:
+    """The organization's stored connection (SetSyncConnection), its bind password decrypted for
+    the LDAP source alone; None when it has none."""
+    org_guid, _ = organization(d, org)
+
+    def look(providers):  # type: ignore[no-untyped-def]
+        config = providers.sync.config(org_guid)
+        password = providers.sync.password(org_guid)
+        if config.connection is None or password is None:
+            return None
+        c = config.connection
+        return SourceConnection(
+            c.url,
+            c.bind_dn,
+            password,
+            c.include_ous,
+            c.exclude_ous,
+            c.start_tls,
+            ca_data=c.ca_certificate or None,
+        )
+
+    found: SourceConnection | None = d.inspect(look)
+    return found
+
+
 def sync(
     d: Deployment,
     org: DN,
@@ -106,35 +171,53 @@ def sync(
     *,
     preview: bool = False,
     confirm_deletes: bool = False,
-    threshold: int = DELETION_THRESHOLD,
+    threshold: int | None = None,
     progress: Callable[[Action], None] = lambda action: None,
+    now: datetime | None = None,
 ) -> Run:
-    """Read ``source``, plan against the organization's connector space and (unless ``preview``, or
-    the plan deletes more than ``threshold`` objects without ``confirm_deletes``) apply the plan;
-    every run that writes, or stops at the threshold, is recorded."""
+    """Read ``source``, plan against the organization's connector space by its configuration and
+    (unless ``preview``, or the plan deletes more than ``threshold`` objects — the organization's
+    deletion threshold by default — without ``confirm_deletes``) apply the plan; every run that
+    writes, or stops at the threshold, is recorded.  ``now`` is the time the lifecycle's timers are
+    read at (tests move it)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    org_guid, mailbox_plan = organization(d, org)
-    links = _resumed(d, org_guid)
-    snapshot = source.read()
-    todo = plan(org, snapshot, links)
+    now = now or started
+    found = settings(d, org)
+    org_guid = found.org_guid
+    if threshold is None:
+        threshold = found.config.rules.deletion_threshold
+    with state_of(d) as state:
+        cookie = state.cookie(org_guid)
+    snapshot = source.read(cookie, attributes=source_attributes(found.config.rules))
+    # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
+    # space need not be read
+    idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
+    links = _resumed(d, org_guid, everything=not idle)
+    todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
     run = Run(str(org), preview)
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
-    run.counts = {verb: todo.count(verb) for verb in (CREATE, UPDATE, DELETE)}
+    run.counts = {
+        verb: todo.count(verb) for verb in VERBS if verb in (CREATE, UPDATE, DELETE) or todo.count(verb)
+    }
     run.counts["skipped"] = len(todo.skipped)
-    deletes = todo.count(DELETE)
+    deletes = todo.deletions()
     if deletes > threshold and not confirm_deletes:
         run.stopped = (
-            f"{deletes} objects would be deleted or disconnected, more than the threshold of {threshold}: "
-            "nothing was written; confirm this run to go on"
+            f"{deletes} objects or mailboxes would be deleted or disconnected, more than the threshold of "
+            f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        _apply(d, org_guid, mailbox_plan, todo, links, run, progress)
+        _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         with state_of(d) as state:
+            # the next delta continues from here only once every change read is applied: a run
+            # with object errors or stopped leaves them to be read again (applying is idempotent)
+            if not preview and not run.stopped and not run.errors and snapshot.cookie != cookie:
+                state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
                 org_guid,
                 started=started,
@@ -148,48 +231,62 @@ def sync(
 
 def _apply(
     d: Deployment,
-    org_guid: str,
-    mailbox_plan: str | None,
+    org: DN,
+    found: Settings,
     todo: Plan,
     links: dict[str, Link],
     run: Run,
     progress: Callable[[Action], None],
+    now: datetime,
 ) -> None:
+    org_guid = found.org_guid
     managed = {g: DN.parse(link.managed_dn) for g, link in links.items() if link.state == ACTIVE}
     admin = d.administrator()
+    held = _held(d, found.held, [a.managed_dn for a in todo.actions if a.kind == USER])
+    if not found.address_lists and any(a.verb == CREATE for a in todo.actions):
+        try:  # every mail-enabled object it creates is then in the organization's own lists
+            d.engine.run(admin, lambda tx: tx.call(HE, "CreateOrganizationAddressLists", {"path": org}))
+        except MpsError as error:
+            run.errors.append(ObjectError(error.code, str(org), error.description))
+    work = _Work(found.mailbox_plan, found.config.rules, managed, links, held, now)
     for start in range(0, len(todo.actions), PER_REQUEST):
         batch = todo.actions[start : start + PER_REQUEST]
         current = _members(d, [a.managed_dn for a in batch if a.kind == GROUP and a.verb == UPDATE])
 
         def run_batch(
             tx: Transaction, batch: list[Action] = batch, current: dict[DN, set[DN]] = current
-        ) -> list[Link]:
-            saved = []
+        ) -> tuple[list[Link], list[str]]:
+            saved, forgotten = [], []
             for action in batch:
+                told: list[ObjectError] = []
                 try:
                     with tx.savepoint():
-                        link = _one(tx, action, mailbox_plan, managed, current, links)
+                        link = work.one(tx, action, current, told)
                 except MpsError as error:
                     run.errors.append(ObjectError(error.code, action.source_dn, error.description))
                 else:
+                    run.errors.extend(told)
                     saved.append(link)
+                    if action.previous is not None and action.previous != link.source_guid:
+                        forgotten.append(action.previous)
                     if link.state == ACTIVE:
                         managed[link.source_guid] = DN.parse(link.managed_dn)
                 progress(action)
-            return saved
+            return saved, forgotten
 
         creating = [a for a in batch if a.verb == CREATE]
         with state_of(d) as state:  # the intent first: a run dying past here is resumed (_resumed)
             for a in creating:
-                state.save(
-                    org_guid, Link(a.source_guid, a.kind, a.source_dn, str(a.managed_dn), PENDING, a.digest)
-                )
+                pending = Link(a.source_guid, a.kind, a.source_dn, str(a.managed_dn), PENDING, a.digest)
+                state.save(org_guid, replace(pending, anchor=a.anchor, services=a.services))
         try:
-            saved = d.engine.run(admin, run_batch)
+            saved, forgotten = d.engine.run(admin, run_batch)
         except MpsError as error:  # the batch as a whole failed: each of its objects is told
             run.errors += [ObjectError(error.code, a.source_dn, error.description) for a in batch]
-            saved = []
+            saved, forgotten = [], []
         with state_of(d) as state:
+            for guid in forgotten:
+                state.forget(org_guid, guid)
             for link in saved:
                 state.save(org_guid, link)
             done = {link.source_guid for link in saved}
@@ -198,11 +295,24 @@ def _apply(
                     state.forget(org_guid, a.source_guid)
 
 
-def _resumed(d: Deployment, org_guid: str) -> dict[str, Link]:
-    """The connector space, after the creations a dead run left pending are settled: its engine
-    transaction committed (the object it was creating is there) or it did not (forgotten)."""
+def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN]:
+    """Which of ``users`` have their mailbox on litigation hold."""
+    if not holds or not users:
+        return frozenset()
+    entries = d.inspect(lambda p: p.directory.find_many(users, attributes=("objectClass",)))
+    return frozenset(dn for dn, entry in entries.items() if entry.guid in holds)
+
+
+def _resumed(d: Deployment, org_guid: str, *, everything: bool = True) -> dict[str, Link]:
+    """The connector space (or, not ``everything``, only its links a run may act on without a
+    change at the source: pending and disconnected ones), after the creations a dead run left
+    pending are settled: its engine transaction committed (the object it was creating is there)
+    or it did not (forgotten)."""
     with state_of(d) as state:
-        links = state.links(org_guid)
+        if everything:
+            links = state.links(org_guid)
+        else:
+            links = {**state.links(org_guid, PENDING), **state.links(org_guid, DISCONNECTED)}
         pending = [link for link in links.values() if link.state == PENDING]
         if not pending:
             return links
@@ -229,51 +339,168 @@ def _members(d: Deployment, groups: list[DN]) -> dict[DN, set[DN]]:
     return members
 
 
-def _one(
-    tx: Transaction,
-    action: Action,
-    mailbox_plan: str | None,
-    managed: dict[str, DN],
-    current: dict[DN, set[DN]],
-    links: dict[str, Link],
-) -> Link:
-    if action.verb == DELETE:
-        link = links[action.source_guid]
-        if action.kind == USER:  # deprovisioned: disconnected, kept for the retention period
-            return Link(
-                link.source_guid,
-                link.kind,
-                link.source_dn,
-                link.managed_dn,
-                DISCONNECTED,
-                link.digest,
-                datetime.now(UTC) + RETENTION,
-            )
-        tx.call(HE, DELETING[action.kind], {"path": action.managed_dn})
-        return Link(link.source_guid, link.kind, link.source_dn, link.managed_dn, PURGED, link.digest)
-    if action.verb == CREATE:
+@dataclass
+class _Work:
+    """How each action of a plan is carried out through the engine's procedures."""
+
+    mailbox_plan: str | None
+    rules: SyncRules
+    managed: dict[str, DN]
+    links: dict[str, Link]
+    held: frozenset[DN]
+    now: datetime
+
+    def _advance(self, link: Link, event: str) -> Link:
+        return lifecycle.advance(
+            link, event, held=DN.parse(link.managed_dn) in self.held, rules=self.rules, now=self.now
+        )
+
+    def one(
+        self, tx: Transaction, action: Action, current: dict[DN, set[DN]], told: list[ObjectError]
+    ) -> Link:
+        if action.verb == DELETE:
+            return self._deprovision(tx, self.links[action.source_guid])
+        if action.verb == lifecycle.PURGE:
+            link = self._advance(self.links[action.source_guid], lifecycle.PURGE)
+            if MAILBOX in link.services:  # the Resource Manager takes its storage back
+                tx.call(HE, "DeleteMailbox", {"path": action.managed_dn})
+            tx.call(HE, "DeleteBusinessUser", {"path": action.managed_dn})
+            return link
+        if action.verb == lifecycle.EXPIRE_IM:
+            link = self._advance(self.links[action.source_guid], lifecycle.EXPIRE_IM)
+            if IM in link.services:
+                tx.call(OCS, "DeleteSipUser", {"user": action.managed_dn})
+            return replace(link, services=link.services - {IM})
+        if action.verb == lifecycle.RECONNECT:
+            return self._reconnect(tx, action, told)
+        if action.verb == CREATE:
+            return self._create(tx, action, told)
+        return self._update(tx, action, current, told)
+
+    def _deprovision(self, tx: Transaction, link: Link) -> Link:
+        path = DN.parse(link.managed_dn)
+        if link.kind != USER:
+            link = self._advance(link, lifecycle.DELETE)
+            tx.call(HE, DELETING[link.kind], {"path": path})
+            return link
+        link = self._advance(link, lifecycle.DISCONNECT)  # the identity leaves, its mailbox is kept
+        moved = tx.call(SP, "DisconnectUser", {"user": path})
+        return replace(link, managed_dn=str(getattr(moved, "path", path)))
+
+    def _reconnect(self, tx: Transaction, action: Action, told: list[ObjectError]) -> Link:
+        assert action.previous is not None
+        before = self.links[action.previous]
+        link = self._advance(before, lifecycle.RECONNECT)
+        path = action.managed_dn
+        if before.state != ACTIVE:
+            path = getattr(tx.call(SP, "ReconnectUser", {"user": path}), "path", path)
+        had = (
+            before.services
+            if before.im_until is None or before.im_until > self.now
+            else before.services - {IM}
+        )
+        link = replace(
+            link,
+            source_guid=action.source_guid,
+            source_dn=action.source_dn,
+            managed_dn=str(path),
+            anchor=action.anchor,
+            services=had,
+        )
+        return self._services(tx, link, action, told)
+
+    def _create(self, tx: Transaction, action: Action, told: list[ObjectError]) -> Link:
         arguments = dict(action.arguments)
         if action.kind == USER:
-            if mailbox_plan is None:
-                raise InvalidArgument("the organization offers no mailbox plan", argument="planName")
-            arguments["planName"] = mailbox_plan
+            flow = action.flow
+            extra = tuple(Property(k, (v,)) for k, v in sorted(flow.items()) if k not in ARGUMENTS)
+            if extra:
+                arguments["properties"] = extra
+            if MAILBOX in action.services:
+                arguments["planName"] = self._plan()
+                if "proxyAddresses" in flow:
+                    arguments["proxyAddresses"] = tuple(flow["proxyAddresses"].split())
         tx.call(HE, CREATING[action.kind], arguments)
-        had: set[DN] = set()
-    else:
-        if attributes_changed(links[action.source_guid].digest, action.digest):
-            raise InvalidOperation(
-                f"{action.managed_dn.ldap_path}: its source attributes changed, and changes to a "
-                f"{action.kind}'s attributes are not synced yet (no procedure changes them)",
-                dn=str(action.managed_dn),
+        link = Link(
+            action.source_guid,
+            action.kind,
+            action.source_dn,
+            str(action.managed_dn),
+            ACTIVE,
+            action.digest,
+            anchor=action.anchor,
+            services=action.services & {MAILBOX},
+        )
+        if action.kind == USER:
+            return self._services(tx, link, action, told)
+        return self._membership(tx, action, link, set())
+
+    def _plan(self) -> str:
+        if self.mailbox_plan is None:
+            raise InvalidArgument("the organization offers no mailbox plan", argument="planName")
+        return self.mailbox_plan
+
+    def _services(self, tx: Transaction, link: Link, action: Action, told: list[ObjectError]) -> Link:
+        """Give or take the user's services to match ``action.services``."""
+        path = DN.parse(link.managed_dn)
+        have = set(link.services)
+        if MAILBOX in action.services and MAILBOX not in have:
+            tx.call(HE, "CreateMailbox", {"path": path, "planName": self._plan()})
+            have.add(MAILBOX)
+        elif MAILBOX not in action.services and MAILBOX in have:
+            self._advance(link, lifecycle.REMOVE_MAILBOX)  # the explicit deprovisioning rule
+            tx.call(HE, "DeleteMailbox", {"path": path})
+            have.discard(MAILBOX)
+        if IM in action.services and IM not in have:
+            uri = f"sip:{path.rdn_value}"
+            try:  # IM alone fails alone: the user and its mailbox stay, the next run tries again
+                with tx.savepoint():
+                    tx.call(OCS, "CreateSipUser", {"user": path, "enabled": True, "primaryURI": uri})
+            except MpsError as error:
+                told.append(ObjectError(error.code, action.source_dn, f"IM: {error.description}"))
+            else:
+                have.add(IM)
+        return replace(link, services=frozenset(have))
+
+    def _update(
+        self, tx: Transaction, action: Action, current: dict[DN, set[DN]], told: list[ObjectError]
+    ) -> Link:
+        before = self.links[action.source_guid]
+        digest = action.digest
+        if attributes_changed(before.digest, action.digest) and action.kind == USER:
+            # every attribute of the flow table: a value it no longer has is removed
+            edits = tuple(
+                Property(target, (str(action.arguments[target]),) if target in action.arguments else ())
+                for target in FLOW[USER].values()
+                if target != "proxyAddresses"
             )
-        had = current.get(action.managed_dn, set())
-    digest = action.digest
-    if action.kind == GROUP:
-        wanted = {managed[g] for g in action.members if g in managed}
+            tx.call(MAD, "ModifyUser", {"path": action.managed_dn, "properties": edits})
+        elif attributes_changed(before.digest, action.digest):  # told, the rest of the update goes on
+            digest = before.digest[:32] + digest[32:]
+            told.append(
+                ObjectError(
+                    InvalidOperation.code,
+                    action.source_dn,
+                    f"{action.managed_dn.ldap_path}: its source attributes changed, and changes to a "
+                    f"{action.kind}'s attributes are not synced yet (no procedure changes them)",
+                )
+            )
+        link = replace(
+            before, source_dn=action.source_dn, digest=digest, anchor=action.anchor or before.anchor
+        )
+        if action.kind == USER:
+            return self._services(tx, link, action, told)
+        return self._membership(tx, action, link, current.get(action.managed_dn, set()))
+
+    def _membership(self, tx: Transaction, action: Action, link: Link, had: set[DN]) -> Link:
+        if action.kind != GROUP:
+            return link
+        wanted = {self.managed[g] for g in action.members if g in self.managed}
+        digest = link.digest
         if len(wanted) < len(action.members):  # a member not created (yet): the next run adds it
             digest = digest[:32] + "0" * 32
         for member in sorted(wanted - had, key=str):
             tx.call(HE, "AddDistributionListMember", {"path": action.managed_dn, "member": member})
         for member in sorted(had - wanted, key=str):
             tx.call(HE, "RemoveDistributionListMember", {"path": action.managed_dn, "member": member})
-    return Link(action.source_guid, action.kind, action.source_dn, str(action.managed_dn), ACTIVE, digest)
+        return replace(link, digest=digest)

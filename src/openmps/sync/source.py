@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from openmps.types import Secret
 
 USER, CONTACT, GROUP = "user", "contact", "group"
 
@@ -39,4 +42,27 @@ class Snapshot:
 
 
 class Source(Protocol):
-    def read(self, cookie: str | None = None) -> Snapshot: ...
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        """Every object in scope (``cookie`` None, or one this source cannot continue from), or what
+        changed since the read that answered ``cookie``; the answer's cookie continues from it.
+        ``attributes``: those the caller reads (``rules.source_attributes``; a source may answer
+        more, and one that must choose reads the default rules' without them)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SourceConnection:
+    """How to reach one organization's forest over LDAP: ``url`` ldaps:// (or ldap:// with
+    ``start_tls``), an account allowed to replicate directory changes, and the OUs in scope (none
+    included: the whole domain), each with what lies under it; ``ca_file`` the certificates the
+    server's is checked against (None: the system's), or ``ca_data`` those certificates as PEM
+    (an organization's stored connection keeps them so)."""
+
+    url: str
+    bind_dn: str
+    password: Secret
+    include_ous: tuple[str, ...] = ()
+    exclude_ous: tuple[str, ...] = ()
+    start_tls: bool = False
+    ca_file: str | None = None
+    ca_data: str | None = None

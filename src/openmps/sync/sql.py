@@ -1,32 +1,24 @@
-"""Sync's state in the SQL store (tables ``sync_objects`` and ``sync_runs``)."""
+"""Sync's state in the SQL store (tables ``sync_objects``, ``sync_runs`` and ``sync_cookies``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from openmps.db.schema import sync_objects, sync_runs
+from openmps.db.schema import sync_cookies, sync_objects, sync_runs
 from openmps.sync.interface import Link, RunRecord
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+from openmps.syncconfig.keys import SecretBox
+from openmps.syncconfig.sql import SqlSyncConfig
 
 
 class SqlSyncState:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
 
-    def links(self, org: str) -> dict[str, Link]:
-        rows = self._connection().execute(select(sync_objects).where(sync_objects.c.org_guid == org))
-        return {
-            r.source_guid: Link(
-                r.source_guid, r.kind, r.source_dn, r.managed_dn, r.state, r.digest, _aware(r.retain_until)
-            )
-            for r in rows
-        }
+    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
+        return self._config().links(org, state)
 
     def forget(self, org: str, source_guid: str) -> None:
         self._connection().execute(
@@ -48,6 +40,9 @@ class SqlSyncState:
                 state=link.state,
                 digest=link.digest,
                 retain_until=link.retain_until,
+                anchor=link.anchor,
+                im_until=link.im_until,
+                services=",".join(sorted(link.services)),
             )
         )
 
@@ -69,17 +64,22 @@ class SqlSyncState:
         return int(key[0])
 
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]:
-        rows = self._connection().execute(
-            select(sync_runs).where(sync_runs.c.org_guid == org).order_by(sync_runs.c.id.desc()).limit(limit)
+        return self._config().runs(org, limit=limit)
+
+    def cookie(self, org: str) -> str | None:
+        """Where the organization's next delta read continues from (None: read everything)."""
+        found = (
+            self._connection()
+            .execute(select(sync_cookies.c.cookie).where(sync_cookies.c.org_guid == org))
+            .scalar()
         )
-        return [
-            RunRecord(
-                r.id,
-                _aware(r.started) or r.started,
-                _aware(r.finished) or r.finished,
-                bool(r.preview),
-                r.outcome,
-                r.report,
-            )
-            for r in rows
-        ]
+        return None if found is None else str(found)
+
+    def keep_cookie(self, org: str, cookie: str | None) -> None:
+        conn = self._connection()
+        conn.execute(delete(sync_cookies).where(sync_cookies.c.org_guid == org))
+        if cookie is not None:
+            conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
+
+    def _config(self) -> SqlSyncConfig:  # its reads of the connector space and the runs
+        return SqlSyncConfig(self._connection, SecretBox(None))

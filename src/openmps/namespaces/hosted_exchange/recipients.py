@@ -31,6 +31,8 @@ from openmps.types import DN, Upn
 
 Ctx = ProcedureContext[Providers]
 UNIVERSAL_DISTRIBUTION = "8"  # groupType: universal, no security
+UNIVERSAL_SECURITY = "-2147483640"  # groupType: universal, security-enabled (mail-enabled: a list too)
+LIST_TYPES = (UNIVERSAL_DISTRIBUTION, UNIVERSAL_SECURITY)
 MEMBER_CLASSES = ("user", "contact", "group")
 
 ProxyAddresses = Annotated[
@@ -107,10 +109,13 @@ def _stamp(providers: Providers, dn: DN, attrs: dict[str, list[str]]) -> None:
 
 
 def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
-    """A contact or distribution list of a business organization.  Only universal distribution
-    groups count as lists: the organization's role groups (Admins@, AllUsers@) are never one."""
+    """A contact or distribution list of a business organization.  Only mail-enabled universal
+    groups count as lists (distribution or security): the organization's role groups (Admins@,
+    AllUsers@, global and without mail) are never one."""
     org, entry = org_entry(providers, path, object_class)
-    if object_class == "group" and entry.first("groupType") != UNIVERSAL_DISTRIBUTION:
+    if object_class == "group" and (
+        entry.first("groupType") not in LIST_TYPES or not entry.get("mailNickname")
+    ):
         raise InvalidArgument(f"{path.ldap_path} is not a group of a business organization", dn=str(path))
     return org, entry
 
@@ -186,6 +191,9 @@ class CreateDistributionList:
     description: Annotated[str | None, Xml("description")] = None
     alias: Alias = None
     proxy_addresses: ProxyAddresses = None
+    security_enabled: Annotated[
+        bool, Xml("securityEnabled", "OpenMPS: a mail-enabled security group (seed 004's sync) instead")
+    ] = False
 
     def run(self, ctx: Ctx) -> DistributionList:
         providers = ctx.providers
@@ -200,7 +208,7 @@ class CreateDistributionList:
         attrs, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
         attrs.update(
             displayName=[check_name(self.display_name or name, "displayName")],
-            groupType=[UNIVERSAL_DISTRIBUTION],
+            groupType=[UNIVERSAL_SECURITY if self.security_enabled else UNIVERSAL_DISTRIBUTION],
         )
         if self.managed_by is not None:
             attrs["managedBy"] = [str(_org_user(providers, org, self.managed_by))]
@@ -291,7 +299,7 @@ class GetRecipients:
     def run(self, ctx: Ctx) -> Recipients:
         org = organization_at(ctx.providers, self.path, OrgType.CUSTOMER)
         kinds = filters.or_(
-            filters.eq("objectClass", "contact"), filters.eq("groupType", UNIVERSAL_DISTRIBUTION)
+            filters.eq("objectClass", "contact"), *(filters.eq("groupType", t) for t in LIST_TYPES)
         )
         found = ctx.providers.directory.search(
             org.dn, Scope.SUBTREE, filters.and_(filters.present("mail"), kinds)

@@ -1,0 +1,92 @@
+"""GetSyncStatus: an organization's last sync runs, as the runner recorded them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+from openmps.delegation.session import Providers
+from openmps.engine.context import ProcedureContext
+from openmps.engine.declaration import Role, Xml, procedure
+from openmps.errors import InvalidArgument
+from openmps.namespaces.service_provisioning.common import NAMESPACE, business_org
+from openmps.types import DN
+
+Ctx = ProcedureContext[Providers]
+
+
+@dataclass(frozen=True)
+class ActionCount:
+    action: Annotated[str, Xml("@action", "create, update, delete, reconnect, purge, skipped …")]
+    objects: Annotated[int, Xml("@objects")]
+
+
+@dataclass(frozen=True)
+class ObjectError:
+    code: Annotated[str, Xml("@code", "the error's code, 0x…")]
+    source_dn: Annotated[str, Xml("@object", "the source object's DN")]
+    reason: Annotated[str, Xml(".", "what was wrong")]
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    run_id: Annotated[int, Xml("@id")]
+    started: Annotated[str, Xml("@started", "ISO 8601 time")]
+    finished: Annotated[str, Xml("@finished", "ISO 8601 time")]
+    outcome: Annotated[str, Xml("@outcome", "completed | errors | stopped")]
+    preview: Annotated[bool, Xml("@preview", "a preview stopped at the deletion threshold")]
+    seconds: Annotated[str, Xml("@seconds", "duration")]
+    counts: Annotated[tuple[ActionCount, ...], Xml("counts", item="count")]
+    errors: Annotated[tuple[ObjectError, ...], Xml("errors", item="error")]
+    stopped: Annotated[str, Xml("stopped", "why the run stopped before writing")] = ""
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """The organization's last sync runs, newest first."""
+
+    runs: Annotated[tuple[SyncRun, ...], Xml("runs", item="run")]
+
+
+@procedure(
+    NAMESPACE,
+    "GetSyncStatus",
+    requires=Role.USER_CREATOR,
+    scope="organization",
+    kind="read",
+    right="DS_READ_PROP",
+)
+class GetSyncStatus:
+    """The organization's last sync runs: counts per action, errors per object, duration."""
+
+    organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
+    last: Annotated[int, Xml("last", "how many runs (1-100)")] = 10
+
+    def run(self, ctx: Ctx) -> SyncStatus:
+        if not 1 <= self.last <= 100:
+            raise InvalidArgument(f"'last' must be between 1 and 100, not {self.last}", argument="last")
+        org = business_org(ctx.providers, self.organization)
+        runs = []
+        for record in ctx.providers.sync.runs(org.entry.guid, limit=self.last):
+            report = json.loads(record.report)
+            runs.append(
+                SyncRun(
+                    record.run_id,
+                    record.started.isoformat(),
+                    record.finished.isoformat(),
+                    record.outcome,
+                    record.preview,
+                    str(report.get("seconds", 0)),
+                    tuple(ActionCount(k, int(v)) for k, v in report.get("counts", {}).items()),
+                    tuple(
+                        ObjectError(f"{int(e['code']):#010x}", e["source_dn"], e["reason"])
+                        for e in report.get("errors", [])
+                    ),
+                    report.get("stopped", ""),
+                )
+            )
+        return SyncStatus(tuple(runs))
+
+
+PROCEDURES = (GetSyncStatus,)
