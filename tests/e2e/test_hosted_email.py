@@ -38,9 +38,9 @@ def test_a_universal_group_is_mail_enabled_once(world: World) -> None:
     recipients = ok(world.submit(he("GetRecipients", path=ALPINE))).findall(
         "data/recipients/distributionList"
     )
-    assert [r.get("name") for r in recipients] == [
-        "Team"
-    ]  # a distribution list; Staff stays a security group
+    # a mail-enabled security group is a recipient too (as sync's security groups are), and stays one
+    assert entry.first("groupType") == "-2147483640"
+    assert [r.get("name") for r in recipients] == ["Staff", "Team"]
     refused(world, email("MailEnableGroup", path=team), "0x80071392", "mail-enabled already")
     local = group(world, ALPINE, "Local", "-2147483646")  # global security
     refused(world, email("MailEnableGroup", path=local), "0x80131509", "not a universal group")
