@@ -127,6 +127,7 @@ def openldap_fabrikam() -> Iterator[DirectoryServer]:
 
 @pytest.fixture(scope="session")
 def samba_dc() -> Iterator[DirectoryServer]:
-    """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``hosting.test``,
+    """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``example.com``
+    (the directory contract suite's naming context),
     with OpenMPS's schema extension; its URL is ldaps://, its bind DN the Administrator's."""
-    yield from _directory_server("samba-dc.sh", ["hosting.test"], "samba")
+    yield from _directory_server("samba-dc.sh", ["example.com"], "samba")

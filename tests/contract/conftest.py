@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 from sqlalchemy import insert
 
 from openmps.db.schema import settings
@@ -26,6 +27,8 @@ from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.servers import OPENLDAP, SAMBA, Flavour
+from openmps.directory.ldap.values import sid_text
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.types import DN
 from support import DirectoryServer, create_database
@@ -176,17 +179,83 @@ class OpenLdapBackendFactory:
                 connection.close()
 
 
-def wipe(connection: LdapConnection, root: DN) -> list[DN]:
-    """Delete every entry under (and at) ``root``, deepest first; answers what was there."""
+def wipe(connection: LdapConnection, root: DN, flavour: Flavour = OPENLDAP) -> list[DN]:
+    """Delete every entry OpenMPS sees under (and at) ``root``, deepest first; answers what was
+    there.  AD's domain root is not deleted but handed back (its mark and description removed)."""
     directory = LdapDirectory(
-        connection, root=root, domain_sid=DOMAIN_SID, next_rid=lambda: 0, on_rollback=lambda undo, label: None
+        connection,
+        root=root,
+        domain_sid=DOMAIN_SID,
+        next_rid=lambda: 0,
+        on_rollback=lambda undo, label: None,
+        flavour=flavour,
     )
     if not directory.exists(root):
         return []
     found = [entry.dn for entry in directory.search(root, Scope.SUBTREE)]
     for dn in reversed(found):
-        connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
+        if dn == root and flavour.marker is not None:
+            handed_back = {
+                "objectClass": [(MODIFY_DELETE, [flavour.marker])],
+                "description": [(MODIFY_REPLACE, [])],
+            }
+            connection.run(dn.ldap_path, lambda c, ops=handed_back: c.modify(str(root), ops))
+        else:
+            connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
     return found
+
+
+# --- the LDAP backend on a Samba AD domain controller ----------------------------------------------
+
+
+class SambaBackendFactory:
+    """The LDAP backend on the session's Samba AD DC, whose domain is ``example.com``: the naming
+    context the tests add is AD's own domain root, which the backend takes over (and the journal's
+    undo hands back); AD's own entries beside OpenMPS's stay out of sight.  AD assigns objectGUID
+    and objectSid from the DC's domain SID.  As on OpenLDAP, each test's undo must leave nothing."""
+
+    name = "samba"
+
+    def __init__(self, server: DirectoryServer) -> None:
+        self._settings = LdapSettings(server.url, server.bind_dn, server.password, verify_tls=False)
+        connection = LdapConnection(self._settings)
+        try:  # the domain root, read past the backend (which sees it once it has taken it over)
+            conn = connection.run(
+                "the domain root",
+                lambda c: c.search(str(NC_DN), "(objectClass=*)", "BASE", attributes=["objectSid"]),
+            )
+            self._domain_sid = sid_text(conn.response[0]["raw_attributes"]["objectSid"][0])
+        finally:
+            connection.close()
+
+    @contextmanager
+    def open(self, workdir: Path) -> Iterator[ContractBackend]:
+        connection = LdapConnection(self._settings)
+        journal: list[Callable[[], None]] = []
+        try:
+            wipe(connection, NC_DN, SAMBA)
+            directory = LdapDirectory(
+                connection,
+                root=NC_DN,
+                domain_sid=self._domain_sid,
+                next_rid=_no_rid,
+                on_rollback=lambda undo, label: journal.append(undo),
+                flavour=SAMBA,
+            )
+            yield ContractBackend(self.name, directory, self._domain_sid)
+        finally:
+            try:
+                for undo in reversed(journal):
+                    undo()
+                left = wipe(connection, NC_DN, SAMBA)
+                assert not left, f"the journal's undo left {left}"
+            finally:
+                wipe(connection, NC_DN, SAMBA)
+                connection.close()
+
+
+def _no_rid() -> int:
+    raise AssertionError("AD assigns objectSid itself")
 
 
 # name → constructor taking the fixture request and a session-wide scratch directory.
@@ -196,6 +265,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BackendFactory]] = {
         request.getfixturevalue("postgres_server")
     ),
     "openldap": lambda request, scratch: OpenLdapBackendFactory(request.getfixturevalue("openldap_server")),
+    "samba": lambda request, scratch: SambaBackendFactory(request.getfixturevalue("samba_dc")),
 }
 
 

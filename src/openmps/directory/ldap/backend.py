@@ -28,7 +28,7 @@ from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mappe
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
-from openmps.types import DN, new_guid
+from openmps.types import DN, fold, new_guid
 
 OnRollback = Callable[[Callable[[], None], str], None]
 IDENTITY = frozenset({"objectguid", "objectsid"})
@@ -61,12 +61,21 @@ class LdapDirectory:
     # --- the wire ---------------------------------------------------------------------------------
 
     def _search(
-        self, base: DN, scope: Scope, ldap_filter: str, attributes: Sequence[str], *, limit: int = 0
+        self,
+        base: DN,
+        scope: Scope,
+        ldap_filter: str,
+        attributes: Sequence[str],
+        *,
+        limit: int = 0,
+        everything: bool = False,
     ) -> list[tuple[DN, dict[str, list[bytes]], dict[str, str]]]:
+        """Entries OpenMPS wrote (all the server holds when ``everything``)."""
+        text = ldap_filter if everything else self._flavour.visible(ldap_filter)
         conn = self._ldap.run(
             base.ldap_path,
             lambda c: c.search(
-                str(base), ldap_filter, _SCOPES[scope], attributes=list(attributes), size_limit=limit
+                str(base), text, _SCOPES[scope], attributes=list(attributes), size_limit=limit
             ),
         )
         found = []
@@ -77,6 +86,8 @@ class LdapDirectory:
             names: dict[str, str] = {}
             for name, values in item["raw_attributes"].items():
                 key = name.lower()
+                if key == "memberof":  # AD's back-link: computed here from member values
+                    continue
                 raw.setdefault(key, []).extend(values)
                 names.setdefault(key, name)
             found.append((DN.parse(item["dn"]), raw, names))
@@ -170,7 +181,7 @@ class LdapDirectory:
             if isinstance(node, f.Present):
                 return _ALL
             if isinstance(node, f.Equal):
-                return _dn_equal(node.value)
+                return _dn_equal(node.value, self._flavour.dn_attribute)
             return _NOTHING
         if key in BINARY_ATTRIBUTES and isinstance(node, f.Equal):
             try:
@@ -178,6 +189,8 @@ class LdapDirectory:
             except InvalidArgument:
                 return _NOTHING
             return f"({node.attr}=" + "".join(f"\\{b:02x}" for b in octets) + ")"
+        if isinstance(node, f.Approx) and not self._flavour.approximate:
+            return f.render(f.Equal(node.attr, node.value))
         return f.render(node)
 
     def _member_of_filter(self, node: f.Filter) -> str:
@@ -198,7 +211,9 @@ class LdapDirectory:
             return _NOTHING
         if not members:
             return _NOTHING
-        return "(|" + "".join(_dn_equal(m.decode()) for m in sorted(members)) + ")"
+        return (
+            "(|" + "".join(_dn_equal(m.decode(), self._flavour.dn_attribute) for m in sorted(members)) + ")"
+        )
 
     def _with_member_of(self, entry: Entry) -> Entry:
         groups = self.member_of(entry.dn)
@@ -224,7 +239,10 @@ class LdapDirectory:
     def _holder(self, attr: str, value: str, attributes: Sequence[str]) -> Entry | None:
         if not self.exists(self._root):
             return None
-        found = self._search(self._root, Scope.SUBTREE, f.render(f.eq(attr, value)), attributes, limit=1)
+        text = f.render(f.eq(attr, value))
+        if self._flavour.checked_unique and fold(value) != value:  # AD matches case, not width
+            text = f"(|{text}{f.render(f.eq(attr, fold(value)))})"
+        found = self._search(self._root, Scope.SUBTREE, text, attributes, limit=1)
         return self._entry(*found[0]) if found else None
 
     def token_groups(self, dn: DN) -> frozenset[str]:
@@ -259,6 +277,15 @@ class LdapDirectory:
                 attrs["objectsid"] = [f"{self._domain_sid}-{self._next_rid()}"]
                 names["objectsid"] = "objectSid"
         attrs = self._flavour.adapted(attrs, dn.rdn_value)
+        self._check_unique(dn, attrs, names)
+        if self._flavour.marker is not None and dn == self._root:  # AD's domain root is there already
+            if self.exists(dn):
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
+            self._adopt(dn, attrs, names)
+            return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
+        if self._flavour.assigns_identity:
+            self._refuse_given_identity(attrs, names)
+        self._refuse_look_alike(dn)
         wire = {names.get(k, k): [encode(k, v) for v in vs] for k, vs in attrs.items()}
         try:
             self._journaled(
@@ -269,7 +296,17 @@ class LdapDirectory:
         except NotFound:
             raise NotFound(f"the parent of {dn.ldap_path} does not exist", dn=str(dn.parent)) from None
         except AlreadyExists:
-            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
+            if self._flavour.marker is None or self.exists(dn):
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn)) from None
+            if not self._search(
+                dn.parent,
+                Scope.ONELEVEL,
+                _dn_equal(str(dn), self._flavour.dn_attribute),
+                ["1.1"],
+                everything=True,
+            ):
+                raise self._unique_refusal(attrs, names) from None  # AD: a taken account name
+            self._adopt(dn, attrs, names)
         except ConstraintViolation:
             raise self._unique_refusal(attrs, names) from None
         if self._flavour.assigns_identity:
@@ -279,6 +316,78 @@ class LdapDirectory:
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
             {"objectguid": "objectGUID", "objectsid": "objectSid"},
         )
+
+    def _adopt(self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> None:
+        """Take over the server's own entry at ``dn`` (AD's domain root, its ``CN=Users``): mark
+        it and write the attributes given, journaled as a modify is; given identities must be its."""
+        hit = self._search(dn, Scope.BASE, _ALL, ["*"], everything=True)
+        if not hit:
+            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
+        prior = self._entry(*hit[0])
+        for key in IDENTITY:
+            for value in attrs.get(key, ()):
+                if normalize_value(key, value) != normalize_value(key, prior.first(key) or ""):
+                    raise InvalidArgument(
+                        f"{dn.ldap_path} is the server's own entry, whose {names[key]} is "
+                        f"{prior.first(key)}, not {value}",
+                        attr=names[key],
+                    )
+        rdn_key = dn.rdns[0][0][0].lower() if dn.rdns and dn.rdns[0] else ""
+        writable = {
+            k: v
+            for k, v in attrs.items()
+            if k not in IDENTITY
+            and k != "objectclass"
+            and k != rdn_key
+            and k not in self._flavour.server_owned
+        }
+        marker = str(self._flavour.marker)
+        wire: dict[str, list[tuple[str, list[bytes]]]] = {"objectClass": [("MODIFY_ADD", [marker.encode()])]}
+        inverse: dict[str, list[tuple[str, list[bytes]]]] = {}
+        for key, values in writable.items():
+            wire[names.get(key, key)] = [("MODIFY_REPLACE", [encode(key, v) for v in values])]
+            inverse[names.get(key, key)] = [("MODIFY_REPLACE", [encode(key, v) for v in prior.get(key)])]
+        inverse["objectClass"] = [("MODIFY_DELETE", [marker.encode()])]
+        self._journaled(
+            f"take over {dn.ldap_path}",
+            lambda: self._raw_modify(dn, inverse),
+            lambda: self._raw_modify(dn, wire),
+        )
+
+    def _refuse_given_identity(self, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> None:
+        """AD assigns objectGUID and objectSid itself and refuses given ones: say which."""
+        for key in sorted(IDENTITY.intersection(attrs)):
+            value = attrs[key][0]
+            if self._search(self._root, Scope.SUBTREE, self._render(f.eq(key, value)), ["1.1"], limit=1):
+                raise ConstraintViolation(
+                    f"{names[key]} '{value}' is already in use", attr=names[key], value=value
+                )
+            raise InvalidArgument(
+                f"{names[key]} is assigned by the directory server and cannot be given", attr=names[key]
+            )
+
+    def _refuse_look_alike(self, dn: DN) -> None:
+        """AlreadyExists for a sibling whose name folds to the same (full-width, compatibility
+        forms), where the server compares names by case only."""
+        value = dn.rdn_value
+        if self._flavour.marker is None or fold(value) == value.casefold() or not dn.parent:
+            return
+        text = f.render(f.eq("name", fold(value)))
+        for sibling, _raw, _names in self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
+            if sibling == dn:
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(sibling))
+
+    def _check_unique(self, dn: DN, attrs: Mapping[str, Iterable[str]], names: Mapping[str, str]) -> None:
+        """Refuse a value of a unique attribute another entry holds, where the server does not."""
+        for key in self._flavour.checked_unique.intersection(attrs):
+            for value in attrs[key]:
+                holder = self.holder(key, value)
+                if holder is not None and holder != dn:
+                    raise ConstraintViolation(
+                        f"{names.get(key, key)} '{value}' is already in use",
+                        attr=names.get(key, key),
+                        value=value,
+                    )
 
     def _unique_refusal(
         self, attrs: Mapping[str, list[str]], names: Mapping[str, str]
@@ -343,6 +452,7 @@ class LdapDirectory:
             wire.setdefault(change.attr, []).append((op, [encode(key, v) for v in new]))
         if not wire:
             return
+        self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
         inverse = {
             name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
             for key, name in touched.items()
@@ -384,7 +494,7 @@ class LdapDirectory:
         for group in self.member_of(dn):
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
-        wire = {names[k]: values for k, values in raw.items()}
+        wire = {names[k]: values for k, values in raw.items() if k not in self._flavour.server_owned}
         self._journaled(
             f"delete {dn.ldap_path}",
             lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
@@ -400,10 +510,13 @@ class LdapDirectory:
             raise AlreadyExists(f"the object {new_dn.ldap_path} already exists", dn=str(new_dn))
         if not self.exists(new_dn.parent):
             raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
+        self._refuse_look_alike(new_dn)
         subtree = [item[0] for item in self._search(dn, Scope.SUBTREE, _ALL, ["1.1"])]
         self._journaled(
             f"move {dn.ldap_path}", lambda: self._raw_move(new_dn, dn), lambda: self._raw_move(dn, new_dn)
         )
+        if self._flavour.follows_links:
+            return
         depth = len(dn)
         for old in subtree:
             moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)
@@ -420,9 +533,9 @@ class LdapDirectory:
         )
 
 
-def _dn_equal(value: str) -> str:
+def _dn_equal(value: str, attribute: str = "entryDN") -> str:
     try:
-        return f"(entryDN={f.escape_filter_value(str(DN.parse(value)))})"
+        return f"({attribute}={f.escape_filter_value(str(DN.parse(value)))})"
     except InvalidArgument:
         return _NOTHING
 

@@ -52,6 +52,7 @@ class LdapSettings:
 
 
 # LDAP result codes (RFC 4511 §4.1.9) → the error OpenMPS answers
+_REFERRAL = 10  # AD: the DN is in no naming context this server holds
 _NO_SUCH_ATTRIBUTE = 16
 _UNDEFINED_TYPE = 17
 _CONSTRAINT = 19
@@ -80,7 +81,7 @@ class LdapRefused(Exception):
 def mapped(refused: LdapRefused, **fields: Any) -> MpsError:
     """The OpenMPS error for a refusal; ``fields`` name what the caller knows (dn, attr, value)."""
     code, text = refused.code, f"{refused.what}: {refused.message or 'refused'}"
-    if code == _NO_SUCH_OBJECT:
+    if code in (_NO_SUCH_OBJECT, _REFERRAL):
         return NotFound(f"no such object: {refused.what}", **fields)
     if code in (_ENTRY_EXISTS, _VALUE_EXISTS):
         return AlreadyExists(text, **fields)
@@ -125,6 +126,7 @@ class LdapConnection:
             s.bind_dn,
             s.password,
             receive_timeout=RECEIVE_TIMEOUT,
+            auto_referrals=False,  # OpenMPS talks to one server; a referral is an answer
             raise_exceptions=False,
             read_only=False,
         )

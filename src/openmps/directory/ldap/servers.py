@@ -1,32 +1,102 @@
-"""What differs by server, kept small.  OpenLDAP: OpenMPS writes objectGUID and objectSid itself
-(as the SQL store assigns them), lists the auxiliary class that carries AD's attributes on
-organizational units and the domain root, and writes ``sn`` where core.schema's ``person`` demands
-it (AD's does not).  Samba AD assigns the identities itself (read back after the add)."""
+"""What differs by server, kept small.
+
+OpenLDAP: OpenMPS writes objectGUID and objectSid itself (as the SQL store assigns them), lists the
+auxiliary class that carries AD's attributes on organizational units and the domain root, and
+writes ``sn`` where core.schema's ``person`` demands it (AD's does not).
+
+Samba AD: the server assigns the identities itself (read back after the add) and refuses given
+ones; its domain holds entries of its own (``CN=Users``, ``CN=Builtin``…, the domain root itself),
+so every entry OpenMPS writes carries the auxiliary class ``openmpsHosted`` and OpenMPS sees only
+those: an add where AD's own entry stands takes that entry over (the bootstrap's domain root, its
+``CN=Users``).  AD keeps DN-valued links (``member``) pointing at an entry it moves and drops them
+when the entry is deleted; it enforces sAMAccountName and userPrincipalName only as spelt, and
+proxy and SIP addresses not at all, so the backend checks those before it writes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openmps.directory.interface import UNIQUE_ATTRIBUTES
+
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
+# What AD writes and keeps itself: read with an entry, never sent back (an undone delete adds the
+# entry again without them, and AD gives it a new objectGUID and objectSid).
+AD_OWNED = frozenset(
+    {
+        "objectguid",
+        "objectsid",
+        "objectcategory",
+        "instancetype",
+        "name",
+        "distinguishedname",
+        "whencreated",
+        "whenchanged",
+        "usncreated",
+        "usnchanged",
+        "samaccounttype",
+        "primarygroupid",
+        "badpwdcount",
+        "badpasswordtime",
+        "lastlogon",
+        "lastlogoff",
+        "lastlogontimestamp",
+        "logoncount",
+        "pwdlastset",
+        "accountexpires",
+        "codepage",
+        "countrycode",
+        "dscorepropagationdata",
+        "iscriticalsystemobject",
+        "systemflags",
+        "memberof",
+        "lockouttime",
+        "msds-supportedencryptiontypes",
+    }
+)
 
 
 @dataclass(frozen=True)
 class Flavour:
     name: str
     assigns_identity: bool  # the server assigns objectGUID/objectSid (AD)
+    marker: str | None = None  # the class of OpenMPS's entries where the server holds its own
+    server_owned: frozenset[str] = frozenset()  # attributes read but never written back
+    follows_links: bool = False  # the server moves and drops ``member`` values with their entry
+    checked_unique: frozenset[str] = frozenset()  # unique attributes the backend checks itself
+    dn_attribute: str = "entryDN"  # the attribute a filter compares an entry's own DN with
+    approximate: bool = True  # the server answers ~= (AD's is equality, which Samba lacks)
 
     def adapted(self, attrs: dict[str, list[str]], rdn_value: str) -> dict[str, list[str]]:
         """``attrs`` (lower-cased keys) as this server's schema takes them."""
+        classes = {v.lower() for v in attrs.get("objectclass", [])}
+        if self.marker is not None:
+            if self.marker.lower() not in classes:
+                attrs["objectclass"] = [*attrs.get("objectclass", []), self.marker]
+            return attrs
         if self.assigns_identity:
             return attrs
-        classes = {v.lower() for v in attrs.get("objectclass", [])}
         if classes & CONTAINER_CLASSES and "openmpscontainer" not in classes and "domaindns" not in classes:
             attrs["objectclass"] = [*attrs["objectclass"], "openmpsContainer"]
         if classes & PERSON_CLASSES and "sn" not in attrs:
             attrs["sn"] = [rdn_value]
         return attrs
 
+    def visible(self, ldap_filter: str) -> str:
+        """``ldap_filter`` narrowed to the entries OpenMPS wrote."""
+        return ldap_filter if self.marker is None else f"(&(objectClass={self.marker}){ldap_filter})"
+
 
 OPENLDAP = Flavour("openldap", assigns_identity=False)
-SAMBA = Flavour("samba", assigns_identity=True)
+SAMBA = Flavour(
+    "samba",
+    assigns_identity=True,
+    marker="openmpsHosted",
+    server_owned=AD_OWNED,
+    follows_links=True,
+    dn_attribute="distinguishedName",
+    approximate=False,
+    checked_unique=UNIQUE_ATTRIBUTES,
+)
+FLAVOURS = {flavour.name: flavour for flavour in (OPENLDAP, SAMBA)}
