@@ -61,11 +61,23 @@ case "$command" in
     ns="openmps-dc-$(printf '%s' "$(realpath "$dir")" | md5sum | cut -c1-8)"
     if ip netns add "$ns" 2>/dev/null; then
       echo "$ns" >"$dir/netns"
-      # a /30 of its own: the first free 10.231.N.0 among the host's addresses
-      for n in $(seq 1 250); do ip -o addr | grep -q " 10\.231\.$n\." || break; done
+      # a /30 of its own: the first free 10.231.N.0; the veth pair's name is the lock (two
+      # sessions starting at once: the second one's ip link add fails and it takes the next N)
+      n=""
+      for candidate in $(seq 1 250); do
+        ip -o addr | grep -q " 10\.231\.$candidate\." && continue
+        if ip link add "omps$candidate-h" type veth peer name "omps$candidate-d" netns "$ns" 2>/dev/null; then
+          n=$candidate
+          break
+        fi
+      done
+      if [ -z "$n" ]; then
+        echo "samba-dc.sh: no free 10.231.N.0/30 for the DC's network" >&2
+        stop
+        exit 1
+      fi
       host_if="omps$n-h"
       dc_if="omps$n-d"
-      ip link add "$host_if" type veth peer name "$dc_if" netns "$ns"
       ip addr add "10.231.$n.1/30" dev "$host_if"
       ip link set "$host_if" up
       ip -n "$ns" addr add "10.231.$n.2/30" dev "$dc_if"
