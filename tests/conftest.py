@@ -99,7 +99,8 @@ def _directory_server(script: str, arguments: list[str], what: str) -> Iterator[
     try:
         assert started.returncode == 0, started.stderr
         printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
-        yield DirectoryServer(printed["url"], printed["bind_dn"], Path(printed["password_file"]))
+        ca_file = Path(printed["ca_file"]) if "ca_file" in printed else None
+        yield DirectoryServer(printed["url"], printed["bind_dn"], Path(printed["password_file"]), ca_file)
     finally:
         subprocess.run([*command, "stop", str(folder)], check=False)
         shutil.rmtree(folder, ignore_errors=True)

@@ -135,6 +135,12 @@ def init(
     directory_start_tls: Annotated[
         bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
     ] = False,
+    directory_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--directory-ca-file", help="CA certificate (PEM) the --directory server's is checked against"
+        ),
+    ] = None,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
@@ -143,7 +149,11 @@ def init(
         if directory_bind_dn is None or directory_password_file is None:
             raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
         server = DirectoryServerChoice(
-            directory, directory_bind_dn, directory_password_file.resolve(), directory_start_tls
+            directory,
+            directory_bind_dn,
+            directory_password_file.resolve(),
+            directory_start_tls,
+            directory_ca_file.resolve() if directory_ca_file is not None else None,
         )
     try:
         d = init_deployment(State.home, domain=domain, admin_password=Secret(password), directory=server)

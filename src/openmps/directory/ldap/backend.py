@@ -9,6 +9,7 @@ again; move → move back), so a failed request, ``<try>`` or savepoint replays 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mappe
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
-from openmps.types import DN, fold, new_guid
+from openmps.types import DN, Secret, fold, new_guid
 
 OnRollback = Callable[[Callable[[], None], str], None]
 IDENTITY = frozenset({"objectguid", "objectsid"})
@@ -72,11 +73,10 @@ class LdapDirectory:
     ) -> list[tuple[DN, dict[str, list[bytes]], dict[str, str]]]:
         """Entries OpenMPS wrote (all the server holds when ``everything``)."""
         text = ldap_filter if everything else self._flavour.visible(ldap_filter)
+        wanted = [self._flavour.server_name(a) for a in attributes]
         conn = self._ldap.run(
             base.ldap_path,
-            lambda c: c.search(
-                str(base), text, _SCOPES[scope], attributes=list(attributes), size_limit=limit
-            ),
+            lambda c: c.search(str(base), text, _SCOPES[scope], attributes=wanted, size_limit=limit),
         )
         found = []
         for item in conn.response or ():
@@ -84,7 +84,8 @@ class LdapDirectory:
                 continue
             raw: dict[str, list[bytes]] = {}
             names: dict[str, str] = {}
-            for name, values in item["raw_attributes"].items():
+            for server_name, values in item["raw_attributes"].items():
+                name = self._flavour.openmps_name(server_name)
                 key = name.lower()
                 if key == "memberof":  # AD's back-link: computed here from member values
                     continue
@@ -112,12 +113,12 @@ class LdapDirectory:
         return self._with_member_of(self._entry(*found))
 
     def _base(
-        self, dn: DN, attributes: Sequence[str]
+        self, dn: DN, attributes: Sequence[str], *, everything: bool = False
     ) -> tuple[DN, dict[str, list[bytes]], dict[str, str]] | None:
         if not dn:
             return None
         try:
-            found = self._search(dn, Scope.BASE, _ALL, attributes)
+            found = self._search(dn, Scope.BASE, _ALL, attributes, everything=everything)
         except LdapRefused as refused:
             if refused.code == 32:
                 return None
@@ -174,6 +175,8 @@ class LdapDirectory:
             return "(|" + "".join(self._render(i) for i in node.items) + ")"
         if isinstance(node, f.Not):
             return "(!" + self._render(node.item) + ")"
+        if self._flavour.server_name(node.attr) != node.attr:
+            node = dataclasses.replace(node, attr=self._flavour.server_name(node.attr))
         key = node.attr.lower()
         if key == "memberof":
             return self._member_of_filter(node)
@@ -261,6 +264,16 @@ class LdapDirectory:
 
     # --- writes -----------------------------------------------------------------------------------
 
+    def set_password(self, dn: DN, password: Secret) -> None:
+        """AD: unicodePwd, the password quoted in UTF-16LE, which AD takes over TLS only and never
+        shows; not journaled (nothing to restore it from): the account's add is, and undoes it."""
+        attribute = self._flavour.password_attribute
+        if attribute is None:
+            return  # the userPassword hash OpenMPS stored binds
+        value = f'"{password.reveal()}"'.encode("utf-16-le")
+        change = {attribute: [(MODIFY_REPLACE, [value])]}
+        self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
+
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
         if not dn:
             raise InvalidArgument("the root DN cannot be added")
@@ -278,7 +291,12 @@ class LdapDirectory:
                 names["objectsid"] = "objectSid"
         attrs = self._flavour.adapted(attrs, dn.rdn_value)
         self._check_unique(dn, attrs, names)
-        if self._flavour.marker is not None and dn == self._root:  # AD's domain root is there already
+        # AD's domain root, and its own principals the bootstrap names by their SIDs, are there already
+        if (
+            self._flavour.marker is not None
+            and (dn == self._root or IDENTITY.intersection(attrs))
+            and self._base(dn, ["1.1"], everything=True) is not None
+        ):
             if self.exists(dn):
                 raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
             self._adopt(dn, attrs, names)
@@ -286,7 +304,9 @@ class LdapDirectory:
         if self._flavour.assigns_identity:
             self._refuse_given_identity(attrs, names)
         self._refuse_look_alike(dn)
-        wire = {names.get(k, k): [encode(k, v) for v in vs] for k, vs in attrs.items()}
+        wire = {
+            self._flavour.server_name(names.get(k, k)): [encode(k, v) for v in vs] for k, vs in attrs.items()
+        }
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
@@ -345,8 +365,9 @@ class LdapDirectory:
         wire: dict[str, list[tuple[str, list[bytes]]]] = {"objectClass": [("MODIFY_ADD", [marker.encode()])]}
         inverse: dict[str, list[tuple[str, list[bytes]]]] = {}
         for key, values in writable.items():
-            wire[names.get(key, key)] = [("MODIFY_REPLACE", [encode(key, v) for v in values])]
-            inverse[names.get(key, key)] = [("MODIFY_REPLACE", [encode(key, v) for v in prior.get(key)])]
+            name = self._flavour.server_name(names.get(key, key))
+            wire[name] = [("MODIFY_REPLACE", [encode(key, v) for v in values])]
+            inverse[name] = _restore(key, prior.get(key))
         inverse["objectClass"] = [("MODIFY_DELETE", [marker.encode()])]
         self._journaled(
             f"take over {dn.ldap_path}",
@@ -449,13 +470,14 @@ class LdapDirectory:
                 current[key] = new
                 op = "MODIFY_REPLACE"
             touched.setdefault(key, change.attr)
-            wire.setdefault(change.attr, []).append((op, [encode(key, v) for v in new]))
+            wire.setdefault(self._flavour.server_name(change.attr), []).append(
+                (op, [encode(key, v) for v in new])
+            )
         if not wire:
             return
         self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
         inverse = {
-            name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
-            for key, name in touched.items()
+            self._flavour.server_name(name): _restore(key, entry.get(key)) for key, name in touched.items()
         }
         try:
             self._journaled(
@@ -494,7 +516,11 @@ class LdapDirectory:
         for group in self.member_of(dn):
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
-        wire = {names[k]: values for k, values in raw.items() if k not in self._flavour.server_owned}
+        wire = {
+            self._flavour.server_name(names[k]): values
+            for k, values in raw.items()
+            if k not in self._flavour.server_owned
+        }
         self._journaled(
             f"delete {dn.ldap_path}",
             lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
@@ -531,6 +557,14 @@ class LdapDirectory:
             lambda c: c.modify_dn(str(dn), rdn, delete_old_dn=True, new_superior=superior),
             dn=str(dn),
         )
+
+
+def _restore(key: str, values: Sequence[str]) -> list[tuple[str, list[bytes]]]:
+    """The change that gives ``key`` its ``values`` back: deleted when it had none (AD refuses an
+    empty replace of a mandatory attribute, e.g. a user's userPrincipalName once set)."""
+    if not values:
+        return [("MODIFY_DELETE", [])]
+    return [("MODIFY_REPLACE", [encode(key, v) for v in values])]
 
 
 def _dn_equal(value: str, attribute: str = "entryDN") -> str:

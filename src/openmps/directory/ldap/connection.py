@@ -46,6 +46,7 @@ class LdapSettings:
     password: str
     start_tls: bool = False
     verify_tls: bool = True
+    ca_file: str | None = None  # the CA the server's certificate is checked against (default: the system's)
 
     def __repr__(self) -> str:  # never the password in a log
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, start_tls={self.start_tls})"
@@ -113,7 +114,8 @@ class LdapConnection:
 
     def _open(self) -> Any:
         s = self._settings
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if s.verify_tls else ssl.CERT_NONE)
+        validate = ssl.CERT_REQUIRED if s.verify_tls else ssl.CERT_NONE
+        tls = ldap3.Tls(validate=validate, ca_certs_file=s.ca_file)
         server = ldap3.Server(
             s.url,
             get_info=ldap3.NONE,

@@ -18,6 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openmps.directory.interface import UNIQUE_ATTRIBUTES
+from openmps.directory.ldap.connection import LdapConnection, LdapRefused
+from openmps.directory.ldap.values import sid_text
+from openmps.errors import InvalidArgument
+from openmps.types import DN
 
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
@@ -67,6 +71,23 @@ class Flavour:
     checked_unique: frozenset[str] = frozenset()  # unique attributes the backend checks itself
     dn_attribute: str = "entryDN"  # the attribute a filter compares an entry's own DN with
     approximate: bool = True  # the server answers ~= (AD's is equality, which Samba lacks)
+    # OpenMPS's attributes the server keeps under another name, as (OpenMPS's, the server's)
+    stored_as: tuple[tuple[str, str], ...] = ()
+    password_attribute: str | None = None  # the server's own password (else the userPassword hash binds)
+
+    def server_name(self, name: str) -> str:
+        """The name the server gives OpenMPS's attribute ``name``."""
+        for ours, theirs in self.stored_as:
+            if ours == name.lower():
+                return theirs
+        return name
+
+    def openmps_name(self, name: str) -> str:
+        """The name OpenMPS gives the server's attribute ``name``."""
+        for ours, theirs in self.stored_as:
+            if theirs.lower() == name.lower():
+                return ours
+        return name
 
     def adapted(self, attrs: dict[str, list[str]], rdn_value: str) -> dict[str, list[str]]:
         """``attrs`` (lower-cased keys) as this server's schema takes them."""
@@ -98,5 +119,46 @@ SAMBA = Flavour(
     dn_attribute="distinguishedName",
     approximate=False,
     checked_unique=UNIQUE_ATTRIBUTES,
+    password_attribute="unicodePwd",  # noqa: S106 (an attribute name)
+    # AD's nTSecurityDescriptor is binary and AD's own, and its otherWellKnownObjects refuses a
+    # pointer to an object not made yet: OpenMPS's values of both have attributes of their own
+    stored_as=(
+        ("ntsecuritydescriptor", "openmpsSecurityDescriptor"),
+        ("otherwellknownobjects", "openmpsWellKnownObjects"),
+    ),
 )
 FLAVOURS = {flavour.name: flavour for flavour in (OPENLDAP, SAMBA)}
+
+# The rootDSE's supportedCapabilities value of an Active Directory (Samba's too)
+AD_CAPABILITY = b"1.2.840.113556.1.4.800"
+
+
+def identify(connection: LdapConnection, root: DN) -> tuple[Flavour, str | None]:
+    """The server's flavour, read from its rootDSE, and on AD the domain SID of ``root`` (the
+    domain OpenMPS hosts must be the DC's own: AD makes the SIDs, OpenMPS recognises them)."""
+    found = connection.run(
+        "the server's rootDSE",
+        lambda c: c.search("", "(objectClass=*)", "BASE", attributes=["supportedCapabilities"]),
+    ).response
+    capabilities = [
+        v
+        for item in found
+        if "raw_attributes" in item
+        for v in item["raw_attributes"].get("supportedCapabilities", [])
+    ]
+    if AD_CAPABILITY not in capabilities:
+        return OPENLDAP, None
+    try:
+        answer = connection.run(
+            root.ldap_path, lambda c: c.search(str(root), "(objectClass=*)", "BASE", attributes=["objectSid"])
+        ).response
+    except LdapRefused:
+        answer = []
+    sids = [
+        v for item in answer if "raw_attributes" in item for v in item["raw_attributes"].get("objectSid", [])
+    ]
+    if not sids:
+        raise InvalidArgument(
+            f"the domain controller does not hold the domain {root}: its domain must be the one hosted"
+        )
+    return SAMBA, sid_text(sids[0])

@@ -89,6 +89,8 @@ class NewUser:
             created = directory.add_account(dn, attrs, upn)
         else:
             created = directory.add(dn, {**attrs, "sAMAccountName": [sam]})
+        if self.new_password is not None:
+            directory.set_password(dn, self.new_password)
         providers.plans.record_customer(
             created.guid, customer_type=self.CUSTOMER_TYPE, org=org.entry.guid, name=upn
         )
