@@ -46,9 +46,18 @@ def samba_attributes() -> dict[str, tuple[str, str, bool]]:
     return found
 
 
-# On AD only: OpenMPS's DACL and well-known pointers, which OpenLDAP keeps in nTSecurityDescriptor and
-# otherWellKnownObjects (on AD binary and AD's own, and DN-Binary pointers that must exist)
-SAMBA_ONLY = frozenset({"openmpsSecurityDescriptor", "openmpsWellKnownObjects"})
+# On AD only: OpenMPS's DACL and pointers, which OpenLDAP keeps under AD's names (on AD binary and AD's
+# own, or DN values that must name existing entries): see samba-extension.ldif
+SAMBA_ONLY = frozenset(
+    {
+        "openmpsSecurityDescriptor",
+        "openmpsWellKnownObjects",
+        "openmpsHomeMDB",
+        "openmpsShowInAddressBook",
+        "openmpsUseOAB",
+        "openmpsPrimaryHomeServer",
+    }
+)
 
 
 def test_the_samba_extension_defines_its_attributes_as_openmps_schema_does() -> None:

@@ -120,11 +120,16 @@ SAMBA = Flavour(
     approximate=False,
     checked_unique=UNIQUE_ATTRIBUTES,
     password_attribute="unicodePwd",  # noqa: S106 (an attribute name)
-    # AD's nTSecurityDescriptor is binary and AD's own, and its otherWellKnownObjects refuses a
-    # pointer to an object not made yet: OpenMPS's values of both have attributes of their own
+    # AD's nTSecurityDescriptor is binary and AD's own, and a DN value on AD must name an entry
+    # that exists (an organization's well-known objects are made after it; the Exchange and OCS
+    # homes are Resource Manager records): OpenMPS's values have attributes of their own
     stored_as=(
         ("ntsecuritydescriptor", "openmpsSecurityDescriptor"),
         ("otherwellknownobjects", "openmpsWellKnownObjects"),
+        ("homemdb", "openmpsHomeMDB"),
+        ("showinaddressbook", "openmpsShowInAddressBook"),
+        ("msexchuseoab", "openmpsUseOAB"),
+        ("msrtcsip-primaryhomeserver", "openmpsPrimaryHomeServer"),
     ),
 )
 FLAVOURS = {flavour.name: flavour for flavour in (OPENLDAP, SAMBA)}
