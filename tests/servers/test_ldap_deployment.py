@@ -39,9 +39,19 @@ from support import (
 
 ALPINE = org_path("WH", "alpineskihouse")
 REQUESTS_SUFFIX = "DC=fabrikam,DC=com"  # the domain the tests' requests (tests/support.py) name
-# What AD changes by itself, even when a write is undone (and RIDs it handed out are not given back)
+# What AD changes by itself, even when a write is undone: its change stamps, the RIDs it handed out
+# (never given back), and what its undelete records on an entry brought back from its tombstone
 AD_BOOKKEEPING = frozenset(
-    {"whenchanged", "usnchanged", "dscorepropagationdata", "badpwdcount", "ridnextrid"}
+    {
+        "whenchanged",
+        "usnchanged",
+        "dscorepropagationdata",
+        "badpwdcount",
+        "ridnextrid",
+        "lastknownparent",
+        "admincount",
+        "operatorcount",
+    }
 )
 
 
@@ -321,3 +331,20 @@ def test_a_mailbox_user_is_found_by_a_proxy_address_on_the_server(
     assert found["dn"].lower().startswith("cn=carol@alpineskihouse.com,")
     assert found["attributes"]["mail"] in (["carol@alpineskihouse.com"], "carol@alpineskihouse.com")
     assert found["attributes"]["mailNickname"] in (["carol"], "carol")
+
+
+def test_an_undone_delete_brings_the_entry_back_as_it_was(deployment: Deployment, hosted: Hosted) -> None:
+    """On AD from its tombstone, with its objectGUID and objectSid (which the SQL records name)."""
+    make_alpineskihouse(deployment)
+    ok(deployment.submit(user_xml("dan@alpineskihouse.com")))
+    dan = (
+        deployment.layout.hosting.child("OU", "WH")
+        .child("OU", "alpineskihouse")
+        .child("CN", "dan@alpineskihouse.com")
+    )
+    before = hosted.entries()
+    with pytest.raises(InternalError), deployment.transaction() as providers:
+        providers.directory.delete(dan)
+        assert not providers.directory.exists(dan)
+        raise InternalError("the request fails after the delete")
+    assert hosted.entries() == before

@@ -36,6 +36,7 @@ IDENTITY = frozenset({"objectguid", "objectsid"})
 _SCOPES = {Scope.BASE: BASE, Scope.ONELEVEL: LEVEL, Scope.SUBTREE: SUBTREE}
 _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 _ALL = "(objectClass=*)"
+_SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
 _NOTHING = "(!(objectClass=*))"
 
 
@@ -521,11 +522,47 @@ class LdapDirectory:
             for k, values in raw.items()
             if k not in self._flavour.server_owned
         }
-        self._journaled(
-            f"delete {dn.ldap_path}",
-            lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire)),
-            lambda: self._raw_delete(dn),
+        if self._flavour.reanimates:  # back from its tombstone, with its objectGUID and objectSid
+            guid = self._entry(*prior).guid
+            rdn_attr = dn.rdns[0][0][0].lower()
+            kept = {
+                name: values for name, values in wire.items() if name.lower() not in ("objectclass", rdn_attr)
+            }
+            undo: Callable[[], None] = lambda: self._reanimate(dn, guid, kept)  # noqa: E731
+        else:
+            undo = lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire))  # noqa: E731
+        self._journaled(f"delete {dn.ldap_path}", undo, lambda: self._raw_delete(dn))
+
+    def _reanimate(self, dn: DN, guid: str, values: Mapping[str, list[bytes]]) -> None:
+        """AD's undelete: the tombstone found by its objectGUID made ``dn`` again with the values
+        it lost (AD keeps a few, and refuses some of those in the same modify, e.g.
+        userAccountControl); credentials are not kept by AD and do not come back."""
+        conn = self._ldap.run(
+            f"the deleted {dn.ldap_path}",
+            lambda c: c.search(f"<GUID={guid}>", _ALL, BASE, attributes=["*"], controls=[_SHOW_DELETED]),
         )
+        found = [item for item in conn.response or () if item.get("type") == "searchResEntry"]
+        if not found:
+            raise NotFound(f"the deleted {dn.ldap_path} is no longer kept by the server", dn=str(dn))
+        tombstone, kept = (
+            found[0]["dn"],
+            {k.lower(): sorted(v) for k, v in found[0]["raw_attributes"].items()},
+        )
+        changes: dict[str, list[tuple[Any, list[bytes]]]] = {
+            "isDeleted": [(MODIFY_DELETE, [])],
+            "distinguishedName": [(MODIFY_REPLACE, [str(dn).encode()])],
+        }
+        changed = {}
+        for name, value in values.items():
+            if name.lower() not in kept:
+                changes[name] = [(MODIFY_REPLACE, list(value))]
+            elif kept[name.lower()] != sorted(value):
+                changed[name] = [(MODIFY_REPLACE, list(value))]
+        self._write(
+            dn.ldap_path, lambda c: c.modify(tombstone, changes, controls=[_SHOW_DELETED]), dn=str(dn)
+        )
+        if changed:
+            self._write(dn.ldap_path, lambda c: c.modify(str(dn), changed), dn=str(dn))
 
     def move(self, dn: DN, new_dn: DN) -> None:
         if new_dn.is_within(dn, strict=True):

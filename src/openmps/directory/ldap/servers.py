@@ -25,8 +25,8 @@ from openmps.types import DN
 
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
-# What AD writes and keeps itself: read with an entry, never sent back (an undone delete adds the
-# entry again without them, and AD gives it a new objectGUID and objectSid).
+# What AD writes and keeps itself: read with an entry, never sent back (an undone delete brings
+# the tombstone back, which kept the identities, and writes the other values again).
 AD_OWNED = frozenset(
     {
         "objectguid",
@@ -48,7 +48,6 @@ AD_OWNED = frozenset(
         "lastlogontimestamp",
         "logoncount",
         "pwdlastset",
-        "accountexpires",
         "codepage",
         "countrycode",
         "dscorepropagationdata",
@@ -74,6 +73,7 @@ class Flavour:
     # OpenMPS's attributes the server keeps under another name, as (OpenMPS's, the server's)
     stored_as: tuple[tuple[str, str], ...] = ()
     password_attribute: str | None = None  # the server's own password (else the userPassword hash binds)
+    reanimates: bool = False  # an undone delete brings the tombstone back (AD), not a new entry
 
     def server_name(self, name: str) -> str:
         """The name the server gives OpenMPS's attribute ``name``."""
@@ -120,6 +120,7 @@ SAMBA = Flavour(
     approximate=False,
     checked_unique=UNIQUE_ATTRIBUTES,
     password_attribute="unicodePwd",  # noqa: S106 (an attribute name)
+    reanimates=True,
     # AD's nTSecurityDescriptor is binary and AD's own, and a DN value on AD must name an entry
     # that exists (an organization's well-known objects are made after it; the Exchange and OCS
     # homes are Resource Manager records): OpenMPS's values have attributes of their own
