@@ -195,9 +195,10 @@ def wipe(connection: LdapConnection, root: DN, flavour: Flavour = OPENLDAP) -> l
     found = [entry.dn for entry in directory.search(root, Scope.SUBTREE)]
     for dn in reversed(found):
         if dn == root and flavour.marker is not None:
-            handed_back = {
-                "objectClass": [(MODIFY_DELETE, [flavour.marker])],
+            handed_back = {  # OpenMPS's values first: AD keeps a class while values of it remain
                 "description": [(MODIFY_REPLACE, [])],
+                **{name: [(MODIFY_REPLACE, [])] for _ours, name in flavour.stored_as},
+                "objectClass": [(MODIFY_DELETE, [flavour.marker])],
             }
             connection.run(dn.ldap_path, lambda c, ops=handed_back: c.modify(str(root), ops))
         else:
