@@ -8,8 +8,9 @@
 # A DC's ports are fixed (88, 389, 636...), so each DC runs in a network namespace of its own
 # (ip netns, root only), reached from here over a veth pair at 10.231.N.2: two test sessions, or a
 # system slapd on 389, do not collide.  Without namespaces it falls back to 127.0.0.1 and refuses
-# when port 389 is taken.  The URL is ldaps:// (Samba's self-signed certificate, DIR/private/tls/ca.pem):
-# a simple bind needs TLS (ldaps or StartTLS), as in AD.  The bind DN is the domain Administrator's,
+# when port 389 is taken.  The URL is ldaps:// (a self-signed certificate made here):
+# a simple bind needs TLS (ldaps or StartTLS), as in AD; its certificate, for the address it is reached at,
+# is DIR/tls/ca.pem (printed as ca_file=).  The bind DN is the domain Administrator's,
 # its password generated and kept in DIR/password (0600).  Durability is off (ldb:nosync,
 # TDB_NO_FSYNC): the domain lives as long as a test session.
 # Exits 3, as postgres.sh does, when samba is missing and cannot be installed (not root).
@@ -61,11 +62,23 @@ case "$command" in
     ns="openmps-dc-$(printf '%s' "$(realpath "$dir")" | md5sum | cut -c1-8)"
     if ip netns add "$ns" 2>/dev/null; then
       echo "$ns" >"$dir/netns"
-      # a /30 of its own: the first free 10.231.N.0 among the host's addresses
-      for n in $(seq 1 250); do ip -o addr | grep -q " 10\.231\.$n\." || break; done
+      # a /30 of its own: the first free 10.231.N.0; the veth pair's name is the lock (two
+      # sessions starting at once: the second one's ip link add fails and it takes the next N)
+      n=""
+      for candidate in $(seq 1 250); do
+        ip -o addr | grep -q " 10\.231\.$candidate\." && continue
+        if ip link add "omps$candidate-h" type veth peer name "omps$candidate-d" netns "$ns" 2>/dev/null; then
+          n=$candidate
+          break
+        fi
+      done
+      if [ -z "$n" ]; then
+        echo "samba-dc.sh: no free 10.231.N.0/30 for the DC's network" >&2
+        stop
+        exit 1
+      fi
       host_if="omps$n-h"
       dc_if="omps$n-d"
-      ip link add "$host_if" type veth peer name "$dc_if" netns "$ns"
       ip addr add "10.231.$n.1/30" dev "$host_if"
       ip link set "$host_if" up
       ip -n "$ns" addr add "10.231.$n.2/30" dev "$dc_if"
@@ -89,10 +102,16 @@ case "$command" in
       stop
       exit 1
     }
+    # a certificate naming the address clients reach the DC at (Samba's own names only its host),
+    # so that a client verifying it against DIR/tls/ca.pem (itself) connects by the URL printed
+    mkdir -p "$dir/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=dc1.$domain" \
+      -addext "subjectAltName=IP:$ip,DNS:dc1.$domain" -keyout "$dir/tls/key.pem" -out "$dir/tls/ca.pem" \
+      >/dev/null 2>&1
     # provision writes no other --option to smb.conf: add them to [global]
     # and the run-time paths provision leaves in /run/samba, which two DCs would share
     mkdir -p "$dir/run"
-    sed -i "s#^\[global\]#[global]\n\tlog file = $dir/log.%m\n\tldb:nosync = true\n\tdsdb:schema update allowed = true\n\tpid directory = $dir/run\n\tncalrpc dir = $dir/run/ncalrpc\n\twinbindd socket directory = $dir/run/winbindd#" \
+    sed -i "s#^\[global\]#[global]\n\tlog file = $dir/log.%m\n\tldb:nosync = true\n\tdsdb:schema update allowed = true\n\ttls keyfile = $dir/tls/key.pem\n\ttls certfile = $dir/tls/ca.pem\n\ttls cafile = \n\tpid directory = $dir/run\n\tncalrpc dir = $dir/run/ncalrpc\n\twinbindd socket directory = $dir/run/winbindd#" \
       "$dir/etc/smb.conf"
     TDB_NO_FSYNC=1 nohup "${run[@]}" /usr/sbin/samba -s "$dir/etc/smb.conf" --foreground --no-process-group \
       --debug-stdout -d 1 -M single >"$dir/samba.out" 2>&1 &
@@ -126,6 +145,7 @@ case "$command" in
     echo "url=$url"
     echo "bind_dn=$bind_dn"
     echo "password_file=$dir/password"
+    echo "ca_file=$dir/tls/ca.pem"
     ;;
   stop)
     stop

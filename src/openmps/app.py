@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert
@@ -45,6 +45,7 @@ from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.ldap.journal import DurableJournal, Recovered
+from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import SqlClaims
@@ -215,6 +216,7 @@ class Deployment:
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
     # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
     group_cap: int = field(default_factory=lambda: group_cap())
+    directory_flavour: Flavour = OPENLDAP  # which server it is (identified at init)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -318,6 +320,7 @@ class Deployment:
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                flavour=self.directory_flavour,
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
@@ -430,6 +433,7 @@ def open_deployment(
         sign_in or SignInPolicy(),
         capacity,
         directory_server=directory_server(values),
+        directory_flavour=FLAVOURS[values.get("directory_flavour", OPENLDAP.name)],
     )
     deployment.recover_directory()
     return deployment
@@ -444,6 +448,15 @@ class DirectoryServerChoice:
     bind_dn: str
     password_file: Path
     start_tls: bool = False
+    ca_file: Path | None = None  # the CA of the server's certificate (default: the system's)
+    # the settings rows naming the server (directory_flavour is the server's, not the choice's)
+    SETTINGS: ClassVar[tuple[str, ...]] = (
+        "directory_url",
+        "directory_bind_dn",
+        "directory_password_file",
+        "directory_start_tls",
+        "directory_ca_file",
+    )
 
     def settings_rows(self) -> list[dict[str, str]]:
         """What the deployment's settings record: the password file's path, never the password."""
@@ -452,12 +465,21 @@ class DirectoryServerChoice:
             {"name": "directory_bind_dn", "value": self.bind_dn},
             {"name": "directory_password_file", "value": str(self.password_file)},
             {"name": "directory_start_tls", "value": "1" if self.start_tls else "0"},
+            *([{"name": "directory_ca_file", "value": str(self.ca_file)}] if self.ca_file else []),
         ]
 
     def connect(self) -> LdapSettings:
         if not re.match(r"ldaps?://", self.url, re.IGNORECASE):
             raise InvalidArgument(f"'{self.url}' is not an ldap:// or ldaps:// URL")
-        return LdapSettings(self.url, self.bind_dn, read_password_file(self.password_file), self.start_tls)
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise InvalidArgument(f"the directory CA file '{self.ca_file}' cannot be read")
+        return LdapSettings(
+            self.url,
+            self.bind_dn,
+            read_password_file(self.password_file),
+            self.start_tls,
+            ca_file=str(self.ca_file) if self.ca_file is not None else None,
+        )
 
 
 def directory_server(values: dict[str, str]) -> LdapSettings | None:
@@ -469,6 +491,7 @@ def directory_server(values: dict[str, str]) -> LdapSettings | None:
         values["directory_bind_dn"],
         Path(values["directory_password_file"]),
         values.get("directory_start_tls") == "1",
+        Path(values["directory_ca_file"]) if "directory_ca_file" in values else None,
     ).connect()
 
 
@@ -500,6 +523,15 @@ def init_deployment(
     if "domain" in existing:
         raise InvalidOperation(f"the deployment in '{home}' is already initialized for {existing['domain']}")
     domain_sid = "S-1-5-21-" + "-".join(str(secrets.randbelow(2**31)) for _ in range(3))
+    server = directory.connect() if directory is not None else None
+    flavour = OPENLDAP
+    if server is not None:
+        probe = LdapConnection(server)
+        try:  # on AD the domain and its SIDs are the DC's
+            flavour, server_sid = identify(probe, Layout.for_domain(domain).domain)
+        finally:
+            probe.close()
+        domain_sid = server_sid or domain_sid
     deployment = Deployment(
         sql,
         Layout.for_domain(domain),
@@ -508,7 +540,8 @@ def init_deployment(
         home=home,
         sign_in=sign_in or SignInPolicy(),
         capacity=capacity,
-        directory_server=directory.connect() if directory is not None else None,
+        directory_server=server,
+        directory_flavour=flavour,
     )
     uow = deployment.open_uow()
     try:
@@ -519,6 +552,7 @@ def init_deployment(
                 {"name": "domain_sid", "value": domain_sid},
                 {"name": "next_rid", "value": str(FIRST_RID)},
                 *(directory.settings_rows() if directory is not None else ()),
+                *([{"name": "directory_flavour", "value": flavour.name}] if directory is not None else []),
             ],
         )
         providers = deployment.providers(uow)
