@@ -29,7 +29,7 @@ from openmps.directory.interface import (
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
 from openmps.directory.ldap.journal import Intents, Step, add_step, apply, delete_step, modify_step, move_step
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
-from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
+from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN, new_guid
 
@@ -108,7 +108,7 @@ class LdapDirectory:
                 key = name.lower()
                 raw.setdefault(key, []).extend(values)
                 names.setdefault(key, name)
-            found.append((DN.parse(item["dn"]), raw, names))
+            found.append((ad_dn(item["dn"]), raw, names))
         return found
 
     def _write(self, what: str, operation: Callable[[Any], bool], **fields: Any) -> None:
