@@ -121,6 +121,8 @@ class LdapDirectory:
 
     def _entry(self, dn: DN, raw: Mapping[str, list[bytes]], names: Mapping[str, str]) -> Entry:
         attrs = {key: tuple(decode(key, v) for v in values) for key, values in raw.items()}
+        if "objectclass" in attrs:
+            attrs["objectclass"] = self._flavour.shown(attrs["objectclass"])
         return Entry(dn, attrs, dict(names))
 
     def find(self, dn: DN) -> Entry | None:
@@ -348,7 +350,9 @@ class LdapDirectory:
         self._added.add(dn)
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
-        self._remember(Entry(dn, {k: tuple(vs) for k, vs in attrs.items()}, names))
+        shown = {k: tuple(vs) for k, vs in attrs.items()}
+        shown["objectclass"] = self._flavour.shown(shown.get("objectclass", ()))
+        self._remember(Entry(dn, shown, names))
         return Entry(
             dn,
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},

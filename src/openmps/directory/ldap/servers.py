@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+HIDDEN_CLASSES = frozenset({"openmpscontainer"})
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
 
@@ -26,6 +27,11 @@ class Flavour:
         if classes & PERSON_CLASSES and "sn" not in attrs:
             attrs["sn"] = [rdn_value]
         return attrs
+
+    def shown(self, classes: tuple[str, ...]) -> tuple[str, ...]:
+        """An entry's objectClass values as OpenMPS shows them: without the auxiliary class
+        :meth:`adapted` adds (AD has no such class)."""
+        return tuple(c for c in classes if c.lower() not in HIDDEN_CLASSES)
 
 
 OPENLDAP = Flavour("openldap", assigns_identity=False)
