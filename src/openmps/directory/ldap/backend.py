@@ -18,6 +18,7 @@ from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTRE
 
 from openmps.directory import filters as f
 from openmps.directory.interface import (
+    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -402,11 +403,13 @@ class LdapDirectory:
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
-        inverse restores them); an attribute only added to is not read (a group's members), its
-        inverse deletes the added values, and the server refuses a value it already has."""
+        inverse restores them).  An attribute whose changes only add values, or delete given DNs
+        (a group's members), is not read: its inverse undoes each value, and the server refuses a
+        value it already has or lacks (a big group's members are never all read)."""
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
-        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD or known}
+        read = {c.attr.lower(): c.attr for c in changes if known or not _by_value(c)}
         added_only = {c.attr.lower() for c in changes} - set(read)
+        undo: dict[str, list[tuple[str, list[bytes]]]] = {}  # of those, value by value, last first
         if known is not None:
             entry = known
         elif read:
@@ -437,6 +440,8 @@ class LdapDirectory:
                         )
                 current[key] = have + new
                 op = "MODIFY_ADD"
+            elif key not in read:  # delete given DNs
+                op = "MODIFY_DELETE"
             elif change.op is ChangeOp.DELETE and new:
                 for value in new:
                     if normalize_value(key, value) not in have_norm:
@@ -459,13 +464,15 @@ class LdapDirectory:
                 current[key] = new
                 op = "MODIFY_REPLACE"
             touched.setdefault(key, change.attr)
-            wire.setdefault(change.attr, []).append((op, [encode(key, v) for v in new]))
+            encoded = [encode(key, v) for v in new]
+            wire.setdefault(change.attr, []).append((op, encoded))
+            if key not in read:
+                back = "MODIFY_DELETE" if op == "MODIFY_ADD" else "MODIFY_ADD"
+                undo.setdefault(key, []).insert(0, (back, encoded))
         if not wire:
             return
         inverse = {
-            name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
-            if key in read
-            else [("MODIFY_DELETE", [encode(key, v) for v in current[key]])]
+            name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])] if key in read else undo[key]
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
@@ -479,6 +486,11 @@ class LdapDirectory:
         except BaseException as refused:
             self._added.discard(dn)
             self._unclaim(dn, claimed)
+            absent = (
+                self._absent(dn, changes, added_only) if isinstance(refused, ConstraintViolation) else None
+            )
+            if absent is not None:
+                raise absent from None
             if isinstance(refused, AlreadyExists) and added_only:
                 raise self._value_refusal(
                     dn, {k: current[k] for k in added_only if k in current}, touched
@@ -490,6 +502,26 @@ class LdapDirectory:
         if known is not None:
             attrs = {k: tuple(v) for k, v in current.items() if v}
             self._remember(Entry(dn, attrs, {**touched, **known.names}))
+
+    def _absent(self, dn: DN, changes: Sequence[Change], keys: Collection[str]) -> ConstraintViolation | None:
+        """The error naming a DN to delete that ``dn`` did not hold, if one was (the server only
+        says a value was missing)."""
+        if not any(c.op is ChangeOp.DELETE and c.attr.lower() in keys for c in changes):
+            return None
+        hit = self._base(dn, sorted({c.attr for c in changes if c.attr.lower() in keys}))
+        have = {} if hit is None else self._entry(*hit).attributes
+        for change in changes:
+            key = change.attr.lower()
+            if key in keys and change.op is ChangeOp.DELETE:
+                held = {normalize_value(key, v) for v in have.get(key, ())}
+                for value in change.values:
+                    if normalize_value(key, value) not in held:
+                        return ConstraintViolation(
+                            f"cannot delete '{value}' from '{change.attr}': {dn.ldap_path} does not have it",
+                            attr=change.attr,
+                            value=value,
+                        )
+        return None
 
     def _value_refusal(
         self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
@@ -584,6 +616,14 @@ class LdapDirectory:
 def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
     """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
     return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
+
+
+def _by_value(change: Change) -> bool:
+    """Whether ``change`` can be sent, and undone, without the attribute's prior values: it adds
+    values, or deletes given DNs (compared as DNs by the server: no case or spacing to restore)."""
+    if change.op is ChangeOp.ADD:
+        return True
+    return change.op is ChangeOp.DELETE and bool(change.values) and change.attr.lower() in DN_ATTRIBUTES
 
 
 def _only(entry: Entry, keys: Collection[str]) -> Entry:
