@@ -221,8 +221,11 @@ class LdapDirectory:
         if limit is not None:
             found = found[:limit]
         entries = [self._remember(self._entry(*item)) for item in found]
-        groups = self._groups_of([e.dn for e in entries])
-        return [_with_member_of(e, groups[e.dn]) for e in entries]
+        lazy = _ListingGroups(self._groups_of, [e.dn for e in entries])
+        return [
+            Entry(e.dn, _WithMemberOf(e.attributes, e.dn, lazy), {**e.names, "memberof": "memberOf"})
+            for e in entries
+        ]
 
     def _render(self, node: f.Filter) -> str:
         """Filter text for the server: binary attributes' values as octets, ``distinguishedName``
@@ -611,6 +614,46 @@ class LdapDirectory:
             lambda c: c.modify_dn(str(dn), rdn, delete_old_dn=True, new_superior=superior),
             dn=str(dn),
         )
+
+
+class _ListingGroups:
+    """The groups of a listing's entries, found by one search the first time any entry's memberOf
+    is asked (a listing that shows none of them costs no search)."""
+
+    def __init__(self, groups_of: Callable[[Sequence[DN]], dict[DN, list[DN]]], dns: Sequence[DN]) -> None:
+        self._groups_of = groups_of
+        self._dns = dns
+        self._found: dict[DN, tuple[str, ...]] | None = None
+
+    def of(self, dn: DN) -> tuple[str, ...]:
+        if self._found is None:
+            self._found = {d: tuple(str(g) for g in gs) for d, gs in self._groups_of(self._dns).items()}
+        return self._found.get(dn, ())
+
+
+class _WithMemberOf(Mapping[str, tuple[str, ...]]):
+    """An entry's stored attributes and its memberOf, the latter from its listing's one search."""
+
+    def __init__(self, stored: Mapping[str, tuple[str, ...]], dn: DN, groups: _ListingGroups) -> None:
+        self._stored = stored
+        self._dn = dn
+        self._groups = groups
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        if key == "memberof" and key not in self._stored:  # a server that stores it answers it
+            found = self._groups.of(self._dn)
+            if not found:
+                raise KeyError(key)
+            return found
+        return self._stored[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        if "memberof" not in self._stored and self._groups.of(self._dn):
+            yield "memberof"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
