@@ -41,14 +41,15 @@ from openmps.delegation.bootstrap import InitialPassword, initialize_directory, 
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.delegation.session import HostingSession, Providers
-from openmps.directory.interface import Directory
+from openmps.directory import filters
+from openmps.directory.interface import UNIQUE_ATTRIBUTES, Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.ldap.journal import DurableJournal, Recovered
 from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
-from openmps.directory.sql.claims import SqlClaims
+from openmps.directory.sql.claims import ClaimDrift, SqlClaims, reconcile
 from openmps.directory.sql.commits import SqlCommits
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
@@ -341,6 +342,22 @@ class Deployment:
             conn = self._ldap.conn = LdapConnection(server)
             self._ldap_all.append(conn)  # list.append is atomic
         return conn
+
+    def claims_drift(self, *, repair: bool = False) -> list[ClaimDrift]:
+        """On a directory server: the unique values claimed in SQL against those its entries hold
+        (``openmps check``); with ``repair`` the claims follow the directory, in one transaction."""
+        if self.directory_server is None:
+            return []
+        holders = filters.or_(*(filters.present(attr) for attr in sorted(UNIQUE_ATTRIBUTES)))
+        uow = self.open_uow()
+        try:
+            entries = self.providers(uow).directory.search(self.layout.domain, Scope.SUBTREE, holders)
+            drift = reconcile(SqlClaims(lambda: uow.connection), entries, repair=repair)
+        except BaseException:
+            uow.rollback()
+            raise
+        uow.commit()
+        return drift
 
     def recover_directory(self) -> list[Recovered]:
         """Settle the intent logs of processes that died (see ``directory/ldap/journal.py``):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import BASE, MODIFY_DELETE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, SUBTREE, Connection, Server, Tls
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -559,7 +559,8 @@ def test_openmps_check_reports_and_repairs_drift_on_the_server(
     deployment: Deployment, hosted: Hosted
 ) -> None:
     """Drift made on the server behind OpenMPS's back (a user taken out of AllUsers@, a mailbox
-    user deleted) is reported by ``openmps check`` and repaired by ``--repair``."""
+    user deleted, an address added) is reported by ``openmps check`` and repaired by ``--repair``:
+    the claims of unique values in SQL follow the directory."""
     make_alpineskihouse(deployment, exchange=True)
     ok(deployment.submit(user_xml("fay@alpineskihouse.com", planName="GoldMail")))
     ok(deployment.submit(user_xml("gus@alpineskihouse.com")))
@@ -576,9 +577,22 @@ def test_openmps_check_reports_and_repairs_drift_on_the_server(
             for group in [e for e in admin.response if e.get("type") == "searchResEntry"]:
                 assert admin.modify(group["dn"], {"member": [(MODIFY_DELETE, [user["dn"]])]})
         assert admin.delete(users["fay"])
+        assert admin.modify(
+            users["gus"], {"proxyAddresses": [(MODIFY_ADD, ["smtp:gus.alias@alpineskihouse.com"])]}
+        )
     finally:
         admin.unbind()
-    kinds = sorted(f.kind for f in check(deployment))
-    assert kinds == ["allocation-without-mailbox", "customer-record-without-object", "user-not-in-all-users"]
+    found = check(deployment)
+    assert sorted({f.kind for f in found}) == [
+        "allocation-without-mailbox",
+        "claim-without-holder",  # fay's UPN, sAMAccountName, addresses
+        "customer-record-without-object",
+        "user-not-in-all-users",
+        "value-not-claimed",  # gus's new address
+    ]
+    assert [f.problem for f in found if f.kind == "value-not-claimed"] == [
+        "proxyaddresses 'smtp:gus.alias@alpineskihouse.com': held by the entry but not claimed in SQL"
+        " (written behind OpenMPS's back)"
+    ]
     assert all(f.repaired for f in check(deployment, repair=True))
     assert check(deployment) == []

@@ -18,7 +18,7 @@ from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
 from openmps.directory.ldap.journal import Step
 from openmps.directory.sql.claims import SqlClaims
-from openmps.errors import AlreadyExists
+from openmps.errors import AlreadyExists, ConstraintViolation
 from openmps.types import DN
 from support import DirectoryServer
 
@@ -145,3 +145,23 @@ def test_a_dropped_connection_is_opened_again(
     connection._conn.socket.close()  # the server (or a firewall) dropped it
     assert d.exists(org)
     uow.rollback()
+
+
+def test_members_removed_and_added_without_reading_the_group_come_back_on_a_rollback(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN
+) -> None:
+    """A member deleted by its DN is sent without reading the group's members (a big group's are
+    never all read); its undo adds it back, and a DN the group does not hold is refused by name."""
+    d = directory(connection, uow)
+    one, two, three = (user(d, org, name) for name in ("one", "two", "three"))
+    group = DN.parse(f"CN=g,{org}")
+    d.add(group, {"objectClass": ["top", "group"], "cn": ["g"], "member": [str(one), str(two)]})
+    uow.commit()
+    d = directory(connection, uow)  # a new unit: nothing of the group remembered
+    d.modify(group, [Change.delete("member", str(one)), Change.add("member", str(three))])
+    assert {DN.parse(m) for m in d.get(group).get("member")} == {two, three}
+    with pytest.raises(ConstraintViolation) as refused:
+        d.modify(group, [Change.delete("member", str(one))])
+    assert str(one).casefold() in refused.value.description.casefold()
+    uow.rollback()
+    assert {DN.parse(m) for m in directory(connection, uow).get(group).get("member")} == {one, two}

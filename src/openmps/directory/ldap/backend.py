@@ -20,6 +20,7 @@ from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTRE
 
 from openmps.directory import filters as f
 from openmps.directory.interface import (
+    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -40,7 +41,7 @@ from openmps.directory.ldap.journal import (
     reanimate_step,
 )
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
-from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
+from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
 from openmps.types import DN, Secret, fold, new_guid
 
@@ -130,7 +131,7 @@ class LdapDirectory:
                     continue
                 raw.setdefault(key, []).extend(values)
                 names.setdefault(key, name)
-            found.append((DN.parse(item["dn"]), raw, names))
+            found.append((ad_dn(item["dn"]), raw, names))
         return found
 
     def _write(self, what: str, operation: Callable[[Any], bool], **fields: Any) -> None:
@@ -143,6 +144,8 @@ class LdapDirectory:
 
     def _entry(self, dn: DN, raw: Mapping[str, list[bytes]], names: Mapping[str, str]) -> Entry:
         attrs = {key: tuple(decode(key, v) for v in values) for key, values in raw.items()}
+        if "objectclass" in attrs:
+            attrs["objectclass"] = self._flavour.shown(attrs["objectclass"])
         return Entry(dn, attrs, dict(names))
 
     def find(self, dn: DN) -> Entry | None:
@@ -240,8 +243,11 @@ class LdapDirectory:
         if limit is not None:
             found = found[:limit]
         entries = [self._remember(self._entry(*item)) for item in found]
-        groups = self._groups_of([e.dn for e in entries])
-        return [_with_member_of(e, groups[e.dn]) for e in entries]
+        lazy = _ListingGroups(self._groups_of, [e.dn for e in entries])
+        return [
+            Entry(e.dn, _WithMemberOf(e.attributes, e.dn, lazy), {**e.names, "memberof": "memberOf"})
+            for e in entries
+        ]
 
     def _render(self, node: f.Filter) -> str:
         """Filter text for the server: binary attributes' values as octets, ``distinguishedName``
@@ -401,7 +407,9 @@ class LdapDirectory:
         self._added.add(dn)
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
-        self._remember(Entry(dn, {k: tuple(vs) for k, vs in attrs.items()}, names))
+        shown = {k: tuple(vs) for k, vs in attrs.items()}
+        shown["objectclass"] = self._flavour.shown(shown.get("objectclass", ()))
+        self._remember(Entry(dn, shown, names))
         return Entry(
             dn,
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
@@ -544,13 +552,15 @@ class LdapDirectory:
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
-        inverse restores them); an attribute only added to is not read (a group's members), its
-        inverse deletes the added values, and the server refuses a value it already has."""
+        inverse restores them).  An attribute whose changes only add values, or delete given DNs
+        (a group's members), is not read: its inverse undoes each value, and the server refuses a
+        value it already has or lacks (a big group's members are never all read)."""
         changes = self._renamed(dn, changes)
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
-        checked = known is not None or not self._flavour.refuses_equal_values  # an added value too
-        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD or checked}
+        checked = known is not None or not self._flavour.refuses_equal_values  # read, all of them
+        read = {c.attr.lower(): c.attr for c in changes if checked or not _by_value(c)}
         added_only = {c.attr.lower() for c in changes} - set(read)
+        undo: dict[str, list[tuple[str, list[bytes]]]] = {}  # of those, value by value, last first
         if known is not None:
             entry = known
         elif read:
@@ -581,6 +591,8 @@ class LdapDirectory:
                         )
                 current[key] = have + new
                 op = "MODIFY_ADD"
+            elif key not in read:  # delete given DNs
+                op = "MODIFY_DELETE"
             elif change.op is ChangeOp.DELETE and new:
                 for value in new:
                     if normalize_value(key, value) not in have_norm:
@@ -603,16 +615,16 @@ class LdapDirectory:
                 current[key] = new
                 op = "MODIFY_REPLACE"
             touched.setdefault(key, change.attr)
-            wire.setdefault(self._flavour.server_name(change.attr), []).append(
-                (op, [encode(key, v) for v in new])
-            )
+            encoded = [encode(key, v) for v in new]
+            wire.setdefault(self._flavour.server_name(change.attr), []).append((op, encoded))
+            if key not in read:
+                back = "MODIFY_DELETE" if op == "MODIFY_ADD" else "MODIFY_ADD"
+                undo.setdefault(key, []).insert(0, (back, encoded))
         if not wire:
             return
         self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
         inverse = {
-            self._flavour.server_name(name): _restore(key, entry.get(key))
-            if key in read
-            else [("MODIFY_DELETE", [encode(key, v) for v in current[key]])]
+            self._flavour.server_name(name): _restore(key, entry.get(key)) if key in read else undo[key]
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
@@ -626,6 +638,11 @@ class LdapDirectory:
         except BaseException as refused:
             self._added.discard(dn)
             self._unclaim(dn, claimed)
+            absent = (
+                self._absent(dn, changes, added_only) if isinstance(refused, ConstraintViolation) else None
+            )
+            if absent is not None:
+                raise absent from None
             if isinstance(refused, AlreadyExists) and added_only:
                 raise self._value_refusal(
                     dn, {k: current[k] for k in added_only if k in current}, touched
@@ -660,6 +677,26 @@ class LdapDirectory:
                     functools.partial(self._raw_move, dn, new_dn),
                 )
         return rest
+
+    def _absent(self, dn: DN, changes: Sequence[Change], keys: Collection[str]) -> ConstraintViolation | None:
+        """The error naming a DN to delete that ``dn`` did not hold, if one was (the server only
+        says a value was missing)."""
+        if not any(c.op is ChangeOp.DELETE and c.attr.lower() in keys for c in changes):
+            return None
+        hit = self._base(dn, sorted({c.attr for c in changes if c.attr.lower() in keys}))
+        have = {} if hit is None else self._entry(*hit).attributes
+        for change in changes:
+            key = change.attr.lower()
+            if key in keys and change.op is ChangeOp.DELETE:
+                held = {normalize_value(key, v) for v in have.get(key, ())}
+                for value in change.values:
+                    if normalize_value(key, value) not in held:
+                        return ConstraintViolation(
+                            f"cannot delete '{value}' from '{change.attr}': {dn.ldap_path} does not have it",
+                            attr=change.attr,
+                            value=value,
+                        )
+        return None
 
     def _value_refusal(
         self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
@@ -763,9 +800,57 @@ class LdapDirectory:
         )
 
 
+class _ListingGroups:
+    """The groups of a listing's entries, found by one search the first time any entry's memberOf
+    is asked (a listing that shows none of them costs no search)."""
+
+    def __init__(self, groups_of: Callable[[Sequence[DN]], dict[DN, list[DN]]], dns: Sequence[DN]) -> None:
+        self._groups_of = groups_of
+        self._dns = dns
+        self._found: dict[DN, tuple[str, ...]] | None = None
+
+    def of(self, dn: DN) -> tuple[str, ...]:
+        if self._found is None:
+            self._found = {d: tuple(str(g) for g in gs) for d, gs in self._groups_of(self._dns).items()}
+        return self._found.get(dn, ())
+
+
+class _WithMemberOf(Mapping[str, tuple[str, ...]]):
+    """An entry's stored attributes and its memberOf, the latter from its listing's one search."""
+
+    def __init__(self, stored: Mapping[str, tuple[str, ...]], dn: DN, groups: _ListingGroups) -> None:
+        self._stored = stored
+        self._dn = dn
+        self._groups = groups
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        if key == "memberof" and key not in self._stored:  # a server that stores it answers it
+            found = self._groups.of(self._dn)
+            if not found:
+                raise KeyError(key)
+            return found
+        return self._stored[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        if "memberof" not in self._stored and self._groups.of(self._dn):
+            yield "memberof"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
     """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
     return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
+
+
+def _by_value(change: Change) -> bool:
+    """Whether ``change`` can be sent, and undone, without the attribute's prior values: it adds
+    values, or deletes given DNs (compared as DNs by the server: no case or spacing to restore)."""
+    if change.op is ChangeOp.ADD:
+        return True
+    return change.op is ChangeOp.DELETE and bool(change.values) and change.attr.lower() in DN_ATTRIBUTES
 
 
 def _only(entry: Entry, keys: Collection[str]) -> Entry:

@@ -23,6 +23,7 @@ from openmps.directory.ldap.values import sid_text
 from openmps.errors import InvalidArgument
 from openmps.types import DN
 
+HIDDEN_CLASSES = frozenset({"openmpscontainer"})  # auxiliary classes only OpenMPS adds
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
 # What AD writes and keeps itself: read with an entry, never sent back (an undone delete brings
@@ -111,6 +112,12 @@ class Flavour:
     def visible(self, ldap_filter: str) -> str:
         """``ldap_filter`` narrowed to the entries OpenMPS wrote."""
         return ldap_filter if self.marker is None else f"(&(objectClass={self.marker}){ldap_filter})"
+
+    def shown(self, classes: tuple[str, ...]) -> tuple[str, ...]:
+        """An entry's objectClass values as OpenMPS shows them: without the auxiliary classes
+        :meth:`adapted` adds (AD has no such class) and the marker of OpenMPS's entries."""
+        hidden = HIDDEN_CLASSES | ({self.marker.lower()} if self.marker else set())
+        return tuple(c for c in classes if c.lower() not in hidden)
 
 
 OPENLDAP = Flavour("openldap", assigns_identity=False)
