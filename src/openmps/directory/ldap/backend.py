@@ -31,6 +31,7 @@ from openmps.directory.interface import (
 )
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
 from openmps.directory.ldap.journal import (
+    REFUSED,
     Intents,
     Step,
     add_step,
@@ -433,7 +434,9 @@ class LdapDirectory:
                 raise
             text = _dn_equal(str(dn), self._flavour.dn_attribute)
             if not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
-                raise ConstraintViolation("a value is already in use") from None  # AD: a taken account name
+                raise ConstraintViolation(  # AD: a taken account name, or a name its own entry holds
+                    f"the server refused {dn.ldap_path}: a name or value of it is already in use", dn=str(dn)
+                ) from None
             return False
         return True
 
@@ -726,6 +729,7 @@ class LdapDirectory:
             send()
         except BaseException:
             sent.refused = True
+            self._intents.record(REFUSED)  # nor undone by a recovery
             raise
 
     def _undo(self, inverse: Step) -> None:

@@ -43,6 +43,7 @@ Step = dict[
 Wire = Mapping[str, Sequence[bytes]]
 _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 SUFFIX = ".log"
+REFUSED: Step = {"op": "refused", "dn": ""}  # recorded after a write the server refused: not undone
 _SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
 
 
@@ -302,11 +303,18 @@ def _abandoned(path: Path) -> Any:
 
 
 def _steps(lines: Sequence[str]) -> list[Step]:
-    """The recorded steps; a last line cut short by the crash was never sent (it is written first)."""
-    steps = []
+    """The recorded steps; a last line cut short by the crash was never sent (it is written first),
+    and a step the server refused is followed by :data:`REFUSED`: its inverse would undo what the
+    write did not do (a refused add's delete would remove the entry that stood there)."""
+    steps: list[Step] = []
     for line in lines:
         try:
-            steps.append(json.loads(line))
+            step = json.loads(line)
         except json.JSONDecodeError:
             break
+        if step.get("op") == REFUSED["op"]:
+            if steps:
+                steps.pop()
+        else:
+            steps.append(step)
     return steps
