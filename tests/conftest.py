@@ -115,7 +115,8 @@ def _directory_server(script: str, arguments: list[str], what: str) -> Iterator[
     try:
         assert started.returncode == 0, started.stderr
         printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
-        yield DirectoryServer(printed["url"], printed["bind_dn"], Path(printed["password_file"]))
+        ca_file = Path(printed["ca_file"]) if "ca_file" in printed else None
+        yield DirectoryServer(printed["url"], printed["bind_dn"], Path(printed["password_file"]), ca_file)
     finally:
         subprocess.run([*command, "stop", str(folder)], check=False)
         shutil.rmtree(folder, ignore_errors=True)
@@ -152,6 +153,7 @@ def openldap_fabrikam_spare() -> Iterator[DirectoryServer]:
 
 @pytest.fixture(scope="session")
 def samba_dc() -> Iterator[DirectoryServer]:
-    """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``hosting.test``,
+    """A Samba AD domain controller of this session's own (scripts/samba-dc.sh) for ``example.com``
+    (the directory contract suite's naming context),
     with OpenMPS's schema extension; its URL is ldaps://, its bind DN the Administrator's."""
-    yield from _directory_server("samba-dc.sh", ["hosting.test"], "samba")
+    yield from _directory_server("samba-dc.sh", ["example.com"], "samba")

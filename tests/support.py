@@ -53,6 +53,7 @@ class DirectoryServer:
     url: str
     bind_dn: str
     password_file: Path
+    ca_file: Path | None = None  # the CA of a server with a certificate of its own (the Samba DC)
 
     @property
     def password(self) -> str:

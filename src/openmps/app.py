@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import insert
@@ -42,13 +42,15 @@ from openmps.delegation.bootstrap import InitialPassword, initialize_directory, 
 from openmps.delegation.layout import Layout, OrgType
 from openmps.delegation.passwords import Passwords
 from openmps.delegation.session import HostingSession, Providers, caller_for
-from openmps.directory.interface import Directory
+from openmps.directory import filters
+from openmps.directory.interface import UNIQUE_ATTRIBUTES, Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.ldap.journal import DurableJournal, Recovered
+from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
-from openmps.directory.sql.claims import SqlClaims
+from openmps.directory.sql.claims import ClaimDrift, SqlClaims, reconcile
 from openmps.directory.sql.commits import SqlCommits
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
@@ -220,6 +222,7 @@ class Deployment:
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
     # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
     group_cap: int = field(default_factory=lambda: group_cap())
+    directory_flavour: Flavour = OPENLDAP  # which server it is (identified at init)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -325,6 +328,7 @@ class Deployment:
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                flavour=self.directory_flavour,
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
@@ -347,6 +351,22 @@ class Deployment:
             conn = self._ldap.conn = LdapConnection(server)
             self._ldap_all.append(conn)  # list.append is atomic
         return conn
+
+    def claims_drift(self, *, repair: bool = False) -> list[ClaimDrift]:
+        """On a directory server: the unique values claimed in SQL against those its entries hold
+        (``openmps check``); with ``repair`` the claims follow the directory, in one transaction."""
+        if self.directory_server is None:
+            return []
+        holders = filters.or_(*(filters.present(attr) for attr in sorted(UNIQUE_ATTRIBUTES)))
+        uow = self.open_uow()
+        try:
+            entries = self.providers(uow).directory.search(self.layout.domain, Scope.SUBTREE, holders)
+            drift = reconcile(SqlClaims(lambda: uow.connection), entries, repair=repair)
+        except BaseException:
+            uow.rollback()
+            raise
+        uow.commit()
+        return drift
 
     def recover_directory(self) -> list[Recovered]:
         """Settle the intent logs of processes that died (see ``directory/ldap/journal.py``):
@@ -439,6 +459,7 @@ def open_deployment(
         sign_in or SignInPolicy(),
         capacity,
         directory_server=directory_server(values),
+        directory_flavour=FLAVOURS[values.get("directory_flavour", OPENLDAP.name)],
     )
     deployment.recover_directory()
     return deployment
@@ -453,6 +474,15 @@ class DirectoryServerChoice:
     bind_dn: str
     password_file: Path
     start_tls: bool = False
+    ca_file: Path | None = None  # the CA of the server's certificate (default: the system's)
+    # the settings rows naming the server (directory_flavour is the server's, not the choice's)
+    SETTINGS: ClassVar[tuple[str, ...]] = (
+        "directory_url",
+        "directory_bind_dn",
+        "directory_password_file",
+        "directory_start_tls",
+        "directory_ca_file",
+    )
 
     def settings_rows(self) -> list[dict[str, str]]:
         """What the deployment's settings record: the password file's path, never the password."""
@@ -461,12 +491,21 @@ class DirectoryServerChoice:
             {"name": "directory_bind_dn", "value": self.bind_dn},
             {"name": "directory_password_file", "value": str(self.password_file)},
             {"name": "directory_start_tls", "value": "1" if self.start_tls else "0"},
+            *([{"name": "directory_ca_file", "value": str(self.ca_file)}] if self.ca_file else []),
         ]
 
     def connect(self) -> LdapSettings:
         if not re.match(r"ldaps?://", self.url, re.IGNORECASE):
             raise InvalidArgument(f"'{self.url}' is not an ldap:// or ldaps:// URL")
-        return LdapSettings(self.url, self.bind_dn, read_password_file(self.password_file), self.start_tls)
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise InvalidArgument(f"the directory CA file '{self.ca_file}' cannot be read")
+        return LdapSettings(
+            self.url,
+            self.bind_dn,
+            read_password_file(self.password_file),
+            self.start_tls,
+            ca_file=str(self.ca_file) if self.ca_file is not None else None,
+        )
 
 
 def directory_server(values: dict[str, str]) -> LdapSettings | None:
@@ -478,6 +517,7 @@ def directory_server(values: dict[str, str]) -> LdapSettings | None:
         values["directory_bind_dn"],
         Path(values["directory_password_file"]),
         values.get("directory_start_tls") == "1",
+        Path(values["directory_ca_file"]) if "directory_ca_file" in values else None,
     ).connect()
 
 
@@ -509,6 +549,15 @@ def init_deployment(
     if "domain" in existing:
         raise InvalidOperation(f"the deployment in '{home}' is already initialized for {existing['domain']}")
     domain_sid = "S-1-5-21-" + "-".join(str(secrets.randbelow(2**31)) for _ in range(3))
+    server = directory.connect() if directory is not None else None
+    flavour = OPENLDAP
+    if server is not None:
+        probe = LdapConnection(server)
+        try:  # on AD the domain and its SIDs are the DC's
+            flavour, server_sid = identify(probe, Layout.for_domain(domain).domain)
+        finally:
+            probe.close()
+        domain_sid = server_sid or domain_sid
     deployment = Deployment(
         sql,
         Layout.for_domain(domain),
@@ -517,7 +566,8 @@ def init_deployment(
         home=home,
         sign_in=sign_in or SignInPolicy(),
         capacity=capacity,
-        directory_server=directory.connect() if directory is not None else None,
+        directory_server=server,
+        directory_flavour=flavour,
     )
     uow = deployment.open_uow()
     try:
@@ -528,6 +578,7 @@ def init_deployment(
                 {"name": "domain_sid", "value": domain_sid},
                 {"name": "next_rid", "value": str(FIRST_RID)},
                 *(directory.settings_rows() if directory is not None else ()),
+                *([{"name": "directory_flavour", "value": flavour.name}] if directory is not None else []),
             ],
         )
         providers = deployment.providers(uow)

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, insert, select, text
 
 from openmps.app import Deployment, DirectoryServerChoice, open_deployment, record_database
 from openmps.db.schema import entries, settings
@@ -201,11 +201,9 @@ def _load_directory(
         connection.close()
     sql = make_engine(url)
     try:
-        with sql.begin() as conn:
-            for row in directory.settings_rows():
-                conn.execute(
-                    update(settings).where(settings.c.name == row["name"]).values(value=row["value"])
-                )
+        with sql.begin() as conn:  # the backup's server settings replaced (a CA file it had or lacked)
+            conn.execute(delete(settings).where(settings.c.name.in_(DirectoryServerChoice.SETTINGS)))
+            conn.execute(insert(settings), directory.settings_rows())
     finally:
         sql.dispose()
     return loaded

@@ -10,9 +10,12 @@ what can be fixed without a choice to make, in the same transaction, and audits 
 * a mailbox whose quota differs from its allocation → the quota is set to the allocation (the
   Resource Manager's ledger is what was booked).
 
-Reported only: an organization missing a well-known object (``openmps import`` repairs an
-organization with MPS Import's EnableOrganizationForHosting), a user with a mailbox and no
-allocation (which store it is on is a choice).
+On a directory server, the unique values claimed in SQL are checked against those the entries hold
+(a claim no entry bears out → released; a value no claim covers → claimed).
+
+Reported only: a value two entries hold, an organization missing a well-known object
+(``openmps import`` repairs an organization with MPS Import's EnableOrganizationForHosting), a
+user with a mailbox and no allocation (which store it is on is a choice).
 """
 
 from __future__ import annotations
@@ -52,6 +55,15 @@ def check(d: Deployment, *, repair: bool = False) -> list[Finding]:
         for org in _business_organizations(providers):
             findings += _members(providers, org, repair)
         findings += _mailboxes(providers, repair)
+    findings += [
+        Finding(
+            drift.kind,
+            drift.dn,
+            f"{drift.attr} '{drift.value}': {_CLAIMS[drift.kind]}",
+            _fixed(drift.kind, repair),
+        )
+        for drift in d.claims_drift(repair=repair)
+    ]
     if repair and any(f.repaired for f in findings):
         d.audit.write(
             AuditRecord(
@@ -64,6 +76,17 @@ def check(d: Deployment, *, repair: bool = False) -> list[Finding]:
             )
         )
     return findings
+
+
+_CLAIMS = {  # on a directory server, the claims of unique values (directory/sql/claims.py)
+    "claim-without-holder": "claimed in SQL for an entry that does not hold it",
+    "value-not-claimed": "held by the entry but not claimed in SQL (written behind OpenMPS's back)",
+    "value-held-twice": "held by another entry too: which one keeps it is a choice",
+}
+
+
+def _fixed(kind: str, repair: bool) -> bool:
+    return repair and kind != "value-held-twice"
 
 
 def _customers(providers: Providers, repair: bool) -> list[Finding]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from ldap3 import SUBTREE
+from ldap3 import MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
 from sqlalchemy import insert
 
 from openmps.db.schema import settings
@@ -28,6 +28,8 @@ from openmps.directory.interface import Directory
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, LdapSettings
 from openmps.directory.ldap.journal import IntentLog
+from openmps.directory.ldap.servers import OPENLDAP, SAMBA, Flavour
+from openmps.directory.ldap.values import sid_text
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import SqlClaims
 from openmps.types import DN
@@ -150,12 +152,17 @@ class OpenLdapBackendFactory:
     test of the journal.  The suffix is emptied before and after anyway."""
 
     name = "openldap"
+    flavour = OPENLDAP
 
     def __init__(self, server: DirectoryServer, scratch: Path) -> None:
         self._settings = LdapSettings(server.url, server.bind_dn, server.password)
+        self._domain_sid = DOMAIN_SID
         self._rid = itertools.count(FIRST_RID)
         self._template = scratch / "template.sqlite"
         create_sql_store(self._template)
+
+    def _next_rid(self) -> int:
+        return next(self._rid)
 
     @contextmanager
     def open(self, workdir: Path) -> Iterator[ContractBackend]:
@@ -166,43 +173,82 @@ class OpenLdapBackendFactory:
         connection = LdapConnection(self._settings)
         intents = IntentLog(workdir, "contract")
         try:
-            wipe(connection, NC_DN)
+            wipe(connection, NC_DN, self.flavour)
             directory = LdapDirectory(
                 connection,
                 root=NC_DN,
-                domain_sid=DOMAIN_SID,
-                next_rid=lambda: next(self._rid),
+                domain_sid=self._domain_sid,
+                next_rid=self._next_rid,
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                flavour=self.flavour,
             )
-            yield ContractBackend(self.name, directory, DOMAIN_SID)
+            yield ContractBackend(self.name, directory, self._domain_sid)
         finally:
             try:
                 uow.rollback()  # the journal's undo, in reverse
-                left = wipe(connection, NC_DN)
+                left = wipe(connection, NC_DN, self.flavour)
                 assert not left, f"the journal's undo left {left}"  # the rollback of every test
             finally:
-                wipe(connection, NC_DN)
+                wipe(connection, NC_DN, self.flavour)
                 connection.close()
                 engine.dispose()
                 intents.end(clean=True)
 
 
-def wipe(connection: LdapConnection, root: DN) -> list[DN]:
-    """Delete every entry under (and at) ``root``, deepest first; answers what was there."""
+def wipe(connection: LdapConnection, root: DN, flavour: Flavour = OPENLDAP) -> list[DN]:
+    """Delete every entry OpenMPS wrote under (and at) ``root``, deepest first; answers what was
+    there.  AD's domain root is not deleted but handed back (its mark and OpenMPS's values removed)."""
+    text = flavour.visible("(objectClass=*)")
     try:
-        conn = connection.run(
-            str(root), lambda c: c.search(str(root), "(objectClass=*)", SUBTREE, attributes=["1.1"])
-        )
+        conn = connection.run(str(root), lambda c: c.search(str(root), text, SUBTREE, attributes=["1.1"]))
     except LdapRefused as refused:
         if refused.code == 32:  # noSuchObject: nothing there
             return []
         raise
     found = sorted((DN.parse(e["dn"]) for e in conn.response if e["type"] == "searchResEntry"), key=len)
     for dn in reversed(found):
-        connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
+        if dn == root and flavour.marker is not None:
+            handed_back = {  # OpenMPS's values first: AD keeps a class while values of it remain
+                "description": [(MODIFY_REPLACE, [])],
+                **{name: [(MODIFY_REPLACE, [])] for _ours, name in flavour.stored_as},
+                "objectClass": [(MODIFY_DELETE, [flavour.marker])],
+            }
+            connection.run(dn.ldap_path, lambda c, ops=handed_back: c.modify(str(root), ops))
+        else:
+            connection.run(dn.ldap_path, lambda c, dn=dn: c.delete(str(dn)))
     return found
+
+
+# --- the LDAP backend on a Samba AD domain controller ----------------------------------------------
+
+
+class SambaBackendFactory(OpenLdapBackendFactory):
+    """The LDAP backend on the session's Samba AD DC, whose domain is ``example.com``: the naming
+    context the tests add is AD's own domain root, which the backend takes over (and the journal's
+    undo hands back); AD's own entries beside OpenMPS's stay out of sight.  AD assigns objectGUID
+    and objectSid from the DC's domain SID.  As on OpenLDAP, each test's undo must leave nothing."""
+
+    name = "samba"
+    flavour = SAMBA
+
+    def __init__(self, server: DirectoryServer, scratch: Path) -> None:
+        self._settings = LdapSettings(server.url, server.bind_dn, server.password, verify_tls=False)
+        self._template = scratch / "template.sqlite"
+        create_sql_store(self._template)
+        connection = LdapConnection(self._settings)
+        try:  # the domain root, read past the backend (which sees it once it has taken it over)
+            conn = connection.run(
+                "the domain root",
+                lambda c: c.search(str(NC_DN), "(objectClass=*)", "BASE", attributes=["objectSid"]),
+            )
+            self._domain_sid = sid_text(conn.response[0]["raw_attributes"]["objectSid"][0])
+        finally:
+            connection.close()
+
+    def _next_rid(self) -> int:
+        raise AssertionError("AD assigns objectSid itself")
 
 
 # name → constructor taking the fixture request and a session-wide scratch directory.
@@ -214,6 +260,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BackendFactory]] = {
     "openldap": lambda request, scratch: OpenLdapBackendFactory(
         request.getfixturevalue("openldap_server"), scratch
     ),
+    "samba": lambda request, scratch: SambaBackendFactory(request.getfixturevalue("samba_dc"), scratch),
 }
 
 

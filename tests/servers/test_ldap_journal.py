@@ -16,9 +16,9 @@ from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Change, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
-from openmps.directory.ldap.journal import Step
+from openmps.directory.ldap.journal import DurableJournal, IntentLog, Step
 from openmps.directory.sql.claims import SqlClaims
-from openmps.errors import AlreadyExists
+from openmps.errors import AlreadyExists, ConstraintViolation
 from openmps.types import DN
 from support import DirectoryServer
 
@@ -145,3 +145,62 @@ def test_a_dropped_connection_is_opened_again(
     connection._conn.socket.close()  # the server (or a firewall) dropped it
     assert d.exists(org)
     uow.rollback()
+
+
+def test_members_removed_and_added_without_reading_the_group_come_back_on_a_rollback(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN
+) -> None:
+    """A member deleted by its DN is sent without reading the group's members (a big group's are
+    never all read); its undo adds it back, and a DN the group does not hold is refused by name."""
+    d = directory(connection, uow)
+    one, two, three = (user(d, org, name) for name in ("one", "two", "three"))
+    group = DN.parse(f"CN=g,{org}")
+    d.add(group, {"objectClass": ["top", "group"], "cn": ["g"], "member": [str(one), str(two)]})
+    uow.commit()
+    d = directory(connection, uow)  # a new unit: nothing of the group remembered
+    d.modify(group, [Change.delete("member", str(one)), Change.add("member", str(three))])
+    assert {DN.parse(m) for m in d.get(group).get("member")} == {two, three}
+    with pytest.raises(ConstraintViolation) as refused:
+        d.modify(group, [Change.delete("member", str(one))])
+    assert str(one).casefold() in refused.value.description.casefold()
+    uow.rollback()
+    assert {DN.parse(m) for m in directory(connection, uow).get(group).get("member")} == {one, two}
+
+
+class NeverCommitted:
+    """The commit marks of a store where no request committed."""
+
+    def mark(self, connection: object, request: str, forget: object) -> None: ...
+
+    def committed(self, request: str) -> bool:
+        return False
+
+    def forget(self, requests: object) -> None: ...
+
+
+def test_a_write_the_server_refused_is_not_undone_by_the_recovery(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path
+) -> None:
+    """A process dies after the server refused its add of an entry that exists: the next start
+    replays the log without the refused add's inverse, which would delete that entry."""
+    first = user(directory(connection, uow), org, "first")
+    uow.commit()
+    log = IntentLog(tmp_path / "journal", "died")
+    d = LdapDirectory(
+        connection,
+        root=NC,
+        domain_sid=DOMAIN_SID,
+        next_rid=lambda: next(RIDS),
+        on_rollback=lambda undo, label: None,  # it dies: only its log undoes
+        claims=SqlClaims(lambda: uow.connection),
+        intents=log,
+    )
+    second = user(d, org, "second")
+    with pytest.raises(AlreadyExists):
+        user(d, org, "first")
+    log.end(clean=False)  # the process died: its log stays
+    (found,) = DurableJournal(tmp_path / "journal", NeverCommitted()).recover(connection)
+    assert (found.committed, found.undone, found.failures) == (False, 1, ())  # the second add only
+    uow.rollback()
+    after = directory(connection, uow)  # not the dead process's memory of what it added
+    assert after.exists(first) and not after.exists(second)

@@ -18,7 +18,7 @@ from ldap3.core.exceptions import LDAPConstraintViolationResult, LDAPEntryAlread
 
 from support import DirectoryServer
 
-BASE_DN = "DC=hosting,DC=test"
+BASE_DN = "DC=example,DC=com"
 TLS = Tls(validate=ssl.CERT_NONE)  # Samba's self-signed certificate
 
 

@@ -46,7 +46,7 @@ from support import (
     snapshot,
 )
 
-DOMAIN = "DC=hosting,DC=test"
+DOMAIN = "DC=example,DC=com"  # the session DC's domain (tests/conftest.py samba_dc)
 ALPINE = DN.from_path(org_path("WH", "alpineskihouse"))
 CONTOSO = DN.from_path(org_path("WH", "contoso"))
 runner = CliRunner()
@@ -57,7 +57,8 @@ def sp(procedure: str, /, **args: object) -> str:
 
 
 def ca_file(dc: DirectoryServer) -> str:
-    return str(dc.password_file.parent / "private" / "tls" / "ca.pem")
+    assert dc.ca_file is not None  # scripts/samba-dc.sh prints it
+    return str(dc.ca_file)
 
 
 @pytest.fixture

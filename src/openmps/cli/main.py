@@ -130,6 +130,12 @@ PasswordFileOption = Annotated[
 StartTlsOption = Annotated[
     bool, typer.Option("--directory-start-tls", help="Use StartTLS on an ldap:// --directory URL")
 ]
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--directory-ca-file", help="CA certificate (PEM) the --directory server's is checked against"
+    ),
+]
 
 
 DatabaseOption = Annotated[
@@ -143,14 +149,15 @@ DatabaseOption = Annotated[
 
 
 def _directory_choice(
-    url: str | None, bind_dn: str | None, password_file: Path | None, start_tls: bool
+    url: str | None, bind_dn: str | None, password_file: Path | None, start_tls: bool, ca_file: Path | None
 ) -> DirectoryServerChoice | None:
     """The --directory options as one choice (None: the directory in the store)."""
     if url is None:
         return None
     if bind_dn is None or password_file is None:
         raise fail(InvalidArgument("--directory needs --directory-bind-dn and --directory-password-file"))
-    return DirectoryServerChoice(url, bind_dn, password_file.resolve(), start_tls)
+    ca = ca_file.resolve() if ca_file is not None else None
+    return DirectoryServerChoice(url, bind_dn, password_file.resolve(), start_tls, ca)
 
 
 @app.command()
@@ -166,11 +173,14 @@ def init(
     directory_bind_dn: BindDnOption = None,
     directory_password_file: PasswordFileOption = None,
     directory_start_tls: StartTlsOption = False,
+    directory_ca_file: CaFileOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Create a deployment: the store, the domain, OU=Hosting and the administrator account."""
     password = admin_password or generated_password()
-    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
+    server = _directory_choice(
+        directory, directory_bind_dn, directory_password_file, directory_start_tls, directory_ca_file
+    )
     try:
         d = init_deployment(
             State.home, domain=domain, admin_password=Secret(password), url=database, directory=server
@@ -399,13 +409,16 @@ def restore(
     directory_bind_dn: BindDnOption = None,
     directory_password_file: PasswordFileOption = None,
     directory_start_tls: StartTlsOption = False,
+    directory_ca_file: CaFileOption = None,
 ) -> None:
     """Restore a backup into a new deployment at --home (which must be new or empty); a backup of
     a deployment on a directory server restores its entries onto the --directory server given,
     where the domain's naming context must be empty."""
     from openmps.backup import restore as put_back
 
-    server = _directory_choice(directory, directory_bind_dn, directory_password_file, directory_start_tls)
+    server = _directory_choice(
+        directory, directory_bind_dn, directory_password_file, directory_start_tls, directory_ca_file
+    )
     try:
         d = put_back(src, State.home, url=database_url, directory=server)
     except MpsError as exc:

@@ -106,7 +106,9 @@ def initialize_directory(providers: Providers, *, domain_sid: str, admin_passwor
         },
         builtin=True,
     )
-    directory.modify(layout.domain_admins, [Change.add("member", str(layout.administrator))])
+    members = {DN.parse(m) for m in directory.get(layout.domain_admins).get("member")}
+    if layout.administrator not in members:  # on AD, the DC's own Domain Admins has it already
+        directory.modify(layout.domain_admins, [Change.add("member", str(layout.administrator))])
     build_organization(providers, parent=None, dn=layout.hosting, kind=OrgType.HOSTING)
     types_dn = layout.org_type(OrgType.HOSTING).parent
     directory.add(types_dn, {"objectClass": ["top", "container"], "cn": ["WatOrgTypes"]})

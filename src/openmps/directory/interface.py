@@ -21,7 +21,7 @@ from enum import Enum
 from typing import NamedTuple, Protocol
 
 from openmps.directory.filters import Filter
-from openmps.types import DN, fold
+from openmps.types import DN, Secret, fold
 
 # Values unique across the whole directory.  sAMAccountName is unique per domain in AD; one OpenMPS
 # deployment serves one domain, so "per domain" and "global" coincide.
@@ -192,4 +192,11 @@ class Directory(Protocol):
     def token_groups(self, dn: DN) -> frozenset[str]:
         """The SIDs of every group ``dn`` belongs to, directly or through nested groups (AD's
         ``tokenGroups``), in one round trip where the backend can."""
+        ...
+
+    def set_password(self, dn: DN, password: Secret) -> None:
+        """Give the account ``dn`` the password the server itself binds it with, where the server
+        keeps one of its own (AD's write-only unicodePwd); nothing where the userPassword hash
+        OpenMPS stores is that password (the SQL store, OpenLDAP).  A new account's is undone with
+        the account; a changed one cannot be put back (AD never shows it), so it is written last."""
         ...

@@ -14,7 +14,7 @@ from openmps.directory.filters import Filter
 from openmps.directory.interface import Change, Directory, Entry, Scope
 from openmps.directory.naming import is_reserved, sam_candidates
 from openmps.errors import ConstraintViolation, InvalidArgument, NotFound
-from openmps.types import DN, shown
+from openmps.types import DN, Secret, shown
 
 SECURITY_DESCRIPTOR = "nTSecurityDescriptor"
 SAM_ACCOUNT_NAME = "sAMAccountName"
@@ -69,6 +69,10 @@ class DirectoryService:
     def token_groups(self, dn: DN) -> frozenset[str]:
         """The SIDs of every group ``dn`` belongs to, nested ones too (AD's tokenGroups)."""
         return self._backend.token_groups(dn)
+
+    def set_password(self, dn: DN, password: Secret) -> None:
+        """The server's own password of the new account ``dn`` (see the backends)."""
+        self._backend.set_password(dn, password)
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         self._backend.modify(dn, changes)

@@ -18,7 +18,7 @@ from openmps.engine.declaration import Properties, Xml
 from openmps.errors import InvalidArgument
 from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.render import MemberOf
-from openmps.types import DN, Upn
+from openmps.types import DN, Secret, Upn
 
 NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
@@ -68,12 +68,24 @@ def user_dn(org: Org, container: DN, upn: Upn) -> DN:
     return container.child("CN", str(upn))
 
 
-def add_user(providers: Providers, dn: DN, upn: Upn, attrs: dict[str, list[str]], sam: str | None) -> Entry:
+def add_user(
+    providers: Providers,
+    dn: DN,
+    upn: Upn,
+    attrs: dict[str, list[str]],
+    sam: str | None,
+    password: Secret | None,
+) -> Entry:
     """Add the user (an existing one: AlreadyExists from the add); ``sam`` None: generated from
-    the UPN by the MPS algorithm."""
+    the UPN by the MPS algorithm.  Its ``password`` (hashed in ``attrs`` already) is also given to
+    the server where it keeps one of its own (AD's unicodePwd), so the user binds there."""
     if sam is None:
-        return providers.directory.add_account(dn, attrs, str(upn))
-    return providers.directory.add(dn, {**attrs, "sAMAccountName": [sam]})
+        created = providers.directory.add_account(dn, attrs, str(upn))
+    else:
+        created = providers.directory.add(dn, {**attrs, "sAMAccountName": [sam]})
+    if password is not None:
+        providers.directory.set_password(dn, password)
+    return created
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ claimed in SQL before they are written (:class:`UniqueClaims`): the server's own
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -18,6 +20,7 @@ from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTRE
 
 from openmps.directory import filters as f
 from openmps.directory.interface import (
+    DN_ATTRIBUTES,
     OPERATIONAL_ATTRIBUTES,
     UNIQUE_ATTRIBUTES,
     Change,
@@ -27,11 +30,21 @@ from openmps.directory.interface import (
     normalize_value,
 )
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
-from openmps.directory.ldap.journal import Intents, Step, add_step, apply, delete_step, modify_step, move_step
+from openmps.directory.ldap.journal import (
+    REFUSED,
+    Intents,
+    Step,
+    add_step,
+    apply,
+    delete_step,
+    modify_step,
+    move_step,
+    reanimate_step,
+)
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
-from openmps.directory.ldap.values import BINARY_ATTRIBUTES, decode, encode
+from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
-from openmps.types import DN, new_guid
+from openmps.types import DN, Secret, fold, new_guid
 
 OnRollback = Callable[[Callable[[], None], str], None]
 IDENTITY = frozenset({"objectguid", "objectsid"})
@@ -90,13 +103,21 @@ class LdapDirectory:
     # --- the wire ---------------------------------------------------------------------------------
 
     def _search(
-        self, base: DN, scope: Scope, ldap_filter: str, attributes: Sequence[str], *, limit: int = 0
+        self,
+        base: DN,
+        scope: Scope,
+        ldap_filter: str,
+        attributes: Sequence[str],
+        *,
+        limit: int = 0,
+        everything: bool = False,
     ) -> list[tuple[DN, dict[str, list[bytes]], dict[str, str]]]:
+        """Entries OpenMPS wrote (all the server holds when ``everything``)."""
+        text = ldap_filter if everything else self._flavour.visible(ldap_filter)
+        wanted = [self._flavour.server_name(a) for a in attributes]
         conn = self._ldap.run(
             base.ldap_path,
-            lambda c: c.search(
-                str(base), ldap_filter, _SCOPES[scope], attributes=list(attributes), size_limit=limit
-            ),
+            lambda c: c.search(str(base), text, _SCOPES[scope], attributes=wanted, size_limit=limit),
         )
         found = []
         for item in conn.response or ():
@@ -104,11 +125,14 @@ class LdapDirectory:
                 continue
             raw: dict[str, list[bytes]] = {}
             names: dict[str, str] = {}
-            for name, values in item["raw_attributes"].items():
+            for server_name, values in item["raw_attributes"].items():
+                name = self._flavour.openmps_name(server_name)
                 key = name.lower()
+                if key == "memberof":  # AD's back-link: computed here from member values
+                    continue
                 raw.setdefault(key, []).extend(values)
                 names.setdefault(key, name)
-            found.append((DN.parse(item["dn"]), raw, names))
+            found.append((ad_dn(item["dn"]), raw, names))
         return found
 
     def _write(self, what: str, operation: Callable[[Any], bool], **fields: Any) -> None:
@@ -121,6 +145,8 @@ class LdapDirectory:
 
     def _entry(self, dn: DN, raw: Mapping[str, list[bytes]], names: Mapping[str, str]) -> Entry:
         attrs = {key: tuple(decode(key, v) for v in values) for key, values in raw.items()}
+        if "objectclass" in attrs:
+            attrs["objectclass"] = self._flavour.shown(attrs["objectclass"])
         return Entry(dn, attrs, dict(names))
 
     def find(self, dn: DN) -> Entry | None:
@@ -138,12 +164,12 @@ class LdapDirectory:
         return entry
 
     def _base(
-        self, dn: DN, attributes: Sequence[str]
+        self, dn: DN, attributes: Sequence[str], *, everything: bool = False
     ) -> tuple[DN, dict[str, list[bytes]], dict[str, str]] | None:
         if not dn:
             return None
         try:
-            found = self._search(dn, Scope.BASE, _ALL, attributes)
+            found = self._search(dn, Scope.BASE, _ALL, attributes, everything=everything)
         except LdapRefused as refused:
             if refused.code == 32:
                 return None
@@ -218,8 +244,11 @@ class LdapDirectory:
         if limit is not None:
             found = found[:limit]
         entries = [self._remember(self._entry(*item)) for item in found]
-        groups = self._groups_of([e.dn for e in entries])
-        return [_with_member_of(e, groups[e.dn]) for e in entries]
+        lazy = _ListingGroups(self._groups_of, [e.dn for e in entries])
+        return [
+            Entry(e.dn, _WithMemberOf(e.attributes, e.dn, lazy), {**e.names, "memberof": "memberOf"})
+            for e in entries
+        ]
 
     def _render(self, node: f.Filter) -> str:
         """Filter text for the server: binary attributes' values as octets, ``distinguishedName``
@@ -233,6 +262,8 @@ class LdapDirectory:
             return "(|" + "".join(self._render(i) for i in node.items) + ")"
         if isinstance(node, f.Not):
             return "(!" + self._render(node.item) + ")"
+        if self._flavour.server_name(node.attr) != node.attr:
+            node = dataclasses.replace(node, attr=self._flavour.server_name(node.attr))
         key = node.attr.lower()
         if key == "memberof":
             return self._member_of_filter(node)
@@ -240,7 +271,7 @@ class LdapDirectory:
             if isinstance(node, f.Present):
                 return _ALL
             if isinstance(node, f.Equal):
-                return _dn_equal(node.value)
+                return _dn_equal(node.value, self._flavour.dn_attribute)
             return _NOTHING
         if key in BINARY_ATTRIBUTES and isinstance(node, f.Equal):
             try:
@@ -248,6 +279,8 @@ class LdapDirectory:
             except InvalidArgument:
                 return _NOTHING
             return f"({node.attr}=" + "".join(f"\\{b:02x}" for b in octets) + ")"
+        if isinstance(node, f.Approx) and not self._flavour.approximate:
+            return f.render(f.Equal(node.attr, node.value))
         return f.render(node)
 
     def _member_of_filter(self, node: f.Filter) -> str:
@@ -264,7 +297,9 @@ class LdapDirectory:
             return _NOTHING
         if not members:
             return _NOTHING
-        return "(|" + "".join(_dn_equal(m.decode()) for m in sorted(members)) + ")"
+        return (
+            "(|" + "".join(_dn_equal(m.decode(), self._flavour.dn_attribute) for m in sorted(members)) + ")"
+        )
 
     def member_of(self, dn: DN) -> list[DN]:
         return [item[0] for item in self._in_root(f.render(f.eq("member", str(dn))), ["1.1"])]
@@ -293,7 +328,10 @@ class LdapDirectory:
         return self._holder(attr, value, sorted({*attributes, "objectGUID", "objectSid"}))
 
     def _holder(self, attr: str, value: str, attributes: Sequence[str]) -> Entry | None:
-        found = self._in_root(f.render(f.eq(attr, value)), attributes, limit=1)
+        text = f.render(f.eq(attr, value))
+        if self._flavour.checked_unique and fold(value) != value:  # AD matches case, not width
+            text = f"(|{text}{f.render(f.eq(attr, fold(value)))})"
+        found = self._in_root(text, attributes, limit=1)
         return self._entry(*found[0]) if found else None
 
     def token_groups(self, dn: DN) -> frozenset[str]:
@@ -312,6 +350,16 @@ class LdapDirectory:
 
     # --- writes -----------------------------------------------------------------------------------
 
+    def set_password(self, dn: DN, password: Secret) -> None:
+        """AD: unicodePwd, the password quoted in UTF-16LE, which AD takes over TLS only and never
+        shows; not journaled (nothing to restore it from): the account's add is, and undoes it."""
+        attribute = self._flavour.password_attribute
+        if attribute is None:
+            return  # the userPassword hash OpenMPS stored binds
+        value = f'"{password.reveal()}"'.encode("utf-16-le")
+        change = {attribute: [(MODIFY_REPLACE, [value])]}
+        self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
+
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
         if not dn:
             raise InvalidArgument("the root DN cannot be added")
@@ -328,14 +376,24 @@ class LdapDirectory:
                 attrs["objectsid"] = [f"{self._domain_sid}-{self._next_rid()}"]
                 names["objectsid"] = "objectSid"
         attrs = self._flavour.adapted(attrs, dn.rdn_value)
-        wire = {names.get(k, k): [encode(k, v) for v in vs] for k, vs in attrs.items()}
+        self._check_unique(dn, attrs, names)
+        # AD's domain root, and its own principals the bootstrap names by their SIDs, are there already
+        adopting = (
+            self._flavour.marker is not None
+            and (dn == self._root or bool(IDENTITY.intersection(attrs)))
+            and self._base(dn, ["1.1"], everything=True) is not None
+        )
+        if adopting and self.exists(dn):
+            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
+        if not adopting:
+            if self._flavour.assigns_identity:
+                self._refuse_given_identity(attrs, names)
+            self._refuse_look_alike(dn)
         claimed = self._claim(dn, {k: ([], vs) for k, vs in attrs.items()}, names)
         try:
-            self._journaled(
-                f"add {dn.ldap_path}",
-                delete_step(str(dn)),
-                lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
-            )
+            adopting = adopting or not self._add_new(dn, attrs, names)
+            if adopting:
+                self._adopt(dn, attrs, names)
         except BaseException as refused:
             self._unclaim(dn, claimed)
             if isinstance(refused, NotFound):
@@ -345,15 +403,42 @@ class LdapDirectory:
             if isinstance(refused, ConstraintViolation):
                 raise self._unique_refusal(dn, attrs, names, refused) from None
             raise
+        if adopting:
+            return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
         self._added.add(dn)
         if self._flavour.assigns_identity:
             return self.find_many([dn], attributes=()).get(dn) or Entry(dn, {})
-        self._remember(Entry(dn, {k: tuple(vs) for k, vs in attrs.items()}, names))
+        shown = {k: tuple(vs) for k, vs in attrs.items()}
+        shown["objectclass"] = self._flavour.shown(shown.get("objectclass", ()))
+        self._remember(Entry(dn, shown, names))
         return Entry(
             dn,
             {"objectguid": tuple(attrs["objectguid"]), "objectsid": tuple(attrs["objectsid"])},
             {"objectguid": "objectGUID", "objectsid": "objectSid"},
         )
+
+    def _add_new(self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> bool:
+        """Send the add; False when AD refused it for its own entry standing at ``dn`` unseen
+        (one to take over)."""
+        wire = {
+            self._flavour.server_name(names.get(k, k)): [encode(k, v) for v in vs] for k, vs in attrs.items()
+        }
+        try:
+            self._journaled(
+                f"add {dn.ldap_path}",
+                delete_step(str(dn)),
+                lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
+            )
+        except AlreadyExists:
+            if self._flavour.marker is None or self.exists(dn):
+                raise
+            text = _dn_equal(str(dn), self._flavour.dn_attribute)
+            if not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
+                raise ConstraintViolation(  # AD: a taken account name, or a name its own entry holds
+                    f"the server refused {dn.ldap_path}: a name or value of it is already in use", dn=str(dn)
+                ) from None
+            return False
+        return True
 
     def _claim(
         self, dn: DN, changes: Mapping[str, tuple[Sequence[str], Sequence[str]]], names: Mapping[str, str]
@@ -382,6 +467,78 @@ class LdapDirectory:
             self._claims.release(dn, key, sorted(claimed))
             self._claims.claim(dn, key, sorted(released))
 
+    def _adopt(self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> None:
+        """Take over the server's own entry at ``dn`` (AD's domain root, its ``CN=Users``): mark
+        it and write the attributes given, journaled as a modify is; given identities must be its."""
+        hit = self._search(dn, Scope.BASE, _ALL, ["*"], everything=True)
+        if not hit:
+            raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(dn))
+        prior = self._entry(*hit[0])
+        for key in IDENTITY:
+            for value in attrs.get(key, ()):
+                if normalize_value(key, value) != normalize_value(key, prior.first(key) or ""):
+                    raise InvalidArgument(
+                        f"{dn.ldap_path} is the server's own entry, whose {names[key]} is "
+                        f"{prior.first(key)}, not {value}",
+                        attr=names[key],
+                    )
+        rdn_key = dn.rdns[0][0][0].lower() if dn.rdns and dn.rdns[0] else ""
+        writable = {
+            k: v
+            for k, v in attrs.items()
+            if k not in IDENTITY
+            and k != "objectclass"
+            and k != rdn_key
+            and k not in self._flavour.server_owned
+        }
+        marker = str(self._flavour.marker)
+        wire: dict[str, list[tuple[str, list[bytes]]]] = {"objectClass": [("MODIFY_ADD", [marker.encode()])]}
+        inverse: dict[str, list[tuple[str, list[bytes]]]] = {}
+        for key, values in writable.items():
+            name = self._flavour.server_name(names.get(key, key))
+            wire[name] = [("MODIFY_REPLACE", [encode(key, v) for v in values])]
+            inverse[name] = _restore(key, prior.get(key))
+        inverse["objectClass"] = [("MODIFY_DELETE", [marker.encode()])]
+        self._memo.pop(dn, None)
+        self._journaled(
+            f"take over {dn.ldap_path}", modify_step(str(dn), inverse), lambda: self._raw_modify(dn, wire)
+        )
+
+    def _refuse_given_identity(self, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> None:
+        """AD assigns objectGUID and objectSid itself and refuses given ones: say which."""
+        for key in sorted(IDENTITY.intersection(attrs)):
+            value = attrs[key][0]
+            if self._search(self._root, Scope.SUBTREE, self._render(f.eq(key, value)), ["1.1"], limit=1):
+                raise ConstraintViolation(
+                    f"{names[key]} '{value}' is already in use", attr=names[key], value=value
+                )
+            raise InvalidArgument(
+                f"{names[key]} is assigned by the directory server and cannot be given", attr=names[key]
+            )
+
+    def _refuse_look_alike(self, dn: DN) -> None:
+        """AlreadyExists for a sibling whose name folds to the same (full-width, compatibility
+        forms), where the server compares names by case only."""
+        value = dn.rdn_value
+        if self._flavour.marker is None or fold(value) == value.casefold() or not dn.parent:
+            return
+        text = f.render(f.eq("name", fold(value)))
+        for sibling, _raw, _names in self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
+            if sibling == dn:
+                raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(sibling))
+
+    def _check_unique(self, dn: DN, attrs: Mapping[str, Iterable[str]], names: Mapping[str, str]) -> None:
+        """Refuse a value of a unique attribute another entry holds, where the server does not."""
+        for key in self._flavour.checked_unique.intersection(attrs):
+            for value in attrs[key]:
+                holder = self.holder(key, value)
+                if holder is not None and holder != dn:
+                    raise ConstraintViolation(
+                        f"{names.get(key, key)} '{value}' is already in use",
+                        attr=names.get(key, key),
+                        value=value,
+                    )
+
     def _unique_refusal(
         self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str], refused: ConstraintViolation
     ) -> ConstraintViolation:
@@ -398,11 +555,15 @@ class LdapDirectory:
 
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
-        inverse restores them); an attribute only added to is not read (a group's members), its
-        inverse deletes the added values, and the server refuses a value it already has."""
+        inverse restores them).  An attribute whose changes only add values, or delete given DNs
+        (a group's members), is not read: its inverse undoes each value, and the server refuses a
+        value it already has or lacks (a big group's members are never all read)."""
+        changes = self._renamed(dn, changes)
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
-        read = {c.attr.lower(): c.attr for c in changes if c.op is not ChangeOp.ADD or known}
+        checked = known is not None or not self._flavour.refuses_equal_values  # read, all of them
+        read = {c.attr.lower(): c.attr for c in changes if checked or not _by_value(c)}
         added_only = {c.attr.lower() for c in changes} - set(read)
+        undo: dict[str, list[tuple[str, list[bytes]]]] = {}  # of those, value by value, last first
         if known is not None:
             entry = known
         elif read:
@@ -433,6 +594,8 @@ class LdapDirectory:
                         )
                 current[key] = have + new
                 op = "MODIFY_ADD"
+            elif key not in read:  # delete given DNs
+                op = "MODIFY_DELETE"
             elif change.op is ChangeOp.DELETE and new:
                 for value in new:
                     if normalize_value(key, value) not in have_norm:
@@ -455,13 +618,16 @@ class LdapDirectory:
                 current[key] = new
                 op = "MODIFY_REPLACE"
             touched.setdefault(key, change.attr)
-            wire.setdefault(change.attr, []).append((op, [encode(key, v) for v in new]))
+            encoded = [encode(key, v) for v in new]
+            wire.setdefault(self._flavour.server_name(change.attr), []).append((op, encoded))
+            if key not in read:
+                back = "MODIFY_DELETE" if op == "MODIFY_ADD" else "MODIFY_ADD"
+                undo.setdefault(key, []).insert(0, (back, encoded))
         if not wire:
             return
+        self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
         inverse = {
-            name: [("MODIFY_REPLACE", [encode(key, v) for v in entry.get(key)])]
-            if key in read
-            else [("MODIFY_DELETE", [encode(key, v) for v in current[key]])]
+            self._flavour.server_name(name): _restore(key, entry.get(key)) if key in read else undo[key]
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
@@ -475,6 +641,11 @@ class LdapDirectory:
         except BaseException as refused:
             self._added.discard(dn)
             self._unclaim(dn, claimed)
+            absent = (
+                self._absent(dn, changes, added_only) if isinstance(refused, ConstraintViolation) else None
+            )
+            if absent is not None:
+                raise absent from None
             if isinstance(refused, AlreadyExists) and added_only:
                 raise self._value_refusal(
                     dn, {k: current[k] for k in added_only if k in current}, touched
@@ -486,6 +657,49 @@ class LdapDirectory:
         if known is not None:
             attrs = {k: tuple(v) for k, v in current.items() if v}
             self._remember(Entry(dn, attrs, {**touched, **known.names}))
+
+    def _renamed(self, dn: DN, changes: Sequence[Change]) -> Sequence[Change]:
+        """Where the server refuses a modify of the RDN attribute (AD), a replace of it by the same
+        name in another case is sent as a rename (journaled as a move), and by the entry's own
+        value dropped; the other changes are left to the modify."""
+        if not self._flavour.renames_rdn or not dn:
+            return changes
+        rdn_attr = dn.rdns[0][0][0]
+        rest = []
+        for change in changes:
+            value = change.values[0] if change.op is ChangeOp.REPLACE and len(change.values) == 1 else None
+            if change.attr.lower() != rdn_attr.lower() or value is None or fold(value) != fold(dn.rdn_value):
+                rest.append(change)
+            elif value != dn.rdn_value:
+                new_dn = dn.parent.child(rdn_attr, value)
+                self._memo.clear()
+                self._added.clear()
+                self._journaled(
+                    f"rename {dn.ldap_path}",
+                    move_step(str(new_dn), *_move(new_dn, dn)),
+                    functools.partial(self._raw_move, dn, new_dn),
+                )
+        return rest
+
+    def _absent(self, dn: DN, changes: Sequence[Change], keys: Collection[str]) -> ConstraintViolation | None:
+        """The error naming a DN to delete that ``dn`` did not hold, if one was (the server only
+        says a value was missing)."""
+        if not any(c.op is ChangeOp.DELETE and c.attr.lower() in keys for c in changes):
+            return None
+        hit = self._base(dn, sorted({c.attr for c in changes if c.attr.lower() in keys}))
+        have = {} if hit is None else self._entry(*hit).attributes
+        for change in changes:
+            key = change.attr.lower()
+            if key in keys and change.op is ChangeOp.DELETE:
+                held = {normalize_value(key, v) for v in have.get(key, ())}
+                for value in change.values:
+                    if normalize_value(key, value) not in held:
+                        return ConstraintViolation(
+                            f"cannot delete '{value}' from '{change.attr}': {dn.ldap_path} does not have it",
+                            attr=change.attr,
+                            value=value,
+                        )
+        return None
 
     def _value_refusal(
         self, dn: DN, added: Mapping[str, list[str]], names: Mapping[str, str]
@@ -515,6 +729,7 @@ class LdapDirectory:
             send()
         except BaseException:
             sent.refused = True
+            self._intents.record(REFUSED)  # nor undone by a recovery
             raise
 
     def _undo(self, inverse: Step) -> None:
@@ -538,10 +753,19 @@ class LdapDirectory:
         for group in self.member_of(dn):
             self.modify(group, [Change.delete("member", str(dn))])
         _dn, raw, names = prior
-        wire = {names[k]: values for k, values in raw.items()}
+        wire = {
+            self._flavour.server_name(names[k]): values
+            for k, values in raw.items()
+            if k not in self._flavour.server_owned
+        }
+        inverse = add_step(str(dn), wire)
+        if self._flavour.reanimates:  # back from its tombstone, with its objectGUID and objectSid
+            rdn_attr = dn.rdns[0][0][0].lower()
+            kept = {n: v for n, v in wire.items() if n.lower() not in ("objectclass", rdn_attr)}
+            inverse = reanimate_step(str(dn), self._entry(*prior).guid, kept)
         self._memo.pop(dn, None)
         self._added.discard(dn)
-        self._journaled(f"delete {dn.ldap_path}", add_step(str(dn), wire), lambda: self._raw_delete(dn))
+        self._journaled(f"delete {dn.ldap_path}", inverse, lambda: self._raw_delete(dn))
         self._claims.release_all(dn)
 
     def move(self, dn: DN, new_dn: DN) -> None:
@@ -553,6 +777,7 @@ class LdapDirectory:
             raise AlreadyExists(f"the object {new_dn.ldap_path} already exists", dn=str(new_dn))
         if not self.exists(new_dn.parent):
             raise NotFound(f"the parent of {new_dn.ldap_path} does not exist", dn=str(new_dn.parent))
+        self._refuse_look_alike(new_dn)
         subtree = [item[0] for item in self._search(dn, Scope.SUBTREE, _ALL, ["1.1"])]
         self._memo.clear()
         self._added.clear()
@@ -565,6 +790,8 @@ class LdapDirectory:
         for old in subtree:
             moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)
             self._claims.moved(old, moved)
+            if self._flavour.follows_links:  # the server renamed the member values itself
+                continue
             for group in self.member_of(old):
                 self.modify(group, [Change.delete("member", str(old)), Change.add("member", str(moved))])
 
@@ -577,9 +804,57 @@ class LdapDirectory:
         )
 
 
+class _ListingGroups:
+    """The groups of a listing's entries, found by one search the first time any entry's memberOf
+    is asked (a listing that shows none of them costs no search)."""
+
+    def __init__(self, groups_of: Callable[[Sequence[DN]], dict[DN, list[DN]]], dns: Sequence[DN]) -> None:
+        self._groups_of = groups_of
+        self._dns = dns
+        self._found: dict[DN, tuple[str, ...]] | None = None
+
+    def of(self, dn: DN) -> tuple[str, ...]:
+        if self._found is None:
+            self._found = {d: tuple(str(g) for g in gs) for d, gs in self._groups_of(self._dns).items()}
+        return self._found.get(dn, ())
+
+
+class _WithMemberOf(Mapping[str, tuple[str, ...]]):
+    """An entry's stored attributes and its memberOf, the latter from its listing's one search."""
+
+    def __init__(self, stored: Mapping[str, tuple[str, ...]], dn: DN, groups: _ListingGroups) -> None:
+        self._stored = stored
+        self._dn = dn
+        self._groups = groups
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        if key == "memberof" and key not in self._stored:  # a server that stores it answers it
+            found = self._groups.of(self._dn)
+            if not found:
+                raise KeyError(key)
+            return found
+        return self._stored[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        if "memberof" not in self._stored and self._groups.of(self._dn):
+            yield "memberof"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def _move(dn: DN, new_dn: DN) -> tuple[str, str | None]:
     """The new RDN and new parent (None: the same) of a modify DN from ``dn`` to ``new_dn``."""
     return str(DN(new_dn.rdns[:1])), str(new_dn.parent) if dn.parent != new_dn.parent else None
+
+
+def _by_value(change: Change) -> bool:
+    """Whether ``change`` can be sent, and undone, without the attribute's prior values: it adds
+    values, or deletes given DNs (compared as DNs by the server: no case or spacing to restore)."""
+    if change.op is ChangeOp.ADD:
+        return True
+    return change.op is ChangeOp.DELETE and bool(change.values) and change.attr.lower() in DN_ATTRIBUTES
 
 
 def _only(entry: Entry, keys: Collection[str]) -> Entry:
@@ -596,9 +871,17 @@ def _with_member_of(entry: Entry, groups: Sequence[DN]) -> Entry:
     return Entry(entry.dn, attrs, {**entry.names, "memberof": "memberOf"})
 
 
-def _dn_equal(value: str) -> str:
+def _restore(key: str, values: Sequence[str]) -> list[tuple[str, list[bytes]]]:
+    """The change that gives ``key`` its ``values`` back: deleted when it had none (AD refuses an
+    empty replace of a mandatory attribute, e.g. a user's userPrincipalName once set)."""
+    if not values:
+        return [("MODIFY_DELETE", [])]
+    return [("MODIFY_REPLACE", [encode(key, v) for v in values])]
+
+
+def _dn_equal(value: str, attribute: str = "entryDN") -> str:
     try:
-        return f"(entryDN={f.escape_filter_value(str(DN.parse(value)))})"
+        return f"({attribute}={f.escape_filter_value(str(DN.parse(value)))})"
     except InvalidArgument:
         return _NOTHING
 

@@ -47,12 +47,14 @@ class LdapSettings:
     password: str
     start_tls: bool = False
     verify_tls: bool = True
+    ca_file: str | None = None  # the CA the server's certificate is checked against (default: the system's)
 
     def __repr__(self) -> str:  # never the password in a log
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, start_tls={self.start_tls})"
 
 
 # LDAP result codes (RFC 4511 §4.1.9) → the error OpenMPS answers
+_REFERRAL = 10  # AD: the DN is in no naming context this server holds
 _NO_SUCH_ATTRIBUTE = 16
 _UNDEFINED_TYPE = 17
 _CONSTRAINT = 19
@@ -81,7 +83,7 @@ class LdapRefused(Exception):
 def mapped(refused: LdapRefused, **fields: Any) -> MpsError:
     """The OpenMPS error for a refusal; ``fields`` name what the caller knows (dn, attr, value)."""
     code, text = refused.code, f"{refused.what}: {refused.message or 'refused'}"
-    if code == _NO_SUCH_OBJECT:
+    if code in (_NO_SUCH_OBJECT, _REFERRAL):
         return NotFound(f"no such object: {refused.what}", **fields)
     if code in (_ENTRY_EXISTS, _VALUE_EXISTS):
         return AlreadyExists(text, **fields)
@@ -114,7 +116,8 @@ class LdapConnection:
 
     def _open(self) -> Any:
         s = self._settings
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if s.verify_tls else ssl.CERT_NONE)
+        validate = ssl.CERT_REQUIRED if s.verify_tls else ssl.CERT_NONE
+        tls = ldap3.Tls(validate=validate, ca_certs_file=s.ca_file)
         server = ldap3.Server(
             s.url,
             get_info=ldap3.NONE,
@@ -127,6 +130,7 @@ class LdapConnection:
             s.bind_dn,
             s.password,
             receive_timeout=RECEIVE_TIMEOUT,
+            auto_referrals=False,  # OpenMPS talks to one server; a referral is an answer
             raise_exceptions=False,
             read_only=False,
         )

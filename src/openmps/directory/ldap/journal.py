@@ -30,17 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
 from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound
 
 log = logging.getLogger(__name__)
 
-Step = dict[str, Any]  # one inverse, as JSON: {"op": "delete" | "add" | "modify" | "move", "dn": …}
+Step = dict[
+    str, Any
+]  # one inverse, as JSON: {"op": "delete" | "add" | "modify" | "move" | "reanimate", "dn": …}
 Wire = Mapping[str, Sequence[bytes]]
 _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 SUFFIX = ".log"
+REFUSED: Step = {"op": "refused", "dn": ""}  # recorded after a write the server refused: not undone
+_SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
 
 
 def _b64(values: Sequence[bytes]) -> list[str]:
@@ -72,10 +76,24 @@ def move_step(dn: str, rdn: str, superior: str | None) -> Step:
     return {"op": "move", "dn": dn, "rdn": rdn, "superior": superior}
 
 
+def reanimate_step(dn: str, guid: str, attributes: Wire) -> Step:
+    """AD's undelete of ``dn``: its tombstone (found by ``guid``) made the entry again, with the
+    ``attributes`` a tombstone loses."""
+    return {
+        "op": "reanimate",
+        "dn": dn,
+        "guid": guid,
+        "attributes": {k: _b64(v) for k, v in attributes.items()},
+    }
+
+
 def apply(connection: LdapConnection, step: Step) -> None:
     """Send one step; the server's refusal as an :mod:`openmps.errors` error."""
     try:
-        connection.run(step["dn"], lambda c: _send(c, step))
+        if step["op"] == "reanimate":
+            _reanimate(connection, step)
+        else:
+            connection.run(step["dn"], lambda c: _send(c, step))
     except LdapRefused as refused:
         raise mapped(refused, dn=step["dn"]) from None
 
@@ -92,6 +110,38 @@ def _send(conn: Any, step: Step) -> bool:
     if op == "move":
         return bool(conn.modify_dn(dn, step["rdn"], delete_old_dn=True, new_superior=step["superior"]))
     raise ValueError(f"unknown journal step '{op}'")
+
+
+def _reanimate(connection: LdapConnection, step: Step) -> None:
+    """AD keeps a few values on a tombstone, and refuses some of those in the modify that brings
+    it back (e.g. userAccountControl): they are written in a second one.  Credentials are not
+    kept by AD and do not come back."""
+    dn, guid = step["dn"], step["guid"]
+    conn = connection.run(
+        f"the deleted {dn}",
+        lambda c: c.search(
+            f"<GUID={guid}>", "(objectClass=*)", BASE, attributes=["*"], controls=[_SHOW_DELETED]
+        ),
+    )
+    found = [item for item in conn.response or () if item.get("type") == "searchResEntry"]
+    if not found:
+        raise NotFound(f"the deleted {dn} is no longer kept by the server", dn=dn)
+    tombstone = found[0]["dn"]
+    kept = {k.lower(): sorted(v) for k, v in found[0]["raw_attributes"].items()}
+    changes: dict[str, list[tuple[Any, list[bytes]]]] = {
+        "isDeleted": [(MODIFY_DELETE, [])],
+        "distinguishedName": [(MODIFY_REPLACE, [dn.encode()])],
+    }
+    changed = {}
+    for name, encoded in step["attributes"].items():
+        value = _raw(encoded)
+        if name.lower() not in kept:
+            changes[name] = [(MODIFY_REPLACE, value)]
+        elif kept[name.lower()] != sorted(value):
+            changed[name] = [(MODIFY_REPLACE, value)]
+    connection.run(dn, lambda c: c.modify(tombstone, changes, controls=[_SHOW_DELETED]))
+    if changed:
+        connection.run(dn, lambda c: c.modify(dn, changed))
 
 
 class Intents(Protocol):
@@ -253,11 +303,18 @@ def _abandoned(path: Path) -> Any:
 
 
 def _steps(lines: Sequence[str]) -> list[Step]:
-    """The recorded steps; a last line cut short by the crash was never sent (it is written first)."""
-    steps = []
+    """The recorded steps; a last line cut short by the crash was never sent (it is written first),
+    and a step the server refused is followed by :data:`REFUSED`: its inverse would undo what the
+    write did not do (a refused add's delete would remove the entry that stood there)."""
+    steps: list[Step] = []
     for line in lines:
         try:
-            steps.append(json.loads(line))
+            step = json.loads(line)
         except json.JSONDecodeError:
             break
+        if step.get("op") == REFUSED["op"]:
+            if steps:
+                steps.pop()
+        else:
+            steps.append(step)
     return steps

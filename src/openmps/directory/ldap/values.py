@@ -1,15 +1,31 @@
 """Values at the server's edge: objectGUID, objectSid and msExchMailboxGuid are binary on an LDAP
-server (text in OpenMPS: a GUID's canonical form, a SID's S-1-… form); everything else is UTF-8."""
+server (text in OpenMPS: a GUID's canonical form, a SID's S-1-… form); everything else is UTF-8.
+DNs come back as AD writes them (``CN=``): slapd writes an entry's DN and DN-syntax values with the
+attribute types as its schema names them (``cn=``, ``ou=``, ``dc=``)."""
 
 from __future__ import annotations
 
 import uuid
 
 from openmps.errors import InvalidArgument
+from openmps.types import DN
 
 GUID_ATTRIBUTES = frozenset({"objectguid", "msexchmailboxguid"})
 SID_ATTRIBUTES = frozenset({"objectsid"})
 BINARY_ATTRIBUTES = GUID_ATTRIBUTES | SID_ATTRIBUTES
+# the DN-syntax attributes of schema/openmps.schema that OpenMPS writes
+DN_VALUED = frozenset(
+    {
+        "member",
+        "managedby",
+        "homemdb",
+        "showinaddressbook",
+        "msexchquerybasedn",
+        "msexchuseoab",
+        "offlineabcontainers",
+        "msrtcsip-primaryhomeserver",
+    }
+)
 
 
 def sid_bytes(text: str) -> bytes:
@@ -48,4 +64,13 @@ def decode(key: str, raw: bytes) -> str:
         return str(uuid.UUID(bytes_le=raw))
     if key in SID_ATTRIBUTES and len(raw) >= 8:
         return sid_text(raw)
-    return raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")
+    return str(ad_dn(text)) if key in DN_VALUED else text
+
+
+def ad_dn(text: str) -> DN:
+    """The DN ``text`` with its attribute types upper-cased, as AD writes them."""
+    dn = DN.parse(text)
+    if all(a.isupper() for rdn in dn.rdns for a, _v in rdn):
+        return dn
+    return DN(tuple(tuple((a.upper(), v) for a, v in rdn) for rdn in dn.rdns))

@@ -70,7 +70,7 @@ from openmps.errors import (
     NotEmpty,
     NotFound,
 )
-from openmps.types import DN, fold, new_guid
+from openmps.types import DN, Secret, fold, new_guid
 
 T = TypeVar("T")
 
@@ -200,6 +200,9 @@ class SqlDirectory:
 
     def token_groups(self, dn: DN) -> frozenset[str]:
         return frozenset(r[0] for r in P_TOKEN_GROUPS.execute(self._conn, {"dn_norm": dn.norm}).tuples())
+
+    def set_password(self, dn: DN, password: Secret) -> None:
+        """Nothing: the userPassword hash is the password here."""
 
     def search(
         self,

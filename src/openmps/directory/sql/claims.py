@@ -11,11 +11,13 @@ at a time.  A claim commits or rolls back with the request, as its LDAP writes a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from openmps.db.schema import directory_claims as claims
+from openmps.db.schema import directory_claims as table
+from openmps.directory.interface import UNIQUE_ATTRIBUTES, Entry, normalize_value
 from openmps.types import DN
 
 
@@ -23,13 +25,13 @@ class SqlClaims:
     """The claims table on the connection ``connection()`` answers (the request's)."""
 
     def __init__(self, connection: Callable[[], Connection]) -> None:
-        self._connection = connection
+        self.connection = connection
 
     def claim(self, dn: DN, attr: str, values: Iterable[str]) -> str | None:
         """Claim ``values`` (normalized) of ``attr`` (lower-cased) for ``dn``: None when all are
         now its, else the first value another entry holds, and nothing claimed."""
-        conn = self._connection()
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(claims)
+        conn = self.connection()
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
         made: list[str] = []
         for value in values:
             row = {"attr": attr, "value": value, "dn": dn.norm}
@@ -37,7 +39,7 @@ class SqlClaims:
                 made.append(value)
                 continue
             holder = conn.execute(
-                select(claims.c.dn).where(claims.c.attr == attr, claims.c.value == value)
+                select(table.c.dn).where(table.c.attr == attr, table.c.value == value)
             ).scalar_one_or_none()
             if holder != dn.norm:
                 self.release(dn, attr, made)
@@ -48,16 +50,55 @@ class SqlClaims:
         """Let go of ``values`` of ``attr`` that ``dn`` holds."""
         wanted = list(values)
         if wanted:
-            self._connection().execute(
-                delete(claims).where(
-                    claims.c.attr == attr, claims.c.value.in_(wanted), claims.c.dn == dn.norm
-                )
+            self.connection().execute(
+                delete(table).where(table.c.attr == attr, table.c.value.in_(wanted), table.c.dn == dn.norm)
             )
 
     def release_all(self, dn: DN) -> None:
         """Let go of every value ``dn`` holds (the entry is deleted)."""
-        self._connection().execute(delete(claims).where(claims.c.dn == dn.norm))
+        self.connection().execute(delete(table).where(table.c.dn == dn.norm))
 
     def moved(self, dn: DN, new_dn: DN) -> None:
         """``dn``'s values are held by ``new_dn`` now."""
-        self._connection().execute(update(claims).where(claims.c.dn == dn.norm).values(dn=new_dn.norm))
+        self.connection().execute(update(table).where(table.c.dn == dn.norm).values(dn=new_dn.norm))
+
+
+@dataclass(frozen=True)
+class ClaimDrift:
+    """A claim the directory does not bear out: ``kind`` is "claim-without-holder" (no entry holds
+    the value, or another one does), "value-not-claimed" (written behind OpenMPS's back) or
+    "value-held-twice" (the server holds a duplicate: a person decides which entry keeps it)."""
+
+    kind: str
+    attr: str
+    value: str
+    dn: str
+
+
+def reconcile(claims: SqlClaims, entries: Iterable[Entry], *, repair: bool) -> list[ClaimDrift]:
+    """The claims against the unique values ``entries`` (every holder in the directory) hold; with
+    ``repair`` the claims are made to follow the directory, but for values held twice."""
+    held: dict[tuple[str, str], DN] = {}
+    twice: list[ClaimDrift] = []
+    for entry in entries:
+        for attr in sorted(UNIQUE_ATTRIBUTES):
+            for value in entry.get(attr):
+                key = (attr, normalize_value(attr, value))
+                if key in held and held[key] != entry.dn:
+                    twice.append(ClaimDrift("value-held-twice", attr, value, str(entry.dn)))
+                held.setdefault(key, entry.dn)
+    conn = claims.connection
+    rows = {(a, v): dn for a, v, dn in conn().execute(select(table.c.attr, table.c.value, table.c.dn))}
+    drift = list(twice)
+    for (attr, value), dn in rows.items():
+        holder = held.get((attr, value))
+        if holder is None or holder.norm != dn:
+            drift.append(ClaimDrift("claim-without-holder", attr, value, dn))
+            if repair:
+                claims.release(DN.parse(dn), attr, [value])
+    for (attr, value), holder in held.items():
+        if rows.get((attr, value)) != holder.norm:
+            drift.append(ClaimDrift("value-not-claimed", attr, value, str(holder)))
+            if repair:
+                claims.claim(holder, attr, [value])
+    return drift

@@ -72,7 +72,7 @@ class NewUser:
         attrs = user_attributes(
             str(self.user_principal_name), self._names(), self.properties, self._password_hash
         )
-        created = add_user(providers, dn, self.user_principal_name, attrs, sam)
+        created = add_user(providers, dn, self.user_principal_name, attrs, sam, self.new_password)
         self._record(ctx, org, created.guid)
         return org, dn
 

@@ -92,7 +92,7 @@ class CreateUser:
         upn = self.user_principal_name
         dn = user_dn(org, self.container, upn)
         attrs = user_attributes(str(upn), names, self.properties, self._password_hash)
-        created = add_user(providers, dn, upn, attrs, sam)
+        created = add_user(providers, dn, upn, attrs, sam, self.new_password)
         joined = multigroup.join(providers, org, created.dn)  # AllUsers@, or one of its sub-groups
         return CreatedAccount(created.dn, created.dn.rdn_value, created.guid, (MemberOf(joined),))
 
