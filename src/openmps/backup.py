@@ -6,7 +6,10 @@ PostgreSQL: ``pg_dump`` (custom format) reads one snapshot too, restored by ``pg
 empty database.  Either way a ``backup.json`` manifest says what was taken (store, schema
 revision, domain, how many directory entries) and a restore checks the copy against it, then opens
 it as a deployment (migrating it forward if it is older).  The initial administrator password file
-is never copied: a backup holds no clear-text secret.
+is never copied: a backup holds no clear-text secret.  The deployment's sync key (``sync.key``,
+which decrypts the bind passwords the store holds as tokens) is copied beside the store, private
+as the rest, so a restored deployment can still reach its customers' forests: keep backups as
+privately as the home itself.
 
 A deployment whose directory is an LDAP server (``openmps init --directory``) has the server's own
 export of its naming context beside the store's copy (``directory.ldif``: every entry with its user
@@ -43,6 +46,7 @@ from openmps.delegation.layout import Layout
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
 from openmps.directory.ldap.export import count_subtree, export_subtree, load_subtree, remove_entries
 from openmps.errors import InvalidArgument, InvalidOperation
+from openmps.syncconfig.keys import KEY_FILE
 
 MANIFEST = "backup.json"
 SQLITE_FILE = "openmps.db"
@@ -84,6 +88,7 @@ def backup(d: Deployment, dest: Path) -> Manifest:
                 revision, count = _sqlite_backup(Path(url.database or ""), dest / SQLITE_FILE)
             else:
                 revision, count = _pg_dump(d, dest / POSTGRES_FILE)
+        _copy_private(d.home / KEY_FILE if d.home is not None else None, dest / KEY_FILE)
         store = "sqlite" if sqlite else "postgresql"
         manifest = Manifest(store, _now(), revision, d.layout.dns_name, count, version("openmps"), directory)
         _private_write(dest / MANIFEST, manifest.to_json())
@@ -132,6 +137,7 @@ def restore(
                     str(src / POSTGRES_FILE),
                 ]
             )
+        _copy_private(src / KEY_FILE, home / KEY_FILE)
         if directory is not None and server is not None:
             loaded = _load_directory(src, url, directory, server, manifest)
         d = open_deployment(home, url=url)
@@ -249,6 +255,15 @@ def _pg_dump(d: Deployment, target: Path) -> tuple[str, int]:
             _run([*command, f"--file={target}", _libpq(d)])
     os.chmod(target, 0o600)
     return str(revision), int(count)
+
+
+def _copy_private(source: Path | None, target: Path) -> None:
+    """Copy ``source`` (when there is one) to the new file ``target``, readable by its owner only."""
+    if source is None or not source.exists():
+        return
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())
 
 
 def _new_folder(folder: Path, what: str) -> None:

@@ -42,6 +42,32 @@ def test_a_restored_backup_equals_what_was_backed_up(world_deployment: Deploymen
     assert caller.name == "boss@alpineskihouse.com"
 
 
+def test_a_restored_deployment_still_reads_its_stored_bind_passwords(
+    world_deployment: Deployment, tmp_path: Path
+) -> None:
+    """The sync key travels with the backup: the restored home decrypts the stored connection."""
+    from openmps.sync.runner import stored_connection
+    from openmps.types import DN
+    from support import ok, request_xml
+
+    d = world_deployment
+    connect = request_xml(
+        "Service Provisioning",
+        "SetSyncConnection",
+        organization=ALPINE,
+        sourceURL="ldaps://dc1.corp.example:636",
+        bindDN="CN=sync,CN=Users,DC=corp,DC=example",
+        bindPassword="Bind-pa55word!",
+    )
+    ok(d.submit(connect))
+    backup(d, tmp_path / "backup")
+    assert stat.S_IMODE((tmp_path / "backup" / "sync.key").stat().st_mode) == 0o600
+    restored = restore(tmp_path / "backup", tmp_path / "restored")
+    assert stat.S_IMODE((tmp_path / "restored" / "sync.key").stat().st_mode) == 0o600
+    connection = stored_connection(restored, DN.from_path(ALPINE))
+    assert connection is not None and connection.password.reveal() == "Bind-pa55word!"
+
+
 @pytest.fixture
 def world_deployment(deployment: Deployment) -> Deployment:
     build_world(deployment)
