@@ -37,7 +37,7 @@ def domain_controller() -> Iterator[tuple[SourceConnection, Connection, Path]]:
                 raise SystemExit(f"samba-dc.sh failed: {started.stderr}")
             printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
             password = Path(printed["password_file"]).read_text()
-            ca = str(Path(folder) / "private" / "tls" / "ca.pem")
+            ca = printed["ca_file"]  # the DC's certificate, as samba-dc.sh prints it
             tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca)
             conn = Connection(
                 Server(printed["url"], get_info=None, tls=tls),
