@@ -15,7 +15,15 @@ from openmps.engine.context import ProcedureContext, args
 from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.accounts import CreatedAccount, add_user, user_attributes, user_dn
-from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.arguments import (
+    Description,
+    DisplayName,
+    GivenName,
+    Initials,
+    MiddleName,
+    PreferredDC,
+    Surname,
+)
 from openmps.hosting.exchange import MailboxStamp
 from openmps.hosting.organizations import business_user, organization_at
 from openmps.hosting.render import MemberOf
@@ -42,12 +50,12 @@ class NewUser:
     new_password: Annotated[
         Secret | None, Xml("newPassword", "password, checked against the policy of docs/security.md")
     ] = None
-    display_name: Annotated[str | None, Xml("displayName")] = None
-    given_name: Annotated[str | None, Xml("givenName")] = None
-    middle_name: Annotated[str | None, Xml("middleName")] = None
-    sn: Annotated[str | None, Xml("sn", "surname")] = None
-    initials: Annotated[str | None, Xml("initials")] = None
-    description: Annotated[str | None, Xml("description")] = None
+    display_name: DisplayName = None
+    given_name: GivenName = None
+    middle_name: MiddleName = None
+    sn: Surname = None
+    initials: Initials = None
+    description: Description = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
     plan_name: Annotated[str | None, Xml("planName", "give the user a mailbox from this plan")] = None
     mail_store: Annotated[MailboxStore | None, Xml("mailStore", "with planName: where the mailbox goes")] = (

@@ -18,7 +18,15 @@ from openmps.directory.interface import Change, Entry
 from openmps.directory.naming import is_reserved
 from openmps.engine.declaration import Properties, Role, Xml, procedure
 from openmps.errors import InvalidArgument, NotFound
-from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.arguments import (
+    Description,
+    DisplayName,
+    GivenName,
+    Initials,
+    MiddleName,
+    PreferredDC,
+    Surname,
+)
 from openmps.hosting.attributes import OU_ATTRIBUTES, USER_ATTRIBUTES, check_name
 from openmps.hosting.organizations import business_user, org_entry, organization_at
 from openmps.namespaces.managed_ad.common import NAMESPACE, Ctx
@@ -88,15 +96,15 @@ class ModifyUser:
     user_principal_name: Annotated[
         Upn | None, Xml("userPrincipalName", "new UPN, on a domain of the user's organization")
     ] = None
-    display_name: Annotated[str | None, Xml("displayName")] = None
-    given_name: Annotated[str | None, Xml("givenName")] = None
-    middle_name: Annotated[str | None, Xml("middleName")] = None
-    sn: Annotated[str | None, Xml("sn", "surname")] = None
-    initials: Annotated[str | None, Xml("initials")] = None
+    display_name: DisplayName = None
+    given_name: GivenName = None
+    middle_name: MiddleName = None
+    sn: Surname = None
+    initials: Initials = None
     title: Annotated[str | None, Xml("title")] = None
     telephone_number: Annotated[str | None, Xml("telephoneNumber")] = None
     department: Annotated[str | None, Xml("department")] = None
-    description: Annotated[str | None, Xml("description")] = None
+    description: Description = None
     manager: Annotated[DN | None, Xml("manager", "LDAP path of another user of the same organization")] = None
     properties: Annotated[Properties, Xml("properties", PROPERTIES_DOC)] = ()
 
@@ -207,7 +215,7 @@ class ModifyOrganization:
 
     path: Annotated[DN, Xml("path", "LDAP path of the organization")]
     preferred_dc: PreferredDC = None
-    description: Annotated[str | None, Xml("description")] = None
+    description: Description = None
     properties: Annotated[Properties, Xml("properties", PROPERTIES_DOC)] = ()
 
     def run(self, ctx: Ctx) -> ModifiedOrganization:

@@ -33,7 +33,15 @@ from openmps.hosting.accounts import (
     user_attributes,
     user_dn,
 )
-from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.arguments import (
+    Description,
+    DisplayName,
+    GivenName,
+    Initials,
+    MiddleName,
+    PreferredDC,
+    Surname,
+)
 from openmps.hosting.attributes import COMMON_ATTRIBUTES, USER_ATTRIBUTES, check_name, property_attributes
 from openmps.hosting.organizations import business_user, org_entry, organization_at
 from openmps.hosting.render import MemberOf
@@ -58,12 +66,12 @@ class CreateUser:
     new_password: Annotated[
         Secret | None, Xml("newPassword", "password, checked against the policy of docs/security.md")
     ] = None
-    display_name: Annotated[str | None, Xml("displayName")] = None
-    given_name: Annotated[str | None, Xml("givenName")] = None
-    middle_name: Annotated[str | None, Xml("middleName")] = None
-    sn: Annotated[str | None, Xml("sn", "surname")] = None
-    initials: Annotated[str | None, Xml("initials")] = None
-    description: Annotated[str | None, Xml("description")] = None
+    display_name: DisplayName = None
+    given_name: GivenName = None
+    middle_name: MiddleName = None
+    sn: Surname = None
+    initials: Initials = None
+    description: Description = None
     properties: Annotated[Properties, Xml("properties", "user attributes")] = ()
     _password_hash: str | None = None
 
@@ -129,7 +137,7 @@ class CreateGroup:
     container: Annotated[DN, Xml("container", "LDAP path of the organization OU")]
     name: Annotated[str, Xml("name", "the group's name (its CN)")]
     preferred_dc: PreferredDC = None
-    description: Annotated[str | None, Xml("description")] = None
+    description: Description = None
     properties: Annotated[Properties, Xml("properties", "group attributes")] = ()
 
     def run(self, ctx: Ctx) -> CreatedAccount:
@@ -170,8 +178,8 @@ class CreateContact:
     container: Annotated[DN, Xml("container", "LDAP path of the organization OU")]
     name: Annotated[str, Xml("name", "the contact's name (its CN)")]
     preferred_dc: PreferredDC = None
-    display_name: Annotated[str | None, Xml("displayName")] = None
-    description: Annotated[str | None, Xml("description")] = None
+    display_name: DisplayName = None
+    description: Description = None
     properties: Annotated[Properties, Xml("properties", "contact attributes")] = ()
 
     def run(self, ctx: Ctx) -> CreatedContact:
