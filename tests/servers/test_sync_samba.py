@@ -129,8 +129,11 @@ class Recording:
 
 
 def writes(d: Deployment) -> tuple[dict[str, list[tuple[object, ...]]], int]:
-    """Every row but the run records, and how many audit entries: equal means nothing was written."""
-    rows = {k: v for k, v in snapshot(d).items() if k != "sync_runs"}
+    """Every row but the run records and the DirSync cookie, and how many audit entries: equal means
+    nothing was written.  The cookie may move on an idle delta: the session's DC is shared, and a
+    change anywhere in its partition (out of the organization's scope, or the DC's own bookkeeping)
+    advances the watermark."""
+    rows = {k: v for k, v in snapshot(d).items() if k not in ("sync_runs", "sync_cookies")}
     with d.sql.connect() as c:
         return rows, int(c.execute(select(func.count()).select_from(audit_log)).scalar_one())
 
