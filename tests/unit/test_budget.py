@@ -85,7 +85,8 @@ def test_a_long_for_each_ends_at_the_deadline_and_cannot_be_caught() -> None:
         "deadline_seconds", caught(body), items(5000), runner, limits=RunLimits(deadline_seconds=0.3)
     )
     assert "longer than 0.3 seconds" in description
-    assert 10 < runner.calls < 100  # stopped between iterations, not after all 5,000
+    # Stopped between iterations, long before all 5,000; how many ran first depends on the machine's load.
+    assert 0 < runner.calls < 100
 
 
 def test_the_deadline_also_stops_items_that_stand_alone() -> None:
