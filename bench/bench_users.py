@@ -12,6 +12,8 @@ Rows printed:
   ``serve --workers 2`` from 4 client connections at once, in three rounds, each beside an
   in-process block with a plan run just before it (the ratio is each round's, the median shown:
   on a machine shared with other work the rates drift between blocks, a round's ratio less);
+  beside them, in the same rounds, two processes each calling ``Deployment.submit`` on the store
+  (no HTTP): the ceiling SQLite's one write lock sets for any two processes, HTTP or not;
 * engine, Python door: the same CreateBusinessUser through ``Engine.call`` (typed arguments, typed
   result, no XML parsed or rendered), one per transaction, with its ratio to the XML rows;
 * engine in-process, batches: 100 users per request through ``<forEach>`` (one transaction each),
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import socket
 import sqlite3
@@ -40,6 +43,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 
@@ -361,20 +365,56 @@ def over_http(home: Path, n: int) -> float:
 
 def workers_beside_in_process(
     d: Deployment, home: Path, n: int, rounds: int = 3
-) -> list[tuple[float, float]]:
-    """(in-process, over HTTP) rates with a plan, ``rounds`` times in turn: ``serve --workers 2``
-    and 4 clients beside ``Deployment.submit`` in this process, each block right after the other
-    so both meet the same machine (a shared one drifts within seconds)."""
+) -> list[tuple[float, float, float]]:
+    """(in-process, over HTTP, two processes) rates with a plan, ``rounds`` times in turn:
+    ``Deployment.submit`` in this process, ``serve --workers 2`` with 4 clients, and two processes
+    each submitting half, each block right after the other so all meet the same machine (a shared
+    one drifts within seconds)."""
     server = Server(home, workers=2)
     try:
         measured = []
         for r in range(rounds):
             alone = in_process(d, n, "BaseMail", prefix=f"alone{r}x")
             served = server.users(n, 4, f"web2r{r}x", "BaseMail")
-            measured.append((alone, served))
+            both = in_two_processes(home, n, f"two{r}x")
+            measured.append((alone, served, both))
         return measured
     finally:
         server.close()
+
+
+def _submitter(home: str, prefix: str, n: int, start: Any, done: Any) -> None:
+    """One of ``in_two_processes``'s processes: ``n`` CreateBusinessUser with BaseMail."""
+    from openmps.app import open_deployment
+
+    d = open_deployment(Path(home))
+    admin = d.administrator()
+    assert d.submit(user_request(0, f"{prefix}warm", plan="BaseMail"), admin).ok
+    start.wait()
+    for i in range(n):
+        outcome = d.submit(user_request(i, prefix, plan="BaseMail"), admin)
+        assert outcome.ok, outcome.to_bytes()
+    done.put(time.perf_counter())
+
+
+def in_two_processes(home: Path, n: int, prefix: str) -> float:
+    """Two processes on the store, each a deployment of its own submitting ``n // 2`` users."""
+    spawn = multiprocessing.get_context("spawn")
+    start, done = spawn.Barrier(3), spawn.Queue()
+    workers = [
+        spawn.Process(target=_submitter, args=(str(home), f"{prefix}{p}p", n // 2, start, done))
+        for p in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    started = time.perf_counter()
+    ended = max(done.get(timeout=600) for _ in workers)
+    for worker in workers:
+        worker.join()
+        if worker.exitcode != 0:
+            raise RuntimeError(f"a submitting process failed (exit code {worker.exitcode})")
+    return 2 * (n // 2) / (ended - started)
 
 
 def in_threads(n: int, threads: int, one: Callable[[int], None]) -> float:
@@ -446,17 +486,21 @@ def main() -> None:
         http = over_http(home, args.users // 2)
         rows.append(("engine over HTTP, no password", args.users // 2, http, f"{http / raw:.2f} of raw"))
         turns = workers_beside_in_process(d, home, args.users // 2)
-        ratios = sorted(served / alone for alone, served in turns)
-        rows.append(
-            (
-                "engine over HTTP, 2 workers, 4 clients, with a plan",
-                args.users // 2 * len(turns),
-                sorted(served for _, served in turns)[len(turns) // 2],
-                f"{ratios[len(ratios) // 2]:.2f} of in-process beside it (median; each: "
-                + ", ".join(f"{alone:.0f} → {served:.0f}/s" for alone, served in turns)
-                + ")",
+        for label, column in (
+            ("engine over HTTP, 2 workers, 4 clients, with a plan", 1),
+            ("engine in-process, 2 processes (no HTTP), with a plan", 2),
+        ):
+            ratios = sorted(turn[column] / turn[0] for turn in turns)
+            rows.append(
+                (
+                    label,
+                    args.users // 2 * len(turns),
+                    sorted(turn[column] for turn in turns)[len(turns) // 2],
+                    f"{ratios[len(ratios) // 2]:.2f} of in-process beside it (median; each: "
+                    + ", ".join(f"{turn[0]:.0f} → {turn[column]:.0f}/s" for turn in turns)
+                    + ")",
+                )
             )
-        )
         hasher = PasswordHasher()
         kdf = in_threads(args.password_users, 2, lambda i: hasher.hash(f"Pa55word-{i}!"))
         rows.append(("raw Argon2id hash, 2 threads (baseline)", args.password_users, kdf, "1.00"))
