@@ -111,7 +111,10 @@ def test_a_manager_not_provisioned_is_cleared_and_set_when_it_is(deployment: Dep
     assert clean(sync(d, ALPINE, to_dan)).counts["update"] == 1
     assert manager_of(d, AMY_DN) is None
     quiet(d, to_dan)
-    dan_provisioned = forest(amy={"manager": f"CN=Dan,{OU}"}, dan={"mail": "dan@alpineskihouse.com"})
+    # written as another DN spelling of the same object: matched as a DN
+    dan_provisioned = forest(
+        amy={"manager": "cn=dan, ou=staff,dc=CORP,dc=example"}, dan={"mail": "dan@alpineskihouse.com"}
+    )
     run = clean(sync(d, ALPINE, dan_provisioned))
     assert (run.counts["create"], run.counts["update"]) == (1, 1)
     assert manager_of(d, AMY_DN) == DAN_DN

@@ -275,17 +275,28 @@ def _managers(
     it managed (a full read, or a change of theirs in a delta)."""
     if not any(o.kind == USER and o.get("manager") for o in in_scope.values()):
         return lambda source: None
-    found = {DN.parse(k.source_dn): DN.parse(k.managed_dn) for k in unchanged.values() if k.kind == USER}
+    # by the source DN as written (a forest names its own objects alike); parsed only on a miss
+    users: dict[str, Link | SourceObject] = {
+        k.source_dn.casefold(): k for k in unchanged.values() if k.kind == USER
+    }
     for obj in in_scope.values():
         link = links.get(obj.guid)
         if obj.kind == USER and (link is None or link.state == ACTIVE):
-            found[DN.parse(obj.dn)] = _target(org, obj) if link is None else DN.parse(link.managed_dn)
+            users[obj.dn.casefold()] = obj if link is None else link
+    parsed: dict[DN, Link | SourceObject] = {}
 
     def managed(source: str) -> DN | None:
-        try:
-            return found.get(DN.parse(source))
-        except InvalidArgument:  # not a DN: it names nobody
+        found = users.get(source.casefold())
+        if found is None:
+            try:
+                if not parsed:
+                    parsed.update((DN.parse(dn), user) for dn, user in users.items())
+                found = parsed.get(DN.parse(source))
+            except InvalidArgument:  # not a DN: it names nobody
+                return None
+        if found is None:
             return None
+        return DN.parse(found.managed_dn) if isinstance(found, Link) else _target(org, found)
 
     return managed
 
