@@ -192,7 +192,7 @@ def test_the_command_line(deployment: Deployment, tmp_path: Path) -> None:
     assert cli("run", "--org", "nonsense", "--from-ldif", str(snapshot)).exit_code == 2
 
 
-def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deployment: Deployment) -> None:
+def test_a_move_is_matched_by_objectguid_and_attribute_changes_flow(deployment: Deployment) -> None:
     make_alpineskihouse(deployment, exchange=True)
     sync(deployment, ALPINE, LdifSource(forest()))
     moved = forest().replace(b"CN=Amy,OU=Staff", b"CN=Amy,OU=Sales")
@@ -205,9 +205,9 @@ def test_a_move_is_matched_by_objectguid_and_an_attribute_change_is_told(deploym
     assert managed(deployment)["amy@alpineskihouse.com"]["displayName"] == ["Amy Rusko-Berg"]
     assert sync(deployment, ALPINE, LdifSource(renamed)).actions == []
     contact = renamed.replace(b"cn: Partner\n", b"cn: Partner\ndisplayName: Our Partner\n")
-    told = sync(deployment, ALPINE, LdifSource(contact))  # no procedure changes a contact's yet
-    assert [e.source_dn for e in told.errors] == ["CN=Partner,OU=Staff,DC=corp,DC=example"]
-    assert "not synced yet" in told.errors[0].reason
+    changed = sync(deployment, ALPINE, LdifSource(contact))  # through Hosted Exchange's ModifyContact
+    assert changed.errors == [] and changed.counts["update"] == 1
+    assert managed(deployment)["Partner"]["displayName"] == ["Our Partner"]
 
 
 def test_a_run_that_dies_is_resumed_without_duplicates(

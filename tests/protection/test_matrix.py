@@ -127,6 +127,8 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         he("CreateDistributionList", container=ALPINE, name="NewList"),
         CUSTOMER_WRITE,
     ),
+    "ModifyContact": (he("ModifyContact", path=PARTNER, displayName="Our partner"), CUSTOMER_WRITE),
+    "ModifyDistributionList": (he("ModifyDistributionList", path=LIST, description="Sales"), CUSTOMER_WRITE),
     "AddDistributionListMember": (he("AddDistributionListMember", path=LIST, member=PARTNER), CUSTOMER_WRITE),
     "RemoveDistributionListMember": (
         he("RemoveDistributionListMember", path=LIST, member=OTHER_PARTNER),

@@ -562,13 +562,14 @@ def test_a_stored_connection_and_the_organizations_rules_drive_sync_run(
     assert delta.exit_code == 0, delta.output
     assert mailbox("ben@alpineskihouse.com") is True  # a delta: the cookie kept by the first run
     assert len(links(deployment, ALPINE)) == 2
-    conn.modify(amy, {"title": [(MODIFY_REPLACE, ["Ski instructor"])]})  # attribute flow, by ModifyUser
+    # attribute flow, by ModifyUser: a manager unchanged in the delta is found among the managed users
+    conn.modify(amy, {"title": [(MODIFY_REPLACE, ["Ski instructor"])], "manager": [(MODIFY_REPLACE, [ben])]})
     flowed = cli("run", "--org", org)
     assert flowed.exit_code == 0, flowed.output
     with deployment.transaction() as providers:
-        assert providers.directory.get(ALPINE.child("CN", "amy@alpineskihouse.com")).first("title") == (
-            "Ski instructor"
-        )
+        managed = providers.directory.get(ALPINE.child("CN", "amy@alpineskihouse.com"))
+        assert managed.first("title") == "Ski instructor"
+        assert DN.parse(managed.first("manager") or "") == ALPINE.child("CN", "ben@alpineskihouse.com")
     none = cli("run", "--org", org_path("WH", "contoso"))
     assert none.exit_code == 2 and "no stored connection" in none.output
     ok(deployment.submit(sp("RemoveSyncConnection", organization=org)))

@@ -17,6 +17,7 @@ from typing import Annotated
 from openmps.delegation.layout import Layout
 from openmps.delegation.session import Org, Providers
 from openmps.directory import wellknown
+from openmps.directory.interface import Change, Entry
 from openmps.engine.declaration import Properties, Property, Xml
 from openmps.errors import InvalidArgument, InvalidOperation
 from openmps.hosting.plans import require_available
@@ -171,6 +172,23 @@ def mailbox_addresses(primary: Upn, extra: Iterable[str] | None, domains: list[s
 def proxy_values(addresses: list[str]) -> list[str]:
     """proxyAddresses as Exchange stores them: ``SMTP:`` marks the primary, ``smtp:`` the others."""
     return [f"SMTP:{addresses[0]}", *(f"smtp:{a}" for a in addresses[1:])]
+
+
+def readdressed(providers: Providers, org: Org, entry: Entry, extra: Iterable[str]) -> list[Change]:
+    """The change giving a recipient of ``org`` the secondary SMTP addresses ``extra`` (each on a
+    domain of the organization) in place of those it has; its primary (``mail``) and its other
+    kinds of address (X400…) stay.  Nothing when it has them already.  An address another object
+    holds is refused by the directory's unique index, naming the address, with nothing written."""
+    mail = entry.first("mail")
+    if mail is None:
+        raise InvalidOperation(f"{entry.dn.ldap_path} has no mail address", dn=str(entry.dn))
+    _, domains = org_domains(providers, org)
+    addresses = mailbox_addresses(smtp_address(mail, "mail"), extra, domains, org)
+    others = [p for p in entry.get("proxyAddresses") if p[:5].lower() != "smtp:"]
+    wanted = [*proxy_values(addresses), *others]
+    if sorted(entry.get("proxyAddresses")) == sorted(wanted):  # the primary's SMTP: is case-sensitive
+        return []
+    return [Change.replace("proxyAddresses", *wanted)]
 
 
 def address_book(layout: Layout, org: Org) -> tuple[list[str], list[str]]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import graphlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from openmps.errors import InvalidArgument
 from openmps.sync.interface import ACTIVE, Link
 from openmps.sync.lifecycle import EXPIRE_IM, PURGE, RECONNECT, due, reconnectable
 from openmps.sync.rules import ARGUMENTS, MAILBOX, anchor_of, flowed, judge, security_enabled, services
@@ -124,6 +125,7 @@ def plan(
                 Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are")
             )
     refused = {DN.parse(r.source_dn) for r in result.refused}
+    managers = _managers(org, links, in_scope, unchanged)
     gone = [g for g in snapshot.deleted if g in links]
     if snapshot.full:
         gone += [g for g in links if g not in in_scope]
@@ -143,7 +145,7 @@ def plan(
     for obj in in_scope.values():
         if DN.parse(obj.dn) in refused:
             continue  # stays in scope: left as it is, neither changed nor deleted
-        arguments = flowed(obj, domains)
+        arguments = flowed(obj, domains, managers)
         members = nested.get(obj.guid, ())
         digest = _digest(arguments, members)
         link = links.get(obj.guid)
@@ -264,8 +266,45 @@ def _nesting(members: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     return depth
 
 
+def _managers(
+    org: DN, links: Mapping[str, Link], in_scope: Mapping[str, SourceObject], unchanged: Mapping[str, Link]
+) -> Callable[[str], DN | None]:
+    """Where the user a source manager attribute names is managed, by its source DN: a linked user
+    (a delta's unchanged ones too) or one this run creates.  A user out of scope, not provisioned
+    or being reconnected is not there: whoever it manages gets no manager until a later run finds
+    it managed (a full read, or a change of theirs in a delta)."""
+    if not any(o.kind == USER and o.get("manager") for o in in_scope.values()):
+        return lambda source: None
+    # by the source DN as written (a forest names its own objects alike); parsed only on a miss
+    users: dict[str, Link | SourceObject] = {
+        k.source_dn.casefold(): k for k in unchanged.values() if k.kind == USER
+    }
+    for obj in in_scope.values():
+        link = links.get(obj.guid)
+        if obj.kind == USER and (link is None or link.state == ACTIVE):
+            users[obj.dn.casefold()] = obj if link is None else link
+    parsed: dict[DN, Link | SourceObject] = {}
+
+    def managed(source: str) -> DN | None:
+        found = users.get(source.casefold())
+        if found is None:
+            try:
+                if not parsed:
+                    parsed.update((DN.parse(dn), user) for dn, user in users.items())
+                found = parsed.get(DN.parse(source))
+            except InvalidArgument:  # not a DN: it names nobody
+                return None
+        if found is None:
+            return None
+        return DN.parse(found.managed_dn) if isinstance(found, Link) else _target(org, found)
+
+    return managed
+
+
 def _create(org: DN, obj: SourceObject, flow: dict[str, str]) -> dict[str, object]:
-    named = {k: v for k, v in flow.items() if k in ARGUMENTS and k != "proxyAddresses"}
+    named: dict[str, object] = {k: v for k, v in flow.items() if k in ARGUMENTS and k != "proxyAddresses"}
+    if obj.kind != USER and "proxyAddresses" in flow:  # a user's go with its mailbox (the runner)
+        named["proxyAddresses"] = tuple(flow["proxyAddresses"].split())
     if obj.kind == USER:
         # no password: the account is logon-disabled; a mailbox and its proxies by the runner
         return {"container": org, "userPrincipalName": obj.first("mail"), "isAdmin": False, **named}

@@ -8,11 +8,12 @@ services come from :class:`~openmps.syncconfig.interface.SyncRules`: a mailbox b
 the default or explicit rule, or by the new-hire rule for a new user whose mail is in an
 inclusion-list domain; a mailbox once given is only taken away by the explicit deprovisioning
 condition; IM when OCS entitlement is on.  Which source attribute flows to which managed attribute
-is the table ``FLOW``.
+is the table ``FLOW`` (a manager as the managed user synced from the source's).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from openmps.sync.source import CONTACT, GROUP, USER, SourceObject
@@ -37,10 +38,14 @@ FLOW: dict[str, dict[str, str]] = {
         "mobile": "mobile",
         "physicalDeliveryOfficeName": "physicalDeliveryOfficeName",
         "proxyAddresses": "proxyAddresses",  # SMTP addresses in the organization's domains only
+        "manager": "manager",  # a source DN: the managed DN of the user synced from it (DN_VALUED)
     },
-    CONTACT: {"displayName": "displayName"},
-    GROUP: {"displayName": "displayName", "description": "description"},
+    CONTACT: {"displayName": "displayName", "mail": "targetAddress", "proxyAddresses": "proxyAddresses"},
+    GROUP: {"displayName": "displayName", "description": "description", "proxyAddresses": "proxyAddresses"},
 }
+# source attributes naming another source object: they flow as the managed DN of the object synced
+# from it, or not at all while there is none (out of scope, not provisioned)
+DN_VALUED = frozenset({"manager"})
 ARGUMENTS = frozenset({"displayName", "givenName", "sn", "initials", "description", "proxyAddresses"})
 # what judging, naming and nesting read of every object, besides FLOW and the organization's rules
 READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")
@@ -102,12 +107,20 @@ def services(obj: SourceObject, rules: SyncRules, *, had: frozenset[str] | None)
     return frozenset(wanted)
 
 
-def flowed(obj: SourceObject, domains: frozenset[str] = frozenset()) -> dict[str, str]:
+def flowed(
+    obj: SourceObject,
+    domains: frozenset[str] = frozenset(),
+    managed: Callable[[str], DN | None] = lambda dn: None,
+) -> dict[str, str]:
     """The managed attributes the source's attributes give, by ``FLOW``; proxy addresses only
-    SMTP ones in the organization's ``domains``, other than the primary address (``mail``)."""
+    SMTP ones in the organization's ``domains``, other than the primary address (``mail``); a
+    ``DN_VALUED`` attribute as ``managed`` maps its source DN (None: it does not flow)."""
     found = {}
     for attr, target in FLOW.get(obj.kind, {}).items():
-        if attr == "proxyAddresses":
+        if attr in DN_VALUED:
+            if (source := obj.first(attr)) is not None and (dn := managed(source)) is not None:
+                found[target] = str(dn)
+        elif attr == "proxyAddresses":
             mail = (obj.first("mail") or "").lower()
             kept = sorted(
                 p[5:]

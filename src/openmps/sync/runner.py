@@ -6,10 +6,12 @@ connector space is written after each batch; the objects a batch creates are wri
 before it, so a run that dies between the engine's commit and the state's is resumed by the next
 run without duplicates (``_resumed``).  Every change of an object's lifecycle state goes through
 :func:`~openmps.sync.lifecycle.advance` (litigation hold included); the directory work is done by
-procedures: Hosted Exchange's for users, mailboxes, contacts and lists, Managed OCS's for IM,
-Managed Active Directory's ModifyUser for a user's changed attributes, Service Provisioning's
-DisconnectUser/ReconnectUser.  The organization's stored configuration
-(scope, rules, thresholds) applies to every source.
+procedures: Hosted Exchange's for users, mailboxes, contacts and lists (ModifyContact and
+ModifyDistributionList for their changed attributes), Managed OCS's for IM, Managed Active
+Directory's ModifyUser for a user's changed attributes and proxies, Service Provisioning's
+DisconnectUser/ReconnectUser.  A manager not there yet when its user is made or changed (made
+later in the run) is set in a second pass once every user the run makes is (``_managers``).  The
+organization's stored configuration (scope, rules, thresholds) applies to every source.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from openmps.app import Deployment
 from openmps.directory import wellknown
 from openmps.engine.declaration import Property
 from openmps.engine.engine import Transaction
-from openmps.errors import InvalidArgument, InvalidOperation, MpsError
+from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
-from openmps.sync.rules import ARGUMENTS, FLOW, IM, MAILBOX, source_attributes
+from openmps.sync.rules import ARGUMENTS, DN_VALUED, FLOW, IM, MAILBOX, source_attributes
 from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
@@ -249,6 +251,7 @@ def _apply(
         except MpsError as error:
             run.errors.append(ObjectError(error.code, str(org), error.description))
     work = _Work(found.mailbox_plan, found.config.rules, managed, links, held, now)
+    final: dict[str, Link] = {}  # the links as the run saved them
     for start in range(0, len(todo.actions), PER_REQUEST):
         batch = todo.actions[start : start + PER_REQUEST]
         current = _members(d, [a.managed_dn for a in batch if a.kind == GROUP and a.verb == UPDATE])
@@ -271,6 +274,7 @@ def _apply(
                         forgotten.append(action.previous)
                     if link.state == ACTIVE:
                         managed[link.source_guid] = DN.parse(link.managed_dn)
+                        work.there.add(managed[link.source_guid])
                 progress(action)
             return saved, forgotten
 
@@ -293,6 +297,42 @@ def _apply(
             for a in creating:
                 if a.source_guid not in done:  # not created: nothing to resume
                     state.forget(org_guid, a.source_guid)
+            final.update((link.source_guid, link) for link in saved)
+    _managers(d, org_guid, work, final, run)
+
+
+def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link], run: Run) -> None:
+    """The second pass: the managers of the users the run created or changed, now that every user
+    it makes is there (a manager made later in the same run too).  One that fails is the user's
+    error, and its link is marked so the next run sets its attributes again."""
+    users = [a for a in work.managers if a.source_guid in final]
+    for start in range(0, len(users), PER_REQUEST):
+        batch = users[start : start + PER_REQUEST]
+
+        def run_batch(tx: Transaction, batch: list[Action] = batch) -> list[str]:
+            failed = []
+            for action in batch:
+                try:
+                    with tx.savepoint():
+                        work.manager(tx, action)
+                except MpsError as error:
+                    run.errors.append(
+                        ObjectError(error.code, action.source_dn, f"manager: {error.description}")
+                    )
+                    failed.append(action.source_guid)
+            return failed
+
+        try:
+            failed = d.engine.run(d.administrator(), run_batch)
+        except MpsError as error:
+            run.errors += [
+                ObjectError(error.code, a.source_dn, f"manager: {error.description}") for a in batch
+            ]
+            failed = [a.source_guid for a in batch]
+        with state_of(d) as state:
+            for guid in failed:
+                link = final[guid]
+                state.save(org_guid, replace(link, digest="0" * 32 + link.digest[32:]))
 
 
 def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN]:
@@ -349,6 +389,11 @@ class _Work:
     links: dict[str, Link]
     held: frozenset[DN]
     now: datetime
+    managers: list[Action] = field(default_factory=list)  # users whose manager is set last
+    there: set[DN] = field(default_factory=set)  # the managed users' DNs as the run's batches commit
+
+    def __post_init__(self) -> None:
+        self.there.update(self.managed.values())
 
     def _advance(self, link: Link, event: str) -> Link:
         return lifecycle.advance(
@@ -413,7 +458,8 @@ class _Work:
         arguments = dict(action.arguments)
         if action.kind == USER:
             flow = action.flow
-            extra = tuple(Property(k, (v,)) for k, v in sorted(flow.items()) if k not in ARGUMENTS)
+            named = ARGUMENTS | DN_VALUED  # a manager once every user is made (``manager``)
+            extra = tuple(Property(k, (v,)) for k, v in sorted(flow.items()) if k not in named)
             if extra:
                 arguments["properties"] = extra
             if MAILBOX in action.services:
@@ -432,6 +478,8 @@ class _Work:
             services=action.services & {MAILBOX},
         )
         if action.kind == USER:
+            if "manager" in action.flow and (edit := self._manager_now(action, action.flow["manager"])):
+                tx.call(MAD, "ModifyUser", {"path": action.managed_dn, "properties": edit})
             return self._services(tx, link, action, told)
         return self._membership(tx, action, link, set())
 
@@ -445,7 +493,10 @@ class _Work:
         path = DN.parse(link.managed_dn)
         have = set(link.services)
         if MAILBOX in action.services and MAILBOX not in have:
-            tx.call(HE, "CreateMailbox", {"path": path, "planName": self._plan()})
+            mailbox: dict[str, object] = {"path": path, "planName": self._plan()}
+            if "proxyAddresses" in action.arguments:
+                mailbox["proxyAddresses"] = tuple(str(action.arguments["proxyAddresses"]).split())
+            tx.call(HE, "CreateMailbox", mailbox)
             have.add(MAILBOX)
         elif MAILBOX not in action.services and MAILBOX in have:
             self._advance(link, lifecycle.REMOVE_MAILBOX)  # the explicit deprovisioning rule
@@ -466,31 +517,60 @@ class _Work:
         self, tx: Transaction, action: Action, current: dict[DN, set[DN]], told: list[ObjectError]
     ) -> Link:
         before = self.links[action.source_guid]
-        digest = action.digest
-        if attributes_changed(before.digest, action.digest) and action.kind == USER:
-            # every attribute of the flow table: a value it no longer has is removed
-            edits = tuple(
-                Property(target, (str(action.arguments[target]),) if target in action.arguments else ())
-                for target in FLOW[USER].values()
-                if target != "proxyAddresses"
-            )
-            tx.call(MAD, "ModifyUser", {"path": action.managed_dn, "properties": edits})
-        elif attributes_changed(before.digest, action.digest):  # told, the rest of the update goes on
-            digest = before.digest[:32] + digest[32:]
-            told.append(
-                ObjectError(
-                    InvalidOperation.code,
-                    action.source_dn,
-                    f"{action.managed_dn.ldap_path}: its source attributes changed, and changes to a "
-                    f"{action.kind}'s attributes are not synced yet (no procedure changes them)",
-                )
-            )
+        if attributes_changed(before.digest, action.digest):
+            self._modify(tx, action, before)
         link = replace(
-            before, source_dn=action.source_dn, digest=digest, anchor=action.anchor or before.anchor
+            before, source_dn=action.source_dn, digest=action.digest, anchor=action.anchor or before.anchor
         )
         if action.kind == USER:
             return self._services(tx, link, action, told)
         return self._membership(tx, action, link, current.get(action.managed_dn, set()))
+
+    def _modify(self, tx: Transaction, action: Action, before: Link) -> None:
+        """Every attribute of the flow table through the kind's edit procedure: a value the source
+        no longer has is removed (a contact's or list's display name falls back to its name, as
+        when it was created); a user's manager comes after every object of the run (``manager``)."""
+        flow = {target: str(value) for target, value in action.arguments.items()}
+        proxies = tuple(flow.pop("proxyAddresses", "").split())
+        path = action.managed_dn
+        if action.kind == USER:
+            edits = tuple(
+                Property(target, (flow[target],) if target in flow else ())
+                for target in FLOW[USER].values()
+                if target not in ("proxyAddresses", *DN_VALUED)
+            )
+            edits += self._manager_now(action, flow.get("manager"))
+            arguments: dict[str, object] = {"path": path, "properties": edits}
+            if MAILBOX in before.services:  # a user without a mailbox has no addresses of its own
+                arguments["proxyAddresses"] = proxies
+            tx.call(MAD, "ModifyUser", arguments)
+            return
+        name = flow.get("displayName") or path.rdn_value
+        if action.kind == CONTACT:
+            contact = {"path": path, "displayName": name, "proxyAddresses": proxies}
+            tx.call(HE, "ModifyContact", {**contact, "targetAddress": flow.get("targetAddress")})
+            return
+        description = Property("description", (flow["description"],) if "description" in flow else ())
+        tx.call(
+            HE,
+            "ModifyDistributionList",
+            {"path": path, "displayName": name, "proxyAddresses": proxies, "properties": (description,)},
+        )
+
+    def _manager_now(self, action: Action, manager: str | None) -> tuple[Property, ...]:
+        """The manager edit if it can be made now (none, or a user already there); else the user
+        waits for the second pass (``manager``) and nothing now."""
+        if manager is None or DN.parse(manager) in self.there:
+            return (Property("manager", (manager,) if manager is not None else ()),)
+        self.managers.append(action)
+        return ()
+
+    def manager(self, tx: Transaction, action: Action) -> None:
+        """The user's manager, set (or removed) once the run has made every user it makes."""
+        path = self.managed.get(action.source_guid, action.managed_dn)
+        manager = (action.flow if action.verb == CREATE else action.arguments).get("manager")
+        edit = Property("manager", (str(manager),) if manager is not None else ())
+        tx.call(MAD, "ModifyUser", {"path": path, "properties": (edit,)})
 
     def _membership(self, tx: Transaction, action: Action, link: Link, had: set[DN]) -> Link:
         if action.kind != GROUP:

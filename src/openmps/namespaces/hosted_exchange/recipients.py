@@ -5,7 +5,9 @@ primary domain, extra addresses on its own domains, every address unique in the 
 the organization's address lists.  A contact forwards to an outside ``targetAddress``; the same
 outside person may be a contact of several organizations, each with its own address.  A
 distribution list is a universal distribution group whose members are recipients of its own
-organization only, so no tenant can mail-enable a path into another.
+organization only, so no tenant can mail-enable a path into another.  ModifyContact and
+ModifyDistributionList (OpenMPS extensions: MPS documents no edit of either) change what sync flows
+from a customer's forest: names, the outside address, the secondary addresses, properties.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.accounts import CreatedAccount, CreatedContact
 from openmps.hosting.arguments import PreferredDC
-from openmps.hosting.attributes import USER_ATTRIBUTES, check_name, property_attributes
+from openmps.hosting.attributes import (
+    COMMON_ATTRIBUTES,
+    USER_ATTRIBUTES,
+    changes_to,
+    check_name,
+    property_attributes,
+    requested_edits,
+)
 from openmps.hosting.organizations import org_entry, organization_at
 from openmps.namespaces.hosted_exchange.common import MANAGED_AD, NAMESPACE
 from openmps.types import DN, Upn
@@ -222,6 +231,110 @@ class CreateDistributionList:
         return DistributionList(dn, dn.rdn_value, addresses)
 
 
+@dataclass(frozen=True)
+class ModifiedRecipient:
+    """A contact or distribution list after an edit: which attributes were written (none when
+    every value given was already so: repeating an edit writes nothing)."""
+
+    XML_ELEMENT: ClassVar[str] = "recipient"
+    path: Annotated[DN, Xml("@path")]
+    name: Annotated[str, Xml("@name")]
+    changed: Annotated[tuple[str, ...], Xml("changed", "the attributes written", item="attribute")]
+
+
+NewAddresses = Annotated[
+    tuple[str, ...] | None,
+    Xml(
+        "proxyAddresses",
+        "its secondary SMTP addresses on the org's domains, in place of those it has (its primary "
+        "stays; empty: none)",
+        item="value",
+        parse=verbatim,
+    ),
+]
+EDIT_PROPERTIES = "other settable attributes; a property without a value removes the attribute"
+
+
+def _modified(
+    providers: Providers,
+    org: Org,
+    entry: Entry,
+    edits: dict[str, tuple[str, ...]],
+    extra: tuple[str, ...] | None,
+    more: list[Change],
+) -> ModifiedRecipient:
+    """Write what differs, all in one modify (an address another object holds: nothing written)."""
+    if not edits and extra is None and not more:
+        raise InvalidArgument("give at least one attribute to change", argument="path")
+    if any(k.lower() == "displayname" and not v for k, v in edits.items()):
+        raise InvalidArgument(f"{entry.dn.ldap_path} keeps a display name", property="displayName")
+    changes = changes_to(entry, edits) + more
+    if extra is not None:
+        changes += exchange.readdressed(providers, org, entry, extra)
+    if changes:
+        providers.directory.modify(entry.dn, changes)
+    return ModifiedRecipient(entry.dn, entry.dn.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
+
+
+@procedure(
+    NAMESPACE,
+    "ModifyContact",
+    requires=Role.USER_CREATOR,
+    scope="path",
+    right="DS_WRITE_PROP",
+    extension=True,
+)
+class ModifyContact:
+    """Change a mail contact's display name, outside address, own addresses or properties."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the contact")]
+    preferred_dc: PreferredDC = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
+    target_address: Annotated[str | None, Xml("targetAddress", "the outside SMTP address mail goes to")] = (
+        None
+    )
+    proxy_addresses: NewAddresses = None
+    properties: Annotated[Properties, Xml("properties", EDIT_PROPERTIES)] = ()
+
+    def run(self, ctx: Ctx) -> ModifiedRecipient:
+        org, entry = _recipient(ctx.providers, self.path, "contact")
+        edits = requested_edits(
+            {"displayName": self.display_name}, self.properties, USER_ATTRIBUTES, "contact"
+        )
+        more = []
+        if self.target_address is not None:
+            target = f"SMTP:{exchange.smtp_address(self.target_address, 'targetAddress')}"
+            if (entry.first("targetAddress") or "") != target:
+                more.append(Change.replace("targetAddress", target))
+        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more)
+
+
+@procedure(
+    NAMESPACE,
+    "ModifyDistributionList",
+    requires=Role.USER_CREATOR,
+    scope="path",
+    right="DS_WRITE_PROP",
+    extension=True,
+)
+class ModifyDistributionList:
+    """Change a distribution list's display name, description, own addresses or properties (its
+    name, alias and primary address stay)."""
+
+    path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
+    preferred_dc: PreferredDC = None
+    display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Annotated[str | None, Xml("description")] = None
+    proxy_addresses: NewAddresses = None
+    properties: Annotated[Properties, Xml("properties", EDIT_PROPERTIES)] = ()
+
+    def run(self, ctx: Ctx) -> ModifiedRecipient:
+        org, entry = _recipient(ctx.providers, self.path, "group")
+        named = {"displayName": self.display_name, "description": self.description}
+        edits = requested_edits(named, self.properties, COMMON_ATTRIBUTES, "group")
+        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, [])
+
+
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
     """The user of ``org`` with this UPN; users of other organizations look like no user at all."""
     found = providers.directory.search(
@@ -321,6 +434,8 @@ PROCEDURES = (
     CreateContact,
     DeleteContact,
     CreateDistributionList,
+    ModifyContact,
+    ModifyDistributionList,
     AddDistributionListMember,
     RemoveDistributionListMember,
     DeleteDistributionList,

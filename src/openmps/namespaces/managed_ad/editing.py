@@ -1,9 +1,11 @@
 """Editing what exists (OpenMPS extensions: MPS documents no procedure for it).
 
-ModifyUser changes a business user's names and properties, and renames its userPrincipalName;
+ModifyUser changes a business user's names, properties and manager, its mailbox's secondary
+addresses, and renames its userPrincipalName;
 ModifyOrganization an organization's description and properties.  Only the attributes callers may
 set on such objects (``hosting/attributes.py``) are accepted; identity, membership, security and
-Exchange attributes stay the procedures' own.  A property given without a value removes the
+Exchange attributes stay the procedures' own (a mailbox's secondary addresses apart, checked as
+CreateMailbox checks them: a sync run flows them).  A property given without a value removes the
 attribute.  Values already so are not written again, so repeating an edit (a sync run) writes
 nothing.
 """
@@ -16,8 +18,9 @@ from openmps.delegation.layout import OrgType
 from openmps.delegation.session import Org, Providers
 from openmps.directory.interface import Change, Entry
 from openmps.directory.naming import is_reserved
-from openmps.engine.declaration import Properties, Role, Xml, procedure
-from openmps.errors import InvalidArgument, NotFound
+from openmps.engine.declaration import Properties, Role, Xml, procedure, verbatim
+from openmps.errors import InvalidArgument, InvalidOperation, NotFound
+from openmps.hosting import exchange
 from openmps.hosting.arguments import (
     Description,
     DisplayName,
@@ -27,7 +30,7 @@ from openmps.hosting.arguments import (
     PreferredDC,
     Surname,
 )
-from openmps.hosting.attributes import OU_ATTRIBUTES, USER_ATTRIBUTES, check_name
+from openmps.hosting.attributes import OU_ATTRIBUTES, USER_ATTRIBUTES, changes_to, requested_edits
 from openmps.hosting.organizations import business_user, org_entry, organization_at
 from openmps.namespaces.managed_ad.common import NAMESPACE, Ctx
 from openmps.namespaces.managed_ad.results import ModifiedOrganization, ModifiedUser
@@ -35,45 +38,6 @@ from openmps.types import DN, Upn, shown
 
 MANAGER = "manager"
 PROPERTIES_DOC = "other settable attributes; a property without a value removes the attribute"
-
-
-def _edits(
-    named: dict[str, str | None], properties: Properties, allowed: frozenset[str], kind: str
-) -> dict[str, tuple[str, ...]]:
-    """The attributes to write (an empty tuple: remove), named arguments and properties together;
-    InvalidArgument for an attribute not settable on ``kind`` objects or given twice."""
-    edits: dict[str, tuple[str, ...]] = {n: (v,) for n, v in named.items() if v is not None}
-    seen = {name.lower() for name in edits}
-    for prop in properties:
-        key = prop.name.lower()
-        if key not in allowed:
-            raise InvalidArgument(
-                f"property {shown(prop.name)} is not a settable attribute of {kind} objects",
-                property=prop.name,
-            )
-        if key in seen:
-            raise InvalidArgument(f"'{prop.name}' is given twice", property=prop.name)
-        seen.add(key)
-        edits[prop.name] = prop.values
-    if "displayname" in seen:
-        name = next(k for k in edits if k.lower() == "displayname")
-        for value in edits[name]:
-            check_name(value, "displayName")
-    return edits
-
-
-def _changes(entry: Entry, edits: dict[str, tuple[str, ...]]) -> list[Change]:
-    """What differs from ``entry``: replaced values (compared case-insensitively, in any order), or
-    the attribute removed."""
-    changes = []
-    for name, values in edits.items():
-        have = sorted(v.casefold() for v in entry.get(name))
-        if not values:
-            if have:
-                changes.append(Change.delete(name))
-        elif have != sorted(v.casefold() for v in values):
-            changes.append(Change.replace(name, *values))
-    return changes
 
 
 @procedure(
@@ -85,7 +49,8 @@ def _changes(entry: Entry, edits: dict[str, tuple[str, ...]]) -> list[Change]:
     extension=True,
 )
 class ModifyUser:
-    """Change a business user's names and properties, or rename its userPrincipalName.
+    """Change a business user's names, properties, manager or mailbox addresses, or rename its
+    userPrincipalName.
 
     A rename keeps the sAMAccountName; the user's CN follows its UPN where it was the UPN (MPS
     names users so); a mailbox's primary address follows the UPN's local part where it was the
@@ -106,6 +71,16 @@ class ModifyUser:
     department: Annotated[str | None, Xml("department")] = None
     description: Description = None
     manager: Annotated[DN | None, Xml("manager", "LDAP path of another user of the same organization")] = None
+    proxy_addresses: Annotated[
+        tuple[str, ...] | None,
+        Xml(
+            "proxyAddresses",
+            "a mailbox's secondary SMTP addresses on the org's domains, in place of those it has "
+            "(its primary stays; empty: none)",
+            item="value",
+            parse=verbatim,
+        ),
+    ] = None
     properties: Annotated[Properties, Xml("properties", PROPERTIES_DOC)] = ()
 
     def run(self, ctx: Ctx) -> ModifiedUser:
@@ -123,13 +98,24 @@ class ModifyUser:
             "description": self.description,
             MANAGER: str(self.manager) if self.manager is not None else None,
         }
-        edits = _edits(named, self.properties, USER_ATTRIBUTES | {MANAGER}, "user")
-        if not edits and self.user_principal_name is None:
+        edits = requested_edits(named, self.properties, USER_ATTRIBUTES | {MANAGER}, "user")
+        if not edits and self.user_principal_name is None and self.proxy_addresses is None:
             raise InvalidArgument("ModifyUser: give at least one attribute to change", argument="path")
         for name, values in edits.items():
             if name.lower() == MANAGER:
                 edits[name] = tuple(self._manager(providers, org, value) for value in values)
-        changes = _changes(entry, edits)
+        changes = changes_to(entry, edits)
+        if self.proxy_addresses is not None:
+            if self.user_principal_name is not None:  # a rename moves the addresses itself
+                raise InvalidArgument(
+                    "ModifyUser: give userPrincipalName or proxyAddresses, not both",
+                    argument="proxyAddresses",
+                )
+            if not entry.get("msExchMailboxGuid"):
+                raise InvalidOperation(
+                    f"'proxyAddresses': {self.path.ldap_path} has no mailbox", argument="proxyAddresses"
+                )
+            changes += exchange.readdressed(providers, org, entry, self.proxy_addresses)
         path = self.path
         if self.user_principal_name is not None:
             changes += self._rename_changes(org, entry, self.user_principal_name)
@@ -221,14 +207,14 @@ class ModifyOrganization:
     def run(self, ctx: Ctx) -> ModifiedOrganization:
         providers = ctx.providers
         org = organization_at(providers, self.path, OrgType.CUSTOMER, OrgType.RESELLER)
-        edits = _edits(
+        edits = requested_edits(
             {"description": self.description}, self.properties, OU_ATTRIBUTES, "organizationalUnit"
         )
         if not edits:
             raise InvalidArgument(
                 "ModifyOrganization: give at least one attribute to change", argument="path"
             )
-        changes = _changes(providers.directory.get(org.dn), edits)
+        changes = changes_to(providers.directory.get(org.dn), edits)
         if changes:
             providers.directory.modify(org.dn, changes)
         return ModifiedOrganization(org.dn, org.dn.rdn_value, tuple(c.attr for c in changes))

@@ -1,0 +1,226 @@
+"""Editing what sync flows (OpenMPS extensions): Hosted Exchange's ModifyContact and
+ModifyDistributionList, and a mailbox's secondary addresses through ModifyUser's proxyAddresses.
+
+Every refusal names what was wrong and changes nothing (the whole store is compared); another
+organization's objects answer as missing ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_managed_ad_editing import (
+    ALPINE,
+    CONSTRAINT,
+    INVALID,
+    NOT_FOUND,
+    attrs,
+    create,
+    mad,
+    props,
+    user_path,
+)
+
+from openmps.app import Deployment
+from openmps.types import DN
+from support import RawXml, he, make_alpineskihouse, make_contoso, ok, org_path, refused
+
+CONTOSO = org_path("WH", "contoso")
+OPERATION = "0x80131509"
+
+
+def at(org: str, cn: str) -> str:
+    return DN.from_path(org).child("CN", cn).ldap_path
+
+
+PARTNER, SALES = at(ALPINE, "Partner"), at(ALPINE, "Sales")
+
+
+def values(*addresses: str) -> RawXml:
+    return RawXml("".join(f"<value>{a}</value>" for a in addresses))
+
+
+def entry_of(d: Deployment, path: str) -> dict[str, list[str]]:
+    with d.transaction() as providers:
+        entry = providers.directory.get(DN.from_path(path))
+        return {
+            k: list(entry.get(k)) for k in ("displayName", "description", "targetAddress", "proxyAddresses")
+        }
+
+
+def changed(response: object, element: str) -> list[str]:
+    return sorted(a.text or "" for a in response.iterfind(f"data/{element}/changed/attribute"))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def d(deployment: Deployment) -> Deployment:
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(he("CreateSMTPDomain", path=ALPINE, SMTPDomain="ski.example")))
+    ok(deployment.submit(he("CreateContact", container=ALPINE, name="Partner", targetAddress="p@x.example")))
+    ok(deployment.submit(he("CreateDistributionList", container=ALPINE, name="Sales", description="old")))
+    return deployment
+
+
+def test_modify_contact_changes_names_target_and_addresses_and_a_repeat_writes_nothing(d: Deployment) -> None:
+    document = he(
+        "ModifyContact",
+        path=PARTNER,
+        displayName="Our Partner",
+        targetAddress="partner@x.example",
+        proxyAddresses=values("partner@ski.example"),
+        properties=props(company="X Corp"),
+    )
+    response = ok(d.submit(document))
+    assert changed(response, "recipient") == ["company", "displayName", "proxyAddresses", "targetAddress"]
+    got = entry_of(d, PARTNER)
+    assert got["displayName"] == ["Our Partner"] and got["targetAddress"] == ["SMTP:partner@x.example"]
+    assert sorted(got["proxyAddresses"]) == ["SMTP:p@alpineskihouse.com", "smtp:partner@ski.example"]
+    assert changed(ok(d.submit(document)), "recipient") == []
+    ok(d.submit(he("ModifyContact", path=PARTNER, proxyAddresses=RawXml(""))))  # none: the primary stays
+    assert entry_of(d, PARTNER)["proxyAddresses"] == ["SMTP:p@alpineskihouse.com"]
+
+
+def test_modify_distribution_list_changes_names_and_addresses(d: Deployment) -> None:
+    response = ok(
+        d.submit(
+            he(
+                "ModifyDistributionList",
+                path=SALES,
+                displayName="Sales team",
+                description="new",
+                proxyAddresses=values("sales@ski.example"),
+            )
+        )
+    )
+    assert changed(response, "recipient") == ["description", "displayName", "proxyAddresses"]
+    got = entry_of(d, SALES)
+    assert got["displayName"] == ["Sales team"] and got["description"] == ["new"]
+    assert sorted(got["proxyAddresses"]) == ["SMTP:Sales@alpineskihouse.com", "smtp:sales@ski.example"]
+    ok(d.submit(he("ModifyDistributionList", path=SALES, properties=props(description=None))))
+    assert entry_of(d, SALES)["description"] == []
+
+
+def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> None:
+    create(d, "bob", planName="BaseMail", proxyAddresses=values("robert@ski.example"))
+    ok(d.submit(mad("ModifyUser", path=user_path("bob"), proxyAddresses=values("bob@ski.example"))))
+    assert sorted(attrs(d, user_path("bob"))["proxyAddresses"]) == [
+        "SMTP:bob@alpineskihouse.com",
+        "smtp:bob@ski.example",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("procedure", "path", "arguments", "code", "fragments"),
+    [
+        ("ModifyContact", PARTNER, {}, INVALID, ("at least one attribute",)),
+        ("ModifyContact", PARTNER, {"targetAddress": "not an address"}, INVALID, ("targetAddress",)),
+        (
+            "ModifyContact",
+            PARTNER,
+            {"proxyAddresses": values("p@contoso.example")},
+            INVALID,
+            ("contoso.example",),
+        ),
+        ("ModifyContact", PARTNER, {"displayName": "x" * 65}, INVALID, ("longer than 64",)),
+        ("ModifyContact", PARTNER, {"displayName": " padded"}, INVALID, ("displayName",)),
+        (
+            "ModifyContact",
+            PARTNER,
+            {"properties": props(displayName=None)},
+            INVALID,
+            ("keeps a display name",),
+        ),
+        ("ModifyContact", PARTNER, {"properties": props(mail="a@b.example")}, INVALID, ("'mail'",)),
+        (
+            "ModifyContact",
+            PARTNER,
+            {"properties": props(proxyAddresses="smtp:a@b.c")},
+            INVALID,
+            ("proxyAddresses",),
+        ),
+        ("ModifyContact", SALES, {"displayName": "X"}, INVALID, ("Sales",)),
+        ("ModifyDistributionList", SALES, {"displayName": "A\u202e"}, INVALID, ("displayName",)),
+        (
+            "ModifyDistributionList",
+            SALES,
+            {"description": "A", "properties": props(description="B")},
+            INVALID,
+            ("given twice",),
+        ),
+        ("ModifyDistributionList", SALES, {"properties": props(groupType="2")}, INVALID, ("groupType",)),
+        ("ModifyDistributionList", SALES, {"properties": props(member="CN=x")}, INVALID, ("member",)),
+        ("ModifyDistributionList", PARTNER, {"displayName": "X"}, INVALID, ("Partner",)),
+        ("ModifyDistributionList", at(ALPINE, "nobody"), {"displayName": "X"}, NOT_FOUND, ("nobody",)),
+    ],
+)
+def test_bad_input_is_refused_by_name_and_changes_nothing(
+    d: Deployment,
+    procedure: str,
+    path: str,
+    arguments: dict[str, object],
+    code: str,
+    fragments: tuple[str, ...],
+) -> None:
+    refused(d, he(procedure, path=path, **arguments), code, *fragments)
+
+
+def test_an_address_another_object_holds_is_refused_naming_it_with_nothing_written(d: Deployment) -> None:
+    create(d, "eve", planName="BaseMail", proxyAddresses=values("zed@ski.example"))
+    taken = values("zed@ski.example")
+    refused(
+        d,
+        he("ModifyContact", path=PARTNER, displayName="New", proxyAddresses=taken),
+        CONSTRAINT,
+        "zed@ski.example",
+    )
+    refused(d, he("ModifyDistributionList", path=SALES, proxyAddresses=taken), CONSTRAINT, "zed@ski.example")
+    create(d, "sam", planName="BaseMail")
+    refused(
+        d,
+        mad("ModifyUser", path=user_path("sam"), title="X", proxyAddresses=taken),
+        CONSTRAINT,
+        "zed@ski.example",
+    )
+
+
+def test_modify_user_addresses_need_a_mailbox_and_no_rename(d: Deployment) -> None:
+    create(d, "max")
+    refused(
+        d,
+        mad("ModifyUser", path=user_path("max"), proxyAddresses=values("m@ski.example")),
+        OPERATION,
+        "has no mailbox",
+    )
+    create(d, "bob", planName="BaseMail")
+    both = mad(
+        "ModifyUser",
+        path=user_path("bob"),
+        userPrincipalName="rob@alpineskihouse.com",
+        proxyAddresses=values(),
+    )
+    refused(d, both, INVALID, "not both")
+
+
+def test_another_organizations_recipients_are_missing_ones(d: Deployment) -> None:
+    make_contoso(d)
+    ok(d.submit(he("CreateContact", container=CONTOSO, name="Theirs", targetAddress="t@x.example")))
+    ok(d.submit(he("CreateDistributionList", container=CONTOSO, name="Team")))
+    admin = "admin@alpineskihouse.com"
+    ok(
+        d.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName=admin,
+                isAdmin=True,
+                newPassword="Adm1nPassw0rd!",
+            )
+        )
+    )
+    signed = d.authenticator.authenticate(admin, "Adm1nPassw0rd!")
+    for procedure, cn in (("ModifyContact", "Theirs"), ("ModifyDistributionList", "Team")):
+        outcome = d.submit(he(procedure, path=at(CONTOSO, cn), displayName="Mine"), caller=signed)
+        assert outcome.error is not None and outcome.error.hex_code == NOT_FOUND, outcome.error
+    # and an address on its own domains stays its own: alpineskihouse may not take contoso.com
+    refused(
+        d, he("ModifyContact", path=PARTNER, proxyAddresses=values("x@contoso.com")), INVALID, "contoso.com"
+    )

@@ -1,0 +1,202 @@
+"""Attribute flow completed (issue 14): a user's manager (the managed user synced from the source's,
+set after every user of the run is made), the proxies of existing users, and the changed attributes
+of contacts and lists through Hosted Exchange's ModifyContact and ModifyDistributionList.  A second
+snapshot changing the attributes changes the managed objects; a re-run without change writes
+nothing and reports no error."""
+
+from __future__ import annotations
+
+from test_sync import ALPINE
+
+from openmps.app import Deployment
+from openmps.directory.interface import Entry
+from openmps.sync.ldif_source import LdifSource
+from openmps.sync.runner import Run, sync
+from openmps.types import DN
+from support import he, make_alpineskihouse, ok
+
+AMY, BEN, DAN = (
+    "11111111-1111-1111-1111-111111111111",
+    "22222222-2222-2222-2222-222222222222",
+    "66666666-6666-6666-6666-666666666666",
+)
+PARTNER, SALES = "44444444-4444-4444-4444-444444444444", "55555555-5555-5555-5555-555555555555"
+AMY_DN, BEN_DN, DAN_DN = (ALPINE.child("CN", f"{n}@alpineskihouse.com") for n in ("amy", "ben", "dan"))
+OU = "OU=Staff,DC=corp,DC=example"
+MODIFYING = ("ModifyUser", "ModifyContact", "ModifyDistributionList")
+
+
+def obj(guid: str, cn: str, kind: str, **attributes: str | tuple[str, ...]) -> str:
+    lines = [f"dn: CN={cn},{OU}", f"objectClass: {kind}", f"cn: {cn}", f"objectGUID: {guid}"]
+    for name, value in attributes.items():
+        lines += [f"{name}: {v}" for v in ((value,) if isinstance(value, str) else value)]
+    return "\n".join(lines) + "\n"
+
+
+def forest(
+    *,
+    amy: dict[str, str | tuple[str, ...]] | None = None,
+    ben: dict[str, str | tuple[str, ...]] | None = None,
+    dan: dict[str, str | tuple[str, ...]] | None = None,
+    partner: dict[str, str | tuple[str, ...]] | None = None,
+    sales: dict[str, str | tuple[str, ...]] | None = None,
+) -> LdifSource:
+    """Amy, whose manager Ben comes after her in the file (made later in the same run); Dan without
+    mail (not provisioned) unless given one; a contact; a distribution group."""
+    parts = [
+        obj(
+            AMY,
+            "Amy",
+            "user",
+            **{"mail": "amy@alpineskihouse.com", "displayName": "Amy Rusko", **(amy or {})},
+        ),
+        obj(
+            BEN,
+            "Ben",
+            "user",
+            **{"mail": "ben@alpineskihouse.com", "displayName": "Ben Smith", **(ben or {})},
+        ),
+        obj(DAN, "Dan", "user", **{"displayName": "Dan Berg", **(dan or {})}),
+        obj(PARTNER, "Partner", "contact", **{"mail": "partner@contoso.example", **(partner or {})}),
+        obj(SALES, "Sales", "group", **{"groupType": "8", "description": "Sales", **(sales or {})}),
+    ]
+    return LdifSource("\n".join(parts).encode())
+
+
+def entry(d: Deployment, dn: DN) -> Entry:
+    with d.transaction() as providers:
+        return providers.directory.get(dn)
+
+
+def clean(run: Run) -> Run:
+    assert run.errors == [], run.errors
+    return run
+
+
+def edits(d: Deployment) -> int:
+    """How many edit procedures the audit log has seen succeed."""
+    return sum(len(d.audit.search(procedure=p, outcome="success")) for p in MODIFYING)
+
+
+def quiet(d: Deployment, source: LdifSource) -> None:
+    """A re-run without change: no action, no error, no edit called."""
+    before = edits(d)
+    run = clean(sync(d, ALPINE, source))
+    assert run.actions == [] and edits(d) == before
+
+
+def manager_of(d: Deployment, dn: DN) -> DN | None:
+    value = entry(d, dn).first("manager")
+    return DN.parse(value) if value else None
+
+
+def deployment_with_domains(d: Deployment) -> Deployment:
+    make_alpineskihouse(d, exchange=True)
+    ok(d.submit(he("CreateSMTPDomain", path=ALPINE.ldap_path, SMTPDomain="ski.example")))
+    return d
+
+
+def test_a_manager_made_later_in_the_same_run_is_set(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    first = forest(amy={"manager": f"CN=Ben,{OU}"})
+    clean(sync(d, ALPINE, first))
+    assert manager_of(d, AMY_DN) == BEN_DN
+    quiet(d, first)
+
+
+def test_a_manager_not_provisioned_is_cleared_and_set_when_it_is(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    clean(sync(d, ALPINE, forest(amy={"manager": f"CN=Ben,{OU}"})))
+    to_dan = forest(amy={"manager": f"CN=Dan,{OU}"})  # Dan has no mail: not provisioned
+    assert clean(sync(d, ALPINE, to_dan)).counts["update"] == 1
+    assert manager_of(d, AMY_DN) is None
+    quiet(d, to_dan)
+    # written as another DN spelling of the same object: matched as a DN
+    dan_provisioned = forest(
+        amy={"manager": "cn=dan, ou=staff,dc=CORP,dc=example"}, dan={"mail": "dan@alpineskihouse.com"}
+    )
+    run = clean(sync(d, ALPINE, dan_provisioned))
+    assert (run.counts["create"], run.counts["update"]) == (1, 1)
+    assert manager_of(d, AMY_DN) == DAN_DN
+    quiet(d, dan_provisioned)
+
+
+def test_changed_proxies_contacts_and_lists_flow_and_a_rerun_writes_nothing(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    first = forest(amy={"proxyAddresses": ("SMTP:amy@alpineskihouse.com", "smtp:amy@ski.example")})
+    clean(sync(d, ALPINE, first))
+    quiet(d, first)
+    second = forest(
+        amy={
+            "proxyAddresses": ("SMTP:amy@alpineskihouse.com", "smtp:amy.r@ski.example", "smtp:a@else.example")
+        },
+        partner={
+            "displayName": "Our Partner",
+            "mail": "partners@contoso.example",
+            "proxyAddresses": ("SMTP:partners@contoso.example", "smtp:partner@ski.example"),
+        },
+        sales={
+            "displayName": "Sales Team",
+            "description": "Everyone selling",
+            "proxyAddresses": "smtp:sales@ski.example",
+        },
+    )
+    run = clean(sync(d, ALPINE, second))
+    assert run.counts["update"] == 3
+    amy = {p.lower() for p in entry(d, AMY_DN).get("proxyAddresses")}
+    assert amy == {"smtp:amy@alpineskihouse.com", "smtp:amy.r@ski.example"}  # else.example is not the org's
+    partner = entry(d, ALPINE.child("CN", "Partner"))
+    assert partner.first("displayName") == "Our Partner"
+    assert partner.first("targetAddress") == "SMTP:partners@contoso.example"
+    assert "smtp:partner@ski.example" in partner.get("proxyAddresses")
+    sales = entry(d, ALPINE.child("CN", "Sales"))
+    assert (sales.first("displayName"), sales.first("description")) == ("Sales Team", "Everyone selling")
+    assert "smtp:sales@ski.example" in sales.get("proxyAddresses")
+    assert d.audit.search(procedure="ModifyContact", outcome="success")  # through the engine, audited
+    quiet(d, second)
+    # back to the first snapshot: its values return; a display name it lacks falls back to the name
+    clean(sync(d, ALPINE, first))
+    sales = entry(d, ALPINE.child("CN", "Sales"))
+    assert (sales.first("displayName"), sales.first("description")) == ("Sales", "Sales")
+    assert entry(d, ALPINE.child("CN", "Partner")).first("displayName") == "Partner"
+    assert not any("ski.example" in p for p in entry(d, ALPINE.child("CN", "Partner")).get("proxyAddresses"))
+
+
+def test_a_proxy_another_object_holds_is_an_error_naming_it_every_run_with_nothing_written(
+    deployment: Deployment,
+) -> None:
+    d = deployment_with_domains(deployment)
+    first = forest(amy={"proxyAddresses": "smtp:amy@ski.example"})
+    clean(sync(d, ALPINE, first))
+    taking = forest(
+        amy={"proxyAddresses": "smtp:amy@ski.example"},
+        ben={"title": "Boss", "proxyAddresses": "smtp:amy@ski.example"},
+    )
+    for _ in range(2):  # told again until resolved
+        run = sync(d, ALPINE, taking)
+        assert [e.source_dn for e in run.errors] == [f"CN=Ben,{OU}"]
+        assert "amy@ski.example" in run.errors[0].reason
+        ben = entry(d, BEN_DN)
+        assert ben.first("title") is None and not any("ski.example" in p for p in ben.get("proxyAddresses"))
+    resolved = forest(
+        amy={"proxyAddresses": "smtp:amy@ski.example"},
+        ben={"title": "Boss", "proxyAddresses": "smtp:ben@ski.example"},
+    )
+    clean(sync(d, ALPINE, resolved))
+    assert entry(d, BEN_DN).first("title") == "Boss"
+    quiet(d, resolved)
+
+
+def test_a_manager_whose_creation_failed_is_the_users_error_until_it_is_made(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    failing = forest(amy={"manager": f"CN=Ben,{OU}"}, ben={"mail": "ben@elsewhere.example"})
+    for _ in range(2):  # Ben is refused (not a domain of the organization), and Amy told, each run
+        run = sync(d, ALPINE, failing)
+        assert sorted(e.source_dn for e in run.errors) == [f"CN=Amy,{OU}", f"CN=Ben,{OU}"]
+        amy = next(e for e in run.errors if e.source_dn.startswith("CN=Amy"))
+        assert amy.reason.startswith("manager: ") and "ben@elsewhere.example" in amy.reason
+        assert manager_of(d, AMY_DN) is None
+    fixed = forest(amy={"manager": f"CN=Ben,{OU}"})
+    clean(sync(d, ALPINE, fixed))
+    assert manager_of(d, AMY_DN) == BEN_DN
+    quiet(d, fixed)
