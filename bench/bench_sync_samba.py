@@ -148,7 +148,7 @@ def samba(scale: float, baseline: int, *, offline: bool = True) -> None:
         else:
             added = populate(conn, users, contacts, groups)
             print(f"populated the DC over one LDAP connection: {added:.0f} objects/s")
-        d = b.prepare(Path(tmp) / "home")
+        d = b.prepare(Path(tmp) / "home", mailboxes=baseline + users + users // 100 + 1)
         created = b.in_process(d, baseline, "BaseMail")
         print(
             f"CreateBusinessUser with BaseMail, a request each ({baseline}, baseline): {created:.1f} users/s"

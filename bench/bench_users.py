@@ -78,9 +78,15 @@ def user_request(i: int, prefix: str, password: str | None = None, plan: str | N
     )
 
 
-def prepare(home: Path, directory: DirectoryServerChoice | None = None) -> Deployment:
+MAILBOX_MB = 10  # BaseMail's quota, what the Resource Manager reserves for each mailbox
+
+
+def prepare(
+    home: Path, directory: DirectoryServerChoice | None = None, *, mailboxes: int = 39_000
+) -> Deployment:
     """A deployment (its hosting directory in SQL, or on ``directory``) with the organization
-    ``bench``, room for every mailbox on four stores, and the plan BaseMail available to it."""
+    ``bench``, room for ``mailboxes`` BaseMail mailboxes on four stores, and the plan BaseMail
+    available to it."""
     d = init_deployment(home, domain="fabrikam.com", admin_password=Secret(ADMIN[1]), directory=directory)
     for document in (
         request("CreateResellerOrganization", container=RESELLER, name="WH"),
@@ -93,16 +99,18 @@ def prepare(home: Path, directory: DirectoryServerChoice | None = None) -> Deplo
     ):
         assert d.submit(document).ok
     # storage for the mailbox rows: four stores, the organization holds room for every mailbox
+    allocated = mailboxes * MAILBOX_MB
+    store = max(100_000, -(-allocated // 4))
     stores = "".join(
         f"<mailStore><serverName>EX{i}</serverName><mailStoreName>MS{i}</mailStoreName>"
-        "<megabytes>100000</megabytes><shared>1</shared></mailStore>"
+        f"<megabytes>{store}</megabytes><shared>1</shared></mailStore>"
         for i in range(4)
     )
     for procedure, body in (
         ("AddExchangeResources", f"<mailStores>{stores}</mailStores>"),
         (
             "AllocateOrganization",
-            f"<organization>{ORG}</organization><mailStore><megabytes>390000</megabytes></mailStore>",
+            f"<organization>{ORG}</organization><mailStore><megabytes>{allocated}</megabytes></mailStore>",
         ),
     ):
         document = (

@@ -22,7 +22,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ("bench_users.py", ["--users", "20", "--password-users", "2"]),
         ("bench_placement.py", ["--stores", "20", "--orgs", "10"]),
         ("bench_import.py", ["--orgs", "2", "--users", "5"]),
-        ("bench_sync.py", ["--users", "40"]),
+        ("bench_sync.py", ["--users", "40", "--baseline", "20"]),
         pytest.param(
             "bench_ldap.py",
             ["--users", "5", "--reads", "2"],

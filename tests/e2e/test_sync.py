@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -214,17 +215,17 @@ def test_a_run_that_dies_is_resumed_without_duplicates(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_alpineskihouse(deployment, exchange=True)
-    save = SqlSyncState.save
+    save_all = SqlSyncState.save_all
 
-    def dies_after_the_engine_committed(self: SqlSyncState, org: str, link: Link) -> None:
-        if link.state == ACTIVE:
+    def dies_after_the_engine_committed(self: SqlSyncState, org: str, links: Sequence[Link]) -> None:
+        if any(link.state == ACTIVE for link in links):
             raise SystemExit("killed")
-        save(self, org, link)
+        save_all(self, org, links)
 
-    monkeypatch.setattr(SqlSyncState, "save", dies_after_the_engine_committed)
+    monkeypatch.setattr(SqlSyncState, "save_all", dies_after_the_engine_committed)
     with pytest.raises(SystemExit):
         sync(deployment, ALPINE, LdifSource(forest()))
-    monkeypatch.setattr(SqlSyncState, "save", save)
+    monkeypatch.setattr(SqlSyncState, "save_all", save_all)
     assert "amy@alpineskihouse.com" in managed(deployment)  # created, not yet known to the state
     resumed = sync(deployment, ALPINE, LdifSource(forest()))
     assert resumed.errors == [] and resumed.actions == []

@@ -211,8 +211,22 @@ def test_disconnect_and_reconnect_refuse_what_does_not_fit(deployment: Deploymen
     sync(deployment, ALPINE, LdifSource(forest()))
     amy = ASH.replace("LDAP://", "LDAP://CN=amy@alpineskihouse.com,")
     refused(deployment, sp("ReconnectUser", user=amy), INVALID_OPERATION, "is not disconnected")
+    sales = ALPINE.child("CN", "Sales")
+
+    def groups_of(path: str) -> set[str]:
+        with deployment.transaction() as providers:
+            return {
+                DN.parse(g).rdn_value for g in providers.directory.get(DN.from_path(path)).get("memberOf")
+            }
+
+    before = groups_of(amy)
+    assert "Sales" in before
     gone = ok(deployment.submit(sp("DisconnectUser", user=amy))).findtext("data/path")
     assert gone is not None and "CN=Disconnected,CN=_Private" in gone
+    # out of its distribution lists; its other groups (AllUsers, a security group) keep it
+    assert groups_of(gone) == before - {"Sales"} != set()
+    with deployment.transaction() as providers:
+        assert providers.directory.get(sales).get("member") == ("CN=Partner," + str(ALPINE),)
     refused(deployment, sp("DisconnectUser", user=gone), INVALID_OPERATION, "is disconnected already")
     # its names stay its own while it is disconnected: nobody else can take them meanwhile
     taken = he_user("amy@alpineskihouse.com")

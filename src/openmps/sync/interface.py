@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,6 +13,7 @@ from openmps.syncconfig.interface import ACTIVE, DISCONNECTED, PENDING, PURGED, 
 class SyncState(Protocol):
     def links(self, org: str, state: str | None = None) -> dict[str, Link]: ...
     def save(self, org: str, link: Link) -> None: ...
+    def save_all(self, org: str, links: Sequence[Link]) -> None: ...
     def forget(self, org: str, source_guid: str) -> None: ...
     def record_run(
         self, org: str, *, started: datetime, finished: datetime, preview: bool, outcome: str, report: str

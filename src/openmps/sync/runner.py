@@ -280,9 +280,22 @@ def _apply(
 
         creating = [a for a in batch if a.verb == CREATE]
         with state_of(d) as state:  # the intent first: a run dying past here is resumed (_resumed)
-            for a in creating:
-                pending = Link(a.source_guid, a.kind, a.source_dn, str(a.managed_dn), PENDING, a.digest)
-                state.save(org_guid, replace(pending, anchor=a.anchor, services=a.services))
+            state.save_all(
+                org_guid,
+                [
+                    Link(
+                        a.source_guid,
+                        a.kind,
+                        a.source_dn,
+                        str(a.managed_dn),
+                        PENDING,
+                        a.digest,
+                        anchor=a.anchor,
+                        services=a.services,
+                    )
+                    for a in creating
+                ],
+            )
         try:
             saved, forgotten = d.engine.run(admin, run_batch)
         except MpsError as error:  # the batch as a whole failed: each of its objects is told
@@ -291,8 +304,7 @@ def _apply(
         with state_of(d) as state:
             for guid in forgotten:
                 state.forget(org_guid, guid)
-            for link in saved:
-                state.save(org_guid, link)
+            state.save_all(org_guid, saved)
             done = {link.source_guid for link in saved}
             for a in creating:
                 if a.source_guid not in done:  # not created: nothing to resume

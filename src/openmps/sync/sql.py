@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
@@ -21,28 +21,40 @@ class SqlSyncState:
         return self._config().links(org, state)
 
     def forget(self, org: str, source_guid: str) -> None:
-        self._connection().execute(
-            delete(sync_objects).where(
-                sync_objects.c.org_guid == org, sync_objects.c.source_guid == source_guid
-            )
-        )
+        self._forget_all(org, [source_guid])
 
     def save(self, org: str, link: Link) -> None:
-        self.forget(org, link.source_guid)
-        conn = self._connection()
-        conn.execute(
-            insert(sync_objects).values(
-                org_guid=org,
-                source_guid=link.source_guid,
-                kind=link.kind,
-                source_dn=link.source_dn,
-                managed_dn=link.managed_dn,
-                state=link.state,
-                digest=link.digest,
-                retain_until=link.retain_until,
-                anchor=link.anchor,
-                im_until=link.im_until,
-                services=",".join(sorted(link.services)),
+        self.save_all(org, [link])
+
+    def save_all(self, org: str, links: Sequence[Link]) -> None:
+        """Each link over what the connector space held for its object (of two for one object, the
+        later): one delete and one many-row insert, as a run writes a batch's links."""
+        latest = {link.source_guid: link for link in links}
+        if not latest:
+            return
+        self._forget_all(org, list(latest))
+        rows = [
+            {
+                "org_guid": org,
+                "source_guid": link.source_guid,
+                "kind": link.kind,
+                "source_dn": link.source_dn,
+                "managed_dn": link.managed_dn,
+                "state": link.state,
+                "digest": link.digest,
+                "retain_until": link.retain_until,
+                "anchor": link.anchor,
+                "im_until": link.im_until,
+                "services": ",".join(sorted(link.services)),
+            }
+            for link in latest.values()
+        ]
+        self._connection().execute(insert(sync_objects), rows)
+
+    def _forget_all(self, org: str, source_guids: list[str]) -> None:
+        self._connection().execute(
+            delete(sync_objects).where(
+                sync_objects.c.org_guid == org, sync_objects.c.source_guid.in_(source_guids)
             )
         )
 

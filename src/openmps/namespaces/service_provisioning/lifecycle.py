@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from openmps.delegation.session import Org, Providers
-from openmps.directory import filters
-from openmps.directory.interface import Change, Entry, Scope
+from openmps.directory.interface import Change, Entry
 from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidOperation
@@ -65,13 +64,14 @@ class DisconnectUser:
                 dn=str(self.user),
             )
         directory = providers.directory
-        in_lists = filters.and_(
-            filters.eq("member", str(self.user)),
-            filters.present("mailNickname"),
-            filters.or_(*(filters.eq("groupType", t) for t in LISTS)),
-        )
-        for group in directory.search(org.dn, Scope.SUBTREE, in_lists):
-            directory.modify(group.dn, [Change.delete("member", str(self.user))])
+        # the user's lists by its memberOf, not by a search of the organization for its member
+        # value: that reads every entry of the organization, once for each user sync disconnects
+        groups = [g for g in map(DN.parse, entry.get("memberOf")) if g.is_within(org.dn)]
+        found = directory.find_many(groups, attributes=("mailNickname", "groupType"))
+        for dn in groups:
+            group = found.get(dn)
+            if group is not None and group.get("mailNickname") and set(group.get("groupType")) & set(LISTS):
+                directory.modify(dn, [Change.delete("member", str(self.user))])
         changes = [Change.replace(HIDDEN, "TRUE")]
         if entry.get("showInAddressBook"):
             changes.append(Change.delete("showInAddressBook"))
