@@ -48,6 +48,7 @@ class Action:
 class Skipped:
     source_dn: str
     why: str
+    source_guid: str = ""
 
 
 @dataclass
@@ -121,7 +122,7 @@ def plan(
         names = " → ".join(in_scope[g].dn for g in (*loop, loop[0]))
         for guid in loop:
             result.refused.append(
-                Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are")
+                Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are", guid)
             )
     refused = {DN.parse(r.source_dn) for r in result.refused}
     gone = [g for g in snapshot.deleted if g in links]

@@ -10,6 +10,17 @@ procedures: Hosted Exchange's for users, mailboxes, contacts and lists, Managed 
 Managed Active Directory's ModifyUser for a user's changed attributes, Service Provisioning's
 DisconnectUser/ReconnectUser.  The organization's stored configuration
 (scope, rules, thresholds) applies to every source.
+
+The source's cookie moves past every run that wrote (not stopped), failed objects or not: each
+object that failed is remembered by its objectGUID (``sync_pending``: the error, when first and
+last seen, how many runs tried it), and every later delta reads it again by objectGUID alone
+(``Source.reread``) until it succeeds, leaves scope or is deleted at the source — so one object
+that keeps failing (a held mailbox whose deprovisioning is blocked, a change no procedure applies)
+is reported every run without making each delta read again everything since it failed.  An error
+that names no object (the organization's address lists) keeps the cookie where it was.  The cookie,
+the failed objects and the run's record are one transaction, after the directory's; a run dying
+before it leaves the cookie where it was, and the next run reads those changes again (applying is
+idempotent).  Run records the deployment's :class:`RunRetention` does not keep are pruned then.
 """
 
 from __future__ import annotations
@@ -28,10 +39,10 @@ from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, InvalidOperation, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
-from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, FLOW, IM, MAILBOX, source_attributes
-from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
+from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
@@ -62,6 +73,7 @@ class ObjectError:
     code: int
     source_dn: str
     reason: str
+    source_guid: str = ""  # empty: not one object's (the run's cookie then stays where it was)
 
 
 @dataclass
@@ -77,6 +89,7 @@ class Run:
     seconds: float = 0.0
     run_id: int | None = None
     stopped: str = ""  # why the run stopped before writing (the deletion threshold)
+    retried: int = 0  # objects a delta read again by objectGUID, their last run having failed
 
     @property
     def outcome(self) -> str:
@@ -90,6 +103,7 @@ class Run:
                 "skipped": [{"source_dn": dn, "why": why} for dn, why in self.skipped],
                 "seconds": round(self.seconds, 3),
                 "stopped": self.stopped,
+                "retried": self.retried,
             }
         )
 
@@ -189,15 +203,20 @@ def sync(
         threshold = found.config.rules.deletion_threshold
     with state_of(d) as state:
         cookie = state.cookie(org_guid)
-    snapshot = source.read(cookie, attributes=source_attributes(found.config.rules))
+        failing = state.pending(org_guid)
+    attributes = source_attributes(found.config.rules)
+    snapshot = source.read(cookie, attributes=attributes)
+    retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
+    if retry:  # the cookie moved past them: read again by objectGUID alone
+        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
     # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
     # space need not be read
     idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
     links = _resumed(d, org_guid, everything=not idle)
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
-    run = Run(str(org), preview)
+    run = Run(str(org), preview, retried=len(retry))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
-    run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why) for r in todo.refused]
+    run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
     run.counts = {
         verb: todo.count(verb) for verb in VERBS if verb in (CREATE, UPDATE, DELETE) or todo.count(verb)
@@ -213,20 +232,62 @@ def sync(
         _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
+        finished = datetime.now(UTC)
         with state_of(d) as state:
-            # the next delta continues from here only once every change read is applied: a run
-            # with object errors or stopped leaves them to be read again (applying is idempotent)
-            if not preview and not run.stopped and not run.errors and snapshot.cookie != cookie:
-                state.keep_cookie(org_guid, snapshot.cookie)
+            if not preview and not run.stopped:
+                # every object that failed is remembered, so the next delta continues from here
+                # and reads them again by objectGUID; an error naming no object keeps the cookie
+                state.keep_pending(org_guid, _failed(run.errors, failing, finished))
+                if all(e.source_guid for e in run.errors) and snapshot.cookie != cookie:
+                    state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
                 org_guid,
                 started=started,
-                finished=datetime.now(UTC),
+                finished=finished,
                 preview=preview,
                 outcome=run.outcome,
                 report=run.report(),
             )
+            state.prune_runs(org_guid, d.run_retention, now=finished)
     return run
+
+
+def _listed(snapshot: Snapshot) -> set[str]:
+    return {o.guid for o in snapshot.objects} | set(snapshot.deleted)
+
+
+def _merged(snapshot: Snapshot, again: Snapshot) -> Snapshot:
+    """A delta and the failed objects read again: an object the delta lists is as the delta has it."""
+    listed = _listed(snapshot)
+    objects = [*snapshot.objects, *(o for o in again.objects if o.guid not in listed)]
+    deleted = [*snapshot.deleted, *(g for g in again.deleted if g not in listed)]
+    return replace(snapshot, objects=objects, deleted=deleted)
+
+
+def _failed(
+    errors: list[ObjectError], before: dict[str, PendingObject], now: datetime
+) -> list[PendingObject]:
+    """The objects that failed in this run, each once (its errors joined), counting the runs they
+    failed in one after the other; one that failed before and not now succeeded or went."""
+    by_guid: dict[str, list[ObjectError]] = {}
+    for error in errors:
+        if error.source_guid:
+            by_guid.setdefault(error.source_guid, []).append(error)
+    failed = []
+    for guid, told in by_guid.items():
+        last = before.get(guid)
+        failed.append(
+            PendingObject(
+                guid,
+                told[0].source_dn,
+                told[0].code,
+                "; ".join(dict.fromkeys(e.reason for e in told)),
+                last.first_seen if last else now,
+                now,
+                last.attempts + 1 if last else 1,
+            )
+        )
+    return failed
 
 
 def _apply(
@@ -263,7 +324,9 @@ def _apply(
                     with tx.savepoint():
                         link = work.one(tx, action, current, told)
                 except MpsError as error:
-                    run.errors.append(ObjectError(error.code, action.source_dn, error.description))
+                    run.errors.append(
+                        ObjectError(error.code, action.source_dn, error.description, action.source_guid)
+                    )
                 else:
                     run.errors.extend(told)
                     saved.append(link)
@@ -282,7 +345,9 @@ def _apply(
         try:
             saved, forgotten = d.engine.run(admin, run_batch)
         except MpsError as error:  # the batch as a whole failed: each of its objects is told
-            run.errors += [ObjectError(error.code, a.source_dn, error.description) for a in batch]
+            run.errors += [
+                ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch
+            ]
             saved, forgotten = [], []
         with state_of(d) as state:
             for guid in forgotten:
@@ -457,7 +522,9 @@ class _Work:
                 with tx.savepoint():
                     tx.call(OCS, "CreateSipUser", {"user": path, "enabled": True, "primaryURI": uri})
             except MpsError as error:
-                told.append(ObjectError(error.code, action.source_dn, f"IM: {error.description}"))
+                told.append(
+                    ObjectError(error.code, action.source_dn, f"IM: {error.description}", action.source_guid)
+                )
             else:
                 have.add(IM)
         return replace(link, services=frozenset(have))
@@ -483,6 +550,7 @@ class _Work:
                     action.source_dn,
                     f"{action.managed_dn.ldap_path}: its source attributes changed, and changes to a "
                     f"{action.kind}'s attributes are not synced yet (no procedure changes them)",
+                    action.source_guid,
                 )
             )
         link = replace(

@@ -1,4 +1,5 @@
-"""The sync configuration in the SQL store (``sync_configs``, ``mailbox_holds``; ``sync_runs`` read)."""
+"""The sync configuration in the SQL store (``sync_configs``, ``mailbox_holds``; ``sync_runs`` and
+``sync_pending`` read)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_runs
+from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_pending, sync_runs
 from openmps.syncconfig.interface import Connection as SourceConnection
-from openmps.syncconfig.interface import Hold, Link, RunRecord, SyncConfig, SyncRules
+from openmps.syncconfig.interface import Hold, Link, PendingObject, RunRecord, SyncConfig, SyncRules
 from openmps.syncconfig.keys import SecretBox
 from openmps.types import Secret
 
@@ -125,6 +126,25 @@ class SqlSyncConfig:
             )
             for r in rows
         ]
+
+    def pending(self, org: str) -> dict[str, PendingObject]:
+        rows = self._connection().execute(
+            select(sync_pending)
+            .where(sync_pending.c.org_guid == org)
+            .order_by(sync_pending.c.first_seen, sync_pending.c.source_guid)
+        )
+        return {
+            r.source_guid: PendingObject(
+                r.source_guid,
+                r.source_dn,
+                int(r.code),
+                r.reason,
+                aware(r.first_seen) or r.first_seen,
+                aware(r.last_seen) or r.last_seen,
+                int(r.attempts),
+            )
+            for r in rows
+        }
 
     def links(self, org: str, state: str | None = None) -> dict[str, Link]:
         query = select(sync_objects).where(sync_objects.c.org_guid == org)
