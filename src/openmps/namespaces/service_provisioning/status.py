@@ -45,6 +45,8 @@ class SyncRun:
 
 @dataclass(frozen=True)
 class PendingObject:
+    """A source object whose last run failed: each later run reads it again by its objectGUID."""
+
     source_dn: Annotated[str, Xml("@object", "the source object's DN")]
     source_guid: Annotated[str, Xml("@objectGUID", "the source object's objectGUID")]
     code: Annotated[str, Xml("@code", "the last error's code, 0x…")]
@@ -60,7 +62,9 @@ class SyncStatus:
     they succeed, leave scope or are deleted at the source (oldest first)."""
 
     runs: Annotated[tuple[SyncRun, ...], Xml("runs", item="run")]
-    pending: Annotated[tuple[PendingObject, ...], Xml("pending", item="object")] = ()
+    pending: Annotated[
+        tuple[PendingObject, ...], Xml("pending", "the objects whose last run failed", item="object")
+    ] = ()
 
 
 @procedure(
