@@ -73,7 +73,7 @@ class ObjectError:
     code: int
     source_dn: str
     reason: str
-    source_guid: str = ""  # empty: not one object's (the run's cookie then stays where it was)
+    source_guid: str  # the object's, remembered while it fails; "": the run's (the cookie stays)
 
 
 @dataclass
@@ -308,7 +308,7 @@ def _apply(
         try:  # every mail-enabled object it creates is then in the organization's own lists
             d.engine.run(admin, lambda tx: tx.call(HE, "CreateOrganizationAddressLists", {"path": org}))
         except MpsError as error:
-            run.errors.append(ObjectError(error.code, str(org), error.description))
+            run.errors.append(ObjectError(error.code, str(org), error.description, ""))
     work = _Work(found.mailbox_plan, found.config.rules, managed, links, held, now)
     for start in range(0, len(todo.actions), PER_REQUEST):
         batch = todo.actions[start : start + PER_REQUEST]
