@@ -6,6 +6,7 @@ connection refused with an error naming it before anything is written."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import ssl
@@ -548,7 +549,8 @@ def store(d: Deployment, dc: DirectoryServer, org: str, *include: str) -> None:
 def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
 ) -> None:
-    """Every organization with a stored connection, each of its own scope."""
+    """Every organization with a stored connection, each of its own scope; each run's records
+    pruned to the deployment's OPENMPS_SYNC_KEEP_RUNS."""
     make_alpineskihouse(deployment, exchange=True)
     make_contoso(deployment)
     alpine, contoso = Forest(conn, "alpine"), Forest(conn, "contoso")
@@ -562,6 +564,7 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "OPENMPS_SYNC_KEEP_RUNS": "2", "OPENMPS_SYNC_KEEP_DAYS": "0"},
     )
     try:
 
@@ -577,12 +580,25 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
         alpine.user("ann", "ann@alpineskihouse.com")  # a change at the source: within an interval
         assert appears(ALPINE, "ann@alpineskihouse.com")
         assert "ann@alpineskihouse.com" not in managed(deployment, CONTOSO)
+        org_guid, _ = organization(deployment, ALPINE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and daemon.poll() is None:  # past what it keeps
+            with state_of(deployment) as state:
+                newest = state.runs(org_guid, limit=1)
+            if newest and newest[0].run_id >= 8:
+                break
+            time.sleep(0.2)
     finally:
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+    assert output.count(f"{ALPINE}: run") > 2  # more runs than it keeps
+    for org in (ALPINE, CONTOSO):
+        org_guid, _ = organization(deployment, org)
+        with state_of(deployment) as state:
+            assert len(state.runs(org_guid, limit=100)) == 2
 
 
 def test_a_stored_connection_and_the_organizations_rules_drive_sync_run(
