@@ -34,6 +34,7 @@ from openmps.sync.ldap_source import LdapSource
 from openmps.sync.rules import source_attributes
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.source import Snapshot, SourceConnection
+from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import EXPLICIT, SyncRules
 from openmps.types import DN, Secret
 from support import (
@@ -332,10 +333,11 @@ def test_a_group_loop_made_by_a_delta_is_an_error_naming_it(
 
 
 def test_a_failing_object_lets_the_cookie_move_on_and_is_read_again_by_objectguid(
-    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A delta after a run with a failed object reads only what changed since that run, plus the
-    failed object by its objectGUID; a held mailbox's blocked deprovisioning is told every run; an
+    failed object by its objectGUID, and of the connector space only that object's link (and the
+    pending and disconnected ones); a held mailbox's blocked deprovisioning is told every run; an
     object deleted at the source, or whose hold is cleared, leaves the list."""
     make_alpineskihouse(deployment, exchange=True)
     forest = Forest(conn)
@@ -354,7 +356,17 @@ def test_a_failing_object_lets_the_cookie_move_on_and_is_read_again_by_objectgui
     assert failing() == {bad_guid: 1}
     # nothing changed: the delta continues past the failed run and reads nothing; the failed
     # object alone is read again, by its objectGUID, and fails again
+    read = SqlSyncState.links
+    whole: list[str] = []
+
+    def links_read(self: SqlSyncState, org: str, state: str | None = None, **by: object) -> object:
+        if state is None and by.get("guids") is None:
+            whole.append(org)
+        return read(self, org, state, **by)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqlSyncState, "links", links_read)
     again = sync(deployment, ALPINE, source)
+    assert whole == []  # not the whole connector space
     assert source.last is not None and not source.last.full
     assert source.last.objects == [] and source.last.deleted == []
     assert source.again is not None and [o.dn for o in source.again.objects] == [bad]

@@ -3,6 +3,7 @@ whose last run failed, and run records."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -20,7 +21,13 @@ from openmps.syncconfig.interface import (
 
 
 class SyncState(Protocol):
-    def links(self, org: str, state: str | None = None) -> dict[str, Link]: ...
+    def links(
+        self, org: str, state: str | None = None, *, guids: Collection[str] | None = None
+    ) -> dict[str, Link]:
+        """The organization's connector space (only the links in ``state``, or of the source
+        objects ``guids``, if given)."""
+        ...
+
     def save(self, org: str, link: Link) -> None: ...
     def forget(self, org: str, source_guid: str) -> None: ...
     def record_run(

@@ -26,6 +26,7 @@ idempotent).  Run records the deployment's :class:`RunRetention` does not keep a
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, FLOW, IM, MAILBOX, source_attributes
-from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection
+from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection, SourceObject
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
@@ -209,10 +210,11 @@ def sync(
     retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
     if retry:  # the cookie moved past them: read again by objectGUID alone
         snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
-    # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
-    # space need not be read
-    idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
-    links = _resumed(d, org_guid, everything=not idle)
+    # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
+    # on them without a change at the source); the whole connector space only when an object it
+    # lists names others by DN (a group's members), found among the unchanged ones
+    everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
+    links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
     run = Run(str(org), preview, retried=len(retry))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
@@ -250,6 +252,18 @@ def sync(
             )
             state.prune_runs(org_guid, d.run_retention, now=finished)
     return run
+
+
+# a value written as a DN (``<GUID=…>;`` prefixed too): an attribute naming another object
+_DN_VALUE = re.compile(r"\s*(<[^>]*>;)*[A-Za-z][\w-]*=[^,]*,\s*[A-Za-z][\w-]*=")
+
+
+def _names_others(obj: SourceObject) -> bool:
+    """Whether the object names another by DN (a group's members, any DN-valued attribute): the
+    planner resolves those among every managed object, not only among what a delta lists."""
+    return obj.kind == GROUP or any(
+        _DN_VALUE.match(v) for k, values in obj.attributes.items() if k.lower() != "member" for v in values
+    )
 
 
 def _listed(snapshot: Snapshot) -> set[str]:
@@ -368,16 +382,20 @@ def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN
     return frozenset(dn for dn, entry in entries.items() if entry.guid in holds)
 
 
-def _resumed(d: Deployment, org_guid: str, *, everything: bool = True) -> dict[str, Link]:
-    """The connector space (or, not ``everything``, only its links a run may act on without a
-    change at the source: pending and disconnected ones), after the creations a dead run left
-    pending are settled: its engine transaction committed (the object it was creating is there)
-    or it did not (forgotten)."""
+def _resumed(d: Deployment, org_guid: str, *, listed: set[str] | None = None) -> dict[str, Link]:
+    """The connector space (or only the links of the source objects ``listed`` and those a run
+    may act on without a change at the source: pending and disconnected ones), after the
+    creations a dead run left pending are settled: its engine transaction committed (the object
+    it was creating is there) or it did not (forgotten)."""
     with state_of(d) as state:
-        if everything:
+        if listed is None:
             links = state.links(org_guid)
         else:
-            links = {**state.links(org_guid, PENDING), **state.links(org_guid, DISCONNECTED)}
+            links = {
+                **state.links(org_guid, guids=listed),
+                **state.links(org_guid, PENDING),
+                **state.links(org_guid, DISCONNECTED),
+            }
         pending = [link for link in links.values() if link.state == PENDING]
         if not pending:
             return links

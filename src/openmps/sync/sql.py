@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -18,8 +18,10 @@ class SqlSyncState:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
 
-    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
-        return self._config().links(org, state)
+    def links(
+        self, org: str, state: str | None = None, *, guids: Collection[str] | None = None
+    ) -> dict[str, Link]:
+        return self._config().links(org, state, guids=guids)
 
     def forget(self, org: str, source_guid: str) -> None:
         self._connection().execute(
