@@ -76,6 +76,7 @@ from openmps.namespaces import (
 from openmps.plans import samples as plan_samples
 from openmps.plans.sql import SqlPlanCatalogue
 from openmps.resources.sql import SqlResourceLedger
+from openmps.syncconfig.interface import RunRetention
 from openmps.syncconfig.keys import SecretBox
 from openmps.syncconfig.sql import SqlSyncConfig
 from openmps.types import DN, Secret, is_valid_dns_name, parse_int, shown
@@ -177,6 +178,21 @@ def group_cap() -> int:
     return cap
 
 
+def run_retention() -> RunRetention:
+    """Which sync run records each organization keeps: ``OPENMPS_SYNC_KEEP_RUNS`` (its last 100 by
+    default, at least 1) and every run of the last ``OPENMPS_SYNC_KEEP_DAYS`` (7).  A deployment's
+    setting, not an organization's: the records are the provider's storage and operations log, the
+    daemon runs every organization on one schedule, and a tenant's setting could keep them forever."""
+    default = RunRetention()
+    runs = int(env_number("OPENMPS_SYNC_KEEP_RUNS", default.runs, whole=True))
+    days = int(env_number("OPENMPS_SYNC_KEEP_DAYS", default.days, whole=True))
+    if runs < 1:
+        raise InvalidOperation(f"OPENMPS_SYNC_KEEP_RUNS={runs} is not a whole number above 0")
+    if not 0 <= days <= 3650:
+        raise InvalidOperation(f"OPENMPS_SYNC_KEEP_DAYS={days} is not between 0 and 3650")
+    return RunRetention(runs, days)
+
+
 def registry() -> Registry:
     namespaces = (
         hosted_exchange,
@@ -222,6 +238,7 @@ class Deployment:
     directory_server: LdapSettings | None = None  # the hosting directory on a server, else in SQL
     # members one group may hold before MultiGroup nesting must spread them (hosting/multigroup.py)
     group_cap: int = field(default_factory=lambda: group_cap())
+    run_retention: RunRetention = field(default_factory=lambda: run_retention())  # sync run records kept
     directory_flavour: Flavour = OPENLDAP  # which server it is (identified at init)
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)

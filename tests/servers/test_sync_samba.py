@@ -6,6 +6,7 @@ connection refused with an error naming it before anything is written."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import ssl
@@ -33,6 +34,7 @@ from openmps.sync.ldap_source import LdapSource
 from openmps.sync.rules import source_attributes
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.source import Snapshot, SourceConnection
+from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import EXPLICIT, SyncRules
 from openmps.types import DN, Secret
 from support import (
@@ -117,15 +119,21 @@ def connection(dc: DirectoryServer, *include: str, **changes: object) -> SourceC
 
 
 class Recording:
-    """A source that keeps what its last read answered: how much a delta read."""
+    """A source that keeps what its last read answered (how much a delta read), and what the run
+    read again by objectGUID (the objects whose last run failed)."""
 
     def __init__(self, source: LdapSource) -> None:
         self.source = source
         self.last: Snapshot | None = None
+        self.again: Snapshot | None = None
 
     def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
-        self.last = self.source.read(cookie, attributes=attributes)
+        self.last, self.again = self.source.read(cookie, attributes=attributes), None
         return self.last
+
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        self.again = self.source.reread(guids, attributes=attributes)
+        return self.again
 
 
 def writes(d: Deployment) -> tuple[dict[str, list[tuple[object, ...]]], int]:
@@ -321,7 +329,79 @@ def test_a_group_loop_made_by_a_delta_is_an_error_naming_it(
     assert all("a group loop" in e.reason for e in looped.errors)
     assert managed(deployment, ALPINE) == before  # neither group changed
     conn.modify(inner, {"member": [(MODIFY_DELETE, [outer])]})
-    assert sync(deployment, ALPINE, source).errors == []  # read again: the cookie had stayed
+    assert sync(deployment, ALPINE, source).errors == []  # both read again (outer by objectGUID)
+
+
+def test_a_failing_object_lets_the_cookie_move_on_and_is_read_again_by_objectguid(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delta after a run with a failed object reads only what changed since that run, plus the
+    failed object by its objectGUID, and of the connector space only that object's link (and the
+    pending and disconnected ones); a held mailbox's blocked deprovisioning is told every run; an
+    object deleted at the source, or whose hold is cleared, leaves the list."""
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    bad = forest.user("bad", "bad@elsewhere.example")  # not the organization's domain: refused
+    amy_guid, bad_guid = forest.guid(amy), forest.guid(bad)
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+    org_guid, _ = organization(deployment, ALPINE)
+
+    def failing() -> dict[str, int]:
+        with state_of(deployment) as state:
+            return {g: p.attempts for g, p in state.pending(org_guid).items()}
+
+    first = sync(deployment, ALPINE, source)
+    assert [(e.source_dn, e.source_guid) for e in first.errors] == [(bad, bad_guid)]
+    assert failing() == {bad_guid: 1}
+    # nothing changed: the delta continues past the failed run and reads nothing; the failed
+    # object alone is read again, by its objectGUID, and fails again
+    read = SqlSyncState.links
+    whole: list[str] = []
+
+    def links_read(self: SqlSyncState, org: str, state: str | None = None, **by: object) -> object:
+        if state is None and by.get("guids") is None:
+            whole.append(org)
+        return read(self, org, state, **by)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqlSyncState, "links", links_read)
+    again = sync(deployment, ALPINE, source)
+    assert whole == []  # not the whole connector space
+    assert source.last is not None and not source.last.full
+    assert source.last.objects == [] and source.last.deleted == []
+    assert source.again is not None and [o.dn for o in source.again.objects] == [bad]
+    assert [e.source_dn for e in again.errors] == [bad] and again.retried == 1
+    assert failing() == {bad_guid: 2}
+
+    # amy's mailbox on hold, amy deleted at the source: her disconnection is refused, every run,
+    # without the delta reading again what it read; bad, deleted too, leaves the list
+    ok(
+        deployment.submit(
+            sp("SetLitigationHold", user=ALPINE.child("CN", "amy@alpineskihouse.com").ldap_path)
+        )
+    )
+    conn.delete(amy)
+    conn.delete(bad)
+    held = sync(deployment, ALPINE, source)
+    assert [(e.source_dn, e.source_guid) for e in held.errors] == [(amy, amy_guid)]
+    assert "litigation hold" in held.errors[0].reason
+    assert failing() == {amy_guid: 1}
+    still = sync(deployment, ALPINE, source)
+    assert source.last is not None and source.last.objects == [] and source.last.deleted == []
+    assert source.again is not None and source.again.deleted == [amy_guid]  # gone at the source
+    assert [e.source_dn for e in still.errors] == [amy] and failing() == {amy_guid: 2}
+    assert links(deployment, ALPINE)[amy_guid] == ACTIVE
+
+    ok(
+        deployment.submit(
+            sp("ClearLitigationHold", user=ALPINE.child("CN", "amy@alpineskihouse.com").ldap_path)
+        )
+    )
+    released = sync(deployment, ALPINE, source)
+    assert released.errors == [] and released.counts["delete"] == 1 and failing() == {}
+    assert links(deployment, ALPINE)[amy_guid] == DISCONNECTED
+    idle = sync(deployment, ALPINE, source)
+    assert idle.actions == [] and idle.retried == 0 and source.again is None
 
 
 def test_two_organizations_each_see_their_own_scope_only(
@@ -481,7 +561,8 @@ def store(d: Deployment, dc: DirectoryServer, org: str, *include: str) -> None:
 def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
 ) -> None:
-    """Every organization with a stored connection, each of its own scope."""
+    """Every organization with a stored connection, each of its own scope; each run's records
+    pruned to the deployment's OPENMPS_SYNC_KEEP_RUNS."""
     make_alpineskihouse(deployment, exchange=True)
     make_contoso(deployment)
     alpine, contoso = Forest(conn, "alpine"), Forest(conn, "contoso")
@@ -495,6 +576,7 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "OPENMPS_SYNC_KEEP_RUNS": "2", "OPENMPS_SYNC_KEEP_DAYS": "0"},
     )
     try:
 
@@ -510,12 +592,25 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
         alpine.user("ann", "ann@alpineskihouse.com")  # a change at the source: within an interval
         assert appears(ALPINE, "ann@alpineskihouse.com")
         assert "ann@alpineskihouse.com" not in managed(deployment, CONTOSO)
+        org_guid, _ = organization(deployment, ALPINE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and daemon.poll() is None:  # past what it keeps
+            with state_of(deployment) as state:
+                newest = state.runs(org_guid, limit=1)
+            if newest and newest[0].run_id >= 8:
+                break
+            time.sleep(0.2)
     finally:
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+    assert output.count(f"{ALPINE}: run") > 2  # more runs than it keeps
+    for org in (ALPINE, CONTOSO):
+        org_guid, _ = organization(deployment, org)
+        with state_of(deployment) as state:
+            assert len(state.runs(org_guid, limit=100)) == 2
 
 
 def test_a_stored_connection_and_the_organizations_rules_drive_sync_run(

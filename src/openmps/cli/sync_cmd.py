@@ -185,7 +185,8 @@ def run_command(
 
 @sync_app.command("status")
 def status_command(org: Org) -> None:
-    """The organization's last sync runs: when, outcome, counts per action, errors."""
+    """The organization's last sync runs (when, outcome, counts per action, errors) and the source
+    objects whose last run failed, which each run reads again."""
     from openmps.cli.main import deployment, fail, out
 
     target = _org(org)
@@ -196,6 +197,7 @@ def status_command(org: Org) -> None:
         raise fail(exc) from None
     with state_of(d) as state:
         runs = state.runs(org_guid)
+        pending = state.pending(org_guid)
     table = Table("run", "finished", "outcome", "counts", "errors", title=f"sync runs of {target}")
     for record in runs:
         report = json.loads(record.report)
@@ -208,6 +210,19 @@ def status_command(org: Org) -> None:
             str(len(report["errors"])),
         )
     out.print(table)
+    if pending:
+        failing = Table(
+            "object", "objectGUID", "since", "attempts", "last error", title="failing objects, tried each run"
+        )
+        for p in pending.values():
+            failing.add_row(
+                p.source_dn,
+                p.source_guid,
+                p.first_seen.isoformat(timespec="seconds"),
+                str(p.attempts),
+                f"{p.code:#010x} {p.reason}",
+            )
+        out.print(failing)
 
 
 @sync_app.command("daemon")

@@ -9,6 +9,7 @@ two agree.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -345,4 +346,19 @@ sync_cookies = Table(
     metadata,
     Column("org_guid", String(36), primary_key=True),
     Column("cookie", Text, nullable=False),
+)
+
+# The source objects whose last sync run failed (0017), by objectGUID: the cookie moves past them,
+# and each later run reads them again by objectGUID until they succeed, leave scope or are deleted.
+sync_pending = Table(
+    "sync_pending",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("source_guid", String(36), primary_key=True),
+    Column("source_dn", Text, nullable=False),
+    Column("code", BigInteger, nullable=False),  # the error's MPS code (0x8…: past a signed 32-bit)
+    Column("reason", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
 )

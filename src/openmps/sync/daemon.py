@@ -39,10 +39,16 @@ class StoredSource:
         self.d, self.org = d, org
 
     def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        return self._source().read(cookie, attributes=attributes)
+
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        return self._source().reread(guids, attributes=attributes)
+
+    def _source(self) -> LdapSource:
         connection = stored_connection(self.d, self.org)
         if connection is None:
             raise NotFound(f"{self.org.ldap_path} has no stored connection", dn=str(self.org))
-        return LdapSource(connection).read(cookie, attributes=attributes)
+        return LdapSource(connection)
 
 
 def stored_sources(d: Deployment) -> dict[DN, Source]:

@@ -64,7 +64,7 @@ class LdapSource:
         """``attributes`` (none: the default rules') are read; a cookie read for another set of
         them, as for another scope, reads everything again (a rule naming a new attribute sees its
         values at once)."""
-        wanted = list(dict.fromkeys((*MECHANICS, *(attributes or source_attributes(SyncRules())))))
+        wanted = _wanted(attributes)
         with self._bound() as conn:
             domain = self._domain(conn)
             includes, excludes = self._scope(conn, domain)
@@ -84,7 +84,9 @@ class LdapSource:
                 deleted |= changed.keys() - in_scope.keys()
             # a full read has them whole; a delta only what changed of them
             raws = (
-                {g: changed[g][1] for g in in_scope} if full else _whole(conn, domain, list(in_scope), wanted)
+                {g: changed[g][1] for g in in_scope}
+                if full
+                else {g: raw for g, (_, raw) in _whole(conn, domain, list(in_scope), wanted).items()}
             )
             if not full:  # a changed group's nested groups too: a loop through them is seen whole
                 _nested(conn, domain, raws, in_scope, includes, excludes, wanted)
@@ -101,6 +103,22 @@ class LdapSource:
                 full=full,
                 cookie=json.dumps({"scope": fingerprint, "dirsync": text}) if text else None,
             )
+
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        """The objects ``guids`` searched by objectGUID in the domain (a chunk of them per search,
+        no DirSync): those in scope whole, with the groups in scope nested in theirs (a loop
+        through them is seen whole); the rest — tombstones are not answered without the Show
+        Deleted control, or out of scope — deleted."""
+        wanted = _wanted(attributes)
+        with self._bound() as conn:
+            domain = self._domain(conn)
+            includes, excludes = self._scope(conn, domain)
+            found = _whole(conn, domain, list(guids), wanted)
+            in_scope = {g: dn for g, (dn, _) in found.items() if _within(dn, includes, excludes)}
+            raws = {g: found[g][1] for g in in_scope}
+            _nested(conn, domain, raws, in_scope, includes, excludes, wanted)
+            objects = [obj for g, dn in in_scope.items() if (obj := _object(g, dn, raws[g])) is not None]
+            return Snapshot(objects, deleted=sorted(set(guids) - in_scope.keys()), full=False)
 
     @contextmanager
     def _bound(self) -> Iterator[Any]:
@@ -290,11 +308,15 @@ def _dir_sync(
     return changed, deleted, cookie
 
 
+def _wanted(attributes: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys((*MECHANICS, *(attributes or source_attributes(SyncRules())))))
+
+
 def _whole(
     conn: Any, domain: DN, guids: list[str], attributes: list[str]
-) -> dict[str, dict[str, list[bytes]]]:
-    """The objects (by objectGUID) read whole, a chunk of them per search."""
-    found: dict[str, dict[str, list[bytes]]] = {}
+) -> dict[str, tuple[DN, dict[str, list[bytes]]]]:
+    """The objects (by objectGUID) read whole, with their DNs, a chunk of them per search."""
+    found: dict[str, tuple[DN, dict[str, list[bytes]]]] = {}
     for start in range(0, len(guids), _CHUNK):
         chunk = guids[start : start + _CHUNK]
         filter = "(|" + "".join(f"(objectGUID={_escaped(g)})" for g in chunk) + ")"
@@ -302,7 +324,7 @@ def _whole(
         for entry in conn.response or []:
             if entry.get("type") == "searchResEntry":
                 raw = entry["raw_attributes"]
-                found[str(uuid.UUID(bytes_le=raw["objectGUID"][0]))] = raw
+                found[str(uuid.UUID(bytes_le=raw["objectGUID"][0]))] = (DN.parse(entry["dn"]), raw)
     return found
 
 

@@ -40,6 +40,16 @@ class LdifSource:
 
     def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
         """Every object of the snapshot, with all its attributes."""
+        return Snapshot(self._objects())
+
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        """The objects ``guids`` of the snapshot; those it does not hold, deleted."""
+        wanted = set(guids)
+        found = [o for o in self._objects() if o.guid in wanted]
+        gone = wanted - {o.guid for o in found}
+        return Snapshot(found, deleted=sorted(gone), full=False)
+
+    def _objects(self) -> list[SourceObject]:
         objects = []
         for dn, attrs in read_entries(io.BytesIO(self._data)):
             classes = {c.lower() for k, v in attrs.items() if k.lower() == "objectclass" for c in v}
@@ -54,4 +64,4 @@ class LdifSource:
             except ValueError:
                 raise InvalidArgument(f"{dn}: objectGUID '{guid[0]}' is not a GUID") from None
             objects.append(SourceObject(source_guid, str(dn), kind, attrs))
-        return Snapshot(objects)
+        return objects

@@ -49,6 +49,7 @@ class Action:
 class Skipped:
     source_dn: str
     why: str
+    source_guid: str = ""
 
 
 @dataclass
@@ -122,7 +123,7 @@ def plan(
         names = " → ".join(in_scope[g].dn for g in (*loop, loop[0]))
         for guid in loop:
             result.refused.append(
-                Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are")
+                Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are", guid)
             )
     refused = {DN.parse(r.source_dn) for r in result.refused}
     managers = _managers(org, links, in_scope, unchanged)

@@ -12,11 +12,23 @@ Directory's ModifyUser for a user's changed attributes and proxies, Service Prov
 DisconnectUser/ReconnectUser.  A manager not there yet when its user is made or changed (made
 later in the run) is set in a second pass once every user the run makes is (``_managers``).  The
 organization's stored configuration (scope, rules, thresholds) applies to every source.
+
+The source's cookie moves past every run that wrote (not stopped), failed objects or not: each
+object that failed is remembered by its objectGUID (``sync_pending``: the error, when first and
+last seen, how many runs tried it), and every later delta reads it again by objectGUID alone
+(``Source.reread``) until it succeeds, leaves scope or is deleted at the source — so one object
+that keeps failing (a held mailbox whose deprovisioning is blocked, a change no procedure applies)
+is reported every run without making each delta read again everything since it failed.  An error
+that names no object (the organization's address lists) keeps the cookie where it was.  The cookie,
+the failed objects and the run's record are one transaction, after the directory's; a run dying
+before it leaves the cookie where it was, and the next run reads those changes again (applying is
+idempotent).  Run records the deployment's :class:`RunRetention` does not keep are pruned then.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,10 +42,10 @@ from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
-from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, SyncState
+from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, DN_VALUED, FLOW, IM, MAILBOX, source_attributes
-from openmps.sync.source import CONTACT, GROUP, USER, Source, SourceConnection
+from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection, SourceObject
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import SyncConfig, SyncRules
 from openmps.types import DN
@@ -64,6 +76,7 @@ class ObjectError:
     code: int
     source_dn: str
     reason: str
+    source_guid: str  # the object's, remembered while it fails; "": the run's (the cookie stays)
 
 
 @dataclass
@@ -79,6 +92,7 @@ class Run:
     seconds: float = 0.0
     run_id: int | None = None
     stopped: str = ""  # why the run stopped before writing (the deletion threshold)
+    retried: int = 0  # objects a delta read again by objectGUID, their last run having failed
 
     @property
     def outcome(self) -> str:
@@ -92,6 +106,7 @@ class Run:
                 "skipped": [{"source_dn": dn, "why": why} for dn, why in self.skipped],
                 "seconds": round(self.seconds, 3),
                 "stopped": self.stopped,
+                "retried": self.retried,
             }
         )
 
@@ -191,15 +206,21 @@ def sync(
         threshold = found.config.rules.deletion_threshold
     with state_of(d) as state:
         cookie = state.cookie(org_guid)
-    snapshot = source.read(cookie, attributes=source_attributes(found.config.rules))
-    # a delta with nothing changed plans only the lifecycle's timers: the rest of the connector
-    # space need not be read
-    idle = not snapshot.full and not snapshot.objects and not snapshot.deleted
-    links = _resumed(d, org_guid, everything=not idle)
+        failing = state.pending(org_guid)
+    attributes = source_attributes(found.config.rules)
+    snapshot = source.read(cookie, attributes=attributes)
+    retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
+    if retry:  # the cookie moved past them: read again by objectGUID alone
+        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
+    # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
+    # on them without a change at the source); the whole connector space only when an object it
+    # lists names others by DN (a group's members), found among the unchanged ones
+    everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
+    links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
-    run = Run(str(org), preview)
+    run = Run(str(org), preview, retried=len(retry))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
-    run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why) for r in todo.refused]
+    run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
     run.counts = {
         verb: todo.count(verb) for verb in VERBS if verb in (CREATE, UPDATE, DELETE) or todo.count(verb)
@@ -215,20 +236,82 @@ def sync(
         _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
+        finished = datetime.now(UTC)
         with state_of(d) as state:
-            # the next delta continues from here only once every change read is applied: a run
-            # with object errors or stopped leaves them to be read again (applying is idempotent)
-            if not preview and not run.stopped and not run.errors and snapshot.cookie != cookie:
-                state.keep_cookie(org_guid, snapshot.cookie)
+            if not preview and not run.stopped:
+                # every object that failed is remembered, so the next delta continues from here
+                # and reads them again by objectGUID; an error naming no object keeps the cookie
+                state.keep_pending(org_guid, _failed(run.errors, failing, finished))
+                if all(e.source_guid for e in run.errors) and snapshot.cookie != cookie:
+                    state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
                 org_guid,
                 started=started,
-                finished=datetime.now(UTC),
+                finished=finished,
                 preview=preview,
                 outcome=run.outcome,
                 report=run.report(),
             )
+            state.prune_runs(org_guid, d.run_retention, now=finished)
     return run
+
+
+# a value written as a DN (``<GUID=…>;`` prefixed too): an attribute naming another object
+_DN_VALUE = re.compile(r"\s*(<[^>]*>;)*[A-Za-z][\w-]*=[^,]*,\s*[A-Za-z][\w-]*=")
+
+
+def _names_others(obj: SourceObject) -> bool:
+    """Whether the object names another by DN (a group's members, a user's manager — ``DN_VALUED``
+    — or any value written as a DN): the planner resolves those among every managed object, not
+    only among what a delta lists."""
+    return (
+        obj.kind == GROUP
+        or any(obj.get(attr) for attr in DN_VALUED)
+        or any(
+            _DN_VALUE.match(v)
+            for k, values in obj.attributes.items()
+            if k.lower() != "member"
+            for v in values
+        )
+    )
+
+
+def _listed(snapshot: Snapshot) -> set[str]:
+    return {o.guid for o in snapshot.objects} | set(snapshot.deleted)
+
+
+def _merged(snapshot: Snapshot, again: Snapshot) -> Snapshot:
+    """A delta and the failed objects read again: an object the delta lists is as the delta has it."""
+    listed = _listed(snapshot)
+    objects = [*snapshot.objects, *(o for o in again.objects if o.guid not in listed)]
+    deleted = [*snapshot.deleted, *(g for g in again.deleted if g not in listed)]
+    return replace(snapshot, objects=objects, deleted=deleted)
+
+
+def _failed(
+    errors: list[ObjectError], before: dict[str, PendingObject], now: datetime
+) -> list[PendingObject]:
+    """The objects that failed in this run, each once (its errors joined), counting the runs they
+    failed in one after the other; one that failed before and not now succeeded or went."""
+    by_guid: dict[str, list[ObjectError]] = {}
+    for error in errors:
+        if error.source_guid:
+            by_guid.setdefault(error.source_guid, []).append(error)
+    failed = []
+    for guid, told in by_guid.items():
+        last = before.get(guid)
+        failed.append(
+            PendingObject(
+                guid,
+                told[0].source_dn,
+                told[0].code,
+                "; ".join(dict.fromkeys(e.reason for e in told)),
+                last.first_seen if last else now,
+                now,
+                last.attempts + 1 if last else 1,
+            )
+        )
+    return failed
 
 
 def _apply(
@@ -249,7 +332,7 @@ def _apply(
         try:  # every mail-enabled object it creates is then in the organization's own lists
             d.engine.run(admin, lambda tx: tx.call(HE, "CreateOrganizationAddressLists", {"path": org}))
         except MpsError as error:
-            run.errors.append(ObjectError(error.code, str(org), error.description))
+            run.errors.append(ObjectError(error.code, str(org), error.description, ""))
     work = _Work(found.mailbox_plan, found.config.rules, managed, links, held, now)
     final: dict[str, Link] = {}  # the links as the run saved them
     for start in range(0, len(todo.actions), PER_REQUEST):
@@ -266,7 +349,9 @@ def _apply(
                     with tx.savepoint():
                         link = work.one(tx, action, current, told)
                 except MpsError as error:
-                    run.errors.append(ObjectError(error.code, action.source_dn, error.description))
+                    run.errors.append(
+                        ObjectError(error.code, action.source_dn, error.description, action.source_guid)
+                    )
                 else:
                     run.errors.extend(told)
                     saved.append(link)
@@ -299,7 +384,9 @@ def _apply(
         try:
             saved, forgotten = d.engine.run(admin, run_batch)
         except MpsError as error:  # the batch as a whole failed: each of its objects is told
-            run.errors += [ObjectError(error.code, a.source_dn, error.description) for a in batch]
+            run.errors += [
+                ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch
+            ]
             saved, forgotten = [], []
         with state_of(d) as state:
             for guid in forgotten:
@@ -329,7 +416,9 @@ def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link],
                         work.manager(tx, action)
                 except MpsError as error:
                     run.errors.append(
-                        ObjectError(error.code, action.source_dn, f"manager: {error.description}")
+                        ObjectError(
+                            error.code, action.source_dn, f"manager: {error.description}", action.source_guid
+                        )
                     )
                     failed.append(action.source_guid)
             return failed
@@ -338,7 +427,8 @@ def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link],
             failed = d.engine.run(d.administrator(), run_batch)
         except MpsError as error:
             run.errors += [
-                ObjectError(error.code, a.source_dn, f"manager: {error.description}") for a in batch
+                ObjectError(error.code, a.source_dn, f"manager: {error.description}", a.source_guid)
+                for a in batch
             ]
             failed = [a.source_guid for a in batch]
         with state_of(d) as state:
@@ -355,16 +445,20 @@ def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN
     return frozenset(dn for dn, entry in entries.items() if entry.guid in holds)
 
 
-def _resumed(d: Deployment, org_guid: str, *, everything: bool = True) -> dict[str, Link]:
-    """The connector space (or, not ``everything``, only its links a run may act on without a
-    change at the source: pending and disconnected ones), after the creations a dead run left
-    pending are settled: its engine transaction committed (the object it was creating is there)
-    or it did not (forgotten)."""
+def _resumed(d: Deployment, org_guid: str, *, listed: set[str] | None = None) -> dict[str, Link]:
+    """The connector space (or only the links of the source objects ``listed`` and those a run
+    may act on without a change at the source: pending and disconnected ones), after the
+    creations a dead run left pending are settled: its engine transaction committed (the object
+    it was creating is there) or it did not (forgotten)."""
     with state_of(d) as state:
-        if everything:
+        if listed is None:
             links = state.links(org_guid)
         else:
-            links = {**state.links(org_guid, PENDING), **state.links(org_guid, DISCONNECTED)}
+            links = {
+                **state.links(org_guid, guids=listed),
+                **state.links(org_guid, PENDING),
+                **state.links(org_guid, DISCONNECTED),
+            }
         pending = [link for link in links.values() if link.state == PENDING]
         if not pending:
             return links
@@ -520,7 +614,9 @@ class _Work:
                 with tx.savepoint():
                     tx.call(OCS, "CreateSipUser", {"user": path, "enabled": True, "primaryURI": uri})
             except MpsError as error:
-                told.append(ObjectError(error.code, action.source_dn, f"IM: {error.description}"))
+                told.append(
+                    ObjectError(error.code, action.source_dn, f"IM: {error.description}", action.source_guid)
+                )
             else:
                 have.add(IM)
         return replace(link, services=frozenset(have))

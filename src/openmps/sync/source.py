@@ -49,6 +49,12 @@ class Source(Protocol):
         more, and one that must choose reads the default rules' without them)."""
         ...
 
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        """The objects ``guids`` as they are now, by objectGUID alone (a delta of them, no cookie):
+        those in scope listed, those deleted or out of scope listed deleted.  The runner retries
+        the objects whose last run failed so, the cookie having moved past them."""
+        ...
+
 
 @dataclass(frozen=True)
 class SourceConnection:

@@ -1,14 +1,15 @@
-"""Sync's state in the SQL store (tables ``sync_objects``, ``sync_runs`` and ``sync_cookies``)."""
+"""Sync's state in the SQL store (tables ``sync_objects``, ``sync_runs``, ``sync_cookies`` and
+``sync_pending``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
-from openmps.db.schema import sync_cookies, sync_objects, sync_runs
-from openmps.sync.interface import Link, RunRecord
+from openmps.db.schema import sync_cookies, sync_objects, sync_pending, sync_runs
+from openmps.sync.interface import Link, PendingObject, RunRecord, RunRetention
 from openmps.syncconfig.keys import SecretBox
 from openmps.syncconfig.sql import SqlSyncConfig
 
@@ -17,8 +18,10 @@ class SqlSyncState:
     def __init__(self, connection: Callable[[], Connection]) -> None:
         self._connection = connection
 
-    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
-        return self._config().links(org, state)
+    def links(
+        self, org: str, state: str | None = None, *, guids: Collection[str] | None = None
+    ) -> dict[str, Link]:
+        return self._config().links(org, state, guids=guids)
 
     def forget(self, org: str, source_guid: str) -> None:
         self._forget_all(org, [source_guid])
@@ -92,6 +95,55 @@ class SqlSyncState:
         conn.execute(delete(sync_cookies).where(sync_cookies.c.org_guid == org))
         if cookie is not None:
             conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
+
+    def pending(self, org: str) -> dict[str, PendingObject]:
+        return self._config().pending(org)
+
+    def keep_pending(self, org: str, failed: list[PendingObject]) -> None:
+        conn = self._connection()
+        conn.execute(delete(sync_pending).where(sync_pending.c.org_guid == org))
+        if failed:
+            conn.execute(
+                insert(sync_pending),
+                [
+                    {
+                        "org_guid": org,
+                        "source_guid": p.source_guid,
+                        "source_dn": p.source_dn,
+                        "code": p.code,
+                        "reason": p.reason,
+                        "first_seen": p.first_seen,
+                        "last_seen": p.last_seen,
+                        "attempts": p.attempts,
+                    }
+                    for p in failed
+                ],
+            )
+
+    def prune_runs(self, org: str, retention: RunRetention, *, now: datetime) -> int:
+        conn = self._connection()
+        mine = sync_runs.c.org_guid == org
+        kept = [
+            int(i)
+            for i in conn.execute(
+                select(sync_runs.c.id).where(mine).order_by(sync_runs.c.id.desc()).limit(retention.runs)
+            ).scalars()
+        ]
+        succeeded = conn.execute(
+            select(func.max(sync_runs.c.id)).where(
+                mine, sync_runs.c.outcome == "completed", sync_runs.c.preview == 0
+            )
+        ).scalar()
+        if succeeded is not None:
+            kept.append(int(succeeded))
+        done = conn.execute(
+            delete(sync_runs).where(
+                mine,
+                sync_runs.c.started < now - timedelta(days=retention.days),
+                sync_runs.c.id.not_in(kept),
+            )
+        )
+        return int(done.rowcount)
 
     def _config(self) -> SqlSyncConfig:  # its reads of the connector space and the runs
         return SqlSyncConfig(self._connection, SecretBox(None))

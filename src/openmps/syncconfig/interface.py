@@ -136,6 +136,29 @@ class Link:
 
 
 @dataclass(frozen=True)
+class PendingObject:
+    """A source object whose last run failed (by objectGUID): the next runs read it again, by its
+    objectGUID alone, until it succeeds, leaves scope or is deleted at the source."""
+
+    source_guid: str
+    source_dn: str
+    code: int
+    reason: str
+    first_seen: datetime
+    last_seen: datetime
+    attempts: int  # the runs that tried it and failed, one after the other
+
+
+@dataclass(frozen=True)
+class RunRetention:
+    """Which run records are kept: the last ``runs`` of each organization and every run of the last
+    ``days`` (both at least), and always its last successful run; the rest is pruned after each run."""
+
+    runs: int = 100
+    days: int = 7
+
+
+@dataclass(frozen=True)
 class RunRecord:
     run_id: int
     started: datetime
@@ -162,6 +185,10 @@ class SyncConfigStore(Protocol):
     def hold(self, org: str, user_guid: str, reason: str) -> None: ...
     def release(self, user_guid: str) -> bool: ...
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]: ...
+    def pending(self, org: str) -> dict[str, PendingObject]:
+        """The organization's source objects whose last run failed, by objectGUID, oldest first."""
+        ...
+
     def links(self, org: str, state: str | None = None) -> dict[str, Link]:
         """The organization's connector space, by source objectGUID (only the links in ``state``,
         if given)."""

@@ -1,18 +1,22 @@
-"""The sync configuration in the SQL store (``sync_configs``, ``mailbox_holds``; ``sync_runs`` read)."""
+"""The sync configuration in the SQL store (``sync_configs``, ``mailbox_holds``; ``sync_runs`` and
+``sync_pending`` read)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 
-from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_runs
+from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_pending, sync_runs
 from openmps.syncconfig.interface import Connection as SourceConnection
-from openmps.syncconfig.interface import Hold, Link, RunRecord, SyncConfig, SyncRules
+from openmps.syncconfig.interface import Hold, Link, PendingObject, RunRecord, SyncConfig, SyncRules
 from openmps.syncconfig.keys import SecretBox
 from openmps.types import Secret
+
+_CHUNK = 500  # objectGUIDs per query when links are read by them
 
 
 def aware(at: datetime | None) -> datetime | None:
@@ -126,10 +130,41 @@ class SqlSyncConfig:
             for r in rows
         ]
 
-    def links(self, org: str, state: str | None = None) -> dict[str, Link]:
+    def pending(self, org: str) -> dict[str, PendingObject]:
+        rows = self._connection().execute(
+            select(sync_pending)
+            .where(sync_pending.c.org_guid == org)
+            .order_by(sync_pending.c.first_seen, sync_pending.c.source_guid)
+        )
+        return {
+            r.source_guid: PendingObject(
+                r.source_guid,
+                r.source_dn,
+                int(r.code),
+                r.reason,
+                aware(r.first_seen) or r.first_seen,
+                aware(r.last_seen) or r.last_seen,
+                int(r.attempts),
+            )
+            for r in rows
+        }
+
+    def links(
+        self, org: str, state: str | None = None, *, guids: Collection[str] | None = None
+    ) -> dict[str, Link]:
         query = select(sync_objects).where(sync_objects.c.org_guid == org)
         if state is not None:
             query = query.where(sync_objects.c.state == state)
+        if guids is not None:  # those source objects' alone, a chunk of them per query
+            found: dict[str, Link] = {}
+            listed = sorted(guids)
+            for start in range(0, len(listed), _CHUNK):
+                chunk = listed[start : start + _CHUNK]
+                found.update(self._links(query.where(sync_objects.c.source_guid.in_(chunk))))
+            return found
+        return self._links(query)
+
+    def _links(self, query: Select[Any]) -> dict[str, Link]:
         rows = self._connection().execute(query)
         return {
             r.source_guid: Link(

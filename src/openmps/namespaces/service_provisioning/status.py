@@ -1,4 +1,5 @@
-"""GetSyncStatus: an organization's last sync runs, as the runner recorded them."""
+"""GetSyncStatus: an organization's last sync runs, as the runner recorded them, and the source
+objects whose last run failed (each later run reads them again)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,27 @@ class SyncRun:
 
 
 @dataclass(frozen=True)
+class PendingObject:
+    """A source object whose last run failed: each later run reads it again by its objectGUID."""
+
+    source_dn: Annotated[str, Xml("@object", "the source object's DN")]
+    source_guid: Annotated[str, Xml("@objectGUID", "the source object's objectGUID")]
+    code: Annotated[str, Xml("@code", "the last error's code, 0x…")]
+    first_seen: Annotated[str, Xml("@firstSeen", "ISO 8601 time of the first failed run")]
+    last_seen: Annotated[str, Xml("@lastSeen", "ISO 8601 time of the last failed run")]
+    attempts: Annotated[int, Xml("@attempts", "the runs that failed on it, one after the other")]
+    reason: Annotated[str, Xml(".", "what was wrong the last time")]
+
+
+@dataclass(frozen=True)
 class SyncStatus:
-    """The organization's last sync runs, newest first."""
+    """The organization's last sync runs, newest first, and the objects each run tries again until
+    they succeed, leave scope or are deleted at the source (oldest first)."""
 
     runs: Annotated[tuple[SyncRun, ...], Xml("runs", item="run")]
+    pending: Annotated[
+        tuple[PendingObject, ...], Xml("pending", "the objects whose last run failed", item="object")
+    ] = ()
 
 
 @procedure(
@@ -58,7 +76,8 @@ class SyncStatus:
     right="DS_READ_PROP",
 )
 class GetSyncStatus:
-    """The organization's last sync runs: counts per action, errors per object, duration."""
+    """The organization's last sync runs (counts per action, errors per object, duration) and the
+    source objects whose last run failed."""
 
     organization: Annotated[DN, Xml("organization", "LDAP path of the business organization")]
     last: Annotated[int, Xml("last", "how many runs (1-100)")] = 10
@@ -86,7 +105,19 @@ class GetSyncStatus:
                     report.get("stopped", ""),
                 )
             )
-        return SyncStatus(tuple(runs))
+        pending = tuple(
+            PendingObject(
+                p.source_dn,
+                p.source_guid,
+                f"{p.code:#010x}",
+                p.first_seen.isoformat(),
+                p.last_seen.isoformat(),
+                p.attempts,
+                p.reason,
+            )
+            for p in ctx.providers.sync.pending(org.entry.guid).values()
+        )
+        return SyncStatus(tuple(runs), pending)
 
 
 PROCEDURES = (GetSyncStatus,)
