@@ -6,12 +6,16 @@ nothing and reports no error."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 from test_sync import ALPINE
 
 from openmps.app import Deployment
 from openmps.directory.interface import Entry
 from openmps.sync.ldif_source import LdifSource
-from openmps.sync.runner import Run, sync
+from openmps.sync.runner import Run, organization, state_of, sync
+from openmps.sync.source import Snapshot
 from openmps.types import DN
 from support import he, make_alpineskihouse, ok
 
@@ -200,3 +204,66 @@ def test_a_manager_whose_creation_failed_is_the_users_error_until_it_is_made(dep
     clean(sync(d, ALPINE, fixed))
     assert manager_of(d, AMY_DN) == BEN_DN
     quiet(d, fixed)
+
+
+class Deltas:
+    """The forest read as DirSync reads it: everything first, then from a cookie only what changed
+    since (the objects ``change`` names, as the forest now has them); failed objects read again by
+    objectGUID from the forest as it is."""
+
+    def __init__(self, forest: LdifSource) -> None:
+        self.forest, self.changed, self.reads = forest, [], 0
+
+    def change(self, forest: LdifSource, *guids: str) -> None:
+        self.forest, self.changed = forest, list(guids)
+
+    def read(self, cookie: str | None = None, *, attributes: Sequence[str] = ()) -> Snapshot:
+        self.reads += 1
+        found = self.forest.read() if cookie is None else self.forest.reread(self.changed)
+        self.changed = []
+        return replace(found, cookie=str(self.reads))
+
+    def reread(self, guids: Sequence[str], *, attributes: Sequence[str] = ()) -> Snapshot:
+        return self.forest.reread(guids)
+
+
+def kept(d: Deployment) -> tuple[str | None, set[str]]:
+    """The organization's DirSync cookie and the objects its runs failed on."""
+    org_guid, _ = organization(d, ALPINE)
+    with state_of(d) as state:
+        return state.cookie(org_guid), set(state.pending(org_guid))
+
+
+def test_a_delta_listing_a_user_alone_finds_its_unchanged_manager(deployment: Deployment) -> None:
+    """A delta names Amy only; Ben, her new manager, is unchanged: the runner reads the whole
+    connector space for her (a manager is ``DN_VALUED``), not only her link."""
+    d = deployment_with_domains(deployment)
+    source = Deltas(forest())
+    clean(sync(d, ALPINE, source))
+    assert manager_of(d, AMY_DN) is None
+    source.change(forest(amy={"manager": f"CN=Ben,{OU}"}), AMY)
+    run = clean(sync(d, ALPINE, source))
+    assert run.actions == [("update", "user", f"CN=Amy,{OU}")]
+    assert manager_of(d, AMY_DN) == BEN_DN
+    assert clean(sync(d, ALPINE, source)).actions == []  # nothing changed since
+
+
+def test_a_users_failing_manager_moves_the_cookie_and_is_set_when_the_manager_is_made(
+    deployment: Deployment,
+) -> None:
+    """The manager's failure is the user's error by its objectGUID: the cookie moves past it, the
+    user is remembered and read again by the delta in which its manager is at last made."""
+    d = deployment_with_domains(deployment)
+    source = Deltas(forest(amy={"manager": f"CN=Ben,{OU}"}, ben={"mail": "ben@elsewhere.example"}))
+    failed = sync(d, ALPINE, source)
+    assert sorted((e.source_dn, e.source_guid) for e in failed.errors) == [
+        (f"CN=Amy,{OU}", AMY),
+        (f"CN=Ben,{OU}", BEN),
+    ]
+    assert kept(d) == ("1", {AMY, BEN})
+    source.change(forest(amy={"manager": f"CN=Ben,{OU}"}), BEN)  # Ben's mail fixed; Amy unchanged
+    run = clean(sync(d, ALPINE, source))
+    assert run.retried == 1 and run.counts["create"] == 1
+    assert manager_of(d, AMY_DN) == BEN_DN
+    assert kept(d) == ("2", set())
+    assert clean(sync(d, ALPINE, source)).actions == []
