@@ -13,12 +13,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import directory_claims as table
 from openmps.directory.interface import UNIQUE_ATTRIBUTES, Entry, normalize_value
 from openmps.types import DN
+
+# A claim is a request's every add of a unique value: run on the DBAPI cursor (``db/prepared.py``)
+_ROW: dict[str, BindParameter[str]] = {
+    "attr": bindparam("attr"),
+    "value": bindparam("value"),
+    "dn": bindparam("dn"),
+}
+_CLAIM = {
+    "sqlite": Prepared(sqlite.insert(table).values(_ROW).on_conflict_do_nothing()),
+    "postgresql": Prepared(postgresql.insert(table).values(_ROW).on_conflict_do_nothing()),
+}
+_HOLDER = Prepared(
+    select(table.c.dn).where(table.c.attr == bindparam("attr"), table.c.value == bindparam("value"))
+)
 
 
 class SqlClaims:
@@ -31,17 +46,15 @@ class SqlClaims:
         """Claim ``values`` (normalized) of ``attr`` (lower-cased) for ``dn``: None when all are
         now its, else the first value another entry holds, and nothing claimed."""
         conn = self.connection()
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        insert = _CLAIM["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
         made: list[str] = []
         for value in values:
             row = {"attr": attr, "value": value, "dn": dn.norm}
-            if conn.execute(insert.values(row).on_conflict_do_nothing()).rowcount == 1:
+            if insert.execute(conn, row).rowcount == 1:
                 made.append(value)
                 continue
-            holder = conn.execute(
-                select(table.c.dn).where(table.c.attr == attr, table.c.value == value)
-            ).scalar_one_or_none()
-            if holder != dn.norm:
+            holder = _HOLDER.execute(conn, row).first()
+            if holder is None or holder.dn != dn.norm:
                 self.release(dn, attr, made)
                 return value
         return None
