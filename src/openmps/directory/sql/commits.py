@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import directory_commits as commits
 from openmps.db.store import SqlUnitOfWork
+
+# every request that wrote to the server runs these: on the DBAPI cursor (``db/prepared.py``)
+_MARK = Prepared(insert(commits).values(request=bindparam("request")))
+_FORGET = Prepared(delete(commits).where(commits.c.request == bindparam("request")))
 
 
 class SqlCommits:
@@ -21,9 +26,9 @@ class SqlCommits:
         """Inside ``request``'s transaction: it commits; the marks of ``forget`` (requests whose
         logs are gone) are no longer needed."""
         conn = connection()
-        if forget:
-            conn.execute(delete(commits).where(commits.c.request.in_(list(forget))))
-        conn.execute(insert(commits).values(request=request))
+        for done in forget:  # about one: the request its process finished before
+            _FORGET.execute(conn, {"request": done})
+        _MARK.execute(conn, {"request": request})
 
     def committed(self, request: str) -> bool:
         uow = SqlUnitOfWork(self._engine, readonly=True)
