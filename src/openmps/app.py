@@ -328,6 +328,7 @@ class Deployment:
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                before_commit=uow.before_commit,
                 flavour=self.directory_flavour,
             )
         if self.directory_wrapper is not None:

@@ -83,6 +83,7 @@ def opened(
             on_rollback=uow.on_rollback,
             claims=SqlClaims(lambda: uow.connection),
             intents=intents,
+            before_commit=uow.before_commit,
         )
     try:
         yield uow, directory

@@ -424,6 +424,31 @@ def test_a_password_managed_active_directory_sets_or_changes_binds_to_the_server
             assert not can_bind(hosted, name, url, reset), (name, url)
 
 
+def test_a_password_change_is_not_sent_when_a_later_step_of_its_request_fails(
+    deployment: Deployment, hosted: Hosted
+) -> None:
+    """ChangeUserPassword, then a procedure of the same request that fails (a UPN in use): AD's
+    unicodePwd cannot be put back, so it is sent last, before the commit, and was never sent; the
+    old password still binds, the new one does not.  Alone, the same change binds."""
+    make_alpineskihouse(deployment)
+    upn = "ivy@alpineskihouse.com"
+    create = mad("CreateUser", container=ALPINE, userPrincipalName=upn, newPassword=USER_PASSWORD)
+    path = ok(deployment.submit(create)).find("data/object").get("path")
+    new = "N3w-passw0rd!"
+    change = mad("ChangeUserPassword", path=path, newPassword=new)
+    taken = mad("CreateUser", container=ALPINE, userPrincipalName=upn, newPassword=new)
+    executes = "".join(d.split("<procedure>")[1].split("</procedure>")[0] for d in (change, taken))
+    failed = deployment.submit(f"<request><procedure>{executes}</procedure></request>")
+    assert failed.error is not None and "already" in failed.error.description, failed.error
+    names = bind_names(hosted, upn)
+    for name, url in names:
+        assert can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+        assert not can_bind(hosted, name, url, new), (name, url)
+    ok(deployment.submit(change))
+    for name, url in names:
+        assert can_bind(hosted, name, url, new), (name, url)
+
+
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
 def test_issue_16s_procedures_write_what_the_server_schema_takes(deployment: Deployment) -> None:
     """Virtual directories, UI role groups, service pointers, a mail-enabled group and an adopted
@@ -486,7 +511,7 @@ class Dying:
         return write
 
 if n == 0:  # after the commit, before the log is removed
-    journal.IntentLog.end = lambda self, clean: os._exit(9) if self.used else None
+    journal.IntentLog.end = lambda self, clean, **_: os._exit(9) if self.used else None
 d = open_deployment(home, passwords=fast_passwords(), directory_wrapper=Dying)
 outcome = d.submit(document)
 os._exit(0 if outcome.error is None else 1)

@@ -71,6 +71,7 @@ def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
         on_rollback=uow.on_rollback,
         claims=SqlClaims(lambda: uow.connection),
         intents=StepsSeen(),
+        before_commit=uow.before_commit,
     )
 
 
@@ -194,6 +195,7 @@ def test_a_write_the_server_refused_is_not_undone_by_the_recovery(
         on_rollback=lambda undo, label: None,  # it dies: only its log undoes
         claims=SqlClaims(lambda: uow.connection),
         intents=log,
+        before_commit=lambda work: None,
     )
     second = user(d, org, "second")
     with pytest.raises(AlreadyExists):
