@@ -9,6 +9,7 @@ check`` repairs drift made on the server behind OpenMPS's back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 import subprocess
@@ -31,6 +32,7 @@ from openmps.directory.interface import Change, Directory
 from openmps.errors import InternalError, NotAuthenticated
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
+from openmps.web.app import create_app
 from support import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -578,6 +580,34 @@ def test_a_process_killed_after_its_commit_keeps_its_writes(
         assert restarted.read(lambda d: d.holder("userPrincipalName", "eve@alpineskihouse.com"))
     finally:
         restarted.close_directory()
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+def test_a_running_server_sweeps_the_log_of_a_process_that_died_beside_it(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """``openmps serve`` runs for months: another process on the same deployment dies after two of
+    its writes, and the server's periodic sweep undoes them (no restart), while a log of its own
+    request in flight would be skipped (held under its lock)."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    document = hosted.addressed_document(user_xml("sid@alpineskihouse.com", newPassword=USER_PASSWORD))
+    ldap_before = hosted.entries()
+    app = create_app(deployment, journal_sweep=0.1)
+
+    async def serve_a_while() -> None:
+        async with app.router.lifespan_context(app):
+            assert await asyncio.to_thread(die, home, 2, document) == 9
+            for _ in range(300):
+                if not list((home / "directory-journal").glob("*.log")):
+                    return
+                await asyncio.sleep(0.1)
+
+    asyncio.run(serve_a_while())
+    assert not list((home / "directory-journal").glob("*.log"))
+    assert hosted.entries() == ldap_before
+    assert deployment.audit.search(caller="openmps start: directory journal")
 
 
 def test_openmps_check_reports_and_repairs_drift_on_the_server(

@@ -8,11 +8,16 @@ records its id just before it commits (``directory_commits``, :mod:`openmps.dire
 and the log is removed once the request has ended.  A log found later belongs to a process that
 died (a live one holds an exclusive ``flock`` on its log): if its request is recorded as committed
 the log is only removed; otherwise its inverses are replayed in reverse (:func:`recover`), which
-the next start of the deployment does.  A rollback whose compensation failed keeps its log too.
+the next start of the deployment does, and a running server's sweep (:func:`DurableJournal.recover`
+skips the logs of requests in flight: their process holds the lock).  A rollback whose
+compensation failed keeps its log too.
 
 A file, not a SQL table: on SQLite the request's transaction holds the only write lock, so a
-record written beside it, in a transaction of its own, would wait for it.  The log is written to
-the operating system (it survives the process, not a power cut).
+record written beside it, in a transaction of its own, would wait for it.  Each record reaches the
+disk (``fdatasync``; the folder's entry too, when the log is made) before the write it covers is
+sent, so it survives a power cut as well as a dead process.  A removal is made durable (the
+folder synced) before it matters: before a commit drops the marks of logs removed, and after a
+rollback's (a log coming back after a cut would undo again what later requests wrote).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any, Protocol
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
-from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound
+from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound, ServiceBusy
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,9 @@ _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLAC
 SUFFIX = ".log"
 REFUSED: Step = {"op": "refused", "dn": ""}  # recorded after a write the server refused: not undone
 _SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
+# Marks of finished requests dropped together: one sync of the folder (their logs' removal) for
+# that many commits, not one for each; the table holds at most about as many rows per process.
+FORGET_BATCH = 32
 
 
 def _b64(values: Sequence[bytes]) -> list[str]:
@@ -171,22 +179,47 @@ class IntentLog:
         self.used = False  # something was recorded
 
     def record(self, step: Step) -> None:
+        """Append ``step``, on disk when this returns."""
         if self._fd is None:
-            self._path.parent.mkdir(mode=0o700, exist_ok=True)
+            folder = self._path.parent
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, exist_ok=True)
+                sync_folder(folder.parent)
             fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._fd = fd
             self.used = True
-        os.write(self._fd, (json.dumps(step, separators=(",", ":")) + "\n").encode())
+            os.write(fd, _line(step))
+            os.fdatasync(fd)
+            sync_folder(folder)  # the log's name, not only its bytes
+            return
+        os.write(self._fd, _line(step))
+        os.fdatasync(self._fd)
 
-    def end(self, clean: bool) -> None:
-        """The unit has ended: remove the log unless what it holds may still need undoing."""
+    def end(self, clean: bool, *, durably: bool = False) -> None:
+        """The unit has ended: remove the log unless what it holds may still need undoing
+        (``durably``: the removal on disk when this returns)."""
         if self._fd is None:
             return
         if clean:
             self._path.unlink(missing_ok=True)
+            if durably:
+                sync_folder(self._path.parent)
         os.close(self._fd)  # releases the lock
         self._fd = None
+
+
+def _line(step: Step) -> bytes:
+    return (json.dumps(step, separators=(",", ":")) + "\n").encode()
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` (files made or removed) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class DurableJournal:
@@ -213,12 +246,15 @@ class DurableJournal:
         def mark() -> None:
             if intents.used:
                 with self._lock:
-                    dropped.extend(self._finished)
-                    self._finished.clear()
+                    if len(self._finished) >= FORGET_BATCH:
+                        dropped.extend(self._finished)
+                        self._finished.clear()
+                if dropped:  # their logs' removal on disk before their marks go
+                    sync_folder(self.folder)
                 self._commits.mark(connection, intents.request, dropped)
 
         def ended(ending: str) -> None:
-            intents.end(clean=ending != "not compensated")
+            intents.end(clean=ending != "not compensated", durably=ending == "rolled back")
             with self._lock:
                 if ending == "committed" and intents.used:
                     self._finished.append(intents.request)
@@ -243,6 +279,7 @@ class DurableJournal:
                 request = path.name.removesuffix(SUFFIX)
                 if self._commits.committed(request):
                     path.unlink(missing_ok=True)
+                    sync_folder(self.folder)  # gone on disk before its mark is
                     self._commits.forget([request])
                     done.append(Recovered(request, committed=True, undone=0, failures=()))
                     continue
@@ -254,9 +291,13 @@ class DurableJournal:
                         undone += 1
                     except (NotFound, AlreadyExists, ConstraintViolation):
                         pass  # undone already (by the unit of work, or a savepoint's rollback)
+                    except ServiceBusy as exc:  # the server is away: the whole log again next time
+                        failures.append(f"kept for the next recovery: {exc.description}")
+                        break
                     except MpsError as exc:
                         failures.append(f"{step['op']} {step['dn']}: {exc.description}")
-                path.unlink(missing_ok=True)
+                else:
+                    path.unlink(missing_ok=True)
                 found = Recovered(request, committed=False, undone=undone, failures=tuple(failures))
                 log.warning("directory journal: request %s did not commit: %s", request, found.summary)
                 done.append(found)
