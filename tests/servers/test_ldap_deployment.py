@@ -66,6 +66,17 @@ AD_BOOKKEEPING = frozenset(
 )
 
 
+# How the DC's own entries that OpenMPS took over are told from its own: AD's critical objects, those
+# it forbids to delete (CN=Services), and a naming context's head (CN=Configuration)
+AD_OWN_MARKS = ("isCriticalSystemObject", "systemFlags", "instanceType")
+
+
+def ad_own(raw: dict[str, list[bytes]]) -> bool:
+    flags = int((raw.get("systemFlags") or [b"0"])[0]) & 0x80000000
+    head = int((raw.get("instanceType") or [b"0"])[0]) & 1
+    return bool(raw.get("isCriticalSystemObject") or flags or head)
+
+
 @dataclass(frozen=True)
 class Hosted:
     """A directory server and the domain OpenMPS hosts on it: OpenLDAP's suffix is fabrikam.com;
@@ -116,11 +127,13 @@ class Hosted:
                 wipe_server(self.server, self.suffix)
                 return
             wanted = ["isCriticalSystemObject", "openmpsSecurityDescriptor", "openmpsWellKnownObjects"]
-            conn.search(self.suffix, "(objectClass=openmpsHosted)", SUBTREE, attributes=wanted)
-            found = [e for e in conn.response if e.get("type") == "searchResEntry"]
+            found = []
+            for base in (self.suffix, self.configuration):  # AD's configuration: a naming context
+                conn.search(base, "(objectClass=openmpsHosted)", SUBTREE, attributes=[*wanted, *AD_OWN_MARKS])
+                found += [e for e in conn.response if e.get("type") == "searchResEntry"]
             for entry in sorted(found, key=lambda e: -e["dn"].count(",")):
                 raw = entry["raw_attributes"]
-                if raw.get("isCriticalSystemObject") or entry["dn"].lower() == self.suffix.lower():
+                if ad_own(raw) or entry["dn"].lower() == self.suffix.lower():
                     changes = {name: [(MODIFY_DELETE, [])] for name in wanted[1:] if raw.get(name)}
                     changes["objectClass"] = [(MODIFY_DELETE, ["openmpsHosted"])]
                     assert conn.modify(entry["dn"], changes), conn.result
@@ -129,11 +142,16 @@ class Hosted:
         finally:
             conn.unbind()
 
-    def entries(self) -> dict[str, dict[str, list[bytes]]]:
-        """Every entry under the suffix with its values (AD's own bookkeeping left out)."""
+    @property
+    def configuration(self) -> str:
+        """Where Exchange's configuration is kept (on AD a naming context of its own)."""
+        return f"CN=Configuration,{self.suffix}"
+
+    def entries(self, base: str | None = None) -> dict[str, dict[str, list[bytes]]]:
+        """Every entry under the suffix (or ``base``) with its values (AD's own bookkeeping left out)."""
         conn = self.admin()
         try:
-            conn.search(self.suffix, "(objectClass=*)", SUBTREE, attributes=["*"])
+            conn.search(base or self.suffix, "(objectClass=*)", SUBTREE, attributes=["*"])
             return {
                 e["dn"].lower(): {
                     k.lower(): sorted(v)
@@ -449,6 +467,44 @@ def test_a_password_change_is_not_sent_when_a_later_step_of_its_request_fails(
     ok(deployment.submit(change))
     for name, url in names:
         assert can_bind(hosted, name, url, new), (name, url)
+
+
+def test_virtual_directories_are_made_where_a_forest_keeps_exchanges_configuration(
+    deployment: Deployment, hosted: Hosted
+) -> None:
+    """EnsureExchangeVirtualDirectories writes one serviceConnectionPoint per Exchange server under
+    ``CN=1,CN=HTTP,CN=Protocols,CN=<server>,…,CN=Microsoft Exchange,CN=Services,CN=Configuration``,
+    where a real forest keeps them: on AD in its configuration partition, whose head and
+    ``CN=Services`` are the DC's own (taken over as its domain root is, handed back by an undo).  A
+    request failing after it leaves that partition as it was; run again, nothing changes."""
+    make_alpineskihouse(deployment, exchange=True)
+    before = hosted.entries(hosted.configuration)
+    ensure = he("EnsureExchangeVirtualDirectories", path=ALPINE)
+    gone = mad("ChangeUserPassword", path=f"CN=nobody,{ALPINE}", newPassword=USER_PASSWORD)
+    executes = "".join(d.split("<procedure>")[1].split("</procedure>")[0] for d in (ensure, gone))
+    assert deployment.submit(f"<request><procedure>{executes}</procedure></request>").error is not None
+    assert hosted.entries(hosted.configuration) == before
+    answered = ok(deployment.submit(ensure)).findall("data/virtualDirectories/virtualDirectory")
+    assert sorted((v.get("serverName"), v.get("path")) for v in answered) == [
+        ("EXBE01", "/exchange/alpineskihouse.com"),
+        ("EXBE02", "/exchange/alpineskihouse.com"),
+    ]
+    conn = hosted.admin()
+    try:
+        text = "(&(objectClass=serviceConnectionPoint)(serviceClassName=HTTP Virtual Directory))"
+        conn.search(hosted.configuration, text, SUBTREE, attributes=["serviceBindingInformation"])
+        made = sorted(e["dn"].lower() for e in conn.response if e.get("type") == "searchResEntry")
+    finally:
+        conn.unbind()
+    exchange = f"CN={hosted.domain.split('.')[0]},CN=Microsoft Exchange,CN=Services,{hosted.configuration}"
+    groups = f"CN=Servers,CN=First Administrative Group,CN=Administrative Groups,{exchange}"
+    assert made == [
+        f"CN=alpineskihouse.com,CN=1,CN=HTTP,CN=Protocols,CN={server},{groups}".lower()
+        for server in ("EXBE01", "EXBE02")
+    ]
+    after = hosted.entries(hosted.configuration)
+    ok(deployment.submit(ensure))
+    assert hosted.entries(hosted.configuration) == after
 
 
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)

@@ -474,7 +474,11 @@ class LdapDirectory:
             if self._flavour.marker is None or self.exists(dn):
                 raise
             text = _dn_equal(str(dn), self._flavour.dn_attribute)
-            if not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
+            if (
+                not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True)
+                # a naming context's head (AD's CN=Configuration) is a referral one level up
+                and self._base(dn, ["1.1"], everything=True) is None
+            ):
                 raise ConstraintViolation(  # AD: a taken account name, or a name its own entry holds
                     f"the server refused {dn.ldap_path}: a name or value of it is already in use", dn=str(dn)
                 ) from None
