@@ -391,7 +391,10 @@ class Deployment:
         return recovered
 
     def close_directory(self) -> None:
-        """Unbind every thread's connection to the directory server (a process that ends)."""
+        """Unbind every thread's connection to the directory server and remove the idle intent
+        log files (a process that ends)."""
+        if self.journal is not None:
+            self.journal.close()
         while self._ldap_all:
             self._ldap_all.pop().close()
         self._ldap = threading.local()

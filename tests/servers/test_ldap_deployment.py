@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
 from openmps.check import check
 from openmps.cli.main import app
-from openmps.db.schema import entries, settings
+from openmps.db.schema import directory_commits, entries, settings
 from openmps.directory.interface import Change, Directory
 from openmps.errors import InternalError, NotAuthenticated
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
@@ -636,6 +636,26 @@ def test_a_process_killed_after_its_commit_keeps_its_writes(
         assert restarted.read(lambda d: d.holder("userPrincipalName", "eve@alpineskihouse.com"))
     finally:
         restarted.close_directory()
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+def test_requests_one_after_another_reuse_one_log_file_and_drop_the_marks_before(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """Making a file per request cost more than its records: a process keeps its log files, each
+    request's first record replaces the steps of the one before, whose commit mark is then dropped;
+    a process that ends removes its files and their marks."""
+    make_alpineskihouse(deployment)
+    folder = tmp_path / "home" / "directory-journal"
+    for n in range(4):
+        create_user(deployment, ALPINE, f"u{n}@alpineskihouse.com")
+        assert len(list(folder.glob("*.log"))) == 1
+        with deployment.sql.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() <= 2
+    deployment.close_directory()
+    assert not list(folder.glob("*.log"))
+    with deployment.sql.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() == 0
 
 
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)

@@ -253,6 +253,7 @@ def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) 
         yield
         if sweep is not None:
             sweep.cancel()
+            await run_in_threadpool(deployment.close_directory)  # its idle log files removed
         # a stop (SIGTERM, Ctrl-C) lets requests in flight finish first, then says so
         log.info("OpenMPS stopped")
 
