@@ -45,6 +45,7 @@ from support import (
     org_path,
     request_xml,
     snapshot,
+    wipe_samba,
     wipe_server,
 )
 
@@ -64,17 +65,6 @@ AD_BOOKKEEPING = frozenset(
         "operatorcount",
     }
 )
-
-
-# How the DC's own entries that OpenMPS took over are told from its own: AD's critical objects, those
-# it forbids to delete (CN=Services), and a naming context's head (CN=Configuration)
-AD_OWN_MARKS = ("isCriticalSystemObject", "systemFlags", "instanceType")
-
-
-def ad_own(raw: dict[str, list[bytes]]) -> bool:
-    flags = int((raw.get("systemFlags") or [b"0"])[0]) & 0x80000000
-    head = int((raw.get("instanceType") or [b"0"])[0]) & 1
-    return bool(raw.get("isCriticalSystemObject") or flags or head)
 
 
 @dataclass(frozen=True)
@@ -120,27 +110,11 @@ class Hosted:
 
     def wipe(self) -> None:
         """The server as before OpenMPS: its entries deleted; on AD, the DC's own entries OpenMPS
-        took over (the domain root, CN=Users, Domain Admins, Administrator) handed back."""
-        conn = self.admin()
-        try:
-            if self.kind == "openldap":
-                wipe_server(self.server, self.suffix)
-                return
-            wanted = ["isCriticalSystemObject", "openmpsSecurityDescriptor", "openmpsWellKnownObjects"]
-            found = []
-            for base in (self.suffix, self.configuration):  # AD's configuration: a naming context
-                conn.search(base, "(objectClass=openmpsHosted)", SUBTREE, attributes=[*wanted, *AD_OWN_MARKS])
-                found += [e for e in conn.response if e.get("type") == "searchResEntry"]
-            for entry in sorted(found, key=lambda e: -e["dn"].count(",")):
-                raw = entry["raw_attributes"]
-                if ad_own(raw) or entry["dn"].lower() == self.suffix.lower():
-                    changes = {name: [(MODIFY_DELETE, [])] for name in wanted[1:] if raw.get(name)}
-                    changes["objectClass"] = [(MODIFY_DELETE, ["openmpsHosted"])]
-                    assert conn.modify(entry["dn"], changes), conn.result
-                else:
-                    assert conn.delete(entry["dn"]), conn.result
-        finally:
-            conn.unbind()
+        took over handed back (support.wipe_samba)."""
+        if self.kind == "openldap":
+            wipe_server(self.server, self.suffix)
+        else:
+            wipe_samba(self.server, self.suffix)
 
     @property
     def configuration(self) -> str:

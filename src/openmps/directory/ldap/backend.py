@@ -601,7 +601,7 @@ class LdapDirectory:
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
         inverse restores them).  An attribute whose changes only add values, or delete given DNs
-        (a group's members), is not read: its inverse undoes each value, and the server refuses a
+        (a group's members), is undone value by value, and not read where the server refuses a
         value it already has or lacks (a big group's members are never all read)."""
         changes = self._renamed(dn, changes)
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
@@ -665,14 +665,18 @@ class LdapDirectory:
             touched.setdefault(key, change.attr)
             encoded = [encode(key, v) for v in new]
             wire.setdefault(self._flavour.server_name(change.attr), []).append((op, encoded))
-            if key not in read:
+            if _by_value(change):
                 back = "MODIFY_DELETE" if op == "MODIFY_ADD" else "MODIFY_ADD"
                 undo.setdefault(key, []).insert(0, (back, encoded))
         if not wire:
             return
         self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
+        # undone value by value where every change only adds or deletes given DNs, even when read
+        # (AD): restoring the values read would drop what other requests added meanwhile (a
+        # group's members), and name members they have deleted since, which AD refuses
+        by_value = {k for k in touched if all(_by_value(c) for c in changes if c.attr.lower() == k)}
         inverse = {
-            self._flavour.server_name(name): _restore(key, entry.get(key)) if key in read else undo[key]
+            self._flavour.server_name(name): undo[key] if key in by_value else _restore(key, entry.get(key))
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
