@@ -79,6 +79,52 @@ def wipe_server(server: DirectoryServer, suffix: str) -> None:
         conn.unbind()
 
 
+# How the DC's own entries that OpenMPS took over are told from OpenMPS's: AD's critical objects,
+# those it forbids to delete (CN=Services), and a naming context's head (CN=Configuration)
+AD_OWN_MARKS = ("isCriticalSystemObject", "systemFlags", "instanceType")
+
+
+def ad_own(raw: dict[str, list[bytes]]) -> bool:
+    flags = int((raw.get("systemFlags") or [b"0"])[0]) & 0x80000000
+    head = int((raw.get("instanceType") or [b"0"])[0]) & 1
+    return bool(raw.get("isCriticalSystemObject") or flags or head)
+
+
+def wipe_samba(server: DirectoryServer, suffix: str) -> None:
+    """A Samba DC as before OpenMPS: the entries OpenMPS made under ``suffix`` and in its
+    configuration partition deleted, deepest first; the DC's own entries it took over (the domain
+    root, CN=Users, Domain Admins, Administrator, CN=Configuration, CN=Services) handed back."""
+    import ssl
+
+    from ldap3 import MODIFY_DELETE, SUBTREE, Connection, Server, Tls
+
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(server.ca_file)) if server.ca_file else None
+    conn = Connection(
+        Server(server.url, get_info=None, connect_timeout=5, tls=tls),
+        server.bind_dn,
+        server.password,
+        receive_timeout=30,
+        auto_referrals=False,
+    )
+    assert conn.bind(), conn.result
+    try:
+        ours = ["openmpsSecurityDescriptor", "openmpsWellKnownObjects"]
+        found = []
+        for base in (suffix, f"CN=Configuration,{suffix}"):  # AD's configuration: a naming context
+            conn.search(base, "(objectClass=openmpsHosted)", SUBTREE, attributes=[*ours, *AD_OWN_MARKS])
+            found += [e for e in conn.response if e.get("type") == "searchResEntry"]
+        for entry in sorted(found, key=lambda e: -e["dn"].count(",")):
+            raw = entry["raw_attributes"]
+            if ad_own(raw) or entry["dn"].lower() == suffix.lower():
+                changes = {name: [(MODIFY_DELETE, [])] for name in ours if raw.get(name)}
+                changes["objectClass"] = [(MODIFY_DELETE, ["openmpsHosted"])]
+                assert conn.modify(entry["dn"], changes), conn.result
+            else:
+                assert conn.delete(entry["dn"]), conn.result
+    finally:
+        conn.unbind()
+
+
 @dataclass(frozen=True)
 class RawXml:
     xml: str

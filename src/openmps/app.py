@@ -345,6 +345,7 @@ class Deployment:
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                before_commit=uow.before_commit,
                 flavour=self.directory_flavour,
             )
         if self.directory_wrapper is not None:
@@ -407,7 +408,10 @@ class Deployment:
         return recovered
 
     def close_directory(self) -> None:
-        """Unbind every thread's connection to the directory server (a process that ends)."""
+        """Unbind every thread's connection to the directory server and remove the idle intent
+        log files (a process that ends)."""
+        if self.journal is not None:
+            self.journal.close()
         while self._ldap_all:
             self._ldap_all.pop().close()
         self._ldap = threading.local()

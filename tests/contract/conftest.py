@@ -182,6 +182,7 @@ class OpenLdapBackendFactory:
                 on_rollback=uow.on_rollback,
                 claims=SqlClaims(lambda: uow.connection),
                 intents=intents,
+                before_commit=uow.before_commit,
                 flavour=self.flavour,
             )
             yield ContractBackend(self.name, directory, self._domain_sid)

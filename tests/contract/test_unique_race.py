@@ -4,13 +4,15 @@ Each of eight processes opens its own store (and, on OpenLDAP, its own connectio
 and adds an entry in its own unit of work; they start together (a barrier) and hold their unit of
 work a moment before committing.  Exactly one commits; every other one gets ConstraintViolation
 (different DNs) or AlreadyExists (the same DN), and the directory ends with one holder: on
-OpenLDAP, one entry on the server holding the value.  The four unique attributes each race.
-slapo-unique alone lets two adds of one value through about once in forty such races (its check is
-not atomic with the write); the LDAP backend's claims in SQL make it hold.
+OpenLDAP and on the Samba AD DC, one entry on the server holding the value.  The four unique
+attributes each race.  slapo-unique alone lets two adds of one value through about once in forty
+such races (its check is not atomic with the write), and AD does not check proxy or SIP addresses
+at all (shown below): the LDAP backend's claims in SQL make it hold.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 import uuid
@@ -20,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ldap3 import SUBTREE
 
 from openmps.db.store import SqlUnitOfWork, make_engine, sqlite_url
 from openmps.directory import filters as f
 from openmps.directory.interface import Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
-from openmps.directory.ldap.connection import LdapConnection, LdapSettings
+from openmps.directory.ldap.connection import LdapConnection, LdapRefused, LdapSettings
 from openmps.directory.ldap.journal import IntentLog
+from openmps.directory.ldap.servers import OPENLDAP, SAMBA
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import SqlClaims
 from openmps.errors import MpsError
@@ -55,8 +59,8 @@ def variant(value: str, i: int) -> str:
     return "".join(chars)
 
 
-# Where a race runs: ("sql", store) or ("openldap", store, url, bind DN, password file); every
-# process builds its backend from it (a spawned process gets plain values).
+# Where a race runs: ("sql", store) or ("openldap" | "samba", store, url, bind DN, password file,
+# CA file); every process builds its backend from it (a spawned process gets plain values).
 Where = tuple[str, ...]
 
 
@@ -73,8 +77,7 @@ def opened(
     if where[0] == "sql":
         directory = SqlDirectory(lambda: uow.connection, domain_sid=DOMAIN_SID)
     else:
-        url, bind_dn, password_file = where[2:]
-        connection = LdapConnection(LdapSettings(url, bind_dn, Path(password_file).read_text()))
+        connection = _connection(where)
         directory = LdapDirectory(
             connection,
             root=NC,
@@ -83,6 +86,8 @@ def opened(
             on_rollback=uow.on_rollback,
             claims=SqlClaims(lambda: uow.connection),
             intents=intents,
+            before_commit=uow.before_commit,
+            flavour=SAMBA if where[0] == "samba" else OPENLDAP,
         )
     try:
         yield uow, directory
@@ -122,17 +127,25 @@ def racers() -> Iterator[tuple[Any, Any]]:
         yield pool, manager.Barrier(WORKERS, timeout=60)
 
 
-@pytest.fixture(params=["sql", "openldap"])
+def _connection(where: Where) -> LdapConnection:
+    url, bind_dn, password_file, ca_file = where[2:]
+    password = Path(password_file).read_text()
+    return LdapConnection(LdapSettings(url, bind_dn, password, ca_file=ca_file or None))
+
+
+@pytest.fixture(params=["sql", "openldap", "samba"])
 def where(
     request: pytest.FixtureRequest, tmp_path: Path, sql_store: Callable[[Path], str]
 ) -> Iterator[Where]:
-    """A store with the naming context and OU=People, on the embedded backend or on OpenLDAP."""
+    """A store with the naming context and OU=People, on the embedded backend, on OpenLDAP or on
+    the Samba AD DC (whose domain root the backend takes over)."""
     db = tmp_path / "race.sqlite"
     sql_store(db)
     made: Where = ("sql", str(db))
-    if request.param == "openldap":
-        server: DirectoryServer = request.getfixturevalue("openldap_server")
-        made = ("openldap", str(db), server.url, server.bind_dn, str(server.password_file))
+    if request.param != "sql":
+        server: DirectoryServer = request.getfixturevalue(f"{request.param}_{SERVERS[request.param]}")
+        ca_file = str(server.ca_file or "")
+        made = (request.param, str(db), server.url, server.bind_dn, str(server.password_file), ca_file)
         _wipe(made)
     rids = iter(range(1000, 1010))
     with opened(made, lambda: next(rids)) as (uow, directory):
@@ -140,16 +153,19 @@ def where(
         directory.add(PEOPLE, {"objectClass": ["top", "organizationalUnit"], "ou": ["People"]})
         uow.commit()
     yield made
-    if request.param == "openldap":
+    if request.param != "sql":
         _wipe(made)
+
+
+SERVERS = {"openldap": "server", "samba": "dc"}  # the session's fixture of each kind
 
 
 def _wipe(where: Where) -> None:
     from contract.conftest import wipe  # the contract suite's: the server is shared with it
 
-    connection = LdapConnection(LdapSettings(where[2], where[3], Path(where[4]).read_text()))
+    connection = _connection(where)
     try:
-        wipe(connection, NC)
+        wipe(connection, NC, SAMBA if where[0] == "samba" else OPENLDAP)
     finally:
         connection.close()
 
@@ -180,3 +196,30 @@ def test_one_of_concurrent_adds_of_a_unique_value_wins(
         holders = directory.search(NC, Scope.SUBTREE, f.eq(attr, VALUES[attr]))
     assert users == [winner]  # every loser's entry is gone (undone, on the server)
     assert [e.dn for e in holders] == [winner]
+
+
+def test_ad_itself_lets_two_entries_hold_one_proxy_or_sip_address(samba_dc: DirectoryServer) -> None:
+    """What the claims are for on AD: the DC takes two users of one proxy address, or of one SIP
+    address, written past the backend (a sAMAccountName or UPN taken it would refuse)."""
+    where = ("samba", "", samba_dc.url, samba_dc.bind_dn, str(samba_dc.password_file), str(samba_dc.ca_file))
+    connection = _connection(where)
+    users = [f"CN=twin{i},CN=Users,{NC}" for i in range(2)]
+    try:
+        for attr, value in (
+            ("proxyAddresses", "smtp:twin@example.com"),
+            ("msRTCSIP-PrimaryUserAddress", "sip:twin@example.com"),
+        ):
+            for dn in users:
+                made = {"objectClass": ["user"], attr: [value]}
+                connection.run(dn, lambda c, dn=dn, made=made: c.add(dn, attributes=made))
+            text = f"({attr}={value})"
+            found = connection.run("the twins", lambda c, text=text: c.search(str(NC), text, SUBTREE))
+            held = [e["dn"].lower() for e in found.response if e["type"] == "searchResEntry"]
+            assert sorted(held) == [u.lower() for u in users], (attr, held)
+            for dn in users:
+                connection.run(dn, lambda c, dn=dn: c.delete(dn))
+    finally:
+        for dn in users:
+            with contextlib.suppress(LdapRefused):  # deleted already
+                connection.run(dn, lambda c, dn=dn: c.delete(dn))
+        connection.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +160,8 @@ def _users_with_mailboxes(where: str, worker: int, barrier: Any) -> tuple[int, i
     from openmps.app import open_deployment
     from support import fast_passwords, he, org_path
 
-    home, url = where.split("|", 1)
-    d = open_deployment(Path(home), url=url, passwords=fast_passwords())
+    home, domain, url = where.split("|", 2)
+    d = addressed(open_deployment(Path(home), url=url, passwords=fast_passwords()), domain)
     barrier.wait()
     won = lost = 0
     for i in range(3):
@@ -182,23 +183,50 @@ def _users_with_mailboxes(where: str, worker: int, barrier: Any) -> tuple[int, i
     return won, lost
 
 
-@pytest.fixture(params=["sql", "openldap"])
-def directory(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Where the hosting directory is: in the store, or on the session's OpenLDAP server for
-    fabrikam.com (emptied before and after)."""
+@dataclass(frozen=True)
+class Hosting:
+    """Where the hosting directory is (``choice`` None: in the store) and the domain hosted: the
+    session's Samba DC is example.com's, so the tests' requests are sent with its suffix."""
+
+    choice: Any = None
+    domain: str = "fabrikam.com"
+
+
+@pytest.fixture(params=["sql", "openldap", "samba"])
+def directory(request: pytest.FixtureRequest) -> Iterator[Hosting]:
+    """In the store, on the session's OpenLDAP server for fabrikam.com, or on its Samba AD DC for
+    example.com (emptied before and after)."""
     if request.param == "sql":
-        yield None
+        yield Hosting()
         return
     from openmps.app import DirectoryServerChoice
-    from support import wipe_server
+    from support import wipe_samba, wipe_server
 
+    if request.param == "samba":
+        server = request.getfixturevalue("samba_dc")
+        wipe_samba(server, "DC=example,DC=com")
+        choice = DirectoryServerChoice(
+            server.url, server.bind_dn, server.password_file, ca_file=server.ca_file
+        )
+        yield Hosting(choice, "example.com")
+        wipe_samba(server, "DC=example,DC=com")
+        return
     server = request.getfixturevalue("openldap_fabrikam")
     wipe_server(server, "dc=fabrikam,dc=com")
-    yield DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
+    yield Hosting(DirectoryServerChoice(server.url, server.bind_dn, server.password_file))
     wipe_server(server, "dc=fabrikam,dc=com")
 
 
-def _deployment(home: Path, url: str, directory: Any) -> None:
+def addressed(d: Any, domain: str) -> Any:
+    """``d`` with the tests' requests (written for fabrikam.com) sent to ``domain``."""
+    if domain != "fabrikam.com":
+        submit = d.submit
+        suffix = ",".join(f"DC={label}" for label in domain.split("."))
+        d.submit = lambda document, *a, **kw: submit(document.replace("DC=fabrikam,DC=com", suffix), *a, **kw)
+    return d
+
+
+def _deployment(home: Path, url: str, directory: Hosting) -> None:
     """A deployment at ``home`` with alpineskihouse and 50 MB on each of two stores."""
     from openmps.app import init_deployment
     from openmps.types import Secret
@@ -206,21 +234,21 @@ def _deployment(home: Path, url: str, directory: Any) -> None:
 
     d = init_deployment(
         home,
-        domain="fabrikam.com",
+        domain=directory.domain,
         admin_password=Secret("Adm1nPassw0rd!"),
         passwords=fast_passwords(),
         url=url,
-        directory=directory,
+        directory=directory.choice,
     )
-    make_alpineskihouse(d, exchange=True)
+    make_alpineskihouse(addressed(d, directory.domain), exchange=True)
     d.close_directory()
     d.sql.dispose()
 
 
-def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str, directory: Any) -> None:
+def test_racing_mailbox_creations_through_the_engine(tmp_path: Path, url: str, directory: Hosting) -> None:
     home = tmp_path / "home"
     _deployment(home, url, directory)
-    results = _race(_users_with_mailboxes, f"{home}|{url}")
+    results = _race(_users_with_mailboxes, f"{home}|{directory.domain}|{url}")
     # 51,200 KB per store and 20,000 KB per GoldMail mailbox: two per store, four in all
     assert sum(w for w, _ in results) == 4, results
     _check(url)
@@ -272,8 +300,8 @@ def _one_name(where: str, worker: int, barrier: Any) -> tuple[str, str]:
     from openmps.app import open_deployment
     from support import fast_passwords, he, org_path
 
-    home, url = where.split("|", 1)
-    d = open_deployment(Path(home), url=url, passwords=fast_passwords())
+    home, domain, url = where.split("|", 2)
+    d = addressed(open_deployment(Path(home), url=url, passwords=fast_passwords()), domain)
     upn = "".join(c.upper() if worker >> i & 1 else c for i, c in enumerate("race@alpineskihouse.com"))
     document = he(
         "CreateBusinessUser",
@@ -290,10 +318,12 @@ def _one_name(where: str, worker: int, barrier: Any) -> tuple[str, str]:
     return ("won", upn) if outcome.error is None else (outcome.error.hex_code, outcome.error.description)
 
 
-def test_racing_creations_of_one_name_through_the_engine(tmp_path: Path, url: str, directory: Any) -> None:
+def test_racing_creations_of_one_name_through_the_engine(
+    tmp_path: Path, url: str, directory: Hosting
+) -> None:
     """Eight processes create a user of the same UPN and sAMAccountName (and so the same primary
     SMTP address) at once: one wins, the others are refused, and the directory holds one user of
-    that name, with one mailbox booked."""
+    that name, with one mailbox booked (on the Samba DC too, which checks no proxy address)."""
     from openmps.app import open_deployment
     from openmps.directory import filters
     from openmps.directory.interface import Scope
@@ -301,7 +331,7 @@ def test_racing_creations_of_one_name_through_the_engine(tmp_path: Path, url: st
 
     home = tmp_path / "home"
     _deployment(home, url, directory)
-    results = _race(_one_name, f"{home}|{url}", workers=8)
+    results = _race(_one_name, f"{home}|{directory.domain}|{url}", workers=8)
     assert [r[0] for r in results].count("won") == 1, results
     assert all(r[0] in ("won", "0x80071392", "0x8007202F", "0x80072035") for r in results), results
     d = open_deployment(home, url=url, passwords=fast_passwords())

@@ -9,6 +9,7 @@ check`` repairs drift made on the server behind OpenMPS's back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 import subprocess
@@ -26,11 +27,12 @@ from typer.testing import CliRunner
 from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
 from openmps.check import check
 from openmps.cli.main import app
-from openmps.db.schema import entries, settings
+from openmps.db.schema import directory_commits, entries, settings
 from openmps.directory.interface import Change, Directory
 from openmps.errors import InternalError, NotAuthenticated
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
+from openmps.web.app import create_app
 from support import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -43,6 +45,7 @@ from support import (
     org_path,
     request_xml,
     snapshot,
+    wipe_samba,
     wipe_server,
 )
 
@@ -107,31 +110,22 @@ class Hosted:
 
     def wipe(self) -> None:
         """The server as before OpenMPS: its entries deleted; on AD, the DC's own entries OpenMPS
-        took over (the domain root, CN=Users, Domain Admins, Administrator) handed back."""
-        conn = self.admin()
-        try:
-            if self.kind == "openldap":
-                wipe_server(self.server, self.suffix)
-                return
-            wanted = ["isCriticalSystemObject", "openmpsSecurityDescriptor", "openmpsWellKnownObjects"]
-            conn.search(self.suffix, "(objectClass=openmpsHosted)", SUBTREE, attributes=wanted)
-            found = [e for e in conn.response if e.get("type") == "searchResEntry"]
-            for entry in sorted(found, key=lambda e: -e["dn"].count(",")):
-                raw = entry["raw_attributes"]
-                if raw.get("isCriticalSystemObject") or entry["dn"].lower() == self.suffix.lower():
-                    changes = {name: [(MODIFY_DELETE, [])] for name in wanted[1:] if raw.get(name)}
-                    changes["objectClass"] = [(MODIFY_DELETE, ["openmpsHosted"])]
-                    assert conn.modify(entry["dn"], changes), conn.result
-                else:
-                    assert conn.delete(entry["dn"]), conn.result
-        finally:
-            conn.unbind()
+        took over handed back (support.wipe_samba)."""
+        if self.kind == "openldap":
+            wipe_server(self.server, self.suffix)
+        else:
+            wipe_samba(self.server, self.suffix)
 
-    def entries(self) -> dict[str, dict[str, list[bytes]]]:
-        """Every entry under the suffix with its values (AD's own bookkeeping left out)."""
+    @property
+    def configuration(self) -> str:
+        """Where Exchange's configuration is kept (on AD a naming context of its own)."""
+        return f"CN=Configuration,{self.suffix}"
+
+    def entries(self, base: str | None = None) -> dict[str, dict[str, list[bytes]]]:
+        """Every entry under the suffix (or ``base``) with its values (AD's own bookkeeping left out)."""
         conn = self.admin()
         try:
-            conn.search(self.suffix, "(objectClass=*)", SUBTREE, attributes=["*"])
+            conn.search(base or self.suffix, "(objectClass=*)", SUBTREE, attributes=["*"])
             return {
                 e["dn"].lower(): {
                     k.lower(): sorted(v)
@@ -424,6 +418,69 @@ def test_a_password_managed_active_directory_sets_or_changes_binds_to_the_server
             assert not can_bind(hosted, name, url, reset), (name, url)
 
 
+def test_a_password_change_is_not_sent_when_a_later_step_of_its_request_fails(
+    deployment: Deployment, hosted: Hosted
+) -> None:
+    """ChangeUserPassword, then a procedure of the same request that fails (a UPN in use): AD's
+    unicodePwd cannot be put back, so it is sent last, before the commit, and was never sent; the
+    old password still binds, the new one does not.  Alone, the same change binds."""
+    make_alpineskihouse(deployment)
+    upn = "ivy@alpineskihouse.com"
+    create = mad("CreateUser", container=ALPINE, userPrincipalName=upn, newPassword=USER_PASSWORD)
+    path = ok(deployment.submit(create)).find("data/object").get("path")
+    new = "N3w-passw0rd!"
+    change = mad("ChangeUserPassword", path=path, newPassword=new)
+    taken = mad("CreateUser", container=ALPINE, userPrincipalName=upn, newPassword=new)
+    executes = "".join(d.split("<procedure>")[1].split("</procedure>")[0] for d in (change, taken))
+    failed = deployment.submit(f"<request><procedure>{executes}</procedure></request>")
+    assert failed.error is not None and "already" in failed.error.description, failed.error
+    names = bind_names(hosted, upn)
+    for name, url in names:
+        assert can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+        assert not can_bind(hosted, name, url, new), (name, url)
+    ok(deployment.submit(change))
+    for name, url in names:
+        assert can_bind(hosted, name, url, new), (name, url)
+
+
+def test_virtual_directories_are_made_where_a_forest_keeps_exchanges_configuration(
+    deployment: Deployment, hosted: Hosted
+) -> None:
+    """EnsureExchangeVirtualDirectories writes one serviceConnectionPoint per Exchange server under
+    ``CN=1,CN=HTTP,CN=Protocols,CN=<server>,…,CN=Microsoft Exchange,CN=Services,CN=Configuration``,
+    where a real forest keeps them: on AD in its configuration partition, whose head and
+    ``CN=Services`` are the DC's own (taken over as its domain root is, handed back by an undo).  A
+    request failing after it leaves that partition as it was; run again, nothing changes."""
+    make_alpineskihouse(deployment, exchange=True)
+    before = hosted.entries(hosted.configuration)
+    ensure = he("EnsureExchangeVirtualDirectories", path=ALPINE)
+    gone = mad("ChangeUserPassword", path=f"CN=nobody,{ALPINE}", newPassword=USER_PASSWORD)
+    executes = "".join(d.split("<procedure>")[1].split("</procedure>")[0] for d in (ensure, gone))
+    assert deployment.submit(f"<request><procedure>{executes}</procedure></request>").error is not None
+    assert hosted.entries(hosted.configuration) == before
+    answered = ok(deployment.submit(ensure)).findall("data/virtualDirectories/virtualDirectory")
+    assert sorted((v.get("serverName"), v.get("path")) for v in answered) == [
+        ("EXBE01", "/exchange/alpineskihouse.com"),
+        ("EXBE02", "/exchange/alpineskihouse.com"),
+    ]
+    conn = hosted.admin()
+    try:
+        text = "(&(objectClass=serviceConnectionPoint)(serviceClassName=HTTP Virtual Directory))"
+        conn.search(hosted.configuration, text, SUBTREE, attributes=["serviceBindingInformation"])
+        made = sorted(e["dn"].lower() for e in conn.response if e.get("type") == "searchResEntry")
+    finally:
+        conn.unbind()
+    exchange = f"CN={hosted.domain.split('.')[0]},CN=Microsoft Exchange,CN=Services,{hosted.configuration}"
+    groups = f"CN=Servers,CN=First Administrative Group,CN=Administrative Groups,{exchange}"
+    assert made == [
+        f"CN=alpineskihouse.com,CN=1,CN=HTTP,CN=Protocols,CN={server},{groups}".lower()
+        for server in ("EXBE01", "EXBE02")
+    ]
+    after = hosted.entries(hosted.configuration)
+    ok(deployment.submit(ensure))
+    assert hosted.entries(hosted.configuration) == after
+
+
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
 def test_issue_16s_procedures_write_what_the_server_schema_takes(deployment: Deployment) -> None:
     """Virtual directories, UI role groups, service pointers, a mail-enabled group and an adopted
@@ -486,7 +543,7 @@ class Dying:
         return write
 
 if n == 0:  # after the commit, before the log is removed
-    journal.IntentLog.end = lambda self, clean: os._exit(9) if self.used else None
+    journal.IntentLog.end = lambda self, clean, **_: os._exit(9) if self.used else None
 d = open_deployment(home, passwords=fast_passwords(), directory_wrapper=Dying)
 outcome = d.submit(document)
 os._exit(0 if outcome.error is None else 1)
@@ -553,6 +610,54 @@ def test_a_process_killed_after_its_commit_keeps_its_writes(
         assert restarted.read(lambda d: d.holder("userPrincipalName", "eve@alpineskihouse.com"))
     finally:
         restarted.close_directory()
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+def test_requests_one_after_another_reuse_one_log_file_and_drop_the_marks_before(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """Making a file per request cost more than its records: a process keeps its log files, each
+    request's first record replaces the steps of the one before, whose commit mark is then dropped;
+    a process that ends removes its files and their marks."""
+    make_alpineskihouse(deployment)
+    folder = tmp_path / "home" / "directory-journal"
+    for n in range(4):
+        create_user(deployment, ALPINE, f"u{n}@alpineskihouse.com")
+        assert len(list(folder.glob("*.log"))) == 1
+        with deployment.sql.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() <= 2
+    deployment.close_directory()
+    assert not list(folder.glob("*.log"))
+    with deployment.sql.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+def test_a_running_server_sweeps_the_log_of_a_process_that_died_beside_it(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """``openmps serve`` runs for months: another process on the same deployment dies after two of
+    its writes, and the server's periodic sweep undoes them (no restart), while a log of its own
+    request in flight would be skipped (held under its lock)."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    document = hosted.addressed_document(user_xml("sid@alpineskihouse.com", newPassword=USER_PASSWORD))
+    ldap_before = hosted.entries()
+    app = create_app(deployment, journal_sweep=0.1)
+
+    async def serve_a_while() -> None:
+        async with app.router.lifespan_context(app):
+            assert await asyncio.to_thread(die, home, 2, document) == 9
+            for _ in range(300):
+                if not list((home / "directory-journal").glob("*.log")):
+                    return
+                await asyncio.sleep(0.1)
+
+    asyncio.run(serve_a_while())
+    assert not list((home / "directory-journal").glob("*.log"))
+    assert hosted.entries() == ldap_before
+    assert deployment.audit.search(caller="openmps start: directory journal")
 
 
 def test_openmps_check_reports_and_repairs_drift_on_the_server(

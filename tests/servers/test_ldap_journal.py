@@ -1,11 +1,14 @@
 """The LDAP backend inside a SQL unit of work (OpenLDAP): a rollback undoes the directory writes
 with the SQL ones, a failed savepoint (``<try>``) only its own part, a commit keeps them; a
-connection the server dropped is opened again."""
+connection the server dropped is opened again.  The intent log is on disk before each write it
+covers, and a recovery that cannot reach the server keeps it."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from sqlalchemy import Engine
 
 from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
 from openmps.directory.interface import Change, Scope
+from openmps.directory.ldap import journal
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings
 from openmps.directory.ldap.journal import DurableJournal, IntentLog, Step
@@ -71,6 +75,7 @@ def directory(connection: LdapConnection, uow: SqlUnitOfWork) -> LdapDirectory:
         on_rollback=uow.on_rollback,
         claims=SqlClaims(lambda: uow.connection),
         intents=StepsSeen(),
+        before_commit=uow.before_commit,
     )
 
 
@@ -194,6 +199,7 @@ def test_a_write_the_server_refused_is_not_undone_by_the_recovery(
         on_rollback=lambda undo, label: None,  # it dies: only its log undoes
         claims=SqlClaims(lambda: uow.connection),
         intents=log,
+        before_commit=lambda work: None,
     )
     second = user(d, org, "second")
     with pytest.raises(AlreadyExists):
@@ -204,3 +210,70 @@ def test_a_write_the_server_refused_is_not_undone_by_the_recovery(
     uow.rollback()
     after = directory(connection, uow)  # not the dead process's memory of what it added
     assert after.exists(first) and not after.exists(second)
+
+
+def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log's name (its folder synced, when the file is made) and each step (fdatasync) reach the
+    disk before the server is sent the write the step undoes: a power cut cannot leave a write
+    unlogged.  A rolled back request's steps are cleared on disk (they must never be replayed)."""
+    seen: list[str] = []
+    datasync, folder_sync, run = os.fdatasync, journal.sync_folder, connection.run
+    monkeypatch.setattr(journal.os, "fdatasync", lambda fd: (seen.append("step"), datasync(fd))[1])
+    monkeypatch.setattr(
+        journal, "sync_folder", lambda f: (seen.append(f"folder {f.name}"), folder_sync(f))[1]
+    )
+    monkeypatch.setattr(connection, "run", lambda what, op: (seen.append("sent"), run(what, op))[1])
+    log = IntentLog(tmp_path / "journal", "synced")
+    d = directory(connection, uow)
+    d._intents = log  # the durable log in place of the steps seen
+    user(d, org, "synced")
+    d.modify(DN.parse(f"CN=synced,{org}"), [Change.replace("description", "after")])
+    writes = [i for i, what in enumerate(seen) if what == "sent"][-2:]  # the add, the modify (after reads)
+    assert all(seen[i - 1] == "step" for i in writes), seen
+    assert seen.index("folder journal") < seen.index("step"), seen
+    log.end(clean=True, durably=True)
+    assert seen[-1] == "step"
+    uow.rollback()
+
+
+def test_a_log_is_kept_while_the_server_is_away_and_settled_once_it_answers(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path
+) -> None:
+    """A recovery that cannot reach the server keeps the log whole for the next one (a start, or a
+    running server's sweep), instead of dropping writes nobody has undone."""
+    log = IntentLog(tmp_path / "journal", "away")
+    d = dying(connection, uow, log)
+    made = user(d, org, "away")
+    log.end(clean=False)  # the process died before its commit
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    nowhere = LdapConnection(LdapSettings(f"ldap://127.0.0.1:{closed}", "cn=nobody", "x"))
+    recovery = DurableJournal(tmp_path / "journal", NeverCommitted())
+    try:
+        (first,) = recovery.recover(nowhere)
+    finally:
+        nowhere.close()
+    assert first.undone == 0 and "kept for the next recovery" in first.summary, first
+    assert len(recovery.pending()) == 1
+    (second,) = recovery.recover(connection)
+    assert (second.request, second.undone, second.failures) == ("away", 1, ())
+    assert recovery.pending() == []
+    uow.rollback()
+    assert not directory(connection, uow).exists(made)
+
+
+def dying(connection: LdapConnection, uow: SqlUnitOfWork, log: IntentLog) -> LdapDirectory:
+    """A directory whose process dies before its commit: only its intent log undoes."""
+    return LdapDirectory(
+        connection,
+        root=NC,
+        domain_sid=DOMAIN_SID,
+        next_rid=lambda: next(RIDS),
+        on_rollback=lambda undo, label: None,
+        claims=SqlClaims(lambda: uow.connection),
+        intents=log,
+        before_commit=lambda work: None,
+    )

@@ -5,7 +5,9 @@ OpenMPS runs no Exchange server: it records in the directory what the Exchange p
 made, one ``serviceConnectionPoint`` per server under that server's HTTP protocol container
 (``CN=1,CN=HTTP,CN=Protocols,CN=<server>,CN=Servers,…``) whose description is the organization's
 DN, for a web front end or an operator's script to create the real ones from.  The servers are
-those the Resource Manager knows: front-end servers and every store's server.
+those the Resource Manager knows: front-end servers and every store's server.  On AD the containers
+are in the forest's configuration partition (``CN=Configuration``), where Exchange keeps them: its
+head and ``CN=Services`` are the DC's own, taken over by the LDAP backend as its domain root is.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ is another, unknown path).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -50,6 +51,7 @@ XML = "text/xml; charset=utf-8"
 REALM = 'Basic realm="OpenMPS", charset="UTF-8"'
 PREREAD = 64 * 1024  # a declared body up to this size is read before the sign-in
 XML_TYPES = ("text/xml", "application/xml")
+JOURNAL_SWEEP = 60.0  # seconds between sweeps of the directory journal (a dead process's logs)
 
 
 def _xml(element: etree._Element, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -143,7 +145,21 @@ def _touch(providers: Providers) -> None:
     providers.resources.stores()
 
 
-def create_app(deployment: Deployment) -> Starlette:
+async def _sweep_journal(deployment: Deployment, every: float) -> None:
+    """Settle, every ``every`` seconds, the intent logs of requests no process runs any more
+    (another process died, or a rollback's compensation failed here): the start's recovery again
+    (``directory/ldap/journal.py``), for a server that runs for months."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(deployment.recover_directory)
+        except Exception:
+            log.exception("the directory journal's sweep failed (tried again in %s s)", every)
+
+
+def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) -> Starlette:
+    """The HTTP app of ``deployment``; on a directory server its intent logs are swept every
+    ``journal_sweep`` seconds."""
     limit = deployment.engine.xml_limits.max_bytes
     telemetry = Telemetry(deployment)
     domain_admins = f"{deployment.domain_sid}-512"
@@ -231,7 +247,13 @@ def create_app(deployment: Deployment) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         log.info("OpenMPS is serving (domain %s)", deployment.layout.dns_name)
+        sweep = None
+        if deployment.journal is not None:
+            sweep = asyncio.create_task(_sweep_journal(deployment, journal_sweep))
         yield
+        if sweep is not None:
+            sweep.cancel()
+            await run_in_threadpool(deployment.close_directory)  # its idle log files removed
         # a stop (SIGTERM, Ctrl-C) lets requests in flight finish first, then says so
         log.info("OpenMPS stopped")
 

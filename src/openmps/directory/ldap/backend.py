@@ -84,6 +84,7 @@ class LdapDirectory:
         on_rollback: OnRollback,
         claims: UniqueClaims,
         intents: Intents,
+        before_commit: Callable[[Callable[[], None]], None],
         flavour: Flavour = OPENLDAP,
     ) -> None:
         self._ldap = connection
@@ -99,6 +100,8 @@ class LdapDirectory:
         self._memo: dict[DN, Entry] = {}
         self._added: set[DN] = set()  # their prior values are known without a read
         self._flavour = flavour
+        self._before_commit = before_commit
+        self._passwords: dict[DN, bytes] = {}  # AD passwords to send last (see set_password)
 
     # --- the wire ---------------------------------------------------------------------------------
 
@@ -352,13 +355,51 @@ class LdapDirectory:
 
     def set_password(self, dn: DN, password: Secret) -> None:
         """AD: unicodePwd, the password quoted in UTF-16LE, which AD takes over TLS only and never
-        shows; not journaled (nothing to restore it from): the account's add is, and undoes it."""
+        shows, so a change of it cannot be undone: it is sent as the request's last write, just
+        before its SQL commit (``before_commit``), once every other step has succeeded; a request
+        or ``<try>`` that fails before then sends nothing and the old password still binds."""
         attribute = self._flavour.password_attribute
         if attribute is None:
             return  # the userPassword hash OpenMPS stored binds
+        if not self._passwords:
+            self._before_commit(self._send_passwords)
         value = f'"{password.reveal()}"'.encode("utf-16-le")
-        change = {attribute: [(MODIFY_REPLACE, [value])]}
+        earlier = self._passwords.get(dn)
+        self._passwords[dn] = value
+
+        def cancel() -> None:  # a savepoint's rollback: the password set before it, if any
+            if earlier is None:
+                self._passwords.pop(dn, None)
+            else:
+                self._passwords[dn] = earlier
+
+        self._on_rollback(cancel, f"password of {dn.ldap_path}")
+
+    def _send_passwords(self) -> None:
+        while self._passwords:
+            dn, value = self._passwords.popitem()
+            self._send_password(dn, value)
+
+    def _send_password(self, dn: DN, value: bytes) -> None:
+        change = {str(self._flavour.password_attribute): [(MODIFY_REPLACE, [value])]}
         self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
+
+    def _passwords_moved(self, dn: DN, new_dn: DN | None) -> None:
+        """The passwords waiting for ``dn`` and its subtree follow it (None: deleted, dropped)."""
+        held = [d for d in self._passwords if d.is_within(dn)]
+        if not held:
+            return
+        before = dict(self._passwords)
+        for old in held:
+            value = self._passwords.pop(old)
+            if new_dn is not None:
+                self._passwords[DN(old.rdns[: len(old) - len(dn)] + new_dn.rdns)] = value
+
+        def back() -> None:  # the delete or move undone: its passwords wait where they were
+            self._passwords.clear()
+            self._passwords.update(before)
+
+        self._on_rollback(back, f"passwords below {dn.ldap_path}")
 
     def add(self, dn: DN, attributes: Mapping[str, Iterable[str]]) -> Entry:
         if not dn:
@@ -433,7 +474,11 @@ class LdapDirectory:
             if self._flavour.marker is None or self.exists(dn):
                 raise
             text = _dn_equal(str(dn), self._flavour.dn_attribute)
-            if not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True):
+            if (
+                not self._search(dn.parent, Scope.ONELEVEL, text, ["1.1"], everything=True)
+                # a naming context's head (AD's CN=Configuration) is a referral one level up
+                and self._base(dn, ["1.1"], everything=True) is None
+            ):
                 raise ConstraintViolation(  # AD: a taken account name, or a name its own entry holds
                     f"the server refused {dn.ldap_path}: a name or value of it is already in use", dn=str(dn)
                 ) from None
@@ -556,7 +601,7 @@ class LdapDirectory:
     def modify(self, dn: DN, changes: Sequence[Change]) -> None:
         """The prior values of the attributes a change replaces or deletes from are read first (the
         inverse restores them).  An attribute whose changes only add values, or delete given DNs
-        (a group's members), is not read: its inverse undoes each value, and the server refuses a
+        (a group's members), is undone value by value, and not read where the server refuses a
         value it already has or lacks (a big group's members are never all read)."""
         changes = self._renamed(dn, changes)
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
@@ -620,14 +665,18 @@ class LdapDirectory:
             touched.setdefault(key, change.attr)
             encoded = [encode(key, v) for v in new]
             wire.setdefault(self._flavour.server_name(change.attr), []).append((op, encoded))
-            if key not in read:
+            if _by_value(change):
                 back = "MODIFY_DELETE" if op == "MODIFY_ADD" else "MODIFY_ADD"
                 undo.setdefault(key, []).insert(0, (back, encoded))
         if not wire:
             return
         self._check_unique(dn, {k: current[k] for k in touched if current.get(k)}, touched)
+        # undone value by value where every change only adds or deletes given DNs, even when read
+        # (AD): restoring the values read would drop what other requests added meanwhile (a
+        # group's members), and name members they have deleted since, which AD refuses
+        by_value = {k for k in touched if all(_by_value(c) for c in changes if c.attr.lower() == k)}
         inverse = {
-            self._flavour.server_name(name): _restore(key, entry.get(key)) if key in read else undo[key]
+            self._flavour.server_name(name): undo[key] if key in by_value else _restore(key, entry.get(key))
             for key, name in touched.items()
         }
         claimed = self._claim(dn, {k: (entry.get(k), current.get(k, [])) for k in touched}, touched)
@@ -767,6 +816,7 @@ class LdapDirectory:
         self._added.discard(dn)
         self._journaled(f"delete {dn.ldap_path}", inverse, lambda: self._raw_delete(dn))
         self._claims.release_all(dn)
+        self._passwords_moved(dn, None)
 
     def move(self, dn: DN, new_dn: DN) -> None:
         if new_dn.is_within(dn, strict=True):
@@ -786,6 +836,7 @@ class LdapDirectory:
             move_step(str(new_dn), *_move(new_dn, dn)),
             lambda: self._raw_move(dn, new_dn),
         )
+        self._passwords_moved(dn, new_dn)
         depth = len(dn)
         for old in subtree:
             moved = DN(old.rdns[: len(old) - depth] + new_dn.rdns)

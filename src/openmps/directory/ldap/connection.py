@@ -135,15 +135,21 @@ class LdapConnection:
             read_only=False,
         )
         try:
-            conn.open()
-            if s.start_tls and not conn.start_tls():
-                raise ServiceBusy(f"StartTLS with {s.url} failed: {conn.result.get('message')}")
-            if not conn.bind():
-                raise ServiceBusy(
-                    f"binding to {s.url} as {s.bind_dn} failed: {conn.result.get('description')}"
-                )
-        except LDAPException as exc:
-            raise ServiceBusy(f"the directory server {s.url} cannot be reached: {exc}") from None
+            try:
+                conn.open()
+                if s.start_tls and not conn.start_tls():
+                    raise ServiceBusy(f"StartTLS with {s.url} failed: {conn.result.get('message')}")
+                if not conn.bind():
+                    raise ServiceBusy(
+                        f"binding to {s.url} as {s.bind_dn} failed: {conn.result.get('description')}"
+                    )
+            except LDAPException as exc:
+                raise ServiceBusy(f"the directory server {s.url} cannot be reached: {exc}") from None
+        except ServiceBusy:
+            _unbind(conn)
+            if conn.socket is not None:  # a refused connect's socket, which unbind leaves open
+                conn.socket.close()
+            raise
         return conn
 
     def run(self, what: str, operation: Callable[[Any], bool]) -> Any:

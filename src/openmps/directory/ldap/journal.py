@@ -3,16 +3,23 @@
 A request's SQL work and its LDAP writes end together in-process (the unit of work replays the
 inverses on a rollback), but a process killed between its LDAP writes and its SQL commit leaves
 writes nobody undoes.  So every write's inverse is also appended to the request's *intent log*, a
-file of its own in the deployment's home, BEFORE the write is sent; the request's SQL transaction
-records its id just before it commits (``directory_commits``, :mod:`openmps.directory.sql.commits`),
-and the log is removed once the request has ended.  A log found later belongs to a process that
-died (a live one holds an exclusive ``flock`` on its log): if its request is recorded as committed
-the log is only removed; otherwise its inverses are replayed in reverse (:func:`recover`), which
-the next start of the deployment does.  A rollback whose compensation failed keeps its log too.
+file in the deployment's home whose first line names the request, BEFORE the write is sent; the
+request's SQL transaction records its id just before it commits (``directory_commits``,
+:mod:`openmps.directory.sql.commits`).  A log found later belongs to a process that died (a live
+one holds an exclusive ``flock`` on each of its files): if its request is recorded as committed the
+log is only removed; otherwise its inverses are replayed in reverse (:func:`recover`), which the
+next start of the deployment does, and a running server's sweep (it skips the logs of requests in
+flight: their process holds the lock).  A rollback whose compensation failed keeps its log too.
 
 A file, not a SQL table: on SQLite the request's transaction holds the only write lock, so a
-record written beside it, in a transaction of its own, would wait for it.  The log is written to
-the operating system (it survives the process, not a power cut).
+record written beside it, in a transaction of its own, would wait for it.  Each record reaches the
+disk (``fdatasync``) before the write it covers is sent, so it survives a power cut as well as a
+dead process.  Making, naming and removing a file costs far more than a record (about 10 ms against
+2 here), so a process keeps its files and each unit of work reuses one: its first record replaces
+what the file held in the same sync, and only then is the mark of the request before it dropped (a
+committed request's steps stay on disk until overwritten, its mark until then too); a rolled back
+request's steps are cleared on disk at once (replayed later, they would undo what later requests
+wrote).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import Any, Protocol
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
 from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
-from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound
+from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound, ServiceBusy
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,7 @@ _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLAC
 SUFFIX = ".log"
 REFUSED: Step = {"op": "refused", "dn": ""}  # recorded after a write the server refused: not undone
 _SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
+HEADER = "request"  # a log's first line: the request whose steps follow
 
 
 def _b64(values: Sequence[bytes]) -> list[str]:
@@ -160,33 +168,128 @@ class Commits(Protocol):
     def forget(self, requests: Sequence[str]) -> None: ...
 
 
-class IntentLog:
-    """One unit of work's log: created at its first record, held under an exclusive lock until
-    the unit has ended, then removed (kept when a compensation failed)."""
+class LogFile:
+    """A file of the journal's folder, under an exclusive lock while this process keeps it: made
+    once (its name synced then), then used by one unit of work after another, so a request pays
+    for no file made, named or removed, only for its steps."""
 
-    def __init__(self, folder: Path, request: str) -> None:
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700, exist_ok=True)
+            sync_folder(folder.parent)
+        self.path = folder / f"{uuid.uuid4()}{SUFFIX}"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        sync_folder(folder)
+        self.holds: str | None = None  # the committed request whose steps it still holds
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)  # releases the lock
+
+
+class LogFiles:
+    """A process's idle log files, and the committed requests whose steps were overwritten on disk
+    by a later unit's (their marks are no longer needed)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._lock = threading.Lock()
+        self._idle: list[LogFile] = []
+        self._overwritten: list[str] = []
+
+    def take(self) -> LogFile:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return LogFile(self._folder)
+
+    def put(self, file: LogFile) -> None:
+        with self._lock:
+            self._idle.append(file)
+
+    def overwritten(self, requests: Sequence[str]) -> None:
+        with self._lock:
+            self._overwritten.extend(requests)
+
+    def finished(self) -> list[str]:
+        with self._lock:
+            found, self._overwritten = self._overwritten, []
+        return found
+
+    def close(self) -> list[str]:
+        """Remove the idle files (on disk when this returns); the requests whose marks may go."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            held = [*self._overwritten, *(f.holds for f in idle if f.holds)]
+            self._overwritten = []
+        for file in idle:
+            file.remove()
+        if idle:
+            sync_folder(self._folder)
+        return held
+
+
+class IntentLog:
+    """One unit of work's log: a file taken at its first record (from ``files``, else made for it),
+    its first line the request's id; held under an exclusive lock until the unit has ended, then
+    given back (removed without ``files``), or kept for a recovery when a compensation failed."""
+
+    def __init__(self, folder: Path, request: str, files: LogFiles | None = None) -> None:
         self.request = request
-        self._path = folder / f"{request}{SUFFIX}"
-        self._fd: int | None = None
+        self._folder = folder
+        self._files = files
+        self._file: LogFile | None = None
         self.used = False  # something was recorded
 
     def record(self, step: Step) -> None:
-        if self._fd is None:
-            self._path.parent.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._fd = fd
+        """Append ``step``, on disk when this returns."""
+        if self._file is None:
+            file = self._files.take() if self._files is not None else LogFile(self._folder)
+            previous = file.holds
+            os.ftruncate(file.fd, 0)  # the request before's steps, replaced in the same sync
+            os.write(file.fd, _line({"op": HEADER, "dn": "", "request": self.request}) + _line(step))
+            os.fdatasync(file.fd)
+            file.holds = None
+            self._file = file
             self.used = True
-        os.write(self._fd, (json.dumps(step, separators=(",", ":")) + "\n").encode())
-
-    def end(self, clean: bool) -> None:
-        """The unit has ended: remove the log unless what it holds may still need undoing."""
-        if self._fd is None:
+            if previous is not None and self._files is not None:
+                self._files.overwritten([previous])
             return
-        if clean:
-            self._path.unlink(missing_ok=True)
-        os.close(self._fd)  # releases the lock
-        self._fd = None
+        os.write(self._file.fd, _line(step))
+        os.fdatasync(self._file.fd)
+
+    def end(self, clean: bool, *, durably: bool = False) -> None:
+        """The unit has ended: its steps need no undoing unless not ``clean``; ``durably``: they are
+        gone on disk when this returns (a rolled back request's must never be replayed)."""
+        file, self._file = self._file, None
+        if file is None:
+            return
+        if not clean:  # for a recovery: out of use, its lock released
+            os.close(file.fd)
+            return
+        if durably:
+            os.ftruncate(file.fd, 0)
+            os.fdatasync(file.fd)
+        else:
+            file.holds = self.request
+        if self._files is None:
+            file.remove()
+        else:
+            self._files.put(file)
+
+
+def _line(step: Step) -> bytes:
+    return (json.dumps(step, separators=(",", ":")) + "\n").encode()
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` (files made or removed) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class DurableJournal:
@@ -195,8 +298,7 @@ class DurableJournal:
     def __init__(self, folder: Path, commits: Commits) -> None:
         self.folder = folder
         self._commits = commits
-        self._lock = threading.Lock()
-        self._finished: list[str] = []  # committed requests whose logs are gone: marks to drop
+        self._files = LogFiles(folder)
 
     def begin(
         self,
@@ -205,29 +307,28 @@ class DurableJournal:
         connection: Callable[[], Any],
     ) -> IntentLog:
         """A log for one unit of work, tied to its end: its id is marked inside its transaction
-        just before the commit (``before_commit``), and the log removed once it has ended
+        just before the commit (``before_commit``), and its file given back once it has ended
         (``after_end``) unless a compensating step failed."""
-        intents = IntentLog(self.folder, str(uuid.uuid4()))
+        intents = IntentLog(self.folder, str(uuid.uuid4()), self._files)
         dropped: list[str] = []  # the marks this unit's commit deletes
 
         def mark() -> None:
             if intents.used:
-                with self._lock:
-                    dropped.extend(self._finished)
-                    self._finished.clear()
+                dropped.extend(self._files.finished())
                 self._commits.mark(connection, intents.request, dropped)
 
         def ended(ending: str) -> None:
-            intents.end(clean=ending != "not compensated")
-            with self._lock:
-                if ending == "committed" and intents.used:
-                    self._finished.append(intents.request)
-                else:  # the deletes went with the transaction
-                    self._finished.extend(dropped)
+            intents.end(clean=ending != "not compensated", durably=ending == "rolled back")
+            if ending != "committed":  # the deletes went with the transaction
+                self._files.overwritten(dropped)
 
         before_commit(mark)
         after_end(ended)
         return intents
+
+    def close(self) -> None:
+        """This process's idle log files removed, and the marks of the requests they held."""
+        self._commits.forget(self._files.close())
 
     def pending(self) -> list[Path]:
         """The logs present now (of live units of work too)."""
@@ -240,23 +341,31 @@ class DurableJournal:
             with _abandoned(path) as lines:
                 if lines is None:
                     continue
-                request = path.name.removesuffix(SUFFIX)
+                request, steps = _read(lines)
+                if request is None:  # nothing recorded, or a rolled back request's steps cleared
+                    path.unlink(missing_ok=True)
+                    continue
                 if self._commits.committed(request):
                     path.unlink(missing_ok=True)
+                    sync_folder(self.folder)  # gone on disk before its mark is
                     self._commits.forget([request])
                     done.append(Recovered(request, committed=True, undone=0, failures=()))
                     continue
                 failures = []
                 undone = 0
-                for step in reversed(_steps(lines)):
+                for step in reversed(steps):
                     try:
                         apply(connection, step)
                         undone += 1
                     except (NotFound, AlreadyExists, ConstraintViolation):
                         pass  # undone already (by the unit of work, or a savepoint's rollback)
+                    except ServiceBusy as exc:  # the server is away: the whole log again next time
+                        failures.append(f"kept for the next recovery: {exc.description}")
+                        break
                     except MpsError as exc:
                         failures.append(f"{step['op']} {step['dn']}: {exc.description}")
-                path.unlink(missing_ok=True)
+                else:
+                    path.unlink(missing_ok=True)
                 found = Recovered(request, committed=False, undone=undone, failures=tuple(failures))
                 log.warning("directory journal: request %s did not commit: %s", request, found.summary)
                 done.append(found)
@@ -302,19 +411,23 @@ def _abandoned(path: Path) -> Any:
         os.close(fd)
 
 
-def _steps(lines: Sequence[str]) -> list[Step]:
-    """The recorded steps; a last line cut short by the crash was never sent (it is written first),
-    and a step the server refused is followed by :data:`REFUSED`: its inverse would undo what the
-    write did not do (a refused add's delete would remove the entry that stood there)."""
+def _read(lines: Sequence[str]) -> tuple[str | None, list[Step]]:
+    """The request of a log (its first line) and its recorded steps; a last line cut short by the
+    crash was never sent (it is written first), and a step the server refused is followed by
+    :data:`REFUSED`: its inverse would undo what the write did not do (a refused add's delete would
+    remove the entry that stood there)."""
+    request: str | None = None
     steps: list[Step] = []
     for line in lines:
         try:
             step = json.loads(line)
         except json.JSONDecodeError:
             break
-        if step.get("op") == REFUSED["op"]:
+        if step.get("op") == HEADER:
+            request = step["request"]
+        elif step.get("op") == REFUSED["op"]:
             if steps:
                 steps.pop()
         else:
             steps.append(step)
-    return steps
+    return request, steps

@@ -114,7 +114,7 @@ class ChangeUserPassword:
         names = tuple(n for n in (upn.partition("@")[0], entry.first("sAMAccountName")) if n)
         providers.passwords.check_policy(self.new_password, account_names=names)
         providers.directory.modify(self.path, [Change.replace(PASSWORD_ATTRIBUTE, self._hash)])
-        # last: the server's own copy (AD) cannot be put back if something after it failed
+        # the server's own copy (AD), which cannot be put back: sent at the commit (ldap/backend.py)
         providers.directory.set_password(self.path, self.new_password)
 
     def _check_old(self, providers: Providers, entry: Entry) -> None:
