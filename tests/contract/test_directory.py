@@ -234,6 +234,19 @@ class TestAdd:
         values = d.get(dn("CN=u")).get("description")
         assert sorted(v.casefold() for v in values) == ["x", "y"], values
 
+    def test_a_person_is_as_in_ad(self, d: Directory) -> None:
+        """AD's person needs no sn, its mail is a Unicode string, and its streetAddress is not its
+        street (OpenLDAP: schema/ad-core.schema in place of core.schema's)."""
+        add_user(d, dn("CN=zoë"), mail=["zoë.ünal@例え.jp"], streetAddress=["1 Main St\nSuite 2"])
+        entry = d.get(dn("CN=zoë"))
+        assert not entry.get("sn") and list(entry.get("mail")) == ["zoë.ünal@例え.jp"]
+        assert list(entry.get("streetAddress")) == ["1 Main St\nSuite 2"] and not entry.get("street")
+        d.modify(dn("CN=zoë"), [Change.replace("street", "Main St"), Change.replace("sn", "Ünal")])
+        d.modify(dn("CN=zoë"), [Change.delete("sn")])
+        entry = d.get(dn("CN=zoë"))
+        assert list(entry.get("street")) == ["Main St"]
+        assert list(entry.get("streetAddress")) == ["1 Main St\nSuite 2"] and not entry.get("sn")
+
     def test_nul_in_a_value_is_invalid(self, d: Directory) -> None:
         with pytest.raises(InvalidArgument) as exc_info:
             add_user(d, dn("CN=u"), description=["bad\x00value"])

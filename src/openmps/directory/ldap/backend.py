@@ -375,7 +375,7 @@ class LdapDirectory:
             if "objectsid" not in attrs:
                 attrs["objectsid"] = [f"{self._domain_sid}-{self._next_rid()}"]
                 names["objectsid"] = "objectSid"
-        attrs = self._flavour.adapted(attrs, dn.rdn_value)
+        attrs = self._flavour.adapted(attrs)
         self._check_unique(dn, attrs, names)
         # AD's domain root, and its own principals the bootstrap names by their SIDs, are there already
         adopting = (
