@@ -305,6 +305,16 @@ class TestReads:
         assert d.find(missing) is None
         assert not d.exists(missing)
 
+    def test_a_multi_valued_rdn_repeating_its_attribute_names_nothing(self, d: Directory) -> None:
+        """``OU=a+OU=b`` is no entry's name (slapd deems it an invalid DN): reads find nothing."""
+        add_ou(d, dn("OU=a"))
+        odd = dn("OU=a+OU=b")
+        assert d.find(odd) is None and not d.exists(odd)
+        with pytest.raises(NotFound):
+            d.get(odd)
+        with pytest.raises(NotFound):
+            d.search(odd)
+
     def test_lookups_are_case_and_space_insensitive(self, d: Directory) -> None:
         add_user(d, dn("CN=Some User"), description=["x"])
         variant = DN.parse("cn=SOME USER , dc=EXAMPLE,dc=com")
