@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway OpenLDAP server (Debian's slapd) for tests: its own instance in DIR, listening on
-# 127.0.0.1:PORT, with the OpenMPS schema (schema/openmps.schema).
+# 127.0.0.1:PORT, with the OpenMPS schema (schema/openmps.schema) and core.schema as AD has it
+# (schema/ad-core.schema: person without a required sn, mail a Directory String, streetAddress not
+# another name for street), merged into DIR/core.schema at each start.
 #
 #   scripts/openldap.sh start DIR PORT DOMAIN   configure and start; prints url=, bind_dn=, password_file=
 #   scripts/openldap.sh stop DIR                stop it and wait for it to exit
@@ -18,12 +20,34 @@
 # 1.2.840.113556.1.4.803, which slapd knows) cannot bind: slapd itself ignores userAccountControl,
 # so an ACL denies even "auth" on its password while the bit is set. Password hashes are never read
 # by anyone but their owner (the root DN, which OpenMPS binds as, is above the ACLs).
+# A start on an existing DIR keeps its entries and loads the schema of this checkout: when that
+# schema or the index list changed since the last start (DIR/schema.sum), slapindex rebuilds the
+# indexes first (an index key depends on the attribute's matching rule: mail's changed).
 # Exits 3, as postgres.sh does, when slapd is missing and cannot be installed (not root).
 set -euo pipefail
 usage="usage: openldap.sh start DIR PORT DOMAIN | stop DIR"
 command=${1:?$usage}
 dir=${2:?$usage}
-schema="$(cd "$(dirname "$0")/.." && pwd)/schema/openmps.schema"
+schemas="$(cd "$(dirname "$0")/.." && pwd)/schema"
+
+# core.schema with each definition of ad-core.schema in place of core's with the same OID, and
+# those whose OID core.schema lacks at its end (a name defined twice is slaptest's error)
+merged_core() {
+  awk '
+    function oid(line) { sub(/^[A-Za-z]+[ \t]*\([ \t]*/, "", line); sub(/[ \t].*/, "", line); return line }
+    function starts(line) { return tolower(line) ~ /^(attributetype|objectclass)[ \t]*\(/ }
+    FNR == NR {
+      if (starts($0)) { key = oid($0); ours[key] = "" }
+      else if ($0 !~ /^[ \t]/) key = ""
+      if (key != "") ours[key] = ours[key] $0 "\n"
+      next
+    }
+    starts($0) { key = oid($0); skip = (key in ours); if (skip) { printf "%s", ours[key]; used[key] = 1 } }
+    !starts($0) && $0 !~ /^[ \t]/ { skip = 0 }
+    !skip { print }
+    END { for (key in ours) if (!(key in used)) printf "\n%s", ours[key] }
+  ' "$schemas/ad-core.schema" /etc/ldap/schema/core.schema
+}
 
 . "$(dirname "$0")/pidfile.sh"
 stop() { stop_pid "$dir/slapd.pid"; }
@@ -49,10 +73,11 @@ case "$command" in
     hash=$(/usr/sbin/slappasswd -T "$dir/password")
     nosync=""
     [ -n "${OPENMPS_LDAP_NOSYNC:-}" ] && nosync="dbnosync"
+    merged_core >"$dir/core.schema"
     cat >"$dir/slapd.conf" <<CONF
-include /etc/ldap/schema/core.schema
+include $dir/core.schema
 include /etc/ldap/schema/cosine.schema
-include $schema
+include $schemas/openmps.schema
 pidfile $dir/slapd.pid
 argsfile $dir/slapd.args
 modulepath /usr/lib/ldap
@@ -91,6 +116,12 @@ access to *
 CONF
     # slapd reports a bad configuration to syslog only: check it first, where the error is seen
     /usr/sbin/slaptest -u -Q -f "$dir/slapd.conf" >&2
+    sum=$(cat "$dir/core.schema" /etc/ldap/schema/cosine.schema "$schemas/openmps.schema" \
+      <(grep '^index' "$dir/slapd.conf") | sha256sum | cut -d' ' -f1)
+    if [ -e "$dir/db/data.mdb" ] && [ "$(cat "$dir/schema.sum" 2>/dev/null)" != "$sum" ]; then
+      /usr/sbin/slapindex -q -f "$dir/slapd.conf" >&2
+    fi
+    echo "$sum" >"$dir/schema.sum"
     url="ldap://127.0.0.1:$port"
     # -d 0: stay in the foreground (so the pid is slapd's) without debug output
     nohup /usr/sbin/slapd -d 0 -h "$url/" -f "$dir/slapd.conf" >"$dir/slapd.log" 2>&1 &

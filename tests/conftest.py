@@ -24,10 +24,12 @@ FABRIKAM_SUFFIX = "dc=fabrikam,dc=com"
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
     """A new deployment for ``fabrikam.com``: its hosting directory in SQL, or, when
     ``OPENMPS_TEST_DIRECTORY=openldap``, on the session's OpenLDAP server for ``fabrikam.com``
-    (emptied before and after), so the e2e suite runs on the LDAP backend unchanged."""
+    (emptied before and after), so the e2e suite runs on the LDAP backend unchanged, but for
+    tests marked ``sql_directory``: they are about the directory kept in SQL itself."""
     server: DirectoryServer | None = None
     choice = None
-    if os.environ.get("OPENMPS_TEST_DIRECTORY") == "openldap":
+    on_sql = request.node.get_closest_marker("sql_directory") is not None
+    if os.environ.get("OPENMPS_TEST_DIRECTORY") == "openldap" and not on_sql:
         server = request.getfixturevalue("openldap_fabrikam")
         wipe_server(server, FABRIKAM_SUFFIX)
         choice = DirectoryServerChoice(server.url, server.bind_dn, server.password_file)

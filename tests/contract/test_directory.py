@@ -27,6 +27,7 @@ from openmps.errors import (
     NotEmpty,
     NotFound,
 )
+from openmps.hosting.attributes import COMMON_ATTRIBUTES, OU_ATTRIBUTES, USER_ATTRIBUTES
 from openmps.types import DN
 
 NC = DN.parse("DC=example,DC=com")
@@ -41,6 +42,21 @@ GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _settable_value(name: str) -> str:
+    """A value of attribute ``name`` as its syntax on an LDAP server takes it."""
+    if "phone" in name or name in (
+        "mobile",
+        "pager",
+        "othermobile",
+        "otherpager",
+        "facsimiletelephonenumber",
+    ):
+        return "+1 555 0100"
+    return {"c": "DE", "countrycode": "276", "seealso": str(NC), "manager": str(NC)}.get(
+        name, "Zoë"
+    )  # initials: 6 at most
 
 
 def dn(text: str) -> DN:
@@ -234,6 +250,41 @@ class TestAdd:
         values = d.get(dn("CN=u")).get("description")
         assert sorted(v.casefold() for v in values) == ["x", "y"], values
 
+    def test_a_person_is_as_in_ad(self, d: Directory) -> None:
+        """AD's person needs no sn, its mail is a Unicode string, and its streetAddress is not its
+        street (OpenLDAP: schema/ad-core.schema in place of core.schema's)."""
+        add_user(d, dn("CN=zoë"), mail=["zoë.ünal@例え.jp"], streetAddress=["1 Main St\nSuite 2"])
+        entry = d.get(dn("CN=zoë"))
+        assert not entry.get("sn") and list(entry.get("mail")) == ["zoë.ünal@例え.jp"]
+        assert list(entry.get("streetAddress")) == ["1 Main St\nSuite 2"] and not entry.get("street")
+        d.modify(dn("CN=zoë"), [Change.replace("street", "Main St"), Change.replace("sn", "Ünal")])
+        d.modify(dn("CN=zoë"), [Change.delete("sn")])
+        entry = d.get(dn("CN=zoë"))
+        assert list(entry.get("street")) == ["Main St"]
+        assert list(entry.get("streetAddress")) == ["1 Main St\nSuite 2"] and not entry.get("sn")
+
+    @pytest.mark.parametrize(
+        ("classes", "settable"),
+        [
+            (["top", "person", "organizationalPerson", "user"], USER_ATTRIBUTES | {"manager"}),
+            (["top", "person", "organizationalPerson", "contact"], USER_ATTRIBUTES),
+            (["top", "group"], COMMON_ATTRIBUTES),
+            (["top", "organizationalUnit"], OU_ATTRIBUTES),
+        ],
+        ids=["user", "contact", "group", "organizationalUnit"],
+    )
+    def test_every_settable_attribute_is_held(
+        self, d: Directory, classes: list[str], settable: frozenset[str]
+    ) -> None:
+        """What <properties> may set on an object (openmps.hosting.attributes; ModifyUser's manager
+        too) its class holds on every backend: a server's schema lacking one is a request refused
+        there only."""
+        naming = "ou" if "organizationalUnit" in classes else "cn"
+        attrs = {name: [_settable_value(name)] for name in settable}
+        d.add(dn(f"{naming.upper()}=all"), {"objectClass": classes, naming: ["all"], **attrs})
+        entry = d.get(dn(f"{naming.upper()}=all"))
+        assert {name: list(entry.get(name)) for name in settable} == attrs
+
     def test_nul_in_a_value_is_invalid(self, d: Directory) -> None:
         with pytest.raises(InvalidArgument) as exc_info:
             add_user(d, dn("CN=u"), description=["bad\x00value"])
@@ -291,6 +342,16 @@ class TestReads:
         assert_error(exc_info, NotFound, missing)
         assert d.find(missing) is None
         assert not d.exists(missing)
+
+    def test_a_multi_valued_rdn_repeating_its_attribute_names_nothing(self, d: Directory) -> None:
+        """``OU=a+OU=b`` is no entry's name (slapd deems it an invalid DN): reads find nothing."""
+        add_ou(d, dn("OU=a"))
+        odd = dn("OU=a+OU=b")
+        assert d.find(odd) is None and not d.exists(odd)
+        with pytest.raises(NotFound):
+            d.get(odd)
+        with pytest.raises(NotFound):
+            d.search(odd)
 
     def test_lookups_are_case_and_space_insensitive(self, d: Directory) -> None:
         add_user(d, dn("CN=Some User"), description=["x"])

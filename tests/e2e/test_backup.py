@@ -26,6 +26,10 @@ from support import (
     snapshot,
 )
 
+# The copy of a deployment whose hosting directory is in its SQL store (the file, pg_dump): with
+# OPENMPS_TEST_DIRECTORY=openldap too; a directory server's backup is tests/servers/test_ldap_backup.py's.
+pytestmark = pytest.mark.sql_directory
+
 ALPINE = org_path("WH", "alpineskihouse")
 
 

@@ -3,6 +3,7 @@ seconds with RequestRejected naming its bound, and the whole request, writes inc
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -25,7 +26,8 @@ CREATE = (
 
 
 def with_limits(d: Deployment, limits: RunLimits) -> Deployment:
-    return Deployment(d.sql, d.layout, d.domain_sid, d.passwords, run_limits=limits)
+    """``d`` with other limits, on the same hosting directory (in SQL or on a directory server)."""
+    return dataclasses.replace(d, run_limits=limits)
 
 
 def refused_in_time(d: Deployment, document: str, limit: str) -> None:

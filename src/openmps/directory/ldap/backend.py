@@ -29,7 +29,7 @@ from openmps.directory.interface import (
     Scope,
     normalize_value,
 )
-from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
+from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped, names_nothing
 from openmps.directory.ldap.journal import (
     REFUSED,
     Intents,
@@ -174,7 +174,7 @@ class LdapDirectory:
         try:
             found = self._search(dn, Scope.BASE, _ALL, attributes, everything=everything)
         except LdapRefused as refused:
-            if refused.code == 32:
+            if names_nothing(refused):
                 return None
             raise mapped(refused, dn=str(dn)) from None
         return found[0] if found else None
@@ -242,6 +242,8 @@ class LdapDirectory:
         try:
             found = self._search(base, scope, text, ["*"])
         except LdapRefused as refused:
+            if names_nothing(refused):
+                raise NotFound(f"no such object: {base.ldap_path}", dn=str(base)) from None
             raise mapped(refused, dn=str(base)) from None
         found.sort(key=lambda item: len(item[0]))  # parents first
         if limit is not None:
@@ -416,7 +418,7 @@ class LdapDirectory:
             if "objectsid" not in attrs:
                 attrs["objectsid"] = [f"{self._domain_sid}-{self._next_rid()}"]
                 names["objectsid"] = "objectSid"
-        attrs = self._flavour.adapted(attrs, dn.rdn_value)
+        attrs = self._flavour.adapted(attrs)
         self._check_unique(dn, attrs, names)
         # AD's domain root, and its own principals the bootstrap names by their SIDs, are there already
         adopting = (

@@ -104,6 +104,13 @@ def mapped(refused: LdapRefused, **fields: Any) -> MpsError:
     return MpsError(text, **fields)
 
 
+def names_nothing(refused: LdapRefused) -> bool:
+    """Whether a read's refusal means no entry has the DN it named: none has, or the server deems
+    the DN invalid (slapd refuses a multi-valued RDN that repeats its attribute, ``OU=a+OU=b``,
+    which OpenMPS's DNs and the SQL store take and find nothing at)."""
+    return refused.code in (_NO_SUCH_OBJECT, _INVALID_DN)
+
+
 class LdapConnection:
     """A lazily bound ldap3 connection.  An operation that finds the connection dropped binds
     again and is sent once more; a read is safe to repeat, and a write the server had applied

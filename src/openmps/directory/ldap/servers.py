@@ -1,8 +1,8 @@
 """What differs by server, kept small.
 
 OpenLDAP: OpenMPS writes objectGUID and objectSid itself (as the SQL store assigns them), lists the
-auxiliary class that carries AD's attributes on organizational units and the domain root, and
-writes ``sn`` where core.schema's ``person`` demands it (AD's does not).
+auxiliary class that carries AD's attributes on organizational units and the domain root (its
+``person``, ``mail`` and ``streetAddress`` are AD's: scripts/openldap.sh loads schema/ad-core.schema).
 
 Samba AD: the server assigns the identities itself (read back after the add) and refuses given
 ones; its domain holds entries of its own (``CN=Users``, ``CN=Builtin``…, the domain root itself),
@@ -24,7 +24,6 @@ from openmps.errors import InvalidArgument
 from openmps.types import DN
 
 HIDDEN_CLASSES = frozenset({"openmpscontainer"})  # auxiliary classes only OpenMPS adds
-PERSON_CLASSES = frozenset({"person", "organizationalperson", "user", "contact", "inetorgperson"})
 CONTAINER_CLASSES = frozenset({"organizationalunit", "domain"})
 # What AD writes and keeps itself: read with an entry, never sent back (an undone delete brings
 # the tombstone back, which kept the identities, and writes the other values again).
@@ -94,7 +93,7 @@ class Flavour:
                 return ours
         return name
 
-    def adapted(self, attrs: dict[str, list[str]], rdn_value: str) -> dict[str, list[str]]:
+    def adapted(self, attrs: dict[str, list[str]]) -> dict[str, list[str]]:
         """``attrs`` (lower-cased keys) as this server's schema takes them."""
         classes = {v.lower() for v in attrs.get("objectclass", [])}
         if self.marker is not None:
@@ -105,8 +104,6 @@ class Flavour:
             return attrs
         if classes & CONTAINER_CLASSES and "openmpscontainer" not in classes and "domaindns" not in classes:
             attrs["objectclass"] = [*attrs["objectclass"], "openmpsContainer"]
-        if classes & PERSON_CLASSES and "sn" not in attrs:
-            attrs["sn"] = [rdn_value]
         return attrs
 
     def visible(self, ldap_filter: str) -> str:
