@@ -42,6 +42,9 @@ DEFAULT_BUSY_TIMEOUT = 10.0
 # PostgreSQL advisory lock key: transactions writing to a directory server hold it shared, a
 # backup exclusive while it reads the server (SQLite's write lock does the same there)
 DIRECTORY_GATE = 0x4F4D5053  # "OMPS"
+# PostgreSQL advisory lock key every writing unit on a directory server holds exclusively, so its
+# writers serialize as SQLite's do (the server's entries have no row locks to wait on)
+DIRECTORY_WRITERS = 0x4F4D5057  # "OMPW"
 DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -243,6 +246,7 @@ class SqlUnitOfWork:
         self._after_end: list[Callable[[Ending], None]] = []
         self._rollbacks = 0
         self._gate_shared = False  # PostgreSQL: this transaction holds DIRECTORY_GATE shared
+        self._writing = False  # PostgreSQL: this transaction holds DIRECTORY_WRITERS
 
     def rollbacks(self) -> int:
         """How many times part or all of this unit of work was rolled back (``db/memo.py`` needs it)."""
@@ -288,9 +292,17 @@ class SqlUnitOfWork:
         On a directory server the lock is taken now, not at the first SQL access (which may come
         after the procedure's reads of the server, or never): a read-check-write of another
         request cannot come in between.  Where it cannot be taken now, nothing would notice the
-        entries read changing before the write, so the request runs again as a writer.
+        entries read changing before the write, so the request runs again as a writer.  On
+        PostgreSQL that lock is :data:`DIRECTORY_WRITERS`, taken exclusively.
         """
-        if self._immediate or not self._sqlite:
+        if not self._sqlite:
+            if self._directory_server and not self._writing:
+                self.connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIRECTORY_WRITERS}
+                )
+                self._writing = True
+            return
+        if self._immediate:
             return
         conn = self._conn
         if conn is None:
@@ -342,7 +354,7 @@ class SqlUnitOfWork:
         except BaseException:
             self._rollbacks += 1
             nested.rollback()
-            self._gate_shared = False  # a lock taken inside went with the savepoint
+            self._gate_shared = self._writing = False  # a lock taken inside went with the savepoint
             self._compensate(mark)
             raise
         else:
