@@ -291,7 +291,9 @@ class Deployment:
         return initial
 
     def open_uow(self, *, optimistic: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sql, optimistic=optimistic)
+        return SqlUnitOfWork(
+            self.sql, optimistic=optimistic, directory_server=self.directory_server is not None
+        )
 
     def tenant_of(self, caller: Caller) -> str:
         """The admission bucket of a caller: the DN of the innermost customer or reseller

@@ -32,6 +32,7 @@ from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.prepared import driver
 from openmps.db.schema import settings
+from openmps.engine.context import StoreConflict
 from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
 
 # How long a statement waits for a lock, and a request for a pooled connection, before the request
@@ -41,6 +42,9 @@ DEFAULT_BUSY_TIMEOUT = 10.0
 # PostgreSQL advisory lock key: transactions writing to a directory server hold it shared, a
 # backup exclusive while it reads the server (SQLite's write lock does the same there)
 DIRECTORY_GATE = 0x4F4D5053  # "OMPS"
+# PostgreSQL advisory lock key every writing unit on a directory server holds exclusively, so its
+# writers serialize as SQLite's do (the server's entries have no row locks to wait on)
+DIRECTORY_WRITERS = 0x4F4D5057  # "OMPW"
 DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -209,10 +213,22 @@ class SqlUnitOfWork:
     of a request) read from a snapshot (``BEGIN``) and hold no lock; :meth:`will_write` turns an
     optimistic unit into a writer before its first write, and any other unit takes the write lock
     at its first access (``BEGIN IMMEDIATE``).  Only an optimistic unit raises StoreConflict.
+
+    ``directory_server``: the hosting directory is on an LDAP server, whose reads touch no SQL
+    and see no snapshot, so :meth:`will_write` takes the write lock at once, before the writing
+    procedure reads the server; a unit that cannot take it there is a StoreConflict.
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False, optimistic: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        readonly: bool = False,
+        optimistic: bool = False,
+        directory_server: bool = False,
+    ) -> None:
         self._engine = engine
+        self._directory_server = directory_server
         self._readonly = readonly
         self._sqlite = engine.dialect.name == "sqlite"
         # one shared connection (an in-memory database): nobody to conflict with
@@ -230,6 +246,7 @@ class SqlUnitOfWork:
         self._after_end: list[Callable[[Ending], None]] = []
         self._rollbacks = 0
         self._gate_shared = False  # PostgreSQL: this transaction holds DIRECTORY_GATE shared
+        self._writing = False  # PostgreSQL: this transaction holds DIRECTORY_WRITERS
 
     def rollbacks(self) -> int:
         """How many times part or all of this unit of work was rolled back (``db/memo.py`` needs it)."""
@@ -272,14 +289,30 @@ class SqlUnitOfWork:
         is lost: it only read) and begins again with ``BEGIN IMMEDIATE``, waiting its turn behind
         the current writer instead of being refused at its first write.  Inside a savepoint, or
         once something is written, it cannot: a refused write there is a StoreConflict.
+        On a directory server the lock is taken now, not at the first SQL access (which may come
+        after the procedure's reads of the server, or never): a read-check-write of another
+        request cannot come in between.  Where it cannot be taken now, nothing would notice the
+        entries read changing before the write, so the request runs again as a writer.  On
+        PostgreSQL that lock is :data:`DIRECTORY_WRITERS`, taken exclusively.
         """
-        if self._immediate or not self._sqlite:
+        if not self._sqlite:
+            if self._directory_server and not self._writing:
+                self.connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIRECTORY_WRITERS}
+                )
+                self._writing = True
+            return
+        if self._immediate:
             return
         conn = self._conn
         if conn is None:
             self._immediate = True
+            if self._directory_server:
+                self.connection  # noqa: B018 (BEGIN IMMEDIATE: wait for the lock here)
             return
         if self._savepoints or conn.connection.driver_connection.total_changes != self._changes:  # type: ignore[union-attr]
+            if self._directory_server:
+                raise StoreConflict("a writing step began where the directory server could change under it")
             return
         self._immediate = True
         self._rollbacks += 1  # what was remembered of the old snapshot may be stale now
@@ -321,7 +354,7 @@ class SqlUnitOfWork:
         except BaseException:
             self._rollbacks += 1
             nested.rollback()
-            self._gate_shared = False  # a lock taken inside went with the savepoint
+            self._gate_shared = self._writing = False  # a lock taken inside went with the savepoint
             self._compensate(mark)
             raise
         else:
