@@ -388,9 +388,10 @@ class Deployment:
         uow.commit()
         return drift
 
-    def recover_directory(self) -> list[Recovered]:
+    def recover_directory(self, *, by: str = "openmps start") -> list[Recovered]:
         """Settle the intent logs of processes that died (see ``directory/ldap/journal.py``):
-        the LDAP writes of a request that did not commit are undone.  At every start."""
+        the LDAP writes of a request that did not commit are undone.  At every start, and by a
+        running server's sweep; ``by`` names which in the audit record."""
         if self.journal is None or self.directory_server is None:
             return []
         recovered = self.journal.recover(self._ldap_connection(self.directory_server))
@@ -400,7 +401,7 @@ class Deployment:
                 AuditRecord(
                     request_id=str(uuid.uuid4()),
                     at=datetime.now(UTC),
-                    caller="openmps start: directory journal",
+                    caller=f"{by}: directory journal",
                     procedures=tuple(f"undo:{r.request}" for r in undone),
                     outcome="failure" if any(r.failures for r in undone) else "success",
                     duration_ms=0.0,

@@ -657,7 +657,7 @@ def test_a_running_server_sweeps_the_log_of_a_process_that_died_beside_it(
     asyncio.run(serve_a_while())
     assert not list((home / "directory-journal").glob("*.log"))
     assert hosted.entries() == ldap_before
-    assert deployment.audit.search(caller="openmps start: directory journal")
+    assert deployment.audit.search(caller="openmps serve's sweep: directory journal")
 
 
 def test_openmps_check_reports_and_repairs_drift_on_the_server(

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from functools import partial
 
 from lxml import etree
 from starlette.applications import Starlette
@@ -152,7 +153,7 @@ async def _sweep_journal(deployment: Deployment, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await run_in_threadpool(deployment.recover_directory)
+            await run_in_threadpool(partial(deployment.recover_directory, by="openmps serve's sweep"))
         except Exception:
             log.exception("the directory journal's sweep failed (tried again in %s s)", every)
 
