@@ -1,6 +1,8 @@
 """Locking, isolation and load: reads never take the write lock, a write refused to a stale snapshot
 is run again (and no <try> or procedure can swallow that), a busy store is a 503 with Retry-After
-whose audit record is kept, and one tenant over its limit does not keep another out."""
+whose audit record is kept, and one tenant over its limit does not keep another out.  On PostgreSQL
+with a directory server a failed <try>'s LDAP writes are undone under the writers' lock, which the
+request keeps after it."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from lxml import etree
+from sqlalchemy import text
 
 from openmps.app import (
     Capacity,
@@ -26,13 +29,15 @@ from openmps.app import (
     open_deployment,
     registry,
 )
+from openmps.db.store import DIRECTORY_GATE, DIRECTORY_WRITERS
 from openmps.delegation.session import Providers
 from openmps.directory.interface import Change
+from openmps.directory.ldap import backend as ldap_backend
 from openmps.engine.admission import Admission, AdmissionLimits
 from openmps.engine.context import Caller, ProcedureContext
 from openmps.engine.declaration import Registry, Role, Xml, procedure
 from openmps.engine.engine import Engine, Outcome
-from openmps.errors import ServiceBusy
+from openmps.errors import InvalidArgument, ServiceBusy
 from openmps.types import DN, Secret
 from openmps.web.app import create_app
 from support import (
@@ -63,6 +68,7 @@ class Gates:
         self.reading = threading.Event()  # a held procedure has read the store
         self.release = threading.Event()  # it may go on
         self.runs = 0  # how many times the held procedure ran (a re-run counts again)
+        self.probe: Callable[[], None] = lambda: None  # what ProbeLocks runs
 
 
 GATES = Gates()
@@ -104,6 +110,24 @@ class Increment:
         return None
 
 
+@procedure("Test", "FailAfterWrite", requires=Role.AUTHENTICATED)
+class FailAfterWrite:
+    """Write the counter, then fail: a <try> around it has the write undone."""
+
+    def run(self, ctx: Ctx) -> None:
+        ctx.providers.directory.modify(COUNTER, [Change.replace("description", "99")])
+        raise InvalidArgument("failing after a write (a test)")
+
+
+@procedure("Test", "ProbeLocks", requires=Role.AUTHENTICATED, kind="read")
+class ProbeLocks:
+    """Run the test's probe: a read-only step, which takes no lock of its own."""
+
+    def run(self, ctx: Ctx) -> None:
+        GATES.probe()
+        return None
+
+
 @procedure("Test", "Busy", requires=Role.AUTHENTICATED, kind="read")
 class Busy:
     """What a procedure meets when the store cannot give it a lock or a connection in time."""
@@ -121,7 +145,7 @@ def gates() -> Iterator[Gates]:
 
 
 def toy_engine(d: Deployment, admission: Admission | None = None) -> Engine:
-    toys = Registry([*(s.cls for s in registry()), HoldRead, Increment, Busy])
+    toys = Registry([*(s.cls for s in registry()), HoldRead, Increment, FailAfterWrite, ProbeLocks, Busy])
     return Engine(toys, open_uow=d.open_uow, open_session=d.open_session, audit=d.audit, admission=admission)
 
 
@@ -303,6 +327,47 @@ def test_no_lost_update_on_postgresql_with_a_directory_server(
         _increments(on_postgresql, gates)
     else:
         _increments_in_try(on_postgresql, gates, shape)
+
+
+def free_to_others(d: Deployment) -> dict[str, bool]:
+    """Whether another connection could take the directory's locks exclusively now (let go at once):
+    DIRECTORY_WRITERS, which a writer holds, and DIRECTORY_GATE, which it holds shared."""
+    with d.sql.connect() as conn:
+        found = {
+            name: bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one())
+            for name, key in (("writers", DIRECTORY_WRITERS), ("gate", DIRECTORY_GATE))
+        }
+        conn.rollback()
+    return found
+
+
+def test_a_failed_try_is_undone_under_the_lock_which_the_request_keeps_after_it(
+    on_postgresql: World, gates: Gates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ROLLBACK TO SAVEPOINT lets go of the advisory locks taken inside it: the <try>'s LDAP write
+    is undone before it, while no other writer can come in, and the locks are held again after it,
+    for the rest of the request (its <catch>, a read-only step, takes none of its own)."""
+    d = on_postgresql.deployment
+    seen: dict[str, dict[str, bool]] = {}
+    undo = ldap_backend.apply
+
+    def watched(connection: Any, step: Any) -> None:
+        seen["undo"] = free_to_others(d)
+        undo(connection, step)
+
+    monkeypatch.setattr(ldap_backend, "apply", watched)
+    gates.probe = lambda: seen.__setitem__("catch", free_to_others(d))
+    document = (
+        '<request><procedure><try><execute namespace="Test" procedure="FailAfterWrite"/></try>'
+        '<catch><execute namespace="Test" procedure="ProbeLocks"/></catch>'
+        '<execute namespace="Test" procedure="Increment"/></procedure></request>'
+    )
+    outcome = toy_engine(d).submit(document, caller(on_postgresql, "customer_admin"))
+    assert outcome.ok, outcome.to_bytes()
+    locked = {"writers": False, "gate": False}
+    assert seen == {"undo": locked, "catch": locked}
+    assert counter(d) == 1  # the failed write undone, the increment after it kept
+    assert free_to_others(d) == {"writers": True, "gate": True}  # let go at the commit
 
 
 def _basic(upn: str, password: str) -> dict[str, str]:

@@ -297,9 +297,7 @@ class SqlUnitOfWork:
         """
         if not self._sqlite:
             if self._directory_server and not self._writing:
-                self.connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIRECTORY_WRITERS}
-                )
+                self._advisory("pg_advisory_xact_lock", DIRECTORY_WRITERS)
                 self._writing = True
             return
         if self._immediate:
@@ -328,7 +326,9 @@ class SqlUnitOfWork:
         return conn is not None and driver(conn).total_changes != self._changes
 
     def on_rollback(self, undo: Callable[[], None], label: str) -> None:
-        """Journal the inverse of a write outside SQL (a directory server's), before it is sent.
+        """Journal the inverse of a write outside SQL (a directory server's), before it is sent;
+        ``undo`` must send no SQL (a savepoint's runs before its rollback, in a transaction a failed
+        statement may have left refusing any).
 
         From here to the end of the transaction (its compensation included) the unit holds what a
         backup waits for before it reads the directory server: on SQLite the store's write lock,
@@ -338,29 +338,52 @@ class SqlUnitOfWork:
         if self._sqlite:
             self.connection  # noqa: B018 (BEGIN IMMEDIATE, unless the unit holds the lock already)
         elif not self._gate_shared:
-            self.connection.execute(
-                text("SELECT pg_advisory_xact_lock_shared(:gate)"), {"gate": DIRECTORY_GATE}
-            )
+            self._advisory("pg_advisory_xact_lock_shared", DIRECTORY_GATE)
             self._gate_shared = True
         self._journal.append((label, undo))
+
+    def _advisory(self, function: str, key: int) -> None:
+        """Wait for a PostgreSQL advisory lock, held to the end of the transaction (or of the
+        savepoint it is taken in)."""
+        self.connection.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         mark = len(self._journal)
+        held = (self._writing, self._gate_shared)
         nested = self.connection.begin_nested()
         self._savepoints += 1
         try:
             yield
         except BaseException:
             self._rollbacks += 1
-            nested.rollback()
-            self._gate_shared = self._writing = False  # a lock taken inside went with the savepoint
-            self._compensate(mark)
+            try:
+                # Undone first, as a whole rollback does: on PostgreSQL ROLLBACK TO SAVEPOINT lets
+                # go of the advisory locks taken inside it, and another writer could come in while
+                # the block's writes are half undone.  The undo sends no SQL (a failed statement
+                # leaves the transaction refusing any until the savepoint's rollback).
+                self._compensate(mark)
+            finally:
+                nested.rollback()
+            self._relock(held)
             raise
         else:
             nested.commit()
         finally:
             self._savepoints -= 1
+
+    def _relock(self, held: tuple[bool, bool]) -> None:
+        """After a savepoint's rollback on PostgreSQL: the directory locks first taken inside it
+        went with it, and are taken again, since the unit goes on as the writer it became (on
+        SQLite the write lock stays)."""
+        writing, gate_shared = self._writing, self._gate_shared
+        self._writing, self._gate_shared = held
+        if writing and not self._writing:
+            self._advisory("pg_advisory_xact_lock", DIRECTORY_WRITERS)
+            self._writing = True
+        if gate_shared and not self._gate_shared:
+            self._advisory("pg_advisory_xact_lock_shared", DIRECTORY_GATE)
+            self._gate_shared = True
 
     def before_commit(self, work: Callable[[], None]) -> None:
         """Run ``work`` inside the transaction just before it commits (a record that must commit
