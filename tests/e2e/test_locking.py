@@ -2,7 +2,7 @@
 is run again (and no <try> or procedure can swallow that), a busy store is a 503 with Retry-After
 whose audit record is kept, and one tenant over its limit does not keep another out.  On PostgreSQL
 with a directory server a failed <try>'s LDAP writes are undone under the writers' lock, which the
-request keeps after it."""
+request keeps after it, and a lock not given within lock_timeout is a busy store."""
 
 from __future__ import annotations
 
@@ -368,6 +368,35 @@ def test_a_failed_try_is_undone_under_the_lock_which_the_request_keeps_after_it(
     assert seen == {"undo": locked, "catch": locked}
     assert counter(d) == 1  # the failed write undone, the increment after it kept
     assert free_to_others(d) == {"writers": True, "gate": True}  # let go at the commit
+
+
+@pytest.mark.parametrize("held", ["writers", "gate"])
+def test_a_directory_lock_not_given_within_lock_timeout_is_a_busy_store(
+    on_postgresql: World, tmp_path: Path, held: str
+) -> None:
+    """Another writer holds DIRECTORY_WRITERS (or a backup DIRECTORY_GATE) past the busy timeout:
+    the request is answered ServiceBusy, saying which lock, and changes nothing."""
+    d = open_deployment(tmp_path / "home", passwords=fast_passwords(), capacity=Capacity(busy_timeout=0.3))
+    key = DIRECTORY_WRITERS if held == "writers" else DIRECTORY_GATE
+    try:
+        with d.sql.connect() as blocker:
+            blocker.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            started = time.monotonic()
+            outcome = toy_engine(d).submit(
+                request_xml("Test", "Increment"), caller(on_postgresql, "customer_admin")
+            )
+            elapsed = time.monotonic() - started
+            blocker.rollback()
+    finally:
+        d.close_directory()
+        d.sql.dispose()
+    assert isinstance(outcome.error, ServiceBusy), outcome.to_bytes()
+    assert outcome.error.hex_code == "0x800705AA"
+    what = "the directory server's writers" if held == "writers" else "the directory gate"
+    assert what in outcome.error.description, outcome.error.description
+    assert "nothing was changed" in outcome.error.description
+    assert elapsed < 5.0
+    assert counter(on_postgresql.deployment) == 0
 
 
 def _basic(upn: str, password: str) -> dict[str, str]:

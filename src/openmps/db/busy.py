@@ -58,5 +58,5 @@ def translate(exc: BaseException, *, rerunnable: bool) -> BaseException | None:
             return StoreConflict(f"PostgreSQL refused the transaction (SQLSTATE {state})")
         return busy(f"PostgreSQL refused the transaction, SQLSTATE {state}")
     if state == PG_LOCK_TIMEOUT:
-        return busy("a row lock was not free within lock_timeout")
+        return busy("a lock was not free within lock_timeout")
     return None

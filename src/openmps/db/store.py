@@ -33,7 +33,7 @@ from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from openmps.db.prepared import driver
 from openmps.db.schema import settings
 from openmps.engine.context import StoreConflict
-from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
+from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed, ServiceBusy
 
 # How long a statement waits for a lock, and a request for a pooled connection, before the request
 # is answered ServiceBusy: well under an HTTP client's patience (30-60 s), long enough to ride out
@@ -45,6 +45,10 @@ DIRECTORY_GATE = 0x4F4D5053  # "OMPS"
 # PostgreSQL advisory lock key every writing unit on a directory server holds exclusively, so its
 # writers serialize as SQLite's do (the server's entries have no row locks to wait on)
 DIRECTORY_WRITERS = 0x4F4D5057  # "OMPW"
+_HOLDERS = {
+    DIRECTORY_GATE: "the directory gate, which a backup of the directory server holds",
+    DIRECTORY_WRITERS: "the directory server's writers' lock, which a request writing to it holds",
+}
 DEFAULT_CONNECTIONS = 20
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -344,8 +348,13 @@ class SqlUnitOfWork:
 
     def _advisory(self, function: str, key: int) -> None:
         """Wait for a PostgreSQL advisory lock, held to the end of the transaction (or of the
-        savepoint it is taken in)."""
-        self.connection.execute(text(f"SELECT {function}(:key)"), {"key": key})
+        savepoint it is taken in); not given within ``lock_timeout``, the store is busy, the
+        answer saying which lock."""
+        conn = self.connection
+        try:
+            conn.execute(text(f"SELECT {function}(:key)"), {"key": key})
+        except ServiceBusy:
+            raise busy(f"{_HOLDERS[key]} was not free within lock_timeout") from None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
