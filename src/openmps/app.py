@@ -7,6 +7,7 @@ Its load limits (:class:`Capacity`) come from ``OPENMPS_MAX_REQUESTS``,
 ``OPENMPS_MAX_REQUESTS_PER_TENANT``, ``OPENMPS_MAX_REQUESTS_PROVIDER``, ``OPENMPS_ADMISSION_WAIT``
 and ``OPENMPS_BUSY_TIMEOUT`` (seconds) unless given.
 ``OPENMPS_REQUEST_DEADLINE`` sets the wall time one request may run, in seconds (default 30).
+``OPENMPS_JOURNAL_FSYNC=off`` leaves a directory server's intent logs unsynced (:func:`journal_fsync`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from openmps.directory import filters
 from openmps.directory.interface import UNIQUE_ATTRIBUTES, Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
-from openmps.directory.ldap.journal import DurableJournal, Recovered
+from openmps.directory.ldap.journal import Disk, DurableJournal, Recovered
 from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
@@ -193,6 +194,17 @@ def run_retention() -> RunRetention:
     return RunRetention(runs, days)
 
 
+def journal_fsync() -> bool:
+    """Whether a directory server's intent logs are synced to the disk before each write they
+    cover: ``OPENMPS_JOURNAL_FSYNC`` ``on`` (the default) or ``off``, for operators who accept
+    losing them to a power cut or kernel crash (a killed process's are still settled), as with
+    PostgreSQL's ``fsync=off``: tests and benchmarks."""
+    text = os.environ.get("OPENMPS_JOURNAL_FSYNC", "on")
+    if text not in ("on", "off"):
+        raise InvalidOperation(f"environment variable OPENMPS_JOURNAL_FSYNC={shown(text)} is not on or off")
+    return text == "on"
+
+
 def registry() -> Registry:
     namespaces = (
         hosted_exchange,
@@ -240,6 +252,7 @@ class Deployment:
     group_cap: int = field(default_factory=lambda: group_cap())
     run_retention: RunRetention = field(default_factory=lambda: run_retention())  # sync run records kept
     directory_flavour: Flavour = OPENLDAP  # which server it is (identified at init)
+    journal_fsync: bool = field(default_factory=lambda: journal_fsync())  # intent logs synced to disk
     engine: Engine = field(init=False)
     authenticator: Authenticator = field(init=False)
     audit: SqlAuditSink = field(init=False)
@@ -255,7 +268,9 @@ class Deployment:
         if self.directory_server is not None:
             if self.home is None:
                 raise InvalidOperation("a deployment on a directory server needs a home (its intent logs)")
-            self.journal = DurableJournal(self.home / "directory-journal", SqlCommits(self.sql))
+            self.journal = DurableJournal(
+                self.home / "directory-journal", SqlCommits(self.sql), Disk(self.journal_fsync)
+            )
         self.engine = Engine(
             registry(),
             open_uow=self.open_uow,

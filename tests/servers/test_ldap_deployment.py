@@ -24,12 +24,18 @@ from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, SUBTREE, Connection, Server, 
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
+from openmps.app import (
+    Deployment,
+    DirectoryServerChoice,
+    init_deployment,
+    journal_fsync,
+    open_deployment,
+)
 from openmps.check import check
 from openmps.cli.main import app
 from openmps.db.schema import directory_commits, entries, settings
 from openmps.directory.interface import Change, Directory
-from openmps.errors import InternalError, NotAuthenticated
+from openmps.errors import InternalError, InvalidOperation, NotAuthenticated
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
 from openmps.web.app import create_app
@@ -630,6 +636,51 @@ def test_requests_one_after_another_reuse_one_log_file_and_drop_the_marks_before
     assert not list(folder.glob("*.log"))
     with deployment.sql.connect() as conn:
         assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_the_intent_logs_are_synced_to_disk_unless_the_operator_turns_it_off(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    """``OPENMPS_JOURNAL_FSYNC=off`` (the risk PostgreSQL's ``fsync=off`` takes): a request that
+    commits and one rolled back after a write sync nothing in the home, nor does the end of the
+    process that removes its log; on (the default) each step and the folder's names are synced."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    synced: list[str] = []
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+        monkeypatch.setattr(
+            os, name, lambda fd, real=real: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd))[1]
+        )
+    monkeypatch.setenv("OPENMPS_JOURNAL_FSYNC", setting)
+    d = hosted.addressed(open_deployment(home, passwords=fast_passwords()))
+    try:
+        create_user(d, ALPINE, "synced@alpineskihouse.com")
+        twice = user_xml("twice@alpineskihouse.com")
+        step = twice[twice.index("<execute") : twice.index("</procedure>")]
+        failed = d.submit(f"<request><procedure>{step}{step}</procedure></request>")  # the second refused
+        assert failed.error is not None
+    finally:
+        d.close_directory()
+    journal = home / "directory-journal"
+    assert not list(journal.glob("*.log"))
+    in_home = [path for path in synced if Path(path).is_relative_to(home)]
+    if setting == "off":
+        assert in_home == []
+    else:
+        assert any(path.endswith(".log") for path in in_home), in_home  # the steps
+        assert str(journal) in in_home  # the log removed at the end
+
+
+def test_a_journal_fsync_setting_other_than_on_or_off_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENMPS_JOURNAL_FSYNC", "false")
+    with pytest.raises(InvalidOperation, match="OPENMPS_JOURNAL_FSYNC='false' is not on or off"):
+        journal_fsync()
 
 
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)

@@ -19,7 +19,8 @@ dead process.  Making, naming and removing a file costs far more than a record (
 what the file held in the same sync, and only then is the mark of the request before it dropped (a
 committed request's steps stay on disk until overwritten, its mark until then too); a rolled back
 request's steps are cleared on disk at once (replayed later, they would undo what later requests
-wrote).
+wrote).  An operator may turn the syncs off (:class:`Disk`, ``OPENMPS_JOURNAL_FSYNC=off``): a dead
+process's log is still settled, one a power cut or a kernel crash lost is not.
 """
 
 from __future__ import annotations
@@ -168,19 +169,42 @@ class Commits(Protocol):
     def forget(self, requests: Sequence[str]) -> None: ...
 
 
+@dataclass(frozen=True)
+class Disk:
+    """Whether the logs are synced to the disk before the writes they cover (``fsync``, the
+    default) or left to the kernel's write-back, for operators who accept the risk as with
+    PostgreSQL's ``fsync=off``: a killed process's log is still in the kernel's cache and settled,
+    but a power cut or kernel crash may lose the log of LDAP writes nobody then undoes."""
+
+    fsync: bool = True
+
+    def data(self, fd: int) -> None:
+        """The file's records durable (skipped with ``fsync`` off)."""
+        if self.fsync:
+            os.fdatasync(fd)
+
+    def names(self, folder: Path) -> None:
+        """The files made or removed in ``folder`` durable (skipped with ``fsync`` off)."""
+        if self.fsync:
+            sync_folder(folder)
+
+
+SYNCED = Disk()
+
+
 class LogFile:
     """A file of the journal's folder, under an exclusive lock while this process keeps it: made
     once (its name synced then), then used by one unit of work after another, so a request pays
     for no file made, named or removed, only for its steps."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, disk: Disk = SYNCED) -> None:
         if not folder.is_dir():
             folder.mkdir(mode=0o700, exist_ok=True)
-            sync_folder(folder.parent)
+            disk.names(folder.parent)
         self.path = folder / f"{uuid.uuid4()}{SUFFIX}"
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
-        sync_folder(folder)
+        disk.names(folder)
         self.holds: str | None = None  # the committed request whose steps it still holds
 
     def remove(self) -> None:
@@ -192,8 +216,9 @@ class LogFiles:
     """A process's idle log files, and the committed requests whose steps were overwritten on disk
     by a later unit's (their marks are no longer needed)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, disk: Disk = SYNCED) -> None:
         self._folder = folder
+        self.disk = disk
         self._lock = threading.Lock()
         self._idle: list[LogFile] = []
         self._overwritten: list[str] = []
@@ -202,7 +227,7 @@ class LogFiles:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return LogFile(self._folder)
+        return LogFile(self._folder, self.disk)
 
     def put(self, file: LogFile) -> None:
         with self._lock:
@@ -226,7 +251,7 @@ class LogFiles:
         for file in idle:
             file.remove()
         if idle:
-            sync_folder(self._folder)
+            self.disk.names(self._folder)
         return held
 
 
@@ -239,17 +264,18 @@ class IntentLog:
         self.request = request
         self._folder = folder
         self._files = files
+        self._disk = files.disk if files is not None else SYNCED
         self._file: LogFile | None = None
         self.used = False  # something was recorded
 
     def record(self, step: Step) -> None:
         """Append ``step``, on disk when this returns."""
         if self._file is None:
-            file = self._files.take() if self._files is not None else LogFile(self._folder)
+            file = self._files.take() if self._files is not None else LogFile(self._folder, self._disk)
             previous = file.holds
             os.ftruncate(file.fd, 0)  # the request before's steps, replaced in the same sync
             os.write(file.fd, _line({"op": HEADER, "dn": "", "request": self.request}) + _line(step))
-            os.fdatasync(file.fd)
+            self._disk.data(file.fd)
             file.holds = None
             self._file = file
             self.used = True
@@ -257,7 +283,7 @@ class IntentLog:
                 self._files.overwritten([previous])
             return
         os.write(self._file.fd, _line(step))
-        os.fdatasync(self._file.fd)
+        self._disk.data(self._file.fd)
 
     def end(self, clean: bool, *, durably: bool = False) -> None:
         """The unit has ended: its steps need no undoing unless not ``clean``; ``durably``: they are
@@ -270,7 +296,7 @@ class IntentLog:
             return
         if durably:
             os.ftruncate(file.fd, 0)
-            os.fdatasync(file.fd)
+            self._disk.data(file.fd)
         else:
             file.holds = self.request
         if self._files is None:
@@ -293,12 +319,12 @@ def sync_folder(folder: Path) -> None:
 
 
 class DurableJournal:
-    """A deployment's intent logs (in ``folder``) and their commit marks."""
+    """A deployment's intent logs (in ``folder``) and their commit marks, synced as ``disk`` says."""
 
-    def __init__(self, folder: Path, commits: Commits) -> None:
+    def __init__(self, folder: Path, commits: Commits, disk: Disk = SYNCED) -> None:
         self.folder = folder
         self._commits = commits
-        self._files = LogFiles(folder)
+        self._files = LogFiles(folder, disk)
 
     def begin(
         self,
@@ -347,7 +373,7 @@ class DurableJournal:
                     continue
                 if self._commits.committed(request):
                     path.unlink(missing_ok=True)
-                    sync_folder(self.folder)  # gone on disk before its mark is
+                    self._files.disk.names(self.folder)  # gone on disk before its mark is
                     self._commits.forget([request])
                     done.append(Recovered(request, committed=True, undone=0, failures=()))
                     continue
