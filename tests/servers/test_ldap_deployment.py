@@ -684,6 +684,31 @@ def test_a_journal_fsync_setting_other_than_on_or_off_is_refused_by_name(
 
 
 @pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
+def test_openmps_submit_leaves_no_log_file_nor_mark_behind(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """``openmps submit`` (a process of its own) ends as ``openmps serve`` does: its idle log file,
+    which held its committed request's steps, is removed with its mark, not left for the next
+    start's sweep; after a failed request too."""
+    make_alpineskihouse(deployment)
+    deployment.close_directory()
+    home = tmp_path / "home"
+    for upn, code in (("cli@alpineskihouse.com", 0), ("cli@alpineskihouse.com", 1)):  # the second: taken
+        document = tmp_path / "request.xml"
+        document.write_text(hosted.addressed_document(user_xml(upn)))
+        done = subprocess.run(
+            [sys.executable, "-m", "openmps", "--home", str(home), "submit", str(document)],
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stdout + done.stderr
+        assert not list((home / "directory-journal").glob("*.log"))
+        with deployment.sql.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(directory_commits)).scalar_one() == 0
+    assert deployment.read(lambda d: d.holder("userPrincipalName", "cli@alpineskihouse.com"))
+
+
+@pytest.mark.parametrize("hosted", ["openldap"], indirect=True)
 def test_a_running_server_sweeps_the_log_of_a_process_that_died_beside_it(
     deployment: Deployment, hosted: Hosted, tmp_path: Path
 ) -> None:

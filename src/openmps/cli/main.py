@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 from rich.console import Console
@@ -73,6 +73,7 @@ class LogFormat(StrEnum):
 
 class State:
     home: Path = default_home()
+    opened: ClassVar[list[Deployment]] = []  # by this command: closed at its end (main_options)
 
 
 HomeOption = Annotated[
@@ -83,6 +84,7 @@ HomeOption = Annotated[
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     home: HomeOption = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
@@ -90,6 +92,14 @@ def main_options(
 ) -> None:
     if home is not None:
         State.home = home
+    ctx.call_on_close(_close_opened)
+
+
+def _close_opened() -> None:
+    """The deployments the command opened closed as ``openmps serve`` closes its own: their idle
+    intent log files and those files' marks removed, not left for the next start to sweep."""
+    while State.opened:
+        State.opened.pop().close_directory()
 
 
 def fail(error: MpsError) -> typer.Exit:
@@ -104,10 +114,13 @@ def generated_password() -> str:
 
 
 def deployment() -> Deployment:
+    """The deployment at --home, closed when the command ends (``_close_opened``)."""
     try:
-        return open_deployment(State.home)
+        d = open_deployment(State.home)
     except MpsError as exc:
         raise fail(exc) from None
+    State.opened.append(d)
+    return d
 
 
 DirectoryOption = Annotated[
