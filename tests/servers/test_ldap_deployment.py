@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection, Server, Tls
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -701,3 +701,34 @@ def test_openmps_check_reports_and_repairs_drift_on_the_server(
     ]
     assert all(f.repaired for f in check(deployment, repair=True))
     assert check(deployment) == []
+
+
+def test_openmps_check_reads_the_configuration_partition(deployment: Deployment, hosted: Hosted) -> None:
+    """The organizations' virtual directories are in ``CN=Configuration`` (on AD a naming context
+    of its own, which no search of the domain enters): one whose binding was changed behind
+    OpenMPS's back, and one pointing at an organization that is gone, are reported by ``openmps
+    check`` and repaired by ``--repair``."""
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    assert check(deployment) == []
+    text = "(&(objectClass=serviceConnectionPoint)(serviceClassName=HTTP Virtual Directory))"
+    admin = hosted.admin()
+    try:
+        admin.search(hosted.configuration, text, SUBTREE, attributes=["1.1"])
+        first, second = sorted(e["dn"] for e in admin.response if e.get("type") == "searchResEntry")
+        binding = {"serviceBindingInformation": [(MODIFY_REPLACE, ["/exchange/evil.example"])]}
+        assert admin.modify(first, binding), admin.result
+        orphan = {"description": [(MODIFY_REPLACE, [f"OU=gone,OU=WH,OU=Hosting,{hosted.suffix}"])]}
+        assert admin.modify(second, orphan), admin.result
+    finally:
+        admin.unbind()
+    found = {(f.kind, f.subject.lower()) for f in check(deployment)}
+    assert found == {
+        ("virtual-directory-differs", f"LDAP://{first}".lower()),
+        ("virtual-directory-without-organization", f"LDAP://{second}".lower()),
+    }
+    assert all(f.repaired for f in check(deployment, repair=True))
+    assert check(deployment) == []
+    answered = ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    paths = {v.get("path") for v in answered.findall("data/virtualDirectories/virtualDirectory")}
+    assert paths == {"/exchange/alpineskihouse.com"}  # the removed one made again, as it was
