@@ -2,9 +2,14 @@
 # A throwaway Samba AD domain controller (Debian's samba) for tests, provisioned into DIR for DOMAIN,
 # with OpenMPS's schema extension (schema/samba-extension.ldif).
 #
-#   scripts/samba-dc.sh start DIR DOMAIN   provision, start; prints url=, bind_dn=, password_file=
+#   scripts/samba-dc.sh start DIR DOMAIN   provision (unless DIR holds a stopped DC: start that again),
+#                                          start, bring the schema extension up to date; prints url=,
+#                                          bind_dn=, password_file=
 #   scripts/samba-dc.sh stop DIR           stop it, wait for it to exit, remove its network namespace
 #
+# The extension is applied at every start by scripts/samba_schema.py, incrementally: what the DC
+# lacks of it (an attribute, a class, a class's mayContain, an auxiliaryClass) is added, what it
+# holds is left alone; so a DC provisioned by an older checkout gains the newer attributes.
 # A DC's ports are fixed (88, 389, 636...), so each DC runs in a network namespace of its own
 # (ip netns, root only), reached from here over a veth pair at 10.231.N.2: two test sessions, or a
 # system slapd on 389, do not collide.  Without namespaces it falls back to 127.0.0.1 and refuses
@@ -19,6 +24,7 @@ usage="usage: samba-dc.sh start DIR DOMAIN | stop DIR"
 command=${1:?$usage}
 dir=${2:?$usage}
 extension="$(cd "$(dirname "$0")/.." && pwd)/schema/samba-extension.ldif"
+schema_tool="$(cd "$(dirname "$0")" && pwd)/samba_schema.py"
 
 . "$(dirname "$0")/pidfile.sh"
 stop() {
@@ -54,8 +60,10 @@ case "$command" in
     netbios=$(echo "${realm%%.*}" | tr -cd 'A-Z0-9' | cut -c1-15)
     mkdir -p "$dir"
     umask 077
+    provisioned=""
+    [ -f "$dir/private/sam.ldb" ] && [ -f "$dir/etc/smb.conf" ] && provisioned=1
     # AD's complexity rules: upper, lower, digit and symbol
-    printf '%s' "Aa1!$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$dir/password"
+    [ -n "$provisioned" ] || printf '%s' "Aa1!$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$dir/password"
     run=()
     ip=127.0.0.1
     interfaces=lo
@@ -94,14 +102,19 @@ case "$command" in
       echo "samba-dc.sh: port 389 is taken and no network namespace could be made: one DC at a time" >&2
       exit 1
     fi
-    samba-tool domain provision --targetdir="$dir" --realm="$realm" --domain="$netbios" \
-      --adminpass="$(cat "$dir/password")" --server-role=dc --dns-backend=NONE \
-      --host-name=dc1 --host-ip="$ip" --option="interfaces=$interfaces" \
-      --option="bind interfaces only=yes" >"$dir/provision.log" 2>&1 || {
-      cat "$dir/provision.log" >&2
-      stop
-      exit 1
-    }
+    if [ -n "$provisioned" ]; then
+      # started again: its network may be another veth pair this time
+      sed -i "s#^\tinterfaces = .*#\tinterfaces = $interfaces#" "$dir/etc/smb.conf"
+    else
+      samba-tool domain provision --targetdir="$dir" --realm="$realm" --domain="$netbios" \
+        --adminpass="$(cat "$dir/password")" --server-role=dc --dns-backend=NONE \
+        --host-name=dc1 --host-ip="$ip" --option="interfaces=$interfaces" \
+        --option="bind interfaces only=yes" >"$dir/provision.log" 2>&1 || {
+        cat "$dir/provision.log" >&2
+        stop
+        exit 1
+      }
+    fi
     # a certificate naming the address clients reach the DC at (Samba's own names only its host),
     # so that a client verifying it against DIR/tls/ca.pem (itself) connects by the URL printed
     mkdir -p "$dir/tls"
@@ -109,9 +122,11 @@ case "$command" in
       -addext "subjectAltName=IP:$ip,DNS:dc1.$domain" -keyout "$dir/tls/key.pem" -out "$dir/tls/ca.pem" \
       >/dev/null 2>&1
     # provision writes no other --option to smb.conf: add them to [global]
-    # and the run-time paths provision leaves in /run/samba, which two DCs would share
+    # and the run-time paths provision leaves in /run/samba, which two DCs would share;
+    # a password reset ends the one before at once (AD lets it bind for an hour: OpenMPS resets a
+    # password a failed request sent to an unknown one, which the tests show binding no more)
     mkdir -p "$dir/run"
-    sed -i "s#^\[global\]#[global]\n\tlog file = $dir/log.%m\n\tldb:nosync = true\n\tdsdb:schema update allowed = true\n\ttls keyfile = $dir/tls/key.pem\n\ttls certfile = $dir/tls/ca.pem\n\ttls cafile = \n\tpid directory = $dir/run\n\tncalrpc dir = $dir/run/ncalrpc\n\twinbindd socket directory = $dir/run/winbindd#" \
+    [ -n "$provisioned" ] || sed -i "s#^\[global\]#[global]\n\tlog file = $dir/log.%m\n\tldb:nosync = true\n\tdsdb:schema update allowed = true\n\told password allowed period = 0\n\ttls keyfile = $dir/tls/key.pem\n\ttls certfile = $dir/tls/ca.pem\n\ttls cafile = \n\tpid directory = $dir/run\n\tncalrpc dir = $dir/run/ncalrpc\n\twinbindd socket directory = $dir/run/winbindd#" \
       "$dir/etc/smb.conf"
     TDB_NO_FSYNC=1 nohup "${run[@]}" /usr/sbin/samba -s "$dir/etc/smb.conf" --foreground --no-process-group \
       --debug-stdout -d 1 -M single >"$dir/samba.out" 2>&1 &
@@ -136,8 +151,12 @@ case "$command" in
       exit 1
     fi
     schema_dn="CN=Schema,CN=Configuration,DC=${domain//./,DC=}"
-    sed "s/\${SCHEMADN}/$schema_dn/g" "$extension" |
-      ldapmodify -x -H "$url" -D "$bind_dn" -y "$dir/password" >"$dir/schema.log" 2>&1 || {
+    python=python3
+    [ -x /usr/bin/python3 ] && python=/usr/bin/python3
+    { "$python" "$schema_tool" "$extension" "$schema_dn" "$url" "$bind_dn" "$dir/password" >"$dir/schema.ldif" &&
+      { [ ! -s "$dir/schema.ldif" ] ||
+        ldapmodify -x -H "$url" -D "$bind_dn" -y "$dir/password" -f "$dir/schema.ldif"; }; } \
+      >"$dir/schema.log" 2>&1 || {
       cat "$dir/schema.log" >&2
       stop
       exit 1

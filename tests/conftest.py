@@ -20,21 +20,19 @@ from support import ADMIN_PASSWORD, SEEDS, DirectoryServer, World, build_world, 
 FABRIKAM_SUFFIX = "dc=fabrikam,dc=com"
 
 
-@pytest.fixture
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    """A new deployment for ``fabrikam.com``: its hosting directory in SQL, or, when
-    ``OPENMPS_TEST_DIRECTORY=openldap``, on the session's OpenLDAP server for ``fabrikam.com``
-    (emptied before and after), so the e2e suite runs on the LDAP backend unchanged, but for
-    tests marked ``sql_directory``: they are about the directory kept in SQL itself."""
+def _deployment(request: pytest.FixtureRequest, home: Path, server_fixture: str) -> Iterator[Deployment]:
+    """A new deployment for ``fabrikam.com`` in ``home``: its hosting directory in SQL, or, when
+    ``OPENMPS_TEST_DIRECTORY=openldap``, on the OpenLDAP server ``server_fixture`` names (emptied
+    before and after), but for tests marked ``sql_directory``."""
     server: DirectoryServer | None = None
     choice = None
     on_sql = request.node.get_closest_marker("sql_directory") is not None
     if os.environ.get("OPENMPS_TEST_DIRECTORY") == "openldap" and not on_sql:
-        server = request.getfixturevalue("openldap_fabrikam")
+        server = request.getfixturevalue(server_fixture)
         wipe_server(server, FABRIKAM_SUFFIX)
         choice = DirectoryServerChoice(server.url, server.bind_dn, server.password_file)
     made = init_deployment(
-        tmp_path / "home",
+        home,
         domain="fabrikam.com",
         admin_password=Secret(ADMIN_PASSWORD),
         passwords=fast_passwords(),
@@ -47,8 +45,40 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 
 
 @pytest.fixture
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """A new deployment for ``fabrikam.com``: its hosting directory in SQL, or, when
+    ``OPENMPS_TEST_DIRECTORY=openldap``, on the session's OpenLDAP server for ``fabrikam.com``
+    (emptied before and after), so the e2e suite runs on the LDAP backend unchanged, but for
+    tests marked ``sql_directory``: they are about the directory kept in SQL itself."""
+    yield from _deployment(request, tmp_path / "home", "openldap_fabrikam")
+
+
+@pytest.fixture
 def world(deployment: Deployment) -> World:
     return build_world(deployment)
+
+
+@pytest.fixture(scope="module")
+def unchanged_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One world for a module's tests whose every request must change nothing (each holds that
+    itself, by ``support.stores_snapshot``): a new deployment per case cost most of their time
+    on a directory server (test_hostile: 13 minutes on OpenLDAP).  On OpenLDAP a server of its
+    own, as ``deployment`` empties its."""
+    home = tmp_path_factory.mktemp("unchanged") / "home"
+    for made in _deployment(request, home, "openldap_fabrikam_unchanged"):
+        yield build_world(made)
+
+
+@pytest.fixture(scope="module")
+def shared_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for a module's tests that each write objects of names of their own and look only
+    at those (never at what the world holds in all); apart from ``unchanged_world``, whose tests
+    must find nothing where these make something."""
+    home = tmp_path_factory.mktemp("shared") / "home"
+    for made in _deployment(request, home, "openldap_fabrikam_shared"):
+        yield build_world(made)
 
 
 @pytest.fixture
@@ -124,33 +154,47 @@ def _directory_server(script: str, arguments: list[str], what: str) -> Iterator[
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fabrikam_server() -> Iterator[DirectoryServer]:
+    """An OpenLDAP server of the session's own for ``fabrikam.com``, the tests' usual domain."""
+    yield from _directory_server("openldap.sh", [str(_free_port()), "fabrikam.com"], "openldap")
+
+
 @pytest.fixture(scope="session")
 def openldap_server() -> Iterator[DirectoryServer]:
     """An OpenLDAP server of this session's own (scripts/openldap.sh) for ``example.com``, with the
     OpenMPS schema; bound as its root DN."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield from _directory_server("openldap.sh", [str(port), "example.com"], "openldap")
+    yield from _directory_server("openldap.sh", [str(_free_port()), "example.com"], "openldap")
 
 
 @pytest.fixture(scope="session")
 def openldap_fabrikam() -> Iterator[DirectoryServer]:
     """Another OpenLDAP server, for ``fabrikam.com``: a whole deployment of the tests' usual domain
     on a directory server (tests/servers/test_ldap_deployment.py)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield from _directory_server("openldap.sh", [str(port), "fabrikam.com"], "openldap")
+    yield from _fabrikam_server()
+
+
+@pytest.fixture(scope="session")
+def openldap_fabrikam_unchanged() -> Iterator[DirectoryServer]:
+    """A third OpenLDAP server for ``fabrikam.com``: ``unchanged_world``'s, which outlives tests."""
+    yield from _fabrikam_server()
+
+
+@pytest.fixture(scope="session")
+def openldap_fabrikam_shared() -> Iterator[DirectoryServer]:
+    """``shared_world``'s OpenLDAP server for ``fabrikam.com``."""
+    yield from _fabrikam_server()
 
 
 @pytest.fixture(scope="session")
 def openldap_fabrikam_spare() -> Iterator[DirectoryServer]:
     """A second, empty OpenLDAP server for ``fabrikam.com``: what a backup is restored onto."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield from _directory_server("openldap.sh", [str(port), "fabrikam.com"], "openldap")
+    yield from _fabrikam_server()
 
 
 @pytest.fixture(scope="session")

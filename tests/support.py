@@ -15,6 +15,7 @@ from openmps.app import Deployment
 from openmps.delegation.passwords import Passwords
 from openmps.engine.context import Caller
 from openmps.engine.engine import Outcome
+from openmps.types import DN
 
 ADMIN_PASSWORD = "Adm1nPassw0rd!"
 USER_PASSWORD = "Us3rPassw0rd!"
@@ -160,13 +161,13 @@ class World:
 def refused(target: Deployment | World, document: str, code: str, *fragments: str) -> None:
     """The request fails with ``code``, its description holds every fragment, and nothing changed."""
     deployment = target.deployment if isinstance(target, World) else target
-    before = snapshot(deployment)
+    before = stores_snapshot(deployment)
     outcome = target.submit(document)
     assert outcome.error is not None, etree.tostring(outcome.response)
     assert outcome.error.hex_code == code, outcome.error
     for fragment in fragments:
         assert fragment in outcome.error.description, outcome.error.description
-    assert snapshot(deployment) == before
+    assert stores_snapshot(deployment) == before
 
 
 def create_user(d: Deployment, org: str, upn: str, *, admin: bool = False) -> None:
@@ -347,6 +348,47 @@ def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
             for t in metadata.sorted_tables
             if t is not audit_log
         }
+
+
+def stores_snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
+    """``snapshot``, and on a directory server every entry of the domain with its values: equal
+    snapshots mean nothing was written to either store."""
+    rows = snapshot(d)
+    server = d.directory_server
+    if server is not None:  # read raw, as the server holds it (through OpenMPS: 5 times as long)
+        from ldap3 import SUBTREE, Connection, Server
+
+        conn = Connection(
+            Server(server.url, get_info=None, connect_timeout=5),
+            server.bind_dn,
+            server.password,
+            auto_bind=True,
+            receive_timeout=20,
+        )
+        try:
+            conn.search(str(d.layout.domain), "(objectClass=*)", SUBTREE, attributes=["*"])
+            rows["directory server"] = sorted(
+                (
+                    e["dn"].lower(),
+                    *sorted((k.lower(), tuple(sorted(v))) for k, v in e["raw_attributes"].items()),
+                )
+                for e in conn.response
+                if e.get("type") == "searchResEntry"
+            )
+        finally:
+            conn.unbind()
+    return rows
+
+
+def directory_dns(d: Deployment) -> set[DN]:
+    """The DNs of every entry of the deployment's domain, on whichever store holds it."""
+    return {e.dn for e in d.read(lambda directory: directory.search(d.layout.domain))}
+
+
+def directory_values(d: Deployment, dn: DN) -> list[tuple[str, tuple[str, ...]]]:
+    """An entry's attributes and values, sorted, on whichever store holds it."""
+    entry = d.read(lambda directory: directory.get(dn))
+    return sorted((name, tuple(sorted(values))) for name, values in entry.attributes.items())
 
 
 def peak_memory_growth(setup: str, measured: str) -> float:

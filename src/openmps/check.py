@@ -13,6 +13,11 @@ what can be fixed without a choice to make, in the same transaction, and audits 
 On a directory server, the unique values claimed in SQL are checked against those the entries hold
 (a claim no entry bears out → released; a value no claim covers → claimed).
 
+The configuration partition is read too (``CN=Configuration``: on AD a naming context of its own,
+which no search of the domain enters), where OpenMPS keeps the organizations' web virtual directories
+(``hosting/virtual_directories.py``): one whose organization is gone, or on a server the Resource
+Manager no longer knows → removed; one whose binding is not its ``/exchange/<domain>`` → set again.
+
 Reported only: a value two entries hold, an organization missing a well-known object
 (``openmps import`` repairs an organization with MPS Import's EnableOrganizationForHosting), a
 user with a mailbox and no allocation (which store it is on is a choice).
@@ -31,7 +36,8 @@ from openmps.delegation.session import Org, Providers
 from openmps.directory import filters
 from openmps.directory.interface import Change, Entry, Scope
 from openmps.engine.audit import AuditRecord
-from openmps.hosting import multigroup
+from openmps.errors import InvalidArgument
+from openmps.hosting import exchange, multigroup, virtual_directories
 from openmps.types import DN
 
 ORGANIZATIONS = ("BusinessOrganization", "ResellerOrganization")
@@ -55,6 +61,7 @@ def check(d: Deployment, *, repair: bool = False) -> list[Finding]:
         for org in _business_organizations(providers):
             findings += _members(providers, org, repair)
         findings += _mailboxes(providers, repair)
+        findings += _virtual_directories(providers, repair)
     findings += [
         Finding(
             drift.kind,
@@ -170,6 +177,52 @@ def _mailboxes(providers: Providers, repair: bool) -> list[Finding]:
             problem = "it has a mailbox (homeMDB) but no allocation in the Resource Manager"
             findings.append(Finding("mailbox-without-allocation", user.dn.ldap_path, problem))
     return findings
+
+
+def _virtual_directories(providers: Providers, repair: bool) -> list[Finding]:
+    """The virtual directories in the configuration partition against their organizations and
+    the Exchange servers the Resource Manager knows."""
+    directory = providers.directory
+    base = exchange.exchange_organization(providers.layout)
+    if not directory.exists(base):
+        return []
+    servers = {name.casefold() for name in virtual_directories.servers(providers)}
+    mine = filters.and_(
+        filters.eq("objectClass", virtual_directories.SCP),
+        filters.eq("serviceClassName", virtual_directories.VDIR_CLASS),
+    )
+    findings = []
+    for entry in directory.search(base, Scope.SUBTREE, mine):
+        path = entry.dn.ldap_path
+        server = entry.first("serviceDNSName") or ""
+        if not _organization_exists(providers, entry.first("description") or ""):
+            problem = f"its organization '{entry.first('description') or ''}' is gone"
+            kind = "virtual-directory-without-organization"
+        elif server.casefold() not in servers:
+            problem = f"its server '{server}' is not one the Resource Manager knows"
+            kind = "virtual-directory-of-unknown-server"
+        else:
+            binding = f"/exchange/{entry.dn.rdn_value}"
+            if entry.get("serviceBindingInformation") == (binding,):
+                continue
+            if repair:
+                directory.modify(entry.dn, [Change.replace("serviceBindingInformation", binding)])
+            shown = ", ".join(entry.get("serviceBindingInformation")) or "none"
+            problem = f"its binding is {shown}, not {binding}"
+            findings.append(Finding("virtual-directory-differs", path, problem, repair))
+            continue
+        if repair:
+            directory.delete(entry.dn)
+        findings.append(Finding(kind, path, problem, repair))
+    return findings
+
+
+def _organization_exists(providers: Providers, text: str) -> bool:
+    try:
+        dn = DN.parse(text)
+    except InvalidArgument:  # written behind OpenMPS's back: no organization's DN
+        return False
+    return providers.directory.exists(dn)
 
 
 def _by_guid(providers: Providers, guid: str) -> Entry | None:

@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from openmps.app import Deployment
-from openmps.db.schema import audit_log, entries, entry_values
+from openmps.db.schema import audit_log
 from openmps.directory.interface import Change
 from openmps.engine.engine import Outcome
 from openmps.errors import NotAuthenticated
@@ -29,12 +29,15 @@ from support import (
     AsgiClient,
     RawXml,
     World,
+    build_world,
+    directory_dns,
+    directory_values,
     he,
     ok,
     org_path,
     peak_memory_growth,
     request_xml,
-    snapshot,
+    stores_snapshot,
 )
 
 # docs/errors.md
@@ -62,7 +65,21 @@ BOSS = user_path("boss@alpineskihouse.com")
 CONTOSO_BOSS = user_path("boss@contoso.com", CONTOSO)
 
 
-# --- helpers ----------------------------------------------------------------------------------------
+# --- fixtures and helpers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(unchanged_world: World) -> World:
+    """One world for the module: its tests' requests are refused, and ``refused`` holds that each
+    changed nothing (on both stores), so a case needs no deployment of its own."""
+    return unchanged_world
+
+
+@pytest.fixture
+def fresh_world(deployment: Deployment) -> World:
+    """A world of the case's own: for the tests whose requests may be accepted and that look at
+    what the world holds in all (another case's writes would show there)."""
+    return build_world(deployment)
 
 
 def response_text(outcome: Outcome) -> str:
@@ -83,7 +100,7 @@ def refused(
     """Submit ``document``; assert it fails with ``code``, its description holds every one of
     ``names``, nothing was written and no traceback shows.  Returns the description."""
     d = world.deployment if isinstance(world, World) else world
-    before = snapshot(d)
+    before = stores_snapshot(d)
     outcome = world.submit(document, persona) if isinstance(world, World) else d.submit(document)
     text = response_text(outcome)
     assert_no_traceback(text)
@@ -94,21 +111,8 @@ def refused(
     description = context.get("description", "")
     for name in names:
         assert name in description, (name, description)
-    assert snapshot(d) == before, "a refused request changed the store"
+    assert stores_snapshot(d) == before, "a refused request changed the store"
     return description
-
-
-def all_dns(d: Deployment) -> set[DN]:
-    with d.sql.connect() as conn:
-        return {DN.parse(r.dn) for r in conn.execute(select(entries.c.dn))}
-
-
-def values_of(d: Deployment, dn: DN) -> list[tuple[Any, ...]]:
-    with d.sql.connect() as conn:
-        entry_id = conn.execute(select(entries.c.id).where(entries.c.dn_norm == dn.norm)).scalar_one()
-        return sorted(
-            tuple(r) for r in conn.execute(select(entry_values).where(entry_values.c.entry_id == entry_id))
-        )
 
 
 def user_properties(world: World, path: str) -> dict[str, list[str]]:
@@ -120,7 +124,7 @@ def created_or_refused(world: World, document: str, argument: str) -> Outcome | 
     """A hostile but possibly legal value: either InvalidArgument naming ``argument`` with nothing
     written, or success (returned for the caller's literal checks)."""
     d = world.deployment
-    before = snapshot(d)
+    before = stores_snapshot(d)
     outcome = world.submit(document)
     assert_no_traceback(response_text(outcome))
     if outcome.error is None:
@@ -128,7 +132,7 @@ def created_or_refused(world: World, document: str, argument: str) -> Outcome | 
     context = outcome.response.find("errorContext")
     assert context.get("code") == INVALID, response_text(outcome)
     assert argument in context.get("description", ""), context.get("description")
-    assert snapshot(d) == before
+    assert stores_snapshot(d) == before
     return None
 
 
@@ -181,7 +185,7 @@ def test_body_over_ten_megabytes_is_rejected_in_process(world: World) -> None:
 def test_body_over_ten_megabytes_is_413_over_http(world: World) -> None:
     d = world.deployment
     client = AsgiClient(create_app(d))
-    before = snapshot(d)
+    before = stores_snapshot(d)
     body = b"<request>" + b" " * (TEN_MB + 1 - len("<request></request>")) + b"</request>"
     response = client.post(
         "/provisioning",
@@ -194,7 +198,7 @@ def test_body_over_ten_megabytes_is_413_over_http(world: World) -> None:
     context = etree.fromstring(response.content).find("errorContext")
     assert context.get("code") == REJECTED
     assert str(TEN_MB) in context.get("description")
-    assert snapshot(d) == before
+    assert stores_snapshot(d) == before
 
 
 def test_a_body_streaming_far_past_the_limit_is_cut_off_as_it_arrives(tmp_path: Path) -> None:
@@ -255,13 +259,13 @@ def test_non_xml_is_malformed(world: World, document: str) -> None:
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["declared", "bom-only"])
-def test_utf16_with_bom_is_accepted(world: World, declared: bool) -> None:
+def test_utf16_with_bom_is_accepted(fresh_world: World, declared: bool) -> None:
     document = he("CreateResellerOrganization", container=HOSTING, name="Utf16")
     if declared:
         document = '<?xml version="1.0" encoding="UTF-16"?>' + document
     raw = document.encode("utf-16")
     assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")
-    response = ok(world.deployment.submit(raw))
+    response = ok(fresh_world.deployment.submit(raw))
     assert response.find("data/org").get("path") == org_path("Utf16")
 
 
@@ -297,20 +301,20 @@ def _xml_illegal(world: World, document: str) -> None:
 
 @pytest.mark.parametrize("key", list(HOSTILE))
 @pytest.mark.parametrize("procedure", ["CreateResellerOrganization", "CreateBusinessOrganization"])
-def test_org_name_is_one_literal_rdn_or_refused(world: World, procedure: str, key: str) -> None:
-    d = world.deployment
+def test_org_name_is_one_literal_rdn_or_refused(shared_world: World, procedure: str, key: str) -> None:
+    d = shared_world.deployment
     value = HOSTILE[key]
     reseller = procedure == "CreateResellerOrganization"
     container = DN.from_path(HOSTING if reseller else org_path("WH"))
-    extra = {} if reseller else {"SMTPDomain": "literal.example"}
+    extra = {} if reseller else {"SMTPDomain": f"literal-{key}.example"}  # a domain per case: one world
     document = he(procedure, container=container.ldap_path, name=value, **extra)
     if key in XML_ILLEGAL:
-        _xml_illegal(world, document)
+        _xml_illegal(shared_world, document)
         return
-    dns_before = all_dns(d)
-    hosting_before = values_of(d, d.layout.hosting)
-    container_before = values_of(d, container)
-    outcome = created_or_refused(world, document, "name")
+    dns_before = directory_dns(d)
+    hosting_before = directory_values(d, d.layout.hosting)
+    container_before = directory_values(d, container)
+    outcome = created_or_refused(shared_world, document, "name")
     if outcome is None:
         return
     assert key not in MUST_REFUSE, f"{value!r} was accepted as an organization name"
@@ -321,20 +325,20 @@ def test_org_name_is_one_literal_rdn_or_refused(world: World, procedure: str, ke
     # exactly one new RDN, directly below the container
     assert expected.rdns[0] == (("OU", value),)
     assert expected.parent == container and len(expected) == len(container) + 1
-    new = all_dns(d) - dns_before
+    new = directory_dns(d) - dns_before
     assert expected in new
     assert all(dn.is_within(expected) for dn in new), sorted(map(str, new))
     # the real OU=Hosting (and the container) were not touched, and no other OU=Hosting appeared
-    assert values_of(d, d.layout.hosting) == hosting_before
-    assert values_of(d, container) == container_before
+    assert directory_values(d, d.layout.hosting) == hosting_before
+    assert directory_values(d, container) == container_before
     named_hosting = [
         dn
-        for dn in all_dns(d)
+        for dn in directory_dns(d)
         if len(dn.rdns[0]) == 1 and dn.rdn_attr.lower() == "ou" and dn.rdn_value == "Hosting"
     ]
     assert named_hosting == [d.layout.hosting]
     # and it reads back under its literal name
-    read = ok(world.submit(he("GetBusinessOrganization", path=expected.ldap_path)))
+    read = ok(shared_world.submit(he("GetBusinessOrganization", path=expected.ldap_path)))
     assert read.find("data/org").get("name") == value
 
 
@@ -474,13 +478,13 @@ def test_domain_admin_container_that_is_no_organization(world: World) -> None:
 
 
 @pytest.mark.parametrize("key", list(HOSTILE))
-def test_upn_is_literal_or_refused(world: World, key: str) -> None:
+def test_upn_is_literal_or_refused(shared_world: World, key: str) -> None:
     upn = HOSTILE[key] + "@alpineskihouse.com"
     document = he("CreateBusinessUser", container=ASH, userPrincipalName=upn, isAdmin=False)
     if key in XML_ILLEGAL:
-        _xml_illegal(world, document)
+        _xml_illegal(shared_world, document)
         return
-    outcome = created_or_refused(world, document, "'userPrincipalName'")
+    outcome = created_or_refused(shared_world, document, "'userPrincipalName'")
     if outcome is None:
         return
     assert key not in MUST_REFUSE
@@ -488,12 +492,12 @@ def test_upn_is_literal_or_refused(world: World, key: str) -> None:
     expected = DN.from_path(ASH).child("CN", upn)
     assert user.get("name") == upn, "the user's name is not the literal UPN given"
     assert DN.from_path(user.get("path")) == expected
-    props = user_properties(world, expected.ldap_path)
+    props = user_properties(shared_world, expected.ldap_path)
     assert props["userPrincipalName"] == [upn]
 
 
-def test_star_upn_is_no_wildcard_for_sign_in(world: World) -> None:
-    d = world.deployment
+def test_star_upn_is_no_wildcard_for_sign_in(fresh_world: World) -> None:
+    d = fresh_world.deployment
     with pytest.raises(NotAuthenticated):
         d.authenticator.authenticate("*@alpineskihouse.com", USER_PASSWORD)
     ok(
@@ -520,44 +524,44 @@ def test_star_upn_is_no_wildcard_for_sign_in(world: World) -> None:
 
 
 @pytest.mark.parametrize("key", list(HOSTILE))
-def test_explicit_sam_account_name_is_literal_or_refused(world: World, key: str) -> None:
+def test_explicit_sam_account_name_is_literal_or_refused(shared_world: World, key: str) -> None:
     value = HOSTILE[key]
     document = he(
         "CreateBusinessUser",
         container=ASH,
-        userPrincipalName="samtest@alpineskihouse.com",
+        userPrincipalName=f"samtest-{key}@alpineskihouse.com",  # a user per case: one world
         isAdmin=False,
         sAMAccountName=value,
     )
     if key in XML_ILLEGAL:
-        _xml_illegal(world, document)
+        _xml_illegal(shared_world, document)
         return
-    outcome = created_or_refused(world, document, "'sAMAccountName'")
+    outcome = created_or_refused(shared_world, document, "'sAMAccountName'")
     if outcome is None:
         return
     assert key not in MUST_REFUSE
-    props = user_properties(world, user_path("samtest@alpineskihouse.com"))
+    props = user_properties(shared_world, user_path(f"samtest-{key}@alpineskihouse.com"))
     assert props["sAMAccountName"] == [value], "the sAMAccountName is not the literal text given"
 
 
 @pytest.mark.parametrize("key", list(HOSTILE))
-def test_display_name_is_literal_or_refused(world: World, key: str) -> None:
+def test_display_name_is_literal_or_refused(shared_world: World, key: str) -> None:
     value = HOSTILE[key]
     document = he(
         "CreateBusinessUser",
         container=ASH,
-        userPrincipalName="shown@alpineskihouse.com",
+        userPrincipalName=f"shown-{key}@alpineskihouse.com",  # a user per case: one world
         isAdmin=False,
         displayName=value,
     )
     if key in XML_ILLEGAL:
-        _xml_illegal(world, document)
+        _xml_illegal(shared_world, document)
         return
-    outcome = created_or_refused(world, document, "displayName")
+    outcome = created_or_refused(shared_world, document, "displayName")
     if outcome is None:
         return
     assert key not in MUST_REFUSE
-    props = user_properties(world, user_path("shown@alpineskihouse.com"))
+    props = user_properties(shared_world, user_path(f"shown-{key}@alpineskihouse.com"))
     assert props["displayName"] == [value], "the displayName is not the literal text given"
 
 
@@ -601,14 +605,14 @@ def test_upn_domain_not_of_the_organization(world: World) -> None:
     )
 
 
-def test_upn_used_in_another_org_does_not_reveal_it(world: World) -> None:
-    d = world.deployment
+def test_upn_used_in_another_org_does_not_reveal_it(fresh_world: World) -> None:
+    d = fresh_world.deployment
     # Give contoso alpineskihouse.com as a second suffix (as an operator might), so that the domain
     # check passes and the directory's uniqueness is what must refuse.
     with d.transaction() as providers:
         providers.directory.modify(DN.from_path(CONTOSO), [Change.add("uPNSuffixes", "alpineskihouse.com")])
     description = refused(
-        world,
+        fresh_world,
         he(
             "CreateBusinessUser",
             container=CONTOSO,
@@ -866,9 +870,11 @@ def test_argument_errors_never_leak_the_password(
     _secret_absent(world, response_text(outcome), secret, caplog)
 
 
-def test_successful_create_does_not_leak_the_password(world: World, caplog: pytest.LogCaptureFixture) -> None:
+def test_successful_create_does_not_leak_the_password(
+    fresh_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "Fine-Passw0rd-canary"
-    outcome = world.submit(_doc(secret), "customer_admin")
+    outcome = fresh_world.submit(_doc(secret), "customer_admin")
     ok(outcome)
-    _secret_absent(world, response_text(outcome), secret, caplog)
+    _secret_absent(fresh_world, response_text(outcome), secret, caplog)

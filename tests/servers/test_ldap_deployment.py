@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection, Server, Tls
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -35,7 +35,7 @@ from openmps.check import check
 from openmps.cli.main import app
 from openmps.db.schema import directory_commits, entries, settings
 from openmps.directory.interface import Change, Directory
-from openmps.errors import InternalError, InvalidOperation, NotAuthenticated
+from openmps.errors import ConstraintViolation, InternalError, InvalidOperation, NotAuthenticated
 from openmps.hosting.accounts import ACCOUNT_DISABLED, NORMAL_ACCOUNT
 from openmps.types import Secret
 from openmps.web.app import create_app
@@ -777,3 +777,136 @@ def test_openmps_check_reports_and_repairs_drift_on_the_server(
     ]
     assert all(f.repaired for f in check(deployment, repair=True))
     assert check(deployment) == []
+
+
+def test_openmps_check_reads_the_configuration_partition(deployment: Deployment, hosted: Hosted) -> None:
+    """The organizations' virtual directories are in ``CN=Configuration`` (on AD a naming context
+    of its own, which no search of the domain enters): one whose binding was changed behind
+    OpenMPS's back, and one pointing at an organization that is gone, are reported by ``openmps
+    check`` and repaired by ``--repair``."""
+    make_alpineskihouse(deployment, exchange=True)
+    ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    assert check(deployment) == []
+    text = "(&(objectClass=serviceConnectionPoint)(serviceClassName=HTTP Virtual Directory))"
+    admin = hosted.admin()
+    try:
+        admin.search(hosted.configuration, text, SUBTREE, attributes=["1.1"])
+        first, second = sorted(e["dn"] for e in admin.response if e.get("type") == "searchResEntry")
+        binding = {"serviceBindingInformation": [(MODIFY_REPLACE, ["/exchange/evil.example"])]}
+        assert admin.modify(first, binding), admin.result
+        orphan = {"description": [(MODIFY_REPLACE, [f"OU=gone,OU=WH,OU=Hosting,{hosted.suffix}"])]}
+        assert admin.modify(second, orphan), admin.result
+    finally:
+        admin.unbind()
+    found = {(f.kind, f.subject.lower()) for f in check(deployment)}
+    assert found == {
+        ("virtual-directory-differs", f"LDAP://{first}".lower()),
+        ("virtual-directory-without-organization", f"LDAP://{second}".lower()),
+    }
+    assert all(f.repaired for f in check(deployment, repair=True))
+    assert check(deployment) == []
+    answered = ok(deployment.submit(he("EnsureExchangeVirtualDirectories", path=ALPINE)))
+    paths = {v.get("path") for v in answered.findall("data/virtualDirectories/virtualDirectory")}
+    assert paths == {"/exchange/alpineskihouse.com"}  # the removed one made again, as it was
+
+
+def two_password_changes(deployment: Deployment, names: tuple[str, ...]) -> tuple[str, str]:
+    """Users ``names`` made with USER_PASSWORD; one request changing each one's password in turn."""
+    make_alpineskihouse(deployment)
+    changes = []
+    for name in names:
+        upn = f"{name}@alpineskihouse.com"
+        create = mad("CreateUser", container=ALPINE, userPrincipalName=upn, newPassword=USER_PASSWORD)
+        path = ok(deployment.submit(create)).find("data/object").get("path")
+        changes.append(
+            mad("ChangeUserPassword", path=path, newPassword=f"N3w-{len(name)}{name[0]}-passw0rd!")
+        )
+    executes = "".join(d.split("<procedure>")[1].split("</procedure>")[0] for d in changes)
+    return f"<request><procedure>{executes}</procedure></request>", "N3w-{}-passw0rd!"
+
+
+@pytest.mark.parametrize("hosted", ["samba"], indirect=True)
+def test_passwords_sent_before_a_refused_one_do_not_stay_as_the_failed_request_set_them(
+    deployment: Deployment, hosted: Hosted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request changing two users' passwords, the DC refusing the second (fault injection): the
+    first was sent already and AD cannot put it back; it is reset to an unknown password, so
+    neither the old nor the failed request's binds, and the request's error (audited) names it.
+    The refused user keeps its old one."""
+    from openmps.directory.ldap.backend import LdapDirectory
+
+    document, new = two_password_changes(deployment, ("kim", "lou"))
+    journaled = LdapDirectory._journaled
+
+    def refusing(self: LdapDirectory, label: str, inverse: dict[str, Any], send: Any) -> None:
+        if inverse["op"] == "password" and inverse["dn"].startswith("CN=lou@"):
+
+            def send() -> None:
+                raise ConstraintViolation("the DC refused the password (injected)")
+
+        journaled(self, label, inverse, send)
+
+    monkeypatch.setattr(LdapDirectory, "_journaled", refusing)
+    failed = deployment.submit(hosted.addressed_document(document))
+    monkeypatch.undo()
+    assert failed.error is not None, failed.error
+    assert "reset to unknown ones: LDAP://CN=kim@alpineskihouse.com" in failed.error.description
+    deployment.audit.flush()
+    (record,) = deployment.audit.search(outcome="failure", limit=1)
+    assert "CN=kim@alpineskihouse.com" in (record.error_description or "")
+    for name, url in bind_names(hosted, "kim@alpineskihouse.com"):
+        assert not can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+        assert not can_bind(hosted, name, url, new.format("3k")), (name, url)
+    for name, url in bind_names(hosted, "lou@alpineskihouse.com"):
+        assert can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+        assert not can_bind(hosted, name, url, new.format("3l")), (name, url)
+
+
+DYING_AFTER_A_PASSWORD = """
+import os, sys
+from pathlib import Path
+from openmps.app import open_deployment
+from openmps.directory.ldap.backend import LdapDirectory
+from support import fast_passwords
+
+home, document = Path(sys.argv[1]), sys.argv[2]
+journaled = LdapDirectory._journaled
+
+def dying(self, label, inverse, send):  # killed once the first password is on the DC
+    journaled(self, label, inverse, send)
+    if inverse["op"] == "password":
+        os._exit(9)
+
+LdapDirectory._journaled = dying
+d = open_deployment(home, passwords=fast_passwords())
+outcome = d.submit(document)
+os._exit(0 if outcome.error is None else 1)
+"""
+
+
+@pytest.mark.parametrize("hosted", ["samba"], indirect=True)
+def test_a_process_killed_after_sending_a_password_has_it_reset_at_the_next_start(
+    deployment: Deployment, hosted: Hosted, tmp_path: Path
+) -> None:
+    """Killed between a password's send and the SQL commit: the next start finds in the intent log
+    that it was sent for a request that did not commit, and resets it to an unknown password
+    (AD's unicodePwd has no undo), naming the account in its audit record; the other user's
+    password, never sent, is unchanged."""
+    document, new = two_password_changes(deployment, ("max", "ned"))
+    deployment.close_directory()
+    home = tmp_path / "home"
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    script = [sys.executable, "-c", DYING_AFTER_A_PASSWORD, str(home), hosted.addressed_document(document)]
+    assert subprocess.run(script, env=env, timeout=120).returncode == 9
+    max_names = bind_names(hosted, "max@alpineskihouse.com")
+    assert any(can_bind(hosted, name, url, new.format("3m")) for name, url in max_names)  # sent
+    restarted = open_deployment(home, passwords=fast_passwords())  # the next start
+    restarted.close_directory()
+    for name, url in max_names:
+        assert not can_bind(hosted, name, url, new.format("3m")), (name, url)
+        assert not can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+    for name, url in bind_names(hosted, "ned@alpineskihouse.com"):
+        assert can_bind(hosted, name, url, USER_PASSWORD), (name, url)
+    (record,) = deployment.audit.search(caller="openmps start: directory journal")
+    assert "now reset to unknown ones: CN=max@alpineskihouse.com" in (record.error_description or "")

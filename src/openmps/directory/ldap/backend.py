@@ -39,11 +39,12 @@ from openmps.directory.ldap.journal import (
     delete_step,
     modify_step,
     move_step,
+    password_step,
     reanimate_step,
 )
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
-from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, NotEmpty, NotFound
+from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, MpsError, NotEmpty, NotFound
 from openmps.types import DN, Secret, fold, new_guid
 
 OnRollback = Callable[[Callable[[], None], str], None]
@@ -378,13 +379,28 @@ class LdapDirectory:
         self._on_rollback(cancel, f"password of {dn.ldap_path}")
 
     def _send_passwords(self) -> None:
-        while self._passwords:
-            dn, value = self._passwords.popitem()
-            self._send_password(dn, value)
+        """In the order they were set, each journaled as reset to an unknown password: should a
+        later one be refused (or the commit fail, or the process die before it), the passwords sent
+        before it do not stay as the failed request set them; its error names those accounts."""
+        attribute = str(self._flavour.password_attribute)
+        sent: list[DN] = []
+        held, self._passwords = self._passwords, {}
+        for dn, value in held.items():
+            change = {attribute: [(MODIFY_REPLACE, [value])]}
+            label = f"password of {dn.ldap_path}"
 
-    def _send_password(self, dn: DN, value: bytes) -> None:
-        change = {str(self._flavour.password_attribute): [(MODIFY_REPLACE, [value])]}
-        self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
+            def send(dn: DN = dn, change: Any = change) -> None:
+                self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
+
+            try:
+                self._journaled(label, password_step(str(dn), attribute), send)
+            except MpsError as error:
+                if sent:
+                    reset = ", ".join(d.ldap_path for d in sent)
+                    error.description += f"; the passwords sent before it are reset to unknown ones: {reset}"
+                    error.args = (error.description,)
+                raise
+            sent.append(dn)
 
     def _passwords_moved(self, dn: DN, new_dn: DN | None) -> None:
         """The passwords waiting for ``dn`` and its subtree follow it (None: deleted, dropped)."""

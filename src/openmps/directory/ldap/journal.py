@@ -31,6 +31,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,18 @@ def move_step(dn: str, rdn: str, superior: str | None) -> Step:
     return {"op": "move", "dn": dn, "rdn": rdn, "superior": superior}
 
 
+def password_step(dn: str, attribute: str) -> Step:
+    """The nearest thing to an undo of a password sent (AD's unicodePwd: never shown, so never put
+    back): a random one nobody knows, so that the password of a request that did not commit does
+    not bind either.  Recorded before the send; the recovery's audit record names the account."""
+    return {"op": "password", "dn": dn, "attribute": attribute}
+
+
+def unknown_password() -> bytes:
+    """A random password meeting AD's complexity rules, as unicodePwd takes it; never kept."""
+    return f'"Aa1!{secrets.token_urlsafe(24)}"'.encode("utf-16-le")
+
+
 def reanimate_step(dn: str, guid: str, attributes: Wire) -> Step:
     """AD's undelete of ``dn``: its tombstone (found by ``guid``) made the entry again, with the
     ``attributes`` a tombstone loses."""
@@ -118,6 +131,8 @@ def _send(conn: Any, step: Step) -> bool:
         return bool(conn.modify(dn, changes))
     if op == "move":
         return bool(conn.modify_dn(dn, step["rdn"], delete_old_dn=True, new_superior=step["superior"]))
+    if op == "password":
+        return bool(conn.modify(dn, {step["attribute"]: [(MODIFY_REPLACE, [unknown_password()])]}))
     raise ValueError(f"unknown journal step '{op}'")
 
 
@@ -379,10 +394,13 @@ class DurableJournal:
                     continue
                 failures = []
                 undone = 0
+                passwords = []
                 for step in reversed(steps):
                     try:
                         apply(connection, step)
                         undone += 1
+                        if step["op"] == "password":
+                            passwords.append(step["dn"])
                     except (NotFound, AlreadyExists, ConstraintViolation):
                         pass  # undone already (by the unit of work, or a savepoint's rollback)
                     except ServiceBusy as exc:  # the server is away: the whole log again next time
@@ -392,7 +410,7 @@ class DurableJournal:
                         failures.append(f"{step['op']} {step['dn']}: {exc.description}")
                 else:
                     path.unlink(missing_ok=True)
-                found = Recovered(request, committed=False, undone=undone, failures=tuple(failures))
+                found = Recovered(request, False, undone, tuple(failures), tuple(passwords))
                 log.warning("directory journal: request %s did not commit: %s", request, found.summary)
                 done.append(found)
         return done
@@ -404,12 +422,15 @@ class Recovered:
     committed: bool
     undone: int
     failures: tuple[str, ...]
+    passwords: tuple[str, ...] = ()  # accounts whose password was sent, now reset to an unknown one
 
     @property
     def summary(self) -> str:
         if self.committed:
             return "committed: nothing to undo"
         text = f"{self.undone} write(s) undone"
+        if self.passwords:
+            text += f"; password(s) sent, now reset to unknown ones: {', '.join(self.passwords)}"
         return text + (f"; not undone: {'; '.join(self.failures)}" if self.failures else "")
 
 
