@@ -267,3 +267,30 @@ def test_a_users_failing_manager_moves_the_cookie_and_is_set_when_the_manager_is
     assert manager_of(d, AMY_DN) == BEN_DN
     assert kept(d) == ("2", set())
     assert clean(sync(d, ALPINE, source)).actions == []
+
+
+def members_of(d: Deployment, dn: DN) -> set[DN]:
+    return {DN.parse(m) for m in entry(d, dn).get("member")}
+
+
+def test_a_manager_and_a_member_provisioned_by_a_later_delta_are_set_on_those_naming_them(
+    deployment: Deployment,
+) -> None:
+    """Amy's manager and a member of Sales is Dan, not provisioned (no mail); a later delta lists
+    Dan alone, now with mail: the run that makes him sets him on Amy and in Sales, unchanged both,
+    as their waiting on him was remembered; the run after reads neither again."""
+    d = deployment_with_domains(deployment)
+    dan = f"CN=Dan,{OU}"
+    named = {"amy": {"manager": dan}, "sales": {"member": dan}}
+    source = Deltas(forest(**named))
+    clean(sync(d, ALPINE, source))
+    assert manager_of(d, AMY_DN) is None and members_of(d, ALPINE.child("CN", "Sales")) == set()
+    source.change(forest(**named, dan={"mail": "dan@alpineskihouse.com"}), DAN)
+    run = clean(sync(d, ALPINE, source))
+    assert run.awaited == 2 and run.counts["create"] == 1 and run.counts["update"] == 2
+    assert manager_of(d, AMY_DN) == DAN_DN
+    assert members_of(d, ALPINE.child("CN", "Sales")) == {DAN_DN}
+    source.change(forest(**named, dan={"mail": "dan@alpineskihouse.com", "title": "Boss"}), DAN)
+    again = clean(sync(d, ALPINE, source))
+    assert again.awaited == 0 and again.actions == [("update", "user", dan)]
+    assert clean(sync(d, ALPINE, source)).actions == []

@@ -10,8 +10,11 @@ procedures: Hosted Exchange's for users, mailboxes, contacts and lists (ModifyCo
 ModifyDistributionList for their changed attributes), Managed OCS's for IM, Managed Active
 Directory's ModifyUser for a user's changed attributes and proxies, Service Provisioning's
 DisconnectUser/ReconnectUser.  A manager not there yet when its user is made or changed (made
-later in the run) is set in a second pass once every user the run makes is (``_managers``).  The
-organization's stored configuration (scope, rules, thresholds) applies to every source.
+later in the run) is set in a second pass once every user the run makes is (``_managers``); one
+not provisioned yet (a manager, a group's member) is remembered as waited on (``sync_waiting``),
+and the delta that lists it reads the objects naming it again, so the run that makes it sets it
+on them.  The organization's stored configuration (scope, rules, thresholds) applies to every
+source.
 
 The source's cookie moves past every run that wrote (not stopped), failed objects or not: each
 object that failed is remembered by its objectGUID (``sync_pending``: the error, when first and
@@ -43,7 +46,17 @@ from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
-from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
+from openmps.sync.planner import (
+    CREATE,
+    DELETE,
+    UPDATE,
+    VERBS,
+    Action,
+    Plan,
+    attributes_changed,
+    norm,
+    plan,
+)
 from openmps.sync.rules import ARGUMENTS, DN_VALUED, FLOW, IM, MAILBOX, source_attributes
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection, SourceObject
 from openmps.sync.sql import SqlSyncState
@@ -93,6 +106,7 @@ class Run:
     run_id: int | None = None
     stopped: str = ""  # why the run stopped before writing (the deletion threshold)
     retried: int = 0  # objects a delta read again by objectGUID, their last run having failed
+    awaited: int = 0  # objects a delta read again as they name one it lists not managed before
 
     @property
     def outcome(self) -> str:
@@ -107,6 +121,7 @@ class Run:
                 "seconds": round(self.seconds, 3),
                 "stopped": self.stopped,
                 "retried": self.retried,
+                "awaited": self.awaited,
             }
         )
 
@@ -210,15 +225,18 @@ def sync(
     attributes = source_attributes(found.config.rules)
     snapshot = source.read(cookie, attributes=attributes)
     retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
-    if retry:  # the cookie moved past them: read again by objectGUID alone
-        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
+    # objects naming one this delta lists (or retries) that was not managed when they were planned:
+    # read again too, so the run that provisions it sets it on them (a manager, a member)
+    awaited = [] if snapshot.full else _awaited(d, org_guid, snapshot, [failing[g] for g in retry])
+    if retry or awaited:  # the cookie moved past them: read again by objectGUID alone
+        snapshot = _merged(snapshot, source.reread([*retry, *awaited], attributes=attributes))
     # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
     # on them without a change at the source); the whole connector space only when an object it
     # lists names others by DN (a group's members), found among the unchanged ones
     everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
     links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
-    run = Run(str(org), preview, retried=len(retry))
+    run = Run(str(org), preview, retried=len(retry), awaited=len(awaited))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
@@ -227,13 +245,14 @@ def sync(
     }
     run.counts["skipped"] = len(todo.skipped)
     deletes = todo.deletions()
+    made: set[str] = set()  # the objects the run made or reconnected, by source DN (normal form)
     if deletes > threshold and not confirm_deletes:
         run.stopped = (
             f"{deletes} objects or mailboxes would be deleted or disconnected, more than the threshold of "
             f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        _apply(d, org, found, todo, links, run, progress, now)
+        made = _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         finished = datetime.now(UTC)
@@ -242,6 +261,13 @@ def sync(
                 # every object that failed is remembered, so the next delta continues from here
                 # and reads them again by objectGUID; an error naming no object keeps the cookie
                 state.keep_pending(org_guid, _failed(run.errors, failing, finished))
+                refused = {r.source_guid for r in todo.refused}
+                state.keep_waiting(
+                    org_guid,
+                    _still_waiting(todo.waiting, made),
+                    replacing=None if snapshot.full else _listed(snapshot) - refused,
+                    keeping=refused,
+                )
                 if all(e.source_guid for e in run.errors) and snapshot.cookie != cookie:
                     state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
@@ -274,6 +300,24 @@ def _names_others(obj: SourceObject) -> bool:
             for v in values
         )
     )
+
+
+def _awaited(d: Deployment, org_guid: str, snapshot: Snapshot, retried: list[PendingObject]) -> list[str]:
+    """The objects waiting on one the delta lists or retries (by its DN), not listed themselves."""
+    named = {o.dn for o in snapshot.objects} | {p.source_dn for p in retried}
+    targets = {norm for norm in map(norm, named) if norm}
+    if not targets:
+        return []
+    with state_of(d) as state:
+        waiting = state.waiting_on(org_guid, targets)
+    listed = _listed(snapshot) | {p.source_guid for p in retried}
+    return sorted(waiting - listed)
+
+
+def _still_waiting(waiting: dict[str, frozenset[str]], made: set[str]) -> dict[str, frozenset[str]]:
+    """What each planned object still waits on once the run made the objects ``made`` (their
+    source DNs' normal form); one whose creation failed is still waited on."""
+    return {guid: targets - made for guid, targets in waiting.items()}
 
 
 def _listed(snapshot: Snapshot) -> set[str]:
@@ -323,7 +367,8 @@ def _apply(
     run: Run,
     progress: Callable[[Action], None],
     now: datetime,
-) -> None:
+) -> set[str]:
+    """Apply ``todo``; the source DNs (normal form) of the objects the run made or reconnected."""
     org_guid = found.org_guid
     managed = {g: DN.parse(link.managed_dn) for g, link in links.items() if link.state == ACTIVE}
     admin = d.administrator()
@@ -398,6 +443,8 @@ def _apply(
                     state.forget(org_guid, a.source_guid)
             final.update((link.source_guid, link) for link in saved)
     _managers(d, org_guid, work, final, run)
+    made = [a.source_guid for a in todo.actions if a.verb in (CREATE, lifecycle.RECONNECT)]
+    return {norm(final[g].source_dn) for g in made if g in final and final[g].state == ACTIVE}
 
 
 def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link], run: Run) -> None:
