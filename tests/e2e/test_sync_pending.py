@@ -4,6 +4,8 @@ the deployment's retention, never the last successful run (issue 14)."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +18,12 @@ from typer.testing import CliRunner
 from openmps.app import Deployment
 from openmps.cli.main import app
 from openmps.db.schema import sync_runs
+from openmps.sync.daemon import Outcome, serve
 from openmps.sync.interface import PendingObject, RunRetention
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
+from openmps.syncconfig.interface import PENDING_SHOWN
 from support import make_alpineskihouse, ok, request_xml
 
 runner = CliRunner()
@@ -199,3 +203,38 @@ def test_sync_run_prunes_by_the_deployments_setting(deployment: Deployment, tmp_
     bad = cli("run", "--org", ASH, "--from-ldif", str(snapshot), env={**keep, "OPENMPS_SYNC_KEEP_RUNS": "0"})
     assert bad.exit_code != 0 and "OPENMPS_SYNC_KEEP_RUNS" in bad.output
     assert len(runs(deployment)) == 2
+
+
+def test_the_status_lists_the_oldest_failing_objects_and_counts_them_all(deployment: Deployment) -> None:
+    """GetSyncStatus lists the first PENDING_SHOWN failing objects, oldest first, and how many there
+    are; the daemon's line for a run counts its failing objects."""
+    make_alpineskihouse(deployment, exchange=True)
+    many = PENDING_SHOWN + 3
+    bad = "".join(
+        f"\ndn: CN=U{i},OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: U{i}\n"
+        f"objectGUID: {uuid.UUID(int=i + 1)}\nmail: u{i}@elsewhere.example\n"
+        for i in range(many)
+    )
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def told(outcome: Outcome) -> None:
+        lines.append(outcome.line())
+        stop.set()
+
+    source = {ALPINE: LdifSource(forest() + bad.encode())}
+    assert serve(deployment, lambda: source, interval=0, stop=stop, told=told) == 1
+    [line] = lines
+    assert line.startswith(f"{ALPINE}: run ") and line.endswith(
+        f"errors: create {many + 4}, update 0, delete 0, skipped 1; failing objects {many}"
+    )
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
+    shown = status.findall("data/pending/object")
+    assert len(shown) == PENDING_SHOWN and status.findtext("data/pendingTotal") == str(many)
+    assert [o.get("objectGUID") for o in shown] == sorted(str(uuid.UUID(int=i + 1)) for i in range(many))[
+        :PENDING_SHOWN
+    ]
+    clean = sync(deployment, ALPINE, LdifSource(forest()))
+    assert clean.failing == 0
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
+    assert status.findall("data/pending/object") == [] and status.findtext("data/pendingTotal") == "0"

@@ -641,6 +641,7 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+    assert "; failing objects 0" in output  # each run's line counts its failing objects
     assert output.count(f"{ALPINE}: run") > 2  # more runs than it keeps
     for org in (ALPINE, CONTOSO):
         org_guid, _ = organization(deployment, org)

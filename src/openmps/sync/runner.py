@@ -109,6 +109,11 @@ class Run:
     awaited: int = 0  # objects a delta read again as they name one it lists not managed before
 
     @property
+    def failing(self) -> int:
+        """How many source objects failed (remembered by objectGUID, read again by the next run)."""
+        return len({e.source_guid for e in self.errors if e.source_guid})
+
+    @property
     def outcome(self) -> str:
         return "stopped" if self.stopped else "errors" if self.errors else "completed"
 

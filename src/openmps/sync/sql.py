@@ -98,8 +98,11 @@ class SqlSyncState:
         if cookie is not None:
             conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
 
-    def pending(self, org: str) -> dict[str, PendingObject]:
-        return self._config().pending(org)
+    def pending(self, org: str, *, limit: int | None = None) -> dict[str, PendingObject]:
+        return self._config().pending(org, limit=limit)
+
+    def pending_count(self, org: str) -> int:
+        return self._config().pending_count(org)
 
     def keep_pending(self, org: str, failed: list[PendingObject]) -> None:
         conn = self._connection()
