@@ -79,6 +79,20 @@ def test_modify_contact_changes_names_target_and_addresses_and_a_repeat_writes_n
     assert entry_of(d, PARTNER)["proxyAddresses"] == ["SMTP:p@alpineskihouse.com"]
 
 
+def test_a_contacts_description_is_given_at_creation_and_changed_or_removed_after(d: Deployment) -> None:
+    made = he(
+        "CreateContact", container=ALPINE, name="Guide", targetAddress="g@x.example", description="A guide"
+    )
+    ok(d.submit(made))
+    guide = at(ALPINE, "Guide")
+    assert entry_of(d, guide)["description"] == ["A guide"]
+    response = ok(d.submit(he("ModifyContact", path=guide, description="Our mountain guide")))
+    assert changed(response, "recipient") == ["description"]
+    assert entry_of(d, guide)["description"] == ["Our mountain guide"]
+    ok(d.submit(he("ModifyContact", path=guide, properties=props(description=None))))
+    assert entry_of(d, guide)["description"] == []
+
+
 def test_modify_distribution_list_changes_names_and_addresses(d: Deployment) -> None:
     response = ok(
         d.submit(
@@ -121,6 +135,13 @@ def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> N
             ("contoso.example",),
         ),
         ("ModifyContact", PARTNER, {"displayName": "x" * 65}, INVALID, ("longer than 64",)),
+        (
+            "ModifyContact",
+            PARTNER,
+            {"description": "a", "properties": props(description="b")},
+            INVALID,
+            ("'description' is given twice",),
+        ),
         ("ModifyContact", PARTNER, {"displayName": " padded"}, INVALID, ("displayName",)),
         (
             "ModifyContact",

@@ -294,3 +294,19 @@ def test_a_manager_and_a_member_provisioned_by_a_later_delta_are_set_on_those_na
     again = clean(sync(d, ALPINE, source))
     assert again.awaited == 0 and again.actions == [("update", "user", dan)]
     assert clean(sync(d, ALPINE, source)).actions == []
+
+
+def test_a_contacts_description_flows_on_creation_and_change_and_goes_when_the_source_drops_it(
+    deployment: Deployment,
+) -> None:
+    d = deployment_with_domains(deployment)
+    partner = ALPINE.child("CN", "Partner")
+    described = forest(partner={"description": "Our ski supplier"})
+    clean(sync(d, ALPINE, described))
+    assert entry(d, partner).get("description") == ("Our ski supplier",)
+    quiet(d, described)
+    changed = forest(partner={"description": "Our boot supplier"})
+    assert clean(sync(d, ALPINE, changed)).actions == [("update", "contact", f"CN=Partner,{OU}")]
+    assert entry(d, partner).get("description") == ("Our boot supplier",)
+    clean(sync(d, ALPINE, forest()))
+    assert entry(d, partner).get("description") == ()

@@ -40,7 +40,12 @@ FLOW: dict[str, dict[str, str]] = {
         "proxyAddresses": "proxyAddresses",  # SMTP addresses in the organization's domains only
         "manager": "manager",  # a source DN: the managed DN of the user synced from it (DN_VALUED)
     },
-    CONTACT: {"displayName": "displayName", "mail": "targetAddress", "proxyAddresses": "proxyAddresses"},
+    CONTACT: {
+        "displayName": "displayName",
+        "description": "description",
+        "mail": "targetAddress",
+        "proxyAddresses": "proxyAddresses",
+    },
     GROUP: {"displayName": "displayName", "description": "description", "proxyAddresses": "proxyAddresses"},
 }
 # source attributes naming another source object: they flow as the managed DN of the object synced

@@ -706,11 +706,17 @@ class _Work:
             tx.call(MAD, "ModifyUser", arguments)
             return
         name = flow.get("displayName") or path.rdn_value
+        # a description the source no longer has is removed (a property without a value)
+        description = Property("description", (flow["description"],) if "description" in flow else ())
         if action.kind == CONTACT:
-            contact = {"path": path, "displayName": name, "proxyAddresses": proxies}
+            contact = {
+                "path": path,
+                "displayName": name,
+                "proxyAddresses": proxies,
+                "properties": (description,),
+            }
             tx.call(HE, "ModifyContact", {**contact, "targetAddress": flow.get("targetAddress")})
             return
-        description = Property("description", (flow["description"],) if "description" in flow else ())
         tx.call(
             HE,
             "ModifyDistributionList",

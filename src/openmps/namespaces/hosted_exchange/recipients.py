@@ -25,7 +25,7 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure, verbati
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.accounts import CreatedAccount, CreatedContact
-from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.arguments import Description, PreferredDC
 from openmps.hosting.attributes import (
     COMMON_ATTRIBUTES,
     USER_ATTRIBUTES,
@@ -138,6 +138,7 @@ class CreateContact:
     target_address: Annotated[str, Xml("targetAddress", "the outside SMTP address mail goes to")]
     preferred_dc: PreferredDC = None
     display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Description = None
     alias: Alias = None
     proxy_addresses: ProxyAddresses = None
     properties: Annotated[Properties, Xml("properties", "contact attributes")] = ()
@@ -157,6 +158,7 @@ class CreateContact:
             container=self.container,
             name=self.name,
             displayName=self.display_name,
+            description=self.description,
             properties=self.properties,
         )
         dn = ctx.call(MANAGED_AD, "CreateContact", contact, returns=CreatedContact, as_service=True).path
@@ -285,11 +287,13 @@ def _modified(
     extension=True,
 )
 class ModifyContact:
-    """Change a mail contact's display name, outside address, own addresses or properties."""
+    """Change a mail contact's display name, description, outside address, own addresses or
+    properties."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
     display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Description = None
     target_address: Annotated[str | None, Xml("targetAddress", "the outside SMTP address mail goes to")] = (
         None
     )
@@ -298,9 +302,8 @@ class ModifyContact:
 
     def run(self, ctx: Ctx) -> ModifiedRecipient:
         org, entry = _recipient(ctx.providers, self.path, "contact")
-        edits = requested_edits(
-            {"displayName": self.display_name}, self.properties, USER_ATTRIBUTES, "contact"
-        )
+        named = {"displayName": self.display_name, "description": self.description}
+        edits = requested_edits(named, self.properties, USER_ATTRIBUTES, "contact")
         more = []
         if self.target_address is not None:
             target = f"SMTP:{exchange.smtp_address(self.target_address, 'targetAddress')}"
