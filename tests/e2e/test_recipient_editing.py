@@ -26,6 +26,7 @@ from support import RawXml, he, make_alpineskihouse, make_contoso, ok, org_path,
 
 CONTOSO = org_path("WH", "contoso")
 OPERATION = "0x80131509"
+EXISTS = "0x80071392"
 
 
 def at(org: str, cn: str) -> str:
@@ -113,6 +114,23 @@ def test_modify_distribution_list_changes_names_and_addresses(d: Deployment) -> 
     assert entry_of(d, SALES)["description"] == []
 
 
+def test_a_list_or_contact_renamed_moves_with_its_memberships_and_a_repeat_writes_nothing(
+    d: Deployment,
+) -> None:
+    ok(d.submit(he("AddDistributionListMember", path=SALES, member=PARTNER)))
+    renamed = ok(d.submit(he("ModifyContact", path=PARTNER, name="Our Partner")))
+    partner = at(ALPINE, "Our Partner")
+    assert renamed.find("data/recipient").get("path") == partner
+    team = he("ModifyDistributionList", path=SALES, name="Sales Team")
+    assert changed(ok(d.submit(team)), "recipient") == ["cn"]
+    with d.transaction() as providers:
+        sales = providers.directory.get(DN.from_path(at(ALPINE, "Sales Team")))
+        assert sales.first("cn") == "Sales Team" and providers.directory.find(DN.from_path(SALES)) is None
+        assert [DN.parse(m) for m in sales.get("member")] == [DN.from_path(partner)]
+    again = he("ModifyDistributionList", path=at(ALPINE, "Sales Team"), name="Sales Team")
+    assert changed(ok(d.submit(again)), "recipient") == []
+
+
 def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> None:
     create(d, "bob", planName="BaseMail", proxyAddresses=values("robert@ski.example"))
     ok(d.submit(mad("ModifyUser", path=user_path("bob"), proxyAddresses=values("bob@ski.example"))))
@@ -170,6 +188,17 @@ def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> N
         ("ModifyDistributionList", SALES, {"properties": props(groupType="2")}, INVALID, ("groupType",)),
         ("ModifyDistributionList", SALES, {"properties": props(member="CN=x")}, INVALID, ("member",)),
         ("ModifyDistributionList", PARTNER, {"displayName": "X"}, INVALID, ("Partner",)),
+        (
+            "ModifyDistributionList",
+            SALES,
+            {"name": "Partner"},
+            EXISTS,
+            ("'name'", "Partner", "already exists"),
+        ),
+        ("ModifyContact", PARTNER, {"name": "Sales"}, EXISTS, ("'name'", "Sales", "already exists")),
+        ("ModifyDistributionList", SALES, {"name": " padded"}, INVALID, ("name",)),
+        ("ModifyDistributionList", SALES, {"name": "x" * 65}, INVALID, ("'name'", "at most 64")),
+        ("ModifyContact", PARTNER, {"name": "a\tb"}, INVALID, ("'name'", "control character")),
         ("ModifyDistributionList", at(ALPINE, "nobody"), {"displayName": "X"}, NOT_FOUND, ("nobody",)),
     ],
 )

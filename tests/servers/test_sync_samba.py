@@ -367,6 +367,26 @@ def test_a_manager_and_a_member_provisioned_by_a_later_delta_are_set_where_they_
     assert idle.actions == [] and idle.awaited == 0 and source.again is None
 
 
+def test_a_group_renamed_at_the_source_is_renamed_in_the_organization(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    """A new RDN, the same objectGUID: the delta lists the group under its new DN, and the managed
+    list follows (name and path, its members kept); no list is made or deleted."""
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    sales = forest.group("sales", amy)
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+    assert sync(deployment, ALPINE, source).errors == []
+    conn.modify_dn(sales, "CN=sales team")
+    run = sync(deployment, ALPINE, source)
+    assert run.errors == [] and run.actions == [("update", "group", f"CN=sales team,{forest.dn}")]
+    kept = managed(deployment, ALPINE)
+    assert "sales" not in kept and kept["sales team"] == ["amy@alpineskihouse.com"]
+    assert links(deployment, ALPINE)[forest.guid(f"CN=sales team,{forest.dn}")] == ACTIVE
+    assert sync(deployment, ALPINE, source).actions == []
+
+
 def test_a_failing_object_lets_the_cookie_move_on_and_is_read_again_by_objectguid(
     deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:

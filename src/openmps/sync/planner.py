@@ -52,6 +52,7 @@ class Action:
     previous: str | None = None  # reconnect: the objectGUID of the source object it was linked to
     flow: Mapping[str, str] = field(default_factory=dict)  # create: every managed attribute that flowed
     removes_mailbox: bool = False  # update: the explicit deprovisioning rule takes the mailbox away
+    rename: str = ""  # update: a contact's or list's new name (CN), renamed at the source
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,13 @@ def plan(
             )
             continue
         wanted = services(obj, rules, had=link.services) if obj.kind == USER else frozenset()
+        rename = ""  # a user is named by its mail; a contact or list by its source name
+        if (
+            obj.kind != USER
+            and link.source_dn != obj.dn
+            and (name := _target(org, obj)) != DN.parse(link.managed_dn)
+        ):
+            rename = name.rdn_value
         if link.digest != digest or link.source_dn != obj.dn or wanted != link.services:
             result.actions.append(
                 Action(
@@ -238,6 +246,7 @@ def plan(
                     wanted,
                     anchor,
                     removes_mailbox=MAILBOX in link.services and MAILBOX not in wanted,
+                    rename=rename,
                 )
             )
     for guid in gone:

@@ -548,6 +548,7 @@ class _Work:
     held: frozenset[DN]
     now: datetime
     managers: list[Action] = field(default_factory=list)  # users whose manager is set last
+    renamed: dict[DN, DN] = field(default_factory=dict)  # contacts and lists renamed: old -> new DN
     there: set[DN] = field(default_factory=set)  # the managed users' DNs as the run's batches commit
 
     def __post_init__(self) -> None:
@@ -677,14 +678,30 @@ class _Work:
         self, tx: Transaction, action: Action, current: dict[DN, set[DN]], told: list[ObjectError]
     ) -> Link:
         before = self.links[action.source_guid]
-        if attributes_changed(before.digest, action.digest):
-            self._modify(tx, action, before)
+        had = current.get(action.managed_dn, set())
+        if action.rename:  # renamed at the source: the managed object's name and path follow
+            action = replace(action, managed_dn=self._rename(tx, action))
+        if action.rename or attributes_changed(before.digest, action.digest):
+            self._modify(tx, action, before)  # renamed: a display name it lacks is the new name
         link = replace(
-            before, source_dn=action.source_dn, digest=action.digest, anchor=action.anchor or before.anchor
+            before,
+            source_dn=action.source_dn,
+            managed_dn=str(action.managed_dn),
+            digest=action.digest,
+            anchor=action.anchor or before.anchor,
         )
         if action.kind == USER:
             return self._services(tx, link, action, told)
-        return self._membership(tx, action, link, current.get(action.managed_dn, set()))
+        return self._membership(tx, action, link, had)
+
+    def _rename(self, tx: Transaction, action: Action) -> DN:
+        """The contact or list moved to its new name (a name another object has: the object's
+        error, naming it); its new path."""
+        procedure = "ModifyContact" if action.kind == CONTACT else "ModifyDistributionList"
+        done = tx.call(HE, procedure, {"path": action.managed_dn, "name": action.rename})
+        path: DN = getattr(done, "path", action.managed_dn)
+        self.renamed[action.managed_dn] = path
+        return path
 
     def _modify(self, tx: Transaction, action: Action, before: Link) -> None:
         """Every attribute of the flow table through the kind's edit procedure: a value the source
@@ -742,6 +759,7 @@ class _Work:
         if action.kind != GROUP:
             return link
         wanted = {self.managed[g] for g in action.members if g in self.managed}
+        had = {self.renamed.get(m, m) for m in had}  # members renamed since they were read
         digest = link.digest
         if len(wanted) < len(action.members):  # a member not created (yet): the next run adds it
             digest = digest[:32] + "0" * 32

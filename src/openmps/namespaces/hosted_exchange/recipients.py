@@ -255,6 +255,9 @@ NewAddresses = Annotated[
     ),
 ]
 EDIT_PROPERTIES = "other settable attributes; a property without a value removes the attribute"
+NewName = Annotated[
+    str | None, Xml("name", "a new name (its CN) in the same container; its members and lists follow")
+]
 
 
 def _modified(
@@ -264,10 +267,21 @@ def _modified(
     edits: dict[str, tuple[str, ...]],
     extra: tuple[str, ...] | None,
     more: list[Change],
+    name: str | None = None,
 ) -> ModifiedRecipient:
-    """Write what differs, all in one modify (an address another object holds: nothing written)."""
-    if not edits and extra is None and not more:
+    """Write what differs, all in one modify (an address another object holds: nothing written),
+    then the new ``name``: the entry moved to it in its container, where no other object has it."""
+    if not edits and extra is None and not more and name is None:
         raise InvalidArgument("give at least one attribute to change", argument="path")
+    target = entry.dn
+    if name is not None and name != entry.dn.rdn_value:
+        target = entry.dn.parent.child("CN", check_name(name, "name"))
+        if target != entry.dn and providers.directory.exists(target):
+            raise AlreadyExists(
+                f"'name': {target.ldap_path} already exists: another object has the name '{name}'",
+                dn=str(target),
+                argument="name",
+            )
     if any(k.lower() == "displayname" and not v for k, v in edits.items()):
         raise InvalidArgument(f"{entry.dn.ldap_path} keeps a display name", property="displayName")
     changes = changes_to(entry, edits) + more
@@ -275,7 +289,13 @@ def _modified(
         changes += exchange.readdressed(providers, org, entry, extra)
     if changes:
         providers.directory.modify(entry.dn, changes)
-    return ModifiedRecipient(entry.dn, entry.dn.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
+    if target.rdn_value != entry.dn.rdn_value:
+        if target != entry.dn:  # one that differs only in case keeps the entry's DN
+            providers.directory.move(entry.dn, target)
+        renamed = Change.replace("cn", target.rdn_value)
+        providers.directory.modify(target, [renamed])
+        changes.append(renamed)
+    return ModifiedRecipient(target, target.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
 
 
 @procedure(
@@ -287,11 +307,12 @@ def _modified(
     extension=True,
 )
 class ModifyContact:
-    """Change a mail contact's display name, description, outside address, own addresses or
-    properties."""
+    """Change a mail contact's name, display name, description, outside address, own addresses
+    or properties."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
+    name: NewName = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Description = None
     target_address: Annotated[str | None, Xml("targetAddress", "the outside SMTP address mail goes to")] = (
@@ -309,7 +330,7 @@ class ModifyContact:
             target = f"SMTP:{exchange.smtp_address(self.target_address, 'targetAddress')}"
             if (entry.first("targetAddress") or "") != target:
                 more.append(Change.replace("targetAddress", target))
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more)
+        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more, self.name)
 
 
 @procedure(
@@ -321,11 +342,12 @@ class ModifyContact:
     extension=True,
 )
 class ModifyDistributionList:
-    """Change a distribution list's display name, description, own addresses or properties (its
-    name, alias and primary address stay)."""
+    """Change a distribution list's name, display name, description, own addresses or properties
+    (its alias and primary address stay)."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
     preferred_dc: PreferredDC = None
+    name: NewName = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Annotated[str | None, Xml("description")] = None
     proxy_addresses: NewAddresses = None
@@ -335,7 +357,7 @@ class ModifyDistributionList:
         org, entry = _recipient(ctx.providers, self.path, "group")
         named = {"displayName": self.display_name, "description": self.description}
         edits = requested_edits(named, self.properties, COMMON_ATTRIBUTES, "group")
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, [])
+        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, [], self.name)
 
 
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
