@@ -274,3 +274,30 @@ def test_another_organizations_recipients_are_missing_ones(d: Deployment) -> Non
     refused(
         d, he("ModifyContact", path=PARTNER, proxyAddresses=values("x@contoso.com")), INVALID, "contoso.com"
     )
+
+
+def test_a_lists_new_alias_renames_its_primary_address_and_keeps_the_old_one(d: Deployment) -> None:
+    ok(d.submit(he("ModifyDistributionList", path=SALES, proxyAddresses=values("sales@ski.example"))))
+    response = ok(d.submit(he("ModifyDistributionList", path=SALES, alias="team")))
+    assert changed(response, "recipient") == ["mail", "mailNickname", "proxyAddresses"]
+    with d.transaction() as providers:
+        sales = providers.directory.get(DN.from_path(SALES))
+        assert (sales.first("mailNickname"), sales.first("mail")) == ("team", "team@alpineskihouse.com")
+        assert sorted(sales.get("proxyAddresses")) == [
+            "SMTP:team@alpineskihouse.com",
+            "smtp:Sales@alpineskihouse.com",
+            "smtp:sales@ski.example",
+        ]
+    assert changed(ok(d.submit(he("ModifyDistributionList", path=SALES, alias="team"))), "recipient") == []
+    both = he("ModifyDistributionList", path=SALES, alias="crew", proxyAddresses=values("crew@ski.example"))
+    ok(d.submit(both))  # the secondary addresses given replace those it had
+    assert sorted(entry_of(d, SALES)["proxyAddresses"]) == [
+        "SMTP:crew@alpineskihouse.com",
+        "smtp:crew@ski.example",
+    ]
+
+
+def test_a_lists_alias_held_elsewhere_or_malformed_is_refused_naming_it(d: Deployment) -> None:
+    create(d, "zed", planName="BaseMail")
+    refused(d, he("ModifyDistributionList", path=SALES, alias="zed"), CONSTRAINT, "zed@alpineskihouse.com")
+    refused(d, he("ModifyDistributionList", path=SALES, alias="a b"), INVALID, "alias")

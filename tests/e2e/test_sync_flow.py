@@ -349,3 +349,22 @@ def test_a_list_renamed_at_the_source_is_renamed_with_its_members_and_a_taken_na
     ok(d.submit(he("DeleteDistributionList", path=ALPINE.child("CN", "Support").ldap_path)))
     clean(sync(d, ALPINE, taken))
     assert members_of(d, ALPINE.child("CN", "Support")) == {AMY_DN, ALPINE.child("CN", "Partner")}
+
+
+def test_a_lists_alias_flows_and_its_primary_address_follows(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    sales = ALPINE.child("CN", "Sales")
+    first = forest(sales={"mailNickname": "sales"})
+    clean(sync(d, ALPINE, first))
+    made = entry(d, sales)
+    assert (made.first("mailNickname"), made.first("mail")) == ("sales", "sales@alpineskihouse.com")
+    quiet(d, first)
+    renamed = forest(sales={"mailNickname": "team", "proxyAddresses": "smtp:sales@alpineskihouse.com"})
+    assert clean(sync(d, ALPINE, renamed)).actions == [("update", "group", f"CN=Sales,{OU}")]
+    team = entry(d, sales)
+    assert (team.first("mailNickname"), team.first("mail")) == ("team", "team@alpineskihouse.com")
+    assert sorted(team.get("proxyAddresses")) == [
+        "SMTP:team@alpineskihouse.com",
+        "smtp:sales@alpineskihouse.com",
+    ]
+    quiet(d, renamed)

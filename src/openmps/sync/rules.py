@@ -46,12 +46,19 @@ FLOW: dict[str, dict[str, str]] = {
         "mail": "targetAddress",
         "proxyAddresses": "proxyAddresses",
     },
-    GROUP: {"displayName": "displayName", "description": "description", "proxyAddresses": "proxyAddresses"},
+    GROUP: {
+        "displayName": "displayName",
+        "description": "description",
+        "mailNickname": "alias",  # the primary address follows it (ModifyDistributionList)
+        "proxyAddresses": "proxyAddresses",
+    },
 }
 # source attributes naming another source object: they flow as the managed DN of the object synced
 # from it, or not at all while there is none (out of scope, not provisioned)
 DN_VALUED = frozenset({"manager"})
-ARGUMENTS = frozenset({"displayName", "givenName", "sn", "initials", "description", "proxyAddresses"})
+ARGUMENTS = frozenset(
+    {"displayName", "givenName", "sn", "initials", "description", "alias", "proxyAddresses"}
+)
 # what judging, naming and nesting read of every object, besides FLOW and the organization's rules
 READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")
 

@@ -737,7 +737,13 @@ class _Work:
         tx.call(
             HE,
             "ModifyDistributionList",
-            {"path": path, "displayName": name, "proxyAddresses": proxies, "properties": (description,)},
+            {
+                "path": path,
+                "displayName": name,
+                "alias": flow.get("alias"),  # one the source drops stays as it is
+                "proxyAddresses": proxies,
+                "properties": (description,),
+            },
         )
 
     def _manager_now(self, action: Action, manager: str | None) -> tuple[Property, ...]:

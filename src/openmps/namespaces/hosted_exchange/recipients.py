@@ -268,10 +268,12 @@ def _modified(
     extra: tuple[str, ...] | None,
     more: list[Change],
     name: str | None = None,
+    asked: bool = False,
 ) -> ModifiedRecipient:
     """Write what differs, all in one modify (an address another object holds: nothing written),
-    then the new ``name``: the entry moved to it in its container, where no other object has it."""
-    if not edits and extra is None and not more and name is None:
+    then the new ``name``: the entry moved to it in its container, where no other object has it.
+    ``asked``: a change was asked for that ``more`` holds if it is not so already."""
+    if not edits and extra is None and not more and name is None and not asked:
         raise InvalidArgument("give at least one attribute to change", argument="path")
     target = entry.dn
     if name is not None and name != entry.dn.rdn_value:
@@ -342,12 +344,14 @@ class ModifyContact:
     extension=True,
 )
 class ModifyDistributionList:
-    """Change a distribution list's name, display name, description, own addresses or properties
-    (its alias and primary address stay)."""
+    """Change a distribution list's name, alias, display name, description, own addresses or
+    properties.  A new alias renames the primary address where its local part was the old alias
+    (the old address kept as a secondary one, so mail to it still arrives)."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
     preferred_dc: PreferredDC = None
     name: NewName = None
+    alias: Alias = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Annotated[str | None, Xml("description")] = None
     proxy_addresses: NewAddresses = None
@@ -357,7 +361,26 @@ class ModifyDistributionList:
         org, entry = _recipient(ctx.providers, self.path, "group")
         named = {"displayName": self.display_name, "description": self.description}
         edits = requested_edits(named, self.properties, COMMON_ATTRIBUTES, "group")
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, [], self.name)
+        if self.alias is None or self.alias == entry.first("mailNickname"):
+            extra, more = self.proxy_addresses, []
+        else:  # the new alias's changes hold the secondary addresses
+            extra, more = None, self._realiased(ctx, org, entry)
+        return _modified(ctx.providers, org, entry, edits, extra, more, self.name, self.alias is not None)
+
+    def _realiased(self, ctx: Ctx, org: Org, entry: Entry) -> list[Change]:
+        """The new alias, and the primary address it renames (``proxyAddresses`` the secondary
+        ones if given, else those it has and the old primary)."""
+        assert self.alias is not None
+        mail = entry.first("mail") or ""
+        local, _, domain = mail.rpartition("@")
+        primary = exchange.smtp_address(f"{self.alias}@{domain}", "alias")
+        changes = [Change.replace("mailNickname", self.alias)]
+        if local.casefold() != (entry.first("mailNickname") or "").casefold():  # not named by its alias
+            primary = exchange.smtp_address(mail, "mail")
+        extra = self.proxy_addresses  # mailbox_addresses drops one equal to the primary
+        if extra is None:
+            extra = tuple(p[5:] for p in entry.get("proxyAddresses") if p[:5].lower() == "smtp:")
+        return changes + exchange.readdressed(ctx.providers, org, entry, extra, primary)
 
 
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
