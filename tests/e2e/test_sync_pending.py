@@ -8,6 +8,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -24,7 +25,7 @@ from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
 from openmps.syncconfig.interface import PENDING_SHOWN
-from support import make_alpineskihouse, ok, request_xml
+from support import he, make_alpineskihouse, ok, request_xml
 
 runner = CliRunner()
 ASH = ALPINE.ldap_path
@@ -238,3 +239,36 @@ def test_the_status_lists_the_oldest_failing_objects_and_counts_them_all(deploym
     assert clean.failing == 0
     status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
     assert status.findall("data/pending/object") == [] and status.findtext("data/pendingTotal") == "0"
+
+
+def test_a_run_dying_after_the_engine_committed_never_adopts_an_object_made_since(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ben's creation fails in a batch the engine commits, and the run dies right after: no link
+    to where Ben would be was left behind, so an object someone makes there before the next run is
+    not taken for Ben's (that run tries Ben again and says why he fails)."""
+    make_alpineskihouse(deployment, exchange=True)
+    assert sync(deployment, ALPINE, LdifSource(forest(without=(BEN,)))).errors == []
+    run = deployment.engine.run
+
+    def dies_after_the_commit(*args: Any, **kwargs: Any) -> Any:
+        run(*args, **kwargs)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(deployment.engine, "run", dies_after_the_commit)
+    with pytest.raises(SystemExit):
+        sync(deployment, ALPINE, bad_ben())
+    monkeypatch.undo()
+    where = ALPINE.child("CN", "ben@elsewhere.example")
+    ok(
+        deployment.submit(
+            he("CreateContact", container=ASH, name=where.rdn_value, targetAddress="b@x.example")
+        )
+    )
+    again = sync(deployment, ALPINE, bad_ben())
+    assert [(e.source_dn, e.source_guid) for e in again.errors] == [(BEN_SOURCE, BEN)]
+    org_guid, _ = organization(deployment, ALPINE)
+    with state_of(deployment) as state:
+        assert BEN not in state.links(org_guid)
+    with deployment.transaction() as providers:
+        assert providers.directory.get(where).has_class("contact")  # still the contact, untouched

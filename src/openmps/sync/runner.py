@@ -1,10 +1,11 @@
 """A sync run: read the source, plan, and apply the plan through the engine's Python door.
 
 Each object stands alone in a savepoint (one failing object never stops the others), batches of
-``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and the
-connector space is written after each batch; the objects a batch creates are written ``pending``
-before it, so a run that dies between the engine's commit and the state's is resumed by the next
-run without duplicates (``_resumed``).  Every change of an object's lifecycle state goes through
+``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and each
+batch's links are written in that transaction (``_state_in``): a run that dies anywhere leaves no
+object without its link, and no link to an object it did not make (which another could take
+before the next run); links a run of an earlier version left ``pending`` are settled
+(``_resumed``).  Every change of an object's lifecycle state goes through
 :func:`~openmps.sync.lifecycle.advance` (litigation hold included); the directory work is done by
 procedures: Hosted Exchange's for users, mailboxes, contacts and lists (ModifyContact and
 ModifyDistributionList for their changed attributes), Managed OCS's for IM, Managed Active
@@ -37,6 +38,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy import Connection
 
 from openmps.app import Deployment
 from openmps.directory import wellknown
@@ -391,19 +395,19 @@ def _apply(
 
         def run_batch(
             tx: Transaction, batch: list[Action] = batch, current: dict[DN, set[DN]] = current
-        ) -> tuple[list[Link], list[str]]:
-            saved, forgotten = [], []
+        ) -> tuple[list[Link], list[ObjectError]]:
+            saved, forgotten, errors = [], [], []  # told once it commits (it may be run again)
             for action in batch:
                 told: list[ObjectError] = []
                 try:
                     with tx.savepoint():
                         link = work.one(tx, action, current, told)
                 except MpsError as error:
-                    run.errors.append(
+                    errors.append(
                         ObjectError(error.code, action.source_dn, error.description, action.source_guid)
                     )
                 else:
-                    run.errors.extend(told)
+                    errors.extend(told)
                     saved.append(link)
                     if action.previous is not None and action.previous != link.source_guid:
                         forgotten.append(action.previous)
@@ -411,42 +415,21 @@ def _apply(
                         managed[link.source_guid] = DN.parse(link.managed_dn)
                         work.there.add(managed[link.source_guid])
                 progress(action)
-            return saved, forgotten
-
-        creating = [a for a in batch if a.verb == CREATE]
-        with state_of(d) as state:  # the intent first: a run dying past here is resumed (_resumed)
-            state.save_all(
-                org_guid,
-                [
-                    Link(
-                        a.source_guid,
-                        a.kind,
-                        a.source_dn,
-                        str(a.managed_dn),
-                        PENDING,
-                        a.digest,
-                        anchor=a.anchor,
-                        services=a.services,
-                    )
-                    for a in creating
-                ],
-            )
-        try:
-            saved, forgotten = d.engine.run(admin, run_batch)
-        except MpsError as error:  # the batch as a whole failed: each of its objects is told
-            run.errors += [
-                ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch
-            ]
-            saved, forgotten = [], []
-        with state_of(d) as state:
+            # the links in the engine's own transaction: no object without its link, nor a link
+            # to an object the batch did not make (which another could take before the next run)
+            state = _state_in(tx)
             for guid in forgotten:
                 state.forget(org_guid, guid)
             state.save_all(org_guid, saved)
-            done = {link.source_guid for link in saved}
-            for a in creating:
-                if a.source_guid not in done:  # not created: nothing to resume
-                    state.forget(org_guid, a.source_guid)
-            final.update((link.source_guid, link) for link in saved)
+            return saved, errors
+
+        try:
+            saved, errors = d.engine.run(admin, run_batch)
+        except MpsError as error:  # the batch as a whole failed: each of its objects is told
+            saved = []
+            errors = [ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch]
+        run.errors += errors
+        final.update((link.source_guid, link) for link in saved)
     _managers(d, org_guid, work, final, run)
     made = [a.source_guid for a in todo.actions if a.verb in (CREATE, lifecycle.RECONNECT)]
     return {norm(final[g].source_dn) for g in made if g in final and final[g].state == ACTIVE}
@@ -456,37 +439,55 @@ def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link],
     """The second pass: the managers of the users the run created or changed, now that every user
     it makes is there (a manager made later in the same run too).  One that fails is the user's
     error, and its link is marked so the next run sets its attributes again."""
-    users = [a for a in work.managers if a.source_guid in final]
+    # each once: a batch run again (after a StoreConflict) asked for its users' managers again
+    users = list({a.source_guid: a for a in work.managers if a.source_guid in final}.values())
     for start in range(0, len(users), PER_REQUEST):
         batch = users[start : start + PER_REQUEST]
 
-        def run_batch(tx: Transaction, batch: list[Action] = batch) -> list[str]:
-            failed = []
+        def run_batch(tx: Transaction, batch: list[Action] = batch) -> list[ObjectError]:
+            errors = []  # told once it commits (it may be run again)
             for action in batch:
                 try:
                     with tx.savepoint():
                         work.manager(tx, action)
                 except MpsError as error:
-                    run.errors.append(
-                        ObjectError(
-                            error.code, action.source_dn, f"manager: {error.description}", action.source_guid
-                        )
-                    )
-                    failed.append(action.source_guid)
-            return failed
+                    why = f"manager: {error.description}"
+                    errors.append(ObjectError(error.code, action.source_dn, why, action.source_guid))
+            if errors:  # marked in the same transaction as the managers set
+                _state_in(tx).save_all(org_guid, [_again(final[e.source_guid]) for e in errors])
+            return errors
 
         try:
-            failed = d.engine.run(d.administrator(), run_batch)
-        except MpsError as error:
+            run.errors += d.engine.run(d.administrator(), run_batch)
+        except MpsError as error:  # nothing of the batch was written: each of its users marked
             run.errors += [
                 ObjectError(error.code, a.source_dn, f"manager: {error.description}", a.source_guid)
                 for a in batch
             ]
-            failed = [a.source_guid for a in batch]
-        with state_of(d) as state:
-            for guid in failed:
-                link = final[guid]
-                state.save(org_guid, replace(link, digest="0" * 32 + link.digest[32:]))
+            with state_of(d) as state:
+                state.save_all(org_guid, [_again(final[a.source_guid]) for a in batch])
+
+
+def _again(link: Link) -> Link:
+    """The link marked so the next run sets its object's attributes again (they differ from it)."""
+    return replace(link, digest="0" * 32 + link.digest[32:])
+
+
+@runtime_checkable
+class _OnSql(Protocol):
+    """A unit of work on the SQL store (``db.store.SqlUnitOfWork``), where sync keeps its state."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+
+def _state_in(tx: Transaction) -> SyncState:
+    """Sync's state written in the engine's transaction ``tx`` (committed with its work)."""
+    uow = tx.unit_of_work
+    if not isinstance(uow, _OnSql):
+        raise TypeError("sync's state is kept in the SQL store")
+    uow.will_write()
+    return SqlSyncState(lambda: uow.connection)
 
 
 def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN]:
@@ -500,8 +501,8 @@ def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN
 def _resumed(d: Deployment, org_guid: str, *, listed: set[str] | None = None) -> dict[str, Link]:
     """The connector space (or only the links of the source objects ``listed`` and those a run
     may act on without a change at the source: pending and disconnected ones), after the
-    creations a dead run left pending are settled: its engine transaction committed (the object
-    it was creating is there) or it did not (forgotten)."""
+    creations a dead run of an earlier version (which wrote them before its batch) left pending
+    are settled: the object it was creating is there, or it is forgotten."""
     with state_of(d) as state:
         if listed is None:
             links = state.links(org_guid)
