@@ -26,6 +26,7 @@ from support import RawXml, he, make_alpineskihouse, make_contoso, ok, org_path,
 
 CONTOSO = org_path("WH", "contoso")
 OPERATION = "0x80131509"
+EXISTS = "0x80071392"
 
 
 def at(org: str, cn: str) -> str:
@@ -79,6 +80,20 @@ def test_modify_contact_changes_names_target_and_addresses_and_a_repeat_writes_n
     assert entry_of(d, PARTNER)["proxyAddresses"] == ["SMTP:p@alpineskihouse.com"]
 
 
+def test_a_contacts_description_is_given_at_creation_and_changed_or_removed_after(d: Deployment) -> None:
+    made = he(
+        "CreateContact", container=ALPINE, name="Guide", targetAddress="g@x.example", description="A guide"
+    )
+    ok(d.submit(made))
+    guide = at(ALPINE, "Guide")
+    assert entry_of(d, guide)["description"] == ["A guide"]
+    response = ok(d.submit(he("ModifyContact", path=guide, description="Our mountain guide")))
+    assert changed(response, "recipient") == ["description"]
+    assert entry_of(d, guide)["description"] == ["Our mountain guide"]
+    ok(d.submit(he("ModifyContact", path=guide, properties=props(description=None))))
+    assert entry_of(d, guide)["description"] == []
+
+
 def test_modify_distribution_list_changes_names_and_addresses(d: Deployment) -> None:
     response = ok(
         d.submit(
@@ -97,6 +112,23 @@ def test_modify_distribution_list_changes_names_and_addresses(d: Deployment) -> 
     assert sorted(got["proxyAddresses"]) == ["SMTP:Sales@alpineskihouse.com", "smtp:sales@ski.example"]
     ok(d.submit(he("ModifyDistributionList", path=SALES, properties=props(description=None))))
     assert entry_of(d, SALES)["description"] == []
+
+
+def test_a_list_or_contact_renamed_moves_with_its_memberships_and_a_repeat_writes_nothing(
+    d: Deployment,
+) -> None:
+    ok(d.submit(he("AddDistributionListMember", path=SALES, member=PARTNER)))
+    renamed = ok(d.submit(he("ModifyContact", path=PARTNER, name="Our Partner")))
+    partner = at(ALPINE, "Our Partner")
+    assert renamed.find("data/recipient").get("path") == partner
+    team = he("ModifyDistributionList", path=SALES, name="Sales Team")
+    assert changed(ok(d.submit(team)), "recipient") == ["cn"]
+    with d.transaction() as providers:
+        sales = providers.directory.get(DN.from_path(at(ALPINE, "Sales Team")))
+        assert sales.first("cn") == "Sales Team" and providers.directory.find(DN.from_path(SALES)) is None
+        assert [DN.parse(m) for m in sales.get("member")] == [DN.from_path(partner)]
+    again = he("ModifyDistributionList", path=at(ALPINE, "Sales Team"), name="Sales Team")
+    assert changed(ok(d.submit(again)), "recipient") == []
 
 
 def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> None:
@@ -121,6 +153,13 @@ def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> N
             ("contoso.example",),
         ),
         ("ModifyContact", PARTNER, {"displayName": "x" * 65}, INVALID, ("longer than 64",)),
+        (
+            "ModifyContact",
+            PARTNER,
+            {"description": "a", "properties": props(description="b")},
+            INVALID,
+            ("'description' is given twice",),
+        ),
         ("ModifyContact", PARTNER, {"displayName": " padded"}, INVALID, ("displayName",)),
         (
             "ModifyContact",
@@ -149,6 +188,17 @@ def test_modify_user_replaces_a_mailboxs_secondary_addresses(d: Deployment) -> N
         ("ModifyDistributionList", SALES, {"properties": props(groupType="2")}, INVALID, ("groupType",)),
         ("ModifyDistributionList", SALES, {"properties": props(member="CN=x")}, INVALID, ("member",)),
         ("ModifyDistributionList", PARTNER, {"displayName": "X"}, INVALID, ("Partner",)),
+        (
+            "ModifyDistributionList",
+            SALES,
+            {"name": "Partner"},
+            EXISTS,
+            ("'name'", "Partner", "already exists"),
+        ),
+        ("ModifyContact", PARTNER, {"name": "Sales"}, EXISTS, ("'name'", "Sales", "already exists")),
+        ("ModifyDistributionList", SALES, {"name": " padded"}, INVALID, ("name",)),
+        ("ModifyDistributionList", SALES, {"name": "x" * 65}, INVALID, ("'name'", "at most 64")),
+        ("ModifyContact", PARTNER, {"name": "a\tb"}, INVALID, ("'name'", "control character")),
         ("ModifyDistributionList", at(ALPINE, "nobody"), {"displayName": "X"}, NOT_FOUND, ("nobody",)),
     ],
 )
@@ -224,3 +274,30 @@ def test_another_organizations_recipients_are_missing_ones(d: Deployment) -> Non
     refused(
         d, he("ModifyContact", path=PARTNER, proxyAddresses=values("x@contoso.com")), INVALID, "contoso.com"
     )
+
+
+def test_a_lists_new_alias_renames_its_primary_address_and_keeps_the_old_one(d: Deployment) -> None:
+    ok(d.submit(he("ModifyDistributionList", path=SALES, proxyAddresses=values("sales@ski.example"))))
+    response = ok(d.submit(he("ModifyDistributionList", path=SALES, alias="team")))
+    assert changed(response, "recipient") == ["mail", "mailNickname", "proxyAddresses"]
+    with d.transaction() as providers:
+        sales = providers.directory.get(DN.from_path(SALES))
+        assert (sales.first("mailNickname"), sales.first("mail")) == ("team", "team@alpineskihouse.com")
+        assert sorted(sales.get("proxyAddresses")) == [
+            "SMTP:team@alpineskihouse.com",
+            "smtp:Sales@alpineskihouse.com",
+            "smtp:sales@ski.example",
+        ]
+    assert changed(ok(d.submit(he("ModifyDistributionList", path=SALES, alias="team"))), "recipient") == []
+    both = he("ModifyDistributionList", path=SALES, alias="crew", proxyAddresses=values("crew@ski.example"))
+    ok(d.submit(both))  # the secondary addresses given replace those it had
+    assert sorted(entry_of(d, SALES)["proxyAddresses"]) == [
+        "SMTP:crew@alpineskihouse.com",
+        "smtp:crew@ski.example",
+    ]
+
+
+def test_a_lists_alias_held_elsewhere_or_malformed_is_refused_naming_it(d: Deployment) -> None:
+    create(d, "zed", planName="BaseMail")
+    refused(d, he("ModifyDistributionList", path=SALES, alias="zed"), CONSTRAINT, "zed@alpineskihouse.com")
+    refused(d, he("ModifyDistributionList", path=SALES, alias="a b"), INVALID, "alias")

@@ -44,6 +44,7 @@ def forest(
     dan: dict[str, str | tuple[str, ...]] | None = None,
     partner: dict[str, str | tuple[str, ...]] | None = None,
     sales: dict[str, str | tuple[str, ...]] | None = None,
+    sales_cn: str = "Sales",
 ) -> LdifSource:
     """Amy, whose manager Ben comes after her in the file (made later in the same run); Dan without
     mail (not provisioned) unless given one; a contact; a distribution group."""
@@ -62,7 +63,7 @@ def forest(
         ),
         obj(DAN, "Dan", "user", **{"displayName": "Dan Berg", **(dan or {})}),
         obj(PARTNER, "Partner", "contact", **{"mail": "partner@contoso.example", **(partner or {})}),
-        obj(SALES, "Sales", "group", **{"groupType": "8", "description": "Sales", **(sales or {})}),
+        obj(SALES, sales_cn, "group", **{"groupType": "8", "description": "Sales", **(sales or {})}),
     ]
     return LdifSource("\n".join(parts).encode())
 
@@ -267,3 +268,103 @@ def test_a_users_failing_manager_moves_the_cookie_and_is_set_when_the_manager_is
     assert manager_of(d, AMY_DN) == BEN_DN
     assert kept(d) == ("2", set())
     assert clean(sync(d, ALPINE, source)).actions == []
+
+
+def members_of(d: Deployment, dn: DN) -> set[DN]:
+    return {DN.parse(m) for m in entry(d, dn).get("member")}
+
+
+def test_a_manager_and_a_member_provisioned_by_a_later_delta_are_set_on_those_naming_them(
+    deployment: Deployment,
+) -> None:
+    """Amy's manager and a member of Sales is Dan, not provisioned (no mail); a later delta lists
+    Dan alone, now with mail: the run that makes him sets him on Amy and in Sales, unchanged both,
+    as their waiting on him was remembered; the run after reads neither again."""
+    d = deployment_with_domains(deployment)
+    dan = f"CN=Dan,{OU}"
+    named = {"amy": {"manager": dan}, "sales": {"member": dan}}
+    source = Deltas(forest(**named))
+    clean(sync(d, ALPINE, source))
+    assert manager_of(d, AMY_DN) is None and members_of(d, ALPINE.child("CN", "Sales")) == set()
+    source.change(forest(**named, dan={"mail": "dan@alpineskihouse.com"}), DAN)
+    run = clean(sync(d, ALPINE, source))
+    assert run.awaited == 2 and run.counts["create"] == 1 and run.counts["update"] == 2
+    assert manager_of(d, AMY_DN) == DAN_DN
+    assert members_of(d, ALPINE.child("CN", "Sales")) == {DAN_DN}
+    source.change(forest(**named, dan={"mail": "dan@alpineskihouse.com", "title": "Boss"}), DAN)
+    again = clean(sync(d, ALPINE, source))
+    assert again.awaited == 0 and again.actions == [("update", "user", dan)]
+    assert clean(sync(d, ALPINE, source)).actions == []
+
+
+def test_a_contacts_description_flows_on_creation_and_change_and_goes_when_the_source_drops_it(
+    deployment: Deployment,
+) -> None:
+    d = deployment_with_domains(deployment)
+    partner = ALPINE.child("CN", "Partner")
+    described = forest(partner={"description": "Our ski supplier"})
+    clean(sync(d, ALPINE, described))
+    assert entry(d, partner).get("description") == ("Our ski supplier",)
+    quiet(d, described)
+    changed = forest(partner={"description": "Our boot supplier"})
+    assert clean(sync(d, ALPINE, changed)).actions == [("update", "contact", f"CN=Partner,{OU}")]
+    assert entry(d, partner).get("description") == ("Our boot supplier",)
+    clean(sync(d, ALPINE, forest()))
+    assert entry(d, partner).get("description") == ()
+
+
+def test_a_list_renamed_at_the_source_is_renamed_with_its_members_and_a_taken_name_is_an_error(
+    deployment: Deployment,
+) -> None:
+    """Same objectGUID, a new CN: the managed list's name and path follow (its members kept, a
+    display name it lacks the new name); a name another object has is the list's error naming it,
+    nothing changed, until the name is free."""
+    d = deployment_with_domains(deployment)
+    members = {"member": (f"CN=Amy,{OU}", f"CN=Partner,{OU}")}
+    first = forest(sales=members)
+    clean(sync(d, ALPINE, first))
+    old, new = ALPINE.child("CN", "Sales"), ALPINE.child("CN", "Sales Team")
+    assert members_of(d, old) == {AMY_DN, ALPINE.child("CN", "Partner")}
+    renamed = forest(sales=members, sales_cn="Sales Team")
+    run = clean(sync(d, ALPINE, renamed))
+    assert run.actions == [("update", "group", f"CN=Sales Team,{OU}")]
+    with d.transaction() as providers:
+        assert providers.directory.find(old) is None
+    team = entry(d, new)
+    assert team.first("cn") == "Sales Team" and team.first("displayName") == "Sales Team"
+    assert members_of(d, new) == {AMY_DN, ALPINE.child("CN", "Partner")}
+    org_guid, _ = organization(d, ALPINE)
+    with state_of(d) as state:
+        assert DN.parse(state.links(org_guid)[SALES].managed_dn) == new
+    quiet(d, renamed)
+
+    ok(d.submit(he("CreateDistributionList", container=ALPINE.ldap_path, name="Support")))
+    taken = forest(sales=members, sales_cn="Support")
+    for _ in range(2):  # told each run, nothing changed
+        failed = sync(d, ALPINE, taken)
+        assert [(e.source_dn, e.source_guid) for e in failed.errors] == [(f"CN=Support,{OU}", SALES)]
+        assert "Support" in failed.errors[0].reason and "already exists" in failed.errors[0].reason
+        assert members_of(d, new) == {AMY_DN, ALPINE.child("CN", "Partner")}
+        assert members_of(d, ALPINE.child("CN", "Support")) == set()
+    ok(d.submit(he("DeleteDistributionList", path=ALPINE.child("CN", "Support").ldap_path)))
+    clean(sync(d, ALPINE, taken))
+    assert members_of(d, ALPINE.child("CN", "Support")) == {AMY_DN, ALPINE.child("CN", "Partner")}
+
+
+def test_a_lists_alias_flows_and_its_primary_address_follows(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    sales = ALPINE.child("CN", "Sales")
+    first = forest(sales={"mailNickname": "sales"})
+    clean(sync(d, ALPINE, first))
+    made = entry(d, sales)
+    assert (made.first("mailNickname"), made.first("mail")) == ("sales", "sales@alpineskihouse.com")
+    quiet(d, first)
+    renamed = forest(sales={"mailNickname": "team", "proxyAddresses": "smtp:sales@alpineskihouse.com"})
+    assert clean(sync(d, ALPINE, renamed)).actions == [("update", "group", f"CN=Sales,{OU}")]
+    team = entry(d, sales)
+    assert (team.first("mailNickname"), team.first("mail")) == ("team", "team@alpineskihouse.com")
+    assert sorted(team.get("proxyAddresses")) == [
+        "SMTP:team@alpineskihouse.com",
+        "smtp:sales@alpineskihouse.com",
+    ]
+    quiet(d, renamed)

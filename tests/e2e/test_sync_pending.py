@@ -4,8 +4,11 @@ the deployment's retention, never the last successful run (issue 14)."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -16,11 +19,13 @@ from typer.testing import CliRunner
 from openmps.app import Deployment
 from openmps.cli.main import app
 from openmps.db.schema import sync_runs
+from openmps.sync.daemon import Outcome, serve
 from openmps.sync.interface import PendingObject, RunRetention
 from openmps.sync.ldif_source import LdifSource
 from openmps.sync.runner import organization, state_of, sync
 from openmps.sync.sql import SqlSyncState
-from support import make_alpineskihouse, ok, request_xml
+from openmps.syncconfig.interface import PENDING_SHOWN
+from support import he, make_alpineskihouse, ok, request_xml
 
 runner = CliRunner()
 ASH = ALPINE.ldap_path
@@ -199,3 +204,71 @@ def test_sync_run_prunes_by_the_deployments_setting(deployment: Deployment, tmp_
     bad = cli("run", "--org", ASH, "--from-ldif", str(snapshot), env={**keep, "OPENMPS_SYNC_KEEP_RUNS": "0"})
     assert bad.exit_code != 0 and "OPENMPS_SYNC_KEEP_RUNS" in bad.output
     assert len(runs(deployment)) == 2
+
+
+def test_the_status_lists_the_oldest_failing_objects_and_counts_them_all(deployment: Deployment) -> None:
+    """GetSyncStatus lists the first PENDING_SHOWN failing objects, oldest first, and how many there
+    are; the daemon's line for a run counts its failing objects."""
+    make_alpineskihouse(deployment, exchange=True)
+    many = PENDING_SHOWN + 3
+    bad = "".join(
+        f"\ndn: CN=U{i},OU=Staff,DC=corp,DC=example\nobjectClass: user\ncn: U{i}\n"
+        f"objectGUID: {uuid.UUID(int=i + 1)}\nmail: u{i}@elsewhere.example\n"
+        for i in range(many)
+    )
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def told(outcome: Outcome) -> None:
+        lines.append(outcome.line())
+        stop.set()
+
+    source = {ALPINE: LdifSource(forest() + bad.encode())}
+    assert serve(deployment, lambda: source, interval=0, stop=stop, told=told) == 1
+    [line] = lines
+    assert line.startswith(f"{ALPINE}: run ") and line.endswith(
+        f"errors: create {many + 4}, update 0, delete 0, skipped 1; failing objects {many}"
+    )
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
+    shown = status.findall("data/pending/object")
+    assert len(shown) == PENDING_SHOWN and status.findtext("data/pendingTotal") == str(many)
+    assert [o.get("objectGUID") for o in shown] == sorted(str(uuid.UUID(int=i + 1)) for i in range(many))[
+        :PENDING_SHOWN
+    ]
+    clean = sync(deployment, ALPINE, LdifSource(forest()))
+    assert clean.failing == 0
+    status = ok(deployment.submit(sp("GetSyncStatus", organization=ASH)))
+    assert status.findall("data/pending/object") == [] and status.findtext("data/pendingTotal") == "0"
+
+
+def test_a_run_dying_after_the_engine_committed_never_adopts_an_object_made_since(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ben's creation fails in a batch the engine commits, and the run dies right after: no link
+    to where Ben would be was left behind, so an object someone makes there before the next run is
+    not taken for Ben's (that run tries Ben again and says why he fails)."""
+    make_alpineskihouse(deployment, exchange=True)
+    assert sync(deployment, ALPINE, LdifSource(forest(without=(BEN,)))).errors == []
+    run = deployment.engine.run
+
+    def dies_after_the_commit(*args: Any, **kwargs: Any) -> Any:
+        run(*args, **kwargs)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(deployment.engine, "run", dies_after_the_commit)
+    with pytest.raises(SystemExit):
+        sync(deployment, ALPINE, bad_ben())
+    monkeypatch.undo()
+    where = ALPINE.child("CN", "ben@elsewhere.example")
+    ok(
+        deployment.submit(
+            he("CreateContact", container=ASH, name=where.rdn_value, targetAddress="b@x.example")
+        )
+    )
+    again = sync(deployment, ALPINE, bad_ben())
+    assert [(e.source_dn, e.source_guid) for e in again.errors] == [(BEN_SOURCE, BEN)]
+    org_guid, _ = organization(deployment, ALPINE)
+    with state_of(deployment) as state:
+        assert BEN not in state.links(org_guid)
+    with deployment.transaction() as providers:
+        assert providers.directory.get(where).has_class("contact")  # still the contact, untouched

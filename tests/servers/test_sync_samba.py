@@ -332,6 +332,61 @@ def test_a_group_loop_made_by_a_delta_is_an_error_naming_it(
     assert sync(deployment, ALPINE, source).errors == []  # both read again (outer by objectGUID)
 
 
+def test_a_manager_and_a_member_provisioned_by_a_later_delta_are_set_where_they_are_named(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    """Dan, without mail, is amy's manager and a member of sales: neither gets him.  A delta in
+    which Dan alone changes (mail given) makes him, and the same run sets him as amy's manager and
+    in sales, read again by objectGUID as they wait on him; the run after reads neither again."""
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    dan = forest.user("dan", None)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    conn.modify(amy, {"manager": [(MODIFY_REPLACE, [dan])]})
+    sales = forest.group("sales", amy, dan)
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+    first = sync(deployment, ALPINE, source)
+    assert first.errors == [] and first.counts["create"] == 2
+    amy_dn, dan_dn = (ALPINE.child("CN", f"{n}@alpineskihouse.com") for n in ("amy", "dan"))
+
+    def manager() -> str | None:
+        with deployment.transaction() as providers:
+            return providers.directory.get(amy_dn).first("manager")
+
+    assert manager() is None and managed(deployment, ALPINE)["sales"] == ["amy@alpineskihouse.com"]
+
+    conn.modify(dan, {"mail": [(MODIFY_REPLACE, ["dan@alpineskihouse.com"])]})
+    made = sync(deployment, ALPINE, source)
+    assert source.last is not None and [o.dn for o in source.last.objects] == [dan]
+    assert source.again is not None and sorted(o.dn for o in source.again.objects) == sorted([amy, sales])
+    assert made.errors == [] and made.awaited == 2
+    assert (made.counts["create"], made.counts["update"]) == (1, 2)
+    assert DN.parse(manager() or "") == dan_dn
+    assert managed(deployment, ALPINE)["sales"] == ["amy@alpineskihouse.com", "dan@alpineskihouse.com"]
+    idle = sync(deployment, ALPINE, source)
+    assert idle.actions == [] and idle.awaited == 0 and source.again is None
+
+
+def test_a_group_renamed_at_the_source_is_renamed_in_the_organization(
+    deployment: Deployment, samba_dc: DirectoryServer, conn: Connection
+) -> None:
+    """A new RDN, the same objectGUID: the delta lists the group under its new DN, and the managed
+    list follows (name and path, its members kept); no list is made or deleted."""
+    make_alpineskihouse(deployment, exchange=True)
+    forest = Forest(conn)
+    amy = forest.user("amy", "amy@alpineskihouse.com")
+    sales = forest.group("sales", amy)
+    source = Recording(LdapSource(connection(samba_dc, forest.dn)))
+    assert sync(deployment, ALPINE, source).errors == []
+    conn.modify_dn(sales, "CN=sales team")
+    run = sync(deployment, ALPINE, source)
+    assert run.errors == [] and run.actions == [("update", "group", f"CN=sales team,{forest.dn}")]
+    kept = managed(deployment, ALPINE)
+    assert "sales" not in kept and kept["sales team"] == ["amy@alpineskihouse.com"]
+    assert links(deployment, ALPINE)[forest.guid(f"CN=sales team,{forest.dn}")] == ACTIVE
+    assert sync(deployment, ALPINE, source).actions == []
+
+
 def test_a_failing_object_lets_the_cookie_move_on_and_is_read_again_by_objectguid(
     deployment: Deployment, samba_dc: DirectoryServer, conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -606,6 +661,7 @@ def test_the_daemon_runs_deltas_on_a_schedule_and_stops_on_sigterm(
     assert daemon.returncode == 0, output
     assert "stopped after" in output and samba_dc.password not in output
     assert f"{CONTOSO}: run" in output and f"{ALPINE}: run" in output
+    assert "; failing objects 0" in output  # each run's line counts its failing objects
     assert output.count(f"{ALPINE}: run") > 2  # more runs than it keeps
     for org in (ALPINE, CONTOSO):
         org_guid, _ = organization(deployment, org)

@@ -21,6 +21,7 @@ from openmps.sync.ldif_source import LdifSource
 from openmps.sync.planner import Action
 from openmps.sync.runner import organization, state_of, stored_connection, sync
 from openmps.sync.source import Source, SourceConnection
+from openmps.syncconfig.interface import PENDING_SHOWN
 from openmps.types import DN, Secret
 
 sync_app = typer.Typer(help="Service provisioning sync from a customer's forest.", no_args_is_help=True)
@@ -197,7 +198,8 @@ def status_command(org: Org) -> None:
         raise fail(exc) from None
     with state_of(d) as state:
         runs = state.runs(org_guid)
-        pending = state.pending(org_guid)
+        pending = state.pending(org_guid, limit=PENDING_SHOWN)
+        total = state.pending_count(org_guid) if len(pending) == PENDING_SHOWN else len(pending)
     table = Table("run", "finished", "outcome", "counts", "errors", title=f"sync runs of {target}")
     for record in runs:
         report = json.loads(record.report)
@@ -211,8 +213,14 @@ def status_command(org: Org) -> None:
         )
     out.print(table)
     if pending:
+        shown = f"the {len(pending)} oldest of {total}" if total > len(pending) else str(total)
         failing = Table(
-            "object", "objectGUID", "since", "attempts", "last error", title="failing objects, tried each run"
+            "object",
+            "objectGUID",
+            "since",
+            "attempts",
+            "last error",
+            title=f"failing objects, tried each run: {shown}",
         )
         for p in pending.values():
             failing.add_row(
@@ -240,15 +248,7 @@ def daemon_command(
         signal.signal(signum, lambda number, frame: stop.set())
 
     def told(outcome: Outcome) -> None:
-        if outcome.error is not None:
-            out.print(
-                f"{outcome.org}: error {outcome.error.hex_code}: {outcome.error.description}", highlight=False
-            )
-        elif outcome.run is not None:
-            counts = ", ".join(f"{k} {v}" for k, v in outcome.run.counts.items())
-            out.print(
-                f"{outcome.org}: run {outcome.run.run_id} {outcome.run.outcome}: {counts}", highlight=False
-            )
+        out.print(outcome.line(), highlight=False)
 
     out.print(f"syncing the organizations with a stored connection every {interval:g} s", highlight=False)
     rounds = serve(d, lambda: stored_sources(d), interval=interval, stop=stop, told=told)

@@ -362,3 +362,15 @@ sync_pending = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("attempts", Integer, nullable=False),
 )
+
+# The source objects that name another not managed when they were last planned (0018): a manager
+# or a group member, by the named DN's normal form (``DN.norm``); a delta that lists the named
+# object reads the waiting ones again, so they are settled in the run that provisions it.
+sync_waiting = Table(
+    "sync_waiting",
+    metadata,
+    Column("org_guid", String(36), primary_key=True),
+    Column("source_guid", String(36), primary_key=True),
+    Column("target", Text, primary_key=True),
+    Index("ix_sync_waiting_target", "org_guid", "target"),
+)

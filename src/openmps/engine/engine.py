@@ -394,6 +394,12 @@ class Transaction:
     def request_id(self) -> str:
         return self._invocation.request_id
 
+    @property
+    def unit_of_work(self) -> UnitOfWork:
+        """The transaction's unit of work: what a caller writes through it (its own state in the
+        same store) commits or rolls back with the procedures' work, never one without the other."""
+        return self._invocation.uow
+
     @overload
     def call(
         self, namespace: str, procedure: str, arguments: Arguments | Mapping[str, Any], *, returns: type[R]

@@ -174,21 +174,25 @@ def proxy_values(addresses: list[str]) -> list[str]:
     return [f"SMTP:{addresses[0]}", *(f"smtp:{a}" for a in addresses[1:])]
 
 
-def readdressed(providers: Providers, org: Org, entry: Entry, extra: Iterable[str]) -> list[Change]:
-    """The change giving a recipient of ``org`` the secondary SMTP addresses ``extra`` (each on a
-    domain of the organization) in place of those it has; its primary (``mail``) and its other
-    kinds of address (X400…) stay.  Nothing when it has them already.  An address another object
-    holds is refused by the directory's unique index, naming the address, with nothing written."""
+def readdressed(
+    providers: Providers, org: Org, entry: Entry, extra: Iterable[str], primary: Upn | None = None
+) -> list[Change]:
+    """The changes giving a recipient of ``org`` the secondary SMTP addresses ``extra`` (each on a
+    domain of the organization) in place of those it has, and ``primary`` as its primary address
+    (None: its ``mail`` stays); its other kinds of address (X400…) stay.  Nothing when it has them
+    already.  An address another object holds is refused by the directory's unique index, naming
+    the address, with nothing written."""
     mail = entry.first("mail")
     if mail is None:
         raise InvalidOperation(f"{entry.dn.ldap_path} has no mail address", dn=str(entry.dn))
     _, domains = org_domains(providers, org)
-    addresses = mailbox_addresses(smtp_address(mail, "mail"), extra, domains, org)
+    addresses = mailbox_addresses(primary or smtp_address(mail, "mail"), extra, domains, org)
     others = [p for p in entry.get("proxyAddresses") if p[:5].lower() != "smtp:"]
     wanted = [*proxy_values(addresses), *others]
-    if sorted(entry.get("proxyAddresses")) == sorted(wanted):  # the primary's SMTP: is case-sensitive
-        return []
-    return [Change.replace("proxyAddresses", *wanted)]
+    changes = [] if addresses[0] == mail else [Change.replace("mail", addresses[0])]
+    if sorted(entry.get("proxyAddresses")) != sorted(wanted):  # the primary's SMTP: is case-sensitive
+        changes.append(Change.replace("proxyAddresses", *wanted))
+    return changes
 
 
 def address_book(layout: Layout, org: Org) -> tuple[list[str], list[str]]:

@@ -30,6 +30,15 @@ class Outcome:
     run: Run | None = None
     error: MpsError | None = None
 
+    def line(self) -> str:
+        """The daemon's log line for it: the run's outcome, counts and failing objects, or the error."""
+        if self.run is None:
+            assert self.error is not None
+            return f"{self.org}: error {self.error.hex_code}: {self.error.description}"
+        counts = ", ".join(f"{k} {v}" for k, v in self.run.counts.items())
+        run = self.run
+        return f"{self.org}: run {run.run_id} {run.outcome}: {counts}; failing objects {run.failing}"
+
 
 class StoredSource:
     """An organization's forest as its stored connection reaches it at each read (the password

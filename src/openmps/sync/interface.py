@@ -1,9 +1,9 @@
 """Sync's own state as the planner and runner see it: the connector space, the cookie, the objects
-whose last run failed, and run records."""
+whose last run failed, the objects waiting on others not managed yet, and run records."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -37,9 +37,30 @@ class SyncState(Protocol):
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]: ...
     def cookie(self, org: str) -> str | None: ...
     def keep_cookie(self, org: str, cookie: str | None) -> None: ...
-    def pending(self, org: str) -> dict[str, PendingObject]: ...
+    def pending(self, org: str, *, limit: int | None = None) -> dict[str, PendingObject]:
+        """The objects whose last run failed, oldest first (only the first ``limit``, if given)."""
+        ...
+
+    def pending_count(self, org: str) -> int: ...
     def keep_pending(self, org: str, failed: list[PendingObject]) -> None:
         """The organization's failing objects are ``failed`` now (those not in it succeeded or went)."""
+        ...
+
+    def waiting_on(self, org: str, targets: Collection[str]) -> set[str]:
+        """The source objects (objectGUIDs) waiting on any of ``targets``: DNs in normal form
+        (``DN.norm``) they name — a manager, a member — of objects not managed when planned."""
+        ...
+
+    def keep_waiting(
+        self,
+        org: str,
+        waiting: Mapping[str, Collection[str]],
+        *,
+        replacing: Collection[str] | None,
+        keeping: Collection[str] = (),
+    ) -> None:
+        """What each object of ``waiting`` waits on now, over what was kept for the objects
+        ``replacing`` (None: every object of the organization but those ``keeping``)."""
         ...
 
     def prune_runs(self, org: str, retention: RunRetention, *, now: datetime) -> int:

@@ -34,7 +34,7 @@ from ldap3.utils.conv import escape_filter_chars
 from openmps.directory.ldap.connection import read_password_file
 from openmps.errors import InvalidArgument, MpsError, NotFound, ServiceBusy
 from openmps.sync.ldif_source import kind_of
-from openmps.sync.rules import source_attributes
+from openmps.sync.rules import DN_VALUED, source_attributes
 from openmps.sync.source import Snapshot, SourceConnection, SourceObject
 from openmps.syncconfig.interface import SyncRules
 from openmps.types import DN
@@ -416,6 +416,9 @@ def _plain(value: str) -> str:
     return value
 
 
+_NAMING = frozenset({"member", *(a.lower() for a in DN_VALUED)})
+
+
 def _object(guid: str, dn: DN, raw: dict[str, list[bytes]]) -> SourceObject | None:
     attributes: dict[str, list[str]] = {}
     for name, values in raw.items():
@@ -424,7 +427,7 @@ def _object(guid: str, dn: DN, raw: dict[str, list[bytes]]) -> SourceObject | No
             continue
         if key.lower() == "objectguid":
             attributes[key] = [str(uuid.UUID(bytes_le=v)) for v in values]
-        elif key.lower() == "member":
+        elif key.lower() in _NAMING:  # DN-valued: the Extended DN control prefixed them
             attributes[key] = [_plain(v.decode("utf-8", "replace")) for v in values]
         else:
             attributes[key] = [v.decode("utf-8", "replace") for v in values]

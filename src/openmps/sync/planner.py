@@ -19,7 +19,16 @@ from datetime import UTC, datetime
 from openmps.errors import InvalidArgument
 from openmps.sync.interface import ACTIVE, Link
 from openmps.sync.lifecycle import EXPIRE_IM, PURGE, RECONNECT, due, reconnectable
-from openmps.sync.rules import ARGUMENTS, MAILBOX, anchor_of, flowed, judge, security_enabled, services
+from openmps.sync.rules import (
+    ARGUMENTS,
+    DN_VALUED,
+    MAILBOX,
+    anchor_of,
+    flowed,
+    judge,
+    security_enabled,
+    services,
+)
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, SourceObject
 from openmps.syncconfig.interface import SyncConfig
 from openmps.types import DN
@@ -43,6 +52,7 @@ class Action:
     previous: str | None = None  # reconnect: the objectGUID of the source object it was linked to
     flow: Mapping[str, str] = field(default_factory=dict)  # create: every managed attribute that flowed
     removes_mailbox: bool = False  # update: the explicit deprovisioning rule takes the mailbox away
+    rename: str = ""  # update: a contact's or list's new name (CN), renamed at the source
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,9 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     refused: list[Skipped] = field(default_factory=list)  # object errors found before any write
+    # every object planned (in scope, not refused): the DNs (normal form) it names — a manager, a
+    # member — of objects not managed before the run; a later run that provisions one settles it
+    waiting: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def count(self, verb: str) -> int:
         return sum(1 for a in self.actions if a.verb == verb)
@@ -126,7 +139,29 @@ def plan(
                 Skipped(in_scope[guid].dn, f"a group loop: {names}; its groups are left as they are", guid)
             )
     refused = {DN.parse(r.source_dn) for r in result.refused}
-    managers = _managers(org, links, in_scope, unchanged)
+    found_manager = _managers(links, in_scope, unchanged)
+
+    def managers(source: str) -> DN | None:
+        found = found_manager(source)
+        if found is None:
+            return None
+        return DN.parse(found.managed_dn) if isinstance(found, Link) else _target(org, found)
+
+    def waits_on(obj: SourceObject) -> frozenset[str]:
+        """What ``obj`` names that was not managed before the run (see ``Plan.waiting``)."""
+        named = [
+            v
+            for attr in (DN_VALUED if obj.kind == USER else ())
+            for v in obj.get(attr)
+            if not isinstance(found_manager(v), Link)
+        ]
+        if obj.kind == GROUP:
+            for member in obj.get("member"):
+                guid = by_dn.get(DN.parse(member))
+                if guid is None or (link := links.get(guid)) is None or link.state != ACTIVE:
+                    named.append(member)
+        return frozenset(norm(dn) for dn in named) - {""}
+
     gone = [g for g in snapshot.deleted if g in links]
     if snapshot.full:
         gone += [g for g in links if g not in in_scope]
@@ -147,6 +182,7 @@ def plan(
         if DN.parse(obj.dn) in refused:
             continue  # stays in scope: left as it is, neither changed nor deleted
         arguments = flowed(obj, domains, managers)
+        result.waiting[obj.guid] = waits_on(obj)
         members = nested.get(obj.guid, ())
         digest = _digest(arguments, members)
         link = links.get(obj.guid)
@@ -189,6 +225,13 @@ def plan(
             )
             continue
         wanted = services(obj, rules, had=link.services) if obj.kind == USER else frozenset()
+        rename = ""  # a user is named by its mail; a contact or list by its source name
+        if (
+            obj.kind != USER
+            and link.source_dn != obj.dn
+            and (name := _target(org, obj)) != DN.parse(link.managed_dn)
+        ):
+            rename = name.rdn_value
         if link.digest != digest or link.source_dn != obj.dn or wanted != link.services:
             result.actions.append(
                 Action(
@@ -203,6 +246,7 @@ def plan(
                     wanted,
                     anchor,
                     removes_mailbox=MAILBOX in link.services and MAILBOX not in wanted,
+                    rename=rename,
                 )
             )
     for guid in gone:
@@ -267,13 +311,21 @@ def _nesting(members: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     return depth
 
 
+def norm(dn: str) -> str:
+    """A source DN's normal form (``DN.norm``); "" for a value that is not a DN (it names nobody)."""
+    try:
+        return DN.parse(dn).norm
+    except InvalidArgument:
+        return ""
+
+
 def _managers(
-    org: DN, links: Mapping[str, Link], in_scope: Mapping[str, SourceObject], unchanged: Mapping[str, Link]
-) -> Callable[[str], DN | None]:
-    """Where the user a source manager attribute names is managed, by its source DN: a linked user
-    (a delta's unchanged ones too) or one this run creates.  A user out of scope, not provisioned
-    or being reconnected is not there: whoever it manages gets no manager until a later run finds
-    it managed (a full read, or a change of theirs in a delta)."""
+    links: Mapping[str, Link], in_scope: Mapping[str, SourceObject], unchanged: Mapping[str, Link]
+) -> Callable[[str], Link | SourceObject | None]:
+    """The user a source manager attribute names, by its source DN: a linked user (a delta's
+    unchanged ones too; managed as linked) or one this run creates (managed by ``_target``).  A
+    user out of scope, not provisioned or being reconnected is not there: whoever it manages gets
+    no manager until the run that provisions it (``Plan.waiting``)."""
     if not any(o.kind == USER and o.get("manager") for o in in_scope.values()):
         return lambda source: None
     # by the source DN as written (a forest names its own objects alike); parsed only on a miss
@@ -286,7 +338,7 @@ def _managers(
             users[obj.dn.casefold()] = obj if link is None else link
     parsed: dict[DN, Link | SourceObject] = {}
 
-    def managed(source: str) -> DN | None:
+    def managed(source: str) -> Link | SourceObject | None:
         found = users.get(source.casefold())
         if found is None:
             try:
@@ -295,9 +347,7 @@ def _managers(
                 found = parsed.get(DN.parse(source))
             except InvalidArgument:  # not a DN: it names nobody
                 return None
-        if found is None:
-            return None
-        return DN.parse(found.managed_dn) if isinstance(found, Link) else _target(org, found)
+        return found
 
     return managed
 

@@ -40,13 +40,25 @@ FLOW: dict[str, dict[str, str]] = {
         "proxyAddresses": "proxyAddresses",  # SMTP addresses in the organization's domains only
         "manager": "manager",  # a source DN: the managed DN of the user synced from it (DN_VALUED)
     },
-    CONTACT: {"displayName": "displayName", "mail": "targetAddress", "proxyAddresses": "proxyAddresses"},
-    GROUP: {"displayName": "displayName", "description": "description", "proxyAddresses": "proxyAddresses"},
+    CONTACT: {
+        "displayName": "displayName",
+        "description": "description",
+        "mail": "targetAddress",
+        "proxyAddresses": "proxyAddresses",
+    },
+    GROUP: {
+        "displayName": "displayName",
+        "description": "description",
+        "mailNickname": "alias",  # the primary address follows it (ModifyDistributionList)
+        "proxyAddresses": "proxyAddresses",
+    },
 }
 # source attributes naming another source object: they flow as the managed DN of the object synced
 # from it, or not at all while there is none (out of scope, not provisioned)
 DN_VALUED = frozenset({"manager"})
-ARGUMENTS = frozenset({"displayName", "givenName", "sn", "initials", "description", "proxyAddresses"})
+ARGUMENTS = frozenset(
+    {"displayName", "givenName", "sn", "initials", "description", "alias", "proxyAddresses"}
+)
 # what judging, naming and nesting read of every object, besides FLOW and the organization's rules
 READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")
 

@@ -1,17 +1,21 @@
 """A sync run: read the source, plan, and apply the plan through the engine's Python door.
 
 Each object stands alone in a savepoint (one failing object never stops the others), batches of
-``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and the
-connector space is written after each batch; the objects a batch creates are written ``pending``
-before it, so a run that dies between the engine's commit and the state's is resumed by the next
-run without duplicates (``_resumed``).  Every change of an object's lifecycle state goes through
+``PER_REQUEST`` objects run in one engine transaction each, as ``openmps import`` does, and each
+batch's links are written in that transaction (``_state_in``): a run that dies anywhere leaves no
+object without its link, and no link to an object it did not make (which another could take
+before the next run); links a run of an earlier version left ``pending`` are settled
+(``_resumed``).  Every change of an object's lifecycle state goes through
 :func:`~openmps.sync.lifecycle.advance` (litigation hold included); the directory work is done by
 procedures: Hosted Exchange's for users, mailboxes, contacts and lists (ModifyContact and
 ModifyDistributionList for their changed attributes), Managed OCS's for IM, Managed Active
 Directory's ModifyUser for a user's changed attributes and proxies, Service Provisioning's
 DisconnectUser/ReconnectUser.  A manager not there yet when its user is made or changed (made
-later in the run) is set in a second pass once every user the run makes is (``_managers``).  The
-organization's stored configuration (scope, rules, thresholds) applies to every source.
+later in the run) is set in a second pass once every user the run makes is (``_managers``); one
+not provisioned yet (a manager, a group's member) is remembered as waited on (``sync_waiting``),
+and the delta that lists it reads the objects naming it again, so the run that makes it sets it
+on them.  The organization's stored configuration (scope, rules, thresholds) applies to every
+source.
 
 The source's cookie moves past every run that wrote (not stopped), failed objects or not: each
 object that failed is remembered by its objectGUID (``sync_pending``: the error, when first and
@@ -34,6 +38,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy import Connection
 
 from openmps.app import Deployment
 from openmps.directory import wellknown
@@ -43,7 +50,17 @@ from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
 from openmps.sync import lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
-from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
+from openmps.sync.planner import (
+    CREATE,
+    DELETE,
+    UPDATE,
+    VERBS,
+    Action,
+    Plan,
+    attributes_changed,
+    norm,
+    plan,
+)
 from openmps.sync.rules import ARGUMENTS, DN_VALUED, FLOW, IM, MAILBOX, source_attributes
 from openmps.sync.source import CONTACT, GROUP, USER, Snapshot, Source, SourceConnection, SourceObject
 from openmps.sync.sql import SqlSyncState
@@ -93,6 +110,12 @@ class Run:
     run_id: int | None = None
     stopped: str = ""  # why the run stopped before writing (the deletion threshold)
     retried: int = 0  # objects a delta read again by objectGUID, their last run having failed
+    awaited: int = 0  # objects a delta read again as they name one it lists not managed before
+
+    @property
+    def failing(self) -> int:
+        """How many source objects failed (remembered by objectGUID, read again by the next run)."""
+        return len({e.source_guid for e in self.errors if e.source_guid})
 
     @property
     def outcome(self) -> str:
@@ -107,6 +130,7 @@ class Run:
                 "seconds": round(self.seconds, 3),
                 "stopped": self.stopped,
                 "retried": self.retried,
+                "awaited": self.awaited,
             }
         )
 
@@ -210,15 +234,18 @@ def sync(
     attributes = source_attributes(found.config.rules)
     snapshot = source.read(cookie, attributes=attributes)
     retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
-    if retry:  # the cookie moved past them: read again by objectGUID alone
-        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
+    # objects naming one this delta lists (or retries) that was not managed when they were planned:
+    # read again too, so the run that provisions it sets it on them (a manager, a member)
+    awaited = [] if snapshot.full else _awaited(d, org_guid, snapshot, [failing[g] for g in retry])
+    if retry or awaited:  # the cookie moved past them: read again by objectGUID alone
+        snapshot = _merged(snapshot, source.reread([*retry, *awaited], attributes=attributes))
     # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
     # on them without a change at the source); the whole connector space only when an object it
     # lists names others by DN (a group's members), found among the unchanged ones
     everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
     links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
-    run = Run(str(org), preview, retried=len(retry))
+    run = Run(str(org), preview, retried=len(retry), awaited=len(awaited))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
     run.actions = [(a.verb, a.kind, a.source_dn) for a in todo.actions]
@@ -227,13 +254,14 @@ def sync(
     }
     run.counts["skipped"] = len(todo.skipped)
     deletes = todo.deletions()
+    made: set[str] = set()  # the objects the run made or reconnected, by source DN (normal form)
     if deletes > threshold and not confirm_deletes:
         run.stopped = (
             f"{deletes} objects or mailboxes would be deleted or disconnected, more than the threshold of "
             f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        _apply(d, org, found, todo, links, run, progress, now)
+        made = _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         finished = datetime.now(UTC)
@@ -242,6 +270,13 @@ def sync(
                 # every object that failed is remembered, so the next delta continues from here
                 # and reads them again by objectGUID; an error naming no object keeps the cookie
                 state.keep_pending(org_guid, _failed(run.errors, failing, finished))
+                refused = {r.source_guid for r in todo.refused}
+                state.keep_waiting(
+                    org_guid,
+                    _still_waiting(todo.waiting, made),
+                    replacing=None if snapshot.full else _listed(snapshot) - refused,
+                    keeping=refused,
+                )
                 if all(e.source_guid for e in run.errors) and snapshot.cookie != cookie:
                     state.keep_cookie(org_guid, snapshot.cookie)
             run.run_id = state.record_run(
@@ -274,6 +309,24 @@ def _names_others(obj: SourceObject) -> bool:
             for v in values
         )
     )
+
+
+def _awaited(d: Deployment, org_guid: str, snapshot: Snapshot, retried: list[PendingObject]) -> list[str]:
+    """The objects waiting on one the delta lists or retries (by its DN), not listed themselves."""
+    named = {o.dn for o in snapshot.objects} | {p.source_dn for p in retried}
+    targets = {norm for norm in map(norm, named) if norm}
+    if not targets:
+        return []
+    with state_of(d) as state:
+        waiting = state.waiting_on(org_guid, targets)
+    listed = _listed(snapshot) | {p.source_guid for p in retried}
+    return sorted(waiting - listed)
+
+
+def _still_waiting(waiting: dict[str, frozenset[str]], made: set[str]) -> dict[str, frozenset[str]]:
+    """What each planned object still waits on once the run made the objects ``made`` (their
+    source DNs' normal form); one whose creation failed is still waited on."""
+    return {guid: targets - made for guid, targets in waiting.items()}
 
 
 def _listed(snapshot: Snapshot) -> set[str]:
@@ -323,7 +376,8 @@ def _apply(
     run: Run,
     progress: Callable[[Action], None],
     now: datetime,
-) -> None:
+) -> set[str]:
+    """Apply ``todo``; the source DNs (normal form) of the objects the run made or reconnected."""
     org_guid = found.org_guid
     managed = {g: DN.parse(link.managed_dn) for g, link in links.items() if link.state == ACTIVE}
     admin = d.administrator()
@@ -341,19 +395,19 @@ def _apply(
 
         def run_batch(
             tx: Transaction, batch: list[Action] = batch, current: dict[DN, set[DN]] = current
-        ) -> tuple[list[Link], list[str]]:
-            saved, forgotten = [], []
+        ) -> tuple[list[Link], list[ObjectError]]:
+            saved, forgotten, errors = [], [], []  # told once it commits (it may be run again)
             for action in batch:
                 told: list[ObjectError] = []
                 try:
                     with tx.savepoint():
                         link = work.one(tx, action, current, told)
                 except MpsError as error:
-                    run.errors.append(
+                    errors.append(
                         ObjectError(error.code, action.source_dn, error.description, action.source_guid)
                     )
                 else:
-                    run.errors.extend(told)
+                    errors.extend(told)
                     saved.append(link)
                     if action.previous is not None and action.previous != link.source_guid:
                         forgotten.append(action.previous)
@@ -361,80 +415,79 @@ def _apply(
                         managed[link.source_guid] = DN.parse(link.managed_dn)
                         work.there.add(managed[link.source_guid])
                 progress(action)
-            return saved, forgotten
-
-        creating = [a for a in batch if a.verb == CREATE]
-        with state_of(d) as state:  # the intent first: a run dying past here is resumed (_resumed)
-            state.save_all(
-                org_guid,
-                [
-                    Link(
-                        a.source_guid,
-                        a.kind,
-                        a.source_dn,
-                        str(a.managed_dn),
-                        PENDING,
-                        a.digest,
-                        anchor=a.anchor,
-                        services=a.services,
-                    )
-                    for a in creating
-                ],
-            )
-        try:
-            saved, forgotten = d.engine.run(admin, run_batch)
-        except MpsError as error:  # the batch as a whole failed: each of its objects is told
-            run.errors += [
-                ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch
-            ]
-            saved, forgotten = [], []
-        with state_of(d) as state:
+            # the links in the engine's own transaction: no object without its link, nor a link
+            # to an object the batch did not make (which another could take before the next run)
+            state = _state_in(tx)
             for guid in forgotten:
                 state.forget(org_guid, guid)
             state.save_all(org_guid, saved)
-            done = {link.source_guid for link in saved}
-            for a in creating:
-                if a.source_guid not in done:  # not created: nothing to resume
-                    state.forget(org_guid, a.source_guid)
-            final.update((link.source_guid, link) for link in saved)
+            return saved, errors
+
+        try:
+            saved, errors = d.engine.run(admin, run_batch)
+        except MpsError as error:  # the batch as a whole failed: each of its objects is told
+            saved = []
+            errors = [ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch]
+        run.errors += errors
+        final.update((link.source_guid, link) for link in saved)
     _managers(d, org_guid, work, final, run)
+    made = [a.source_guid for a in todo.actions if a.verb in (CREATE, lifecycle.RECONNECT)]
+    return {norm(final[g].source_dn) for g in made if g in final and final[g].state == ACTIVE}
 
 
 def _managers(d: Deployment, org_guid: str, work: _Work, final: dict[str, Link], run: Run) -> None:
     """The second pass: the managers of the users the run created or changed, now that every user
     it makes is there (a manager made later in the same run too).  One that fails is the user's
     error, and its link is marked so the next run sets its attributes again."""
-    users = [a for a in work.managers if a.source_guid in final]
+    # each once: a batch run again (after a StoreConflict) asked for its users' managers again
+    users = list({a.source_guid: a for a in work.managers if a.source_guid in final}.values())
     for start in range(0, len(users), PER_REQUEST):
         batch = users[start : start + PER_REQUEST]
 
-        def run_batch(tx: Transaction, batch: list[Action] = batch) -> list[str]:
-            failed = []
+        def run_batch(tx: Transaction, batch: list[Action] = batch) -> list[ObjectError]:
+            errors = []  # told once it commits (it may be run again)
             for action in batch:
                 try:
                     with tx.savepoint():
                         work.manager(tx, action)
                 except MpsError as error:
-                    run.errors.append(
-                        ObjectError(
-                            error.code, action.source_dn, f"manager: {error.description}", action.source_guid
-                        )
-                    )
-                    failed.append(action.source_guid)
-            return failed
+                    why = f"manager: {error.description}"
+                    errors.append(ObjectError(error.code, action.source_dn, why, action.source_guid))
+            if errors:  # marked in the same transaction as the managers set
+                _state_in(tx).save_all(org_guid, [_again(final[e.source_guid]) for e in errors])
+            return errors
 
         try:
-            failed = d.engine.run(d.administrator(), run_batch)
-        except MpsError as error:
+            run.errors += d.engine.run(d.administrator(), run_batch)
+        except MpsError as error:  # nothing of the batch was written: each of its users marked
             run.errors += [
                 ObjectError(error.code, a.source_dn, f"manager: {error.description}", a.source_guid)
                 for a in batch
             ]
-            failed = [a.source_guid for a in batch]
-        with state_of(d) as state:
-            for guid in failed:
-                link = final[guid]
-                state.save(org_guid, replace(link, digest="0" * 32 + link.digest[32:]))
+            with state_of(d) as state:
+                state.save_all(org_guid, [_again(final[a.source_guid]) for a in batch])
+
+
+def _again(link: Link) -> Link:
+    """The link marked so the next run sets its object's attributes again (they differ from it)."""
+    return replace(link, digest="0" * 32 + link.digest[32:])
+
+
+@runtime_checkable
+class _OnSql(Protocol):
+    """A unit of work on the SQL store (``db.store.SqlUnitOfWork``), where sync keeps its state."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+
+def _state_in(tx: Transaction) -> SyncState:
+    """Sync's state written in the engine's transaction ``tx`` (committed with its work)."""
+    uow = tx.unit_of_work
+    if not isinstance(uow, _OnSql):
+        raise TypeError("sync's state is kept in the SQL store")
+    uow.will_write()
+    return SqlSyncState(lambda: uow.connection)
 
 
 def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN]:
@@ -448,8 +501,8 @@ def _held(d: Deployment, holds: frozenset[str], users: list[DN]) -> frozenset[DN
 def _resumed(d: Deployment, org_guid: str, *, listed: set[str] | None = None) -> dict[str, Link]:
     """The connector space (or only the links of the source objects ``listed`` and those a run
     may act on without a change at the source: pending and disconnected ones), after the
-    creations a dead run left pending are settled: its engine transaction committed (the object
-    it was creating is there) or it did not (forgotten)."""
+    creations a dead run of an earlier version (which wrote them before its batch) left pending
+    are settled: the object it was creating is there, or it is forgotten."""
     with state_of(d) as state:
         if listed is None:
             links = state.links(org_guid)
@@ -496,6 +549,7 @@ class _Work:
     held: frozenset[DN]
     now: datetime
     managers: list[Action] = field(default_factory=list)  # users whose manager is set last
+    renamed: dict[DN, DN] = field(default_factory=dict)  # contacts and lists renamed: old -> new DN
     there: set[DN] = field(default_factory=set)  # the managed users' DNs as the run's batches commit
 
     def __post_init__(self) -> None:
@@ -625,14 +679,30 @@ class _Work:
         self, tx: Transaction, action: Action, current: dict[DN, set[DN]], told: list[ObjectError]
     ) -> Link:
         before = self.links[action.source_guid]
-        if attributes_changed(before.digest, action.digest):
-            self._modify(tx, action, before)
+        had = current.get(action.managed_dn, set())
+        if action.rename:  # renamed at the source: the managed object's name and path follow
+            action = replace(action, managed_dn=self._rename(tx, action))
+        if action.rename or attributes_changed(before.digest, action.digest):
+            self._modify(tx, action, before)  # renamed: a display name it lacks is the new name
         link = replace(
-            before, source_dn=action.source_dn, digest=action.digest, anchor=action.anchor or before.anchor
+            before,
+            source_dn=action.source_dn,
+            managed_dn=str(action.managed_dn),
+            digest=action.digest,
+            anchor=action.anchor or before.anchor,
         )
         if action.kind == USER:
             return self._services(tx, link, action, told)
-        return self._membership(tx, action, link, current.get(action.managed_dn, set()))
+        return self._membership(tx, action, link, had)
+
+    def _rename(self, tx: Transaction, action: Action) -> DN:
+        """The contact or list moved to its new name (a name another object has: the object's
+        error, naming it); its new path."""
+        procedure = "ModifyContact" if action.kind == CONTACT else "ModifyDistributionList"
+        done = tx.call(HE, procedure, {"path": action.managed_dn, "name": action.rename})
+        path: DN = getattr(done, "path", action.managed_dn)
+        self.renamed[action.managed_dn] = path
+        return path
 
     def _modify(self, tx: Transaction, action: Action, before: Link) -> None:
         """Every attribute of the flow table through the kind's edit procedure: a value the source
@@ -654,15 +724,27 @@ class _Work:
             tx.call(MAD, "ModifyUser", arguments)
             return
         name = flow.get("displayName") or path.rdn_value
+        # a description the source no longer has is removed (a property without a value)
+        description = Property("description", (flow["description"],) if "description" in flow else ())
         if action.kind == CONTACT:
-            contact = {"path": path, "displayName": name, "proxyAddresses": proxies}
+            contact = {
+                "path": path,
+                "displayName": name,
+                "proxyAddresses": proxies,
+                "properties": (description,),
+            }
             tx.call(HE, "ModifyContact", {**contact, "targetAddress": flow.get("targetAddress")})
             return
-        description = Property("description", (flow["description"],) if "description" in flow else ())
         tx.call(
             HE,
             "ModifyDistributionList",
-            {"path": path, "displayName": name, "proxyAddresses": proxies, "properties": (description,)},
+            {
+                "path": path,
+                "displayName": name,
+                "alias": flow.get("alias"),  # one the source drops stays as it is
+                "proxyAddresses": proxies,
+                "properties": (description,),
+            },
         )
 
     def _manager_now(self, action: Action, manager: str | None) -> tuple[Property, ...]:
@@ -684,6 +766,7 @@ class _Work:
         if action.kind != GROUP:
             return link
         wanted = {self.managed[g] for g in action.members if g in self.managed}
+        had = {self.renamed.get(m, m) for m in had}  # members renamed since they were read
         digest = link.digest
         if len(wanted) < len(action.members):  # a member not created (yet): the next run adds it
             digest = digest[:32] + "0" * 32

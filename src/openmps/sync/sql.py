@@ -1,17 +1,19 @@
 """Sync's state in the SQL store (tables ``sync_objects``, ``sync_runs``, ``sync_cookies`` and
-``sync_pending``)."""
+``sync_pending``, ``sync_waiting``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from openmps.db.schema import sync_cookies, sync_objects, sync_pending, sync_runs
+from openmps.db.schema import sync_cookies, sync_objects, sync_pending, sync_runs, sync_waiting
 from openmps.sync.interface import Link, PendingObject, RunRecord, RunRetention
 from openmps.syncconfig.keys import SecretBox
 from openmps.syncconfig.sql import SqlSyncConfig
+
+_CHUNK = 500  # values in one IN (…): well under every backend's limit on parameters
 
 
 class SqlSyncState:
@@ -96,8 +98,11 @@ class SqlSyncState:
         if cookie is not None:
             conn.execute(insert(sync_cookies).values(org_guid=org, cookie=cookie))
 
-    def pending(self, org: str) -> dict[str, PendingObject]:
-        return self._config().pending(org)
+    def pending(self, org: str, *, limit: int | None = None) -> dict[str, PendingObject]:
+        return self._config().pending(org, limit=limit)
+
+    def pending_count(self, org: str) -> int:
+        return self._config().pending_count(org)
 
     def keep_pending(self, org: str, failed: list[PendingObject]) -> None:
         conn = self._connection()
@@ -119,6 +124,45 @@ class SqlSyncState:
                     for p in failed
                 ],
             )
+
+    def waiting_on(self, org: str, targets: Collection[str]) -> set[str]:
+        conn, found = self._connection(), set[str]()
+        wanted = sorted(targets)
+        for start in range(0, len(wanted), _CHUNK):
+            found.update(
+                conn.execute(
+                    select(sync_waiting.c.source_guid).where(
+                        sync_waiting.c.org_guid == org,
+                        sync_waiting.c.target.in_(wanted[start : start + _CHUNK]),
+                    )
+                ).scalars()
+            )
+        return {str(g) for g in found}
+
+    def keep_waiting(
+        self,
+        org: str,
+        waiting: Mapping[str, Collection[str]],
+        *,
+        replacing: Collection[str] | None,
+        keeping: Collection[str] = (),
+    ) -> None:
+        conn = self._connection()
+        mine = sync_waiting.c.org_guid == org
+        if replacing is None:
+            conn.execute(delete(sync_waiting).where(mine, sync_waiting.c.source_guid.not_in(list(keeping))))
+        else:
+            gone = sorted(set(replacing) | set(waiting))
+            for start in range(0, len(gone), _CHUNK):
+                chunk = gone[start : start + _CHUNK]
+                conn.execute(delete(sync_waiting).where(mine, sync_waiting.c.source_guid.in_(chunk)))
+        rows = [
+            {"org_guid": org, "source_guid": guid, "target": target}
+            for guid, targets in waiting.items()
+            for target in sorted(set(targets))
+        ]
+        if rows:
+            conn.execute(insert(sync_waiting), rows)
 
     def prune_runs(self, org: str, retention: RunRetention, *, now: datetime) -> int:
         conn = self._connection()

@@ -23,6 +23,9 @@ MAILBOX_RULES = (DEFAULT, EXPLICIT, NONE)
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 
 
+PENDING_SHOWN = 100  # the failing objects a status lists, oldest first (the total counted apart)
+
+
 @dataclass(frozen=True)
 class Condition:
     """``ATTR=VALUE``: a source object's attribute holds the value (case-insensitive)."""
@@ -185,8 +188,13 @@ class SyncConfigStore(Protocol):
     def hold(self, org: str, user_guid: str, reason: str) -> None: ...
     def release(self, user_guid: str) -> bool: ...
     def runs(self, org: str, *, limit: int = 10) -> list[RunRecord]: ...
-    def pending(self, org: str) -> dict[str, PendingObject]:
-        """The organization's source objects whose last run failed, by objectGUID, oldest first."""
+    def pending(self, org: str, *, limit: int | None = None) -> dict[str, PendingObject]:
+        """The organization's source objects whose last run failed, by objectGUID, oldest first
+        (only the first ``limit``, if given)."""
+        ...
+
+    def pending_count(self, org: str) -> int:
+        """How many of the organization's source objects failed in their last run."""
         ...
 
     def links(self, org: str, state: str | None = None) -> dict[str, Link]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
 from openmps.db.schema import mailbox_holds, sync_configs, sync_objects, sync_pending, sync_runs
 from openmps.syncconfig.interface import Connection as SourceConnection
@@ -130,11 +130,12 @@ class SqlSyncConfig:
             for r in rows
         ]
 
-    def pending(self, org: str) -> dict[str, PendingObject]:
+    def pending(self, org: str, *, limit: int | None = None) -> dict[str, PendingObject]:
         rows = self._connection().execute(
             select(sync_pending)
             .where(sync_pending.c.org_guid == org)
             .order_by(sync_pending.c.first_seen, sync_pending.c.source_guid)
+            .limit(limit)
         )
         return {
             r.source_guid: PendingObject(
@@ -148,6 +149,12 @@ class SqlSyncConfig:
             )
             for r in rows
         }
+
+    def pending_count(self, org: str) -> int:
+        found = self._connection().execute(
+            select(func.count()).select_from(sync_pending).where(sync_pending.c.org_guid == org)
+        )
+        return int(found.scalar_one())
 
     def links(
         self, org: str, state: str | None = None, *, guids: Collection[str] | None = None

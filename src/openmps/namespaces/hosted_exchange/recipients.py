@@ -25,7 +25,7 @@ from openmps.engine.declaration import Properties, Role, Xml, procedure, verbati
 from openmps.errors import AlreadyExists, InvalidArgument, NotFound
 from openmps.hosting import exchange
 from openmps.hosting.accounts import CreatedAccount, CreatedContact
-from openmps.hosting.arguments import PreferredDC
+from openmps.hosting.arguments import Description, PreferredDC
 from openmps.hosting.attributes import (
     COMMON_ATTRIBUTES,
     USER_ATTRIBUTES,
@@ -138,6 +138,7 @@ class CreateContact:
     target_address: Annotated[str, Xml("targetAddress", "the outside SMTP address mail goes to")]
     preferred_dc: PreferredDC = None
     display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Description = None
     alias: Alias = None
     proxy_addresses: ProxyAddresses = None
     properties: Annotated[Properties, Xml("properties", "contact attributes")] = ()
@@ -157,6 +158,7 @@ class CreateContact:
             container=self.container,
             name=self.name,
             displayName=self.display_name,
+            description=self.description,
             properties=self.properties,
         )
         dn = ctx.call(MANAGED_AD, "CreateContact", contact, returns=CreatedContact, as_service=True).path
@@ -253,6 +255,9 @@ NewAddresses = Annotated[
     ),
 ]
 EDIT_PROPERTIES = "other settable attributes; a property without a value removes the attribute"
+NewName = Annotated[
+    str | None, Xml("name", "a new name (its CN) in the same container; its members and lists follow")
+]
 
 
 def _modified(
@@ -262,10 +267,23 @@ def _modified(
     edits: dict[str, tuple[str, ...]],
     extra: tuple[str, ...] | None,
     more: list[Change],
+    name: str | None = None,
+    asked: bool = False,
 ) -> ModifiedRecipient:
-    """Write what differs, all in one modify (an address another object holds: nothing written)."""
-    if not edits and extra is None and not more:
+    """Write what differs, all in one modify (an address another object holds: nothing written),
+    then the new ``name``: the entry moved to it in its container, where no other object has it.
+    ``asked``: a change was asked for that ``more`` holds if it is not so already."""
+    if not edits and extra is None and not more and name is None and not asked:
         raise InvalidArgument("give at least one attribute to change", argument="path")
+    target = entry.dn
+    if name is not None and name != entry.dn.rdn_value:
+        target = entry.dn.parent.child("CN", check_name(name, "name"))
+        if target != entry.dn and providers.directory.exists(target):
+            raise AlreadyExists(
+                f"'name': {target.ldap_path} already exists: another object has the name '{name}'",
+                dn=str(target),
+                argument="name",
+            )
     if any(k.lower() == "displayname" and not v for k, v in edits.items()):
         raise InvalidArgument(f"{entry.dn.ldap_path} keeps a display name", property="displayName")
     changes = changes_to(entry, edits) + more
@@ -273,7 +291,13 @@ def _modified(
         changes += exchange.readdressed(providers, org, entry, extra)
     if changes:
         providers.directory.modify(entry.dn, changes)
-    return ModifiedRecipient(entry.dn, entry.dn.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
+    if target.rdn_value != entry.dn.rdn_value:
+        if target != entry.dn:  # one that differs only in case keeps the entry's DN
+            providers.directory.move(entry.dn, target)
+        renamed = Change.replace("cn", target.rdn_value)
+        providers.directory.modify(target, [renamed])
+        changes.append(renamed)
+    return ModifiedRecipient(target, target.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
 
 
 @procedure(
@@ -285,11 +309,14 @@ def _modified(
     extension=True,
 )
 class ModifyContact:
-    """Change a mail contact's display name, outside address, own addresses or properties."""
+    """Change a mail contact's name, display name, description, outside address, own addresses
+    or properties."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
+    name: NewName = None
     display_name: Annotated[str | None, Xml("displayName")] = None
+    description: Description = None
     target_address: Annotated[str | None, Xml("targetAddress", "the outside SMTP address mail goes to")] = (
         None
     )
@@ -298,15 +325,14 @@ class ModifyContact:
 
     def run(self, ctx: Ctx) -> ModifiedRecipient:
         org, entry = _recipient(ctx.providers, self.path, "contact")
-        edits = requested_edits(
-            {"displayName": self.display_name}, self.properties, USER_ATTRIBUTES, "contact"
-        )
+        named = {"displayName": self.display_name, "description": self.description}
+        edits = requested_edits(named, self.properties, USER_ATTRIBUTES, "contact")
         more = []
         if self.target_address is not None:
             target = f"SMTP:{exchange.smtp_address(self.target_address, 'targetAddress')}"
             if (entry.first("targetAddress") or "") != target:
                 more.append(Change.replace("targetAddress", target))
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more)
+        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more, self.name)
 
 
 @procedure(
@@ -318,11 +344,14 @@ class ModifyContact:
     extension=True,
 )
 class ModifyDistributionList:
-    """Change a distribution list's display name, description, own addresses or properties (its
-    name, alias and primary address stay)."""
+    """Change a distribution list's name, alias, display name, description, own addresses or
+    properties.  A new alias renames the primary address where its local part was the old alias
+    (the old address kept as a secondary one, so mail to it still arrives)."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
     preferred_dc: PreferredDC = None
+    name: NewName = None
+    alias: Alias = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Annotated[str | None, Xml("description")] = None
     proxy_addresses: NewAddresses = None
@@ -332,7 +361,26 @@ class ModifyDistributionList:
         org, entry = _recipient(ctx.providers, self.path, "group")
         named = {"displayName": self.display_name, "description": self.description}
         edits = requested_edits(named, self.properties, COMMON_ATTRIBUTES, "group")
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, [])
+        if self.alias is None or self.alias == entry.first("mailNickname"):
+            extra, more = self.proxy_addresses, []
+        else:  # the new alias's changes hold the secondary addresses
+            extra, more = None, self._realiased(ctx, org, entry)
+        return _modified(ctx.providers, org, entry, edits, extra, more, self.name, self.alias is not None)
+
+    def _realiased(self, ctx: Ctx, org: Org, entry: Entry) -> list[Change]:
+        """The new alias, and the primary address it renames (``proxyAddresses`` the secondary
+        ones if given, else those it has and the old primary)."""
+        assert self.alias is not None
+        mail = entry.first("mail") or ""
+        local, _, domain = mail.rpartition("@")
+        primary = exchange.smtp_address(f"{self.alias}@{domain}", "alias")
+        changes = [Change.replace("mailNickname", self.alias)]
+        if local.casefold() != (entry.first("mailNickname") or "").casefold():  # not named by its alias
+            primary = exchange.smtp_address(mail, "mail")
+        extra = self.proxy_addresses  # mailbox_addresses drops one equal to the primary
+        if extra is None:
+            extra = tuple(p[5:] for p in entry.get("proxyAddresses") if p[:5].lower() == "smtp:")
+        return changes + exchange.readdressed(ctx.providers, org, entry, extra, primary)
 
 
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:

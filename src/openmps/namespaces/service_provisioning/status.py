@@ -12,6 +12,7 @@ from openmps.engine.context import ProcedureContext
 from openmps.engine.declaration import Role, Xml, procedure
 from openmps.errors import InvalidArgument
 from openmps.namespaces.service_provisioning.common import NAMESPACE, business_org
+from openmps.syncconfig.interface import PENDING_SHOWN
 from openmps.types import DN
 
 Ctx = ProcedureContext[Providers]
@@ -59,12 +60,15 @@ class PendingObject:
 @dataclass(frozen=True)
 class SyncStatus:
     """The organization's last sync runs, newest first, and the objects each run tries again until
-    they succeed, leave scope or are deleted at the source (oldest first)."""
+    they succeed, leave scope or are deleted at the source (the 100 oldest, and how many
+    there are)."""
 
     runs: Annotated[tuple[SyncRun, ...], Xml("runs", item="run")]
     pending: Annotated[
-        tuple[PendingObject, ...], Xml("pending", "the objects whose last run failed", item="object")
+        tuple[PendingObject, ...],
+        Xml("pending", "the objects whose last run failed, the 100 oldest", item="object"),
     ] = ()
+    pending_total: Annotated[int, Xml("pendingTotal", "how many objects' last run failed, listed or not")] = 0
 
 
 @procedure(
@@ -115,9 +119,12 @@ class GetSyncStatus:
                 p.attempts,
                 p.reason,
             )
-            for p in ctx.providers.sync.pending(org.entry.guid).values()
+            for p in ctx.providers.sync.pending(org.entry.guid, limit=PENDING_SHOWN).values()
         )
-        return SyncStatus(tuple(runs), pending)
+        total = (
+            len(pending) if len(pending) < PENDING_SHOWN else ctx.providers.sync.pending_count(org.entry.guid)
+        )
+        return SyncStatus(tuple(runs), pending, total)
 
 
 PROCEDURES = (GetSyncStatus,)
