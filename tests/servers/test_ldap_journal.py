@@ -277,3 +277,31 @@ def dying(connection: LdapConnection, uow: SqlUnitOfWork, log: IntentLog) -> Lda
         intents=log,
         before_commit=lambda work: None,
     )
+
+
+def test_a_reused_log_file_is_read_for_its_last_request_only(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path
+) -> None:
+    """A file is written over by the next request, not truncated: a request that recorded less
+    than the one before leaves that one's later steps behind its own, which no recovery replays
+    (they would delete the users a committed request made)."""
+    files = journal.LogFiles(tmp_path / "journal")
+    before = IntentLog(tmp_path / "journal", "committed", files)
+    made = [user(dying(connection, uow, before), org, f"kept{i}-{'x' * 200}") for i in range(3)]
+    before.end(clean=True)  # committed: its file goes back to the process, its steps still in it
+    log = IntentLog(tmp_path / "journal", "died", files)
+    died = user(dying(connection, uow, log), org, "died")
+    log.end(clean=False)
+    (found,) = DurableJournal(tmp_path / "journal", NeverCommitted()).recover(connection)
+    assert (found.request, found.undone, found.failures) == ("died", 1, ())
+    uow.rollback()
+    after = directory(connection, uow)
+    assert not after.exists(died) and all(after.exists(dn) for dn in made)
+    # where the request's records end just where one of the earlier request's lines began, that
+    # whole line is not read either: each names its request
+    lines = [
+        json.dumps({"op": journal.HEADER, "dn": "", "request": "died"}),
+        json.dumps({"op": "delete", "dn": "CN=died", journal.OF: "died"}),
+        json.dumps({"op": "delete", "dn": "CN=kept", journal.OF: "committed"}),
+    ]
+    assert journal._read(lines) == ("died", [{"op": "delete", "dn": "CN=died"}])
