@@ -54,7 +54,7 @@ class StepsSeen:
     def __init__(self) -> None:
         self.steps: list[Step] = []
 
-    def record(self, step: Step) -> None:
+    def record(self, step: Step, *, durable: bool = True) -> None:
         json.dumps(step)  # what the durable log writes
         self.steps.append(step)
 
@@ -217,7 +217,9 @@ def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
 ) -> None:
     """The log's name (its folder synced, when the file is made) and each step (fdatasync) reach the
     disk before the server is sent the write the step undoes: a power cut cannot leave a write
-    unlogged.  A rolled back request's steps are cleared on disk (they must never be replayed)."""
+    unlogged; but for a modify of an entry the request added, which the add's inverse undoes too
+    (its step reaches the disk with the next one).  A rolled back request's steps are cleared on
+    disk (they must never be replayed)."""
     seen: list[str] = []
     datasync, folder_sync, run = os.fdatasync, journal.sync_folder, connection.run
     monkeypatch.setattr(journal.os, "fdatasync", lambda fd: (seen.append("step"), datasync(fd))[1])
@@ -229,10 +231,15 @@ def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
     d = directory(connection, uow)
     d._intents = log  # the durable log in place of the steps seen
     user(d, org, "synced")
-    d.modify(DN.parse(f"CN=synced,{org}"), [Change.replace("description", "after")])
-    writes = [i for i, what in enumerate(seen) if what == "sent"][-2:]  # the add, the modify (after reads)
-    assert all(seen[i - 1] == "step" for i in writes), seen
+    assert seen[-2:] == ["step", "sent"], seen
     assert seen.index("folder journal") < seen.index("step"), seen
+    d.modify(org, [Change.replace("description", "after")])  # its prior value read first
+    assert seen[-2:] == ["step", "sent"], seen
+    seen.clear()
+    d.modify(DN.parse(f"CN=synced,{org}"), [Change.replace("description", "after")])
+    assert seen == ["sent"], seen  # the user was added by this request: no sync first
+    d.modify(org, [Change.replace("description", "again")])
+    assert seen[-2:] == ["step", "sent"], seen  # which syncs the step before too
     log.end(clean=True, durably=True)
     assert seen[-1] == "step"
     uow.rollback()

@@ -14,15 +14,15 @@ flight: their process holds the lock).  A rollback whose compensation failed kee
 A file, not a SQL table: on SQLite the request's transaction holds the only write lock, so a
 record written beside it, in a transaction of its own, would wait for it.  Each record reaches the
 disk (``fdatasync``) before the write it covers is sent, so it survives a power cut as well as a
-dead process.  Making, naming and removing a file costs far more than a record (about 10 ms against
-2 here), so a process keeps its files and each unit of work reuses one, written over from its
-start (not truncated: a sync that changes no file size costs a fraction of one that does; each step
-line names its request, so what an earlier request left after this one's lines is not read): its
-first record replaces the file's header in the same sync, and only then is the mark of the request
-before it dropped (a committed request's steps stay on disk until overwritten, its mark until then
-too); a rolled back
-request's steps are cleared on disk at once (replayed later, they would undo what later requests
-wrote).
+dead process; but for a modify of an entry the same unit added, whose add's inverse (deleting it)
+undoes the modify too: its record reaches the disk with the next one synced.  Making, naming and
+removing a file costs far more than a record (about 10 ms against 2 here), so a process keeps its
+files and each unit of work reuses one, written over from its start (not truncated: a sync that
+changes no file size costs a fraction of one that does; each step line names its request, so what
+an earlier request left after this one's lines is not read): its first record replaces the file's
+header in the same sync, and only then is the mark of the request before it dropped (a committed
+request's steps stay on disk until overwritten, its mark until then too); a rolled back request's
+steps are cleared on disk at once (replayed later, they would undo what later requests wrote).
 """
 
 from __future__ import annotations
@@ -159,7 +159,9 @@ def _reanimate(connection: LdapConnection, step: Step) -> None:
 class Intents(Protocol):
     """Where a backend records a write's inverse before it sends the write."""
 
-    def record(self, step: Step) -> None: ...
+    def record(self, step: Step, *, durable: bool = True) -> None:
+        """``durable``: on disk before this returns (else with the next record that is)."""
+        ...
 
 
 class Commits(Protocol):
@@ -247,8 +249,9 @@ class IntentLog:
         self._end = 0  # where its next record goes
         self.used = False  # something was recorded
 
-    def record(self, step: Step) -> None:
-        """Write ``step`` after the unit's records, on disk when this returns.
+    def record(self, step: Step, *, durable: bool = True) -> None:
+        """Write ``step`` after the unit's records, on disk when this returns if ``durable`` (else
+        with the next one that is: a file's sync flushes all it was written before).
 
         Over what the file held, not truncated first: a sync that changes no file size flushes
         the data alone, several times cheaper than one that must also commit the size (the
@@ -266,14 +269,15 @@ class IntentLog:
             if previous is not None and self._files is not None:
                 self._files.overwritten([previous])
             return
-        self._write(self._file, self._line(step))
+        self._write(self._file, self._line(step), sync=durable)
 
     def _line(self, step: Step) -> bytes:
         return _line({**step, OF: self.request})
 
-    def _write(self, file: LogFile, data: bytes) -> None:
+    def _write(self, file: LogFile, data: bytes, *, sync: bool = True) -> None:
         os.pwrite(file.fd, data, self._end)
-        os.fdatasync(file.fd)
+        if sync:
+            os.fdatasync(file.fd)
         self._end += len(data)
 
     def end(self, clean: bool, *, durably: bool = False) -> None:
