@@ -337,14 +337,18 @@ class AsgiClient:
 
 
 def snapshot(d: Deployment) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table but the audit log: equal snapshots mean nothing was written."""
+    """Every row of every table but the audit log and the directory's generation (renewed after a
+    rollback that undid writes to a directory server): equal snapshots mean nothing was written."""
     from sqlalchemy import select
 
-    from openmps.db.schema import audit_log, metadata
+    from openmps.db.schema import audit_log, metadata, settings
+    from openmps.directory.sql.generation import NAME as GENERATION
 
     with d.sql.connect() as conn:
         return {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)))
+            t.name: sorted(
+                tuple(r) for r in conn.execute(select(t)) if t is not settings or r.name != GENERATION
+            )
             for t in metadata.sorted_tables
             if t is not audit_log
         }

@@ -49,10 +49,12 @@ from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.ldap.journal import Disk, DurableJournal, Recovered
 from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
+from openmps.directory.ldap.shared import SharedEntries
 from openmps.directory.service import DirectoryService
 from openmps.directory.sql.backend import SqlDirectory
 from openmps.directory.sql.claims import ClaimDrift, SqlClaims, reconcile
 from openmps.directory.sql.commits import SqlCommits
+from openmps.directory.sql.generation import SqlGenerations, bump_now
 from openmps.directory.sql.statements import P_NEXT_RIDS
 from openmps.engine.admission import PROVIDER, Admission, AdmissionLimits
 from openmps.engine.audit import AuditRecord
@@ -261,6 +263,8 @@ class Deployment:
     _ldap_all: list[LdapConnection] = field(init=False, default_factory=list)  # for close_directory
     _secret_box: SecretBox = field(init=False)  # the key of the secrets sync keeps (home/sync.key)
     journal: DurableJournal | None = field(init=False, default=None)  # intent logs of LDAP writes
+    # what this process keeps of the directory server across requests (directory/ldap/shared.py)
+    _shared: SharedEntries = field(init=False, default_factory=SharedEntries)
 
     def __post_init__(self) -> None:
         self._secret_box = SecretBox(self.home)
@@ -364,6 +368,13 @@ class Deployment:
                 intents=intents,
                 before_commit=uow.before_commit,
                 flavour=self.directory_flavour,
+                shared=self._shared,
+                generations=SqlGenerations(
+                    lambda: uow.connection,
+                    engine=self.sql,
+                    before_commit=uow.before_commit,
+                    after_end=uow.after_end,
+                ),
             )
         if self.directory_wrapper is not None:
             backend = self.directory_wrapper(backend)
@@ -412,6 +423,7 @@ class Deployment:
         recovered = self.journal.recover(self._ldap_connection(self.directory_server))
         undone = [r for r in recovered if not r.committed]
         if undone:
+            bump_now(self.sql)  # what any process kept of the undone writes is stale
             self.audit.write(
                 AuditRecord(
                     request_id=str(uuid.uuid4()),

@@ -54,7 +54,7 @@ class StepsSeen:
     def __init__(self) -> None:
         self.steps: list[Step] = []
 
-    def record(self, step: Step) -> None:
+    def record(self, step: Step, *, durable: bool = True) -> None:
         json.dumps(step)  # what the durable log writes
         self.steps.append(step)
 
@@ -217,7 +217,9 @@ def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
 ) -> None:
     """The log's name (its folder synced, when the file is made) and each step (fdatasync) reach the
     disk before the server is sent the write the step undoes: a power cut cannot leave a write
-    unlogged.  A rolled back request's steps are cleared on disk (they must never be replayed)."""
+    unlogged; but for a modify of an entry the request added, which the add's inverse undoes too
+    (its step reaches the disk with the next one).  A rolled back request's steps are cleared on
+    disk (they must never be replayed)."""
     seen: list[str] = []
     datasync, folder_sync, run = os.fdatasync, journal.sync_folder, connection.run
     monkeypatch.setattr(journal.os, "fdatasync", lambda fd: (seen.append("step"), datasync(fd))[1])
@@ -229,10 +231,15 @@ def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
     d = directory(connection, uow)
     d._intents = log  # the durable log in place of the steps seen
     user(d, org, "synced")
-    d.modify(DN.parse(f"CN=synced,{org}"), [Change.replace("description", "after")])
-    writes = [i for i, what in enumerate(seen) if what == "sent"][-2:]  # the add, the modify (after reads)
-    assert all(seen[i - 1] == "step" for i in writes), seen
+    assert seen[-2:] == ["step", "sent"], seen
     assert seen.index("folder journal") < seen.index("step"), seen
+    d.modify(org, [Change.replace("description", "after")])  # its prior value read first
+    assert seen[-2:] == ["step", "sent"], seen
+    seen.clear()
+    d.modify(DN.parse(f"CN=synced,{org}"), [Change.replace("description", "after")])
+    assert seen == ["sent"], seen  # the user was added by this request: no sync first
+    d.modify(org, [Change.replace("description", "again")])
+    assert seen[-2:] == ["step", "sent"], seen  # which syncs the step before too
     log.end(clean=True, durably=True)
     assert seen[-1] == "step"
     uow.rollback()
@@ -277,3 +284,31 @@ def dying(connection: LdapConnection, uow: SqlUnitOfWork, log: IntentLog) -> Lda
         intents=log,
         before_commit=lambda work: None,
     )
+
+
+def test_a_reused_log_file_is_read_for_its_last_request_only(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path
+) -> None:
+    """A file is written over by the next request, not truncated: a request that recorded less
+    than the one before leaves that one's later steps behind its own, which no recovery replays
+    (they would delete the users a committed request made)."""
+    files = journal.LogFiles(tmp_path / "journal")
+    before = IntentLog(tmp_path / "journal", "committed", files)
+    made = [user(dying(connection, uow, before), org, f"kept{i}-{'x' * 200}") for i in range(3)]
+    before.end(clean=True)  # committed: its file goes back to the process, its steps still in it
+    log = IntentLog(tmp_path / "journal", "died", files)
+    died = user(dying(connection, uow, log), org, "died")
+    log.end(clean=False)
+    (found,) = DurableJournal(tmp_path / "journal", NeverCommitted()).recover(connection)
+    assert (found.request, found.undone, found.failures) == ("died", 1, ())
+    uow.rollback()
+    after = directory(connection, uow)
+    assert not after.exists(died) and all(after.exists(dn) for dn in made)
+    # where the request's records end just where one of the earlier request's lines began, that
+    # whole line is not read either: each names its request
+    lines = [
+        json.dumps({"op": journal.HEADER, "dn": "", "request": "died"}),
+        json.dumps({"op": "delete", "dn": "CN=died", journal.OF: "died"}),
+        json.dumps({"op": "delete", "dn": "CN=kept", journal.OF: "committed"}),
+    ]
+    assert journal._read(lines) == ("died", [{"op": "delete", "dn": "CN=died"}])

@@ -199,8 +199,10 @@ class HostingSession:
 
     def _sid_of(self, dn: DN) -> str:
         if dn not in self._sids:
-            entry = self._providers.directory.find(dn)
-            self._sids[dn] = entry.sid if entry is not None else ""
+            # asked with an attribute the directory keeps across requests (as the org chain is),
+            # its identity comes with it: a group's members are not read for its SID
+            found = self._providers.directory.find_many([dn], attributes=("objectClass",))
+            self._sids[dn] = found[dn].sid if dn in found else ""
         return self._sids[dn]
 
 

@@ -43,6 +43,7 @@ from openmps.directory.ldap.journal import (
     reanimate_step,
 )
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
+from openmps.directory.ldap.shared import SHARED_ATTRIBUTES, Generations, SharedEntries
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, MpsError, NotEmpty, NotFound
 from openmps.types import DN, Secret, fold, new_guid
@@ -54,6 +55,7 @@ _OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLAC
 _ALL = "(objectClass=*)"
 _NOTHING = "(!(objectClass=*))"
 _BATCH = 100  # values in one OR filter: a request of a few kilobytes
+_SHARED_KEYS = SHARED_ATTRIBUTES | IDENTITY
 
 
 class UniqueClaims(Protocol):
@@ -87,6 +89,8 @@ class LdapDirectory:
         intents: Intents,
         before_commit: Callable[[Callable[[], None]], None],
         flavour: Flavour = OPENLDAP,
+        shared: SharedEntries | None = None,
+        generations: Generations | None = None,
     ) -> None:
         self._ldap = connection
         self._root = root
@@ -103,6 +107,9 @@ class LdapDirectory:
         self._flavour = flavour
         self._before_commit = before_commit
         self._passwords: dict[DN, bytes] = {}  # AD passwords to send last (see set_password)
+        # what the process keeps across units of work, trusted under the generation (shared.py)
+        self._shared = shared if generations is not None else None
+        self._generations = generations
 
     # --- the wire ---------------------------------------------------------------------------------
 
@@ -187,26 +194,54 @@ class LdapDirectory:
         return entry
 
     def exists(self, dn: DN) -> bool:
-        return dn in self._memo or self._base(dn, ["1.1"]) is not None
+        if dn in self._memo:
+            return True
+        shared, generations = self._shared, self._generations
+        if (
+            shared is not None
+            and generations is not None
+            and shared.get(dn, generations.current()) is not None
+        ):
+            return True  # kept under the generation in force: a delete since would have renewed it
+        return self._base(dn, ["1.1"]) is not None
 
     def find_many(self, dns: Sequence[DN], *, attributes: Collection[str] | None = None) -> dict[DN, Entry]:
         """One base search for one DN; for more, one search of the naming context for any of
-        their DNs (``entryDN``, which slapd answers from its DN index, not by a scan)."""
+        their DNs (``entryDN``, which slapd answers from its DN index, not by a scan).  Asked only
+        for attributes the process keeps (``shared.py``: what authorization reads), the entries
+        kept under the current generation are not read again."""
         found = {dn: self._memo[dn] for dn in dns if dn in self._memo}
         missing = [dn for dn in dict.fromkeys(dns) if dn not in found]
-        if len(missing) == 1:
-            entry = self._read(missing[0])
+        keys = None if attributes is None else {a.lower() for a in attributes} | IDENTITY
+        generation: str | None = None
+        if missing and keys is not None and keys <= _SHARED_KEYS and self._shared is not None:
+            assert self._generations is not None
+            generation = self._generations.current()  # before the server is read: see shared.py
+            kept = {dn: self._shared.get(dn, generation) for dn in missing}
+            found.update((dn, entry) for dn, entry in kept.items() if entry is not None)
+            # none outside the naming context is ever found, so none is ever kept
+            missing = [dn for dn, entry in kept.items() if entry is None and dn and dn.is_within(self._root)]
+        read = self._read_many(missing)
+        found.update(read)
+        if generation is not None and self._shared is not None:
+            for entry in read.values():
+                self._shared.put(_only(entry, _SHARED_KEYS), generation)
+        if keys is None:
+            return found
+        return {dn: _only(entry, keys) for dn, entry in found.items()}
+
+    def _read_many(self, dns: Sequence[DN]) -> dict[DN, Entry]:
+        found: dict[DN, Entry] = {}
+        if len(dns) == 1:
+            entry = self._read(dns[0])
             if entry is not None:
                 found[entry.dn] = entry
-        elif missing:
-            within = [str(dn) for dn in missing if dn and dn.is_within(self._root)]
+        elif dns:
+            within = [str(dn) for dn in dns if dn and dn.is_within(self._root)]
             for text in self._any_of(self._dn_attr, within):
                 for hit in self._in_root(text, ["*"]):
                     found[hit[0]] = self._remember(self._entry(*hit))
-        if attributes is None:
-            return found
-        keys = {a.lower() for a in attributes} | IDENTITY
-        return {dn: _only(entry, keys) for dn, entry in found.items()}
+        return found
 
     @property
     def _dn_attr(self) -> str:
@@ -487,6 +522,7 @@ class LdapDirectory:
                 f"add {dn.ldap_path}",
                 delete_step(str(dn)),
                 lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
+                kept=False,  # an entry is kept once read; none is at a DN where none was
             )
         except AlreadyExists:
             if self._flavour.marker is None or self.exists(dn):
@@ -564,7 +600,10 @@ class LdapDirectory:
         inverse["objectClass"] = [("MODIFY_DELETE", [marker.encode()])]
         self._memo.pop(dn, None)
         self._journaled(
-            f"take over {dn.ldap_path}", modify_step(str(dn), inverse), lambda: self._raw_modify(dn, wire)
+            f"take over {dn.ldap_path}",
+            modify_step(str(dn), inverse),
+            lambda: self._raw_modify(dn, wire),
+            kept=True,
         )
 
     def _refuse_given_identity(self, attrs: Mapping[str, list[str]], names: Mapping[str, str]) -> None:
@@ -704,6 +743,10 @@ class LdapDirectory:
                 f"modify {dn.ldap_path}",
                 modify_step(str(dn), inverse),
                 lambda: self._raw_modify(dn, wire),
+                kept=not SHARED_ATTRIBUTES.isdisjoint(touched),
+                # an entry this unit added is deleted by a recovery, which undoes this too: its
+                # inverse need not be on disk first (one sync less for each such modify)
+                durable=dn not in self._added,
             )
         except BaseException as refused:
             self._added.discard(dn)
@@ -745,6 +788,7 @@ class LdapDirectory:
                     f"rename {dn.ldap_path}",
                     move_step(str(new_dn), *_move(new_dn, dn)),
                     functools.partial(self._raw_move, dn, new_dn),
+                    kept=True,
                 )
         return rest
 
@@ -785,14 +829,21 @@ class LdapDirectory:
                     )
         return AlreadyExists(f"{dn.ldap_path} already has a value it was given", dn=str(dn))
 
-    def _journaled(self, label: str, inverse: Step, send: Callable[[], None]) -> None:
+    def _journaled(
+        self, label: str, inverse: Step, send: Callable[[], None], *, kept: bool, durable: bool = True
+    ) -> None:
         """Send a write whose ``inverse`` the unit of work and the intent log hold first: a failed
         request undoes it, unless the server refused it (a write whose answer was lost may have
-        been applied); a process that dies before its commit has it undone at the next start."""
+        been applied); a process that dies before its commit has it undone at the next start.
+        ``kept``: the write may change what processes keep across requests (``shared.py``), so
+        it renews the directory's generation in this unit's transaction.  ``durable``: the
+        inverse must be on disk before the write is sent (see ``modify``)."""
         sent = _Sent()
-        self._intents.record(inverse)
+        self._intents.record(inverse, durable=durable)
         self._on_rollback(lambda: sent.undo(lambda: self._undo(inverse)), label)
         try:
+            if kept and self._generations is not None:
+                self._generations.bump()
             send()
         except BaseException:
             sent.refused = True
@@ -802,6 +853,8 @@ class LdapDirectory:
     def _undo(self, inverse: Step) -> None:
         self._memo.clear()
         self._added.clear()
+        if self._generations is not None:  # any undo: an entry added and kept is deleted here
+            self._generations.undone()
         apply(self._ldap, inverse)
 
     def _raw_modify(self, dn: DN, wire: Mapping[str, list[tuple[str, list[bytes]]]]) -> None:
@@ -832,7 +885,7 @@ class LdapDirectory:
             inverse = reanimate_step(str(dn), self._entry(*prior).guid, kept)
         self._memo.pop(dn, None)
         self._added.discard(dn)
-        self._journaled(f"delete {dn.ldap_path}", inverse, lambda: self._raw_delete(dn))
+        self._journaled(f"delete {dn.ldap_path}", inverse, lambda: self._raw_delete(dn), kept=True)
         self._claims.release_all(dn)
         self._passwords_moved(dn, None)
 
@@ -853,6 +906,7 @@ class LdapDirectory:
             f"move {dn.ldap_path}",
             move_step(str(new_dn), *_move(new_dn, dn)),
             lambda: self._raw_move(dn, new_dn),
+            kept=True,
         )
         self._passwords_moved(dn, new_dn)
         depth = len(dn)

@@ -14,13 +14,17 @@ flight: their process holds the lock).  A rollback whose compensation failed kee
 A file, not a SQL table: on SQLite the request's transaction holds the only write lock, so a
 record written beside it, in a transaction of its own, would wait for it.  Each record reaches the
 disk (``fdatasync``) before the write it covers is sent, so it survives a power cut as well as a
-dead process.  Making, naming and removing a file costs far more than a record (about 10 ms against
-2 here), so a process keeps its files and each unit of work reuses one: its first record replaces
-what the file held in the same sync, and only then is the mark of the request before it dropped (a
-committed request's steps stay on disk until overwritten, its mark until then too); a rolled back
-request's steps are cleared on disk at once (replayed later, they would undo what later requests
-wrote).  An operator may turn the syncs off (:class:`Disk`, ``OPENMPS_JOURNAL_FSYNC=off``): a dead
-process's log is still settled, one a power cut or a kernel crash lost is not.
+dead process; but for a modify of an entry the same unit added, whose add's inverse (deleting it)
+undoes the modify too: its record reaches the disk with the next one synced.  Making, naming and
+removing a file costs far more than a record (about 10 ms against 2 here), so a process keeps its
+files and each unit of work reuses one, written over from its start (not truncated: a sync that
+changes no file size costs a fraction of one that does; each step line names its request, so what
+an earlier request left after this one's lines is not read): its first record replaces the file's
+header in the same sync, and only then is the mark of the request before it dropped (a committed
+request's steps stay on disk until overwritten, its mark until then too); a rolled back request's
+steps are cleared on disk at once (replayed later, they would undo what later requests wrote).
+An operator may turn the syncs off (:class:`Disk`, ``OPENMPS_JOURNAL_FSYNC=off``): a dead process's
+log is still settled, one a power cut or a kernel crash lost is not.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ SUFFIX = ".log"
 REFUSED: Step = {"op": "refused", "dn": ""}  # recorded after a write the server refused: not undone
 _SHOW_DELETED = ("1.2.840.113556.1.4.417", True, None)  # AD: tombstones are found too
 HEADER = "request"  # a log's first line: the request whose steps follow
+OF = "of"  # in each step's line: the request it is of (lines after a unit's are an earlier one's)
 
 
 def _b64(values: Sequence[bytes]) -> list[str]:
@@ -171,7 +176,9 @@ def _reanimate(connection: LdapConnection, step: Step) -> None:
 class Intents(Protocol):
     """Where a backend records a write's inverse before it sends the write."""
 
-    def record(self, step: Step) -> None: ...
+    def record(self, step: Step, *, durable: bool = True) -> None:
+        """``durable``: on disk before this returns (else with the next record that is)."""
+        ...
 
 
 class Commits(Protocol):
@@ -217,7 +224,7 @@ class LogFile:
             folder.mkdir(mode=0o700, exist_ok=True)
             disk.names(folder.parent)
         self.path = folder / f"{uuid.uuid4()}{SUFFIX}"
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         disk.names(folder)
         self.holds: str | None = None  # the committed request whose steps it still holds
@@ -281,24 +288,39 @@ class IntentLog:
         self._files = files
         self._disk = files.disk if files is not None else SYNCED
         self._file: LogFile | None = None
+        self._end = 0  # where its next record goes
         self.used = False  # something was recorded
 
-    def record(self, step: Step) -> None:
-        """Append ``step``, on disk when this returns."""
+    def record(self, step: Step, *, durable: bool = True) -> None:
+        """Write ``step`` after the unit's records, on disk when this returns if ``durable`` (else
+        with the next one that is: a file's sync flushes all it was written before).
+
+        Over what the file held, not truncated first: a sync that changes no file size flushes
+        the data alone, several times cheaper than one that must also commit the size (the
+        truncation and each append did).  What follows the unit's records, the steps of the
+        request before, is told apart by the request each line names (:func:`_read`)."""
         if self._file is None:
             file = self._files.take() if self._files is not None else LogFile(self._folder, self._disk)
             previous = file.holds
-            os.ftruncate(file.fd, 0)  # the request before's steps, replaced in the same sync
-            os.write(file.fd, _line({"op": HEADER, "dn": "", "request": self.request}) + _line(step))
-            self._disk.data(file.fd)
+            # the request before's header replaced in the same sync: its steps are no longer read
+            self._end = 0
+            self._write(file, _line({"op": HEADER, "dn": "", "request": self.request}) + self._line(step))
             file.holds = None
             self._file = file
             self.used = True
             if previous is not None and self._files is not None:
                 self._files.overwritten([previous])
             return
-        os.write(self._file.fd, _line(step))
-        self._disk.data(self._file.fd)
+        self._write(self._file, self._line(step), sync=durable)
+
+    def _line(self, step: Step) -> bytes:
+        return _line({**step, OF: self.request})
+
+    def _write(self, file: LogFile, data: bytes, *, sync: bool = True) -> None:
+        os.pwrite(file.fd, data, self._end)
+        if sync:
+            self._disk.data(file.fd)
+        self._end += len(data)
 
     def end(self, clean: bool, *, durably: bool = False) -> None:
         """The unit has ended: its steps need no undoing unless not ``clean``; ``durably``: they are
@@ -459,7 +481,9 @@ def _abandoned(path: Path) -> Any:
 
 
 def _read(lines: Sequence[str]) -> tuple[str | None, list[Step]]:
-    """The request of a log (its first line) and its recorded steps; a last line cut short by the
+    """The request of a log (its first line) and its recorded steps, up to the first line that is
+    not one of them (a file is written over, not truncated: the lines of the request it held
+    before follow, naming that one); a last line cut short by the
     crash was never sent (it is written first), and a step the server refused is followed by
     :data:`REFUSED`: its inverse would undo what the write did not do (a refused add's delete would
     remove the entry that stood there)."""
@@ -469,6 +493,10 @@ def _read(lines: Sequence[str]) -> tuple[str | None, list[Step]]:
         try:
             step = json.loads(line)
         except json.JSONDecodeError:
+            break
+        if not isinstance(step, dict) or (request is None) != (step.get("op") == HEADER):
+            break  # a line cut short, or the rest of an earlier request's log the file was reused from
+        if step.pop(OF, request) != request:
             break
         if step.get("op") == HEADER:
             request = step["request"]

@@ -1,0 +1,146 @@
+"""What a process keeps of OpenLDAP across requests (the DACLs and organizations authorization
+reads, ``directory/ldap/shared.py``) is trusted only under the directory's generation: a DACL
+changed by another process on the same store is seen at the next request (a delegate's revoked
+right refuses its next request at once), and what a rolled back change showed meanwhile is not
+trusted after it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openmps.app import Deployment, DirectoryServerChoice, init_deployment, open_deployment
+from openmps.directory import acl
+from openmps.directory.acl import Ace, Right
+from openmps.directory.interface import Change
+from openmps.directory.ldap.connection import LdapConnection
+from openmps.directory.service import SECURITY_DESCRIPTOR
+from openmps.directory.sql.generation import bump_now
+from openmps.types import DN, Secret
+from support import (
+    ADMIN_PASSWORD,
+    DirectoryServer,
+    World,
+    build_world,
+    fast_passwords,
+    he,
+    ok,
+    org_path,
+    wipe_server,
+)
+
+ALPINE = org_path("WH", "alpineskihouse")
+SUFFIX = "dc=fabrikam,dc=com"
+DENIED = "0x80070005"
+
+# another process (a CLI beside the service): the Admins@alpineskihouse ACEs removed from the org
+REVOKE = """
+import sys
+from pathlib import Path
+from openmps.app import open_deployment
+from openmps.directory import acl
+from openmps.directory.interface import Change
+from openmps.directory.service import SECURITY_DESCRIPTOR
+from openmps.directory.sql.generation import bump_now
+from openmps.types import DN
+
+d = open_deployment(Path(sys.argv[1]))
+org, sid = DN.from_path(sys.argv[2]), sys.argv[3]
+with d.transaction() as providers:
+    directory = providers.directory
+    dacl = directory.dacl_of(directory.get(org)).without(lambda ace: ace.trustee == sid)
+    directory.modify(org, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
+d.close_directory()
+"""
+
+
+@pytest.fixture
+def world(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[World]:
+    wipe_server(openldap_fabrikam, SUFFIX)
+    server = openldap_fabrikam
+    made = init_deployment(
+        tmp_path / "home",
+        domain="fabrikam.com",
+        admin_password=Secret(ADMIN_PASSWORD),
+        passwords=fast_passwords(),
+        directory=DirectoryServerChoice(server.url, server.bind_dn, server.password_file),
+    )
+    yield build_world(made)
+    made.close_directory()
+    wipe_server(openldap_fabrikam, SUFFIX)
+
+
+def create_user(world: World, upn: str) -> Any:
+    return world.submit(
+        he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, isAdmin=False), "customer_admin"
+    )
+
+
+def admins_sid(d: Deployment) -> str:
+    return d.read(
+        lambda directory: directory.get(DN.from_path(ALPINE).child("CN", "Admins@alpineskihouse")).sid
+    )
+
+
+def test_a_right_revoked_by_another_process_refuses_the_next_request(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ok(create_user(world, "one@alpineskihouse.com"))
+    sent: list[str] = []
+    run = LdapConnection.run
+    monkeypatch.setattr(
+        LdapConnection, "run", lambda self, what, op: sent.append(what) or run(self, what, op)
+    )
+    ok(create_user(world, "two@alpineskihouse.com"))
+    # the role check's groups and the org's chain and DACLs were kept: the request only wrote
+    created = "LDAP://CN=two@alpineskihouse.com," + ALPINE[len("LDAP://") :]
+    all_users = "LDAP://CN=AllUsers@alpineskihouse,CN=_Private," + ALPINE[len("LDAP://") :]
+    assert sent == [created, all_users], sent
+    revoked = subprocess.run(
+        [sys.executable, "-c", REVOKE, str(tmp_path / "home"), ALPINE, admins_sid(world.deployment)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    outcome = create_user(world, "three@alpineskihouse.com")
+    assert outcome.error is not None and outcome.error.hex_code == DENIED, outcome.to_bytes()
+    assert "does not grant DS_CREATE_CHILD" in outcome.error.description
+    # the reseller's admins inherit their rights from WH: untouched
+    ok(
+        world.submit(
+            he(
+                "CreateBusinessUser",
+                container=ALPINE,
+                userPrincipalName="four@alpineskihouse.com",
+                isAdmin=False,
+            ),
+            "reseller_admin",
+        )
+    )
+
+
+def test_what_a_rolled_back_dacl_change_showed_is_not_trusted_after(world: World, tmp_path: Path) -> None:
+    listing = he("GetBusinessUsers", path=ALPINE)
+    ok(world.submit(listing, "customer_admin"))
+    bump_now(world.deployment.sql)  # what the listing kept is stale: the next one reads the server
+    other = open_deployment(tmp_path / "home", passwords=fast_passwords())  # another process's
+    alpine = DN.from_path(ALPINE)
+    deny = Ace.deny(admins_sid(world.deployment), Right.ACTRL_DS_LIST)
+    try:
+        with pytest.raises(RuntimeError), other.transaction() as providers:
+            directory = providers.directory
+            dacl = directory.dacl_of(directory.get(alpine)).with_ace(deny)
+            directory.modify(alpine, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
+            # a directory server has no isolation: the change shows before its request ends
+            refused = world.submit(listing, "customer_admin")
+            assert refused.error is not None and refused.error.hex_code == DENIED, refused.to_bytes()
+            raise RuntimeError("the request fails: its DACL change is undone")
+    finally:
+        other.close_directory()
+    ok(world.submit(listing, "customer_admin"))
