@@ -428,7 +428,7 @@ class LdapDirectory:
                 self._write(dn.ldap_path, lambda c: c.modify(str(dn), change), dn=str(dn))
 
             try:
-                self._journaled(label, password_step(str(dn), attribute), send)
+                self._journaled(label, password_step(str(dn), attribute), send, kept=False)
             except MpsError as error:
                 if sent:
                     reset = ", ".join(d.ldap_path for d in sent)
