@@ -301,3 +301,57 @@ def test_a_lists_alias_held_elsewhere_or_malformed_is_refused_naming_it(d: Deplo
     create(d, "zed", planName="BaseMail")
     refused(d, he("ModifyDistributionList", path=SALES, alias="zed"), CONSTRAINT, "zed@alpineskihouse.com")
     refused(d, he("ModifyDistributionList", path=SALES, alias="a b"), INVALID, "alias")
+
+
+def test_a_lists_primary_address_is_given_at_creation_and_changed_keeping_the_old_one(d: Deployment) -> None:
+    made = he("CreateDistributionList", container=ALPINE, name="Desk", primarySmtpAddress="help@ski.example")
+    ok(d.submit(made))
+    assert entry_of(d, at(ALPINE, "Desk"))["proxyAddresses"] == ["SMTP:help@ski.example"]
+    moved = he("ModifyDistributionList", path=SALES, primarySmtpAddress="deals@ski.example")
+    assert changed(ok(d.submit(moved)), "recipient") == ["mail", "proxyAddresses"]
+    with d.transaction() as providers:
+        sales = providers.directory.get(DN.from_path(SALES))
+        assert (sales.first("mail"), sales.first("mailNickname")) == ("deals@ski.example", "Sales")
+        assert sorted(sales.get("proxyAddresses")) == [
+            "SMTP:deals@ski.example",
+            "smtp:Sales@alpineskihouse.com",
+        ]
+    assert changed(ok(d.submit(moved)), "recipient") == []  # a repeat writes nothing
+    # given with a new alias, the primary given wins over the address the alias would rename
+    both = he("ModifyDistributionList", path=SALES, alias="team", primarySmtpAddress="deals@ski.example")
+    assert changed(ok(d.submit(both)), "recipient") == ["mailNickname"]
+    assert entry_of(d, SALES)["proxyAddresses"][0] == "SMTP:deals@ski.example"
+
+
+def test_a_lists_primary_address_held_elsewhere_or_outside_the_orgs_domains_is_refused(d: Deployment) -> None:
+    create(d, "zed", planName="BaseMail")
+    taken = he("ModifyDistributionList", path=SALES, primarySmtpAddress="zed@alpineskihouse.com")
+    refused(d, taken, CONSTRAINT, "zed@alpineskihouse.com")
+    outside = he("ModifyDistributionList", path=SALES, primarySmtpAddress="sales@contoso.com")
+    refused(d, outside, INVALID, "primarySmtpAddress", "sales@contoso.com", "contoso.com")
+    refused(
+        d, he("ModifyDistributionList", path=SALES, primarySmtpAddress="a b"), INVALID, "primarySmtpAddress"
+    )
+    created = he("CreateDistributionList", container=ALPINE, name="Desk", primarySmtpAddress="d@contoso.com")
+    refused(d, created, INVALID, "primarySmtpAddress", "d@contoso.com")
+    again = he(
+        "CreateDistributionList", container=ALPINE, name="Desk", primarySmtpAddress="Sales@alpineskihouse.com"
+    )
+    refused(d, again, CONSTRAINT, "Sales@alpineskihouse.com")
+
+
+def test_a_contacts_new_alias_renames_its_primary_address_and_keeps_the_old_one(d: Deployment) -> None:
+    response = ok(d.submit(he("ModifyContact", path=PARTNER, alias="ally")))
+    assert changed(response, "recipient") == ["mail", "mailNickname", "proxyAddresses"]
+    with d.transaction() as providers:
+        partner = providers.directory.get(DN.from_path(PARTNER))
+        assert (partner.first("mailNickname"), partner.first("mail")) == ("ally", "ally@alpineskihouse.com")
+        assert sorted(partner.get("proxyAddresses")) == [
+            "SMTP:ally@alpineskihouse.com",
+            "smtp:p@alpineskihouse.com",
+        ]
+        assert partner.first("targetAddress") == "SMTP:p@x.example"
+    assert changed(ok(d.submit(he("ModifyContact", path=PARTNER, alias="ally"))), "recipient") == []
+    create(d, "zed", planName="BaseMail")
+    refused(d, he("ModifyContact", path=PARTNER, alias="zed"), CONSTRAINT, "zed@alpineskihouse.com")
+    refused(d, he("ModifyContact", path=PARTNER, alias="a b"), INVALID, "alias")

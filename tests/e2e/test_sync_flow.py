@@ -368,3 +368,51 @@ def test_a_lists_alias_flows_and_its_primary_address_follows(deployment: Deploym
         "smtp:sales@alpineskihouse.com",
     ]
     quiet(d, renamed)
+
+
+def test_a_lists_mail_flows_to_its_primary_address_keeping_the_old_one(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    sales = ALPINE.child("CN", "Sales")
+    first = forest(sales={"mailNickname": "sales", "mail": "sales@ski.example"})
+    clean(sync(d, ALPINE, first))
+    assert list(entry(d, sales).get("proxyAddresses")) == ["SMTP:sales@ski.example"]
+    quiet(d, first)
+    # Exchange at the source keeps the old primary among its proxyAddresses: so does the list
+    moved = forest(
+        sales={
+            "mailNickname": "sales",
+            "mail": "deals@alpineskihouse.com",
+            "proxyAddresses": "smtp:sales@ski.example",
+        }
+    )
+    assert clean(sync(d, ALPINE, moved)).actions == [("update", "group", f"CN=Sales,{OU}")]
+    deals = entry(d, sales)
+    assert (deals.first("mailNickname"), deals.first("mail")) == ("sales", "deals@alpineskihouse.com")
+    assert sorted(deals.get("proxyAddresses")) == ["SMTP:deals@alpineskihouse.com", "smtp:sales@ski.example"]
+    quiet(d, moved)
+    outside = forest(sales={"mailNickname": "sales", "mail": "sales@contoso.example", "description": "new"})
+    run = sync(d, ALPINE, outside)
+    assert [
+        (e.source_dn, "primarySmtpAddress" in e.reason, "contoso.example" in e.reason) for e in run.errors
+    ] == [(f"CN=Sales,{OU}", True, True)]
+    kept = entry(d, sales)  # nothing written, the new description neither
+    assert (kept.first("mail"), kept.first("description")) == ("deals@alpineskihouse.com", "Sales")
+
+
+def test_a_contacts_alias_flows_and_its_primary_address_follows(deployment: Deployment) -> None:
+    d = deployment_with_domains(deployment)
+    partner = ALPINE.child("CN", "Partner")
+    first = forest(partner={"mailNickname": "ally"})
+    clean(sync(d, ALPINE, first))
+    assert entry(d, partner).first("mail") == "ally@alpineskihouse.com"
+    quiet(d, first)
+    renamed = forest(partner={"mailNickname": "friend", "proxyAddresses": "smtp:ally@alpineskihouse.com"})
+    assert clean(sync(d, ALPINE, renamed)).actions == [("update", "contact", f"CN=Partner,{OU}")]
+    friend = entry(d, partner)
+    assert (friend.first("mailNickname"), friend.first("mail")) == ("friend", "friend@alpineskihouse.com")
+    assert sorted(friend.get("proxyAddresses")) == [
+        "SMTP:friend@alpineskihouse.com",
+        "smtp:ally@alpineskihouse.com",
+    ]
+    assert friend.first("targetAddress") == "SMTP:partner@contoso.example"
+    quiet(d, renamed)

@@ -152,17 +152,24 @@ def smtp_address(text: str, what: str) -> Upn:
         raise InvalidArgument(message, argument=what) from None
 
 
+def accepted_address(text: str, what: str, argument: str, domains: list[str], org: Org) -> Upn:
+    """``text`` as an SMTP address on one of the organization's ``domains`` (else refused, naming
+    the address and ``argument``)."""
+    address = smtp_address(text, what)
+    if address.domain.lower() not in domains:
+        raise InvalidArgument(
+            f"{what} '{address}': '{address.domain}' is not a domain of {org.dn.ldap_path}",
+            argument=argument,
+        )
+    return address
+
+
 def mailbox_addresses(primary: Upn, extra: Iterable[str] | None, domains: list[str], org: Org) -> list[str]:
     """The primary address first, then the extra ones (each on a domain of the organization)."""
     addresses = [str(primary)]
     seen = {primary.norm}
     for text in extra or ():
-        address = smtp_address(text, "proxy address")
-        if address.domain.lower() not in domains:
-            raise InvalidArgument(
-                f"proxy address '{address}': '{address.domain}' is not a domain of {org.dn.ldap_path}",
-                argument="proxyAddresses",
-            )
+        address = accepted_address(text, "proxy address", "proxyAddresses", domains, org)
         if address.norm not in seen:
             seen.add(address.norm)
             addresses.append(str(address))

@@ -44,12 +44,14 @@ FLOW: dict[str, dict[str, str]] = {
         "displayName": "displayName",
         "description": "description",
         "mail": "targetAddress",
+        "mailNickname": "alias",  # the primary address follows it (ModifyContact)
         "proxyAddresses": "proxyAddresses",
     },
     GROUP: {
         "displayName": "displayName",
         "description": "description",
         "mailNickname": "alias",  # the primary address follows it (ModifyDistributionList)
+        "mail": "primarySmtpAddress",  # on a domain of the organization; it wins over the alias's
         "proxyAddresses": "proxyAddresses",
     },
 }
@@ -57,7 +59,8 @@ FLOW: dict[str, dict[str, str]] = {
 # from it, or not at all while there is none (out of scope, not provisioned)
 DN_VALUED = frozenset({"manager"})
 ARGUMENTS = frozenset(
-    {"displayName", "givenName", "sn", "initials", "description", "alias", "proxyAddresses"}
+    {"displayName", "givenName", "sn", "initials", "description", "alias", "primarySmtpAddress"}
+    | {"proxyAddresses"}
 )
 # what judging, naming and nesting read of every object, besides FLOW and the organization's rules
 READ = ("objectClass", "objectGUID", "cn", "mail", "groupType", "member")

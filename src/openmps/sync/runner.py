@@ -730,6 +730,7 @@ class _Work:
             contact = {
                 "path": path,
                 "displayName": name,
+                "alias": flow.get("alias"),  # one the source drops stays as it is
                 "proxyAddresses": proxies,
                 "properties": (description,),
             }
@@ -742,6 +743,7 @@ class _Work:
                 "path": path,
                 "displayName": name,
                 "alias": flow.get("alias"),  # one the source drops stays as it is
+                "primarySmtpAddress": flow.get("primarySmtpAddress"),  # likewise
                 "proxyAddresses": proxies,
                 "properties": (description,),
             },

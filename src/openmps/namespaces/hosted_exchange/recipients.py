@@ -7,7 +7,8 @@ outside person may be a contact of several organizations, each with its own addr
 distribution list is a universal distribution group whose members are recipients of its own
 organization only, so no tenant can mail-enable a path into another.  ModifyContact and
 ModifyDistributionList (OpenMPS extensions: MPS documents no edit of either) change what sync flows
-from a customer's forest: names, the outside address, the secondary addresses, properties.
+from a customer's forest: names, aliases, a list's primary address, the outside address, the
+secondary addresses, properties.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ ProxyAddresses = Annotated[
     Xml("proxyAddresses", "extra SMTP addresses on the org's domains", item="value", parse=verbatim),
 ]
 Alias = Annotated[str | None, Xml("alias", "mailNickname and the primary address's local part")]
+# MPS documents no argument naming a list's primary address: named after Exchange's PrimarySmtpAddress
+PRIMARY_ADDRESS = "primarySmtpAddress"
 Addresses = Annotated[
     tuple[str, ...], Xml("proxyAddresses", "its SMTP addresses, the primary first", item="value")
 ]
@@ -95,11 +98,15 @@ class Recipients:
 
 
 def recipient_attributes(
-    providers: Providers, org: Org, alias: str, extra: Iterable[str] | None
+    providers: Providers, org: Org, alias: str, extra: Iterable[str] | None, primary: str | None = None
 ) -> tuple[dict[str, list[str]], tuple[str, ...]]:
-    """The mail attributes every recipient of ``org`` carries, and its addresses (primary first)."""
-    primary, domains = exchange.org_domains(providers, org)
-    address = exchange.smtp_address(f"{alias}@{primary}", "alias")
+    """The mail attributes every recipient of ``org`` carries, and its addresses (primary first:
+    ``primary`` on a domain of ``org`` if given, else the alias on its primary domain)."""
+    domain, domains = exchange.org_domains(providers, org)
+    if primary is not None:
+        address = exchange.accepted_address(primary, PRIMARY_ADDRESS, PRIMARY_ADDRESS, domains, org)
+    else:
+        address = exchange.smtp_address(f"{alias}@{domain}", "alias")
     addresses = exchange.mailbox_addresses(address, extra, domains, org)
     shown, _ = exchange.address_book(providers.layout, org)
     attrs = {
@@ -201,6 +208,13 @@ class CreateDistributionList:
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Annotated[str | None, Xml("description")] = None
     alias: Alias = None
+    primary_smtp_address: Annotated[
+        str | None,
+        Xml(
+            PRIMARY_ADDRESS,
+            "its primary SMTP address, on a domain of the org (default: alias@primary domain)",
+        ),
+    ] = None
     proxy_addresses: ProxyAddresses = None
     security_enabled: Annotated[
         bool, Xml("securityEnabled", "OpenMPS: a mail-enabled security group (seed 004's sync) instead")
@@ -216,7 +230,9 @@ class CreateDistributionList:
         alias = (
             self.alias if self.alias is not None else "".join(c for c in name if c.isalnum() or c in "-_.")
         )
-        attrs, addresses = recipient_attributes(providers, org, alias, self.proxy_addresses)
+        attrs, addresses = recipient_attributes(
+            providers, org, alias, self.proxy_addresses, self.primary_smtp_address
+        )
         attrs.update(
             displayName=[check_name(self.display_name or name, "displayName")],
             groupType=[UNIVERSAL_SECURITY if self.security_enabled else UNIVERSAL_DISTRIBUTION],
@@ -255,6 +271,14 @@ NewAddresses = Annotated[
     ),
 ]
 EDIT_PROPERTIES = "other settable attributes; a property without a value removes the attribute"
+NewPrimary = Annotated[
+    str | None,
+    Xml(
+        PRIMARY_ADDRESS,
+        "a new primary SMTP address on a domain of the org (the old one kept as a secondary unless "
+        "proxyAddresses is given); it wins over the address a new alias renames",
+    ),
+]
 NewName = Annotated[
     str | None, Xml("name", "a new name (its CN) in the same container; its members and lists follow")
 ]
@@ -300,6 +324,39 @@ def _modified(
     return ModifiedRecipient(target, target.rdn_value, tuple(dict.fromkeys(c.attr for c in changes)))
 
 
+def _readdressing(
+    providers: Providers,
+    org: Org,
+    entry: Entry,
+    alias: str | None,
+    primary: str | None,
+    proxies: tuple[str, ...] | None,
+) -> tuple[tuple[str, ...] | None, list[Change]]:
+    """(the secondary addresses ``_modified`` is to write, the changes it adds) for a new ``alias``
+    and primary address: ``primary`` if given, else the one a new alias renames where its local
+    part was the old alias.  A new primary takes ``proxies`` as its secondary addresses if given,
+    else those the recipient has and its old primary (so mail to it still arrives)."""
+    more: list[Change] = []
+    old_alias = entry.first("mailNickname") or ""
+    if alias is not None and alias != old_alias:
+        more.append(Change.replace("mailNickname", alias))
+    mail = entry.first("mail") or ""
+    local, _, domain = mail.rpartition("@")
+    if primary is not None:
+        _, domains = exchange.org_domains(providers, org)
+        address = exchange.accepted_address(primary, PRIMARY_ADDRESS, PRIMARY_ADDRESS, domains, org)
+    elif more and local.casefold() == old_alias.casefold():  # named by its alias: renamed with it
+        address = exchange.smtp_address(f"{alias}@{domain}", "alias")
+    else:
+        return proxies, more
+    if str(address) == mail:
+        return proxies, more
+    extra = proxies  # mailbox_addresses drops one equal to the primary
+    if extra is None:
+        extra = tuple(p[5:] for p in entry.get("proxyAddresses") if p[:5].lower() == "smtp:")
+    return None, more + exchange.readdressed(providers, org, entry, extra, address)
+
+
 @procedure(
     NAMESPACE,
     "ModifyContact",
@@ -309,12 +366,14 @@ def _modified(
     extension=True,
 )
 class ModifyContact:
-    """Change a mail contact's name, display name, description, outside address, own addresses
-    or properties."""
+    """Change a mail contact's name, alias, display name, description, outside address, own
+    addresses or properties.  A new alias renames the primary address where its local part was
+    the old alias (the old address kept as a secondary one)."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the contact")]
     preferred_dc: PreferredDC = None
     name: NewName = None
+    alias: Alias = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Description = None
     target_address: Annotated[str | None, Xml("targetAddress", "the outside SMTP address mail goes to")] = (
@@ -327,12 +386,13 @@ class ModifyContact:
         org, entry = _recipient(ctx.providers, self.path, "contact")
         named = {"displayName": self.display_name, "description": self.description}
         edits = requested_edits(named, self.properties, USER_ATTRIBUTES, "contact")
-        more = []
+        extra, more = _readdressing(ctx.providers, org, entry, self.alias, None, self.proxy_addresses)
         if self.target_address is not None:
             target = f"SMTP:{exchange.smtp_address(self.target_address, 'targetAddress')}"
             if (entry.first("targetAddress") or "") != target:
                 more.append(Change.replace("targetAddress", target))
-        return _modified(ctx.providers, org, entry, edits, self.proxy_addresses, more, self.name)
+        asked = self.alias is not None
+        return _modified(ctx.providers, org, entry, edits, extra, more, self.name, asked)
 
 
 @procedure(
@@ -344,14 +404,15 @@ class ModifyContact:
     extension=True,
 )
 class ModifyDistributionList:
-    """Change a distribution list's name, alias, display name, description, own addresses or
-    properties.  A new alias renames the primary address where its local part was the old alias
-    (the old address kept as a secondary one, so mail to it still arrives)."""
+    """Change a distribution list's name, alias, primary address, display name, description, own
+    addresses or properties.  A new alias renames the primary address where its local part was the
+    old alias; a new primary keeps the old address as a secondary one, so mail to it still arrives."""
 
     path: Annotated[DN, Xml("path", "LDAP path of the distribution list")]
     preferred_dc: PreferredDC = None
     name: NewName = None
     alias: Alias = None
+    primary_smtp_address: NewPrimary = None
     display_name: Annotated[str | None, Xml("displayName")] = None
     description: Annotated[str | None, Xml("description")] = None
     proxy_addresses: NewAddresses = None
@@ -361,26 +422,10 @@ class ModifyDistributionList:
         org, entry = _recipient(ctx.providers, self.path, "group")
         named = {"displayName": self.display_name, "description": self.description}
         edits = requested_edits(named, self.properties, COMMON_ATTRIBUTES, "group")
-        if self.alias is None or self.alias == entry.first("mailNickname"):
-            extra, more = self.proxy_addresses, []
-        else:  # the new alias's changes hold the secondary addresses
-            extra, more = None, self._realiased(ctx, org, entry)
-        return _modified(ctx.providers, org, entry, edits, extra, more, self.name, self.alias is not None)
-
-    def _realiased(self, ctx: Ctx, org: Org, entry: Entry) -> list[Change]:
-        """The new alias, and the primary address it renames (``proxyAddresses`` the secondary
-        ones if given, else those it has and the old primary)."""
-        assert self.alias is not None
-        mail = entry.first("mail") or ""
-        local, _, domain = mail.rpartition("@")
-        primary = exchange.smtp_address(f"{self.alias}@{domain}", "alias")
-        changes = [Change.replace("mailNickname", self.alias)]
-        if local.casefold() != (entry.first("mailNickname") or "").casefold():  # not named by its alias
-            primary = exchange.smtp_address(mail, "mail")
-        extra = self.proxy_addresses  # mailbox_addresses drops one equal to the primary
-        if extra is None:
-            extra = tuple(p[5:] for p in entry.get("proxyAddresses") if p[:5].lower() == "smtp:")
-        return changes + exchange.readdressed(ctx.providers, org, entry, extra, primary)
+        primary = self.primary_smtp_address
+        extra, more = _readdressing(ctx.providers, org, entry, self.alias, primary, self.proxy_addresses)
+        asked = self.alias is not None or primary is not None
+        return _modified(ctx.providers, org, entry, edits, extra, more, self.name, asked)
 
 
 def _org_user(providers: Providers, org: Org, upn: Upn) -> DN:
