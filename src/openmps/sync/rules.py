@@ -51,7 +51,7 @@ FLOW: dict[str, dict[str, str]] = {
         "displayName": "displayName",
         "description": "description",
         "mailNickname": "alias",  # the primary address follows it (ModifyDistributionList)
-        "mail": "primarySmtpAddress",  # on a domain of the organization; it wins over the alias's
+        "mail": "primarySmtpAddress",  # on a domain of the organization only; it wins over the alias's
         "proxyAddresses": "proxyAddresses",
     },
 }
@@ -128,7 +128,9 @@ def flowed(
     managed: Callable[[str], DN | None] = lambda dn: None,
 ) -> dict[str, str]:
     """The managed attributes the source's attributes give, by ``FLOW``; proxy addresses only
-    SMTP ones in the organization's ``domains``, other than the primary address (``mail``); a
+    SMTP ones in the organization's ``domains``, other than the primary address (``mail``), and a
+    list's primary address only there too (elsewhere it keeps the one it has, as a user's proxy
+    on another domain is left out: the forest may hold domains the provider does not host); a
     ``DN_VALUED`` attribute as ``managed`` maps its source DN (None: it does not flow)."""
     found = {}
     for attr, target in FLOW.get(obj.kind, {}).items():
@@ -146,7 +148,9 @@ def flowed(
             )
             if kept:
                 found[target] = " ".join(kept)
-        elif value := obj.first(attr):
+        elif (value := obj.first(attr)) and (
+            target != "primarySmtpAddress" or value.rpartition("@")[2].lower() in domains
+        ):
             found[target] = value
     return found
 
