@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
-from openmps.db.prepared import driver
+from openmps.db.prepared import atomic, driver
 from openmps.db.schema import settings
 from openmps.engine.context import StoreConflict
 from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed
@@ -346,19 +346,20 @@ class SqlUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
+        """A nested part of the transaction, undone alone when it raises: a raw savepoint
+        (``prepared.atomic``), not SQLAlchemy's ``begin_nested`` (about 150 µs more each, and sync
+        and bulk requests take one per object); nothing here nests SQLAlchemy transactions."""
         mark = len(self._journal)
-        nested = self.connection.begin_nested()
+        conn = self.connection
         self._savepoints += 1
         try:
-            yield
+            with atomic(conn):
+                yield
         except BaseException:
             self._rollbacks += 1
-            nested.rollback()
             self._gate_shared = self._writing = False  # a lock taken inside went with the savepoint
             self._compensate(mark)
             raise
-        else:
-            nested.commit()
         finally:
             self._savepoints -= 1
 
