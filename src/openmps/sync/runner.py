@@ -41,7 +41,7 @@ from openmps.engine.declaration import Property
 from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.sync import lifecycle
+from openmps.sync import heap, lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
 from openmps.sync.planner import CREATE, DELETE, UPDATE, VERBS, Action, Plan, attributes_changed, plan
 from openmps.sync.rules import ARGUMENTS, DN_VALUED, FLOW, IM, MAILBOX, source_attributes
@@ -208,16 +208,17 @@ def sync(
         cookie = state.cookie(org_guid)
         failing = state.pending(org_guid)
     attributes = source_attributes(found.config.rules)
-    snapshot = source.read(cookie, attributes=attributes)
-    retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
-    if retry:  # the cookie moved past them: read again by objectGUID alone
-        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
-    # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
-    # on them without a change at the source); the whole connector space only when an object it
-    # lists names others by DN (a group's members), found among the unchanged ones
-    everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
-    links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
-    todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
+    with heap.paused():  # what is read and planned lives until the run ends (sync/heap.py)
+        snapshot = source.read(cookie, attributes=attributes)
+        retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
+        if retry:  # the cookie moved past them: read again by objectGUID alone
+            snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
+        # a delta needs the links of what it lists, and the pending and disconnected ones (a run
+        # acts on them without a change at the source); the whole connector space only when an
+        # object it lists names others by DN (a group's members), found among the unchanged ones
+        everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
+        links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
+        todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
     run = Run(str(org), preview, retried=len(retry))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
@@ -233,7 +234,8 @@ def sync(
             f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        _apply(d, org, found, todo, links, run, progress, now)
+        with heap.frozen():
+            _apply(d, org, found, todo, links, run, progress, now)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         finished = datetime.now(UTC)
