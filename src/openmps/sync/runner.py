@@ -197,6 +197,21 @@ def sync(
     deletion threshold by default — without ``confirm_deletes``) apply the plan; every run that
     writes, or stops at the threshold, is recorded.  ``now`` is the time the lifecycle's timers are
     read at (tests move it)."""
+    with heap.long_lived() as settle:
+        return _sync(d, org, source, preview, confirm_deletes, threshold, progress, now, settle)
+
+
+def _sync(
+    d: Deployment,
+    org: DN,
+    source: Source,
+    preview: bool,
+    confirm_deletes: bool,
+    threshold: int | None,
+    progress: Callable[[Action], None],
+    now: datetime | None,
+    settle: Callable[[], None],
+) -> Run:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     now = now or started
@@ -208,17 +223,17 @@ def sync(
         cookie = state.cookie(org_guid)
         failing = state.pending(org_guid)
     attributes = source_attributes(found.config.rules)
-    with heap.paused():  # what is read and planned lives until the run ends (sync/heap.py)
-        snapshot = source.read(cookie, attributes=attributes)
-        retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
-        if retry:  # the cookie moved past them: read again by objectGUID alone
-            snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
-        # a delta needs the links of what it lists, and the pending and disconnected ones (a run
-        # acts on them without a change at the source); the whole connector space only when an
-        # object it lists names others by DN (a group's members), found among the unchanged ones
-        everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
-        links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
-        todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
+    snapshot = source.read(cookie, attributes=attributes)
+    retry = [] if snapshot.full else [g for g in failing if g not in _listed(snapshot)]
+    if retry:  # the cookie moved past them: read again by objectGUID alone
+        snapshot = _merged(snapshot, source.reread(retry, attributes=attributes))
+    # a delta needs the links of what it lists, and the pending and disconnected ones (a run acts
+    # on them without a change at the source); the whole connector space only when an object it
+    # lists names others by DN (a group's members), found among the unchanged ones
+    everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
+    links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
+    todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
+    settle()  # what was read and planned lives until the run ends (sync/heap.py)
     run = Run(str(org), preview, retried=len(retry))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
@@ -234,8 +249,7 @@ def sync(
             f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        with heap.frozen():
-            _apply(d, org, found, todo, links, run, progress, now)
+        _apply(d, org, found, todo, links, run, progress, now, settle)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         finished = datetime.now(UTC)
@@ -325,6 +339,7 @@ def _apply(
     run: Run,
     progress: Callable[[Action], None],
     now: datetime,
+    settle: Callable[[], None],
 ) -> None:
     org_guid = found.org_guid
     managed = {g: DN.parse(link.managed_dn) for g, link in links.items() if link.state == ACTIVE}
@@ -399,6 +414,7 @@ def _apply(
                 if a.source_guid not in done:  # not created: nothing to resume
                     state.forget(org_guid, a.source_guid)
             final.update((link.source_guid, link) for link in saved)
+        settle()  # what the batch left (its links, the managed DNs) lives until the run ends
     _managers(d, org_guid, work, final, run)
 
 
