@@ -151,7 +151,9 @@ _savepoints = itertools.count(1)
 
 
 @contextmanager
-def atomic(conn: Connection, *, one_write: bool = False) -> Iterator[None]:
+def atomic(
+    conn: Connection, *, one_write: bool = False, before_rollback: Callable[[], None] | None = None
+) -> Iterator[None]:
     """A savepoint on the DBAPI connection: the statements inside apply whole or not at all.
 
     One directory operation (an add with its values, a modify with all its changes) must be atomic
@@ -160,6 +162,8 @@ def atomic(conn: Connection, *, one_write: bool = False) -> Iterator[None]:
     statements instead of SQLAlchemy's nested-transaction machinery.  ``one_write``: the block
     writes with a single statement, which SQLite already applies whole or not at all (a failed
     statement leaves the transaction as it was), so only PostgreSQL needs the savepoint.
+    ``before_rollback``: what must run before the savepoint is rolled back (the block's writes
+    outside SQL undone, ``SqlUnitOfWork.savepoint``); it is rolled back whether that fails or not.
     """
     if one_write and conn.dialect.name == "sqlite":
         yield
@@ -170,8 +174,12 @@ def atomic(conn: Connection, *, one_write: bool = False) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        cursor.execute(f"RELEASE SAVEPOINT {name}")
+        try:
+            if before_rollback is not None:
+                before_rollback()
+        finally:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
         raise
     cursor.execute(f"RELEASE SAVEPOINT {name}")
 

@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
-from openmps.db.prepared import driver
+from openmps.db.prepared import atomic, driver
 from openmps.db.schema import settings
 from openmps.engine.context import StoreConflict
 from openmps.errors import InvalidArgument, InvalidOperation, RollbackFailed, ServiceBusy
@@ -358,26 +358,25 @@ class SqlUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
+        """A nested part of the transaction, undone alone when it raises: a raw savepoint
+        (``prepared.atomic``), not SQLAlchemy's ``begin_nested`` (about 150 µs more each, and sync
+        and bulk requests take one per object); nothing here nests SQLAlchemy transactions.
+
+        Its outside writes are undone first, as a whole rollback does: on PostgreSQL ROLLBACK TO
+        SAVEPOINT lets go of the advisory locks taken inside it, and another writer could come in
+        while the block's writes are half undone.  The undo sends no SQL (a failed statement leaves
+        the transaction refusing any until the savepoint's rollback)."""
         mark = len(self._journal)
         held = (self._writing, self._gate_shared)
-        nested = self.connection.begin_nested()
+        conn = self.connection
         self._savepoints += 1
         try:
-            yield
+            with atomic(conn, before_rollback=lambda: self._compensate(mark)):
+                yield
         except BaseException:
             self._rollbacks += 1
-            try:
-                # Undone first, as a whole rollback does: on PostgreSQL ROLLBACK TO SAVEPOINT lets
-                # go of the advisory locks taken inside it, and another writer could come in while
-                # the block's writes are half undone.  The undo sends no SQL (a failed statement
-                # leaves the transaction refusing any until the savepoint's rollback).
-                self._compensate(mark)
-            finally:
-                nested.rollback()
             self._relock(held)
             raise
-        else:
-            nested.commit()
         finally:
             self._savepoints -= 1
 

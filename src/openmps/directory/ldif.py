@@ -33,6 +33,7 @@ __all__ = ["ImportResult", "export_ldif", "import_ldif"]
 _COLS = 76
 _SKIPPED = frozenset({"memberof"})  # computed by the backend: never exported, ignored on import
 _ATTR_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*")
+_LINE_ATTR_RE = re.compile(r"[A-Za-z0-9;.-]+")  # what may precede a line's colon (options too)
 _MOD_OPS = {"add": Change.add, "delete": Change.delete, "replace": Change.replace}
 
 
@@ -352,7 +353,7 @@ def _split(number: int, line: bytes, dn: DN | None = None) -> _Line:
         return _Line(number, "-", b"")
     colon = line.find(b":")
     attr = line[:colon].decode("ascii", "replace").strip(" ") if colon > 0 else ""
-    if not attr or not re.fullmatch(r"[A-Za-z0-9;.-]+", attr):
+    if not attr or not _LINE_ATTR_RE.fullmatch(attr):
         shown = line[:60].decode("utf-8", "replace")
         raise InvalidArgument(f"{where}: expected 'attribute: value', got '{shown}'", line=number)
     rest = line[colon + 1 :]

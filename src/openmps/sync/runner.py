@@ -48,7 +48,7 @@ from openmps.engine.declaration import Property
 from openmps.engine.engine import Transaction
 from openmps.errors import InvalidArgument, MpsError
 from openmps.plans.interface import MAILBOX_PLAN
-from openmps.sync import lifecycle
+from openmps.sync import heap, lifecycle
 from openmps.sync.interface import ACTIVE, DISCONNECTED, PENDING, Link, PendingObject, SyncState
 from openmps.sync.planner import (
     CREATE,
@@ -221,6 +221,21 @@ def sync(
     deletion threshold by default — without ``confirm_deletes``) apply the plan; every run that
     writes, or stops at the threshold, is recorded.  ``now`` is the time the lifecycle's timers are
     read at (tests move it)."""
+    with heap.long_lived() as settle:
+        return _sync(d, org, source, preview, confirm_deletes, threshold, progress, now, settle)
+
+
+def _sync(
+    d: Deployment,
+    org: DN,
+    source: Source,
+    preview: bool,
+    confirm_deletes: bool,
+    threshold: int | None,
+    progress: Callable[[Action], None],
+    now: datetime | None,
+    settle: Callable[[], None],
+) -> Run:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     now = now or started
@@ -245,6 +260,7 @@ def sync(
     everything = snapshot.full or any(_names_others(o) for o in snapshot.objects)
     links = _resumed(d, org_guid, listed=None if everything else _listed(snapshot))
     todo = plan(org, snapshot, links, found.config, domains=found.domains, now=now)
+    settle()  # what was read and planned lives until the run ends (sync/heap.py)
     run = Run(str(org), preview, retried=len(retry), awaited=len(awaited))
     run.skipped = [(s.source_dn, s.why) for s in todo.skipped]
     run.errors = [ObjectError(InvalidArgument.code, r.source_dn, r.why, r.source_guid) for r in todo.refused]
@@ -261,7 +277,7 @@ def sync(
             f"{threshold}: nothing was written; confirm this run to go on"
         )
     elif not preview:
-        made = _apply(d, org, found, todo, links, run, progress, now)
+        made = _apply(d, org, found, todo, links, run, progress, now, settle)
     run.seconds = time.perf_counter() - clock
     if not preview or run.stopped:
         finished = datetime.now(UTC)
@@ -376,6 +392,7 @@ def _apply(
     run: Run,
     progress: Callable[[Action], None],
     now: datetime,
+    settle: Callable[[], None],
 ) -> set[str]:
     """Apply ``todo``; the source DNs (normal form) of the objects the run made or reconnected."""
     org_guid = found.org_guid
@@ -430,6 +447,7 @@ def _apply(
             errors = [ObjectError(error.code, a.source_dn, error.description, a.source_guid) for a in batch]
         run.errors += errors
         final.update((link.source_guid, link) for link in saved)
+        settle()  # what the batch left (its links, the managed DNs) lives until the run ends
     _managers(d, org_guid, work, final, run)
     made = [a.source_guid for a in todo.actions if a.verb in (CREATE, lifecycle.RECONNECT)]
     return {norm(final[g].source_dn) for g in made if g in final and final[g].state == ACTIVE}

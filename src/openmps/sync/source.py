@@ -19,9 +19,17 @@ class SourceObject:
     dn: str
     kind: str  # user | contact | group | other
     attributes: dict[str, list[str]]
+    # by lower-cased name, made once: planning asks each object for a dozen attributes
+    _by_name: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, list[str]] = {}
+        for k, v in self.attributes.items():
+            by_name.setdefault(k.lower(), v)  # of two spellings, the first (as a scan finds it)
+        object.__setattr__(self, "_by_name", by_name)
 
     def get(self, name: str) -> list[str]:
-        return next((v for k, v in self.attributes.items() if k.lower() == name.lower()), [])
+        return self._by_name.get(name.lower(), [])
 
     def first(self, name: str) -> str | None:
         values = self.get(name)

@@ -13,7 +13,7 @@ secondary addresses, properties.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -124,11 +124,16 @@ def _stamp(providers: Providers, dn: DN, attrs: dict[str, list[str]]) -> None:
     providers.directory.modify(dn, [Change.replace(a, *values) for a, values in attrs.items() if values])
 
 
-def _recipient(providers: Providers, path: DN, object_class: str) -> tuple[Org, Entry]:
-    """A contact or distribution list of a business organization.  Only mail-enabled universal
-    groups count as lists (distribution or security): the organization's role groups (Admins@,
-    AllUsers@, global and without mail) are never one."""
-    org, entry = org_entry(providers, path, object_class)
+def _recipient(
+    providers: Providers, path: DN, object_class: str, attributes: Collection[str] | None = None
+) -> tuple[Org, Entry]:
+    """A contact or distribution list of a business organization (with all its attributes, or
+    ``attributes`` and what telling it needs).  Only mail-enabled universal groups count as lists
+    (distribution or security): the organization's role groups (Admins@, AllUsers@, global and
+    without mail) are never one."""
+    if attributes is not None:
+        attributes = (*attributes, "groupType", "mailNickname")
+    org, entry = org_entry(providers, path, object_class, attributes=attributes)
     if object_class == "group" and (
         entry.first("groupType") not in LIST_TYPES or not entry.get("mailNickname")
     ):
@@ -449,12 +454,17 @@ class _ListMember:
     preferred_dc: PreferredDC = None
 
     def _checked(self, ctx: Ctx) -> None:
-        org, _ = _recipient(ctx.providers, self.path, "group")
+        # only what the checks read: a whole list or member (its groups too) costs a sync of lists
+        # of ten members two reads per member
+        org, _ = _recipient(ctx.providers, self.path, "group", attributes=())
         if not self.member.is_within(org.dn, strict=True):
             raise InvalidArgument(
                 f"{self.member.ldap_path} is not a recipient of {org.dn.ldap_path}", argument="member"
             )
-        member = ctx.providers.directory.get(self.member)
+        directory = ctx.providers.directory
+        member = directory.find_many([self.member], attributes=("objectClass", "mail")).get(self.member)
+        if member is None:
+            raise NotFound(f"no such object: {self.member.ldap_path}", dn=str(self.member))
         if not any(member.has_class(c) for c in MEMBER_CLASSES) or not member.get("mail"):
             raise InvalidArgument(f"{self.member.ldap_path} is not a mail recipient", argument="member")
 
