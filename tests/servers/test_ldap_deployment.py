@@ -838,13 +838,13 @@ def test_passwords_sent_before_a_refused_one_do_not_stay_as_the_failed_request_s
     document, new = two_password_changes(deployment, ("kim", "lou"))
     journaled = LdapDirectory._journaled
 
-    def refusing(self: LdapDirectory, label: str, inverse: dict[str, Any], send: Any) -> None:
+    def refusing(self: LdapDirectory, label: str, inverse: dict[str, Any], send: Any, **how: Any) -> None:
         if inverse["op"] == "password" and inverse["dn"].startswith("CN=lou@"):
 
             def send() -> None:
                 raise ConstraintViolation("the DC refused the password (injected)")
 
-        journaled(self, label, inverse, send)
+        journaled(self, label, inverse, send, **how)
 
     monkeypatch.setattr(LdapDirectory, "_journaled", refusing)
     failed = deployment.submit(hosted.addressed_document(document))
@@ -872,8 +872,8 @@ from support import fast_passwords
 home, document = Path(sys.argv[1]), sys.argv[2]
 journaled = LdapDirectory._journaled
 
-def dying(self, label, inverse, send):  # killed once the first password is on the DC
-    journaled(self, label, inverse, send)
+def dying(self, label, inverse, send, **how):  # killed once the first password is on the DC
+    journaled(self, label, inverse, send, **how)
     if inverse["op"] == "password":
         os._exit(9)
 
