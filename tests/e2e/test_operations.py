@@ -211,6 +211,60 @@ def test_a_wrong_tls_key_is_said_before_anything_is_served(tmp_path: Path) -> No
     assert alone.exit_code == 2 and "--tls-cert and --tls-key go together" in alone.output
 
 
+@pytest.mark.parametrize(("threads", "at_once"), [(1, 1), (None, 4)])
+def test_a_worker_runs_as_many_requests_at_once_as_its_threads(
+    world: World, monkeypatch: pytest.MonkeyPatch, threads: int | None, at_once: int
+) -> None:
+    """With ``threads=1`` (serve --workers N on SQLite) requests wait their turn in the event loop,
+    not in threads contending for the interpreter's lock; without, they run side by side."""
+    import asyncio
+    import threading
+
+    engine = world.deployment.engine
+    submit = engine.submit
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # long enough for the other requests to come in beside it, if let
+            return submit(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(engine, "submit", counted)
+    document = he("GetBusinessUsers", path=org_path("WH", "alpineskihouse")).encode()
+
+    async def four() -> list[int]:
+        transport = httpx.ASGITransport(app=create_app(world.deployment, threads=threads))
+        async with httpx.AsyncClient(transport=transport, base_url="http://openmps.test") as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        "/provisioning", content=document, auth=ADMIN, headers={"content-type": "text/xml"}
+                    )
+                    for _ in range(4)
+                )
+            )
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(four()) == [200] * 4
+    assert most[0] == at_once
+
+
+def test_several_workers_on_sqlite_run_one_request_at_a_time_each(world: World) -> None:
+    from openmps.web.app import default_threads
+
+    d = world.deployment
+    cpu_bound = d.sql.dialect.name == "sqlite" and d.directory_server is None
+    # a directory server's or PostgreSQL's waits are overlapped by threads
+    assert default_threads(d, 2) == (1 if cpu_bound else None)
+    assert default_threads(d, 1) is None  # one process: threads overlap what waits there is
+
+
 def test_workers_share_the_store_and_their_metrics(tmp_path: Path) -> None:
     """serve --workers 2: two processes answer on one port and one store; /metrics sums them."""
     with socket.socket() as probe:

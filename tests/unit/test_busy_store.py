@@ -148,6 +148,53 @@ def test_writers_of_one_process_queue_at_a_gate_not_in_sqlites_busy_handler(engi
     assert gate.waiting == 0
 
 
+def test_writers_of_two_processes_queue_at_the_files_gate(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # another process's engine on the file (an flock is held by an open file, so a second engine
+    # in this process meets it as another process would)
+    other = make_engine(sqlite_url(tmp_path / "s.db"), busy_timeout=5)
+    holder = SqlUnitOfWork(other)
+    holder.connection.execute(update(settings).values(value="1"))
+    done: list[bool] = []
+
+    def second() -> None:
+        uow = SqlUnitOfWork(engine)
+        uow.connection.execute(update(settings).values(value="2"))
+        done.append(True)
+        uow.commit()
+
+    gate = writer_gate_of(engine)
+    assert gate is not None
+    thread = threading.Thread(target=second)
+    thread.start()
+    deadline = time.monotonic() + 2
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    # at the gate beside the file, polled every few hundred microseconds, not in SQLite's busy
+    # handler's sleeps of up to 100 ms
+    assert gate.waiting == 1
+    assert not done
+    holder.commit()
+    thread.join(5)
+    assert done
+    assert _value(engine) == "2"
+    other.dispose()
+
+
+def test_the_files_gate_times_out_busy_and_lets_the_process_in_again(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = make_engine(sqlite_url(tmp_path / "s.db"), busy_timeout=5)
+    holder = SqlUnitOfWork(other)
+    holder.connection  # noqa: B018  (its process's gate, the file's and the write lock)
+    with pytest.raises(ServiceBusy, match="write lock"):
+        SqlUnitOfWork(engine).connection  # noqa: B018
+    holder.rollback()
+    writer = SqlUnitOfWork(engine)  # the process's own gate was let go with the refusal
+    writer.connection.execute(update(settings).values(value="4"))
+    writer.commit()
+    assert _value(engine) == "4"
+    assert oct((tmp_path / "s.db-writer").stat().st_mode & 0o777) == "0o600"
+    other.dispose()
+
+
 def test_the_gate_times_out_busy_and_is_left_whatever_ends_a_unit(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     holder = SqlUnitOfWork(engine)
     holder.connection  # noqa: B018  (the gate and the write lock)

@@ -263,6 +263,16 @@ def serve(
             min=1, max=64, help="Worker processes on the one store (admission limits are per worker)"
         ),
     ] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Requests each worker runs at once (default: 1 with several workers on SQLite, "
+            "else as many as admission lets in)",
+            show_default=False,
+        ),
+    ] = None,
     database: DatabaseOption = None,
 ) -> None:
     """Serve POST /provisioning over HTTP (and /health, /health/ready, /metrics), initializing a
@@ -271,7 +281,7 @@ def serve(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from openmps.web.app import create_app
+    from openmps.web.app import create_app, default_threads
     from openmps.web.telemetry import configure_logging
 
     configure_logging(log_level.value, log_format.value)
@@ -312,9 +322,11 @@ def serve(
         f"administrator@{d.layout.dns_name}"
     )
     cert, key = (str(tls_cert) if tls_cert else None), (str(tls_key) if tls_key else None)
+    if threads is None:
+        threads = default_threads(d, workers)
     if workers == 1:
         config = uvicorn.Config(
-            create_app(d),
+            create_app(d, threads=threads),
             log_level="warning",
             access_log=False,
             log_config=None,
@@ -333,6 +345,7 @@ def serve(
             OPENMPS_LOG_LEVEL=log_level.value,
             OPENMPS_LOG_FORMAT=log_format.value,
             PROMETHEUS_MULTIPROC_DIR=metrics,
+            OPENMPS_THREADS=str(threads or ""),
         )
         config = uvicorn.Config(
             "openmps.web.app:from_environment",

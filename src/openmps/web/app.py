@@ -17,9 +17,12 @@ import binascii
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +56,7 @@ REALM = 'Basic realm="OpenMPS", charset="UTF-8"'
 PREREAD = 64 * 1024  # a declared body up to this size is read before the sign-in
 XML_TYPES = ("text/xml", "application/xml")
 JOURNAL_SWEEP = 60.0  # seconds between sweeps of the directory journal (a dead process's logs)
+T = TypeVar("T")
 
 
 def _xml(element: etree._Element, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -133,11 +137,24 @@ def _dry_run(request: Request) -> bool:
 
 def from_environment() -> Starlette:
     """The app of one worker process of ``openmps serve --workers N``: a deployment of its own on
-    the shared store of ``OPENMPS_HOME``, logging as ``OPENMPS_LOG_LEVEL`` / ``OPENMPS_LOG_FORMAT`` say."""
+    the shared store of ``OPENMPS_HOME``, logging as ``OPENMPS_LOG_LEVEL`` / ``OPENMPS_LOG_FORMAT`` say,
+    running ``OPENMPS_THREADS`` requests at once (unset: as many as admission lets in)."""
     configure_logging(
         os.environ.get("OPENMPS_LOG_LEVEL", "info"), os.environ.get("OPENMPS_LOG_FORMAT", "text")
     )
-    return create_app(open_deployment(default_home()))
+    threads = os.environ.get("OPENMPS_THREADS")
+    return create_app(open_deployment(default_home()), threads=int(threads) if threads else None)
+
+
+def default_threads(deployment: Deployment, workers: int) -> int | None:
+    """How many requests each of ``workers`` processes runs at once unless told: one when several
+    share an SQLite store with the directory in it, where a request is CPU work under the file's one
+    write lock, and a second thread of the process would only take the interpreter's lock (the GIL)
+    from the writer holding the store's, stretching every write (the processes are the parallelism
+    there); otherwise, or for one process, as many as admission lets in (None), since requests
+    overlap their waits for a directory server or PostgreSQL."""
+    sqlite_only = deployment.sql.dialect.name == "sqlite" and deployment.directory_server is None
+    return 1 if workers > 1 and sqlite_only else None
 
 
 def _touch(providers: Providers) -> None:
@@ -158,10 +175,22 @@ async def _sweep_journal(deployment: Deployment, every: float) -> None:
             log.exception("the directory journal's sweep failed (tried again in %s s)", every)
 
 
-def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) -> Starlette:
+def create_app(
+    deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP, threads: int | None = None
+) -> Starlette:
     """The HTTP app of ``deployment``; on a directory server its intent logs are swept every
-    ``journal_sweep`` seconds."""
+    ``journal_sweep`` seconds.  ``threads``: how many requests (sign-in and run) it hands to
+    worker threads at once (None: as many as Starlette's pool has, admission the bound); the
+    others wait their turn in the event loop (``default_threads``)."""
     limit = deployment.engine.xml_limits.max_bytes
+    lanes = anyio.CapacityLimiter(threads) if threads is not None else None
+
+    async def in_thread(work: Callable[..., T], *args: object) -> T:
+        """``work`` in a worker thread, within ``threads``."""
+        if lanes is None:
+            return await run_in_threadpool(work, *args)
+        return await anyio.to_thread.run_sync(work, *args, limiter=lanes)
+
     telemetry = Telemetry(deployment)
     domain_admins = f"{deployment.domain_sid}-512"
 
@@ -173,7 +202,7 @@ def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) 
         return deployment.authenticator.authenticate(user, password, client=client), client
 
     async def sign_in(request: Request) -> tuple[Caller, str | None]:
-        return await run_in_threadpool(signed_in, request)
+        return await in_thread(signed_in, request)
 
     def answer(request: Request, body: bytes, signed: tuple[Caller, str | None] | None) -> Outcome:
         """Sign in (unless done), check the request's form, run it: in one worker thread."""
@@ -189,7 +218,7 @@ def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) 
                 # A small body came with the headers: read, it costs nothing, and the sign-in and
                 # the request share one hop to a worker thread.  The answers keep their order.
                 body = await _body(request, limit)
-                outcome = await run_in_threadpool(answer, request, body, None)
+                outcome = await in_thread(answer, request, body, None)
             else:
                 # Sign in before reading a larger body: nobody gets 10 MB read without valid
                 # credentials.
@@ -197,7 +226,7 @@ def create_app(deployment: Deployment, *, journal_sweep: float = JOURNAL_SWEEP) 
                 _dry_run(request)
                 _xml_body(request)
                 body = await _body(request, limit)
-                outcome = await run_in_threadpool(answer, request, body, signed)
+                outcome = await in_thread(answer, request, body, signed)
         except MpsError as exc:
             return _error(exc)
         except Exception:
