@@ -159,6 +159,13 @@ case "$command" in
       >"$dir/schema.log" 2>&1 || {
       cat "$dir/schema.log" >&2
       stop
+      # samba has been seen to abort while a schema class was being added (once in about ten
+      # starts, on a loaded machine); the extension is applied incrementally, so starting the DC
+      # again finishes what the first start began
+      if [ -z "${SAMBA_DC_AGAIN:-}" ]; then
+        echo "samba-dc.sh: the schema extension failed; starting the DC again to finish it" >&2
+        SAMBA_DC_AGAIN=1 exec "$0" start "$dir" "$domain"
+      fi
       exit 1
     }
     echo "url=$url"
