@@ -245,6 +245,43 @@ def test_each_step_is_on_disk_before_the_write_it_covers_is_sent(
     uow.rollback()
 
 
+def test_a_join_of_an_added_entry_is_sent_unsynced_and_undone_by_a_recovery_that_lost_its_step(
+    connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's new entry joins a group: the join's step is not synced before it is sent, as
+    the add's inverse, on disk first, takes the entry out of every group at a recovery before it
+    deletes it; so a power cut that loses the join's step leaves no member naming a deleted entry."""
+    d = directory(connection, uow)
+    group = DN.parse(f"CN=joined,{org}")
+    d.add(group, {"objectClass": ["top", "group"], "cn": ["joined"]})
+    uow.commit()
+    folder = tmp_path / "journal"
+    on_disk: list[bytes] = []  # the log as each sync left it
+    datasync = os.fdatasync
+
+    def synced(fd: int) -> None:
+        datasync(fd)
+        on_disk.append(b"".join(path.read_bytes() for path in folder.glob("*.log")))
+
+    monkeypatch.setattr(journal.os, "fdatasync", synced)
+    log = IntentLog(folder, "died")
+    d = dying(connection, uow, log)
+    made = user(d, org, "joiner")
+    d.modify(group, [Change.add("member", str(made))])
+    assert len(on_disk) == 1  # the add's step; the join's is written, not synced
+    d.modify(made, [Change.replace("description", "after")])  # of the entry added: nor this one
+    assert len(on_disk) == 1
+    log.end(clean=False)  # the process died before its commit
+    (path,) = folder.glob("*.log")
+    path.write_bytes(on_disk[-1])  # and the power was cut: what was not synced is lost
+    (found,) = DurableJournal(folder, NeverCommitted()).recover(connection)
+    assert (found.request, found.undone, found.failures) == ("died", 1, ())
+    uow.rollback()
+    after = directory(connection, uow)
+    assert not after.exists(made)
+    assert after.get(group).get("member") == ()
+
+
 def test_a_log_is_kept_while_the_server_is_away_and_settled_once_it_answers(
     connection: LdapConnection, uow: SqlUnitOfWork, org: DN, tmp_path: Path
 ) -> None:

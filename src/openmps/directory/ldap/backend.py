@@ -520,7 +520,7 @@ class LdapDirectory:
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
-                delete_step(str(dn)),
+                delete_step(str(dn), groups=str(self._root)),
                 lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
                 kept=False,  # an entry is kept once read; none is at a DN where none was
             )
@@ -744,9 +744,10 @@ class LdapDirectory:
                 modify_step(str(dn), inverse),
                 lambda: self._raw_modify(dn, wire),
                 kept=not SHARED_ATTRIBUTES.isdisjoint(touched),
-                # an entry this unit added is deleted by a recovery, which undoes this too: its
-                # inverse need not be on disk first (one sync less for each such modify)
-                durable=dn not in self._added,
+                # an entry this unit added is deleted by a recovery, which undoes this too, and
+                # taken out of its groups first, which undoes its joins: the inverse of either
+                # need not be on disk first (one sync less for each such modify)
+                durable=dn not in self._added and not _joins(changes, self._added),
             )
         except BaseException as refused:
             self._added.discard(dn)
@@ -978,6 +979,18 @@ def _by_value(change: Change) -> bool:
     if change.op is ChangeOp.ADD:
         return True
     return change.op is ChangeOp.DELETE and bool(change.values) and change.attr.lower() in DN_ATTRIBUTES
+
+
+def _joins(changes: Sequence[Change], added: set[DN]) -> bool:
+    """Whether ``changes`` only add ``member`` values naming entries in ``added`` (which a
+    recovery takes out of every group before it deletes them, ``journal.delete_step``)."""
+    try:
+        return bool(added) and all(
+            c.op is ChangeOp.ADD and c.attr.lower() == "member" and {DN.parse(v) for v in c.values} <= added
+            for c in changes
+        )
+    except InvalidArgument:  # not a DN: the server's refusal says so
+        return False
 
 
 def _only(entry: Entry, keys: Collection[str]) -> Entry:

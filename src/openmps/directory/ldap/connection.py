@@ -55,7 +55,7 @@ class LdapSettings:
 
 # LDAP result codes (RFC 4511 §4.1.9) → the error OpenMPS answers
 _REFERRAL = 10  # AD: the DN is in no naming context this server holds
-_NO_SUCH_ATTRIBUTE = 16
+NO_SUCH_ATTRIBUTE = 16
 _UNDEFINED_TYPE = 17
 _CONSTRAINT = 19
 _VALUE_EXISTS = 20
@@ -87,7 +87,7 @@ def mapped(refused: LdapRefused, **fields: Any) -> MpsError:
         return NotFound(f"no such object: {refused.what}", **fields)
     if code in (_ENTRY_EXISTS, _VALUE_EXISTS):
         return AlreadyExists(text, **fields)
-    if code in (_CONSTRAINT, _NO_SUCH_ATTRIBUTE):
+    if code in (_CONSTRAINT, NO_SUCH_ATTRIBUTE):
         return ConstraintViolation(text, **fields)
     if code == _NOT_LEAF:
         return NotEmpty(f"{refused.what} has children and cannot be deleted", **fields)

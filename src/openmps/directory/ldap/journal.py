@@ -14,8 +14,9 @@ flight: their process holds the lock).  A rollback whose compensation failed kee
 A file, not a SQL table: on SQLite the request's transaction holds the only write lock, so a
 record written beside it, in a transaction of its own, would wait for it.  Each record reaches the
 disk (``fdatasync``) before the write it covers is sent, so it survives a power cut as well as a
-dead process; but for a modify of an entry the same unit added, whose add's inverse (deleting it)
-undoes the modify too: its record reaches the disk with the next one synced.  Making, naming and
+dead process; but for a modify of an entry the same unit added, or one only adding such entries to
+a group's ``member``, which the add's inverse undoes too (a recovery takes the entry out of its
+groups, then deletes it): its record reaches the disk with the next one synced.  Making, naming and
 removing a file costs far more than a record (about 10 ms against 2 here), so a process keeps its
 files and each unit of work reuses one, written over from its start (not truncated: a sync that
 changes no file size costs a fraction of one that does; each step line names its request, so what
@@ -32,6 +33,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -43,9 +45,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
 
-from openmps.directory.ldap.connection import LdapConnection, LdapRefused, mapped
+from openmps.directory.filters import eq, render
+from openmps.directory.ldap.connection import (
+    NO_SUCH_ATTRIBUTE,
+    LdapConnection,
+    LdapRefused,
+    mapped,
+    names_nothing,
+)
 from openmps.errors import AlreadyExists, ConstraintViolation, MpsError, NotFound, ServiceBusy
 
 log = logging.getLogger(__name__)
@@ -70,8 +79,11 @@ def _raw(values: Sequence[str]) -> list[bytes]:
     return [base64.b64decode(v) for v in values]
 
 
-def delete_step(dn: str) -> Step:
-    return {"op": "delete", "dn": dn}
+def delete_step(dn: str, groups: str | None = None) -> Step:
+    """Delete ``dn`` (an add's inverse); with ``groups``, a naming context: a recovery first takes
+    ``dn`` out of the ``member`` values of its groups, which a join not yet synced may have given
+    it (see :meth:`IntentLog.record`)."""
+    return {"op": "delete", "dn": dn} if groups is None else {"op": "delete", "dn": dn, "groups": groups}
 
 
 def add_step(dn: str, attributes: Wire) -> Step:
@@ -114,15 +126,35 @@ def reanimate_step(dn: str, guid: str, attributes: Wire) -> Step:
     }
 
 
-def apply(connection: LdapConnection, step: Step) -> None:
-    """Send one step; the server's refusal as an :mod:`openmps.errors` error."""
+def apply(connection: LdapConnection, step: Step, *, recovering: bool = False) -> None:
+    """Send one step; the server's refusal as an :mod:`openmps.errors` error.  ``recovering``: the
+    steps are a log's, which may lack the joins of an added entry (:func:`_leave_groups`)."""
     try:
         if step["op"] == "reanimate":
             _reanimate(connection, step)
-        else:
-            connection.run(step["dn"], lambda c: _send(c, step))
+            return
+        if recovering and step["op"] == "delete" and step.get("groups"):
+            _leave_groups(connection, step["dn"], step["groups"])
+        connection.run(step["dn"], lambda c: _send(c, step))
     except LdapRefused as refused:
         raise mapped(refused, dn=step["dn"]) from None
+
+
+def _leave_groups(connection: LdapConnection, dn: str, base: str) -> None:
+    """Take ``dn`` out of every group under ``base`` naming it in ``member``, before it is deleted
+    (a crash then leaves it to be deleted at the next recovery, its groups left already): the steps
+    of the joins that gave it those values were not synced before they were sent, so a power cut
+    may have lost them."""
+    text = render(eq("member", dn))
+    conn = connection.run(dn, lambda c: c.search(base, text, SUBTREE, attributes=["1.1"]))
+    groups = [item["dn"] for item in conn.response or () if item.get("type") == "searchResEntry"]
+    for group in groups:
+        leave = {"member": [(MODIFY_DELETE, [dn])]}
+        try:
+            connection.run(group, functools.partial(_modify, group, leave))
+        except LdapRefused as refused:
+            if not (names_nothing(refused) or refused.code == NO_SUCH_ATTRIBUTE):
+                raise  # else the group, or its value, went meanwhile
 
 
 def _send(conn: Any, step: Step) -> bool:
@@ -139,6 +171,10 @@ def _send(conn: Any, step: Step) -> bool:
     if op == "password":
         return bool(conn.modify(dn, {step["attribute"]: [(MODIFY_REPLACE, [unknown_password()])]}))
     raise ValueError(f"unknown journal step '{op}'")
+
+
+def _modify(dn: str, changes: Mapping[str, Any], conn: Any) -> bool:
+    return bool(conn.modify(dn, changes))
 
 
 def _reanimate(connection: LdapConnection, step: Step) -> None:
@@ -419,7 +455,7 @@ class DurableJournal:
                 passwords = []
                 for step in reversed(steps):
                     try:
-                        apply(connection, step)
+                        apply(connection, step, recovering=True)
                         undone += 1
                         if step["op"] == "password":
                             passwords.append(step["dn"])
