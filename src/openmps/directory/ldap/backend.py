@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from ldap3 import BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
+from ldap3 import BASE, LEVEL, MODIFY_REPLACE, SUBTREE
 
 from openmps.directory import filters as f
 from openmps.directory.interface import (
@@ -45,13 +45,13 @@ from openmps.directory.ldap.journal import (
 from openmps.directory.ldap.servers import OPENLDAP, Flavour
 from openmps.directory.ldap.shared import SHARED_ATTRIBUTES, Generations, SharedEntries
 from openmps.directory.ldap.values import BINARY_ATTRIBUTES, ad_dn, decode, encode
+from openmps.directory.ldap.wire import add_request, modify_request, send
 from openmps.errors import AlreadyExists, ConstraintViolation, InvalidArgument, MpsError, NotEmpty, NotFound
 from openmps.types import DN, Secret, fold, new_guid
 
 OnRollback = Callable[[Callable[[], None], str], None]
 IDENTITY = frozenset({"objectguid", "objectsid"})
 _SCOPES = {Scope.BASE: BASE, Scope.ONELEVEL: LEVEL, Scope.SUBTREE: SUBTREE}
-_OPS = {"MODIFY_ADD": MODIFY_ADD, "MODIFY_DELETE": MODIFY_DELETE, "MODIFY_REPLACE": MODIFY_REPLACE}
 _ALL = "(objectClass=*)"
 _NOTHING = "(!(objectClass=*))"
 _BATCH = 100  # values in one OR filter: a request of a few kilobytes
@@ -517,11 +517,12 @@ class LdapDirectory:
         wire = {
             self._flavour.server_name(names.get(k, k)): [encode(k, v) for v in vs] for k, vs in attrs.items()
         }
+        request = add_request(str(dn), wire)
         try:
             self._journaled(
                 f"add {dn.ldap_path}",
                 delete_step(str(dn), groups=str(self._root)),
-                lambda: self._write(dn.ldap_path, lambda c: c.add(str(dn), attributes=wire), dn=str(dn)),
+                lambda: self._write(dn.ldap_path, lambda c: send(c, "addRequest", request), dn=str(dn)),
                 kept=False,  # an entry is kept once read; none is at a DN where none was
             )
         except AlreadyExists:
@@ -859,8 +860,8 @@ class LdapDirectory:
         apply(self._ldap, inverse)
 
     def _raw_modify(self, dn: DN, wire: Mapping[str, list[tuple[str, list[bytes]]]]) -> None:
-        ops = {n: [(_OPS[op], values) for op, values in changes] for n, changes in wire.items()}
-        self._write(dn.ldap_path, lambda c: c.modify(str(dn), ops), dn=str(dn))
+        request = modify_request(str(dn), wire)
+        self._write(dn.ldap_path, lambda c: send(c, "modifyRequest", request), dn=str(dn))
 
     def _raw_delete(self, dn: DN) -> None:
         self._write(dn.ldap_path, lambda c: c.delete(str(dn)), dn=str(dn))
