@@ -6,10 +6,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from argon2 import PasswordHasher
 from lxml import etree
+from sqlalchemy import Engine
 
 from openmps.app import Deployment
 from openmps.delegation.passwords import Passwords
@@ -476,6 +478,20 @@ def create_database(server: str, name: str) -> str:
     finally:
         admin.dispose()
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def migrated_store(request: Any, folder: Path, name: str) -> Engine:
+    """A migrated store of the test's own, as the fixture's ``request.param`` says: an SQLite file
+    ``name`` in ``folder`` (``"sqlite"``), or a database ``name`` on the session's PostgreSQL
+    server (``"postgresql"``)."""
+    from openmps.db.store import make_engine, migrate, sqlite_url
+
+    if request.param == "sqlite":
+        made = make_engine(sqlite_url(folder / f"{name}.sqlite"))
+    else:
+        made = make_engine(create_database(request.getfixturevalue("postgres_server"), name))
+    migrate(made)
+    return made
 
 
 def answered(

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from openmps.db.store import SqlUnitOfWork, make_engine, migrate, sqlite_url
+from openmps.db.store import SqlUnitOfWork
 from openmps.directory.sql.claims import SqlClaims
 from openmps.types import DN
-from support import create_database
+from support import migrated_store
 
 ANN = DN.parse("CN=ann,OU=People,DC=example,DC=com")
 BOB = DN.parse("CN=bob,OU=People,DC=example,DC=com")
@@ -22,12 +22,7 @@ BOB = DN.parse("CN=bob,OU=People,DC=example,DC=com")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        made = make_engine(sqlite_url(tmp_path / "claims.sqlite"))
-    else:
-        server = request.getfixturevalue("postgres_server")
-        made = make_engine(create_database(server, f"claims_{uuid.uuid4().hex[:8]}"))
-    migrate(made)
+    made = migrated_store(request, tmp_path, f"claims_{uuid.uuid4().hex[:8]}")
     yield made
     made.dispose()
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, insert, select
 
+from openmps.db.prepared import Prepared
 from openmps.db.schema import execute_as
 
 
@@ -25,9 +26,12 @@ class SqlExecuteAs:
             conn.execute(insert(execute_as).values(namespace=namespace, procedure=procedure, account=account))
 
     def assignments(self) -> list[tuple[str, str, str]]:
-        rows = self._connection().execute(
-            select(execute_as.c.namespace, execute_as.c.procedure, execute_as.c.account).order_by(
-                execute_as.c.namespace, execute_as.c.procedure
-            )
-        )
-        return [(ns, proc, account) for ns, proc, account in rows]
+        return [(ns, proc, account) for ns, proc, account in _ALL.execute(self._connection()).tuples()]
+
+
+# read by every request that runs a step as a service (CreateBusinessUser's calls): prepared
+_ALL = Prepared(
+    select(execute_as.c.namespace, execute_as.c.procedure, execute_as.c.account).order_by(
+        execute_as.c.namespace, execute_as.c.procedure
+    )
+)
