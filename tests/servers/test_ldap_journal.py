@@ -149,7 +149,13 @@ def test_a_dropped_connection_is_opened_again(
     assert d.exists(org)
     connection._conn.socket.close()  # the server (or a firewall) dropped it
     assert d.exists(org)
+    connection._conn.socket.close()  # a write (its BER sent by wire.py) is sent again too
+    made = user(d, org, "redialed")
+    connection._conn.socket.close()
+    d.modify(made, [Change.replace("description", "after")])
+    assert directory(connection, uow).get(made).get("description") == ("after",)  # read afresh
     uow.rollback()
+    assert not directory(connection, uow).exists(made)
 
 
 def test_members_removed_and_added_without_reading_the_group_come_back_on_a_rollback(
