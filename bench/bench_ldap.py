@@ -7,7 +7,9 @@ server's disk flushes would hide the client's cost) and a deployment initialized
 Each OpenMPS row is measured in runs alternating with its raw row's (a busy machine slows both).
 * raw ldap3 add: what one CreateBusinessUser with a plan leaves on the server, a user entry with
   every attribute the request wrote (read back from one made by OpenMPS; unique values, identities
-  and names changed) and its DN added to the organization's AllUsers group, one connection;
+  and names changed) and its DN added to the organization's AllUsers group, one connection,
+  ldap3's own requests (pyasn1; OpenMPS writes the BER of its adds and modifies itself,
+  ``directory/ldap/wire.py``, the same bytes);
 * CreateBusinessUser with BaseMail, a request each, in-process (SQL: the Resource Manager, plans,
   audit and the claims; LDAP: the entry, the membership, the mailbox attributes);
 * raw ldap3 search: an organization's 50 users, one subtree search for ``objectClass=user`` with

@@ -82,7 +82,7 @@ def _raw(values: Sequence[str]) -> list[bytes]:
 def delete_step(dn: str, groups: str | None = None) -> Step:
     """Delete ``dn`` (an add's inverse); with ``groups``, a naming context: a recovery first takes
     ``dn`` out of the ``member`` values of its groups, which a join not yet synced may have given
-    it (see :meth:`IntentLog.record`)."""
+    it (see the module's doc)."""
     return {"op": "delete", "dn": dn} if groups is None else {"op": "delete", "dn": dn, "groups": groups}
 
 
