@@ -9,11 +9,12 @@ Rows printed:
 * engine, in-process: CreateBusinessUser requests through ``Deployment.submit`` (no password);
 * engine over HTTP: the same through a real ``openmps serve`` on loopback (HTTP Basic, keep-alive,
   the clients in a process of their own: ``bench/http_clients.py``); and with a plan through
-  ``serve --workers 2`` from 4 client connections at once, in three rounds, each beside an
-  in-process block with a plan run just before it (the ratio is each round's, the median shown:
-  on a machine shared with other work the rates drift between blocks, a round's ratio less);
-  beside them, in the same rounds, two processes each calling ``Deployment.submit`` on the store
-  (no HTTP): the ceiling SQLite's one write lock sets for any two processes, HTTP or not;
+  ``serve --workers 2`` from 4 client connections at once, in five turns, each between two
+  in-process blocks with a plan (a turn's ratio is to the mean of the two, the median shown: on a
+  machine shared with other work the rates drift between blocks), with the CPU the server's
+  processes and the clients spent a request; beside them, in the same turns, two processes each
+  calling ``Deployment.submit`` on the store (no HTTP): the ceiling SQLite's one write lock sets
+  for any two processes, HTTP or not;
 * engine, Python door: the same CreateBusinessUser through ``Engine.call`` (typed arguments, typed
   result, no XML parsed or rendered), one per transaction, with its ratio to the XML rows;
 * engine in-process, batches: 100 users per request through ``<forEach>`` (one transaction each),
@@ -35,6 +36,7 @@ import multiprocessing
 import os
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +327,7 @@ class Server:
     def __init__(self, home: Path, workers: int) -> None:
         self.port = free_port()
         self.workers = workers
+        self.client_cpu = 0.0  # the load clients' CPU seconds in their last run
         command = ["serve", "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"]
         self._process = subprocess.Popen(
             [sys.executable, "-m", "openmps", *command],
@@ -355,7 +359,12 @@ class Server:
         )
         if done.returncode != 0:
             raise RuntimeError(f"the load clients failed: {done.stderr[-2000:]}")
-        return float(done.stdout)
+        rate, self.client_cpu = (float(field) for field in done.stdout.split())
+        return rate
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def close(self) -> None:
         self._process.terminate()
@@ -371,22 +380,55 @@ def over_http(home: Path, n: int) -> float:
         server.close()
 
 
-def workers_beside_in_process(
-    d: Deployment, home: Path, n: int, rounds: int = 3
-) -> list[tuple[float, float, float]]:
-    """(in-process, over HTTP, two processes) rates with a plan, ``rounds`` times in turn:
-    ``Deployment.submit`` in this process, ``serve --workers 2`` with 4 clients, and two processes
-    each submitting half, each block right after the other so all meet the same machine (a shared
-    one drifts within seconds)."""
+@dataclass(frozen=True)
+class Turn:
+    """One turn of ``workers_beside_in_process``: users/s, and CPU seconds a request."""
+
+    alone: float  # in-process, the mean of the blocks before and after
+    served: float  # over HTTP, serve --workers 2
+    both: float  # two processes, no HTTP
+    server_cpu: float  # the server's processes, for each request served
+    client_cpu: float  # the load clients', for each request
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants (Linux: /proc)."""
+    ticks, parents = 0, {pid}
+    stats = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # it ended meanwhile
+                continue
+            stats.append((int(entry.name), int(fields[1]), int(fields[11]) + int(fields[12])))
+    while True:  # descendants: children of the processes found so far
+        grown = parents | {p for p, parent, _ in stats if parent in parents}
+        if grown == parents:
+            break
+        parents = grown
+    ticks = sum(used for p, _, used in stats if p in parents)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def workers_beside_in_process(d: Deployment, home: Path, n: int, rounds: int = 5) -> list[Turn]:
+    """``rounds`` turns of ``serve --workers 2`` with 4 clients and two processes each submitting
+    half (no HTTP), each between two in-process blocks (``Deployment.submit`` in this process): a
+    turn's baseline is the mean of the blocks just before and after it, since the rates of a
+    shared machine drift within seconds."""
     server = Server(home, workers=2)
     try:
-        measured = []
+        alone = [in_process(d, n, "BaseMail", prefix="alone0x")]
+        turns = []
         for r in range(rounds):
-            alone = in_process(d, n, "BaseMail", prefix=f"alone{r}x")
+            cpu = process_cpu(server.pid)
             served = server.users(n, 4, f"web2r{r}x", "BaseMail")
+            server_cpu = (process_cpu(server.pid) - cpu) / n
             both = in_two_processes(home, n, f"two{r}x")
-            measured.append((alone, served, both))
-        return measured
+            alone.append(in_process(d, n, "BaseMail", prefix=f"alone{r + 1}x"))
+            baseline = (alone[-2] + alone[-1]) / 2
+            turns.append(Turn(baseline, served, both, server_cpu, server.client_cpu / n))
+        return turns
     finally:
         server.close()
 
@@ -494,21 +536,29 @@ def main() -> None:
         http = over_http(home, args.users // 2)
         rows.append(("engine over HTTP, no password", args.users // 2, http, f"{http / raw:.2f} of raw"))
         turns = workers_beside_in_process(d, home, args.users // 2)
-        for label, column in (
-            ("engine over HTTP, 2 workers, 4 clients, with a plan", 1),
-            ("engine in-process, 2 processes (no HTTP), with a plan", 2),
-        ):
-            ratios = sorted(turn[column] / turn[0] for turn in turns)
-            rows.append(
-                (
-                    label,
-                    args.users // 2 * len(turns),
-                    sorted(turn[column] for turn in turns)[len(turns) // 2],
-                    f"{ratios[len(ratios) // 2]:.2f} of in-process beside it (median; each: "
-                    + ", ".join(f"{turn[0]:.0f} → {turn[column]:.0f}/s" for turn in turns)
-                    + ")",
-                )
+        served = [turn.served / turn.alone for turn in turns]
+        both = [turn.both / turn.alone for turn in turns]
+        server_ms = statistics.median(turn.server_cpu for turn in turns) * 1000
+        client_ms = statistics.median(turn.client_cpu for turn in turns) * 1000
+        each = ", ".join(f"{turn.alone:.0f} → {turn.served:.0f}/s" for turn in turns)
+        rows.append(
+            (
+                "engine over HTTP, 2 workers, 4 clients, with a plan",
+                args.users // 2 * len(turns),
+                statistics.median(turn.served for turn in turns),
+                f"{statistics.median(served):.2f} of in-process around it (median; each: {each});"
+                f" CPU a request: server {server_ms:.2f} ms, clients {client_ms:.2f} ms",
             )
+        )
+        each = ", ".join(f"{turn.alone:.0f} → {turn.both:.0f}/s" for turn in turns)
+        rows.append(
+            (
+                "engine in-process, 2 processes (no HTTP), with a plan",
+                args.users // 2 * len(turns),
+                statistics.median(turn.both for turn in turns),
+                f"{statistics.median(both):.2f} of in-process around it (median; each: {each})",
+            )
+        )
         hasher = PasswordHasher()
         kdf = in_threads(args.password_users, 2, lambda i: hasher.hash(f"Pa55word-{i}!"))
         rows.append(("raw Argon2id hash, 2 threads (baseline)", args.password_users, kdf, "1.00"))
