@@ -2,7 +2,8 @@
 reads, ``directory/ldap/shared.py``) is trusted only under the directory's generation: a DACL
 changed by another process on the same store is seen at the next request (a delegate's revoked
 right refuses its next request at once), and what a rolled back change showed meanwhile is not
-trusted after it."""
+trusted after it.  Each runs with the SQL store on SQLite and on PostgreSQL (its transactions read
+committed: the generation each request reads is the last one committed)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from support import (
     DirectoryServer,
     World,
     build_world,
+    create_database,
     fast_passwords,
     he,
     ok,
@@ -59,8 +61,15 @@ d.close_directory()
 """
 
 
-@pytest.fixture
-def world(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(
+    openldap_fabrikam: DirectoryServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    """A deployment on OpenLDAP, its SQL store (the generation's) SQLite or PostgreSQL; every other
+    deployment a test opens on its home finds the same store (its database-url file)."""
+    url = None
+    if request.param == "postgresql":
+        url = create_database(request.getfixturevalue("postgres_server"), f"openmps_shared_{tmp_path.name}")
     wipe_server(openldap_fabrikam, SUFFIX)
     server = openldap_fabrikam
     made = init_deployment(
@@ -68,11 +77,15 @@ def world(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[World]
         domain="fabrikam.com",
         admin_password=Secret(ADMIN_PASSWORD),
         passwords=fast_passwords(),
+        url=url,
         directory=DirectoryServerChoice(server.url, server.bind_dn, server.password_file),
     )
-    yield build_world(made)
-    made.close_directory()
-    wipe_server(openldap_fabrikam, SUFFIX)
+    try:
+        yield build_world(made)
+    finally:
+        made.close_directory()
+        made.sql.dispose()
+        wipe_server(openldap_fabrikam, SUFFIX)
 
 
 def create_user(world: World, upn: str) -> Any:
@@ -143,4 +156,5 @@ def test_what_a_rolled_back_dacl_change_showed_is_not_trusted_after(world: World
             raise RuntimeError("the request fails: its DACL change is undone")
     finally:
         other.close_directory()
+        other.sql.dispose()
     ok(world.submit(listing, "customer_admin"))
