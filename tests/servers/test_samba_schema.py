@@ -1,6 +1,7 @@
 """scripts/samba-dc.sh brings a live DC's schema extension up to date at each start: a DC provisioned
 by an older checkout (its extension lacking an attribute) gains it when it is started again by the
-current script, and a DC that holds it all is not written to (scripts/samba_schema.py).  Meanwhile
+current script, even where samba dies as the extension is applied (the script starts it once more),
+and a DC that holds it all is not written to (scripts/samba_schema.py).  Meanwhile
 ``openmps init`` refuses the older DC in one line naming what it lacks and the fix, writing nothing
 (directory/ldap/schema.py), and takes it once it is up to date."""
 
@@ -55,16 +56,20 @@ def dc_dir(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["bash", str(ROOT / "scripts" / "samba-dc.sh"), "stop", str(folder)], check=False)
 
 
-def start(checkout: Path, folder: Path) -> dict[str, str]:
+def start(checkout: Path, folder: Path, **env: str) -> dict[str, str]:
+    """The DC started by ``checkout``'s script (``env`` added): what it printed, and its stderr as
+    ``stderr``."""
     started = subprocess.run(
         ["bash", str(checkout / "scripts" / "samba-dc.sh"), "start", str(folder), "example.org"],
         capture_output=True,
         text=True,
+        env={**os.environ, **env},
     )
     if started.returncode == NO_SERVER and not os.environ.get("OPENMPS_REQUIRE_LDAP"):
         pytest.skip(started.stderr.strip())
     assert started.returncode == 0, started.stderr
-    return dict(line.split("=", 1) for line in started.stdout.splitlines())
+    printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
+    return {**printed, "stderr": started.stderr}
 
 
 def stop(checkout: Path, folder: Path) -> None:
@@ -127,7 +132,10 @@ def test_an_older_dc_gains_the_newer_attributes_when_started_again(
     stop(checkout, dc_dir)
     # the checkout is updated: the current extension; the same DC (its database kept) started again
     shutil.copy(ROOT / "schema" / "samba-extension.ldif", checkout / "schema" / "samba-extension.ldif")
-    again = start(checkout, dc_dir)
+    # samba dies as the extension is applied (made to, here): the script starts it once more,
+    # which applies it
+    again = start(checkout, dc_dir, OPENMPS_TEST_SAMBA_DIES="1")
+    assert "starting the DC again to finish it" in again.pop("stderr")
     assert again["password_file"] == printed["password_file"]
     assert schema_holds(again) == (True, True)
     added = (dc_dir / "schema.ldif").read_text()
