@@ -18,6 +18,7 @@
 # is DIR/tls/ca.pem (printed as ca_file=).  The bind DN is the domain Administrator's,
 # its password generated and kept in DIR/password (0600).  Durability is off (ldb:nosync,
 # TDB_NO_FSYNC): the domain lives as long as a test session.
+# OPENMPS_TEST_SAMBA_DIES=1 (tests only) kills samba as the extension is to be applied at the first try.
 # Exits 3, as postgres.sh does, when samba is missing and cannot be installed (not root).
 set -euo pipefail
 usage="usage: samba-dc.sh start DIR DOMAIN | stop DIR"
@@ -151,6 +152,11 @@ case "$command" in
       exit 1
     fi
     schema_dn="CN=Schema,CN=Configuration,DC=${domain//./,DC=}"
+    if [ -n "${OPENMPS_TEST_SAMBA_DIES:-}" ] && [ -z "${SAMBA_DC_AGAIN:-}" ]; then
+      # tests only (test_samba_schema.py): samba killed as the extension is to be applied, so
+      # that the start once more below is exercised for real
+      kill -9 "$(cat "$dir/samba.pid")"
+    fi
     python=python3
     [ -x /usr/bin/python3 ] && python=/usr/bin/python3
     { "$python" "$schema_tool" "$extension" "$schema_dn" "$url" "$bind_dn" "$dir/password" >"$dir/schema.ldif" &&

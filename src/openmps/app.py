@@ -48,6 +48,7 @@ from openmps.directory.interface import UNIQUE_ATTRIBUTES, Directory, Scope
 from openmps.directory.ldap.backend import LdapDirectory
 from openmps.directory.ldap.connection import LdapConnection, LdapSettings, read_password_file
 from openmps.directory.ldap.journal import Disk, DurableJournal, Recovered
+from openmps.directory.ldap.schema import lacking
 from openmps.directory.ldap.servers import FLAVOURS, OPENLDAP, Flavour, identify
 from openmps.directory.ldap.shared import SharedEntries
 from openmps.directory.service import DirectoryService
@@ -512,8 +513,25 @@ def open_deployment(
         directory_server=directory_server(values),
         directory_flavour=FLAVOURS[values.get("directory_flavour", OPENLDAP.name)],
     )
-    deployment.recover_directory()
+    try:
+        if deployment.directory_server is not None:
+            _refuse_without_schema(
+                deployment._ldap_connection(deployment.directory_server), deployment.directory_flavour
+            )
+        deployment.recover_directory()
+    except BaseException:
+        deployment.close_directory()
+        sql.dispose()
+        raise
     return deployment
+
+
+def _refuse_without_schema(connection: LdapConnection, flavour: Flavour) -> None:
+    """A directory server without OpenMPS's schema is refused before it is used (a request would
+    fail at its first write of one of its attributes)."""
+    problem = lacking(connection, flavour)
+    if problem is not None:
+        raise InvalidOperation(problem)
 
 
 @dataclass(frozen=True)
@@ -606,6 +624,7 @@ def init_deployment(
         probe = LdapConnection(server)
         try:  # on AD the domain and its SIDs are the DC's
             flavour, server_sid = identify(probe, Layout.for_domain(domain).domain)
+            _refuse_without_schema(probe, flavour)
         finally:
             probe.close()
         domain_sid = server_sid or domain_sid

@@ -2,7 +2,8 @@
 reads, ``directory/ldap/shared.py``) is trusted only under the directory's generation: a DACL
 changed by another process on the same store is seen at the next request (a delegate's revoked
 right refuses its next request at once), and what a rolled back change showed meanwhile is not
-trusted after it."""
+trusted after it, nor what a change a recovery undid did (a process killed before its commit).  Each runs with the SQL store on SQLite and on PostgreSQL (its transactions read
+committed: the generation each request reads is the last one committed)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from support import (
     DirectoryServer,
     World,
     build_world,
+    create_database,
     fast_passwords,
     he,
     ok,
@@ -38,9 +40,10 @@ ALPINE = org_path("WH", "alpineskihouse")
 SUFFIX = "dc=fabrikam,dc=com"
 DENIED = "0x80070005"
 
-# another process (a CLI beside the service): the Admins@alpineskihouse ACEs removed from the org
+# another process (a CLI beside the service): the ACEs of a trustee removed from the org; with
+# "die", killed before its commit (its intent log left for a recovery)
 REVOKE = """
-import sys
+import os, sys
 from pathlib import Path
 from openmps.app import open_deployment
 from openmps.directory import acl
@@ -55,12 +58,21 @@ with d.transaction() as providers:
     directory = providers.directory
     dacl = directory.dacl_of(directory.get(org)).without(lambda ace: ace.trustee == sid)
     directory.modify(org, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
+    if sys.argv[4:] == ["die"]:
+        os._exit(9)
 d.close_directory()
 """
 
 
-@pytest.fixture
-def world(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(
+    openldap_fabrikam: DirectoryServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    """A deployment on OpenLDAP, its SQL store (the generation's) SQLite or PostgreSQL; every other
+    deployment a test opens on its home finds the same store (its database-url file)."""
+    url = None
+    if request.param == "postgresql":
+        url = create_database(request.getfixturevalue("postgres_server"), f"openmps_shared_{tmp_path.name}")
     wipe_server(openldap_fabrikam, SUFFIX)
     server = openldap_fabrikam
     made = init_deployment(
@@ -68,17 +80,25 @@ def world(openldap_fabrikam: DirectoryServer, tmp_path: Path) -> Iterator[World]
         domain="fabrikam.com",
         admin_password=Secret(ADMIN_PASSWORD),
         passwords=fast_passwords(),
+        url=url,
         directory=DirectoryServerChoice(server.url, server.bind_dn, server.password_file),
     )
-    yield build_world(made)
-    made.close_directory()
-    wipe_server(openldap_fabrikam, SUFFIX)
+    try:
+        yield build_world(made)
+    finally:
+        made.close_directory()
+        made.sql.dispose()
+        wipe_server(openldap_fabrikam, SUFFIX)
 
 
 def create_user(world: World, upn: str) -> Any:
     return world.submit(
         he("CreateBusinessUser", container=ALPINE, userPrincipalName=upn, isAdmin=False), "customer_admin"
     )
+
+
+def assert_denied(outcome: Any) -> None:
+    assert outcome.error is not None and outcome.error.hex_code == DENIED, outcome.to_bytes()
 
 
 def admins_sid(d: Deployment) -> str:
@@ -109,7 +129,7 @@ def test_a_right_revoked_by_another_process_refuses_the_next_request(
     )
     assert revoked.returncode == 0, revoked.stderr
     outcome = create_user(world, "three@alpineskihouse.com")
-    assert outcome.error is not None and outcome.error.hex_code == DENIED, outcome.to_bytes()
+    assert_denied(outcome)
     assert "does not grant DS_CREATE_CHILD" in outcome.error.description
     # the reseller's admins inherit their rights from WH: untouched
     ok(
@@ -139,8 +159,52 @@ def test_what_a_rolled_back_dacl_change_showed_is_not_trusted_after(world: World
             directory.modify(alpine, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
             # a directory server has no isolation: the change shows before its request ends
             refused = world.submit(listing, "customer_admin")
-            assert refused.error is not None and refused.error.hex_code == DENIED, refused.to_bytes()
+            assert_denied(refused)
             raise RuntimeError("the request fails: its DACL change is undone")
     finally:
         other.close_directory()
+        other.sql.dispose()
     ok(world.submit(listing, "customer_admin"))
+
+
+@pytest.mark.parametrize("recovery", ["start", "sweep"])
+def test_a_dacl_change_a_recovery_undoes_is_not_trusted_after_it(
+    world: World, tmp_path: Path, recovery: str
+) -> None:
+    """A process dies after sending a DACL change (a deny ACE removed); another deployment's
+    request meanwhile reads the server and keeps what it showed (under the generation in force: the
+    dead request's bump went with its transaction); the recovery (the next start, or a
+    running server's sweep) puts the ACE back and renews the generation, so that deployment's next
+    request reads the DACL again and is refused."""
+    d = world.deployment
+    home, alpine, sid = tmp_path / "home", DN.from_path(ALPINE), admins_sid(d)
+    listing = he("GetBusinessUsers", path=ALPINE)
+    with d.transaction() as providers:
+        directory = providers.directory
+        dacl = directory.dacl_of(directory.get(alpine)).with_ace(Ace.deny(sid, Right.ACTRL_DS_LIST))
+        directory.modify(alpine, [Change.replace(SECURITY_DESCRIPTOR, acl.to_sddl(dacl))])
+    refused = world.submit(listing, "customer_admin")
+    assert_denied(refused)
+    logs = home / "directory-journal"
+    live = set(logs.glob("*.log"))  # this process's own, idle
+    died = subprocess.run(
+        [sys.executable, "-c", REVOKE, str(home), ALPINE, sid, "die"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert died.returncode == 9, died.stderr
+    assert len(set(logs.glob("*.log")) - live) == 1
+    # another change of what is kept, anywhere, renews the generation: the next request reads the
+    # server, which holds the dead request's DACL, and keeps it
+    bump_now(d.sql)
+    ok(world.submit(listing, "customer_admin"))
+    if recovery == "start":
+        started = open_deployment(home, passwords=fast_passwords())  # settles the log
+        started.close_directory()
+        started.sql.dispose()
+    else:
+        assert [r.undone for r in d.recover_directory(by="openmps serve's sweep")] == [1]
+    assert set(logs.glob("*.log")) <= live
+    refused = world.submit(listing, "customer_admin")
+    assert_denied(refused)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from openmps.directory.ldap import schema
+from openmps.directory.ldap.servers import SAMBA
+
 SCHEMA = Path(__file__).resolve().parents[2] / "schema"
 # AD's attributeSyntax for each LDAP syntax name openmps.schema uses
 AD_SYNTAX = {
@@ -75,3 +78,19 @@ def test_the_extension_adds_exactly_openmps_arc_less_what_ad_has() -> None:
     assert set(samba_attributes()) - SAMBA_ONLY == own - {
         "middleName"
     }  # AD has middleName, under an OID slapd gives 'ref'
+
+
+def test_what_a_start_checks_is_what_the_schema_files_define() -> None:
+    """directory/ldap/schema.py names the attributes a server must hold: the extension's own (with
+    AD's ``stored_as`` ones there), each of which the marker class may contain, and on OpenLDAP
+    each one openmps.schema defines."""
+    samba = set(samba_attributes())
+    assert {theirs for _ours, theirs in SAMBA.stored_as} == SAMBA_ONLY
+    assert samba - SAMBA_ONLY == set(schema.ATTRIBUTES)
+    assert set(schema.ATTRIBUTES) <= set(openldap_attributes())
+    text = (SCHEMA / "samba-extension.ldif").read_text()
+    assert samba <= set(re.findall(r"^mayContain: (\S+)$", text, re.M))
+    assert len(re.findall(r"^auxiliaryClass: openmpsHosted$", text, re.M)) == len(schema.MARKED_CLASSES)
+    assert all(
+        f"NAME '{name}'" in (SCHEMA / "openmps.schema").read_text() for name in schema.OPENLDAP_CLASSES
+    )

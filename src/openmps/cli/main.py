@@ -54,8 +54,9 @@ app = typer.Typer(
 app.add_typer(ldif_app, name="ldif")
 app.add_typer(sync_app, name="sync")
 app.command("import")(import_command)
-err = Console(stderr=True)
-# piped to a file or a program, output is as wide as it needs: names are never cut
+# piped to a file or a program, output is as wide as it needs: names are never cut, an error is
+# one line
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=100_000)
 out = Console() if sys.stdout.isatty() else Console(width=100_000)
 
 
