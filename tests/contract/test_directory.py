@@ -756,8 +756,9 @@ class TestMembership:
 
     def test_member_values_compare_as_dns(self, people: Directory) -> None:
         g1 = dn("CN=g1")
-        with pytest.raises(AlreadyExists):
+        with pytest.raises(AlreadyExists) as exc_info:
             people.modify(g1, [Change.add("member", "CN=U1,OU=PEOPLE,DC=example,DC=com")])
+        assert_error(exc_info, AlreadyExists, "member", "CN=U1,OU=PEOPLE,DC=example,DC=com", g1)
         people.modify(g1, [Change.delete("member", "cn=u1, ou=People, dc=example, dc=com")])
         assert dnset(people.get(g1).get("member")) == {dn("CN=u2,OU=People")}
         assert set(people.member_of(dn("CN=u1,OU=People"))) == {dn("CN=g2")}
@@ -1046,6 +1047,22 @@ class TestUniqueness:
         assert d.find_holder("userPrincipalName", "nobody@example.com", attributes=("cn",)) is None
         bare = d.find_holder("sAMAccountName", "jdoe", attributes=("telephoneNumber",))
         assert bare is not None and bare.dn == holder_dn and bare.get("telephoneNumber") == ()
+
+    def test_the_taken_one_of_several_values_is_named(self, d: Directory, holder_dn: DN) -> None:
+        """Free values beside a taken one (one search asks for all of them where the backend checks
+        itself): the error names the taken value, and the entry is not added."""
+        other = dn("CN=other,OU=TenantTwo")
+        with pytest.raises(ConstraintViolation) as exc_info:
+            add_user(
+                d,
+                other,
+                userPrincipalName=["free@example.com"],
+                sAMAccountName=["free"],
+                proxyAddresses=["SMTP:free@x.com", "smtp:b@X.com"],
+            )
+        assert_error(exc_info, ConstraintViolation, "smtp:b@X.com")
+        assert not d.exists(other)
+        assert d.holder("userPrincipalName", "free@example.com") is None
 
     def test_holder_of_second_proxy_address(self, d: Directory, holder_dn: DN) -> None:
         assert d.holder("proxyaddresses", "SMTP:B@X.COM") == holder_dn

@@ -63,3 +63,14 @@ def test_a_modify_is_sent_as_ldap3_sends_it(message_id: int) -> None:
     assert wire.message(message_id, wire.modify_request(dn, changes)) == ldap3_sends(
         "modifyRequest", request, message_id
     )
+
+
+@pytest.mark.parametrize("rdn", ["CN=evil\\,OU=x", "CN=a\\+b\\=c\\;d\\<e\\>", "CN=*)(cn=*"])
+def test_a_dn_is_sent_escaped_as_ldap3_sends_it(rdn: str) -> None:
+    """ldap3 escapes an ``=`` in a value too (``safe_dn``), which Samba requires of a DN."""
+    dn = str(DN.parse(f"{rdn},OU=x,DC=fabrikam,DC=com"))
+    added = add_operation(safe_dn(dn), ATTRIBUTES, True, check_names=True)
+    assert wire.message(3, wire.add_request(dn, ATTRIBUTES)) == ldap3_sends("addRequest", added, 3)
+    changes = {"info": [(MODIFY_REPLACE, [b"y"])]}
+    modified = modify_operation(safe_dn(dn), changes, True, check_names=True)
+    assert wire.message(4, wire.modify_request(dn, changes)) == ldap3_sends("modifyRequest", modified, 4)

@@ -369,11 +369,15 @@ class LdapDirectory:
         return self._holder(attr, value, sorted({*attributes, "objectGUID", "objectSid"}))
 
     def _holder(self, attr: str, value: str, attributes: Sequence[str]) -> Entry | None:
+        found = self._in_root(self._held(attr, value), attributes, limit=1)
+        return self._entry(*found[0]) if found else None
+
+    def _held(self, attr: str, value: str) -> str:
+        """The filter matching an entry holding ``value`` in ``attr``."""
         text = f.render(f.eq(attr, value))
         if self._flavour.checked_unique and fold(value) != value:  # AD matches case, not width
             text = f"(|{text}{f.render(f.eq(attr, fold(value)))})"
-        found = self._in_root(text, attributes, limit=1)
-        return self._entry(*found[0]) if found else None
+        return text
 
     def token_groups(self, dn: DN) -> frozenset[str]:
         """One search per level of nesting: the groups holding any DN of the level, with their SIDs."""
@@ -631,16 +635,24 @@ class LdapDirectory:
                 raise AlreadyExists(f"the object {dn.ldap_path} already exists", dn=str(sibling))
 
     def _check_unique(self, dn: DN, attrs: Mapping[str, Iterable[str]], names: Mapping[str, str]) -> None:
-        """Refuse a value of a unique attribute another entry holds, where the server does not."""
-        for key in self._flavour.checked_unique.intersection(attrs):
-            for value in attrs[key]:
-                holder = self.holder(key, value)
-                if holder is not None and holder != dn:
-                    raise ConstraintViolation(
-                        f"{names.get(key, key)} '{value}' is already in use",
-                        attr=names.get(key, key),
-                        value=value,
-                    )
+        """Refuse a value of a unique attribute another entry holds, where the server does not.
+        One search asks whether another entry holds any of them; only then is each looked up, to
+        name the one it holds."""
+        held = [
+            (key, value) for key in self._flavour.checked_unique.intersection(attrs) for value in attrs[key]
+        ]
+        if len(held) > 1:
+            text = "(|" + "".join(self._held(key, value) for key, value in held) + ")"
+            if all(hit[0] == dn for hit in self._in_root(text, ["1.1"], limit=2)):  # dn itself, once
+                return
+        for key, value in held:
+            holder = self.holder(key, value)
+            if holder is not None and holder != dn:
+                raise ConstraintViolation(
+                    f"{names.get(key, key)} '{value}' is already in use",
+                    attr=names.get(key, key),
+                    value=value,
+                )
 
     def _unique_refusal(
         self, dn: DN, attrs: Mapping[str, list[str]], names: Mapping[str, str], refused: ConstraintViolation
@@ -660,11 +672,11 @@ class LdapDirectory:
         """The prior values of the attributes a change replaces or deletes from are read first (the
         inverse restores them).  An attribute whose changes only add values, or delete given DNs
         (a group's members), is undone value by value, and not read where the server refuses a
-        value it already has or lacks (a big group's members are never all read)."""
+        value it already has or lacks (a big group's members are never all read; on AD, a member
+        added)."""
         changes = self._renamed(dn, changes)
         known = self._memo.get(dn) if dn in self._added else None  # all of it is ours
-        checked = known is not None or not self._flavour.refuses_equal_values  # read, all of them
-        read = {c.attr.lower(): c.attr for c in changes if checked or not _by_value(c)}
+        read = {c.attr.lower(): c.attr for c in changes if known is not None or not self._refused(c)}
         added_only = {c.attr.lower() for c in changes} - set(read)
         undo: dict[str, list[tuple[str, list[bytes]]]] = {}  # of those, value by value, last first
         if known is not None:
@@ -769,6 +781,15 @@ class LdapDirectory:
         if known is not None:
             attrs = {k: tuple(v) for k, v in current.items() if v}
             self._remember(Entry(dn, attrs, {**touched, **known.names}))
+
+    def _refused(self, change: Change) -> bool:
+        """Whether the server itself refuses ``change`` where it would add a value the attribute
+        holds or delete one it lacks, so the prior values need not be read to refuse it."""
+        if not _by_value(change):
+            return False
+        return self._flavour.refuses_equal_values or (
+            change.op is ChangeOp.ADD and change.attr.lower() in self._flavour.refuses_added_values_of
+        )
 
     def _renamed(self, dn: DN, changes: Sequence[Change]) -> Sequence[Change]:
         """Where the server refuses a modify of the RDN attribute (AD), a replace of it by the same

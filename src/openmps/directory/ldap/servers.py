@@ -77,6 +77,9 @@ class Flavour:
     # the server refuses an added value the attribute holds already in another case (Samba compares
     # some as spelt): else the backend reads the attribute first and refuses it itself
     refuses_equal_values: bool = True
+    # where it does not, the attributes it still refuses an added value of that it holds already:
+    # AD's linked ones compare a value by the entry it names (Samba: entryAlreadyExists, 68)
+    refuses_added_values_of: frozenset[str] = frozenset()
     renames_rdn: bool = False  # the server refuses a modify of the RDN attribute: a rename sets it (AD)
 
     def server_name(self, name: str) -> str:
@@ -130,6 +133,7 @@ SAMBA = Flavour(
     password_attribute="unicodePwd",  # noqa: S106 (an attribute name)
     reanimates=True,
     refuses_equal_values=False,
+    refuses_added_values_of=frozenset({"member"}),
     renames_rdn=True,
     # AD's nTSecurityDescriptor is binary and AD's own, and a DN value on AD must name an entry
     # that exists (an organization's well-known objects are made after it; the Exchange and OCS

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ldap3.core.exceptions import LDAPSocketOpenError, LDAPSocketSendError
+from ldap3.utils.dn import safe_dn
 
 Changes = Mapping[str, Sequence[tuple[str, Sequence[bytes]]]]  # name → (ldap3's MODIFY_*, values)
 
@@ -44,9 +45,15 @@ def _attribute(name: str, values: Iterable[bytes]) -> bytes:
     return _tlv(_SEQUENCE, _tlv(_OCTETS, name.encode()) + _tlv(_SET, vals))
 
 
+def _dn(dn: str) -> bytes:
+    """The entry's DN as ldap3 sends it (``safe_dn``): an ``=`` in a value escaped too, which
+    Samba requires (``CN=a\\,OU=x`` is an invalid DN to it, ``CN=a\\,OU\\=x`` is not)."""
+    return _tlv(_OCTETS, safe_dn(dn).encode())
+
+
 def add_request(dn: str, attributes: Mapping[str, Sequence[bytes]]) -> bytes:
     body = b"".join(_attribute(name, values) for name, values in attributes.items())
-    return _tlv(_ADD_REQUEST, _tlv(_OCTETS, dn.encode()) + _tlv(_SEQUENCE, body))
+    return _tlv(_ADD_REQUEST, _dn(dn) + _tlv(_SEQUENCE, body))
 
 
 def modify_request(dn: str, changes: Changes) -> bytes:
@@ -56,7 +63,7 @@ def modify_request(dn: str, changes: Changes) -> bytes:
         for name, each in changes.items()
         for operation, values in each
     )
-    return _tlv(_MODIFY_REQUEST, _tlv(_OCTETS, dn.encode()) + _tlv(_SEQUENCE, body))
+    return _tlv(_MODIFY_REQUEST, _dn(dn) + _tlv(_SEQUENCE, body))
 
 
 def message(message_id: int, operation: bytes) -> bytes:
