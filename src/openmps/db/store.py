@@ -13,8 +13,6 @@ PostgreSQL works through the same code in READ COMMITTED with its own row locks.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 import weakref
@@ -33,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 
 from openmps.db.busy import busy, translate
 from openmps.db.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from openmps.db.filelock import FileLock
 from openmps.db.prepared import atomic, driver
 from openmps.db.schema import settings
 from openmps.engine.context import StoreConflict
@@ -164,16 +163,15 @@ class _WriterGate:
     ``serve --workers 2``, lost a third of the lock's time to it).  Units of work take this gate
     before ``BEGIN IMMEDIATE``: a process's threads queue at a lock, which wakes the next as soon as
     the writer before it ends; then the process takes an exclusive ``flock`` on a file beside the
-    database (``<file>-writer``), polled every 50-400 us, so the next process is in within a fraction
-    of a millisecond.  The kernel lets go of a dead process's ``flock``.  Writers outside units of
+    database (``<file>-writer``, ``db/filelock.py``), which the kernel hands to the next process
+    the moment the writer before it lets go, and lets go of when its process dies.  Writers outside units of
     work (migrations, tools, a failed request's audit record) still meet SQLite's own lock.
     """
 
     def __init__(self, timeout: float, database: Path) -> None:
         self._lock = threading.Lock()
         self._timeout = timeout
-        self._file = Path(f"{database}-writer")
-        self._fd: int | None = None  # opened at the first write: a reader never makes the file
+        self._file = FileLock(Path(f"{database}-writer"))  # made at the first write, not by readers
         self.waiting = 0  # writers queued now (approximate: read without a lock)
 
     def enter(self) -> None:
@@ -182,37 +180,18 @@ class _WriterGate:
         try:
             if not self._lock.acquire(timeout=self._timeout):
                 raise busy("the write lock was not free within the busy timeout")
-            try:
-                self._between_processes(deadline)
-            except BaseException:
+            if not self._file.acquire(deadline):
                 self._lock.release()
-                raise
+                raise busy("the write lock was not free within the busy timeout")
         finally:
             self.waiting -= 1
 
-    def _between_processes(self, deadline: float) -> None:
-        if self._fd is None:
-            self._fd = os.open(self._file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise busy("the write lock was not free within the busy timeout") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.0004)
-
     def leave(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._file.release()
         self._lock.release()
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
 
 
 _writer_gates: weakref.WeakKeyDictionary[Engine, _WriterGate] = weakref.WeakKeyDictionary()
