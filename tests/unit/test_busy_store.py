@@ -169,7 +169,7 @@ def test_writers_of_two_processes_queue_at_the_files_gate(engine, tmp_path: Path
     deadline = time.monotonic() + 2
     while gate.waiting == 0 and time.monotonic() < deadline:
         time.sleep(0.005)
-    # at the gate beside the file, polled every few hundred microseconds, not in SQLite's busy
+    # at the gate beside the file, whose release wakes it at once, not in SQLite's busy
     # handler's sleeps of up to 100 ms
     assert gate.waiting == 1
     assert not done
